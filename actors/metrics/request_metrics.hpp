@@ -1,0 +1,62 @@
+// Counters and latency histograms of local API requests, by family and result. The hot path
+// (the I/O thread, and later the actors) only adds to relaxed atomics: no locks, no hops, no
+// allocation. /metrics reads them when scraped. Families are fixed at start-up from the
+// command table, so a client cannot grow the label set by sending made-up commands.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace baton::metrics {
+
+/// The result label: what kind of answer a request got.
+enum class result : std::size_t { ok, error, unavailable, noperm, count_ };
+const char* result_name(result r);
+/// Maps an error reply's code ("UNAVAILABLE ...") to a result label.
+result result_of_error(std::string_view error_text);
+
+/// Upper bounds of the latency buckets, in seconds (Prometheus convention).
+inline constexpr std::array<double, 14> latency_buckets = {
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+  0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1.0};
+
+class request_metrics {
+public:
+  /// `families`: every family label; "unknown" is added for requests that match no command.
+  explicit request_metrics(std::vector<std::string> families);
+
+  /// Index of a family label, or of "unknown".
+  std::size_t family_index(std::string_view family) const;
+  const std::vector<std::string>& families() const { return families_; }
+
+  void record(std::size_t family, result r, std::chrono::nanoseconds latency);
+
+  std::uint64_t requests(std::size_t family, result r) const;
+  std::uint64_t bucket(std::size_t family, std::size_t b) const; ///< not cumulative
+  std::uint64_t observations(std::size_t family) const;
+  double latency_sum_seconds(std::size_t family) const;
+
+  // Connection-level counters and gauges.
+  std::atomic<std::int64_t> connected_clients{0};
+  std::atomic<std::uint64_t> accepted_clients{0};
+  std::atomic<std::uint64_t> protocol_errors{0};
+  std::atomic<std::uint64_t> rejected_clients{0}; ///< over max_clients
+
+private:
+  struct family_slot {
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(result::count_)> by_result{};
+    std::array<std::atomic<std::uint64_t>, latency_buckets.size() + 1> buckets{};
+    std::atomic<std::uint64_t> count{0};
+    std::atomic<std::uint64_t> sum_ns{0};
+  };
+  std::vector<std::string> families_;
+  std::unique_ptr<family_slot[]> slots_;
+};
+
+} // namespace baton::metrics

@@ -1,0 +1,28 @@
+// Counters of the Redis link, read by /metrics and INFO. Atomics because the link runs on
+// the I/O thread and the readers elsewhere; relaxed order, since they are only statistics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace baton::redis_link {
+
+struct link_counters {
+  std::atomic<std::uint64_t> commands{0};        ///< commands sent to Redis
+  std::atomic<std::uint64_t> round_trips{0};     ///< writes to Redis (a pipeline is one)
+  std::atomic<std::uint64_t> errors{0};          ///< error replies from Redis
+  std::atomic<std::uint64_t> unavailable{0};     ///< calls answered UNAVAILABLE
+  std::atomic<std::uint64_t> timeouts{0};        ///< calls over their time budget
+  std::atomic<std::uint64_t> breaker_rejects{0}; ///< calls refused while the breaker was open
+  std::atomic<std::uint64_t> reconnects{0};      ///< connections (re)established
+  std::atomic<std::uint64_t> connect_failures{0};
+  std::atomic<std::uint64_t> script_reloads{0};  ///< NOSCRIPT answered by EVAL
+  std::atomic<std::int64_t> connected{0};        ///< connections ready now
+  std::atomic<int> breaker_state{0};             ///< 0 closed, 1 open, 2 half-open
+
+  static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
+    c.fetch_add(n, std::memory_order_relaxed);
+  }
+};
+
+} // namespace baton::redis_link

@@ -1,0 +1,180 @@
+// A client of the local API; see client_connection.hpp.
+#include "daemon/client_connection.hpp"
+
+#include <boost/asio/write.hpp>
+
+#include "common/log.hpp"
+#include "daemon/command_router.hpp"
+#include "protocol/reply_writer.hpp"
+
+namespace baton {
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+constexpr std::size_t read_chunk = 16 * 1024;
+/// Stop reading while this many reply bytes wait for a client that does not read them.
+constexpr std::size_t output_high_water = 4 << 20;
+} // namespace
+
+client_connection::client_connection(daemon_context& ctx, socket_type socket)
+  : ctx_(ctx), socket_(std::move(socket)), id_(++ctx.next_client_id),
+    parser_(protocol::request_limits{ctx.cfg.socket.max_request_bytes,
+                                     ctx.cfg.socket.max_arguments, 64 * 1024}),
+    max_pipeline_(ctx.cfg.socket.max_pipeline), read_buffer_(read_chunk) {
+  peer_ = read_peer_credentials(socket_.native_handle());
+  ctx_.requests.connected_clients.fetch_add(1, std::memory_order_relaxed);
+  ctx_.requests.accepted_clients.fetch_add(1, std::memory_order_relaxed);
+}
+
+client_connection::~client_connection() {
+  ctx_.requests.connected_clients.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void client_connection::start() {
+  log::debug("server", "client connected", {{"client", std::to_string(id_)}, {"peer", peer_.describe()}});
+  read();
+}
+
+bool client_connection::can_accept_more() const {
+  return !closed_ && !close_after_flush_ && slots_.size() < max_pipeline_
+         && output_.size() + writing_.size() < output_high_water;
+}
+
+void client_connection::read() {
+  if (read_in_flight_ || !can_accept_more())
+    return;
+  read_in_flight_ = true;
+  socket_.async_read_some(asio::buffer(read_buffer_),
+                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                            self->read_in_flight_ = false;
+                            self->on_read(ec, n);
+                          });
+}
+
+void client_connection::on_read(const error_code& ec, std::size_t bytes) {
+  if (closed_)
+    return;
+  if (ec) {
+    close(); // EOF, reset, or a half-sent request from a client that went away: all the same
+    return;
+  }
+  input_.append(read_buffer_.data(), bytes);
+  process_input();
+}
+
+void client_connection::process_input() {
+  // Replies completed synchronously call back into here through flush_ready_replies; the
+  // outer call owns the input buffer, so a nested one must not touch it.
+  if (processing_)
+    return;
+  processing_ = true;
+  std::size_t offset = 0;
+  bool protocol_error = false;
+  while (can_accept_more() && offset < input_.size()) {
+    auto parsed = parser_.parse(input_.data() + offset, input_.size() - offset, args_);
+    if (parsed.status == protocol::parse_status::need_more)
+      break;
+    if (parsed.status == protocol::parse_status::error) {
+      ctx_.requests.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+      log::info("server", "closing client after a protocol error",
+                {{"client", std::to_string(id_)}, {"peer", peer_.describe()}, {"error", parsed.error}});
+      std::string bytes;
+      protocol::reply_writer(bytes, protocol_).error(parsed.error);
+      slots_.push_back({true, std::move(bytes)});
+      ++next_sequence_;
+      close_after_flush_ = true;
+      protocol_error = true;
+      break;
+    }
+    offset += parsed.consumed;
+    if (!args_.empty())
+      dispatch(args_);
+  }
+  if (closed_ || protocol_error)
+    input_.clear();
+  else
+    input_.erase(0, offset);
+  processing_ = false;
+  if (protocol_error)
+    flush_ready_replies();
+  else
+    read();
+}
+
+void client_connection::dispatch(std::vector<std::string>& args) {
+  auto arrived = clock::now();
+  reply_ticket ticket{next_sequence_++, 0, arrived, protocol_};
+  slots_.push_back({});
+  ctx_.commands_processed.fetch_add(1, std::memory_order_relaxed);
+  route_command(ctx_, *this, args, ticket);
+}
+
+void client_connection::complete(const reply_ticket& ticket, std::string encoded) {
+  auto elapsed = clock::now() - ticket.arrived;
+  auto outcome = metrics::result::ok;
+  if (!encoded.empty() && encoded[0] == '-')
+    outcome = metrics::result_of_error(std::string_view(encoded).substr(1));
+  ctx_.requests.record(ticket.family, outcome, elapsed);
+  if (closed_ || ticket.sequence < first_sequence_)
+    return;
+  auto& s = slots_[ticket.sequence - first_sequence_];
+  s.done = true;
+  s.bytes = std::move(encoded);
+  flush_ready_replies();
+}
+
+void client_connection::flush_ready_replies() {
+  bool moved = false;
+  while (!slots_.empty() && slots_.front().done) {
+    output_ += slots_.front().bytes;
+    slots_.pop_front();
+    ++first_sequence_;
+    moved = true;
+  }
+  if (moved)
+    write();
+  if (close_after_flush_ && slots_.empty() && output_.empty() && !write_in_flight_) {
+    close();
+    return;
+  }
+  process_input(); // a freed slot may let buffered requests through
+}
+
+void client_connection::write() {
+  if (write_in_flight_ || output_.empty() || closed_)
+    return;
+  writing_.swap(output_);
+  output_.clear();
+  write_in_flight_ = true;
+  asio::async_write(socket_, asio::buffer(writing_),
+                    [self = shared_from_this()](const error_code& ec, std::size_t) {
+                      self->write_in_flight_ = false;
+                      if (ec) {
+                        self->close(); // the client left mid-reply
+                        return;
+                      }
+                      self->writing_.clear();
+                      if (!self->output_.empty())
+                        self->write();
+                      else if (self->close_after_flush_ && self->slots_.empty())
+                        self->close();
+                      else
+                        self->process_input();
+                    });
+}
+
+void client_connection::close() {
+  if (closed_)
+    return;
+  closed_ = true;
+  error_code ignored;
+  socket_.shutdown(socket_type::shutdown_both, ignored);
+  socket_.close(ignored);
+  slots_.clear();
+  input_.clear();
+  output_.clear();
+  log::debug("server", "client disconnected", {{"client", std::to_string(id_)}});
+}
+
+} // namespace baton

@@ -1,0 +1,90 @@
+// One client of the local API on the Unix socket. Reads requests, answers them in order (a
+// reply waits for the ones before it, as RESP pipelining requires), and applies backpressure:
+// with max_pipeline requests unanswered, or too many reply bytes unsent, it stops reading
+// until the client catches up. Malformed input gets one error and the connection is closed.
+#pragma once
+
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/daemon_context.hpp"
+#include "daemon/peer_credentials.hpp"
+#include "protocol/request_parser.hpp"
+
+namespace baton {
+
+class client_connection : public std::enable_shared_from_this<client_connection> {
+public:
+  using socket_type = boost::asio::local::stream_protocol::socket;
+  using clock = std::chrono::steady_clock;
+
+  client_connection(daemon_context& ctx, socket_type socket);
+  ~client_connection();
+
+  void start();
+
+  // -- what command handlers read and change ---------------------------------
+  std::uint64_t id() const { return id_; }
+  int protocol() const { return protocol_; }
+  void set_protocol(int version) { protocol_ = version; }
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+  const peer_credentials& peer() const { return peer_; }
+  /// Close once the replies queued so far are written (QUIT).
+  void close_after_reply() { close_after_flush_ = true; }
+
+  /// A slot for one reply, in request order; complete it exactly once.
+  struct reply_ticket {
+    std::uint64_t sequence;
+    std::size_t family;
+    clock::time_point arrived;
+    int protocol;
+  };
+  /// Completes a reply, possibly later and from a callback on the I/O thread. Safe after the
+  /// connection closed (the reply is dropped).
+  void complete(const reply_ticket& ticket, std::string encoded);
+
+private:
+  void read();
+  void on_read(const boost::system::error_code& ec, std::size_t bytes);
+  void process_input();
+  bool can_accept_more() const;
+  void dispatch(std::vector<std::string>& args);
+  void flush_ready_replies();
+  void write();
+  void close();
+
+  daemon_context& ctx_;
+  socket_type socket_;
+  std::uint64_t id_;
+  peer_credentials peer_;
+  protocol::request_parser parser_;
+  std::size_t max_pipeline_;
+  std::string input_;
+  std::vector<char> read_buffer_;
+  std::vector<std::string> args_;
+  bool read_in_flight_ = false;
+  bool processing_ = false;
+  bool closed_ = false;
+  bool close_after_flush_ = false;
+  int protocol_ = 2;
+  std::string name_;
+
+  struct slot {
+    bool done = false;
+    std::string bytes;
+  };
+  std::deque<slot> slots_;
+  std::uint64_t first_sequence_ = 0; ///< sequence number of slots_.front()
+  std::uint64_t next_sequence_ = 0;
+  std::string output_;
+  std::string writing_;
+  bool write_in_flight_ = false;
+};
+
+} // namespace baton

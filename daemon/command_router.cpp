@@ -1,0 +1,67 @@
+// Request routing; see command_router.hpp.
+#include "daemon/command_router.hpp"
+
+#include "daemon/connection_commands.hpp"
+#include "protocol/command_table.hpp"
+#include "protocol/reply_writer.hpp"
+
+namespace baton {
+namespace {
+
+// DEBUG RTT: a script through the whole link (EVALSHA, pipelining, budget) and back.
+void debug_rtt(daemon_context& ctx, client_connection& conn,
+               client_connection::reply_ticket ticket) {
+  auto weak = std::weak_ptr<client_connection>(conn.shared_from_this());
+  auto sent = std::chrono::steady_clock::now();
+  ctx.redis.run_script("time", {}, {}, [weak, ticket, sent](redis_link::redis_reply reply) {
+    auto self = weak.lock();
+    if (!self)
+      return;
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - sent)
+                    .count();
+    std::string bytes;
+    protocol::reply_writer out(bytes, ticket.protocol);
+    if (reply.is_unavailable()) {
+      out.error("UNAVAILABLE " + reply.str);
+    } else if (reply.kind != redis_link::reply_kind::array || reply.elements.size() != 2) {
+      out.error("ERR unexpected reply from redis: " + reply.str);
+    } else {
+      out.map(2);
+      out.bulk("redis_time_us");
+      out.integer(reply.elements[0].integer * 1000000 + reply.elements[1].integer);
+      out.bulk("round_trip_us");
+      out.integer(micros);
+    }
+    self->complete(ticket, std::move(bytes));
+  });
+}
+
+} // namespace
+
+void route_command(daemon_context& ctx, client_connection& conn, std::vector<std::string>& args,
+                   client_connection::reply_ticket ticket) {
+  auto found = protocol::lookup_command(args);
+  ticket.family = ctx.requests.family_index(found.spec ? found.spec->family : "unknown");
+  std::string bytes;
+  protocol::reply_writer out(bytes, ticket.protocol);
+  if (found.status != protocol::lookup_status::found) {
+    out.error(found.error);
+    return conn.complete(ticket, std::move(bytes));
+  }
+  const auto& spec = *found.spec;
+  if (!ctx.access.allows(conn.peer(), spec.family)) {
+    out.error("NOPERM " + conn.peer().describe() + " may not run '"
+              + protocol::to_lower(protocol::full_name(spec)) + "'");
+    return conn.complete(ticket, std::move(bytes));
+  }
+  switch (spec.id) {
+    case protocol::command_id::debug_rtt:
+      return debug_rtt(ctx, conn, ticket);
+    default:
+      run_connection_command(spec, args, conn, ctx, out);
+      return conn.complete(ticket, std::move(bytes));
+  }
+}
+
+} // namespace baton

@@ -1,0 +1,98 @@
+// batond's configuration as plain structs with their defaults in place. Parsed once from YAML
+// by config_loader (which validates everything and reports file:line:column per problem);
+// deploy/baton.example.yaml documents every key. Running without a file uses these defaults.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "actors/redis_link/link_settings.hpp"
+#include "common/log.hpp"
+
+namespace baton {
+
+using std::chrono::milliseconds;
+
+struct socket_config {
+  std::string path = "/run/baton/baton.sock";
+  mode_t mode = 0660;
+  std::string group;                         ///< empty: the daemon's own group
+  std::size_t max_clients = 4096;
+  std::size_t max_request_bytes = 4 << 20;   ///< one request
+  std::size_t max_arguments = 4096;          ///< per request
+  std::size_t max_pipeline = 256;            ///< unanswered requests per connection
+};
+
+struct http_config {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:9464";
+};
+
+struct redis_config {
+  std::string url = "redis://127.0.0.1:6379";
+  std::string username;
+  std::string password;      ///< from `password` or read from `password_file`
+  std::string password_file;
+  int database = -1;         ///< -1: from the URL (default 0)
+  std::size_t connections = 2;
+  milliseconds call_timeout{250};
+  milliseconds connect_timeout{1000};
+  milliseconds dead_connection{3000};
+  milliseconds reconnect_min{50};
+  milliseconds reconnect_max{2000};
+  std::size_t breaker_failures = 5;
+  milliseconds breaker_cooldown{500};
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_server_name;
+  bool tls_verify = true;
+};
+
+struct log_config {
+  log::level level = log::level::info;
+  log::format format = log::format::text;
+};
+
+/// Who may use which command families, by the caller's uid and groups (SO_PEERCRED).
+struct access_rule {
+  std::vector<uid_t> uids;           ///< resolved from `users` and `uids`
+  std::vector<gid_t> gids;           ///< resolved from `groups`
+  std::vector<std::string> families; ///< lower case; "*" for all
+};
+
+struct access_config {
+  bool default_allow = true;          ///< callers no rule names
+  std::vector<gid_t> admin_gids;      ///< may run admin verbs; uid 0 always may
+  std::vector<access_rule> rules;
+};
+
+struct runtime_config {
+  std::size_t worker_threads = 2;     ///< CAF scheduler threads
+  std::string scheduler = "sharing";  ///< CAF scheduler.policy: sharing or stealing
+  milliseconds drift_margin{10};      ///< subtracted from validity windows (later families)
+};
+
+struct config {
+  std::string source = "(defaults)"; ///< the file it came from
+  std::string node_id;               ///< default: hostname
+  std::string prefix = "baton";      ///< every Redis key starts with "<prefix>:"
+  socket_config socket;
+  http_config http;
+  redis_config redis;
+  log_config log;
+  access_config access;
+  runtime_config runtime;
+};
+
+/// Builds the Redis link's settings; fails with `error` if the URL is invalid.
+bool make_link_settings(const config& cfg, redis_link::link_settings& out, std::string& error);
+
+/// The machine's hostname, the default node id.
+std::string default_node_id();
+
+} // namespace baton

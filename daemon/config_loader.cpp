@@ -1,0 +1,502 @@
+// YAML config loading and validation; see config_loader.hpp. The schema is the code below:
+// one read_* call per key, each with its bounds; deploy/baton.example.yaml mirrors it and a
+// test loads that file to keep the two in step.
+#include "daemon/config_loader.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "actors/redis_link/redis_endpoint.hpp"
+
+namespace baton {
+namespace {
+
+// Collects problems with positions and reads typed values out of YAML maps.
+class checker {
+public:
+  checker(std::string file, std::vector<std::string>& problems)
+    : file_(std::move(file)), problems_(problems) {}
+
+  void problem(const YAML::Mark& mark, const std::string& message) {
+    if (mark.is_null())
+      problems_.push_back(file_ + ": " + message);
+    else
+      problems_.push_back(file_ + ":" + std::to_string(mark.line + 1) + ":"
+                          + std::to_string(mark.column + 1) + ": " + message);
+  }
+
+  /// Checks that `node` is a map whose keys are all in `known`; returns false if not a map.
+  bool expect_map(const YAML::Node& node, const std::string& where,
+                  const std::set<std::string>& known) {
+    if (!node.IsMap()) {
+      problem(node.Mark(), where + " must be a map");
+      return false;
+    }
+    for (const auto& kv : node) {
+      auto key = kv.first.as<std::string>("");
+      if (known.count(key) == 0) {
+        std::string list;
+        for (const auto& k : known)
+          list += (list.empty() ? "" : ", ") + k;
+        problem(kv.first.Mark(), "unknown key '" + key + "' in " + where + " (known: " + list + ")");
+      }
+    }
+    return true;
+  }
+
+  void read_string(const YAML::Node& map, const char* key, std::string& out, bool non_empty = false) {
+    auto node = map[key];
+    if (!node)
+      return;
+    if (!node.IsScalar()) {
+      problem(node.Mark(), std::string(key) + " must be a string");
+      return;
+    }
+    auto value = node.as<std::string>();
+    if (non_empty && value.empty()) {
+      problem(node.Mark(), std::string(key) + " must not be empty");
+      return;
+    }
+    out = value;
+  }
+
+  bool read_int(const YAML::Node& map, const char* key, long long min, long long max,
+                long long& out) {
+    auto node = map[key];
+    if (!node)
+      return false;
+    long long value = 0;
+    if (!node.IsScalar() || !YAML::convert<long long>::decode(node, value)) {
+      problem(node.Mark(), std::string(key) + " must be an integer, got '" + text_of(node) + "'");
+      return false;
+    }
+    if (value < min || value > max) {
+      problem(node.Mark(), std::string(key) + " must be between " + std::to_string(min) + " and "
+                             + std::to_string(max) + ", got " + std::to_string(value));
+      return false;
+    }
+    out = value;
+    return true;
+  }
+
+  void read_size(const YAML::Node& map, const char* key, long long min, long long max,
+                 std::size_t& out) {
+    long long value = 0;
+    if (read_int(map, key, min, max, value))
+      out = static_cast<std::size_t>(value);
+  }
+
+  void read_ms(const YAML::Node& map, const char* key, long long min, long long max,
+               milliseconds& out) {
+    long long value = 0;
+    if (read_int(map, key, min, max, value))
+      out = milliseconds(value);
+  }
+
+  void read_bool(const YAML::Node& map, const char* key, bool& out) {
+    auto node = map[key];
+    if (!node)
+      return;
+    bool value = false;
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+      problem(node.Mark(), std::string(key) + " must be true or false, got '" + text_of(node) + "'");
+      return;
+    }
+    out = value;
+  }
+
+  std::vector<std::string> read_string_list(const YAML::Node& map, const char* key) {
+    std::vector<std::string> out;
+    auto node = map[key];
+    if (!node)
+      return out;
+    if (!node.IsSequence()) {
+      problem(node.Mark(), std::string(key) + " must be a list");
+      return out;
+    }
+    for (const auto& item : node) {
+      if (!item.IsScalar() || item.as<std::string>().empty())
+        problem(item.Mark(), std::string(key) + " entries must be non-empty strings");
+      else
+        out.push_back(item.as<std::string>());
+    }
+    return out;
+  }
+
+  static std::string text_of(const YAML::Node& node) {
+    if (node.IsScalar())
+      return node.as<std::string>();
+    return node.IsMap() ? "a map" : node.IsSequence() ? "a list" : "null";
+  }
+
+private:
+  std::string file_;
+  std::vector<std::string>& problems_;
+};
+
+bool resolve_group(const std::string& name, gid_t& out) {
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
+    out = static_cast<gid_t>(std::stoul(name));
+    return true;
+  }
+  struct group grp {};
+  struct group* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (getgrnam_r(name.c_str(), &grp, buffer.data(), buffer.size(), &found) != 0 || !found)
+    return false;
+  out = found->gr_gid;
+  return true;
+}
+
+bool resolve_user(const std::string& name, uid_t& out) {
+  struct passwd pwd {};
+  struct passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (getpwnam_r(name.c_str(), &pwd, buffer.data(), buffer.size(), &found) != 0 || !found)
+    return false;
+  out = found->pw_uid;
+  return true;
+}
+
+void read_socket(checker& c, const YAML::Node& node, socket_config& s) {
+  if (!c.expect_map(node, "socket",
+                    {"path", "mode", "group", "max_clients", "max_request_bytes", "max_arguments",
+                     "max_pipeline"}))
+    return;
+  c.read_string(node, "path", s.path, true);
+  if (auto mode = node["mode"]) {
+    // Octal as written by humans: "0660" or 0660 (YAML 1.2 reads 0660 as decimal 660).
+    std::string text = checker::text_of(mode);
+    char* end = nullptr;
+    long value = std::strtol(text.c_str(), &end, 8);
+    if (text.empty() || *end != '\0' || value < 0 || value > 0777)
+      c.problem(mode.Mark(), "mode must be octal permissions such as \"0660\", got '" + text + "'");
+    else
+      s.mode = static_cast<mode_t>(value);
+  }
+  c.read_string(node, "group", s.group);
+  if (!s.group.empty()) {
+    gid_t gid = 0;
+    if (!resolve_group(s.group, gid))
+      c.problem(node["group"].Mark(), "group '" + s.group + "' does not exist on this host");
+  }
+  c.read_size(node, "max_clients", 1, 1000000, s.max_clients);
+  c.read_size(node, "max_request_bytes", 1024, 512LL << 20, s.max_request_bytes);
+  c.read_size(node, "max_arguments", 3, 1 << 20, s.max_arguments);
+  c.read_size(node, "max_pipeline", 1, 1 << 20, s.max_pipeline);
+}
+
+void read_http(checker& c, const YAML::Node& node, http_config& h) {
+  if (!c.expect_map(node, "http", {"enabled", "listen"}))
+    return;
+  c.read_bool(node, "enabled", h.enabled);
+  c.read_string(node, "listen", h.listen, true);
+  std::string host;
+  unsigned short port = 0;
+  if (node["listen"] && !parse_listen_address(h.listen, host, port))
+    c.problem(node["listen"].Mark(), "listen must be host:port, e.g. 127.0.0.1:9464, got '"
+                                       + h.listen + "'");
+}
+
+void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
+  if (!c.expect_map(node, "redis",
+                    {"url", "username", "password", "password_file", "database", "connections",
+                     "call_timeout_ms", "connect_timeout_ms", "dead_connection_ms",
+                     "reconnect_min_ms", "reconnect_max_ms", "breaker_failures",
+                     "breaker_cooldown_ms", "tls"}))
+    return;
+  c.read_string(node, "url", r.url, true);
+  if (auto url = node["url"]) {
+    std::string error;
+    if (url.IsScalar() && !redis_link::parse_redis_url(r.url, error))
+      c.problem(url.Mark(), "url: " + error);
+  }
+  c.read_string(node, "username", r.username);
+  c.read_string(node, "password", r.password);
+  c.read_string(node, "password_file", r.password_file);
+  if (node["password"] && node["password_file"])
+    c.problem(node["password_file"].Mark(), "set password or password_file, not both");
+  long long db = 0;
+  if (c.read_int(node, "database", 0, 1 << 20, db))
+    r.database = static_cast<int>(db);
+  c.read_size(node, "connections", 1, 64, r.connections);
+  c.read_ms(node, "call_timeout_ms", 1, 60000, r.call_timeout);
+  c.read_ms(node, "connect_timeout_ms", 1, 60000, r.connect_timeout);
+  c.read_ms(node, "dead_connection_ms", 10, 600000, r.dead_connection);
+  c.read_ms(node, "reconnect_min_ms", 1, 60000, r.reconnect_min);
+  c.read_ms(node, "reconnect_max_ms", 1, 600000, r.reconnect_max);
+  c.read_size(node, "breaker_failures", 1, 1000000, r.breaker_failures);
+  c.read_ms(node, "breaker_cooldown_ms", 1, 600000, r.breaker_cooldown);
+  if (r.reconnect_min > r.reconnect_max)
+    c.problem(node.Mark(), "reconnect_min_ms must not exceed reconnect_max_ms");
+  if (auto tls = node["tls"]) {
+    if (c.expect_map(tls, "redis.tls", {"ca_file", "cert_file", "key_file", "server_name", "verify"})) {
+      c.read_string(tls, "ca_file", r.tls_ca_file);
+      c.read_string(tls, "cert_file", r.tls_cert_file);
+      c.read_string(tls, "key_file", r.tls_key_file);
+      c.read_string(tls, "server_name", r.tls_server_name);
+      c.read_bool(tls, "verify", r.tls_verify);
+      for (const char* key : {"ca_file", "cert_file", "key_file"}) {
+        std::string path = checker::text_of(tls[key]);
+        if (tls[key] && ::access(path.c_str(), R_OK) != 0)
+          c.problem(tls[key].Mark(), std::string(key) + " '" + path + "' cannot be read");
+      }
+    }
+  }
+}
+
+void read_log(checker& c, const YAML::Node& node, log_config& l) {
+  if (!c.expect_map(node, "log", {"level", "format"}))
+    return;
+  if (auto level = node["level"]) {
+    if (!log::parse_level(checker::text_of(level), l.level))
+      c.problem(level.Mark(), "level must be debug, info, warning or error, got '"
+                                + checker::text_of(level) + "'");
+  }
+  if (auto format = node["format"]) {
+    auto text = checker::text_of(format);
+    if (text == "text")
+      l.format = log::format::text;
+    else if (text == "json")
+      l.format = log::format::json;
+    else
+      c.problem(format.Mark(), "format must be text or json, got '" + text + "'");
+  }
+}
+
+void read_access(checker& c, const YAML::Node& node, access_config& a) {
+  if (!c.expect_map(node, "access", {"default", "admin_groups", "rules"}))
+    return;
+  if (auto def = node["default"]) {
+    auto text = checker::text_of(def);
+    if (text == "allow" || text == "deny")
+      a.default_allow = text == "allow";
+    else
+      c.problem(def.Mark(), "default must be allow or deny, got '" + text + "'");
+  }
+  auto admin_groups = c.read_string_list(node, "admin_groups");
+  for (std::size_t i = 0; i < admin_groups.size(); ++i) {
+    gid_t gid = 0;
+    if (resolve_group(admin_groups[i], gid))
+      a.admin_gids.push_back(gid);
+    else
+      c.problem(node["admin_groups"][i].Mark(),
+                "group '" + admin_groups[i] + "' does not exist on this host");
+  }
+  auto rules = node["rules"];
+  if (!rules)
+    return;
+  if (!rules.IsSequence()) {
+    c.problem(rules.Mark(), "rules must be a list");
+    return;
+  }
+  for (const auto& item : rules) {
+    if (!c.expect_map(item, "access rule", {"users", "uids", "groups", "allow"}))
+      continue;
+    access_rule rule;
+    auto users = c.read_string_list(item, "users");
+    for (std::size_t i = 0; i < users.size(); ++i) {
+      uid_t uid = 0;
+      if (resolve_user(users[i], uid))
+        rule.uids.push_back(uid);
+      else
+        c.problem(item["users"][i].Mark(), "user '" + users[i] + "' does not exist on this host");
+    }
+    if (auto uids = item["uids"]) {
+      if (!uids.IsSequence())
+        c.problem(uids.Mark(), "uids must be a list of numbers");
+      else
+        for (const auto& u : uids) {
+          long long value = 0;
+          if (!u.IsScalar() || !YAML::convert<long long>::decode(u, value) || value < 0)
+            c.problem(u.Mark(), "uids entries must be non-negative integers");
+          else
+            rule.uids.push_back(static_cast<uid_t>(value));
+        }
+    }
+    auto groups = c.read_string_list(item, "groups");
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      gid_t gid = 0;
+      if (resolve_group(groups[i], gid))
+        rule.gids.push_back(gid);
+      else
+        c.problem(item["groups"][i].Mark(), "group '" + groups[i] + "' does not exist on this host");
+    }
+    for (auto& f : c.read_string_list(item, "allow")) {
+      for (auto& ch : f)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      rule.families.push_back(f);
+    }
+    if (rule.uids.empty() && rule.gids.empty())
+      c.problem(item.Mark(), "an access rule needs users, uids or groups");
+    if (!item["allow"])
+      c.problem(item.Mark(), "an access rule needs an allow list (families, or \"*\")");
+    a.rules.push_back(std::move(rule));
+  }
+}
+
+void read_runtime(checker& c, const YAML::Node& node, runtime_config& r) {
+  if (!c.expect_map(node, "runtime", {"worker_threads", "scheduler", "drift_margin_ms"}))
+    return;
+  c.read_size(node, "worker_threads", 1, 64, r.worker_threads);
+  if (auto s = node["scheduler"]) {
+    auto text = checker::text_of(s);
+    if (text != "sharing" && text != "stealing")
+      c.problem(s.Mark(), "scheduler must be sharing or stealing, got '" + text + "'");
+    else
+      r.scheduler = text;
+  }
+  c.read_ms(node, "drift_margin_ms", 0, 60000, r.drift_margin);
+}
+
+config_result load_yaml(const std::string& text, const std::string& name) {
+  config_result result;
+  result.cfg.source = name;
+  checker c(name, result.problems);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    c.problem(e.mark, e.msg);
+    return result;
+  }
+  if (root.IsNull())
+    return result; // an empty file: all defaults
+  if (!c.expect_map(root, "the top level",
+                    {"node_id", "prefix", "socket", "http", "redis", "log", "access", "runtime"}))
+    return result;
+  auto& cfg = result.cfg;
+  try {
+    c.read_string(root, "node_id", cfg.node_id, true);
+    c.read_string(root, "prefix", cfg.prefix, true);
+    if (auto n = root["socket"])
+      read_socket(c, n, cfg.socket);
+    if (auto n = root["http"])
+      read_http(c, n, cfg.http);
+    if (auto n = root["redis"])
+      read_redis(c, n, cfg.redis);
+    if (auto n = root["log"])
+      read_log(c, n, cfg.log);
+    if (auto n = root["access"])
+      read_access(c, n, cfg.access);
+    if (auto n = root["runtime"])
+      read_runtime(c, n, cfg.runtime);
+  } catch (const YAML::Exception& e) {
+    c.problem(e.mark, e.msg);
+  }
+  return result;
+}
+
+} // namespace
+
+bool parse_listen_address(const std::string& text, std::string& host, unsigned short& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return false;
+  host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto port_text = text.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5
+      || port_text.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  auto value = std::stoul(port_text);
+  if (value > 65535)
+    return false;
+  port = static_cast<unsigned short>(value);
+  return true;
+}
+
+config_result load_config_text(const std::string& text, const std::string& name) {
+  auto result = load_yaml(text, name);
+  validate_config(result.cfg, result.problems);
+  return result;
+}
+
+config_result load_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    config_result result;
+    result.problems.push_back(path + ": cannot open config file: " + std::strerror(errno));
+    return result;
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return load_config_text(buffer.str(), path);
+}
+
+void validate_config(config& cfg, std::vector<std::string>& problems) {
+  if (cfg.node_id.empty())
+    cfg.node_id = default_node_id();
+  for (char ch : cfg.node_id)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) {
+      problems.push_back(cfg.source + ": node_id '" + cfg.node_id
+                         + "' may contain only letters, digits, '-', '_' and '.'");
+      break;
+    }
+  if (cfg.prefix.find_first_of("{} \r\n") != std::string::npos)
+    problems.push_back(cfg.source + ": prefix must not contain braces or whitespace");
+  std::string error;
+  if (!redis_link::parse_redis_url(cfg.redis.url, error))
+    problems.push_back(cfg.source + ": redis url: " + error);
+  std::string host;
+  unsigned short port = 0;
+  if (cfg.http.enabled && !parse_listen_address(cfg.http.listen, host, port))
+    problems.push_back(cfg.source + ": http listen must be host:port, got '" + cfg.http.listen + "'");
+  if (!cfg.redis.password_file.empty()) {
+    std::ifstream in(cfg.redis.password_file);
+    std::string password;
+    if (!in || !std::getline(in, password)) {
+      problems.push_back(cfg.source + ": redis password_file '" + cfg.redis.password_file
+                         + "' cannot be read: " + std::strerror(errno ? errno : EIO));
+    } else {
+      while (!password.empty() && (password.back() == '\r' || password.back() == ' '))
+        password.pop_back();
+      cfg.redis.password = password;
+    }
+  }
+}
+
+std::string default_node_id() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0')
+    return "baton-node";
+  return name;
+}
+
+bool make_link_settings(const config& cfg, redis_link::link_settings& out, std::string& error) {
+  auto endpoint = redis_link::parse_redis_url(cfg.redis.url, error);
+  if (!endpoint)
+    return false;
+  if (!cfg.redis.username.empty())
+    endpoint->username = cfg.redis.username;
+  if (!cfg.redis.password.empty())
+    endpoint->password = cfg.redis.password;
+  if (cfg.redis.database >= 0)
+    endpoint->database = cfg.redis.database;
+  out.endpoint = *endpoint;
+  out.tls.ca_file = cfg.redis.tls_ca_file;
+  out.tls.cert_file = cfg.redis.tls_cert_file;
+  out.tls.key_file = cfg.redis.tls_key_file;
+  out.tls.server_name = cfg.redis.tls_server_name;
+  out.tls.verify_peer = cfg.redis.tls_verify;
+  out.client_name = "baton:" + cfg.node_id;
+  out.connections = cfg.redis.connections;
+  out.call_timeout = cfg.redis.call_timeout;
+  out.connect_timeout = cfg.redis.connect_timeout;
+  out.dead_connection = cfg.redis.dead_connection;
+  out.reconnect_min = cfg.redis.reconnect_min;
+  out.reconnect_max = cfg.redis.reconnect_max;
+  out.breaker_failures = cfg.redis.breaker_failures;
+  out.breaker_cooldown = cfg.redis.breaker_cooldown;
+  return true;
+}
+
+} // namespace baton

@@ -1,0 +1,49 @@
+// What every part of a running batond shares: the config, the Redis link, the metrics and
+// the node's health. Lives as long as the daemon; owned by main. Members other than the
+// atomics are touched only on the I/O thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "actors/metrics/request_metrics.hpp"
+#include "actors/redis_link/link_counters.hpp"
+#include "actors/redis_link/redis_pool.hpp"
+#include "daemon/access_policy.hpp"
+#include "daemon/config.hpp"
+
+namespace baton {
+
+struct daemon_context {
+  daemon_context(boost::asio::io_context& io_context, config configuration,
+                 redis_link::redis_pool& pool, redis_link::link_counters& counters,
+                 metrics::request_metrics& request_counters)
+    : io(io_context), cfg(std::move(configuration)), redis(pool), link(counters),
+      requests(request_counters), access(cfg.access) {}
+
+  boost::asio::io_context& io;
+  config cfg;
+  redis_link::redis_pool& redis;
+  redis_link::link_counters& link;
+  metrics::request_metrics& requests;
+  access_policy access;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  double start_unix_seconds =
+    std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::atomic<bool> draining{false};
+  std::uint64_t next_client_id = 0;
+  std::atomic<std::uint64_t> commands_processed{0};
+
+  /// Ready for traffic: Redis reachable and not draining (/readyz, INFO).
+  bool ready() const { return !draining.load() && redis.status().reachable(); }
+  std::int64_t uptime_seconds() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now()
+                                                            - started)
+      .count();
+  }
+};
+
+} // namespace baton

@@ -1,0 +1,148 @@
+// The HTTP endpoint; see http_server.hpp.
+#include "daemon/http_server.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <memory>
+
+#include "actors/metrics/prometheus_text.hpp"
+#include "build_info.hpp"
+#include "common/log.hpp"
+#include "daemon/config_loader.hpp"
+
+namespace baton {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+
+namespace {
+
+class http_session : public std::enable_shared_from_this<http_session> {
+public:
+  http_session(daemon_context& ctx, asio::ip::tcp::socket socket)
+    : ctx_(ctx), stream_(std::move(socket)) {}
+
+  void start() { read(); }
+
+private:
+  void read() {
+    request_ = {};
+    parser_.emplace();
+    parser_->body_limit(4096); // operators' GETs carry no body
+    stream_.expires_after(std::chrono::seconds(10));
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](const error_code& ec, std::size_t) {
+                       if (ec)
+                         return self->close();
+                       self->request_ = self->parser_->release();
+                       self->respond();
+                     });
+  }
+
+  void respond() {
+    auto answer = answer_http(ctx_, std::string(request_.method_string()),
+                              std::string(request_.target()));
+    response_ = {};
+    response_.version(request_.version());
+    response_.result(static_cast<http::status>(answer.status));
+    response_.set(http::field::server, "batond");
+    response_.set(http::field::content_type, answer.content_type);
+    response_.keep_alive(request_.keep_alive());
+    response_.body() = std::move(answer.body);
+    response_.prepare_payload();
+    http::async_write(stream_, response_, [self = shared_from_this()](const error_code& ec, std::size_t) {
+      if (ec || !self->response_.keep_alive())
+        return self->close();
+      self->read();
+    });
+  }
+
+  void close() {
+    error_code ignored;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  daemon_context& ctx_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_{8192};
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::request<http::string_body> request_;
+  http::response<http::string_body> response_;
+};
+
+} // namespace
+
+http_answer answer_http(daemon_context& ctx, const std::string& method, const std::string& target) {
+  if (method != "GET" && method != "HEAD")
+    return {405, "text/plain", "only GET and HEAD\n"};
+  auto path = target.substr(0, target.find('?'));
+  if (path == "/metrics") {
+    metrics::process_facts facts{ctx.cfg.node_id, baton::version, ctx.start_unix_seconds,
+                                 ctx.ready(), ctx.draining.load()};
+    return {200, "text/plain; version=0.0.4; charset=utf-8",
+            metrics::render_prometheus(ctx.requests, ctx.link, facts)};
+  }
+  if (path == "/healthz")
+    return {200, "text/plain", "ok\n"};
+  if (path == "/readyz") {
+    if (ctx.draining.load())
+      return {503, "text/plain", "not ready: draining\n"};
+    auto status = ctx.redis.status();
+    if (!status.reachable())
+      return {503, "text/plain",
+              "not ready: redis unreachable (" + (status.last_error.empty() ? std::string("connecting")
+                                                                           : status.last_error)
+                + ")\n"};
+    return {200, "text/plain", "ready\n"};
+  }
+  return {404, "text/plain", "not found; try /metrics, /healthz or /readyz\n"};
+}
+
+http_server::http_server(daemon_context& ctx) : ctx_(ctx), acceptor_(ctx.io) {}
+
+void http_server::start() {
+  std::string host;
+  unsigned short port = 0;
+  if (!parse_listen_address(ctx_.cfg.http.listen, host, port))
+    throw std::runtime_error("bad http listen address '" + ctx_.cfg.http.listen + "'");
+  error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec)
+    throw std::runtime_error("bad http listen address '" + ctx_.cfg.http.listen
+                             + "': host must be an IP address");
+  asio::ip::tcp::endpoint endpoint(address, port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec)
+    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec)
+    acceptor_.bind(endpoint, ec);
+  if (!ec)
+    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    throw std::runtime_error("cannot listen for http on " + ctx_.cfg.http.listen + ": " + ec.message());
+  port_ = acceptor_.local_endpoint().port();
+  listening_ = true;
+  log::info("http", "listening", {{"address", host + ":" + std::to_string(port_)}});
+  accept();
+}
+
+void http_server::stop() {
+  listening_ = false;
+  error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void http_server::accept() {
+  acceptor_.async_accept([this](const error_code& ec, asio::ip::tcp::socket socket) {
+    if (!listening_)
+      return;
+    if (!ec)
+      std::make_shared<http_session>(ctx_, std::move(socket))->start();
+    accept();
+  });
+}
+
+} // namespace baton

@@ -1,0 +1,181 @@
+// batond: reads flags and config, wires the Redis link, the local API socket and the HTTP
+// endpoint onto one Asio event loop (this thread), starts the CAF actor system for the
+// actors, and runs until SIGTERM/SIGINT. SIGHUP reloads the config.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <caf/all.hpp>
+
+#include <csignal>
+#include <iostream>
+
+#include "actors/redis_link/redis_link_actor.hpp"
+#include "build_info.hpp"
+#include "common/log.hpp"
+#include "daemon/config_loader.hpp"
+#include "daemon/config_reload.hpp"
+#include "daemon/flags.hpp"
+#include "daemon/http_server.hpp"
+#include "daemon/service_notifier.hpp"
+#include "daemon/socket_server.hpp"
+#include "protocol/command_table.hpp"
+
+namespace {
+
+using namespace baton;
+
+int check_config(const std::string& path) {
+  auto result = load_config_file(path);
+  for (const auto& p : result.problems)
+    std::cerr << p << "\n";
+  if (!result.ok())
+    return 1;
+  std::cout << path << ": ok\n";
+  return 0;
+}
+
+// Loads the file (if any), applies flags and validates; prints problems and returns false.
+bool load(const flags& f, config& out) {
+  config_result result;
+  if (!f.config_file.empty())
+    result = load_config_file(f.config_file);
+  if (result.ok()) {
+    apply_flags(f, result.cfg);
+    validate_config(result.cfg, result.problems);
+  }
+  for (const auto& p : result.problems)
+    log::error("config", p);
+  if (!result.ok())
+    return false;
+  out = std::move(result.cfg);
+  return true;
+}
+
+std::vector<std::string> family_labels() {
+  std::vector<std::string> families;
+  for (const auto& spec : protocol::command_table())
+    if (std::find(families.begin(), families.end(), spec.family) == families.end())
+      families.emplace_back(spec.family);
+  return families;
+}
+
+int run(const flags& f) {
+  config cfg;
+  if (!load(f, cfg))
+    return 1;
+  log::set_level(cfg.log.level);
+  log::set_format(cfg.log.format);
+
+  redis_link::link_settings link;
+  std::string error;
+  if (!make_link_settings(cfg, link, error)) {
+    log::error("config", error);
+    return 1;
+  }
+
+  boost::asio::io_context io(1);
+  redis_link::link_counters counters;
+  metrics::request_metrics requests(family_labels());
+  std::unique_ptr<redis_link::redis_pool> pool;
+  try {
+    pool = std::make_unique<redis_link::redis_pool>(io, link, counters);
+  } catch (const std::exception& e) {
+    log::error("redis", std::string("cannot set up the redis link: ") + e.what());
+    return 1;
+  }
+  daemon_context ctx(io, cfg, *pool, counters, requests);
+
+  caf::actor_system_config actor_config;
+  actor_config.set("scheduler.policy", cfg.runtime.scheduler == "sharing" ? caf::atom("sharing")
+                                                                        : caf::atom("stealing"));
+  actor_config.set("scheduler.max-threads", cfg.runtime.worker_threads);
+  caf::actor_system system(actor_config);
+  auto link_actor = redis_link::spawn_redis_link_actor(system, *pool, io);
+
+  socket_server server(ctx);
+  http_server http(ctx);
+  try {
+    server.start();
+    if (cfg.http.enabled)
+      http.start();
+  } catch (const std::exception& e) {
+    log::error("daemon", e.what());
+    caf::anon_send_exit(link_actor, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  pool->start();
+
+  service_notifier notifier(io);
+  boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
+  boost::asio::signal_set reload_signal(io, SIGHUP);
+  stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec)
+      return;
+    log::info("daemon", "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    notifier.stopping();
+    ctx.draining = true;
+    server.stop();
+    http.stop();
+    pool->stop();
+    reload_signal.cancel();
+    io.stop();
+  });
+  std::function<void()> wait_for_reload = [&] {
+    reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec)
+        return;
+      if (f.config_file.empty()) {
+        log::info("daemon", "SIGHUP: no config file to reload");
+      } else {
+        config next;
+        if (!load(f, next)) {
+          log::error("daemon", "SIGHUP: config has problems; keeping the running config");
+        } else {
+          auto restart = apply_reload(ctx, next);
+          log::info("daemon", "SIGHUP: reloaded log, access rules and redis call budget");
+          for (const auto& key : restart)
+            log::warn("daemon", "SIGHUP: changed but needs a restart to take effect",
+                      {{"key", key}});
+        }
+      }
+      wait_for_reload();
+    });
+  };
+  wait_for_reload();
+
+  notifier.ready("serving on " + cfg.socket.path);
+  log::info("daemon", "started",
+            {{"version", baton::version}, {"node", cfg.node_id}, {"socket", cfg.socket.path},
+             {"redis", link.endpoint.describe()}, {"config", cfg.source}});
+  io.run();
+
+  caf::anon_send_exit(link_actor, caf::exit_reason::user_shutdown);
+  log::info("daemon", "stopped");
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  baton::flags f;
+  std::string error;
+  if (!baton::parse_flags(argc, argv, f, error)) {
+    std::cerr << "batond: " << error << "\n";
+    return 2;
+  }
+  if (f.help) {
+    std::cout << baton::usage();
+    return 0;
+  }
+  if (f.version) {
+    std::cout << "batond " << baton::version << "\n";
+    return 0;
+  }
+  if (baton::log::level ignored; f.log_level && !baton::log::parse_level(*f.log_level, ignored)) {
+    std::cerr << "batond: --log-level must be debug, info, warning or error\n";
+    return 2;
+  }
+  if (!f.check_config_file.empty())
+    return check_config(f.check_config_file);
+  return run(f);
+}

@@ -1,0 +1,35 @@
+// The Unix socket of the local API. On start it refuses to steal a socket that a live batond
+// still serves, replaces a stale file left by a crashed one, and sets the configured mode and
+// group before accepting anyone. Past max_clients, new connections get an error and close.
+#pragma once
+
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include <memory>
+#include <string>
+
+#include "daemon/daemon_context.hpp"
+
+namespace baton {
+
+class socket_server {
+public:
+  explicit socket_server(daemon_context& ctx);
+  ~socket_server();
+
+  /// Binds and listens. Throws std::runtime_error with a clear message on failure
+  /// (start-up only).
+  void start();
+  /// Stops accepting and removes the socket file.
+  void stop();
+
+private:
+  void accept();
+
+  daemon_context& ctx_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  std::string path_;
+  bool listening_ = false;
+};
+
+} // namespace baton

@@ -1,0 +1,61 @@
+// The command table of the local API: every command's name, verb, arity and family, in one
+// place. The dispatcher looks commands up here, COMMAND answers from it, the metrics label
+// requests by its family, and a test keeps protocol/API.md in step with it.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace baton::protocol {
+
+enum class command_id {
+  ping,
+  echo,
+  hello,
+  quit,
+  info,
+  client_setname,
+  client_getname,
+  client_id,
+  client_info,
+  command_list,
+  command_count,
+  command_info,
+  command_docs,
+  debug_rtt,
+};
+
+struct command_spec {
+  std::string_view name; ///< upper case, e.g. "CLIENT"
+  std::string_view verb; ///< upper case sub-command, e.g. "SETNAME"; empty for plain commands
+  /// Redis' convention, counting the name (and verb): n > 0 exactly n, n < 0 at least -n.
+  int arity;
+  command_id id;
+  std::string_view family; ///< metrics label and access-rule family, lower case
+  std::string_view summary;
+};
+
+/// All commands, in the order COMMAND lists them.
+const std::vector<command_spec>& command_table();
+
+enum class lookup_status { found, unknown_command, unknown_verb, wrong_arity };
+
+struct lookup_result {
+  lookup_status status;
+  const command_spec* spec = nullptr;
+  std::string error; ///< the Redis-style error text when status != found
+};
+
+/// Finds the command for a request (args[0] is the name, args[1] maybe the verb), checking
+/// the arity. Names and verbs are case-insensitive.
+lookup_result lookup_command(const std::vector<std::string>& args);
+
+/// The full name as users write it: "CLIENT SETNAME" or "PING".
+std::string full_name(const command_spec& spec);
+
+/// Upper-cases ASCII letters.
+std::string to_upper(std::string_view text);
+std::string to_lower(std::string_view text);
+
+} // namespace baton::protocol
