@@ -11,12 +11,11 @@ namespace {
 // DEBUG RTT: a script through the whole link (EVALSHA, pipelining, budget) and back.
 void debug_rtt(daemon_context& ctx, client_connection& conn,
                client_connection::reply_ticket ticket) {
-  auto weak = std::weak_ptr<client_connection>(conn.shared_from_this());
+  // The callback holds the connection strongly: while its reading is paused by backpressure
+  // the pending replies are all that keep it alive, and the link answers within its budget.
+  auto self = conn.shared_from_this();
   auto sent = std::chrono::steady_clock::now();
-  ctx.redis.run_script("time", {}, {}, [weak, ticket, sent](redis_link::redis_reply reply) {
-    auto self = weak.lock();
-    if (!self)
-      return;
+  ctx.redis.run_script("time", {}, {}, [self, ticket, sent](redis_link::redis_reply reply) {
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                     std::chrono::steady_clock::now() - sent)
                     .count();

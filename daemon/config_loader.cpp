@@ -200,9 +200,11 @@ void read_http(checker& c, const YAML::Node& node, http_config& h) {
   c.read_string(node, "listen", h.listen, true);
   std::string host;
   unsigned short port = 0;
-  if (node["listen"] && !parse_listen_address(h.listen, host, port))
+  if (node["listen"] && !parse_listen_address(h.listen, host, port)) {
     c.problem(node["listen"].Mark(), "listen must be host:port, e.g. 127.0.0.1:9464, got '"
                                        + h.listen + "'");
+    h.listen = http_config{}.listen; // reported here with its position; not again by validate
+  }
 }
 
 void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
@@ -215,8 +217,10 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
   c.read_string(node, "url", r.url, true);
   if (auto url = node["url"]) {
     std::string error;
-    if (url.IsScalar() && !redis_link::parse_redis_url(r.url, error))
+    if (url.IsScalar() && !redis_link::parse_redis_url(r.url, error)) {
       c.problem(url.Mark(), "url: " + error);
+      r.url = redis_config{}.url; // reported here with its position; not again by validate
+    }
   }
   c.read_string(node, "username", r.username);
   c.read_string(node, "password", r.password);
@@ -245,7 +249,7 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
       c.read_bool(tls, "verify", r.tls_verify);
       for (const char* key : {"ca_file", "cert_file", "key_file"}) {
         std::string path = checker::text_of(tls[key]);
-        if (tls[key] && ::access(path.c_str(), R_OK) != 0)
+        if (tls[key] && !path.empty() && ::access(path.c_str(), R_OK) != 0)
           c.problem(tls[key].Mark(), std::string(key) + " '" + path + "' cannot be read");
       }
     }

@@ -264,7 +264,7 @@ void redis_connection::deliver(redis_reply reply) {
 }
 
 void redis_connection::arm_deadline_timer() {
-  if (timer_armed_ || pending_.empty())
+  if (pending_.empty())
     return;
   // Wake at the earliest budget still running, or when the oldest call makes the
   // connection count as dead.
@@ -272,13 +272,18 @@ void redis_connection::arm_deadline_timer() {
   for (const auto& call : pending_)
     if (call.done && call.deadline < wake)
       wake = call.deadline;
+  // Already armed early enough? (During the handshake it is armed for the longer connect
+  // timeout; the first call after it must pull the wake-up forward.)
+  if (timer_armed_ && timer_wake_ <= wake)
+    return;
   timer_armed_ = true;
+  timer_wake_ = wake;
+  auto sequence = ++timer_sequence_;
   deadline_timer_.expires_at(wake);
   auto self = shared_from_this();
-  auto generation = generation_;
-  deadline_timer_.async_wait([this, self, generation](const error_code& ec) {
-    if (generation != generation_)
-      return; // fail() already disarmed this timer
+  deadline_timer_.async_wait([this, self, sequence](const error_code& ec) {
+    if (sequence != timer_sequence_)
+      return; // re-armed or disarmed since; a newer wait owns the timer
     timer_armed_ = false;
     if (!ec)
       on_deadline();
@@ -319,6 +324,7 @@ void redis_connection::fail(const std::string& reason) {
   ++generation_;
   transport_->close();
   timer_armed_ = false;
+  ++timer_sequence_;
   deadline_timer_.cancel();
   output_.clear();
   write_in_flight_ = false;

@@ -92,6 +92,8 @@ private:
   bool write_in_flight_ = false;
   bool flush_scheduled_ = false;
   bool timer_armed_ = false;
+  clock::time_point timer_wake_{};
+  std::uint64_t timer_sequence_ = 0; ///< the deadline timer's current wait; older ones ignore
   std::vector<char> read_buffer_;
   boost::asio::steady_timer deadline_timer_;
   boost::asio::steady_timer reconnect_timer_;

@@ -1,0 +1,186 @@
+// The local API socket of a real batond against a real redis-server: commands, RESP3,
+// pipelining, backpressure and hostile input.
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+
+#include "protocol/resp_client.hpp"
+#include "tests/support/test_batond.hpp"
+
+using namespace baton;
+using protocol::resp_client;
+using protocol::resp_value;
+
+namespace {
+struct fixture {
+  test::test_redis redis;
+  test::test_batond daemon{redis.unix_url()};
+  bool alive() {
+    try {
+      resp_client c(daemon.socket_path(), 2000);
+      return c.call({"PING"}).str == "PONG";
+    } catch (...) {
+      return false;
+    }
+  }
+};
+} // namespace
+
+TEST_CASE_METHOD(fixture, "connection commands answer like Redis") {
+  resp_client c(daemon.socket_path());
+  CHECK(c.call({"PING"}).str == "PONG");
+  CHECK(c.call({"PING", "hi"}).str == "hi");
+  CHECK(c.call({"ECHO", std::string("bin\0ary", 7)}).str == std::string("bin\0ary", 7));
+  CHECK(c.call({"CLIENT", "GETNAME"}).kind == resp_value::type::null);
+  CHECK(c.call({"CLIENT", "SETNAME", "worker-1"}).str == "OK");
+  CHECK(c.call({"client", "getname"}).str == "worker-1");
+  CHECK(c.call({"CLIENT", "SETNAME", "bad name"}).is_error());
+  CHECK(c.call({"CLIENT", "ID"}).integer > 0);
+  auto info = c.call({"CLIENT", "INFO"}).str;
+  CHECK(info.find("uid=" + std::to_string(getuid())) != std::string::npos);
+  CHECK(info.find("pid=" + std::to_string(getpid())) != std::string::npos);
+  CHECK(c.call({"COMMAND", "COUNT"}).integer == 8);
+  CHECK(c.call({"COMMAND"}).elements.size() == 8);
+  CHECK(c.call({"COMMAND", "INFO", "ping", "nope"}).elements[1].kind == resp_value::type::null);
+  auto all = c.call({"INFO"}).str;
+  CHECK(all.find("# Server") != std::string::npos);
+  CHECK(all.find("redis_reachable:1") != std::string::npos);
+  CHECK(c.call({"INFO", "clients"}).str.find("# Server") == std::string::npos);
+}
+
+TEST_CASE_METHOD(fixture, "unknown commands and wrong arity are errors, and the connection lives on") {
+  resp_client c(daemon.socket_path());
+  auto unknown = c.call({"FLY", "away"});
+  REQUIRE(unknown.is_error());
+  CHECK(unknown.str.rfind("ERR unknown command 'FLY'", 0) == 0);
+  CHECK(c.call({"ECHO"}).str == "ERR wrong number of arguments for 'echo' command");
+  CHECK(c.call({"CLIENT", "FLY"}).str.rfind("ERR unknown subcommand", 0) == 0);
+  CHECK(c.call({"HELLO", "4"}).str.rfind("NOPROTO", 0) == 0);
+  CHECK(c.call({"PING"}).str == "PONG");
+}
+
+TEST_CASE_METHOD(fixture, "HELLO 3 switches to RESP3 and answers with a map") {
+  resp_client c(daemon.socket_path());
+  auto hello2 = c.call({"HELLO"});
+  CHECK(hello2.kind == resp_value::type::array);
+  auto hello3 = c.call({"HELLO", "3", "SETNAME", "r3"});
+  REQUIRE(hello3.kind == resp_value::type::map);
+  CHECK(hello3.elements[0].str == "server");
+  CHECK(hello3.elements[1].str == "baton");
+  CHECK(hello3.elements[5].integer == 3);
+  CHECK(c.call({"CLIENT", "GETNAME"}).str == "r3");
+  CHECK(c.call({"CLIENT", "GETNAME", "x"}).is_error());
+  auto rtt = c.call({"DEBUG", "RTT"});
+  CHECK(rtt.kind == resp_value::type::map);
+  resp_client fresh(daemon.socket_path());
+  CHECK(fresh.call({"CLIENT", "GETNAME"}).kind == resp_value::type::null);
+}
+
+TEST_CASE_METHOD(fixture, "replies to a deep pipeline come back complete and in order") {
+  resp_client c(daemon.socket_path());
+  std::string batch;
+  const int n = 5000;
+  for (int i = 0; i < n; ++i)
+    batch += resp_client::format(i % 10 == 0 ? std::vector<std::string>{"DEBUG", "RTT"}
+                                             : std::vector<std::string>{"ECHO", std::to_string(i)});
+  c.send_raw(batch);
+  for (int i = 0; i < n; ++i) {
+    auto reply = c.read();
+    if (i % 10 == 0)
+      REQUIRE(reply.kind == resp_value::type::array);
+    else
+      REQUIRE(reply.str == std::to_string(i));
+  }
+}
+
+TEST_CASE_METHOD(fixture, "a client that does not read its replies is held back, not buffered forever") {
+  resp_client c(daemon.socket_path());
+  int one = 4096;
+  setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
+  std::string value(64 * 1024, 'x');
+  auto request = resp_client::format({"ECHO", value});
+  // Send until the kernel buffers fill up because batond stopped reading from us.
+  int sent = 0;
+  timeval tv{0, 200000};
+  setsockopt(c.fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  for (; sent < 10000; ++sent) {
+    if (::send(c.fd(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size()))
+      break;
+  }
+  CHECK(sent < 10000); // backpressure reached us
+  CHECK(alive());      // and others are still served
+  std::string metrics;
+  REQUIRE(test::http_get(daemon.http_port(), "/metrics", &metrics) == 200);
+  auto rss_line = metrics.find("\nprocess_resident_memory_bytes ");
+  REQUIRE(rss_line != std::string::npos);
+  auto rss = std::stod(metrics.substr(rss_line + 31));
+  CHECK(rss < 200.0 * 1024 * 1024);
+}
+
+TEST_CASE_METHOD(fixture, "malformed input gets one error and a closed connection") {
+  for (std::string garbage : {"*abc\r\n", "*1\r\n:5\r\n", "*1\r\n$-9\r\n", "*1\r\n$3\r\nabcdef\r\n"}) {
+    resp_client c(daemon.socket_path());
+    c.send_raw(garbage);
+    auto reply = c.read();
+    CHECK(reply.is_error());
+    CHECK(reply.str.rfind("ERR Protocol error", 0) == 0);
+    CHECK(c.closed_by_peer());
+  }
+  CHECK(alive());
+}
+
+TEST_CASE_METHOD(fixture, "requests over the limits are refused before they are buffered") {
+  resp_client big(daemon.socket_path());
+  big.send_raw("*1\r\n$999999999\r\n");
+  CHECK(big.read().str.find("larger than the limit") != std::string::npos);
+  resp_client many(daemon.socket_path());
+  many.send_raw("*100000\r\n");
+  CHECK(many.read().str.find("too many arguments") != std::string::npos);
+  CHECK(alive());
+}
+
+TEST_CASE_METHOD(fixture, "random bytes, half-sent frames and vanishing clients leave batond healthy") {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 200; ++round) {
+    resp_client c(daemon.socket_path());
+    std::string bytes(1 + rng() % 512, '\0');
+    for (auto& b : bytes)
+      b = static_cast<char>(rng());
+    if (round % 3 == 0)
+      bytes = "*3\r\n$4\r\nECHO\r\n$100\r\nonly-part"; // half a frame, then gone
+    c.send_raw(bytes);
+  }
+  for (int round = 0; round < 50; ++round) {
+    // Ask for a big reply and disconnect before reading it.
+    resp_client c(daemon.socket_path());
+    c.send({"ECHO", std::string(1 << 20, 'y')});
+    c.send({"DEBUG", "RTT"});
+  }
+  REQUIRE(alive());
+  resp_client c(daemon.socket_path());
+  CHECK(test::eventually([&] {
+    auto info = c.call({"INFO", "clients"}).str;
+    return info.find("connected_clients:1\r") != std::string::npos;
+  }));
+}
+
+TEST_CASE_METHOD(fixture, "QUIT answers OK and closes") {
+  resp_client c(daemon.socket_path());
+  CHECK(c.call({"QUIT"}).str == "OK");
+  CHECK(c.closed_by_peer());
+}
+
+TEST_CASE("the socket gets the configured mode") {
+  test::test_redis redis;
+  test::temp_dir dir;
+  std::ofstream(dir.file("b.yaml")) << "socket: {mode: \"0600\"}\n";
+  test::test_batond daemon(redis.unix_url(), {"--config", dir.file("b.yaml")});
+  struct stat info {};
+  REQUIRE(::stat(daemon.socket_path().c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0600);
+}

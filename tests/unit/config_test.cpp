@@ -1,0 +1,117 @@
+// Config loading: defaults, every kind of problem reported with file:line:column, all at
+// once, and deploy/baton.example.yaml valid and complete.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "daemon/config_loader.hpp"
+#include "tests/support/test_redis.hpp"
+
+using namespace baton;
+
+namespace {
+bool has_problem(const config_result& r, const std::string& text) {
+  for (const auto& p : r.problems)
+    if (p.find(text) != std::string::npos)
+      return true;
+  return false;
+}
+} // namespace
+
+TEST_CASE("an empty config gives safe defaults") {
+  auto r = load_config_text("", "empty.yaml");
+  REQUIRE(r.ok());
+  CHECK(r.cfg.redis.url == "redis://127.0.0.1:6379");
+  CHECK(r.cfg.http.listen == "127.0.0.1:9464");
+  CHECK(r.cfg.socket.mode == 0660);
+  CHECK(r.cfg.node_id == default_node_id());
+  CHECK(r.cfg.prefix == "baton");
+}
+
+TEST_CASE("values are read and typed") {
+  auto r = load_config_text(R"(
+node_id: web-1
+prefix: app
+socket: {path: /tmp/x.sock, mode: "0600", max_pipeline: 64}
+redis: {url: "unix:///tmp/r.sock?db=2", call_timeout_ms: 100, connections: 3}
+log: {level: debug, format: json}
+)",
+                            "ok.yaml");
+  REQUIRE(r.ok());
+  CHECK(r.cfg.node_id == "web-1");
+  CHECK(r.cfg.socket.mode == 0600);
+  CHECK(r.cfg.socket.max_pipeline == 64);
+  CHECK(r.cfg.redis.call_timeout.count() == 100);
+  CHECK(r.cfg.redis.connections == 3);
+  CHECK(r.cfg.log.format == log::format::json);
+}
+
+TEST_CASE("every problem is reported with file:line:column") {
+  auto r = load_config_text("redis:\n  url: http://x\n  conections: 2\n  call_timeout_ms: fast\n"
+                            "socket:\n  mode: 999\nlog:\n  level: loud\n",
+                            "bad.yaml");
+  REQUIRE(r.problems.size() == 5);
+  CHECK(has_problem(r, "bad.yaml:2:8: url: Redis URL must start with"));
+  CHECK(has_problem(r, "bad.yaml:3:3: unknown key 'conections' in redis"));
+  CHECK(has_problem(r, "bad.yaml:4:20: call_timeout_ms must be an integer, got 'fast'"));
+  CHECK(has_problem(r, "bad.yaml:6:9: mode must be octal"));
+  CHECK(has_problem(r, "bad.yaml:8:10: level must be debug, info, warning or error"));
+}
+
+TEST_CASE("bounds and types are checked") {
+  CHECK(has_problem(load_config_text("redis: {connections: 0}", "f"), "between 1 and 64"));
+  CHECK(has_problem(load_config_text("redis: {call_timeout_ms: -5}", "f"), "between 1 and"));
+  CHECK(has_problem(load_config_text("redis: [1, 2]", "f"), "redis must be a map"));
+  CHECK(has_problem(load_config_text("http: {listen: nowhere}", "f"), "listen must be host:port"));
+  CHECK(has_problem(load_config_text("http: {enabled: maybe}", "f"), "true or false"));
+  CHECK(has_problem(load_config_text("node_id: 'a b'", "f"), "node_id 'a b' may contain only"));
+  CHECK(has_problem(load_config_text("socket: {group: no-such-group-here}", "f"),
+                    "group 'no-such-group-here' does not exist"));
+  CHECK(has_problem(load_config_text("access: {rules: [{allow: ['*']}]}", "f"),
+                    "needs users, uids or groups"));
+  CHECK(has_problem(load_config_text("typo_key: 1", "f"), "unknown key 'typo_key'"));
+}
+
+TEST_CASE("broken YAML is one clear line") {
+  auto r = load_config_text("redis: {url: [\n", "broken.yaml");
+  REQUIRE(r.problems.size() == 1);
+  CHECK(r.problems[0].rfind("broken.yaml:", 0) == 0);
+}
+
+TEST_CASE("a missing file and an unreadable password file are clear errors") {
+  auto missing = load_config_file("/nonexistent/baton.yaml");
+  REQUIRE(missing.problems.size() == 1);
+  CHECK(missing.problems[0] == "/nonexistent/baton.yaml: cannot open config file: No such file or directory");
+  auto r = load_config_text("redis: {password_file: /nonexistent/secret}", "p.yaml");
+  REQUIRE(r.problems.size() == 1);
+  CHECK(has_problem(r, "password_file '/nonexistent/secret' cannot be read"));
+}
+
+TEST_CASE("the password file is read and trimmed") {
+  test::temp_dir dir;
+  std::ofstream(dir.file("pw")) << "s3cret\n";
+  auto r = load_config_text("redis: {username: baton, password_file: " + dir.file("pw") + "}", "p");
+  REQUIRE(r.ok());
+  redis_link::link_settings link;
+  std::string error;
+  REQUIRE(make_link_settings(r.cfg, link, error));
+  CHECK(link.endpoint.password == "s3cret");
+  CHECK(link.endpoint.username == "baton");
+}
+
+TEST_CASE("deploy/baton.example.yaml is valid and sets every section") {
+  auto r = load_config_file(std::string(BATON_SOURCE_DIR) + "/deploy/baton.example.yaml");
+  for (const auto& p : r.problems)
+    UNSCOPED_INFO(p);
+  REQUIRE(r.ok());
+  // Its values are the defaults: loading it must change nothing but the file name.
+  config defaults;
+  CHECK(r.cfg.socket.path == defaults.socket.path);
+  CHECK(r.cfg.redis.call_timeout == defaults.redis.call_timeout);
+  CHECK(r.cfg.redis.connections == defaults.redis.connections);
+  CHECK(r.cfg.http.listen == defaults.http.listen);
+  CHECK(r.cfg.socket.max_pipeline == defaults.socket.max_pipeline);
+}
