@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# A local fleet for the main job: redis-server + batond a + batond b, all on private sockets
+# under a temp dir. Usage: fleet_demo.sh BUILD_DIR
+set -euo pipefail
+build=$(cd "$1" && pwd)
+dir=$(mktemp -d /tmp/baton-fleet-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [[ -n ${redis_pid:-} ]] && kill -9 "$redis_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+start_redis() {
+  redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly no \
+    --logfile "$dir/redis.log" &
+  redis_pid=$!
+  until redis-cli -s "$dir/redis.sock" PING >/dev/null 2>&1; do sleep 0.05; done
+}
+declare -A daemon_pid http_port=([a]=19481 [b]=19482)
+start_daemon() { # start_daemon NAME
+  "$build/batond" --node-id "node-$1" --socket "$dir/$1.sock" --redis "unix://$dir/redis.sock" \
+    --http "127.0.0.1:${http_port[$1]}" 2>>"$dir/$1.log" &
+  daemon_pid[$1]=$!
+  pids+=($!)
+  until redis-cli -s "$dir/$1.sock" PING >/dev/null 2>&1; do sleep 0.02; done
+}
+section() { printf '\n== %s\n' "$*"; }
+
+section "starting redis-server and two daemons in $dir"
+start_redis
+start_daemon a
+start_daemon b
+"$build/batonctl" --socket "$dir/a.sock" status
+"$build/batonctl" --socket "$dir/b.sock" status
+
+section "commands through redis-cli"
+for cmd in "PING" "ECHO hello" "CLIENT INFO" "DEBUG RTT" "NOPE"; do
+  printf '$ redis-cli -s b.sock %s\n' "$cmd"
+  redis-cli -s "$dir/b.sock" $cmd | sed 's/^/  /'
+done
+
+section "health and metrics of node-a"
+printf '/healthz: %s   /readyz: %s\n' "$(curl -s localhost:19481/healthz)" "$(curl -s localhost:19481/readyz)"
+curl -s localhost:19481/metrics | grep -E '^baton_(requests_total|redis_round_trips_total|redis_commands_total|connected_clients)' | head -12
+curl -s localhost:19481/metrics | promtool check metrics && echo "promtool check metrics: ok"
+
+section "benchmark: the same work through batond and straight to redis (2 s each)"
+"$build/baton_bench" --baton "$dir/a.sock" --redis "$dir/redis.sock" --seconds 2
+
+section "rolling restart of both daemons, then a Redis restart, under load"
+# A client per daemon calls DEBUG RTT (a Lua script through the link) in a loop and counts
+# what it gets; a daemon being restarted is simply not there for a moment.
+load() { # load NAME SECONDS
+  local ok=0 unavailable=0 refused=0 other=0 end=$((SECONDS + $2))
+  while ((SECONDS < end)); do
+    out=$(redis-cli -s "$dir/$1.sock" DEBUG RTT 2>&1 | head -1) || true
+    case $out in
+      redis_time_us) ok=$((ok + 1)) ;;
+      UNAVAILABLE*) unavailable=$((unavailable + 1)) ;;
+      *"Connection refused"*|*"No such file"*|*"Could not connect"*) refused=$((refused + 1)) ;;
+      *) other=$((other + 1)); echo "  unexpected from $1: $out" ;;
+    esac
+  done
+  echo "$1 ok=$ok unavailable=$unavailable not-listening=$refused other=$other" >"$dir/load-$1.txt"
+}
+load a 8 & la=$!
+load b 8 & lb=$!
+sleep 1
+for n in a b; do
+  t0=$(date +%s%N)
+  kill -TERM "${daemon_pid[$n]}"; wait "${daemon_pid[$n]}" || true
+  start_daemon "$n"
+  printf 'restarted node-%s in %d ms (SIGTERM, start, answering PING)\n' "$n" $((($(date +%s%N) - t0) / 1000000))
+  sleep 1
+done
+t0=$(date +%s%N)
+kill -9 "$redis_pid"; wait "$redis_pid" 2>/dev/null || true
+printf 'redis-server killed; node-a answers: %s\n' "$(redis-cli -s "$dir/a.sock" DEBUG RTT | head -1)"
+printf '/readyz of node-a: %s\n' "$(curl -s -w ' (%{http_code})' localhost:19481/readyz)"
+sleep 1
+start_redis
+until [[ $(redis-cli -s "$dir/a.sock" DEBUG RTT | head -1) == redis_time_us ]]; do sleep 0.01; done
+printf 'redis-server back after %d ms; node-a serves again; /readyz: %s\n' \
+  $((($(date +%s%N) - t0) / 1000000)) "$(curl -s localhost:19481/readyz)"
+wait "$la" "$lb"
+
+section "results"
+cat "$dir"/load-*.txt
+printf 'UNAVAILABLE answers came only while Redis was down; not-listening only while a daemon restarted.\n'
+for n in a b; do
+  rss=$(curl -s "localhost:${http_port[$n]}/metrics" | awk '/^process_resident_memory_bytes/ {printf "%.1f", $2/1048576}')
+  echo "node-$n RSS ${rss} MiB, reconnects $(curl -s "localhost:${http_port[$n]}/metrics" | awk '/^baton_redis_reconnects_total/ {print $2}')"
+done
