@@ -98,7 +98,7 @@ TEST_CASE_METHOD(link_fixture, "commands and scripts go through, and NOSCRIPT is
 
 TEST_CASE_METHOD(link_fixture, "many concurrent calls share few round trips") {
   test::test_redis redis;
-  open(redis.unix_url());
+  open(redis.unix_url(), 5000ms); // this test is about batching, not budgets
   wait_ready();
   auto before = counters.round_trips.load();
   int answered = 0;
@@ -153,7 +153,9 @@ TEST_CASE_METHOD(link_fixture, "Redis killed and restarted under load: every cal
   INFO("ok=" << ok << " failed=" << failed << " worst=" << worst << "ms");
   CHECK(ok > 100);
   CHECK(failed > 0);
-  CHECK(worst < 100 + 150); // the budget plus scheduling slack on a busy machine; never a hang
+  // The budget plus scheduling slack (sanitizer builds and a loaded CI machine are slow);
+  // without budgets a call would wait for the connect timeout or the dead-connection limit.
+  CHECK(worst < 100 + 300);
   // Redis is back: calls work again, with no state from before (no persistence).
   CHECK(call({"PING"}).str == "PONG");
   CHECK(counters.reconnects.load() >= 4);
@@ -186,7 +188,7 @@ TEST_CASE_METHOD(link_fixture, "Redis paused past the budget: UNAVAILABLE in tim
   auto elapsed = millis_since(t);
   CHECK(reply.is_unavailable());
   CHECK(elapsed >= 90);
-  CHECK(elapsed < 100 + 60);
+  CHECK(elapsed < 100 + 150);
   CHECK(counters.timeouts.load() >= 1);
   // After the pause the link serves again (late replies to abandoned calls are dropped).
   drive([] { return false; }, 900ms);
