@@ -26,29 +26,8 @@ test_batond::test_batond(const std::string& redis_url, std::vector<std::string> 
   std::vector<std::string> args = {BATOND_PATH, "--socket", socket_, "--redis", redis_url,
                                    "--http", "127.0.0.1:" + std::to_string(http_port_)};
   args.insert(args.end(), extra.begin(), extra.end());
-  std::string log_path = dir_.file("batond.log");
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(fd, 2);
-    ::dup2(fd, 1);
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  bool up = eventually(
-    [&] {
-      try {
-        protocol::resp_client client(socket_, 200);
-        return client.call({"PING"}).str == "PONG";
-      } catch (...) {
-        return false;
-      }
-    },
-    10000);
+  pid_ = spawn(args, dir_.file("batond.log"));
+  bool up = answers_ping(socket_);
   if (!up)
     throw std::runtime_error("batond did not start:\n" + log());
 }

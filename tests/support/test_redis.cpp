@@ -1,6 +1,7 @@
 // The private redis-server of a test; see test_redis.hpp.
 #include "tests/support/test_redis.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -57,6 +58,38 @@ int run_command(const std::string& command, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+pid_t spawn(std::vector<std::string> args, const std::string& log_path) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (!log_path.empty()) {
+      int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    std::perror(("exec " + args[0]).c_str());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+bool answers_ping(const std::string& socket, int timeout_ms) {
+  return eventually(
+    [&] {
+      try {
+        protocol::resp_client client(socket, 200);
+        return client.call({"PING"}).str == "PONG";
+      } catch (...) {
+        return false;
+      }
+    },
+    timeout_ms);
+}
+
 test_redis::test_redis(std::vector<std::string> extra, bool tcp)
   : socket_(dir_.file("redis.sock")), extra_(std::move(extra)), tcp_(tcp) {
   if (tcp_)
@@ -72,27 +105,8 @@ void test_redis::start() {
                                    "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
                                    "--dir", dir_.path(), "--logfile", dir_.file("redis.log")};
   args.insert(args.end(), extra_.begin(), extra_.end());
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execvp("redis-server", argv.data());
-    std::perror("exec redis-server");
-    ::_exit(127);
-  }
-  bool up = eventually(
-    [&] {
-      try {
-        protocol::resp_client client(socket_, 200);
-        return client.call({"PING"}).str == "PONG";
-      } catch (...) {
-        return false;
-      }
-    },
-    10000);
-  if (!up)
+  pid_ = spawn(args, "");
+  if (!answers_ping(socket_))
     throw std::runtime_error("redis-server did not start; see " + dir_.file("redis.log"));
 }
 

@@ -53,6 +53,13 @@ private:
   pid_t pid_ = -1;
 };
 
+/// Starts a program (args[0], searched in PATH) with stdout and stderr to `log_path`
+/// (inherited if empty); returns its pid.
+pid_t spawn(std::vector<std::string> args, const std::string& log_path);
+
+/// Waits until a RESP server on `socket` answers PING.
+bool answers_ping(const std::string& socket, int timeout_ms = 10000);
+
 /// Runs a shell command; returns its exit status and fills `output` with stdout+stderr.
 int run_command(const std::string& command, std::string* output = nullptr);
 
