@@ -8,8 +8,6 @@
 
 #include "protocol/atoms.hpp"
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(baton::redis_link::redis_reply)
-
 namespace baton::redis_link {
 namespace {
 
