@@ -27,8 +27,7 @@ std::size_t reply_length(const char* begin, const char* end, bool& error) {
   bool first = true;
   while (pending > 0) {
     const char* eol = static_cast<const char*>(memchr(p, '\n', static_cast<std::size_t>(end - p)));
-    if (p >= end || eol == nullptr)
-      return 0;
+    if (p >= end || eol == nullptr) return 0;
     char type = *p;
     if (first) {
       error = type == '-';
@@ -38,25 +37,23 @@ std::size_t reply_length(const char* begin, const char* end, bool& error) {
     p = eol + 1;
     --pending;
     switch (type) {
-      case '$':
-      case '=':
-        if (n >= 0) {
-          if (end - p < n + 2)
-            return 0;
-          p += n + 2;
-        }
-        break;
-      case '*':
-      case '~':
-      case '>':
-        if (n > 0)
-          pending += static_cast<std::size_t>(n);
-        break;
-      case '%':
-        pending += static_cast<std::size_t>(2 * n);
-        break;
-      default:
-        break;
+    case '$':
+    case '=':
+      if (n >= 0) {
+        if (end - p < n + 2) return 0;
+        p += n + 2;
+      }
+      break;
+    case '*':
+    case '~':
+    case '>':
+      if (n > 0) pending += static_cast<std::size_t>(n);
+      break;
+    case '%':
+      pending += static_cast<std::size_t>(2 * n);
+      break;
+    default:
+      break;
     }
   }
   return static_cast<std::size_t>(p - begin);
@@ -71,8 +68,7 @@ struct connection {
 } // namespace
 
 double load_result::percentile(double p) const {
-  if (latencies_us.empty())
-    return 0;
+  if (latencies_us.empty()) return 0;
   auto index = static_cast<std::size_t>(std::ceil(p * latencies_us.size())) - 1;
   return latencies_us[std::min(index, latencies_us.size() - 1)];
 }
@@ -121,23 +117,19 @@ load_result run_load(const load_spec& spec) {
   std::size_t outstanding = conns.size() * spec.depth;
   while (outstanding > 0) {
     int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 1000);
-    if (n <= 0)
-      break; // a server that stops answering ends the run; counted replies stand
+    if (n <= 0) break; // a server that stops answering ends the run; counted replies stand
     auto now = clock::now();
-    if (now >= stop)
-      stopping = true;
+    if (now >= stop) stopping = true;
     for (int e = 0; e < n; ++e) {
       auto& c = conns[events[e].data.u64];
       ssize_t got = ::recv(c.fd, buffer, sizeof(buffer), 0);
-      if (got <= 0)
-        throw std::runtime_error("server closed a benchmark connection");
+      if (got <= 0) throw std::runtime_error("server closed a benchmark connection");
       c.input.append(buffer, static_cast<std::size_t>(got));
       std::size_t offset = 0, completed = 0;
       for (;;) {
         bool error = false;
         auto length = reply_length(c.input.data() + offset, c.input.data() + c.input.size(), error);
-        if (length == 0)
-          break;
+        if (length == 0) break;
         offset += length;
         auto sent = c.sent.front();
         c.sent.pop_front();
@@ -146,7 +138,8 @@ load_result run_load(const load_spec& spec) {
         if (sent >= measure_from && now <= stop) {
           ++result.replies;
           result.errors += error ? 1 : 0;
-          result.latencies_us.push_back(std::chrono::duration<double, std::micro>(now - sent).count());
+          result.latencies_us.push_back(
+              std::chrono::duration<double, std::micro>(now - sent).count());
         }
       }
       c.input.erase(0, offset);
@@ -156,7 +149,8 @@ load_result run_load(const load_spec& spec) {
       }
     }
   }
-  result.seconds = std::chrono::duration<double>(std::min(clock::now(), stop) - measure_from).count();
+  result.seconds =
+      std::chrono::duration<double>(std::min(clock::now(), stop) - measure_from).count();
   for (auto& c : conns)
     ::close(c.fd);
   ::close(ep);

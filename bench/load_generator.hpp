@@ -21,11 +21,11 @@ struct load_result {
 
 struct load_spec {
   std::string label;
-  std::string socket_path;           ///< Unix socket of the server
-  std::vector<std::string> command;  ///< sent again and again
-  std::vector<std::string> setup;    ///< sent once per connection first (e.g. SCRIPT LOAD)
+  std::string socket_path;          ///< Unix socket of the server
+  std::vector<std::string> command; ///< sent again and again
+  std::vector<std::string> setup;   ///< sent once per connection first (e.g. SCRIPT LOAD)
   std::size_t connections = 64;
-  std::size_t depth = 1;             ///< requests in flight per connection
+  std::size_t depth = 1; ///< requests in flight per connection
   std::chrono::milliseconds duration{3000};
   std::chrono::milliseconds warmup{500};
 };

@@ -43,12 +43,18 @@ int main(int argc, char** argv) {
   double seconds = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--baton") baton_socket = value;
-    else if (flag == "--redis") redis_socket = value;
-    else if (flag == "--connections") connections = std::strtoul(value.c_str(), nullptr, 10);
-    else if (flag == "--depth") depth = std::strtoul(value.c_str(), nullptr, 10);
-    else if (flag == "--seconds") seconds = std::atof(value.c_str());
-    else if (flag == "--scenario") scenario = value;
+    if (flag == "--baton")
+      baton_socket = value;
+    else if (flag == "--redis")
+      redis_socket = value;
+    else if (flag == "--connections")
+      connections = std::strtoul(value.c_str(), nullptr, 10);
+    else if (flag == "--depth")
+      depth = std::strtoul(value.c_str(), nullptr, 10);
+    else if (flag == "--seconds")
+      seconds = std::atof(value.c_str());
+    else if (flag == "--scenario")
+      scenario = value;
     else {
       std::cerr << "unknown flag " << flag << "\n";
       return 2;
@@ -66,21 +72,31 @@ int main(int argc, char** argv) {
     if (scenario == "ping" || scenario == "all") {
       std::printf("PING\n");
       auto b = run_load({"batond PING", baton_socket, {"PING"}, {}, connections, depth, duration});
-      auto r = run_load({"redis-server PING", redis_socket, {"PING"}, {}, connections, depth, duration});
+      auto r =
+          run_load({"redis-server PING", redis_socket, {"PING"}, {}, connections, depth, duration});
       compare(b, r);
     }
     if (scenario == "script" || scenario == "all") {
       std::string body;
       for (const auto& s : baton::redis_link::embedded_scripts())
-        if (s.name == "time")
-          body = std::string(s.body);
+        if (s.name == "time") body = std::string(s.body);
       baton::protocol::resp_client loader(redis_socket);
       auto sha = loader.call({"SCRIPT", "LOAD", body}).str;
       std::printf("Lua script round trip (lua/time.lua)\n");
-      auto b = run_load({"batond DEBUG RTT (EVALSHA via link)", baton_socket, {"DEBUG", "RTT"}, {},
-                         connections, depth, duration});
-      auto r = run_load({"redis-server EVALSHA", redis_socket, {"EVALSHA", sha, "0"}, {},
-                         connections, depth, duration});
+      auto b = run_load({"batond DEBUG RTT (EVALSHA via link)",
+                         baton_socket,
+                         {"DEBUG", "RTT"},
+                         {},
+                         connections,
+                         depth,
+                         duration});
+      auto r = run_load({"redis-server EVALSHA",
+                         redis_socket,
+                         {"EVALSHA", sha, "0"},
+                         {},
+                         connections,
+                         depth,
+                         duration});
       compare(b, r);
     }
   } catch (const std::exception& e) {

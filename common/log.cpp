@@ -16,10 +16,14 @@ std::mutex write_mutex;
 
 const char* level_name(level lvl) {
   switch (lvl) {
-    case level::debug: return "debug";
-    case level::info: return "info";
-    case level::warning: return "warning";
-    default: return "error";
+  case level::debug:
+    return "debug";
+  case level::info:
+    return "info";
+  case level::warning:
+    return "warning";
+  default:
+    return "error";
   }
 }
 
@@ -41,8 +45,7 @@ std::string timestamp() {
 void append_text_value(std::string& out, std::string_view value) {
   bool plain = !value.empty();
   for (char c : value)
-    if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20)
-      plain = false;
+    if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20) plain = false;
   if (plain) {
     out += value;
     return;
@@ -67,19 +70,29 @@ void append_json_string(std::string& out, std::string_view value) {
   out += '"';
   for (char c : value) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof(buffer), "\\u%04x", c);
-          out += buffer;
-        } else {
-          out += c;
-        }
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    default:
+      if (static_cast<unsigned char>(c) < 0x20) {
+        char buffer[8];
+        std::snprintf(buffer, sizeof(buffer), "\\u%04x", c);
+        out += buffer;
+      } else {
+        out += c;
+      }
     }
   }
   out += '"';
@@ -87,10 +100,18 @@ void append_json_string(std::string& out, std::string_view value) {
 
 } // namespace
 
-void set_level(level lvl) { current.store(static_cast<int>(lvl)); }
-void set_format(format fmt) { current_format.store(static_cast<int>(fmt)); }
-level current_level() { return static_cast<level>(current.load()); }
-bool enabled(level lvl) { return static_cast<int>(lvl) >= current.load(std::memory_order_relaxed); }
+void set_level(level lvl) {
+  current.store(static_cast<int>(lvl));
+}
+void set_format(format fmt) {
+  current_format.store(static_cast<int>(fmt));
+}
+level current_level() {
+  return static_cast<level>(current.load());
+}
+bool enabled(level lvl) {
+  return static_cast<int>(lvl) >= current.load(std::memory_order_relaxed);
+}
 
 bool parse_level(std::string_view text, level& out) {
   if (text == "debug")
@@ -108,8 +129,7 @@ bool parse_level(std::string_view text, level& out) {
 
 void write(level lvl, std::string_view component, std::string_view message,
            std::initializer_list<field> fields) {
-  if (!enabled(lvl))
-    return;
+  if (!enabled(lvl)) return;
   std::string line;
   line.reserve(160);
   if (static_cast<format>(current_format.load()) == format::json) {

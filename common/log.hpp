@@ -27,8 +27,7 @@ void write(level lvl, std::string_view component, std::string_view message,
            std::initializer_list<field> fields = {});
 
 inline void debug(std::string_view c, std::string_view m, std::initializer_list<field> f = {}) {
-  if (enabled(level::debug))
-    write(level::debug, c, m, f);
+  if (enabled(level::debug)) write(level::debug, c, m, f);
 }
 inline void info(std::string_view c, std::string_view m, std::initializer_list<field> f = {}) {
   write(level::info, c, m, f);

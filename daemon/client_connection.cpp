@@ -18,10 +18,10 @@ constexpr std::size_t output_high_water = 4 << 20;
 } // namespace
 
 client_connection::client_connection(daemon_context& ctx, socket_type socket)
-  : ctx_(ctx), socket_(std::move(socket)), id_(++ctx.next_client_id),
-    parser_(protocol::request_limits{ctx.cfg.socket.max_request_bytes,
-                                     ctx.cfg.socket.max_arguments, 64 * 1024}),
-    max_pipeline_(ctx.cfg.socket.max_pipeline), read_buffer_(read_chunk) {
+    : ctx_(ctx), socket_(std::move(socket)), id_(++ctx.next_client_id),
+      parser_(protocol::request_limits{ctx.cfg.socket.max_request_bytes,
+                                       ctx.cfg.socket.max_arguments, 64 * 1024}),
+      max_pipeline_(ctx.cfg.socket.max_pipeline), read_buffer_(read_chunk) {
   peer_ = read_peer_credentials(socket_.native_handle());
   ctx_.requests.connected_clients.fetch_add(1, std::memory_order_relaxed);
   ctx_.requests.accepted_clients.fetch_add(1, std::memory_order_relaxed);
@@ -32,18 +32,18 @@ client_connection::~client_connection() {
 }
 
 void client_connection::start() {
-  log::debug("server", "client connected", {{"client", std::to_string(id_)}, {"peer", peer_.describe()}});
+  log::debug("server", "client connected",
+             {{"client", std::to_string(id_)}, {"peer", peer_.describe()}});
   read();
 }
 
 bool client_connection::can_accept_more() const {
-  return !closed_ && !close_after_flush_ && slots_.size() < max_pipeline_
-         && output_.size() + writing_.size() < output_high_water;
+  return !closed_ && !close_after_flush_ && slots_.size() < max_pipeline_ &&
+         output_.size() + writing_.size() < output_high_water;
 }
 
 void client_connection::read() {
-  if (read_in_flight_ || !can_accept_more())
-    return;
+  if (read_in_flight_ || !can_accept_more()) return;
   read_in_flight_ = true;
   socket_.async_read_some(asio::buffer(read_buffer_),
                           [self = shared_from_this()](const error_code& ec, std::size_t n) {
@@ -53,8 +53,7 @@ void client_connection::read() {
 }
 
 void client_connection::on_read(const error_code& ec, std::size_t bytes) {
-  if (closed_)
-    return;
+  if (closed_) return;
   if (ec) {
     close(); // EOF, reset, or a half-sent request from a client that went away: all the same
     return;
@@ -66,19 +65,18 @@ void client_connection::on_read(const error_code& ec, std::size_t bytes) {
 void client_connection::process_input() {
   // Replies completed synchronously call back into here through flush_ready_replies; the
   // outer call owns the input buffer, so a nested one must not touch it.
-  if (processing_)
-    return;
+  if (processing_) return;
   processing_ = true;
   std::size_t offset = 0;
   bool protocol_error = false;
   while (can_accept_more() && offset < input_.size()) {
     auto parsed = parser_.parse(input_.data() + offset, input_.size() - offset, args_);
-    if (parsed.status == protocol::parse_status::need_more)
-      break;
+    if (parsed.status == protocol::parse_status::need_more) break;
     if (parsed.status == protocol::parse_status::error) {
       ctx_.requests.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-      log::info("server", "closing client after a protocol error",
-                {{"client", std::to_string(id_)}, {"peer", peer_.describe()}, {"error", parsed.error}});
+      log::info(
+          "server", "closing client after a protocol error",
+          {{"client", std::to_string(id_)}, {"peer", peer_.describe()}, {"error", parsed.error}});
       std::string bytes;
       protocol::reply_writer(bytes, protocol_).error(parsed.error);
       slots_.push_back({true, std::move(bytes)});
@@ -88,8 +86,7 @@ void client_connection::process_input() {
       break;
     }
     offset += parsed.consumed;
-    if (!args_.empty())
-      dispatch(args_);
+    if (!args_.empty()) dispatch(args_);
   }
   if (closed_ || protocol_error)
     input_.clear();
@@ -116,8 +113,7 @@ void client_connection::complete(const reply_ticket& ticket, std::string encoded
   if (!encoded.empty() && encoded[0] == '-')
     outcome = metrics::result_of_error(std::string_view(encoded).substr(1));
   ctx_.requests.record(ticket.family, outcome, elapsed);
-  if (closed_ || ticket.sequence < first_sequence_)
-    return;
+  if (closed_ || ticket.sequence < first_sequence_) return;
   auto& s = slots_[ticket.sequence - first_sequence_];
   s.done = true;
   s.bytes = std::move(encoded);
@@ -132,8 +128,7 @@ void client_connection::flush_ready_replies() {
     ++first_sequence_;
     moved = true;
   }
-  if (moved)
-    write();
+  if (moved) write();
   if (close_after_flush_ && slots_.empty() && output_.empty() && !write_in_flight_) {
     close();
     return;
@@ -142,8 +137,7 @@ void client_connection::flush_ready_replies() {
 }
 
 void client_connection::write() {
-  if (write_in_flight_ || output_.empty() || closed_)
-    return;
+  if (write_in_flight_ || output_.empty() || closed_) return;
   writing_.swap(output_);
   output_.clear();
   write_in_flight_ = true;
@@ -165,8 +159,7 @@ void client_connection::write() {
 }
 
 void client_connection::close() {
-  if (closed_)
-    return;
+  if (closed_) return;
   closed_ = true;
   error_code ignored;
   socket_.shutdown(socket_type::shutdown_both, ignored);

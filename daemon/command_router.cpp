@@ -17,8 +17,8 @@ void debug_rtt(daemon_context& ctx, client_connection& conn,
   auto sent = std::chrono::steady_clock::now();
   ctx.redis.run_script("time", {}, {}, [self, ticket, sent](redis_link::redis_reply reply) {
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - sent)
-                    .count();
+                      std::chrono::steady_clock::now() - sent)
+                      .count();
     std::string bytes;
     protocol::reply_writer out(bytes, ticket.protocol);
     if (reply.is_unavailable()) {
@@ -50,16 +50,16 @@ void route_command(daemon_context& ctx, client_connection& conn, std::vector<std
   }
   const auto& spec = *found.spec;
   if (!ctx.access.allows(conn.peer(), spec.family)) {
-    out.error("NOPERM " + conn.peer().describe() + " may not run '"
-              + protocol::to_lower(protocol::full_name(spec)) + "'");
+    out.error("NOPERM " + conn.peer().describe() + " may not run '" +
+              protocol::to_lower(protocol::full_name(spec)) + "'");
     return conn.complete(ticket, std::move(bytes));
   }
   switch (spec.id) {
-    case protocol::command_id::debug_rtt:
-      return debug_rtt(ctx, conn, ticket);
-    default:
-      run_connection_command(spec, args, conn, ctx, out);
-      return conn.complete(ticket, std::move(bytes));
+  case protocol::command_id::debug_rtt:
+    return debug_rtt(ctx, conn, ticket);
+  default:
+    run_connection_command(spec, args, conn, ctx, out);
+    return conn.complete(ticket, std::move(bytes));
   }
 }
 

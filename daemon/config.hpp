@@ -20,11 +20,11 @@ using std::chrono::milliseconds;
 struct socket_config {
   std::string path = "/run/baton/baton.sock";
   mode_t mode = 0660;
-  std::string group;                         ///< empty: the daemon's own group
+  std::string group; ///< empty: the daemon's own group
   std::size_t max_clients = 4096;
-  std::size_t max_request_bytes = 4 << 20;   ///< one request
-  std::size_t max_arguments = 4096;          ///< per request
-  std::size_t max_pipeline = 256;            ///< unanswered requests per connection
+  std::size_t max_request_bytes = 4 << 20; ///< one request
+  std::size_t max_arguments = 4096;        ///< per request
+  std::size_t max_pipeline = 256;          ///< unanswered requests per connection
 };
 
 struct http_config {
@@ -35,9 +35,9 @@ struct http_config {
 struct redis_config {
   std::string url = "redis://127.0.0.1:6379";
   std::string username;
-  std::string password;      ///< from `password` or read from `password_file`
+  std::string password; ///< from `password` or read from `password_file`
   std::string password_file;
-  int database = -1;         ///< -1: from the URL (default 0)
+  int database = -1; ///< -1: from the URL (default 0)
   std::size_t connections = 2;
   milliseconds call_timeout{250};
   milliseconds connect_timeout{1000};
@@ -66,15 +66,15 @@ struct access_rule {
 };
 
 struct access_config {
-  bool default_allow = true;          ///< callers no rule names
-  std::vector<gid_t> admin_gids;      ///< may run admin verbs; uid 0 always may
+  bool default_allow = true;     ///< callers no rule names
+  std::vector<gid_t> admin_gids; ///< may run admin verbs; uid 0 always may
   std::vector<access_rule> rules;
 };
 
 struct runtime_config {
-  std::size_t worker_threads = 2;     ///< CAF scheduler threads
-  std::string scheduler = "sharing";  ///< CAF scheduler.policy: sharing or stealing
-  milliseconds drift_margin{10};      ///< subtracted from validity windows (later families)
+  std::size_t worker_threads = 2;    ///< CAF scheduler threads
+  std::string scheduler = "sharing"; ///< CAF scheduler.policy: sharing or stealing
+  milliseconds drift_margin{10};     ///< subtracted from validity windows (later families)
 };
 
 struct config {

@@ -22,14 +22,14 @@ namespace {
 class checker {
 public:
   checker(std::string file, std::vector<std::string>& problems)
-    : file_(std::move(file)), problems_(problems) {}
+      : file_(std::move(file)), problems_(problems) {}
 
   void problem(const YAML::Mark& mark, const std::string& message) {
     if (mark.is_null())
       problems_.push_back(file_ + ": " + message);
     else
-      problems_.push_back(file_ + ":" + std::to_string(mark.line + 1) + ":"
-                          + std::to_string(mark.column + 1) + ": " + message);
+      problems_.push_back(file_ + ":" + std::to_string(mark.line + 1) + ":" +
+                          std::to_string(mark.column + 1) + ": " + message);
   }
 
   /// Checks that `node` is a map whose keys are all in `known`; returns false if not a map.
@@ -45,16 +45,17 @@ public:
         std::string list;
         for (const auto& k : known)
           list += (list.empty() ? "" : ", ") + k;
-        problem(kv.first.Mark(), "unknown key '" + key + "' in " + where + " (known: " + list + ")");
+        problem(kv.first.Mark(),
+                "unknown key '" + key + "' in " + where + " (known: " + list + ")");
       }
     }
     return true;
   }
 
-  void read_string(const YAML::Node& map, const char* key, std::string& out, bool non_empty = false) {
+  void read_string(const YAML::Node& map, const char* key, std::string& out,
+                   bool non_empty = false) {
     auto node = map[key];
-    if (!node)
-      return;
+    if (!node) return;
     if (!node.IsScalar()) {
       problem(node.Mark(), std::string(key) + " must be a string");
       return;
@@ -70,16 +71,15 @@ public:
   bool read_int(const YAML::Node& map, const char* key, long long min, long long max,
                 long long& out) {
     auto node = map[key];
-    if (!node)
-      return false;
+    if (!node) return false;
     long long value = 0;
     if (!node.IsScalar() || !YAML::convert<long long>::decode(node, value)) {
       problem(node.Mark(), std::string(key) + " must be an integer, got '" + text_of(node) + "'");
       return false;
     }
     if (value < min || value > max) {
-      problem(node.Mark(), std::string(key) + " must be between " + std::to_string(min) + " and "
-                             + std::to_string(max) + ", got " + std::to_string(value));
+      problem(node.Mark(), std::string(key) + " must be between " + std::to_string(min) + " and " +
+                               std::to_string(max) + ", got " + std::to_string(value));
       return false;
     }
     out = value;
@@ -89,24 +89,22 @@ public:
   void read_size(const YAML::Node& map, const char* key, long long min, long long max,
                  std::size_t& out) {
     long long value = 0;
-    if (read_int(map, key, min, max, value))
-      out = static_cast<std::size_t>(value);
+    if (read_int(map, key, min, max, value)) out = static_cast<std::size_t>(value);
   }
 
   void read_ms(const YAML::Node& map, const char* key, long long min, long long max,
                milliseconds& out) {
     long long value = 0;
-    if (read_int(map, key, min, max, value))
-      out = milliseconds(value);
+    if (read_int(map, key, min, max, value)) out = milliseconds(value);
   }
 
   void read_bool(const YAML::Node& map, const char* key, bool& out) {
     auto node = map[key];
-    if (!node)
-      return;
+    if (!node) return;
     bool value = false;
     if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
-      problem(node.Mark(), std::string(key) + " must be true or false, got '" + text_of(node) + "'");
+      problem(node.Mark(),
+              std::string(key) + " must be true or false, got '" + text_of(node) + "'");
       return;
     }
     out = value;
@@ -115,8 +113,7 @@ public:
   std::vector<std::string> read_string_list(const YAML::Node& map, const char* key) {
     std::vector<std::string> out;
     auto node = map[key];
-    if (!node)
-      return out;
+    if (!node) return out;
     if (!node.IsSequence()) {
       problem(node.Mark(), std::string(key) + " must be a list");
       return out;
@@ -131,8 +128,7 @@ public:
   }
 
   static std::string text_of(const YAML::Node& node) {
-    if (node.IsScalar())
-      return node.as<std::string>();
+    if (node.IsScalar()) return node.as<std::string>();
     return node.IsMap() ? "a map" : node.IsSequence() ? "a list" : "null";
   }
 
@@ -194,15 +190,14 @@ void read_socket(checker& c, const YAML::Node& node, socket_config& s) {
 }
 
 void read_http(checker& c, const YAML::Node& node, http_config& h) {
-  if (!c.expect_map(node, "http", {"enabled", "listen"}))
-    return;
+  if (!c.expect_map(node, "http", {"enabled", "listen"})) return;
   c.read_bool(node, "enabled", h.enabled);
   c.read_string(node, "listen", h.listen, true);
   std::string host;
   unsigned short port = 0;
   if (node["listen"] && !parse_listen_address(h.listen, host, port)) {
-    c.problem(node["listen"].Mark(), "listen must be host:port, e.g. 127.0.0.1:9464, got '"
-                                       + h.listen + "'");
+    c.problem(node["listen"].Mark(),
+              "listen must be host:port, e.g. 127.0.0.1:9464, got '" + h.listen + "'");
     h.listen = http_config{}.listen; // reported here with its position; not again by validate
   }
 }
@@ -228,8 +223,7 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
   if (node["password"] && node["password_file"])
     c.problem(node["password_file"].Mark(), "set password or password_file, not both");
   long long db = 0;
-  if (c.read_int(node, "database", 0, 1 << 20, db))
-    r.database = static_cast<int>(db);
+  if (c.read_int(node, "database", 0, 1 << 20, db)) r.database = static_cast<int>(db);
   c.read_size(node, "connections", 1, 64, r.connections);
   c.read_ms(node, "call_timeout_ms", 1, 60000, r.call_timeout);
   c.read_ms(node, "connect_timeout_ms", 1, 60000, r.connect_timeout);
@@ -241,7 +235,8 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
   if (r.reconnect_min > r.reconnect_max)
     c.problem(node.Mark(), "reconnect_min_ms must not exceed reconnect_max_ms");
   if (auto tls = node["tls"]) {
-    if (c.expect_map(tls, "redis.tls", {"ca_file", "cert_file", "key_file", "server_name", "verify"})) {
+    if (c.expect_map(tls, "redis.tls",
+                     {"ca_file", "cert_file", "key_file", "server_name", "verify"})) {
       c.read_string(tls, "ca_file", r.tls_ca_file);
       c.read_string(tls, "cert_file", r.tls_cert_file);
       c.read_string(tls, "key_file", r.tls_key_file);
@@ -257,12 +252,11 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
 }
 
 void read_log(checker& c, const YAML::Node& node, log_config& l) {
-  if (!c.expect_map(node, "log", {"level", "format"}))
-    return;
+  if (!c.expect_map(node, "log", {"level", "format"})) return;
   if (auto level = node["level"]) {
     if (!log::parse_level(checker::text_of(level), l.level))
-      c.problem(level.Mark(), "level must be debug, info, warning or error, got '"
-                                + checker::text_of(level) + "'");
+      c.problem(level.Mark(), "level must be debug, info, warning or error, got '" +
+                                  checker::text_of(level) + "'");
   }
   if (auto format = node["format"]) {
     auto text = checker::text_of(format);
@@ -276,8 +270,7 @@ void read_log(checker& c, const YAML::Node& node, log_config& l) {
 }
 
 void read_access(checker& c, const YAML::Node& node, access_config& a) {
-  if (!c.expect_map(node, "access", {"default", "admin_groups", "rules"}))
-    return;
+  if (!c.expect_map(node, "access", {"default", "admin_groups", "rules"})) return;
   if (auto def = node["default"]) {
     auto text = checker::text_of(def);
     if (text == "allow" || text == "deny")
@@ -295,15 +288,13 @@ void read_access(checker& c, const YAML::Node& node, access_config& a) {
                 "group '" + admin_groups[i] + "' does not exist on this host");
   }
   auto rules = node["rules"];
-  if (!rules)
-    return;
+  if (!rules) return;
   if (!rules.IsSequence()) {
     c.problem(rules.Mark(), "rules must be a list");
     return;
   }
   for (const auto& item : rules) {
-    if (!c.expect_map(item, "access rule", {"users", "uids", "groups", "allow"}))
-      continue;
+    if (!c.expect_map(item, "access rule", {"users", "uids", "groups", "allow"})) continue;
     access_rule rule;
     auto users = c.read_string_list(item, "users");
     for (std::size_t i = 0; i < users.size(); ++i) {
@@ -331,7 +322,8 @@ void read_access(checker& c, const YAML::Node& node, access_config& a) {
       if (resolve_group(groups[i], gid))
         rule.gids.push_back(gid);
       else
-        c.problem(item["groups"][i].Mark(), "group '" + groups[i] + "' does not exist on this host");
+        c.problem(item["groups"][i].Mark(),
+                  "group '" + groups[i] + "' does not exist on this host");
     }
     for (auto& f : c.read_string_list(item, "allow")) {
       for (auto& ch : f)
@@ -347,8 +339,7 @@ void read_access(checker& c, const YAML::Node& node, access_config& a) {
 }
 
 void read_runtime(checker& c, const YAML::Node& node, runtime_config& r) {
-  if (!c.expect_map(node, "runtime", {"worker_threads", "scheduler", "drift_margin_ms"}))
-    return;
+  if (!c.expect_map(node, "runtime", {"worker_threads", "scheduler", "drift_margin_ms"})) return;
   c.read_size(node, "worker_threads", 1, 64, r.worker_threads);
   if (auto s = node["scheduler"]) {
     auto text = checker::text_of(s);
@@ -371,8 +362,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
     c.problem(e.mark, e.msg);
     return result;
   }
-  if (root.IsNull())
-    return result; // an empty file: all defaults
+  if (root.IsNull()) return result; // an empty file: all defaults
   if (!c.expect_map(root, "the top level",
                     {"node_id", "prefix", "socket", "http", "redis", "log", "access", "runtime"}))
     return result;
@@ -380,18 +370,12 @@ config_result load_yaml(const std::string& text, const std::string& name) {
   try {
     c.read_string(root, "node_id", cfg.node_id, true);
     c.read_string(root, "prefix", cfg.prefix, true);
-    if (auto n = root["socket"])
-      read_socket(c, n, cfg.socket);
-    if (auto n = root["http"])
-      read_http(c, n, cfg.http);
-    if (auto n = root["redis"])
-      read_redis(c, n, cfg.redis);
-    if (auto n = root["log"])
-      read_log(c, n, cfg.log);
-    if (auto n = root["access"])
-      read_access(c, n, cfg.access);
-    if (auto n = root["runtime"])
-      read_runtime(c, n, cfg.runtime);
+    if (auto n = root["socket"]) read_socket(c, n, cfg.socket);
+    if (auto n = root["http"]) read_http(c, n, cfg.http);
+    if (auto n = root["redis"]) read_redis(c, n, cfg.redis);
+    if (auto n = root["log"]) read_log(c, n, cfg.log);
+    if (auto n = root["access"]) read_access(c, n, cfg.access);
+    if (auto n = root["runtime"]) read_runtime(c, n, cfg.runtime);
   } catch (const YAML::Exception& e) {
     c.problem(e.mark, e.msg);
   }
@@ -402,18 +386,16 @@ config_result load_yaml(const std::string& text, const std::string& name) {
 
 bool parse_listen_address(const std::string& text, std::string& host, unsigned short& port) {
   auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    return false;
+  if (colon == std::string::npos || colon == 0) return false;
   host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   auto port_text = text.substr(colon + 1);
-  if (port_text.empty() || port_text.size() > 5
-      || port_text.find_first_not_of("0123456789") != std::string::npos)
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos)
     return false;
   auto value = std::stoul(port_text);
-  if (value > 65535)
-    return false;
+  if (value > 65535) return false;
   port = static_cast<unsigned short>(value);
   return true;
 }
@@ -437,12 +419,11 @@ config_result load_config_file(const std::string& path) {
 }
 
 void validate_config(config& cfg, std::vector<std::string>& problems) {
-  if (cfg.node_id.empty())
-    cfg.node_id = default_node_id();
+  if (cfg.node_id.empty()) cfg.node_id = default_node_id();
   for (char ch : cfg.node_id)
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) {
-      problems.push_back(cfg.source + ": node_id '" + cfg.node_id
-                         + "' may contain only letters, digits, '-', '_' and '.'");
+      problems.push_back(cfg.source + ": node_id '" + cfg.node_id +
+                         "' may contain only letters, digits, '-', '_' and '.'");
       break;
     }
   if (cfg.prefix.find_first_of("{} \r\n") != std::string::npos)
@@ -453,13 +434,14 @@ void validate_config(config& cfg, std::vector<std::string>& problems) {
   std::string host;
   unsigned short port = 0;
   if (cfg.http.enabled && !parse_listen_address(cfg.http.listen, host, port))
-    problems.push_back(cfg.source + ": http listen must be host:port, got '" + cfg.http.listen + "'");
+    problems.push_back(cfg.source + ": http listen must be host:port, got '" + cfg.http.listen +
+                       "'");
   if (!cfg.redis.password_file.empty()) {
     std::ifstream in(cfg.redis.password_file);
     std::string password;
     if (!in || !std::getline(in, password)) {
-      problems.push_back(cfg.source + ": redis password_file '" + cfg.redis.password_file
-                         + "' cannot be read: " + std::strerror(errno ? errno : EIO));
+      problems.push_back(cfg.source + ": redis password_file '" + cfg.redis.password_file +
+                         "' cannot be read: " + std::strerror(errno ? errno : EIO));
     } else {
       while (!password.empty() && (password.back() == '\r' || password.back() == ' '))
         password.pop_back();
@@ -470,21 +452,16 @@ void validate_config(config& cfg, std::vector<std::string>& problems) {
 
 std::string default_node_id() {
   char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0')
-    return "baton-node";
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "baton-node";
   return name;
 }
 
 bool make_link_settings(const config& cfg, redis_link::link_settings& out, std::string& error) {
   auto endpoint = redis_link::parse_redis_url(cfg.redis.url, error);
-  if (!endpoint)
-    return false;
-  if (!cfg.redis.username.empty())
-    endpoint->username = cfg.redis.username;
-  if (!cfg.redis.password.empty())
-    endpoint->password = cfg.redis.password;
-  if (cfg.redis.database >= 0)
-    endpoint->database = cfg.redis.database;
+  if (!endpoint) return false;
+  if (!cfg.redis.username.empty()) endpoint->username = cfg.redis.username;
+  if (!cfg.redis.password.empty()) endpoint->password = cfg.redis.password;
+  if (cfg.redis.database >= 0) endpoint->database = cfg.redis.database;
   out.endpoint = *endpoint;
   out.tls.ca_file = cfg.redis.tls_ca_file;
   out.tls.cert_file = cfg.redis.tls_cert_file;

@@ -9,33 +9,32 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
   std::vector<std::string> needs_restart;
   auto& cur = ctx.cfg;
   auto differs = [&](const char* key, bool changed) {
-    if (changed)
-      needs_restart.emplace_back(key);
+    if (changed) needs_restart.emplace_back(key);
   };
   differs("node_id", cur.node_id != next.node_id);
   differs("prefix", cur.prefix != next.prefix);
   differs("socket.path", cur.socket.path != next.socket.path);
   differs("socket.mode", cur.socket.mode != next.socket.mode);
   differs("socket.group", cur.socket.group != next.socket.group);
-  differs("socket limits", cur.socket.max_request_bytes != next.socket.max_request_bytes
-                             || cur.socket.max_arguments != next.socket.max_arguments
-                             || cur.socket.max_pipeline != next.socket.max_pipeline
-                             || cur.socket.max_clients != next.socket.max_clients);
+  differs("socket limits", cur.socket.max_request_bytes != next.socket.max_request_bytes ||
+                               cur.socket.max_arguments != next.socket.max_arguments ||
+                               cur.socket.max_pipeline != next.socket.max_pipeline ||
+                               cur.socket.max_clients != next.socket.max_clients);
   differs("http", cur.http.enabled != next.http.enabled || cur.http.listen != next.http.listen);
   const auto& a = cur.redis;
   const auto& b = next.redis;
   differs("redis endpoint and credentials",
-          a.url != b.url || a.username != b.username || a.password != b.password
-            || a.database != b.database || a.connections != b.connections
-            || a.tls_ca_file != b.tls_ca_file || a.tls_cert_file != b.tls_cert_file
-            || a.tls_key_file != b.tls_key_file || a.tls_server_name != b.tls_server_name
-            || a.tls_verify != b.tls_verify);
+          a.url != b.url || a.username != b.username || a.password != b.password ||
+              a.database != b.database || a.connections != b.connections ||
+              a.tls_ca_file != b.tls_ca_file || a.tls_cert_file != b.tls_cert_file ||
+              a.tls_key_file != b.tls_key_file || a.tls_server_name != b.tls_server_name ||
+              a.tls_verify != b.tls_verify);
   differs("redis timeouts other than call_timeout_ms",
-          a.connect_timeout != b.connect_timeout || a.dead_connection != b.dead_connection
-            || a.reconnect_min != b.reconnect_min || a.reconnect_max != b.reconnect_max
-            || a.breaker_failures != b.breaker_failures || a.breaker_cooldown != b.breaker_cooldown);
-  differs("runtime", cur.runtime.worker_threads != next.runtime.worker_threads
-                       || cur.runtime.scheduler != next.runtime.scheduler);
+          a.connect_timeout != b.connect_timeout || a.dead_connection != b.dead_connection ||
+              a.reconnect_min != b.reconnect_min || a.reconnect_max != b.reconnect_max ||
+              a.breaker_failures != b.breaker_failures || a.breaker_cooldown != b.breaker_cooldown);
+  differs("runtime", cur.runtime.worker_threads != next.runtime.worker_threads ||
+                         cur.runtime.scheduler != next.runtime.scheduler);
 
   // What can change now.
   log::set_level(next.log.level);

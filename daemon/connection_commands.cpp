@@ -26,8 +26,7 @@ void hello(std::vector<std::string>& args, client_connection& conn, reply_writer
   int version = conn.protocol();
   std::size_t i = 1;
   if (args.size() > 1) {
-    if (args[1] != "2" && args[1] != "3")
-      return out.error("NOPROTO unsupported protocol version");
+    if (args[1] != "2" && args[1] != "3") return out.error("NOPROTO unsupported protocol version");
     version = args[1][0] - '0';
     i = 2;
   }
@@ -69,8 +68,8 @@ void hello(std::vector<std::string>& args, client_connection& conn, reply_writer
 std::string render_info(daemon_context& ctx, const std::string& wanted) {
   auto section = protocol::to_lower(wanted);
   auto include = [&](const char* name) {
-    return section.empty() || section == "all" || section == "everything" || section == "default"
-           || section == name;
+    return section.empty() || section == "all" || section == "everything" || section == "default" ||
+           section == name;
   };
   auto status = ctx.redis.status();
   std::string text;
@@ -165,8 +164,7 @@ std::vector<std::string> command_names() {
 std::vector<const command_spec*> specs_named(const std::string& name) {
   std::vector<const command_spec*> specs;
   for (const auto& spec : protocol::command_table())
-    if (spec.name == name)
-      specs.push_back(&spec);
+    if (spec.name == name) specs.push_back(&spec);
   return specs;
 }
 
@@ -176,8 +174,7 @@ void command_docs(std::vector<std::string>& args, reply_writer& out) {
     std::vector<std::string> wanted;
     for (std::size_t i = 2; i < args.size(); ++i) {
       auto upper = protocol::to_upper(args[i]);
-      if (std::find(names.begin(), names.end(), upper) != names.end())
-        wanted.push_back(upper);
+      if (std::find(names.begin(), names.end(), upper) != names.end()) wanted.push_back(upper);
     }
     names = wanted;
   }
@@ -200,60 +197,58 @@ void command_docs(std::vector<std::string>& args, reply_writer& out) {
 void run_connection_command(const command_spec& spec, std::vector<std::string>& args,
                             client_connection& conn, daemon_context& ctx, reply_writer& out) {
   switch (spec.id) {
-    case command_id::ping:
-      if (args.size() > 2)
-        return out.error("ERR wrong number of arguments for 'ping' command");
-      return args.size() == 2 ? out.bulk(args[1]) : out.simple("PONG");
-    case command_id::echo:
-      return out.bulk(args[1]);
-    case command_id::hello:
-      return hello(args, conn, out);
-    case command_id::quit:
-      conn.close_after_reply();
-      return out.simple("OK");
-    case command_id::info:
-      if (args.size() > 2)
-        return out.error("ERR syntax error: INFO takes at most one section");
-      return out.bulk(render_info(ctx, args.size() == 2 ? args[1] : ""));
-    case command_id::client_setname:
-      if (!valid_client_name(args[2]))
-        return out.error("ERR Client names cannot contain spaces, newlines or special characters.");
-      conn.set_name(args[2]);
-      return out.simple("OK");
-    case command_id::client_getname:
-      return conn.name().empty() ? out.null() : out.bulk(conn.name());
-    case command_id::client_id:
-      return out.integer(static_cast<std::int64_t>(conn.id()));
-    case command_id::client_info: {
-      const auto& peer = conn.peer();
-      return out.bulk("id=" + std::to_string(conn.id()) + " name=" + conn.name()
-                      + " resp=" + std::to_string(conn.protocol()) + " " + peer.describe() + "\n");
+  case command_id::ping:
+    if (args.size() > 2) return out.error("ERR wrong number of arguments for 'ping' command");
+    return args.size() == 2 ? out.bulk(args[1]) : out.simple("PONG");
+  case command_id::echo:
+    return out.bulk(args[1]);
+  case command_id::hello:
+    return hello(args, conn, out);
+  case command_id::quit:
+    conn.close_after_reply();
+    return out.simple("OK");
+  case command_id::info:
+    if (args.size() > 2) return out.error("ERR syntax error: INFO takes at most one section");
+    return out.bulk(render_info(ctx, args.size() == 2 ? args[1] : ""));
+  case command_id::client_setname:
+    if (!valid_client_name(args[2]))
+      return out.error("ERR Client names cannot contain spaces, newlines or special characters.");
+    conn.set_name(args[2]);
+    return out.simple("OK");
+  case command_id::client_getname:
+    return conn.name().empty() ? out.null() : out.bulk(conn.name());
+  case command_id::client_id:
+    return out.integer(static_cast<std::int64_t>(conn.id()));
+  case command_id::client_info: {
+    const auto& peer = conn.peer();
+    return out.bulk("id=" + std::to_string(conn.id()) + " name=" + conn.name() +
+                    " resp=" + std::to_string(conn.protocol()) + " " + peer.describe() + "\n");
+  }
+  case command_id::command_list: {
+    auto names = command_names();
+    out.array(names.size());
+    for (const auto& name : names)
+      describe_command(name, specs_named(name), out);
+    return;
+  }
+  case command_id::command_count:
+    return out.integer(static_cast<std::int64_t>(command_names().size()));
+  case command_id::command_info: {
+    out.array(args.size() - 2);
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      auto specs = specs_named(protocol::to_upper(args[i]));
+      if (specs.empty())
+        out.null();
+      else
+        describe_command(protocol::to_upper(args[i]), specs, out);
     }
-    case command_id::command_list: {
-      auto names = command_names();
-      out.array(names.size());
-      for (const auto& name : names)
-        describe_command(name, specs_named(name), out);
-      return;
-    }
-    case command_id::command_count:
-      return out.integer(static_cast<std::int64_t>(command_names().size()));
-    case command_id::command_info: {
-      out.array(args.size() - 2);
-      for (std::size_t i = 2; i < args.size(); ++i) {
-        auto specs = specs_named(protocol::to_upper(args[i]));
-        if (specs.empty())
-          out.null();
-        else
-          describe_command(protocol::to_upper(args[i]), specs, out);
-      }
-      return;
-    }
-    case command_id::command_docs:
-      return command_docs(args, out);
-    default:
-      // Every command in the table has a handler; reaching here is a bug in the router.
-      return out.error("ERR internal error: no handler for '" + protocol::full_name(spec) + "'");
+    return;
+  }
+  case command_id::command_docs:
+    return command_docs(args, out);
+  default:
+    // Every command in the table has a handler; reaching here is a bug in the router.
+    return out.error("ERR internal error: no handler for '" + protocol::full_name(spec) + "'");
   }
 }
 

@@ -21,8 +21,8 @@ struct daemon_context {
   daemon_context(boost::asio::io_context& io_context, config configuration,
                  redis_link::redis_pool& pool, redis_link::link_counters& counters,
                  metrics::request_metrics& request_counters)
-    : io(io_context), cfg(std::move(configuration)), redis(pool), link(counters),
-      requests(request_counters), access(cfg.access) {}
+      : io(io_context), cfg(std::move(configuration)), redis(pool), link(counters),
+        requests(request_counters), access(cfg.access) {}
 
   boost::asio::io_context& io;
   config cfg;
@@ -32,7 +32,7 @@ struct daemon_context {
   access_policy access;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   double start_unix_seconds =
-    std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::atomic<bool> draining{false};
   std::uint64_t next_client_id = 0;
   std::atomic<std::uint64_t> commands_processed{0};
@@ -40,9 +40,9 @@ struct daemon_context {
   /// Ready for traffic: Redis reachable and not draining (/readyz, INFO).
   bool ready() const { return !draining.load() && redis.status().reachable(); }
   std::int64_t uptime_seconds() const {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now()
-                                                            - started)
-      .count();
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                            started)
+        .count();
   }
 };
 

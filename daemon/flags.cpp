@@ -50,8 +50,7 @@ bool parse_flags(int argc, char** argv, flags& out, std::string& error) {
     };
     auto take_opt = [&](std::optional<std::string>& target) {
       std::string v;
-      if (!take(v))
-        return false;
+      if (!take(v)) return false;
       target = v;
       return true;
     };
@@ -80,28 +79,21 @@ bool parse_flags(int argc, char** argv, flags& out, std::string& error) {
       error = "unknown flag '" + arg + "' (see batond --help)";
       return false;
     }
-    if (!ok)
-      return false;
+    if (!ok) return false;
   }
   return true;
 }
 
 void apply_flags(const flags& f, config& cfg) {
-  if (f.socket)
-    cfg.socket.path = *f.socket;
+  if (f.socket) cfg.socket.path = *f.socket;
   if (f.http) {
     cfg.http.enabled = *f.http != "off";
-    if (cfg.http.enabled)
-      cfg.http.listen = *f.http;
+    if (cfg.http.enabled) cfg.http.listen = *f.http;
   }
-  if (f.redis)
-    cfg.redis.url = *f.redis;
-  if (f.node_id)
-    cfg.node_id = *f.node_id;
-  if (f.prefix)
-    cfg.prefix = *f.prefix;
-  if (f.log_level)
-    log::parse_level(*f.log_level, cfg.log.level);
+  if (f.redis) cfg.redis.url = *f.redis;
+  if (f.node_id) cfg.node_id = *f.node_id;
+  if (f.prefix) cfg.prefix = *f.prefix;
+  if (f.log_level) log::parse_level(*f.log_level, cfg.log.level);
 }
 
 } // namespace baton

@@ -10,14 +10,14 @@
 namespace baton {
 
 struct flags {
-  std::string config_file;               ///< --config FILE
-  std::string check_config_file;         ///< --check-config FILE
-  std::optional<std::string> socket;     ///< --socket PATH
-  std::optional<std::string> http;       ///< --http ADDR:PORT, or "off"
-  std::optional<std::string> redis;      ///< --redis URL
-  std::optional<std::string> node_id;    ///< --node-id ID
-  std::optional<std::string> prefix;     ///< --prefix P
-  std::optional<std::string> log_level;  ///< --log-level LEVEL
+  std::string config_file;              ///< --config FILE
+  std::string check_config_file;        ///< --check-config FILE
+  std::optional<std::string> socket;    ///< --socket PATH
+  std::optional<std::string> http;      ///< --http ADDR:PORT, or "off"
+  std::optional<std::string> redis;     ///< --redis URL
+  std::optional<std::string> node_id;   ///< --node-id ID
+  std::optional<std::string> prefix;    ///< --prefix P
+  std::optional<std::string> log_level; ///< --log-level LEVEL
   bool help = false;
   bool version = false;
 };

@@ -22,7 +22,7 @@ namespace {
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
   http_session(daemon_context& ctx, asio::ip::tcp::socket socket)
-    : ctx_(ctx), stream_(std::move(socket)) {}
+      : ctx_(ctx), stream_(std::move(socket)) {}
 
   void start() { read(); }
 
@@ -34,16 +34,15 @@ private:
     stream_.expires_after(std::chrono::seconds(10));
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](const error_code& ec, std::size_t) {
-                       if (ec)
-                         return self->close();
+                       if (ec) return self->close();
                        self->request_ = self->parser_->release();
                        self->respond();
                      });
   }
 
   void respond() {
-    auto answer = answer_http(ctx_, std::string(request_.method_string()),
-                              std::string(request_.target()));
+    auto answer =
+        answer_http(ctx_, std::string(request_.method_string()), std::string(request_.target()));
     response_ = {};
     response_.version(request_.version());
     response_.result(static_cast<http::status>(answer.status));
@@ -52,11 +51,11 @@ private:
     response_.keep_alive(request_.keep_alive());
     response_.body() = std::move(answer.body);
     response_.prepare_payload();
-    http::async_write(stream_, response_, [self = shared_from_this()](const error_code& ec, std::size_t) {
-      if (ec || !self->response_.keep_alive())
-        return self->close();
-      self->read();
-    });
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](const error_code& ec, std::size_t) {
+                        if (ec || !self->response_.keep_alive()) return self->close();
+                        self->read();
+                      });
   }
 
   void close() {
@@ -76,8 +75,7 @@ private:
 } // namespace
 
 http_answer answer_http(daemon_context& ctx, const std::string& method, const std::string& target) {
-  if (method != "GET" && method != "HEAD")
-    return {405, "text/plain", "only GET and HEAD\n"};
+  if (method != "GET" && method != "HEAD") return {405, "text/plain", "only GET and HEAD\n"};
   auto path = target.substr(0, target.find('?'));
   if (path == "/metrics") {
     metrics::process_facts facts{ctx.cfg.node_id, baton::version, ctx.start_unix_seconds,
@@ -85,17 +83,15 @@ http_answer answer_http(daemon_context& ctx, const std::string& method, const st
     return {200, "text/plain; version=0.0.4; charset=utf-8",
             metrics::render_prometheus(ctx.requests, ctx.link, facts)};
   }
-  if (path == "/healthz")
-    return {200, "text/plain", "ok\n"};
+  if (path == "/healthz") return {200, "text/plain", "ok\n"};
   if (path == "/readyz") {
-    if (ctx.draining.load())
-      return {503, "text/plain", "not ready: draining\n"};
+    if (ctx.draining.load()) return {503, "text/plain", "not ready: draining\n"};
     auto status = ctx.redis.status();
     if (!status.reachable())
       return {503, "text/plain",
-              "not ready: redis unreachable (" + (status.last_error.empty() ? std::string("connecting")
-                                                                           : status.last_error)
-                + ")\n"};
+              "not ready: redis unreachable (" +
+                  (status.last_error.empty() ? std::string("connecting") : status.last_error) +
+                  ")\n"};
     return {200, "text/plain", "ready\n"};
   }
   return {404, "text/plain", "not found; try /metrics, /healthz or /readyz\n"};
@@ -111,18 +107,16 @@ void http_server::start() {
   error_code ec;
   auto address = asio::ip::make_address(host, ec);
   if (ec)
-    throw std::runtime_error("bad http listen address '" + ctx_.cfg.http.listen
-                             + "': host must be an IP address");
+    throw std::runtime_error("bad http listen address '" + ctx_.cfg.http.listen +
+                             "': host must be an IP address");
   asio::ip::tcp::endpoint endpoint(address, port);
   acceptor_.open(endpoint.protocol(), ec);
-  if (!ec)
-    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec)
-    acceptor_.bind(endpoint, ec);
-  if (!ec)
-    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    throw std::runtime_error("cannot listen for http on " + ctx_.cfg.http.listen + ": " + ec.message());
+    throw std::runtime_error("cannot listen for http on " + ctx_.cfg.http.listen + ": " +
+                             ec.message());
   port_ = acceptor_.local_endpoint().port();
   listening_ = true;
   log::info("http", "listening", {{"address", host + ":" + std::to_string(port_)}});
@@ -137,10 +131,8 @@ void http_server::stop() {
 
 void http_server::accept() {
   acceptor_.async_accept([this](const error_code& ec, asio::ip::tcp::socket socket) {
-    if (!listening_)
-      return;
-    if (!ec)
-      std::make_shared<http_session>(ctx_, std::move(socket))->start();
+    if (!listening_) return;
+    if (!ec) std::make_shared<http_session>(ctx_, std::move(socket))->start();
     accept();
   });
 }

@@ -27,8 +27,7 @@ int check_config(const std::string& path) {
   auto result = load_config_file(path);
   for (const auto& p : result.problems)
     std::cerr << p << "\n";
-  if (!result.ok())
-    return 1;
+  if (!result.ok()) return 1;
   std::cout << path << ": ok\n";
   return 0;
 }
@@ -36,16 +35,14 @@ int check_config(const std::string& path) {
 // Loads the file (if any), applies flags and validates; prints problems and returns false.
 bool load(const flags& f, config& out) {
   config_result result;
-  if (!f.config_file.empty())
-    result = load_config_file(f.config_file);
+  if (!f.config_file.empty()) result = load_config_file(f.config_file);
   if (result.ok()) {
     apply_flags(f, result.cfg);
     validate_config(result.cfg, result.problems);
   }
   for (const auto& p : result.problems)
     log::error("config", p);
-  if (!result.ok())
-    return false;
+  if (!result.ok()) return false;
   out = std::move(result.cfg);
   return true;
 }
@@ -60,8 +57,7 @@ std::vector<std::string> family_labels() {
 
 int run(const flags& f) {
   config cfg;
-  if (!load(f, cfg))
-    return 1;
+  if (!load(f, cfg)) return 1;
   log::set_level(cfg.log.level);
   log::set_format(cfg.log.format);
 
@@ -86,7 +82,7 @@ int run(const flags& f) {
 
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.policy", cfg.runtime.scheduler == "sharing" ? caf::atom("sharing")
-                                                                        : caf::atom("stealing"));
+                                                                          : caf::atom("stealing"));
   actor_config.set("scheduler.max-threads", cfg.runtime.worker_threads);
   caf::actor_system system(actor_config);
   auto link_actor = redis_link::spawn_redis_link_actor(system, *pool, io);
@@ -95,8 +91,7 @@ int run(const flags& f) {
   http_server http(ctx);
   try {
     server.start();
-    if (cfg.http.enabled)
-      http.start();
+    if (cfg.http.enabled) http.start();
   } catch (const std::exception& e) {
     log::error("daemon", e.what());
     caf::anon_send_exit(link_actor, caf::exit_reason::user_shutdown);
@@ -108,8 +103,7 @@ int run(const flags& f) {
   boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
   boost::asio::signal_set reload_signal(io, SIGHUP);
   stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec)
-      return;
+    if (ec) return;
     log::info("daemon", "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
     notifier.stopping();
     ctx.draining = true;
@@ -121,8 +115,7 @@ int run(const flags& f) {
   });
   std::function<void()> wait_for_reload = [&] {
     reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
-      if (ec)
-        return;
+      if (ec) return;
       if (f.config_file.empty()) {
         log::info("daemon", "SIGHUP: no config file to reload");
       } else {
@@ -144,8 +137,11 @@ int run(const flags& f) {
 
   notifier.ready("serving on " + cfg.socket.path);
   log::info("daemon", "started",
-            {{"version", baton::version}, {"node", cfg.node_id}, {"socket", cfg.socket.path},
-             {"redis", link.endpoint.describe()}, {"config", cfg.source}});
+            {{"version", baton::version},
+             {"node", cfg.node_id},
+             {"socket", cfg.socket.path},
+             {"redis", link.endpoint.describe()},
+             {"config", cfg.source}});
   io.run();
 
   caf::anon_send_exit(link_actor, caf::exit_reason::user_shutdown);
@@ -175,7 +171,6 @@ int main(int argc, char** argv) {
     std::cerr << "batond: --log-level must be debug, info, warning or error\n";
     return 2;
   }
-  if (!f.check_config_file.empty())
-    return check_config(f.check_config_file);
+  if (!f.check_config_file.empty()) return check_config(f.check_config_file);
   return run(f);
 }

@@ -12,7 +12,8 @@ bool peer_credentials::in_group(gid_t g) const {
 }
 
 std::string peer_credentials::describe() const {
-  return "uid=" + std::to_string(uid) + " gid=" + std::to_string(gid) + " pid=" + std::to_string(pid);
+  return "uid=" + std::to_string(uid) + " gid=" + std::to_string(gid) +
+         " pid=" + std::to_string(pid);
 }
 
 peer_credentials read_peer_credentials(int fd) {
@@ -30,8 +31,7 @@ peer_credentials read_peer_credentials(int fd) {
   if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) != 0 && errno == ERANGE) {
     groups.resize(bytes / sizeof(gid_t) + 1);
     bytes = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) != 0)
-      bytes = 0;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) != 0) bytes = 0;
   }
   groups.resize(bytes / sizeof(gid_t));
   result.groups = std::move(groups);

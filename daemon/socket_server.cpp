@@ -26,8 +26,7 @@ namespace {
 // Is somebody accepting on this socket path? ECONNREFUSED means the file is stale.
 bool socket_is_live(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return false;
+  if (fd < 0) return false;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
@@ -39,22 +38,24 @@ bool socket_is_live(const std::string& path) {
 } // namespace
 
 socket_server::socket_server(daemon_context& ctx)
-  : ctx_(ctx), acceptor_(ctx.io), path_(ctx.cfg.socket.path) {}
+    : ctx_(ctx), acceptor_(ctx.io), path_(ctx.cfg.socket.path) {}
 
-socket_server::~socket_server() { stop(); }
+socket_server::~socket_server() {
+  stop();
+}
 
 void socket_server::start() {
   if (path_.size() >= sizeof(sockaddr_un::sun_path))
-    throw std::runtime_error("socket path '" + path_ + "' is longer than "
-                             + std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
+    throw std::runtime_error("socket path '" + path_ + "' is longer than " +
+                             std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
   struct stat info {};
   if (::lstat(path_.c_str(), &info) == 0) {
     if (!S_ISSOCK(info.st_mode))
       throw std::runtime_error("'" + path_ + "' exists and is not a socket; not touching it");
     if (socket_is_live(path_))
-      throw std::runtime_error("socket '" + path_
-                               + "' is in use by a running batond; stop it first or choose "
-                                 "another path with --socket");
+      throw std::runtime_error("socket '" + path_ +
+                               "' is in use by a running batond; stop it first or choose "
+                               "another path with --socket");
     log::warn("server", "replacing stale socket left by a previous batond", {{"socket", path_}});
     ::unlink(path_.c_str());
   }
@@ -62,32 +63,29 @@ void socket_server::start() {
   mode_t old_umask = ::umask(0177);
   error_code ec;
   acceptor_.open(asio::local::stream_protocol(), ec);
-  if (!ec)
-    acceptor_.bind(asio::local::stream_protocol::endpoint(path_), ec);
+  if (!ec) acceptor_.bind(asio::local::stream_protocol::endpoint(path_), ec);
   ::umask(old_umask);
-  if (ec)
-    throw std::runtime_error("cannot bind socket '" + path_ + "': " + ec.message());
+  if (ec) throw std::runtime_error("cannot bind socket '" + path_ + "': " + ec.message());
   const auto& cfg = ctx_.cfg.socket;
   if (!cfg.group.empty()) {
     struct group* grp = ::getgrnam(cfg.group.c_str());
-    gid_t gid = grp ? grp->gr_gid : static_cast<gid_t>(std::strtoul(cfg.group.c_str(), nullptr, 10));
+    gid_t gid =
+        grp ? grp->gr_gid : static_cast<gid_t>(std::strtoul(cfg.group.c_str(), nullptr, 10));
     if (::chown(path_.c_str(), static_cast<uid_t>(-1), gid) != 0)
-      throw std::runtime_error("cannot give socket '" + path_ + "' to group '" + cfg.group
-                               + "': " + std::strerror(errno));
+      throw std::runtime_error("cannot give socket '" + path_ + "' to group '" + cfg.group +
+                               "': " + std::strerror(errno));
   }
   if (::chmod(path_.c_str(), cfg.mode) != 0)
     throw std::runtime_error("cannot chmod socket '" + path_ + "': " + std::strerror(errno));
   acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    throw std::runtime_error("cannot listen on socket '" + path_ + "': " + ec.message());
+  if (ec) throw std::runtime_error("cannot listen on socket '" + path_ + "': " + ec.message());
   listening_ = true;
   log::info("server", "listening", {{"socket", path_}});
   accept();
 }
 
 void socket_server::stop() {
-  if (!listening_)
-    return;
+  if (!listening_) return;
   listening_ = false;
   error_code ignored;
   acceptor_.close(ignored);
@@ -96,19 +94,18 @@ void socket_server::stop() {
 
 void socket_server::accept() {
   acceptor_.async_accept([this](const error_code& ec, asio::local::stream_protocol::socket socket) {
-    if (!listening_)
-      return;
+    if (!listening_) return;
     if (ec) {
       // EMFILE and friends: log, back off a little, and keep accepting.
       log::warn("server", "accept failed", {{"error", ec.message()}});
       auto timer = std::make_shared<asio::steady_timer>(ctx_.io, std::chrono::milliseconds(50));
       timer->async_wait([this, timer](const error_code&) {
-        if (listening_)
-          accept();
+        if (listening_) accept();
       });
       return;
     }
-    if (static_cast<std::size_t>(ctx_.requests.connected_clients.load()) >= ctx_.cfg.socket.max_clients) {
+    if (static_cast<std::size_t>(ctx_.requests.connected_clients.load()) >=
+        ctx_.cfg.socket.max_clients) {
       ctx_.requests.rejected_clients.fetch_add(1, std::memory_order_relaxed);
       static const std::string refusal = "-ERR max number of clients reached\r\n";
       error_code ignored;

@@ -7,22 +7,22 @@ namespace baton::protocol {
 
 const std::vector<command_spec>& command_table() {
   static const std::vector<command_spec> table = {
-    {"PING", "", -1, command_id::ping, "ping", "Answers PONG, or echoes its argument"},
-    {"ECHO", "", 2, command_id::echo, "echo", "Answers its argument"},
-    {"HELLO", "", -1, command_id::hello, "hello", "Chooses RESP2 or RESP3, names the client"},
-    {"QUIT", "", -1, command_id::quit, "quit", "Answers OK and closes the connection"},
-    {"INFO", "", -1, command_id::info, "info", "Node, version, uptime, Redis link, counts"},
-    {"CLIENT", "SETNAME", 3, command_id::client_setname, "client", "Names this connection"},
-    {"CLIENT", "GETNAME", 2, command_id::client_getname, "client", "This connection's name"},
-    {"CLIENT", "ID", 2, command_id::client_id, "client", "This connection's id"},
-    {"CLIENT", "INFO", 2, command_id::client_info, "client",
-     "This connection's id, name, protocol and peer credentials"},
-    {"COMMAND", "", -1, command_id::command_list, "command", "Describes every command"},
-    {"COMMAND", "COUNT", 2, command_id::command_count, "command", "Number of commands"},
-    {"COMMAND", "INFO", -2, command_id::command_info, "command", "Describes named commands"},
-    {"COMMAND", "DOCS", -2, command_id::command_docs, "command", "Command summaries"},
-    {"DEBUG", "RTT", 2, command_id::debug_rtt, "debug",
-     "Runs a script on Redis through the link; answers Redis TIME and the round trip"},
+      {"PING", "", -1, command_id::ping, "ping", "Answers PONG, or echoes its argument"},
+      {"ECHO", "", 2, command_id::echo, "echo", "Answers its argument"},
+      {"HELLO", "", -1, command_id::hello, "hello", "Chooses RESP2 or RESP3, names the client"},
+      {"QUIT", "", -1, command_id::quit, "quit", "Answers OK and closes the connection"},
+      {"INFO", "", -1, command_id::info, "info", "Node, version, uptime, Redis link, counts"},
+      {"CLIENT", "SETNAME", 3, command_id::client_setname, "client", "Names this connection"},
+      {"CLIENT", "GETNAME", 2, command_id::client_getname, "client", "This connection's name"},
+      {"CLIENT", "ID", 2, command_id::client_id, "client", "This connection's id"},
+      {"CLIENT", "INFO", 2, command_id::client_info, "client",
+       "This connection's id, name, protocol and peer credentials"},
+      {"COMMAND", "", -1, command_id::command_list, "command", "Describes every command"},
+      {"COMMAND", "COUNT", 2, command_id::command_count, "command", "Number of commands"},
+      {"COMMAND", "INFO", -2, command_id::command_info, "command", "Describes named commands"},
+      {"COMMAND", "DOCS", -2, command_id::command_docs, "command", "Command summaries"},
+      {"DEBUG", "RTT", 2, command_id::debug_rtt, "debug",
+       "Runs a script on Redis through the link; answers Redis TIME and the round trip"},
   };
   return table;
 }
@@ -30,22 +30,19 @@ const std::vector<command_spec>& command_table() {
 std::string to_upper(std::string_view text) {
   std::string result(text);
   for (auto& c : result)
-    if (c >= 'a' && c <= 'z')
-      c = static_cast<char>(c - 'a' + 'A');
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   return result;
 }
 
 std::string to_lower(std::string_view text) {
   std::string result(text);
   for (auto& c : result)
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return result;
 }
 
 std::string full_name(const command_spec& spec) {
-  if (spec.verb.empty())
-    return std::string(spec.name);
+  if (spec.verb.empty()) return std::string(spec.name);
   return std::string(spec.name) + " " + std::string(spec.verb);
 }
 
@@ -58,7 +55,8 @@ bool arity_ok(int arity, std::size_t argc) {
 
 std::string unknown_command_error(const std::vector<std::string>& args) {
   // Same text as Redis, shortened so that a huge argument cannot make a huge error.
-  std::string text = "ERR unknown command '" + args[0].substr(0, 128) + "', with args beginning with: ";
+  std::string text =
+      "ERR unknown command '" + args[0].substr(0, 128) + "', with args beginning with: ";
   for (std::size_t i = 1; i < args.size() && i < 4; ++i)
     text += "'" + args[i].substr(0, 64) + "' ";
   return text;
@@ -75,8 +73,7 @@ lookup_result lookup_command(const std::vector<std::string>& args) {
     return {lookup_status::unknown_command, nullptr, unknown_command_error(args)};
   // A plain command (no verb) of that name, e.g. COMMAND with no arguments.
   const command_spec* plain = nullptr;
-  if (first->verb.empty())
-    plain = &*first;
+  if (first->verb.empty()) plain = &*first;
   if (args.size() >= 2) {
     std::string verb = to_upper(args[1]);
     for (auto it = first; it != table.end(); ++it) {

@@ -9,8 +9,7 @@ namespace baton::protocol {
 std::string one_line(std::string_view text) {
   std::string result(text);
   for (auto& c : result)
-    if (c == '\r' || c == '\n')
-      c = ' ';
+    if (c == '\r' || c == '\n') c = ' ';
   return result;
 }
 
@@ -35,7 +34,9 @@ void reply_writer::error(std::string_view text) {
   out_ += "\r\n";
 }
 
-void reply_writer::integer(std::int64_t value) { header(':', value); }
+void reply_writer::integer(std::int64_t value) {
+  header(':', value);
+}
 
 void reply_writer::bulk(std::string_view data) {
   header('$', static_cast<std::int64_t>(data.size()));
@@ -43,7 +44,9 @@ void reply_writer::bulk(std::string_view data) {
   out_ += "\r\n";
 }
 
-void reply_writer::null() { out_ += resp3_ ? "_\r\n" : "$-1\r\n"; }
+void reply_writer::null() {
+  out_ += resp3_ ? "_\r\n" : "$-1\r\n";
+}
 
 void reply_writer::boolean(bool value) {
   if (resp3_)
@@ -64,7 +67,9 @@ void reply_writer::floating(double value) {
   }
 }
 
-void reply_writer::array(std::size_t count) { header('*', static_cast<std::int64_t>(count)); }
+void reply_writer::array(std::size_t count) {
+  header('*', static_cast<std::int64_t>(count));
+}
 
 void reply_writer::map(std::size_t count) {
   if (resp3_)

@@ -13,8 +13,7 @@ parse_result fail(std::string message) {
 // Finds "\r\n" starting at `from`; returns its offset or npos.
 std::size_t find_crlf(const char* data, std::size_t size, std::size_t from) {
   for (std::size_t i = from; i + 1 < size; ++i) {
-    if (data[i] == '\r' && data[i + 1] == '\n')
-      return i;
+    if (data[i] == '\r' && data[i + 1] == '\n') return i;
   }
   return std::string::npos;
 }
@@ -22,15 +21,12 @@ std::size_t find_crlf(const char* data, std::size_t size, std::size_t from) {
 // Parses a decimal integer in [begin, end). Returns false for anything else,
 // including an empty string, a sign other than a leading '-', or overflow.
 bool parse_int(const char* begin, const char* end, long long& out) {
-  if (begin == end || end - begin > 18)
-    return false;
+  if (begin == end || end - begin > 18) return false;
   bool negative = *begin == '-';
-  if (negative && ++begin == end)
-    return false;
+  if (negative && ++begin == end) return false;
   long long value = 0;
   for (const char* p = begin; p != end; ++p) {
-    if (*p < '0' || *p > '9')
-      return false;
+    if (*p < '0' || *p > '9') return false;
     value = value * 10 + (*p - '0');
   }
   out = negative ? -value : value;
@@ -42,10 +38,8 @@ bool parse_int(const char* begin, const char* end, long long& out) {
 parse_result request_parser::parse(const char* data, std::size_t size,
                                    std::vector<std::string>& args) const {
   args.clear();
-  if (size == 0)
-    return {};
-  if (data[0] == '*')
-    return parse_multibulk(data, size, args);
+  if (size == 0) return {};
+  if (data[0] == '*') return parse_multibulk(data, size, args);
   return parse_inline(data, size, args);
 }
 
@@ -61,8 +55,7 @@ parse_result request_parser::parse_multibulk(const char* data, std::size_t size,
   if (count > static_cast<long long>(limits_.max_arguments))
     return fail("too many arguments (limit " + std::to_string(limits_.max_arguments) + ")");
   std::size_t pos = eol + 2;
-  if (count <= 0)
-    return {parse_status::complete, pos, {}};
+  if (count <= 0) return {parse_status::complete, pos, {}};
   // First pass: check that the whole request is present, without copying.
   struct span {
     std::size_t offset, length;
@@ -70,24 +63,21 @@ parse_result request_parser::parse_multibulk(const char* data, std::size_t size,
   std::vector<span> spans;
   spans.reserve(static_cast<std::size_t>(count));
   for (long long i = 0; i < count; ++i) {
-    if (pos >= size)
-      return {};
-    if (data[pos] != '$')
-      return fail(std::string("expected '$', got '") + data[pos] + "'");
+    if (pos >= size) return {};
+    if (data[pos] != '$') return fail(std::string("expected '$', got '") + data[pos] + "'");
     std::size_t line_end = find_crlf(data, size, pos + 1);
     if (line_end == std::string::npos)
       return size - pos > 32 ? fail("invalid bulk length") : parse_result{};
     long long length = 0;
     if (!parse_int(data + pos + 1, data + line_end, length) || length < 0)
       return fail("invalid bulk length");
-    if (static_cast<unsigned long long>(length) > limits_.max_request_bytes
-        || line_end + 2 + static_cast<std::size_t>(length) > limits_.max_request_bytes)
-      return fail("request larger than the limit of " + std::to_string(limits_.max_request_bytes)
-                  + " bytes");
+    if (static_cast<unsigned long long>(length) > limits_.max_request_bytes ||
+        line_end + 2 + static_cast<std::size_t>(length) > limits_.max_request_bytes)
+      return fail("request larger than the limit of " + std::to_string(limits_.max_request_bytes) +
+                  " bytes");
     std::size_t body = line_end + 2;
     std::size_t next = body + static_cast<std::size_t>(length) + 2;
-    if (next > size)
-      return {};
+    if (next > size) return {};
     if (data[next - 2] != '\r' || data[next - 1] != '\n')
       return fail("bulk string not terminated by CRLF");
     spans.push_back({body, static_cast<std::size_t>(length)});
@@ -105,11 +95,9 @@ parse_result request_parser::parse_inline(const char* data, std::size_t size,
   if (newline == nullptr)
     return size > limits_.max_inline_bytes ? fail("too big inline request") : parse_result{};
   std::size_t line_length = static_cast<const char*>(newline) - data;
-  if (line_length > limits_.max_inline_bytes)
-    return fail("too big inline request");
+  if (line_length > limits_.max_inline_bytes) return fail("too big inline request");
   std::size_t end = line_length;
-  if (end > 0 && data[end - 1] == '\r')
-    --end;
+  if (end > 0 && data[end - 1] == '\r') --end;
   // Whitespace-separated words; quoting is not supported inline (use a RESP client).
   std::size_t i = 0;
   while (i < end) {

@@ -17,22 +17,28 @@ namespace baton::protocol {
 
 std::string resp_value::to_string() const {
   switch (kind) {
-    case type::simple: return str;
-    case type::error: return "(error) " + str;
-    case type::integer: return "(integer) " + std::to_string(integer);
-    case type::bulk: return "\"" + str + "\"";
-    case type::null: return "(nil)";
-    case type::boolean: return integer ? "(true)" : "(false)";
-    case type::floating: return "(double) " + str;
-    default: {
-      std::string out = kind == type::map ? "{" : "[";
-      for (std::size_t i = 0; i < elements.size(); ++i) {
-        if (i > 0)
-          out += kind == type::map && i % 2 == 1 ? ": " : ", ";
-        out += elements[i].to_string();
-      }
-      return out + (kind == type::map ? "}" : "]");
+  case type::simple:
+    return str;
+  case type::error:
+    return "(error) " + str;
+  case type::integer:
+    return "(integer) " + std::to_string(integer);
+  case type::bulk:
+    return "\"" + str + "\"";
+  case type::null:
+    return "(nil)";
+  case type::boolean:
+    return integer ? "(true)" : "(false)";
+  case type::floating:
+    return "(double) " + str;
+  default: {
+    std::string out = kind == type::map ? "{" : "[";
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+      if (i > 0) out += kind == type::map && i % 2 == 1 ? ": " : ", ";
+      out += elements[i].to_string();
     }
+    return out + (kind == type::map ? "}" : "]");
+  }
   }
 }
 
@@ -51,8 +57,7 @@ resp_client::resp_client(const std::string& address, int timeout_ms) : timeout_m
     freeaddrinfo(result);
     if (rc != 0) {
       int err = errno;
-      if (fd_ >= 0)
-        ::close(fd_);
+      if (fd_ >= 0) ::close(fd_);
       throw std::runtime_error("cannot connect to " + address + ": " + std::strerror(err));
     }
     int one = 1;
@@ -67,16 +72,14 @@ resp_client::resp_client(const std::string& address, int timeout_ms) : timeout_m
   std::strncpy(addr.sun_path, address.c_str(), sizeof(addr.sun_path) - 1);
   if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     int err = errno;
-    if (fd_ >= 0)
-      ::close(fd_);
+    if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     throw std::runtime_error("cannot connect to " + address + ": " + std::strerror(err));
   }
 }
 
 resp_client::~resp_client() {
-  if (fd_ >= 0)
-    ::close(fd_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 std::string resp_client::format(const std::vector<std::string>& args) {
@@ -89,15 +92,16 @@ std::string resp_client::format(const std::vector<std::string>& args) {
   return out;
 }
 
-void resp_client::send(const std::vector<std::string>& args) { send_raw(format(args)); }
+void resp_client::send(const std::vector<std::string>& args) {
+  send_raw(format(args));
+}
 
 void resp_client::send_raw(std::string_view bytes) {
   std::size_t sent = 0;
   while (sent < bytes.size()) {
     ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
     if (n < 0) {
-      if (errno == EINTR)
-        continue;
+      if (errno == EINTR) continue;
       throw std::runtime_error(std::string("send failed: ") + std::strerror(errno));
     }
     sent += static_cast<std::size_t>(n);
@@ -111,17 +115,14 @@ void resp_client::fill() {
   }
   pollfd p{fd_, POLLIN, 0};
   int rc = ::poll(&p, 1, timeout_ms_);
-  if (rc == 0)
-    throw std::runtime_error("timed out waiting for a reply");
+  if (rc == 0) throw std::runtime_error("timed out waiting for a reply");
   if (rc < 0 && errno != EINTR)
     throw std::runtime_error(std::string("poll failed: ") + std::strerror(errno));
   char chunk[16384];
   ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-  if (n == 0)
-    throw std::runtime_error("connection closed by peer");
+  if (n == 0) throw std::runtime_error("connection closed by peer");
   if (n < 0) {
-    if (errno == EINTR || errno == EAGAIN)
-      return;
+    if (errno == EINTR || errno == EAGAIN) return;
     throw std::runtime_error(std::string("recv failed: ") + std::strerror(errno));
   }
   buffer_.append(chunk, static_cast<std::size_t>(n));
@@ -149,8 +150,7 @@ std::string resp_client::read_exact(std::size_t n) {
 
 resp_value resp_client::read() {
   auto line = read_line();
-  if (line.empty())
-    throw std::runtime_error("empty reply line");
+  if (line.empty()) throw std::runtime_error("empty reply line");
   resp_value v;
   char tag = line[0];
   std::string rest = line.substr(1);
@@ -161,36 +161,59 @@ resp_value resp_client::read() {
       v.elements.push_back(read());
   };
   switch (tag) {
-    case '+': v.kind = resp_value::type::simple; v.str = rest; break;
-    case '-': v.kind = resp_value::type::error; v.str = rest; break;
-    case ':': v.kind = resp_value::type::integer; v.integer = number(); break;
-    case '_': v.kind = resp_value::type::null; break;
-    case '#': v.kind = resp_value::type::boolean; v.integer = rest == "t"; break;
-    case ',': v.kind = resp_value::type::floating; v.str = rest; break;
-    case '$':
-    case '=': {
-      auto n = number();
-      if (n < 0) {
-        v.kind = resp_value::type::null;
-      } else {
-        v.kind = resp_value::type::bulk;
-        v.str = read_exact(static_cast<std::size_t>(n));
-      }
-      break;
+  case '+':
+    v.kind = resp_value::type::simple;
+    v.str = rest;
+    break;
+  case '-':
+    v.kind = resp_value::type::error;
+    v.str = rest;
+    break;
+  case ':':
+    v.kind = resp_value::type::integer;
+    v.integer = number();
+    break;
+  case '_':
+    v.kind = resp_value::type::null;
+    break;
+  case '#':
+    v.kind = resp_value::type::boolean;
+    v.integer = rest == "t";
+    break;
+  case ',':
+    v.kind = resp_value::type::floating;
+    v.str = rest;
+    break;
+  case '$':
+  case '=': {
+    auto n = number();
+    if (n < 0) {
+      v.kind = resp_value::type::null;
+    } else {
+      v.kind = resp_value::type::bulk;
+      v.str = read_exact(static_cast<std::size_t>(n));
     }
-    case '*': {
-      auto n = number();
-      if (n < 0)
-        v.kind = resp_value::type::null;
-      else
-        aggregate(resp_value::type::array, n);
-      break;
-    }
-    case '%': aggregate(resp_value::type::map, 2 * number()); break;
-    case '~': aggregate(resp_value::type::set, number()); break;
-    case '>': aggregate(resp_value::type::push, number()); break;
-    default:
-      throw std::runtime_error("unexpected reply type byte '" + std::string(1, tag) + "'");
+    break;
+  }
+  case '*': {
+    auto n = number();
+    if (n < 0)
+      v.kind = resp_value::type::null;
+    else
+      aggregate(resp_value::type::array, n);
+    break;
+  }
+  case '%':
+    aggregate(resp_value::type::map, 2 * number());
+    break;
+  case '~':
+    aggregate(resp_value::type::set, number());
+    break;
+  case '>':
+    aggregate(resp_value::type::push, number());
+    break;
+  default:
+    throw std::runtime_error("unexpected reply type byte '" + std::string(1, tag) + "'");
   }
   return v;
 }
@@ -205,8 +228,8 @@ bool resp_client::closed_by_peer() {
     for (;;)
       fill();
   } catch (const std::runtime_error& e) {
-    return std::string(e.what()) == "connection closed by peer"
-           || std::string(e.what()).find("reset") != std::string::npos;
+    return std::string(e.what()) == "connection closed by peer" ||
+           std::string(e.what()).find("reset") != std::string::npos;
   }
 }
 

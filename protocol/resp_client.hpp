@@ -14,8 +14,8 @@ namespace baton::protocol {
 struct resp_value {
   enum class type { simple, error, integer, bulk, null, array, map, set, push, boolean, floating };
   type kind = type::null;
-  std::string str;            ///< simple, error, bulk, floating (as text)
-  std::int64_t integer = 0;   ///< integer, boolean
+  std::string str;                  ///< simple, error, bulk, floating (as text)
+  std::int64_t integer = 0;         ///< integer, boolean
   std::vector<resp_value> elements; ///< array, set, push; map as key, value, key, value ...
 
   bool is_error() const { return kind == type::error; }

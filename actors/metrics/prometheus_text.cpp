@@ -48,8 +48,7 @@ private:
 std::string escape_label(const std::string& value) {
   std::string out;
   for (char c : value) {
-    if (c == '\\' || c == '"')
-      out += '\\';
+    if (c == '\\' || c == '"') out += '\\';
     if (c == '\n') {
       out += "\\n";
       continue;
@@ -70,8 +69,7 @@ std::string bucket_bound(double seconds) {
 std::uint64_t resident_memory_bytes() {
   std::ifstream statm("/proc/self/statm");
   std::uint64_t size = 0, resident = 0;
-  if (!(statm >> size >> resident))
-    return 0;
+  if (!(statm >> size >> resident)) return 0;
   return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
@@ -83,8 +81,8 @@ std::string render_prometheus(const request_metrics& requests,
   const auto& families = requests.families();
 
   e.declare("baton_build_info", "gauge", "Build and node facts; the value is always 1.");
-  e.sample("baton_build_info{version=\"" + escape_label(facts.version) + "\",node=\""
-             + escape_label(facts.node_id) + "\"}",
+  e.sample("baton_build_info{version=\"" + escape_label(facts.version) + "\",node=\"" +
+               escape_label(facts.node_id) + "\"}",
            std::uint64_t{1});
 
   e.declare("baton_requests_total", "counter", "Local API requests by command family and result.");
@@ -93,15 +91,16 @@ std::string render_prometheus(const request_metrics& requests,
       auto n = requests.requests(f, static_cast<result>(r));
       if (n == 0 && r != 0)
         continue; // keep the exposition short: every family shows ok, other results once seen
-      e.sample("baton_requests_total{family=\"" + families[f] + "\",result=\""
-                 + result_name(static_cast<result>(r)) + "\"}",
+      e.sample("baton_requests_total{family=\"" + families[f] + "\",result=\"" +
+                   result_name(static_cast<result>(r)) + "\"}",
                n);
     }
 
   e.declare("baton_request_duration_seconds", "histogram",
             "Time from a request's arrival to its reply being queued, by family.");
   for (std::size_t f = 0; f < families.size(); ++f) {
-    std::string prefix = "baton_request_duration_seconds_bucket{family=\"" + families[f] + "\",le=\"";
+    std::string prefix =
+        "baton_request_duration_seconds_bucket{family=\"" + families[f] + "\",le=\"";
     std::uint64_t cumulative = 0;
     for (std::size_t b = 0; b < latency_buckets.size(); ++b) {
       cumulative += requests.bucket(f, b);

@@ -7,22 +7,25 @@ namespace baton::metrics {
 
 const char* result_name(result r) {
   switch (r) {
-    case result::ok: return "ok";
-    case result::unavailable: return "unavailable";
-    case result::noperm: return "noperm";
-    default: return "error";
+  case result::ok:
+    return "ok";
+  case result::unavailable:
+    return "unavailable";
+  case result::noperm:
+    return "noperm";
+  default:
+    return "error";
   }
 }
 
 result result_of_error(std::string_view text) {
-  if (text.rfind("UNAVAILABLE", 0) == 0)
-    return result::unavailable;
-  if (text.rfind("NOPERM", 0) == 0)
-    return result::noperm;
+  if (text.rfind("UNAVAILABLE", 0) == 0) return result::unavailable;
+  if (text.rfind("NOPERM", 0) == 0) return result::noperm;
   return result::error;
 }
 
-request_metrics::request_metrics(std::vector<std::string> families) : families_(std::move(families)) {
+request_metrics::request_metrics(std::vector<std::string> families)
+    : families_(std::move(families)) {
   if (std::find(families_.begin(), families_.end(), "unknown") == families_.end())
     families_.push_back("unknown");
   slots_ = std::make_unique<family_slot[]>(families_.size());
@@ -30,8 +33,7 @@ request_metrics::request_metrics(std::vector<std::string> families) : families_(
 
 std::size_t request_metrics::family_index(std::string_view family) const {
   for (std::size_t i = 0; i < families_.size(); ++i)
-    if (families_[i] == family)
-      return i;
+    if (families_[i] == family) return i;
   return family_index("unknown");
 }
 

@@ -23,8 +23,7 @@ result result_of_error(std::string_view error_text);
 
 /// Upper bounds of the latency buckets, in seconds (Prometheus convention).
 inline constexpr std::array<double, 14> latency_buckets = {
-  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-  0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1.0};
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
 
 class request_metrics {
 public:

@@ -16,9 +16,9 @@ struct link_counters {
   std::atomic<std::uint64_t> breaker_rejects{0}; ///< calls refused while the breaker was open
   std::atomic<std::uint64_t> reconnects{0};      ///< connections (re)established
   std::atomic<std::uint64_t> connect_failures{0};
-  std::atomic<std::uint64_t> script_reloads{0};  ///< NOSCRIPT answered by EVAL
-  std::atomic<std::int64_t> connected{0};        ///< connections ready now
-  std::atomic<int> breaker_state{0};             ///< 0 closed, 1 open, 2 half-open
+  std::atomic<std::uint64_t> script_reloads{0}; ///< NOSCRIPT answered by EVAL
+  std::atomic<std::int64_t> connected{0};       ///< connections ready now
+  std::atomic<int> breaker_state{0};            ///< 0 closed, 1 open, 2 half-open
 
   static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
     c.fetch_add(n, std::memory_order_relaxed);

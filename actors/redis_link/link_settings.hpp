@@ -16,16 +16,16 @@ using milliseconds = std::chrono::milliseconds;
 struct link_settings {
   redis_endpoint endpoint;
   tls_options tls;
-  std::string client_name = "baton";       ///< CLIENT SETNAME on every connection
-  std::size_t connections = 2;             ///< connections in the pool
-  milliseconds call_timeout{250};          ///< budget of one call, queueing included
-  milliseconds connect_timeout{1000};      ///< connect + TLS + AUTH handshake
-  milliseconds dead_connection{3000};      ///< no reply for this long: reconnect
-  milliseconds reconnect_min{50};          ///< first backoff step
-  milliseconds reconnect_max{2000};        ///< backoff ceiling (full jitter below it)
-  std::size_t breaker_failures = 5;        ///< consecutive failures that open the breaker
-  milliseconds breaker_cooldown{500};      ///< first open period; doubles up to reconnect_max
-  std::size_t max_queued = 10000;          ///< calls waiting for a connection, at most
+  std::string client_name = "baton";  ///< CLIENT SETNAME on every connection
+  std::size_t connections = 2;        ///< connections in the pool
+  milliseconds call_timeout{250};     ///< budget of one call, queueing included
+  milliseconds connect_timeout{1000}; ///< connect + TLS + AUTH handshake
+  milliseconds dead_connection{3000}; ///< no reply for this long: reconnect
+  milliseconds reconnect_min{50};     ///< first backoff step
+  milliseconds reconnect_max{2000};   ///< backoff ceiling (full jitter below it)
+  std::size_t breaker_failures = 5;   ///< consecutive failures that open the breaker
+  milliseconds breaker_cooldown{500}; ///< first open period; doubles up to reconnect_max
+  std::size_t max_queued = 10000;     ///< calls waiting for a connection, at most
 };
 
 } // namespace baton::redis_link

@@ -16,8 +16,8 @@ public:
   enum class state { closed = 0, open = 1, half_open = 2 };
 
   redis_breaker(std::size_t threshold, clock::duration cooldown, clock::duration max_cooldown)
-    : threshold_(threshold), base_cooldown_(cooldown), max_cooldown_(max_cooldown),
-      cooldown_(cooldown) {}
+      : threshold_(threshold), base_cooldown_(cooldown), max_cooldown_(max_cooldown),
+        cooldown_(cooldown) {}
 
   /// May a call go to Redis now? In half-open state, true once per probe.
   bool allow(clock::time_point now);

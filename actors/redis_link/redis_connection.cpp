@@ -19,11 +19,9 @@ constexpr std::size_t read_chunk = 64 * 1024;
 // Replies that mean "Redis is there but cannot serve now": for callers they are
 // UNAVAILABLE, and for the breaker they count as failures.
 bool is_transient_error(const redis_reply& reply) {
-  if (reply.kind != reply_kind::error)
-    return false;
+  if (reply.kind != reply_kind::error) return false;
   for (const char* prefix : {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"})
-    if (reply.str.rfind(prefix, 0) == 0)
-      return true;
+    if (reply.str.rfind(prefix, 0) == 0) return true;
   return false;
 }
 
@@ -41,8 +39,7 @@ std::string format_command(const std::vector<std::string>& args) {
   char* formatted = nullptr;
   long long length = redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()), argv.data(),
                                             lengths.data());
-  if (length < 0 || formatted == nullptr)
-    throw std::bad_alloc();
+  if (length < 0 || formatted == nullptr) throw std::bad_alloc();
   std::string result(formatted, static_cast<std::size_t>(length));
   redisFreeCommand(formatted);
   return result;
@@ -51,25 +48,22 @@ std::string format_command(const std::vector<std::string>& args) {
 redis_connection::redis_connection(asio::io_context& io, const link_settings& settings,
                                    link_counters& counters, connection_listener& listener,
                                    std::size_t index)
-  : io_(io), settings_(settings), counters_(counters), listener_(listener), index_(index),
-    read_buffer_(read_chunk), deadline_timer_(io), reconnect_timer_(io),
-    jitter_(static_cast<unsigned>(clock::now().time_since_epoch().count() + index)) {
+    : io_(io), settings_(settings), counters_(counters), listener_(listener), index_(index),
+      read_buffer_(read_chunk), deadline_timer_(io), reconnect_timer_(io),
+      jitter_(static_cast<unsigned>(clock::now().time_since_epoch().count() + index)) {
   transport_ = make_transport(io_, settings_.endpoint, settings_.tls);
 }
 
 redis_connection::~redis_connection() {
-  if (reader_ != nullptr)
-    redisReaderFree(reader_);
+  if (reader_ != nullptr) redisReaderFree(reader_);
 }
 
 void redis_connection::start() {
-  if (state_ == state::idle)
-    connect();
+  if (state_ == state::idle) connect();
 }
 
 void redis_connection::stop() {
-  if (state_ == state::stopped)
-    return;
+  if (state_ == state::stopped) return;
   fail("link stopped");
   state_ = state::stopped;
   reconnect_timer_.cancel();
@@ -79,8 +73,7 @@ void redis_connection::stop() {
 void redis_connection::connect() {
   state_ = state::connecting;
   ++generation_;
-  if (reader_ != nullptr)
-    redisReaderFree(reader_);
+  if (reader_ != nullptr) redisReaderFree(reader_);
   reader_ = redisReaderCreate();
   auto self = shared_from_this();
   auto generation = generation_;
@@ -90,8 +83,7 @@ void redis_connection::connect() {
       fail("connect timed out after " + std::to_string(settings_.connect_timeout.count()) + " ms");
   });
   transport_->async_connect([this, self, generation](const error_code& ec) {
-    if (generation != generation_ || state_ != state::connecting)
-      return;
+    if (generation != generation_ || state_ != state::connecting) return;
     on_connected(ec);
   });
 }
@@ -118,31 +110,30 @@ void redis_connection::handshake() {
     else
       steps.push_back({"AUTH", ep.username, ep.password});
   }
-  if (ep.database != 0)
-    steps.push_back({"SELECT", std::to_string(ep.database)});
+  if (ep.database != 0) steps.push_back({"SELECT", std::to_string(ep.database)});
   steps.push_back({"CLIENT", "SETNAME", settings_.client_name});
   auto deadline = clock::now() + settings_.connect_timeout;
   auto generation = generation_;
   for (std::size_t i = 0; i < steps.size(); ++i) {
     bool last = i + 1 == steps.size();
     std::string what = steps[i][0];
-    enqueue(format_command(steps[i]),
-            [this, last, what, generation](redis_reply reply) {
-              if (generation != generation_ || state_ != state::handshaking)
-                return;
-              if (reply.is_error()) {
-                fail(what + " failed: " + reply.str);
-                return;
-              }
-              if (last) {
-                state_ = state::ready;
-                attempt_ = 0;
-                counters_.add(counters_.reconnects);
-                counters_.connected.fetch_add(1, std::memory_order_relaxed);
-                listener_.on_ready(index_);
-              }
-            },
-            deadline);
+    enqueue(
+        format_command(steps[i]),
+        [this, last, what, generation](redis_reply reply) {
+          if (generation != generation_ || state_ != state::handshaking) return;
+          if (reply.is_error()) {
+            fail(what + " failed: " + reply.str);
+            return;
+          }
+          if (last) {
+            state_ = state::ready;
+            attempt_ = 0;
+            counters_.add(counters_.reconnects);
+            counters_.connected.fetch_add(1, std::memory_order_relaxed);
+            listener_.on_ready(index_);
+          }
+        },
+        deadline);
   }
 }
 
@@ -168,23 +159,19 @@ void redis_connection::enqueue(std::string formatted, reply_callback done,
 void redis_connection::schedule_flush() {
   // Defer the write to the end of this turn of the event loop, so that every request parsed
   // in this turn shares one write (and one Redis round trip).
-  if (flush_scheduled_ || write_in_flight_)
-    return;
+  if (flush_scheduled_ || write_in_flight_) return;
   flush_scheduled_ = true;
   auto self = shared_from_this();
   auto generation = generation_;
   asio::post(io_, [this, self, generation] {
     flush_scheduled_ = false;
-    if (generation == generation_)
-      flush();
+    if (generation == generation_) flush();
   });
 }
 
 void redis_connection::flush() {
-  if (write_in_flight_ || output_.empty())
-    return;
-  if (state_ != state::ready && state_ != state::handshaking)
-    return;
+  if (write_in_flight_ || output_.empty()) return;
+  if (state_ != state::ready && state_ != state::handshaking) return;
   writing_.swap(output_);
   output_.clear();
   write_in_flight_ = true;
@@ -193,8 +180,7 @@ void redis_connection::flush() {
   auto generation = generation_;
   transport_->async_write(asio::buffer(writing_),
                           [this, self, generation](const error_code& ec, std::size_t) {
-                            if (generation != generation_)
-                              return;
+                            if (generation != generation_) return;
                             write_in_flight_ = false;
                             if (ec) {
                               fail("write failed: " + ec.message());
@@ -210,8 +196,7 @@ void redis_connection::read() {
   auto generation = generation_;
   transport_->async_read_some(asio::buffer(read_buffer_),
                               [this, self, generation](const error_code& ec, std::size_t n) {
-                                if (generation != generation_)
-                                  return;
+                                if (generation != generation_) return;
                                 on_read(ec, n);
                               });
 }
@@ -232,8 +217,7 @@ void redis_connection::on_read(const error_code& ec, std::size_t bytes) {
       fail(std::string("bad reply from redis: ") + reader_->errstr);
       return;
     }
-    if (raw == nullptr)
-      break;
+    if (raw == nullptr) break;
     auto reply = redis_reply::from_hiredis(*static_cast<redisReply*>(raw));
     freeReplyObject(raw);
     deliver(std::move(reply));
@@ -256,26 +240,21 @@ void redis_connection::deliver(redis_reply reply) {
     counters_.add(counters_.unavailable);
   } else {
     listener_.on_success();
-    if (reply.kind == reply_kind::error)
-      counters_.add(counters_.errors);
+    if (reply.kind == reply_kind::error) counters_.add(counters_.errors);
   }
-  if (call.done)
-    call.done(std::move(reply));
+  if (call.done) call.done(std::move(reply));
 }
 
 void redis_connection::arm_deadline_timer() {
-  if (pending_.empty())
-    return;
+  if (pending_.empty()) return;
   // Wake at the earliest budget still running, or when the oldest call makes the
   // connection count as dead.
   auto wake = pending_.front().sent + settings_.dead_connection;
   for (const auto& call : pending_)
-    if (call.done && call.deadline < wake)
-      wake = call.deadline;
+    if (call.done && call.deadline < wake) wake = call.deadline;
   // Already armed early enough? (During the handshake it is armed for the longer connect
   // timeout; the first call after it must pull the wake-up forward.)
-  if (timer_armed_ && timer_wake_ <= wake)
-    return;
+  if (timer_armed_ && timer_wake_ <= wake) return;
   timer_armed_ = true;
   timer_wake_ = wake;
   auto sequence = ++timer_sequence_;
@@ -285,14 +264,12 @@ void redis_connection::arm_deadline_timer() {
     if (sequence != timer_sequence_)
       return; // re-armed or disarmed since; a newer wait owns the timer
     timer_armed_ = false;
-    if (!ec)
-      on_deadline();
+    if (!ec) on_deadline();
   });
 }
 
 void redis_connection::on_deadline() {
-  if (state_ == state::stopped || pending_.empty())
-    return;
+  if (state_ == state::stopped || pending_.empty()) return;
   auto now = clock::now();
   if (pending_.front().sent + settings_.dead_connection <= now) {
     fail("no reply from redis for " + std::to_string(settings_.dead_connection.count()) + " ms");
@@ -307,19 +284,16 @@ void redis_connection::on_deadline() {
       counters_.add(counters_.unavailable);
       listener_.on_failure();
       done(redis_reply::unavailable("redis did not answer within the time budget"));
-      if (generation != generation_)
-        return;
+      if (generation != generation_) return;
     }
   }
   arm_deadline_timer();
 }
 
 void redis_connection::fail(const std::string& reason) {
-  if (state_ == state::stopped)
-    return;
+  if (state_ == state::stopped) return;
   bool was_ready = state_ == state::ready;
-  if (was_ready)
-    counters_.connected.fetch_sub(1, std::memory_order_relaxed);
+  if (was_ready) counters_.connected.fetch_sub(1, std::memory_order_relaxed);
   state_ = state::idle;
   ++generation_;
   transport_->close();
@@ -330,9 +304,15 @@ void redis_connection::fail(const std::string& reason) {
   write_in_flight_ = false;
   auto orphans = std::move(pending_);
   pending_.clear();
-  log::warn("redis", "connection down",
-            {{"connection", std::to_string(index_)}, {"reason", reason},
-             {"endpoint", settings_.endpoint.describe()}});
+  // One warning per outage, not one per reconnect attempt: while Redis stays away the
+  // repeats go to debug (the metrics count them all).
+  auto level = was_ready || attempt_ == 0 ? log::level::warning : log::level::debug;
+  if (log::enabled(level))
+    log::write(level, "redis", "connection down",
+               {{"connection", std::to_string(index_)},
+                {"reason", reason},
+                {"endpoint", settings_.endpoint.describe()},
+                {"attempt", std::to_string(attempt_)}});
   listener_.on_down(index_, reason);
   for (auto& call : orphans) {
     if (call.done) {
@@ -344,12 +324,11 @@ void redis_connection::fail(const std::string& reason) {
 }
 
 void redis_connection::schedule_reconnect() {
-  if (state_ != state::idle)
-    return;
+  if (state_ != state::idle) return;
   // Exponential backoff with "equal jitter": half the step fixed, half random, so that a
   // fleet restarting together does not dial Redis in lockstep, and never with zero delay.
-  auto step = std::min<long long>(settings_.reconnect_max.count(),
-                                  settings_.reconnect_min.count() << std::min(attempt_, 16u));
+  auto step = std::min<long long>(settings_.reconnect_max.count(), settings_.reconnect_min.count()
+                                                                       << std::min(attempt_, 16u));
   ++attempt_;
   std::uniform_int_distribution<long long> half(0, std::max<long long>(step / 2, 1));
   auto delay = milliseconds(step / 2 + half(jitter_));
@@ -357,8 +336,7 @@ void redis_connection::schedule_reconnect() {
   auto generation = generation_;
   reconnect_timer_.expires_after(delay);
   reconnect_timer_.async_wait([this, self, generation](const error_code& ec) {
-    if (!ec && generation == generation_ && state_ == state::idle)
-      connect();
+    if (!ec && generation == generation_ && state_ == state::idle) connect();
   });
 }
 

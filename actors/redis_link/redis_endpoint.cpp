@@ -7,11 +7,9 @@ namespace baton::redis_link {
 namespace {
 
 bool parse_number(const std::string& text, long min, long max, long& out) {
-  if (text.empty() || text.size() > 9)
-    return false;
+  if (text.empty() || text.size() > 9) return false;
   for (char c : text)
-    if (c < '0' || c > '9')
-      return false;
+    if (c < '0' || c > '9') return false;
   out = std::strtol(text.c_str(), nullptr, 10);
   return out >= min && out <= max;
 }
@@ -39,12 +37,12 @@ std::string percent_decode(const std::string& text) {
 std::string redis_endpoint::describe() const {
   std::string user = username.empty() ? "" : username + "@";
   switch (transport) {
-    case transport_kind::unix_socket:
-      return "unix://" + path + (database != 0 ? "?db=" + std::to_string(database) : "");
-    case transport_kind::tls:
-      return "rediss://" + user + host + ":" + std::to_string(port) + "/" + std::to_string(database);
-    default:
-      return "redis://" + user + host + ":" + std::to_string(port) + "/" + std::to_string(database);
+  case transport_kind::unix_socket:
+    return "unix://" + path + (database != 0 ? "?db=" + std::to_string(database) : "");
+  case transport_kind::tls:
+    return "rediss://" + user + host + ":" + std::to_string(port) + "/" + std::to_string(database);
+  default:
+    return "redis://" + user + host + ":" + std::to_string(port) + "/" + std::to_string(database);
   }
 }
 
@@ -95,8 +93,7 @@ std::optional<redis_endpoint> parse_redis_url(const std::string& url, std::strin
     authority = authority.substr(at + 1);
     auto colon = credentials.find(':');
     ep.username = percent_decode(credentials.substr(0, colon));
-    if (colon != std::string::npos)
-      ep.password = percent_decode(credentials.substr(colon + 1));
+    if (colon != std::string::npos) ep.password = percent_decode(credentials.substr(colon + 1));
   }
   std::string port_text;
   bool has_port = false;

@@ -30,27 +30,26 @@ caf::behavior link_actor(caf::stateful_actor<link_actor_state>* self, redis_pool
     });
   };
   return {
-    [=](atoms::redis_call, std::vector<std::string> args) {
-      auto reply_to = track().second;
-      boost::asio::post(*io, [pool, args = std::move(args), reply_to] { pool->call(args, reply_to); });
-      return caf::delegated<redis_reply>{};
-    },
-    [=](atoms::redis_script, std::string name, std::vector<std::string> keys,
-        std::vector<std::string> args) {
-      auto reply_to = track().second;
-      boost::asio::post(*io, [pool, name = std::move(name), keys = std::move(keys),
-                              args = std::move(args), reply_to] {
-        pool->run_script(name, keys, args, reply_to);
-      });
-      return caf::delegated<redis_reply>{};
-    },
-    [=](atoms::redis_done, std::uint64_t id, redis_reply& reply) {
-      auto it = self->state.promises.find(id);
-      if (it == self->state.promises.end())
-        return;
-      it->second.deliver(std::move(reply));
-      self->state.promises.erase(it);
-    },
+      [=](atoms::redis_call, std::vector<std::string> args) {
+        auto reply_to = track().second;
+        boost::asio::post(*io,
+                          [pool, args = std::move(args), reply_to] { pool->call(args, reply_to); });
+        return caf::delegated<redis_reply>{};
+      },
+      [=](atoms::redis_script, std::string name, std::vector<std::string> keys,
+          std::vector<std::string> args) {
+        auto reply_to = track().second;
+        boost::asio::post(*io, [pool, name = std::move(name), keys = std::move(keys),
+                                args = std::move(args),
+                                reply_to] { pool->run_script(name, keys, args, reply_to); });
+        return caf::delegated<redis_reply>{};
+      },
+      [=](atoms::redis_done, std::uint64_t id, redis_reply& reply) {
+        auto it = self->state.promises.find(id);
+        if (it == self->state.promises.end()) return;
+        it->second.deliver(std::move(reply));
+        self->state.promises.erase(it);
+      },
   };
 }
 

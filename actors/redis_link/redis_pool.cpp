@@ -8,22 +8,26 @@ namespace asio = boost::asio;
 
 const char* breaker_state_name(redis_breaker::state s) {
   switch (s) {
-    case redis_breaker::state::closed: return "closed";
-    case redis_breaker::state::open: return "open";
-    default: return "half-open";
+  case redis_breaker::state::closed:
+    return "closed";
+  case redis_breaker::state::open:
+    return "open";
+  default:
+    return "half-open";
   }
 }
 
 redis_pool::redis_pool(asio::io_context& io, link_settings settings, link_counters& counters)
-  : io_(io), settings_(std::move(settings)), counters_(counters),
-    breaker_(settings_.breaker_failures, settings_.breaker_cooldown, settings_.reconnect_max),
-    queue_timer_(io) {
+    : io_(io), settings_(std::move(settings)), counters_(counters),
+      breaker_(settings_.breaker_failures, settings_.breaker_cooldown, settings_.reconnect_max),
+      queue_timer_(io) {
   for (std::size_t i = 0; i < std::max<std::size_t>(settings_.connections, 1); ++i)
-    connections_.push_back(
-      std::make_shared<redis_connection>(io_, settings_, counters_, *this, i));
+    connections_.push_back(std::make_shared<redis_connection>(io_, settings_, counters_, *this, i));
 }
 
-redis_pool::~redis_pool() { stop(); }
+redis_pool::~redis_pool() {
+  stop();
+}
 
 void redis_pool::start() {
   for (auto& c : connections_)
@@ -31,8 +35,7 @@ void redis_pool::start() {
 }
 
 void redis_pool::stop() {
-  if (stopped_)
-    return;
+  if (stopped_) return;
   stopped_ = true;
   for (auto& c : connections_)
     c->stop();
@@ -79,8 +82,7 @@ void redis_pool::run_script(std::string_view name, const std::vector<std::string
 }
 
 void redis_pool::dispatch(std::string formatted, reply_callback done, clock::time_point deadline) {
-  if (stopped_)
-    return done(redis_reply::unavailable("link stopped"));
+  if (stopped_) return done(redis_reply::unavailable("link stopped"));
   auto now = clock::now();
   if (!breaker_.allow(now)) {
     counters_.add(counters_.breaker_rejects);
@@ -107,22 +109,19 @@ redis_connection* redis_pool::pick_connection() {
   std::size_t n = connections_.size();
   for (std::size_t k = 0; k < n; ++k) {
     auto* c = connections_[(next_ + k) % n].get();
-    if (c->ready() && (best == nullptr || c->pending() < best->pending()))
-      best = c;
+    if (c->ready() && (best == nullptr || c->pending() < best->pending())) best = c;
   }
   next_ = (next_ + 1) % n;
   return best;
 }
 
 void redis_pool::arm_queue_timer() {
-  if (queue_timer_armed_ || queue_.empty())
-    return;
+  if (queue_timer_armed_ || queue_.empty()) return;
   queue_timer_armed_ = true;
   queue_timer_.expires_at(queue_.front().deadline);
   queue_timer_.async_wait([this](const boost::system::error_code& ec) {
     queue_timer_armed_ = false;
-    if (!ec)
-      expire_queue();
+    if (!ec) expire_queue();
   });
 }
 
@@ -133,8 +132,8 @@ void redis_pool::expire_queue() {
     queue_.pop_front();
     counters_.add(counters_.timeouts);
     counters_.add(counters_.unavailable);
-    call.done(redis_reply::unavailable("no redis connection within the time budget: "
-                                       + last_error_));
+    call.done(
+        redis_reply::unavailable("no redis connection within the time budget: " + last_error_));
   }
   arm_queue_timer();
 }
@@ -143,8 +142,7 @@ link_status redis_pool::status() const {
   link_status s;
   s.connections = connections_.size();
   for (const auto& c : connections_)
-    if (c->ready())
-      ++s.ready;
+    if (c->ready()) ++s.ready;
   s.breaker = breaker_.current();
   s.last_error = last_error_;
   s.endpoint = settings_.endpoint.describe();
@@ -168,8 +166,7 @@ void redis_pool::on_down(std::size_t, const std::string& reason) {
   bool any_ready = false;
   for (const auto& c : connections_)
     any_ready = any_ready || c->ready();
-  if (!any_ready && !stopped_)
-    breaker_.trip(clock::now());
+  if (!any_ready && !stopped_) breaker_.trip(clock::now());
   publish_breaker_state();
 }
 

@@ -40,25 +40,24 @@ private:
 class tcp_transport final : public redis_transport {
 public:
   tcp_transport(asio::io_context& io, std::string host, unsigned short port)
-    : resolver_(io), socket_(io), host_(std::move(host)), port_(port) {}
+      : resolver_(io), socket_(io), host_(std::move(host)), port_(port) {}
 
   void async_connect(connect_handler done) override {
     socket_ = asio::ip::tcp::socket(socket_.get_executor());
     resolver_.async_resolve(
-      host_, std::to_string(port_),
-      [this, done = std::move(done)](const error_code& ec,
-                                     asio::ip::tcp::resolver::results_type results) mutable {
-        if (ec)
-          return done(ec);
-        asio::async_connect(socket_, results,
-                            [this, done = std::move(done)](const error_code& cec, const auto&) {
-                              if (!cec) {
-                                error_code ignored;
-                                socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-                              }
-                              done(cec);
-                            });
-      });
+        host_, std::to_string(port_),
+        [this, done = std::move(done)](const error_code& ec,
+                                       asio::ip::tcp::resolver::results_type results) mutable {
+          if (ec) return done(ec);
+          asio::async_connect(socket_, results,
+                              [this, done = std::move(done)](const error_code& cec, const auto&) {
+                                if (!cec) {
+                                  error_code ignored;
+                                  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+                                }
+                                done(cec);
+                              });
+        });
   }
   void async_write(asio::const_buffer data, io_handler done) override {
     asio::async_write(socket_, data, std::move(done));
@@ -82,20 +81,18 @@ private:
 class tls_transport final : public redis_transport {
 public:
   tls_transport(asio::io_context& io, std::string host, unsigned short port, const tls_options& tls)
-    : io_(io), resolver_(io), context_(asio::ssl::context::tls_client), host_(std::move(host)),
-      port_(port), server_name_(tls.server_name.empty() ? host_ : tls.server_name),
-      verify_(tls.verify_peer) {
-    context_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2
-                         | asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1
-                         | asio::ssl::context::no_tlsv1_1);
+      : io_(io), resolver_(io), context_(asio::ssl::context::tls_client), host_(std::move(host)),
+        port_(port), server_name_(tls.server_name.empty() ? host_ : tls.server_name),
+        verify_(tls.verify_peer) {
+    context_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                         asio::ssl::context::no_tlsv1_1);
     if (tls.ca_file.empty())
       context_.set_default_verify_paths();
     else
       context_.load_verify_file(tls.ca_file);
-    if (!tls.cert_file.empty())
-      context_.use_certificate_chain_file(tls.cert_file);
-    if (!tls.key_file.empty())
-      context_.use_private_key_file(tls.key_file, asio::ssl::context::pem);
+    if (!tls.cert_file.empty()) context_.use_certificate_chain_file(tls.cert_file);
+    if (!tls.key_file.empty()) context_.use_private_key_file(tls.key_file, asio::ssl::context::pem);
     context_.set_verify_mode(verify_ ? asio::ssl::verify_peer : asio::ssl::verify_none);
   }
 
@@ -106,24 +103,21 @@ public:
     stream_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(io_, context_);
     if (!SSL_set_tlsext_host_name(stream_->native_handle(), server_name_.c_str()))
       return done(error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()));
-    if (verify_)
-      stream_->set_verify_callback(asio::ssl::host_name_verification(server_name_));
+    if (verify_) stream_->set_verify_callback(asio::ssl::host_name_verification(server_name_));
     resolver_.async_resolve(
-      host_, std::to_string(port_),
-      [this, done = std::move(done)](const error_code& ec,
-                                     asio::ip::tcp::resolver::results_type results) mutable {
-        if (ec)
-          return done(ec);
-        asio::async_connect(
-          stream_->next_layer(), results,
-          [this, done = std::move(done)](const error_code& cec, const auto&) mutable {
-            if (cec)
-              return done(cec);
-            error_code ignored;
-            stream_->next_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
-            stream_->async_handshake(asio::ssl::stream_base::client, std::move(done));
-          });
-      });
+        host_, std::to_string(port_),
+        [this, done = std::move(done)](const error_code& ec,
+                                       asio::ip::tcp::resolver::results_type results) mutable {
+          if (ec) return done(ec);
+          asio::async_connect(
+              stream_->next_layer(), results,
+              [this, done = std::move(done)](const error_code& cec, const auto&) mutable {
+                if (cec) return done(cec);
+                error_code ignored;
+                stream_->next_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
+                stream_->async_handshake(asio::ssl::stream_base::client, std::move(done));
+              });
+        });
   }
   void async_write(asio::const_buffer data, io_handler done) override {
     asio::async_write(*stream_, data, std::move(done));
@@ -153,15 +147,15 @@ private:
 
 } // namespace
 
-std::unique_ptr<redis_transport> make_transport(asio::io_context& io, const redis_endpoint& endpoint,
-                                                const tls_options& tls) {
+std::unique_ptr<redis_transport>
+make_transport(asio::io_context& io, const redis_endpoint& endpoint, const tls_options& tls) {
   switch (endpoint.transport) {
-    case transport_kind::unix_socket:
-      return std::make_unique<unix_transport>(io, endpoint.path);
-    case transport_kind::tls:
-      return std::make_unique<tls_transport>(io, endpoint.host, endpoint.port, tls);
-    default:
-      return std::make_unique<tcp_transport>(io, endpoint.host, endpoint.port);
+  case transport_kind::unix_socket:
+    return std::make_unique<unix_transport>(io, endpoint.path);
+  case transport_kind::tls:
+    return std::make_unique<tls_transport>(io, endpoint.host, endpoint.port, tls);
+  default:
+    return std::make_unique<tcp_transport>(io, endpoint.host, endpoint.port);
   }
 }
 

@@ -2,8 +2,8 @@
 // asio::ssl). The connection above it speaks RESP and does not care which one it has.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <functional>
@@ -40,8 +40,7 @@ public:
 
 /// Makes the transport for an endpoint. Throws std::runtime_error if TLS files cannot be
 /// loaded (this happens at start-up, where exceptions are allowed).
-std::unique_ptr<redis_transport> make_transport(boost::asio::io_context& io,
-                                                const redis_endpoint& endpoint,
-                                                const tls_options& tls);
+std::unique_ptr<redis_transport>
+make_transport(boost::asio::io_context& io, const redis_endpoint& endpoint, const tls_options& tls);
 
 } // namespace baton::redis_link

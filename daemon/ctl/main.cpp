@@ -20,28 +20,25 @@ using json = nlohmann::json;
 constexpr int exit_ok = 0, exit_error = 1, exit_usage = 2, exit_unreachable = 3;
 
 const char* usage_text =
-  "usage: batonctl [--socket PATH] [--json] [--timeout MS] COMMAND\n"
-  "\n"
-  "commands:\n"
-  "  status         is batond up and ready? node, version, uptime, Redis link\n"
-  "  ping           round trip to batond\n"
-  "  info [SECTION] batond's INFO (server, clients, redis, stats)\n"
-  "\n"
-  "--socket defaults to $BATON_SOCKET, else /run/baton/baton.sock.\n"
-  "exit codes: 0 ok, 1 error reply or not ready, 2 usage, 3 batond unreachable\n";
+    "usage: batonctl [--socket PATH] [--json] [--timeout MS] COMMAND\n"
+    "\n"
+    "commands:\n"
+    "  status         is batond up and ready? node, version, uptime, Redis link\n"
+    "  ping           round trip to batond\n"
+    "  info [SECTION] batond's INFO (server, clients, redis, stats)\n"
+    "\n"
+    "--socket defaults to $BATON_SOCKET, else /run/baton/baton.sock.\n"
+    "exit codes: 0 ok, 1 error reply or not ready, 2 usage, 3 batond unreachable\n";
 
 std::map<std::string, std::string> parse_info(const std::string& text) {
   std::map<std::string, std::string> fields;
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r')
-      line.pop_back();
-    if (line.empty() || line[0] == '#')
-      continue;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
     auto colon = line.find(':');
-    if (colon != std::string::npos)
-      fields[line.substr(0, colon)] = line.substr(colon + 1);
+    if (colon != std::string::npos) fields[line.substr(0, colon)] = line.substr(colon + 1);
   }
   return fields;
 }
@@ -49,29 +46,35 @@ std::map<std::string, std::string> parse_info(const std::string& text) {
 json value_to_json(const resp_value& v) {
   using t = resp_value::type;
   switch (v.kind) {
-    case t::integer: return v.integer;
-    case t::boolean: return v.integer != 0;
-    case t::null: return nullptr;
-    case t::error: return json{{"error", v.str}};
-    case t::array:
-    case t::set:
-    case t::push: {
-      json out = json::array();
-      for (const auto& e : v.elements)
-        out.push_back(value_to_json(e));
-      return out;
-    }
-    case t::map: {
-      json out = json::object();
-      for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2)
-        out[v.elements[i].str] = value_to_json(v.elements[i + 1]);
-      return out;
-    }
-    default: return v.str;
+  case t::integer:
+    return v.integer;
+  case t::boolean:
+    return v.integer != 0;
+  case t::null:
+    return nullptr;
+  case t::error:
+    return json{{"error", v.str}};
+  case t::array:
+  case t::set:
+  case t::push: {
+    json out = json::array();
+    for (const auto& e : v.elements)
+      out.push_back(value_to_json(e));
+    return out;
+  }
+  case t::map: {
+    json out = json::object();
+    for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2)
+      out[v.elements[i].str] = value_to_json(v.elements[i + 1]);
+    return out;
+  }
+  default:
+    return v.str;
   }
 }
 
-int run(const std::string& socket, bool as_json, int timeout_ms, const std::vector<std::string>& command) {
+int run(const std::string& socket, bool as_json, int timeout_ms,
+        const std::vector<std::string>& command) {
   std::unique_ptr<resp_client> client;
   try {
     client = std::make_unique<resp_client>(socket, timeout_ms);
@@ -95,8 +98,7 @@ int run(const std::string& socket, bool as_json, int timeout_ms, const std::vect
     }
     if (verb == "info" || verb == "status") {
       std::vector<std::string> args{"INFO"};
-      if (verb == "info" && command.size() > 1)
-        args.push_back(command[1]);
+      if (verb == "info" && command.size() > 1) args.push_back(command[1]);
       auto reply = client->call(args);
       if (reply.is_error()) {
         std::cerr << "batonctl: " << reply.str << "\n";
@@ -153,7 +155,8 @@ int run(const std::string& socket, bool as_json, int timeout_ms, const std::vect
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string socket = std::getenv("BATON_SOCKET") ? std::getenv("BATON_SOCKET") : "/run/baton/baton.sock";
+  std::string socket =
+      std::getenv("BATON_SOCKET") ? std::getenv("BATON_SOCKET") : "/run/baton/baton.sock";
   bool as_json = false;
   int timeout_ms = 5000;
   std::vector<std::string> command;

@@ -14,10 +14,11 @@ trap cleanup EXIT
 redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly no \
   --logfile "$dir/redis.log" &
 redis_pid=$!
+until redis-cli -s "$dir/redis.sock" PING >/dev/null 2>&1; do sleep 0.05; done
 "$batond" --socket "$dir/baton.sock" --redis "unix://$dir/redis.sock" --http off 2>"$dir/batond.log" &
 daemon_pid=$!
-for _ in $(seq 100); do
-  [[ $(redis-cli -s "$dir/baton.sock" PING 2>/dev/null) == PONG ]] && break
+for _ in $(seq 200); do
+  redis-cli -s "$dir/baton.sock" INFO redis 2>/dev/null | grep -q '^redis_reachable:1' && break
   sleep 0.05
 done
 

@@ -28,13 +28,14 @@ TEST_CASE("batond --check-config prints every problem as file:line:column and fa
   std::ofstream(dir.file("bad.yaml")) << "redis:\n  url: ftp://x\nsockett: {}\n";
   std::string out;
   CHECK(test::test_batond::run_to_exit({"--check-config", dir.file("bad.yaml")}, &out) == 1);
-  CHECK(out.find(dir.file("bad.yaml") + ":2:8: url: Redis URL must start with") != std::string::npos);
+  CHECK(out.find(dir.file("bad.yaml") + ":2:8: url: Redis URL must start with") !=
+        std::string::npos);
   CHECK(out.find(dir.file("bad.yaml") + ":3:1: unknown key 'sockett'") != std::string::npos);
   CHECK(test::test_batond::run_to_exit({"--check-config", dir.file("missing.yaml")}, &out) == 1);
   CHECK(out.find("cannot open config file") != std::string::npos);
   CHECK(test::test_batond::run_to_exit(
-          {"--check-config", std::string(BATON_SOURCE_DIR) + "/deploy/baton.example.yaml"}, &out)
-        == 0);
+            {"--check-config", std::string(BATON_SOURCE_DIR) + "/deploy/baton.example.yaml"},
+            &out) == 0);
 }
 
 TEST_CASE("flags: --help lists every flag, bad flags exit 2") {
@@ -45,7 +46,8 @@ TEST_CASE("flags: --help lists every flag, bad flags exit 2") {
     CHECK(out.find(flag) != std::string::npos);
   CHECK(test::test_batond::run_to_exit({"--bogus"}, &out) == 2);
   CHECK(test::test_batond::run_to_exit({"--socket"}, &out) == 2);
-  CHECK(test::test_batond::run_to_exit({"--redis", "nope://x", "--socket", "/tmp/x.sock"}, &out) == 1);
+  CHECK(test::test_batond::run_to_exit({"--redis", "nope://x", "--socket", "/tmp/x.sock"}, &out) ==
+        1);
   CHECK(out.find("Redis URL must start with") != std::string::npos);
 }
 
@@ -53,10 +55,9 @@ TEST_CASE("a live socket is refused, a stale one replaced, and SIGTERM removes i
   test::test_redis redis;
   test::test_batond first(redis.unix_url());
   std::string out;
-  CHECK(test::test_batond::run_to_exit({"--socket", first.socket_path(), "--redis", redis.unix_url(),
-                                        "--http", "off"},
-                                       &out)
-        == 1);
+  CHECK(test::test_batond::run_to_exit(
+            {"--socket", first.socket_path(), "--redis", redis.unix_url(), "--http", "off"},
+            &out) == 1);
   CHECK(out.find("is in use by a running batond") != std::string::npos);
   resp_client still(first.socket_path());
   CHECK(still.call({"PING"}).str == "PONG");
@@ -84,10 +85,12 @@ TEST_CASE("the HTTP endpoint: promtool accepts /metrics; /readyz follows Redis")
   std::string body;
   REQUIRE(test::http_get(daemon.http_port(), "/metrics", &body) == 200);
   CHECK(body.find("baton_requests_total{family=\"ping\",result=\"ok\"}") != std::string::npos);
-  CHECK(body.find("baton_requests_total{family=\"unknown\",result=\"error\"} 1") != std::string::npos);
+  CHECK(body.find("baton_requests_total{family=\"unknown\",result=\"error\"} 1") !=
+        std::string::npos);
   CHECK(body.find("baton_build_info{version=") != std::string::npos);
   CHECK(body.find("node=\"node-a\"") != std::string::npos);
-  CHECK(body.find("baton_request_duration_seconds_bucket{family=\"debug\",le=\"+Inf\"} 1") != std::string::npos);
+  CHECK(body.find("baton_request_duration_seconds_bucket{family=\"debug\",le=\"+Inf\"} 1") !=
+        std::string::npos);
   test::temp_dir dir;
   std::ofstream(dir.file("metrics.txt")) << body;
   std::string promtool;
@@ -98,7 +101,8 @@ TEST_CASE("the HTTP endpoint: promtool accepts /metrics; /readyz follows Redis")
   CHECK(test::http_get(daemon.http_port(), "/nothing") == 404);
 
   redis.kill();
-  CHECK(test::eventually([&] { return test::http_get(daemon.http_port(), "/readyz", &body) == 503; }));
+  CHECK(test::eventually(
+      [&] { return test::http_get(daemon.http_port(), "/readyz", &body) == 503; }));
   CHECK(body.find("redis unreachable") != std::string::npos);
   resp_client c(daemon.socket_path());
   auto t = std::chrono::steady_clock::now();
@@ -110,7 +114,8 @@ TEST_CASE("the HTTP endpoint: promtool accepts /metrics; /readyz follows Redis")
   CHECK(batonctl(daemon.socket_path(), "status", &ctl) == 1);
   CHECK(ctl.find("UNREACHABLE") != std::string::npos);
   REQUIRE(test::http_get(daemon.http_port(), "/metrics", &body) == 200);
-  CHECK(body.find("baton_requests_total{family=\"debug\",result=\"unavailable\"} 1") != std::string::npos);
+  CHECK(body.find("baton_requests_total{family=\"debug\",result=\"unavailable\"} 1") !=
+        std::string::npos);
 
   redis.start();
   CHECK(test::eventually([&] { return test::http_get(daemon.http_port(), "/readyz") == 200; }));
@@ -145,14 +150,17 @@ TEST_CASE("SIGHUP reloads what it can and names what needs a restart") {
   std::ofstream(dir.file("b.yaml")) << "log: {level: info}\nredis: {call_timeout_ms: 200}\n";
   test::test_batond daemon(redis.unix_url(), {"--config", dir.file("b.yaml")});
   std::ofstream(dir.file("b.yaml"), std::ios::trunc)
-    << "log: {level: debug}\nredis: {call_timeout_ms: 150, connections: 4}\n";
+      << "log: {level: debug}\nredis: {call_timeout_ms: 150, connections: 4}\n";
   daemon.signal(SIGHUP);
-  CHECK(test::eventually([&] { return daemon.log().find("SIGHUP: reloaded") != std::string::npos; }));
-  CHECK(daemon.log().find("needs a restart to take effect\" key=\"redis endpoint and credentials\"")
-        != std::string::npos);
+  CHECK(
+      test::eventually([&] { return daemon.log().find("SIGHUP: reloaded") != std::string::npos; }));
+  CHECK(daemon.log().find(
+            "needs a restart to take effect\" key=\"redis endpoint and credentials\"") !=
+        std::string::npos);
   std::ofstream(dir.file("b.yaml"), std::ios::trunc) << "log: {level: loud}\n";
   daemon.signal(SIGHUP);
-  CHECK(test::eventually([&] { return daemon.log().find("keeping the running config") != std::string::npos; }));
+  CHECK(test::eventually(
+      [&] { return daemon.log().find("keeping the running config") != std::string::npos; }));
   CHECK(resp_client(daemon.socket_path()).call({"PING"}).str == "PONG");
   CHECK(daemon.stop() == 0);
 }
@@ -198,18 +206,20 @@ TEST_CASE("access rules by uid: NOPERM for families a caller may not use") {
   test::temp_dir dir;
   ::chmod(dir.path().c_str(), 0755);
   std::ofstream(dir.file("deny.yaml")) << "socket: {mode: \"0666\"}\naccess: {default: deny}\n";
-  std::ofstream(dir.file("allow.yaml"))
-    << "socket: {mode: \"0666\"}\naccess: {default: deny, rules: [{uids: [65534], allow: [debug]}]}\n";
+  std::ofstream(dir.file("allow.yaml")) << "socket: {mode: \"0666\"}\naccess: {default: deny, "
+                                           "rules: [{uids: [65534], allow: [debug]}]}\n";
   {
     test::test_batond daemon(redis.unix_url(), {"--config", dir.file("deny.yaml")});
-    ::chmod(std::string(daemon.socket_path()).substr(0, daemon.socket_path().rfind('/')).c_str(), 0755);
+    ::chmod(std::string(daemon.socket_path()).substr(0, daemon.socket_path().rfind('/')).c_str(),
+            0755);
     CHECK(call_as_nobody(daemon.socket_path(), {"DEBUG", "RTT"}).rfind("NOPERM uid=65534", 0) == 0);
     CHECK(call_as_nobody(daemon.socket_path(), {"PING"}) == "PONG");
     CHECK(resp_client(daemon.socket_path()).call({"DEBUG", "RTT"}).elements.size() == 4); // root
   }
   {
     test::test_batond daemon(redis.unix_url(), {"--config", dir.file("allow.yaml")});
-    ::chmod(std::string(daemon.socket_path()).substr(0, daemon.socket_path().rfind('/')).c_str(), 0755);
+    ::chmod(std::string(daemon.socket_path()).substr(0, daemon.socket_path().rfind('/')).c_str(),
+            0755);
     CHECK(call_as_nobody(daemon.socket_path(), {"DEBUG", "RTT"}).empty()); // a map: no text
   }
 }

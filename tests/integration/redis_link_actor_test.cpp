@@ -64,19 +64,18 @@ struct actor_fixture {
     caf::scoped_actor self{*system};
     redis_reply result = redis_reply::unavailable("no answer");
     self->request(link, 5s, atoms::redis_call::value, std::move(args))
-      .receive([&](redis_reply& r) { result = std::move(r); },
-               [&](caf::error& e) { result = redis_reply::unavailable(system->render(e)); });
+        .receive([&](redis_reply& r) { result = std::move(r); },
+                 [&](caf::error& e) { result = redis_reply::unavailable(system->render(e)); });
     return result;
   }
 
   redis_reply script(const std::string& name) {
     caf::scoped_actor self{*system};
     redis_reply result = redis_reply::unavailable("no answer");
-    self
-      ->request(link, 5s, atoms::redis_script::value, name, std::vector<std::string>{},
-                std::vector<std::string>{})
-      .receive([&](redis_reply& r) { result = std::move(r); },
-               [&](caf::error& e) { result = redis_reply::unavailable(system->render(e)); });
+    self->request(link, 5s, atoms::redis_script::value, name, std::vector<std::string>{},
+                  std::vector<std::string>{})
+        .receive([&](redis_reply& r) { result = std::move(r); },
+                 [&](caf::error& e) { result = redis_reply::unavailable(system->render(e)); });
     return result;
   }
 };

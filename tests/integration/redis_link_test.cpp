@@ -43,8 +43,7 @@ struct link_fixture {
   void drive(const std::function<bool()>& done, std::chrono::milliseconds limit = 5000ms) {
     auto until = clock::now() + limit;
     while (!done() && clock::now() < until) {
-      if (io.stopped())
-        io.restart();
+      if (io.stopped()) io.restart();
       io.run_one_for(10ms);
     }
   }
@@ -104,8 +103,7 @@ TEST_CASE_METHOD(link_fixture, "many concurrent calls share few round trips") {
   int answered = 0;
   for (int i = 0; i < 2000; ++i)
     pool->call({"INCR", "counter"}, [&](redis_reply r) {
-      if (r.kind == reply_kind::integer)
-        ++answered;
+      if (r.kind == reply_kind::integer) ++answered;
     });
   drive([&] { return answered == 2000; });
   CHECK(answered == 2000);
@@ -113,7 +111,8 @@ TEST_CASE_METHOD(link_fixture, "many concurrent calls share few round trips") {
   CHECK(call({"GET", "counter"}).str == "2000");
 }
 
-TEST_CASE_METHOD(link_fixture, "Redis killed and restarted under load: every call answered in budget") {
+TEST_CASE_METHOD(link_fixture,
+                 "Redis killed and restarted under load: every call answered in budget") {
   test::test_redis redis;
   open(redis.unix_url(), 100ms);
   wait_ready();
@@ -143,8 +142,7 @@ TEST_CASE_METHOD(link_fixture, "Redis killed and restarted under load: every cal
     }
     if (!restarter.joinable() && millis_since(started) > 1500)
       restarter = std::thread([&] { redis.start(); });
-    if (io.stopped())
-      io.restart();
+    if (io.stopped()) io.restart();
     io.run_one_for(1ms);
   }
   restarter.join();
@@ -193,10 +191,12 @@ TEST_CASE_METHOD(link_fixture, "Redis paused past the budget: UNAVAILABLE in tim
   // After the pause the link serves again (late replies to abandoned calls are dropped).
   drive([] { return false; }, 900ms);
   bool recovered = false;
-  drive([&] {
-    recovered = call({"PING"}).str == "PONG";
-    return recovered;
-  }, 3000ms);
+  drive(
+      [&] {
+        recovered = call({"PING"}).str == "PONG";
+        return recovered;
+      },
+      3000ms);
   CHECK(recovered);
   CHECK(call({"ECHO", "in order"}).str == "in order");
 }
@@ -220,16 +220,21 @@ namespace {
 // A CA and a server certificate for localhost, made with the openssl CLI.
 void make_certificates(const test::temp_dir& dir, const std::string& name) {
   auto f = [&](const std::string& file) { return dir.file(name + "-" + file); };
-  std::string script =
-    "set -e; cd " + dir.path() + ";"
-    "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=" + name + "-ca -keyout "
-    + f("ca.key") + " -out " + f("ca.crt") + " >/dev/null 2>&1;"
-    "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout " + f("server.key")
-    + " -out " + f("server.csr") + " >/dev/null 2>&1;"
-    "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > " + f("ext.cnf") + ";"
-    "openssl x509 -req -in " + f("server.csr") + " -CA " + f("ca.crt") + " -CAkey " + f("ca.key")
-    + " -CAcreateserial -days 2 -extfile " + f("ext.cnf") + " -out " + f("server.crt")
-    + " >/dev/null 2>&1";
+  std::string script = "set -e; cd " + dir.path() +
+                       ";"
+                       "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=" +
+                       name + "-ca -keyout " + f("ca.key") + " -out " + f("ca.crt") +
+                       " >/dev/null 2>&1;"
+                       "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout " +
+                       f("server.key") + " -out " + f("server.csr") +
+                       " >/dev/null 2>&1;"
+                       "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > " +
+                       f("ext.cnf") +
+                       ";"
+                       "openssl x509 -req -in " +
+                       f("server.csr") + " -CA " + f("ca.crt") + " -CAkey " + f("ca.key") +
+                       " -CAcreateserial -days 2 -extfile " + f("ext.cnf") + " -out " +
+                       f("server.crt") + " >/dev/null 2>&1";
   std::string output;
   REQUIRE(test::run_command("bash -c \"" + script + "\"", &output) == 0);
 }

@@ -38,8 +38,7 @@ public:
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (std::chrono::steady_clock::now() < until) {
       pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0)
-        continue;
+      if (::poll(&p, 1, 50) <= 0) continue;
       char buffer[4096];
       auto n = ::recv(fd_, buffer, sizeof(buffer), 0);
       if (n > 0 && std::string(buffer, static_cast<std::size_t>(n)).find(text) != std::string::npos)
@@ -69,7 +68,7 @@ TEST_CASE("sd_notify: READY once serving, WATCHDOG while alive, STOPPING on SIGT
   CHECK(systemd.wait_for("WATCHDOG=1", 1000)); // and again: it is periodic
   daemon.signal(SIGTERM);
   CHECK(systemd.wait_for("STOPPING=1"));
-  CHECK(daemon.stop() == 0);
+  CHECK(daemon.wait_exit() == 0);
 }
 
 TEST_CASE("connections past max_clients get an error and are closed") {
@@ -103,8 +102,7 @@ TEST_CASE("log.format json writes one JSON object per line") {
     auto record = nlohmann::json::parse(line); // throws, failing the test, if not JSON
     CHECK(record.contains("ts"));
     CHECK(record.contains("level"));
-    if (record["msg"] == "started")
-      saw_start = record["node"] == "j1";
+    if (record["msg"] == "started") saw_start = record["node"] == "j1";
     ++parsed;
   }
   CHECK(parsed >= 4);

@@ -53,7 +53,8 @@ TEST_CASE_METHOD(fixture, "connection commands answer like Redis") {
   CHECK(c.call({"INFO", "clients"}).str.find("# Server") == std::string::npos);
 }
 
-TEST_CASE_METHOD(fixture, "unknown commands and wrong arity are errors, and the connection lives on") {
+TEST_CASE_METHOD(fixture,
+                 "unknown commands and wrong arity are errors, and the connection lives on") {
   resp_client c(daemon.socket_path());
   auto unknown = c.call({"FLY", "away"});
   REQUIRE(unknown.is_error());
@@ -98,7 +99,8 @@ TEST_CASE_METHOD(fixture, "replies to a deep pipeline come back complete and in 
   }
 }
 
-TEST_CASE_METHOD(fixture, "a client that does not read its replies is held back, not buffered forever") {
+TEST_CASE_METHOD(fixture,
+                 "a client that does not read its replies is held back, not buffered forever") {
   resp_client c(daemon.socket_path());
   int one = 4096;
   setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
@@ -109,7 +111,8 @@ TEST_CASE_METHOD(fixture, "a client that does not read its replies is held back,
   timeval tv{0, 200000};
   setsockopt(c.fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   for (; sent < 10000; ++sent) {
-    if (::send(c.fd(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size()))
+    if (::send(c.fd(), request.data(), request.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(request.size()))
       break;
   }
   CHECK(sent < 10000); // backpressure reached us
@@ -123,7 +126,8 @@ TEST_CASE_METHOD(fixture, "a client that does not read its replies is held back,
 }
 
 TEST_CASE_METHOD(fixture, "malformed input gets one error and a closed connection") {
-  for (std::string garbage : {"*abc\r\n", "*1\r\n:5\r\n", "*1\r\n$-9\r\n", "*1\r\n$3\r\nabcdef\r\n"}) {
+  for (std::string garbage :
+       {"*abc\r\n", "*1\r\n:5\r\n", "*1\r\n$-9\r\n", "*1\r\n$3\r\nabcdef\r\n"}) {
     resp_client c(daemon.socket_path());
     c.send_raw(garbage);
     auto reply = c.read();
@@ -144,15 +148,15 @@ TEST_CASE_METHOD(fixture, "requests over the limits are refused before they are 
   CHECK(alive());
 }
 
-TEST_CASE_METHOD(fixture, "random bytes, half-sent frames and vanishing clients leave batond healthy") {
+TEST_CASE_METHOD(fixture,
+                 "random bytes, half-sent frames and vanishing clients leave batond healthy") {
   std::mt19937 rng(7);
   for (int round = 0; round < 200; ++round) {
     resp_client c(daemon.socket_path());
     std::string bytes(1 + rng() % 512, '\0');
     for (auto& b : bytes)
       b = static_cast<char>(rng());
-    if (round % 3 == 0)
-      bytes = "*3\r\n$4\r\nECHO\r\n$100\r\nonly-part"; // half a frame, then gone
+    if (round % 3 == 0) bytes = "*3\r\n$4\r\nECHO\r\n$100\r\nonly-part"; // half a frame, then gone
     c.send_raw(bytes);
   }
   for (int round = 0; round < 50; ++round) {

@@ -24,6 +24,8 @@ public:
 
   /// SIGTERM and wait; returns the exit status.
   int stop();
+  /// Waits for the process to exit on its own (after a signal the test sent); exit status.
+  int wait_exit();
   void kill();
   void signal(int sig);
 

@@ -21,8 +21,7 @@ namespace baton::test {
 
 temp_dir::temp_dir() {
   char pattern[] = "/tmp/baton-test-XXXXXX";
-  if (mkdtemp(pattern) == nullptr)
-    throw std::runtime_error("mkdtemp failed");
+  if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
 }
 
@@ -46,15 +45,13 @@ unsigned short free_port() {
 int run_command(const std::string& command, std::string* output) {
   std::string full = command + " 2>&1";
   FILE* pipe = ::popen(full.c_str(), "r");
-  if (pipe == nullptr)
-    return -1;
+  if (pipe == nullptr) return -1;
   std::array<char, 4096> chunk{};
   std::string text;
   while (auto n = std::fread(chunk.data(), 1, chunk.size(), pipe))
     text.append(chunk.data(), n);
   int status = ::pclose(pipe);
-  if (output != nullptr)
-    *output = text;
+  if (output != nullptr) *output = text;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -79,31 +76,45 @@ pid_t spawn(std::vector<std::string> args, const std::string& log_path) {
 
 bool answers_ping(const std::string& socket, int timeout_ms) {
   return eventually(
-    [&] {
-      try {
-        protocol::resp_client client(socket, 200);
-        return client.call({"PING"}).str == "PONG";
-      } catch (...) {
-        return false;
-      }
-    },
-    timeout_ms);
+      [&] {
+        try {
+          protocol::resp_client client(socket, 200);
+          return client.call({"PING"}).str == "PONG";
+        } catch (...) {
+          return false;
+        }
+      },
+      timeout_ms);
 }
 
 test_redis::test_redis(std::vector<std::string> extra, bool tcp)
-  : socket_(dir_.file("redis.sock")), extra_(std::move(extra)), tcp_(tcp) {
-  if (tcp_)
-    port_ = free_port();
+    : socket_(dir_.file("redis.sock")), extra_(std::move(extra)), tcp_(tcp) {
+  if (tcp_) port_ = free_port();
   start();
 }
 
-test_redis::~test_redis() { kill(); }
+test_redis::~test_redis() {
+  kill();
+}
 
 void test_redis::start() {
-  std::vector<std::string> args = {"redis-server", "--port", std::to_string(tcp_ ? port_ : 0),
-                                   "--bind", "127.0.0.1", "--unixsocket", socket_,
-                                   "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-                                   "--dir", dir_.path(), "--logfile", dir_.file("redis.log")};
+  std::vector<std::string> args = {"redis-server",
+                                   "--port",
+                                   std::to_string(tcp_ ? port_ : 0),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--unixsocket",
+                                   socket_,
+                                   "--unixsocketperm",
+                                   "700",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--dir",
+                                   dir_.path(),
+                                   "--logfile",
+                                   dir_.file("redis.log")};
   args.insert(args.end(), extra_.begin(), extra_.end());
   pid_ = spawn(args, "");
   if (!answers_ping(socket_))
@@ -111,8 +122,7 @@ void test_redis::start() {
 }
 
 void test_redis::kill() {
-  if (pid_ <= 0)
-    return;
+  if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, nullptr, 0);
   pid_ = -1;
@@ -120,8 +130,7 @@ void test_redis::kill() {
 }
 
 void test_redis::stop() {
-  if (pid_ <= 0)
-    return;
+  if (pid_ <= 0) return;
   cli({"SHUTDOWN", "NOSAVE"});
   ::waitpid(pid_, nullptr, 0);
   pid_ = -1;

@@ -37,9 +37,12 @@ public:
   const std::string& dir() const { return dir_.path(); }
 
   void start();
-  void kill();    ///< SIGKILL, like a crash
-  void stop();    ///< SHUTDOWN NOSAVE and wait
-  void restart() { kill(); start(); }
+  void kill(); ///< SIGKILL, like a crash
+  void stop(); ///< SHUTDOWN NOSAVE and wait
+  void restart() {
+    kill();
+    start();
+  }
   bool running() const { return pid_ > 0; }
   /// Runs redis-cli against this server and returns its output (trimmed).
   std::string cli(const std::vector<std::string>& args) const;
@@ -76,8 +79,7 @@ template <class Predicate>
 bool baton::test::eventually(Predicate predicate, int timeout_ms) {
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < until) {
-    if (predicate())
-      return true;
+    if (predicate()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return predicate();

@@ -50,8 +50,7 @@ TEST_CASE("protocol/API.md documents exactly the commands in the table") {
   std::string line;
   while (std::getline(text, line)) {
     std::smatch m;
-    if (std::regex_search(line, m, heading))
-      documented.insert(m[1]);
+    if (std::regex_search(line, m, heading)) documented.insert(m[1]);
   }
   std::set<std::string> implemented;
   for (const auto& spec : command_table())

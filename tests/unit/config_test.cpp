@@ -15,8 +15,7 @@ using namespace baton;
 namespace {
 bool has_problem(const config_result& r, const std::string& text) {
   for (const auto& p : r.problems)
-    if (p.find(text) != std::string::npos)
-      return true;
+    if (p.find(text) != std::string::npos) return true;
   return false;
 }
 } // namespace
@@ -84,7 +83,8 @@ TEST_CASE("broken YAML is one clear line") {
 TEST_CASE("a missing file and an unreadable password file are clear errors") {
   auto missing = load_config_file("/nonexistent/baton.yaml");
   REQUIRE(missing.problems.size() == 1);
-  CHECK(missing.problems[0] == "/nonexistent/baton.yaml: cannot open config file: No such file or directory");
+  CHECK(missing.problems[0] ==
+        "/nonexistent/baton.yaml: cannot open config file: No such file or directory");
   auto r = load_config_text("redis: {password_file: /nonexistent/secret}", "p.yaml");
   REQUIRE(r.problems.size() == 1);
   CHECK(has_problem(r, "password_file '/nonexistent/secret' cannot be read"));

@@ -101,8 +101,7 @@ TEST_CASE("random bytes never crash the parser and always make progress or stop"
     for (auto& c : input)
       c = "*$\r\n0123456789-abc"[rng() % 18];
     auto r = parser.parse(input.data(), input.size(), args);
-    if (r.status == parse_status::complete)
-      REQUIRE(r.consumed > 0);
+    if (r.status == parse_status::complete) REQUIRE(r.consumed > 0);
     REQUIRE(r.consumed <= input.size());
   }
 }
