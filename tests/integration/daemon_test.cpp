@@ -223,3 +223,41 @@ TEST_CASE("access rules by uid: NOPERM for families a caller may not use") {
     CHECK(call_as_nobody(daemon.socket_path(), {"DEBUG", "RTT"}).empty()); // a map: no text
   }
 }
+
+TEST_CASE("batond starts without Redis, serves what it can, and connects when Redis comes") {
+  test::test_redis redis;
+  redis.kill(); // the socket path stays reserved for the restart below
+  test::test_batond daemon(redis.unix_url());
+  resp_client c(daemon.socket_path());
+  CHECK(c.call({"PING"}).str == "PONG");
+  auto t = std::chrono::steady_clock::now();
+  CHECK(c.call({"DEBUG", "RTT"}).str.rfind("UNAVAILABLE", 0) == 0);
+  CHECK(std::chrono::steady_clock::now() - t < std::chrono::milliseconds(250 + 150));
+  CHECK(test::http_get(daemon.http_port(), "/readyz") == 503);
+  CHECK(test::http_get(daemon.http_port(), "/healthz") == 200);
+  redis.start();
+  CHECK(test::eventually([&] { return test::http_get(daemon.http_port(), "/readyz") == 200; }));
+  CHECK(c.call({"DEBUG", "RTT"}).kind == protocol::resp_value::type::array); // RESP2: flat map
+}
+
+TEST_CASE("garbage and unsupported methods on the HTTP port do not hurt batond") {
+  test::test_redis redis;
+  test::test_batond daemon(redis.unix_url());
+  auto port = std::to_string(daemon.http_port());
+  std::string out;
+  test::run_command("curl -s --max-time 2 -X POST --data x http://127.0.0.1:" + port +
+                        "/metrics -o /dev/null -w '%{http_code}'",
+                    &out);
+  CHECK(out == "405");
+  // A body over the limit (4 KiB; operators' GETs carry none) closes the connection.
+  test::run_command("head -c 20000 /dev/urandom | curl -s --max-time 2 -X POST --data-binary @- "
+                    "http://127.0.0.1:" +
+                        port + "/metrics -o /dev/null -w '%{http_code}'",
+                    &out);
+  CHECK(out == "000");
+  test::run_command("head -c 5000 /dev/urandom | timeout 2 bash -c 'cat > /dev/tcp/127.0.0.1/" +
+                        port + "'",
+                    &out);
+  CHECK(test::http_get(daemon.http_port(), "/healthz") == 200);
+  CHECK(resp_client(daemon.socket_path()).call({"PING"}).str == "PONG");
+}
