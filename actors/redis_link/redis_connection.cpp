@@ -64,6 +64,7 @@ void redis_connection::start() {
 
 void redis_connection::stop() {
   if (state_ == state::stopped) return;
+  stopping_ = true; // a clean stop is not an outage: no warning
   fail("link stopped");
   state_ = state::stopped;
   reconnect_timer_.cancel();
@@ -306,7 +307,8 @@ void redis_connection::fail(const std::string& reason) {
   pending_.clear();
   // One warning per outage, not one per reconnect attempt: while Redis stays away the
   // repeats go to debug (the metrics count them all).
-  auto level = was_ready || attempt_ == 0 ? log::level::warning : log::level::debug;
+  auto level =
+    !stopping_ && (was_ready || attempt_ == 0) ? log::level::warning : log::level::debug;
   if (log::enabled(level))
     log::write(level, "redis", "connection down",
                {{"connection", std::to_string(index_)},

@@ -98,6 +98,7 @@ private:
   boost::asio::steady_timer deadline_timer_;
   boost::asio::steady_timer reconnect_timer_;
   unsigned attempt_ = 0;
+  bool stopping_ = false;
   std::minstd_rand jitter_;
 };
 
