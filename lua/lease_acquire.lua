@@ -1,0 +1,49 @@
+-- Grants a lease with a fencing token, or says who holds it.
+-- KEYS[1] lease hash   "<prefix>:lease:{<name>}"
+-- KEYS[2] fence        "<prefix>:lease:{<name>}:fence" (highest token granted)
+-- ARGV[1] owner id (unique per daemon connection), ARGV[2] ttl_ms, ARGV[3] node id,
+-- ARGV[4] client description, ARGV[5] meta, ARGV[6] lock_delay_ms (applies if this holder
+-- is lost uncleanly), ARGV[7] token floor (highest token the caller has seen, or 0)
+--
+-- Tokens strictly increase per name, also after Redis lost the fence key (restart without
+-- persistence, failover): a token is at least Redis TIME in microseconds, an epoch that a
+-- restart does not reset, and above both the stored fence and the caller's floor.
+--
+-- The hash lives ttl + lock_delay: valid_until says when the holder's right ends, and the
+-- rest of the key's life is the lock-delay during which nobody may take the name after an
+-- unclean loss (a clean release deletes the key, so no delay).
+-- Reply: {1, token, ttl_ms, "granted"|"held"} or {0, reason, owner, node, client, token,
+-- remaining_ms} with reason "held" or "lock-delay".
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local ttl = tonumber(ARGV[2])
+local lock_delay = tonumber(ARGV[6])
+local current = redis.call('HMGET', KEYS[1], 'owner', 'token', 'valid_until', 'node', 'client')
+if current[1] then
+  local valid_until = tonumber(current[3])
+  if current[1] == ARGV[1] and now < valid_until then
+    -- The same owner asks again (a retry after a lost reply): it still holds the lease.
+    redis.call('HSET', KEYS[1], 'valid_until', string.format('%d', now + ttl * 1000))
+    redis.call('PEXPIRE', KEYS[1], ttl + lock_delay)
+    return {1, tonumber(current[2]), ttl, 'held'}
+  end
+  if now < valid_until then
+    return {0, 'held', current[1], current[4], current[5], tonumber(current[2]),
+            math.floor((valid_until - now) / 1000)}
+  end
+  -- Expired without a release: the lock-delay runs until the key itself expires.
+  local delay_left = redis.call('PTTL', KEYS[1])
+  if delay_left > 0 then
+    return {0, 'lock-delay', current[1], current[4], current[5], tonumber(current[2]), delay_left}
+  end
+end
+local token = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(ARGV[7])) + 1
+if token < now then token = now end
+local token_text = string.format('%d', token)
+redis.call('SET', KEYS[2], token_text, 'PX', 30 * 24 * 3600 * 1000)
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', token_text,
+           'valid_until', string.format('%d', now + ttl * 1000), 'node', ARGV[3],
+           'client', ARGV[4], 'meta', ARGV[5], 'acquired_at', string.format('%d', now),
+           'lock_delay', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ttl + lock_delay)
+return {1, token, ttl, 'granted'}

@@ -1,0 +1,179 @@
+// lua/lease_*.lua on a real redis-server: mutual exclusion, tokens that only grow (also when
+// Redis loses everything), expiry, lock-delay after an unclean loss, renew and release that
+// only the holder can do, and TTLs on every key.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "tests/support/script_runner.hpp"
+#include "tests/support/test_redis.hpp"
+
+using namespace baton;
+using protocol::resp_value;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string lease_key = "baton:lease:{jobs}";
+const std::string fence_key = "baton:lease:{jobs}:fence";
+
+struct lease_fixture {
+  test::test_redis redis;
+  test::script_runner lua{redis.socket_path()};
+
+  resp_value acquire(const std::string& owner, int ttl_ms, int lock_delay_ms = 0,
+                     std::int64_t floor = 0) {
+    return lua.run("lease_acquire", {lease_key, fence_key},
+                   {owner, std::to_string(ttl_ms), "node-" + owner, "client of " + owner,
+                    "meta of " + owner, std::to_string(lock_delay_ms), std::to_string(floor)});
+  }
+  resp_value renew(const std::string& owner, std::int64_t token, int ttl_ms) {
+    return lua.run("lease_renew", {lease_key},
+                   {owner, std::to_string(token), std::to_string(ttl_ms)});
+  }
+  resp_value release(const std::string& owner, std::int64_t token) {
+    return lua.run("lease_release", {lease_key},
+                   {owner, std::to_string(token), "baton:lease-events", "jobs"});
+  }
+  resp_value info() { return lua.run("lease_info", {lease_key}, {}); }
+};
+
+bool granted(const resp_value& r) {
+  return r.elements.at(0).integer == 1;
+}
+std::int64_t token_of(const resp_value& r) {
+  return r.elements.at(1).integer;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(lease_fixture, "one holder at a time; the loser learns who holds it") {
+  auto first = acquire("a", 10000);
+  REQUIRE(granted(first));
+  CHECK(first.elements[3].str == "granted");
+  auto second = acquire("b", 10000);
+  REQUIRE_FALSE(granted(second));
+  CHECK(second.elements[1].str == "held");
+  CHECK(second.elements[2].str == "a");
+  CHECK(second.elements[3].str == "node-a");
+  CHECK(second.elements[5].integer == token_of(first));
+  CHECK(second.elements[6].integer > 9000);
+  // The holder asking again (a retry after a lost reply) keeps its token.
+  auto again = acquire("a", 10000);
+  CHECK(granted(again));
+  CHECK(token_of(again) == token_of(first));
+  CHECK(again.elements[3].str == "held");
+}
+
+TEST_CASE_METHOD(lease_fixture, "tokens grow with every grant and are an epoch from Redis TIME") {
+  auto t = lua.call({"TIME"});
+  auto now_us = std::stoll(t.elements[0].str) * 1000000 + std::stoll(t.elements[1].str);
+  auto first = acquire("a", 10000);
+  CHECK(token_of(first) >= now_us);
+  REQUIRE(granted(release("a", token_of(first))));
+  std::int64_t previous = token_of(first);
+  for (int i = 0; i < 50; ++i) {
+    auto r = acquire(i % 2 ? "a" : "b", 10000);
+    REQUIRE(granted(r));
+    REQUIRE(token_of(r) > previous);
+    previous = token_of(r);
+    REQUIRE(granted(release(i % 2 ? "a" : "b", previous)));
+  }
+}
+
+TEST_CASE_METHOD(lease_fixture, "tokens keep growing after Redis loses all its data") {
+  auto before = acquire("a", 10000);
+  REQUIRE(granted(before));
+  SECTION("FLUSHALL") {
+    lua.call({"FLUSHALL"});
+  }
+  SECTION("restart without persistence") {
+    redis.kill();
+    redis.start();
+  }
+  test::script_runner fresh(redis.socket_path());
+  auto after = fresh.run("lease_acquire", {lease_key, fence_key},
+                         {"b", "10000", "node-b", "c", "", "0", "0"});
+  REQUIRE(granted(after));
+  CHECK(token_of(after) > token_of(before));
+}
+
+TEST_CASE_METHOD(lease_fixture, "the caller's floor lifts tokens above anything it has seen") {
+  auto first = acquire("a", 10000);
+  REQUIRE(granted(release("a", token_of(first))));
+  std::int64_t floor = token_of(first) + 1000000000; // e.g. seen before a failover
+  auto r = acquire("b", 10000, 0, floor);
+  REQUIRE(granted(r));
+  CHECK(token_of(r) == floor + 1);
+}
+
+TEST_CASE_METHOD(lease_fixture, "an expired lease can be taken, with a larger token") {
+  auto first = acquire("a", 50);
+  REQUIRE(granted(first));
+  std::this_thread::sleep_for(80ms);
+  auto second = acquire("b", 10000);
+  REQUIRE(granted(second));
+  CHECK(token_of(second) > token_of(first));
+  // The old holder can neither renew nor release any more.
+  CHECK(renew("a", token_of(first), 1000).elements[1].str == "not-holder");
+  CHECK(release("a", token_of(first)).elements[1].str == "not-holder");
+  CHECK(info().elements[1].str == "b");
+}
+
+TEST_CASE_METHOD(lease_fixture,
+                 "lock-delay keeps the name after an unclean loss, not after a release") {
+  auto lost = acquire("a", 50, 300);
+  REQUIRE(granted(lost));
+  std::this_thread::sleep_for(100ms); // a expired without releasing (its daemon died)
+  auto during = acquire("b", 10000);
+  REQUIRE_FALSE(granted(during));
+  CHECK(during.elements[1].str == "lock-delay");
+  CHECK(during.elements[6].integer > 0);
+  CHECK(info().elements[0].str == "lock-delay");
+  std::this_thread::sleep_for(300ms);
+  REQUIRE(granted(acquire("b", 10000, 300)));
+
+  auto held = acquire("b", 10000, 300);
+  REQUIRE(granted(release("b", token_of(held))));
+  CHECK(granted(acquire("c", 10000))); // a clean release: no delay
+}
+
+TEST_CASE_METHOD(lease_fixture, "only the holder renews, and a lapsed lease is not revived") {
+  auto r = acquire("a", 200, 500); // with lock-delay, the lapsed record stays a while
+  REQUIRE(granted(r));
+  auto renewed = renew("a", token_of(r), 5000);
+  REQUIRE(renewed.elements[0].integer == 1);
+  CHECK(lua.call({"PTTL", lease_key}).integer > 5000); // ttl + lock-delay
+  CHECK(info().elements[5].integer > 4000);
+  CHECK(renew("b", token_of(r), 5000).elements[1].str == "not-holder");
+  CHECK(renew("a", token_of(r) + 1, 5000).elements[1].str == "not-holder");
+  CHECK(renew("a", token_of(r), 50).elements[0].integer == 1);
+  std::this_thread::sleep_for(80ms);
+  CHECK(renew("a", token_of(r), 5000).elements[1].str == "expired");
+  lua.call({"DEL", lease_key});
+  CHECK(renew("a", token_of(r), 5000).elements[1].str == "not-held");
+}
+
+TEST_CASE_METHOD(lease_fixture, "only the holder releases; release announces itself") {
+  auto r = acquire("a", 10000);
+  REQUIRE(granted(r));
+  CHECK(release("b", token_of(r)).elements[1].str == "not-holder");
+  CHECK(release("a", token_of(r) - 1).elements[1].str == "not-holder");
+  CHECK(info().elements[1].str == "a"); // nothing changed
+  protocol::resp_client subscriber(redis.socket_path());
+  subscriber.call({"SUBSCRIBE", "baton:lease-events"});
+  CHECK(release("a", token_of(r)).elements[1].str == "released");
+  auto message = subscriber.read();
+  CHECK(message.elements.at(2).str == "released jobs " + std::to_string(token_of(r)));
+  CHECK(info().elements.empty());
+  CHECK(release("a", token_of(r)).elements[1].str == "not-held");
+}
+
+TEST_CASE_METHOD(lease_fixture, "every key a lease writes has a TTL") {
+  REQUIRE(granted(acquire("a", 1000, 500)));
+  auto lease_ttl = lua.call({"PTTL", lease_key}).integer;
+  CHECK(lease_ttl > 1000);
+  CHECK(lease_ttl <= 1500);
+  CHECK(lua.call({"PTTL", fence_key}).integer > 0);
+  CHECK(info().elements[6].str == "meta of a");
+}
