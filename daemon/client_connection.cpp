@@ -3,6 +3,7 @@
 
 #include <boost/asio/write.hpp>
 
+#include "actors/lease/lease_service.hpp"
 #include "common/log.hpp"
 #include "daemon/command_router.hpp"
 #include "protocol/reply_writer.hpp"
@@ -167,6 +168,8 @@ void client_connection::close() {
   slots_.clear();
   input_.clear();
   output_.clear();
+  // Leases die with the connection that took them (a crash or kill -9 included), at once.
+  if (ctx_.leases != nullptr) ctx_.leases->connection_closed(id_);
   log::debug("server", "client disconnected", {{"client", std::to_string(id_)}});
 }
 

@@ -35,6 +35,7 @@ public:
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
   const peer_credentials& peer() const { return peer_; }
+  bool is_closed() const { return closed_; }
   /// Close once the replies queued so far are written (QUIT).
   void close_after_reply() { close_after_flush_ = true; }
 

@@ -2,6 +2,7 @@
 #include "daemon/command_router.hpp"
 
 #include "daemon/connection_commands.hpp"
+#include "daemon/lease_commands.hpp"
 #include "protocol/command_table.hpp"
 #include "protocol/reply_writer.hpp"
 
@@ -57,6 +58,11 @@ void route_command(daemon_context& ctx, client_connection& conn, std::vector<std
   switch (spec.id) {
   case protocol::command_id::debug_rtt:
     return debug_rtt(ctx, conn, ticket);
+  case protocol::command_id::lease_acquire:
+  case protocol::command_id::lease_renew:
+  case protocol::command_id::lease_release:
+  case protocol::command_id::lease_info:
+    return run_lease_command(spec, args, conn, ctx, ticket);
   default:
     run_connection_command(spec, args, conn, ctx, out);
     return conn.complete(ticket, std::move(bytes));

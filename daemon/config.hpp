@@ -71,6 +71,13 @@ struct access_config {
   std::vector<access_rule> rules;
 };
 
+struct leases_config {
+  milliseconds lock_delay{0};          ///< name unavailable this long after an unclean loss
+  std::size_t max_name_length = 256;
+  milliseconds min_ttl{10};
+  milliseconds max_ttl{24 * 3600 * 1000};
+};
+
 struct runtime_config {
   std::size_t worker_threads = 2;    ///< CAF scheduler threads
   std::string scheduler = "sharing"; ///< CAF scheduler.policy: sharing or stealing
@@ -86,6 +93,7 @@ struct config {
   redis_config redis;
   log_config log;
   access_config access;
+  leases_config leases;
   runtime_config runtime;
 };
 

@@ -338,6 +338,16 @@ void read_access(checker& c, const YAML::Node& node, access_config& a) {
   }
 }
 
+void read_leases(checker& c, const YAML::Node& node, leases_config& l) {
+  if (!c.expect_map(node, "leases", {"lock_delay_ms", "max_name_length", "min_ttl_ms", "max_ttl_ms"}))
+    return;
+  c.read_ms(node, "lock_delay_ms", 0, 3600000, l.lock_delay);
+  c.read_size(node, "max_name_length", 1, 4096, l.max_name_length);
+  c.read_ms(node, "min_ttl_ms", 1, 3600000, l.min_ttl);
+  c.read_ms(node, "max_ttl_ms", 1, 30LL * 24 * 3600 * 1000, l.max_ttl);
+  if (l.min_ttl > l.max_ttl) c.problem(node.Mark(), "min_ttl_ms must not exceed max_ttl_ms");
+}
+
 void read_runtime(checker& c, const YAML::Node& node, runtime_config& r) {
   if (!c.expect_map(node, "runtime", {"worker_threads", "scheduler", "drift_margin_ms"})) return;
   c.read_size(node, "worker_threads", 1, 64, r.worker_threads);
@@ -364,7 +374,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
   }
   if (root.IsNull()) return result; // an empty file: all defaults
   if (!c.expect_map(root, "the top level",
-                    {"node_id", "prefix", "socket", "http", "redis", "log", "access", "runtime"}))
+                    {"node_id", "prefix", "socket", "http", "redis", "log", "access", "leases", "runtime"}))
     return result;
   auto& cfg = result.cfg;
   try {
@@ -375,6 +385,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
     if (auto n = root["redis"]) read_redis(c, n, cfg.redis);
     if (auto n = root["log"]) read_log(c, n, cfg.log);
     if (auto n = root["access"]) read_access(c, n, cfg.access);
+    if (auto n = root["leases"]) read_leases(c, n, cfg.leases);
     if (auto n = root["runtime"]) read_runtime(c, n, cfg.runtime);
   } catch (const YAML::Exception& e) {
     c.problem(e.mark, e.msg);

@@ -15,6 +15,10 @@
 #include "daemon/access_policy.hpp"
 #include "daemon/config.hpp"
 
+namespace baton::lease {
+class lease_service;
+}
+
 namespace baton {
 
 struct daemon_context {
@@ -30,6 +34,7 @@ struct daemon_context {
   redis_link::link_counters& link;
   metrics::request_metrics& requests;
   access_policy access;
+  lease::lease_service* leases = nullptr; ///< set by main once built
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   double start_unix_seconds =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

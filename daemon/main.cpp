@@ -6,8 +6,11 @@
 #include <caf/all.hpp>
 
 #include <csignal>
+#include <cstdio>
 #include <iostream>
+#include <random>
 
+#include "actors/lease/lease_service.hpp"
 #include "actors/redis_link/redis_link_actor.hpp"
 #include "build_info.hpp"
 #include "common/log.hpp"
@@ -47,6 +50,16 @@ bool load(const flags& f, config& out) {
   return true;
 }
 
+// Distinguishes this run of the daemon from earlier ones in lease owner ids, so that a
+// restarted daemon never mistakes a lease of its previous life for its own.
+std::string random_run_id() {
+  std::random_device device;
+  std::uniform_int_distribution<std::uint64_t> any;
+  char text[17];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(any(device)));
+  return text;
+}
+
 std::vector<std::string> family_labels() {
   std::vector<std::string> families;
   for (const auto& spec : protocol::command_table())
@@ -79,6 +92,17 @@ int run(const flags& f) {
     return 1;
   }
   daemon_context ctx(io, cfg, *pool, counters, requests);
+  lease::lease_settings lease_settings;
+  lease_settings.prefix = cfg.prefix;
+  lease_settings.node_id = cfg.node_id;
+  lease_settings.run_id = random_run_id();
+  lease_settings.drift_margin = cfg.runtime.drift_margin;
+  lease_settings.lock_delay = cfg.leases.lock_delay;
+  lease_settings.max_name_length = cfg.leases.max_name_length;
+  lease_settings.min_ttl = cfg.leases.min_ttl;
+  lease_settings.max_ttl = cfg.leases.max_ttl;
+  lease::lease_service leases(io, *pool, lease_settings);
+  ctx.leases = &leases;
 
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.policy", cfg.runtime.scheduler == "sharing" ? caf::atom("sharing")
@@ -109,9 +133,12 @@ int run(const flags& f) {
     ctx.draining = true;
     server.stop();
     http.stop();
-    pool->stop();
     reload_signal.cancel();
-    io.stop();
+    // Give leases back before the link goes, so other holders need not wait for TTLs.
+    leases.release_all([&] {
+      pool->stop();
+      io.stop();
+    });
   });
   std::function<void()> wait_for_reload = [&] {
     reload_signal.async_wait([&](const boost::system::error_code& ec, int) {

@@ -23,6 +23,11 @@ const std::vector<command_spec>& command_table() {
       {"COMMAND", "DOCS", -2, command_id::command_docs, "command", "Command summaries"},
       {"DEBUG", "RTT", 2, command_id::debug_rtt, "debug",
        "Runs a script on Redis through the link; answers Redis TIME and the round trip"},
+      {"LEASE", "ACQUIRE", -4, command_id::lease_acquire, "lease",
+       "Takes a lease with a fencing token, or says who holds it"},
+      {"LEASE", "RENEW", -4, command_id::lease_renew, "lease", "Extends a lease its holder holds"},
+      {"LEASE", "RELEASE", 4, command_id::lease_release, "lease", "Gives a lease back"},
+      {"LEASE", "INFO", 3, command_id::lease_info, "lease", "Who holds a lease, and for how long"},
   };
   return table;
 }

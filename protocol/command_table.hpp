@@ -24,6 +24,10 @@ enum class command_id {
   command_info,
   command_docs,
   debug_rtt,
+  lease_acquire,
+  lease_renew,
+  lease_release,
+  lease_info,
 };
 
 struct command_spec {

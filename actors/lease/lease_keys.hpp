@@ -1,0 +1,24 @@
+// Lease names as users give them, checked, and the Redis keys they map to. All keys of one
+// lease share the hash tag {name}, so they land in one Redis Cluster slot.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace baton::lease {
+
+/// Empty when `name` is acceptable, else the reason (for an -ERR reply).
+std::string check_name(std::string_view name, std::size_t max_length);
+
+struct lease_keys {
+  std::string lease; ///< "<prefix>:lease:{<name>}"
+  std::string fence; ///< "<prefix>:lease:{<name>}:fence"
+};
+
+lease_keys keys_for(const std::string& prefix, const std::string& name);
+
+/// The pub/sub channel on which releases are announced.
+std::string events_channel(const std::string& prefix);
+
+} // namespace baton::lease

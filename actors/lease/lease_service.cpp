@@ -1,0 +1,377 @@
+// Leases as this daemon's clients see them; see lease_service.hpp.
+#include "actors/lease/lease_service.hpp"
+
+#include <algorithm>
+#include <memory>
+
+#include "actors/lease/lease_keys.hpp"
+#include "common/log.hpp"
+
+namespace baton::lease {
+
+using redis_link::redis_reply;
+using redis_link::reply_kind;
+
+namespace {
+
+lease_outcome make(lease_outcome::kind what, std::string why = {}) {
+  lease_outcome o;
+  o.what = what;
+  o.why = std::move(why);
+  return o;
+}
+
+std::int64_t remaining_ms(clock::time_point until, clock::time_point now) {
+  return std::chrono::duration_cast<milliseconds>(until - now).count();
+}
+
+// A reply that is not what our own script returns: Redis' error, or a bug.
+lease_outcome unexpected(const redis_reply& reply) {
+  if (reply.is_unavailable()) return make(lease_outcome::kind::unavailable, reply.str);
+  return make(lease_outcome::kind::unavailable,
+              "unexpected reply from redis: " + (reply.str.empty() ? "(no text)" : reply.str));
+}
+
+bool is_status_array(const redis_reply& r, std::size_t min_size) {
+  return r.kind == reply_kind::array && r.elements.size() >= min_size &&
+         r.elements[0].kind == reply_kind::integer;
+}
+
+} // namespace
+
+lease_service::lease_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
+                             lease_settings settings)
+    : io_(io), redis_(redis), settings_(std::move(settings)), keep_timer_(io) {}
+
+std::string lease_service::owner_for(std::uint64_t connection) const {
+  return settings_.node_id + "/" + settings_.run_id + "/" + std::to_string(connection);
+}
+
+void lease_service::remember_token(const std::string& name, std::int64_t token) {
+  // Bounded: the floor only guards against a Redis that lost its fence keys, and Redis TIME
+  // already does most of that; forgetting old names costs nothing but that extra margin.
+  if (token_floor_.size() > 100000) token_floor_.clear();
+  auto& floor = token_floor_[name];
+  floor = std::max(floor, token);
+}
+
+void lease_service::mark_lost(const std::string& name, std::int64_t token) {
+  // Remembered so that the holder's next RENEW or RELEASE hears LOST, not NOTHELD. Bounded:
+  // past the cap the oldest knowledge goes, and such a holder hears NOTHELD instead.
+  if (lost_.size() > 100000) lost_.clear();
+  lost_[name] = token;
+  forget(name);
+}
+
+bool lease_service::was_lost(const std::string& name, std::int64_t token) const {
+  auto it = lost_.find(name);
+  return it != lost_.end() && it->second == token;
+}
+
+void lease_service::forget(const std::string& name) {
+  auto it = held_.find(name);
+  if (it == held_.end()) return;
+  auto connection = it->second.connection;
+  held_.erase(it);
+  auto c = by_connection_.find(connection);
+  if (c == by_connection_.end()) return;
+  auto& names = c->second;
+  names.erase(std::remove(names.begin(), names.end(), name), names.end());
+  if (names.empty()) by_connection_.erase(c);
+}
+
+void lease_service::acquire(acquire_request request, lease_callback done) {
+  if (auto problem = check_name(request.name, settings_.max_name_length); !problem.empty())
+    return done(make(lease_outcome::kind::invalid, problem));
+  if (request.ttl < settings_.min_ttl || request.ttl > settings_.max_ttl)
+    return done(make(lease_outcome::kind::invalid,
+                     "ttl must be between " + std::to_string(settings_.min_ttl.count()) + " and " +
+                         std::to_string(settings_.max_ttl.count()) + " ms"));
+  auto now = clock::now();
+  if (auto it = held_.find(request.name); it != held_.end()) {
+    if (now >= it->second.valid_until) {
+      forget(request.name);
+    } else if (it->second.connection != request.connection) {
+      // Another client of this daemon holds it: answer without asking Redis.
+      lease_outcome o = make(lease_outcome::kind::denied);
+      o.holder.state = "held";
+      o.holder.owner = it->second.owner;
+      o.holder.node = settings_.node_id;
+      o.holder.token = it->second.token;
+      o.holder.remaining_ms = remaining_ms(it->second.valid_until, now);
+      return done(std::move(o));
+    }
+  }
+  auto keys = keys_for(settings_.prefix, request.name);
+  auto owner = owner_for(request.connection);
+  std::int64_t floor = 0;
+  if (auto f = token_floor_.find(request.name); f != token_floor_.end()) floor = f->second;
+  // Built before the call: the callback below takes `request` by move, and the order in which
+  // a call's arguments are evaluated is unspecified.
+  std::vector<std::string> args = {owner,
+                                   std::to_string(request.ttl.count()),
+                                   settings_.node_id,
+                                   request.client,
+                                   request.meta,
+                                   std::to_string(settings_.lock_delay.count()),
+                                   std::to_string(floor)};
+  auto sent = clock::now();
+  redis_.run_script(
+      "lease_acquire", {keys.lease, keys.fence}, args,
+      [this, request = std::move(request), owner, sent, done = std::move(done)](redis_reply reply) {
+        if (!is_status_array(reply, 3)) return done(unexpected(reply));
+        if (reply.elements[0].integer == 0) {
+          if (reply.elements.size() < 7) return done(unexpected(reply));
+          lease_outcome o = make(lease_outcome::kind::denied);
+          o.holder.state = reply.elements[1].str;
+          o.holder.owner = reply.elements[2].str;
+          o.holder.node = reply.elements[3].str;
+          o.holder.client = reply.elements[4].str;
+          o.holder.token = reply.elements[5].integer;
+          o.holder.remaining_ms = reply.elements[6].integer;
+          remember_token(request.name, o.holder.token);
+          return done(std::move(o));
+        }
+        auto token = reply.elements[1].integer;
+        remember_token(request.name, token);
+        // Safe validity counts from when the request was sent, not from when Redis granted it.
+        auto valid_until = sent + request.ttl - settings_.drift_margin;
+        auto replied = clock::now();
+        if (valid_until <= replied) {
+          release_quietly(request.name, owner, token);
+          return done(make(lease_outcome::kind::unavailable,
+                           "redis answered too late for the lease to be safely held; released it"));
+        }
+        forget(request.name); // a re-acquire by the same connection replaces its record
+        held_lease h;
+        h.owner = owner;
+        h.token = token;
+        h.connection = request.connection;
+        h.ttl = request.ttl;
+        h.keep = request.keep;
+        h.valid_until = valid_until;
+        h.renew_at = sent + request.ttl / 3;
+        held_[request.name] = h;
+        by_connection_[request.connection].push_back(request.name);
+        arm_keep_timer();
+        lease_outcome o = make(lease_outcome::kind::granted);
+        o.token = token;
+        o.validity = milliseconds(remaining_ms(valid_until, replied));
+        done(std::move(o));
+      });
+}
+
+void lease_service::renew(const std::string& name, std::int64_t token,
+                          std::optional<milliseconds> ttl, lease_callback done) {
+  if (auto problem = check_name(name, settings_.max_name_length); !problem.empty())
+    return done(make(lease_outcome::kind::invalid, problem));
+  auto it = held_.find(name);
+  if (was_lost(name, token) && (it == held_.end() || it->second.token != token))
+    return done(make(lease_outcome::kind::lost, "lease '" + name + "' under token " +
+                                                    std::to_string(token) +
+                                                    " was lost: its safe validity ended"));
+  if (it == held_.end())
+    return done(make(lease_outcome::kind::not_held,
+                     "this node holds no lease '" + name + "' (never acquired, or released)"));
+  if (it->second.token != token)
+    return done(make(lease_outcome::kind::lost, "lease '" + name + "' is held under token " +
+                                                    std::to_string(it->second.token) + " now"));
+  auto now = clock::now();
+  if (now >= it->second.valid_until) {
+    mark_lost(name, token);
+    return done(make(lease_outcome::kind::lost, "the safe validity of lease '" + name + "' ended"));
+  }
+  auto new_ttl = ttl.value_or(it->second.ttl);
+  if (new_ttl < settings_.min_ttl || new_ttl > settings_.max_ttl)
+    return done(make(lease_outcome::kind::invalid,
+                     "ttl must be between " + std::to_string(settings_.min_ttl.count()) + " and " +
+                         std::to_string(settings_.max_ttl.count()) + " ms"));
+  auto keys = keys_for(settings_.prefix, name);
+  auto sent = clock::now();
+  redis_.run_script("lease_renew", {keys.lease},
+                    {it->second.owner, std::to_string(token), std::to_string(new_ttl.count())},
+                    [this, name, token, new_ttl, sent, done = std::move(done)](redis_reply reply) {
+                      if (!is_status_array(reply, 2)) return done(unexpected(reply));
+                      auto entry = held_.find(name);
+                      if (reply.elements[0].integer == 0) {
+                        if (entry != held_.end() && entry->second.token == token) forget(name);
+                        return done(make(lease_outcome::kind::lost,
+                                         "lease '" + name + "' is lost: " + reply.elements[1].str));
+                      }
+                      auto valid_until = sent + new_ttl - settings_.drift_margin;
+                      if (entry != held_.end() && entry->second.token == token) {
+                        entry->second.valid_until = valid_until;
+                        entry->second.ttl = new_ttl;
+                        entry->second.renew_at = sent + new_ttl / 3;
+                        arm_keep_timer();
+                      }
+                      lease_outcome o = make(lease_outcome::kind::granted);
+                      o.token = token;
+                      o.validity = milliseconds(
+                          std::max<std::int64_t>(0, remaining_ms(valid_until, clock::now())));
+                      done(std::move(o));
+                    });
+}
+
+void lease_service::release(const std::string& name, std::int64_t token, lease_callback done) {
+  if (auto problem = check_name(name, settings_.max_name_length); !problem.empty())
+    return done(make(lease_outcome::kind::invalid, problem));
+  auto it = held_.find(name);
+  if (it == held_.end() || it->second.token != token) {
+    if (was_lost(name, token))
+      return done(make(lease_outcome::kind::lost, "lease '" + name + "' under token " +
+                                                      std::to_string(token) + " was already lost"));
+    return done(make(lease_outcome::kind::not_held, "this node holds no lease '" + name +
+                                                        "' under token " + std::to_string(token)));
+  }
+  auto keys = keys_for(settings_.prefix, name);
+  redis_.run_script(
+      "lease_release", {keys.lease},
+      {it->second.owner, std::to_string(token), events_channel(settings_.prefix), name},
+      [this, name, token, done = std::move(done)](redis_reply reply) {
+        if (!is_status_array(reply, 2)) return done(unexpected(reply));
+        auto entry = held_.find(name);
+        if (entry != held_.end() && entry->second.token == token) forget(name);
+        if (reply.elements[0].integer == 0)
+          return done(make(lease_outcome::kind::lost,
+                           "lease '" + name + "' was already lost: " + reply.elements[1].str));
+        done(make(lease_outcome::kind::released));
+      });
+}
+
+void lease_service::info(const std::string& name, lease_callback done) {
+  if (auto problem = check_name(name, settings_.max_name_length); !problem.empty())
+    return done(make(lease_outcome::kind::invalid, problem));
+  auto keys = keys_for(settings_.prefix, name);
+  redis_.run_script("lease_info", {keys.lease}, {}, [done = std::move(done)](redis_reply reply) {
+    if (reply.kind != reply_kind::array) return done(unexpected(reply));
+    lease_outcome o = make(lease_outcome::kind::info);
+    if (reply.elements.size() >= 8) {
+      o.holder.state = reply.elements[0].str;
+      o.holder.owner = reply.elements[1].str;
+      o.holder.node = reply.elements[2].str;
+      o.holder.client = reply.elements[3].str;
+      o.holder.token = reply.elements[4].integer;
+      o.holder.remaining_ms = reply.elements[5].integer;
+      o.holder.meta = reply.elements[6].str;
+    }
+    done(std::move(o));
+  });
+}
+
+void lease_service::connection_closed(std::uint64_t connection) {
+  auto c = by_connection_.find(connection);
+  if (c == by_connection_.end()) return;
+  auto names = c->second;
+  for (const auto& name : names) {
+    auto it = held_.find(name);
+    if (it == held_.end()) continue;
+    auto owner = it->second.owner;
+    auto token = it->second.token;
+    forget(name);
+    release_quietly(name, owner, token);
+  }
+}
+
+void lease_service::release_all(std::function<void()> done) {
+  if (held_.empty()) return done();
+  auto remaining = std::make_shared<std::size_t>(held_.size());
+  auto finish = std::make_shared<std::function<void()>>(std::move(done));
+  auto leases = std::move(held_);
+  held_.clear();
+  by_connection_.clear();
+  for (const auto& [name, h] : leases) {
+    auto keys = keys_for(settings_.prefix, name);
+    redis_.run_script("lease_release", {keys.lease},
+                      {h.owner, std::to_string(h.token), events_channel(settings_.prefix), name},
+                      [remaining, finish](redis_reply) {
+                        if (--*remaining == 0) (*finish)();
+                      });
+  }
+}
+
+void lease_service::release_quietly(const std::string& name, const std::string& owner,
+                                    std::int64_t token) {
+  auto keys = keys_for(settings_.prefix, name);
+  redis_.run_script("lease_release", {keys.lease},
+                    {owner, std::to_string(token), events_channel(settings_.prefix), name},
+                    [name](redis_reply reply) {
+                      // If Redis cannot be reached the lease simply runs out at its TTL.
+                      if (reply.is_unavailable())
+                        log::warn("lease", "could not release; it expires at its ttl",
+                                  {{"lease", name}, {"reason", reply.str}});
+                    });
+}
+
+// -- KEEP renewal and local expiry ---------------------------------------------
+
+void lease_service::arm_keep_timer() {
+  if (held_.empty()) return;
+  auto wake = clock::time_point::max();
+  for (const auto& [name, h] : held_)
+    wake =
+        std::min(wake, h.keep && !h.renewing ? std::min(h.renew_at, h.valid_until) : h.valid_until);
+  if (keep_timer_armed_ && keep_timer_at_ <= wake) return;
+  keep_timer_armed_ = true;
+  keep_timer_at_ = wake;
+  keep_timer_.expires_at(wake);
+  keep_timer_.async_wait([this, wake](const boost::system::error_code& ec) {
+    if (ec || wake != keep_timer_at_) return; // re-armed earlier since
+    keep_timer_armed_ = false;
+    on_keep_timer();
+  });
+}
+
+void lease_service::on_keep_timer() {
+  auto now = clock::now();
+  std::vector<std::string> expired, due;
+  for (const auto& [name, h] : held_) {
+    if (now >= h.valid_until)
+      expired.push_back(name);
+    else if (h.keep && !h.renewing && h.renew_at <= now)
+      due.push_back(name);
+  }
+  for (const auto& name : expired) {
+    if (held_[name].keep)
+      log::warn("lease", "kept lease lost: could not renew it within its safe validity",
+                {{"lease", name}});
+    mark_lost(name, held_[name].token);
+  }
+  // All renewals of this tick leave in one pipelined write.
+  for (const auto& name : due)
+    renew_kept(name);
+  arm_keep_timer();
+}
+
+void lease_service::renew_kept(const std::string& name) {
+  auto& h = held_[name];
+  h.renewing = true;
+  auto keys = keys_for(settings_.prefix, name);
+  auto sent = clock::now();
+  auto token = h.token;
+  auto ttl = h.ttl;
+  redis_.run_script("lease_renew", {keys.lease},
+                    {h.owner, std::to_string(token), std::to_string(ttl.count())},
+                    [this, name, token, ttl, sent](redis_reply reply) {
+                      auto it = held_.find(name);
+                      if (it == held_.end() || it->second.token != token)
+                        return; // released meanwhile
+                      auto& held = it->second;
+                      held.renewing = false;
+                      if (is_status_array(reply, 2) && reply.elements[0].integer == 1) {
+                        held.valid_until = sent + ttl - settings_.drift_margin;
+                        held.renew_at = sent + ttl / 3;
+                      } else if (is_status_array(reply, 2)) {
+                        log::warn("lease", "kept lease lost",
+                                  {{"lease", name}, {"reason", reply.elements[1].str}});
+                        mark_lost(name, token);
+                      } else {
+                        // Redis unreachable or slow: try again soon, until the safe validity runs
+                        // out.
+                        held.renew_at = clock::now() + std::max(milliseconds(20), ttl / 10);
+                      }
+                      arm_keep_timer();
+                    });
+}
+
+} // namespace baton::lease

@@ -1,0 +1,163 @@
+// LEASE commands; see lease_commands.hpp.
+#include "daemon/lease_commands.hpp"
+
+#include "actors/lease/lease_service.hpp"
+#include "protocol/reply_writer.hpp"
+
+namespace baton {
+
+using lease::lease_outcome;
+
+bool parse_non_negative(const std::string& text, std::int64_t& out) {
+  if (text.empty() || text.size() > 18) return false;
+  std::int64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  out = value;
+  return true;
+}
+
+namespace {
+
+std::string describe_holder(const std::string& name, const lease::lease_holder& h) {
+  if (h.state == "lock-delay")
+    return "DENIED lease '" + name + "' is in lock-delay for " + std::to_string(h.remaining_ms) +
+           " ms after its holder on node " + h.node + " was lost";
+  return "DENIED lease '" + name + "' is held by node " + h.node +
+         (h.client.empty() ? "" : " (" + h.client + ")") + " under token " +
+         std::to_string(h.token) + " for " + std::to_string(h.remaining_ms) + " ms more";
+}
+
+// Encodes an outcome for the client.
+std::string encode(const std::string& name, const lease_outcome& o, int protocol) {
+  std::string bytes;
+  protocol::reply_writer out(bytes, protocol);
+  switch (o.what) {
+  case lease_outcome::kind::granted:
+    out.map(2);
+    out.bulk("token");
+    out.integer(o.token);
+    out.bulk("validity_ms");
+    out.integer(o.validity.count());
+    break;
+  case lease_outcome::kind::denied:
+    out.error(describe_holder(name, o.holder));
+    break;
+  case lease_outcome::kind::lost:
+    out.error("LOST " + o.why);
+    break;
+  case lease_outcome::kind::not_held:
+    out.error("NOTHELD " + o.why);
+    break;
+  case lease_outcome::kind::released:
+    out.simple("OK");
+    break;
+  case lease_outcome::kind::invalid:
+    out.error("ERR " + o.why);
+    break;
+  case lease_outcome::kind::unavailable:
+    out.error("UNAVAILABLE " + o.why);
+    break;
+  case lease_outcome::kind::info:
+    if (o.holder.state.empty()) {
+      out.null();
+      break;
+    }
+    out.map(6);
+    out.bulk("state");
+    out.bulk(o.holder.state);
+    out.bulk("node");
+    out.bulk(o.holder.node);
+    out.bulk("client");
+    out.bulk(o.holder.client);
+    out.bulk("token");
+    out.integer(o.holder.token);
+    out.bulk("remaining_ms");
+    out.integer(o.holder.remaining_ms);
+    out.bulk("meta");
+    out.bulk(o.holder.meta);
+    break;
+  }
+  return bytes;
+}
+
+std::string error_reply(const std::string& text, int protocol) {
+  std::string bytes;
+  protocol::reply_writer(bytes, protocol).error(text);
+  return bytes;
+}
+
+} // namespace
+
+void run_lease_command(const protocol::command_spec& spec, std::vector<std::string>& args,
+                       client_connection& conn, daemon_context& ctx,
+                       client_connection::reply_ticket ticket) {
+  auto self = conn.shared_from_this(); // replies complete later; keep the connection alive
+  const std::string name = args[2];
+  auto reply = [self, ticket, name](const lease_outcome& o) {
+    self->complete(ticket, encode(name, o, ticket.protocol));
+  };
+  auto fail = [&](const std::string& text) {
+    conn.complete(ticket, error_reply(text, ticket.protocol));
+  };
+  auto& leases = *ctx.leases;
+  std::int64_t number = 0;
+  switch (spec.id) {
+  case protocol::command_id::lease_acquire: {
+    lease::acquire_request request;
+    request.name = name;
+    if (!parse_non_negative(args[3], number))
+      return fail("ERR ttl_ms must be a positive integer of milliseconds, got '" +
+                  args[3].substr(0, 32) + "'");
+    request.ttl = std::chrono::milliseconds(number);
+    for (std::size_t i = 4; i < args.size(); ++i) {
+      auto option = protocol::to_upper(args[i]);
+      if (option == "KEEP") {
+        request.keep = true;
+      } else if (option == "META" && i + 1 < args.size()) {
+        request.meta = args[++i];
+        if (request.meta.size() > 4096) return fail("ERR META is limited to 4096 bytes");
+      } else if (option == "WAIT") {
+        return fail("ERR WAIT is not supported yet; retry on DENIED");
+      } else {
+        return fail("ERR syntax error near '" + args[i].substr(0, 32) +
+                    "'; expected KEEP or META text");
+      }
+    }
+    request.connection = conn.id();
+    request.client = conn.peer().describe() + (conn.name().empty() ? "" : " name=" + conn.name());
+    return leases.acquire(std::move(request), [self, ticket, name, &leases](lease_outcome o) {
+      // The client may have gone while Redis answered: then nobody holds this grant.
+      if (o.what == lease_outcome::kind::granted && self->is_closed()) {
+        leases.connection_closed(self->id());
+        return;
+      }
+      self->complete(ticket, encode(name, o, ticket.protocol));
+    });
+  }
+  case protocol::command_id::lease_renew: {
+    if (!parse_non_negative(args[3], number)) return fail("ERR token must be an integer");
+    std::optional<std::chrono::milliseconds> ttl;
+    if (args.size() == 5) {
+      std::int64_t ms = 0;
+      if (!parse_non_negative(args[4], ms))
+        return fail("ERR ttl_ms must be a positive integer of milliseconds");
+      ttl = std::chrono::milliseconds(ms);
+    } else if (args.size() > 5) {
+      return fail("ERR wrong number of arguments for 'lease renew' command");
+    }
+    return leases.renew(name, number, ttl, reply);
+  }
+  case protocol::command_id::lease_release:
+    if (!parse_non_negative(args[3], number)) return fail("ERR token must be an integer");
+    return leases.release(name, number, reply);
+  case protocol::command_id::lease_info:
+    return leases.info(name, reply);
+  default:
+    return fail("ERR internal error: not a lease command");
+  }
+}
+
+} // namespace baton

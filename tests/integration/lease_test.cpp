@@ -1,0 +1,273 @@
+// Leases through real batond processes against a real redis-server: mutual exclusion across
+// daemons, tokens that only grow, release when the holder's connection closes, expiry after
+// a daemon dies, lock-delay, KEEP, a paused holder fenced out, Redis down, and bad input.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "protocol/resp_client.hpp"
+#include "tests/support/test_batond.hpp"
+
+using namespace baton;
+using protocol::resp_client;
+using protocol::resp_value;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::int64_t field(const resp_value& map, const std::string& key) {
+  for (std::size_t i = 0; i + 1 < map.elements.size(); i += 2)
+    if (map.elements[i].str == key) return map.elements[i + 1].integer;
+  throw std::runtime_error("no field " + key + " in " + map.to_string());
+}
+
+bool granted(const resp_value& r) {
+  return r.kind == resp_value::type::array;
+}
+
+// The resource the lease protects: it accepts a write only with a token at least as high as
+// any it has seen, the way a storage service checks fencing tokens.
+class fenced_store {
+public:
+  bool write(std::int64_t token) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    if (token < highest_) return false;
+    highest_ = token;
+    return true;
+  }
+
+private:
+  std::mutex mutex_;
+  std::int64_t highest_ = 0;
+};
+
+} // namespace
+
+TEST_CASE("two daemons, many clients: one holder at a time, tokens only grow") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+  std::atomic<int> inside{0}, most_inside{0}, grants{0};
+  std::mutex order_mutex;
+  std::int64_t last_token = 0;
+  bool tokens_grew = true;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 16; ++i) {
+    clients.emplace_back([&, i] {
+      resp_client c(i % 2 ? a.socket_path() : b.socket_path());
+      auto until = std::chrono::steady_clock::now() + 1500ms;
+      while (std::chrono::steady_clock::now() < until) {
+        auto r = c.call({"LEASE", "ACQUIRE", "mutex", "5000"});
+        if (!granted(r)) continue;
+        auto token = field(r, "token");
+        int now_inside = ++inside;
+        most_inside = std::max(most_inside.load(), now_inside);
+        {
+          std::lock_guard<std::mutex> guard(order_mutex);
+          tokens_grew = tokens_grew && token > last_token;
+          last_token = token;
+        }
+        ++grants;
+        std::this_thread::sleep_for(1ms);
+        --inside;
+        c.call({"LEASE", "RELEASE", "mutex", std::to_string(token)});
+      }
+    });
+  }
+  for (auto& t : clients)
+    t.join();
+  CHECK(most_inside.load() == 1);
+  CHECK(tokens_grew);
+  CHECK(grants.load() > 20);
+}
+
+TEST_CASE("a holder's closed connection releases its lease at once") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+  auto holder = std::make_unique<resp_client>(a.socket_path());
+  auto first = holder->call({"LEASE", "ACQUIRE", "job", "60000", "META", "nightly"});
+  REQUIRE(granted(first));
+  resp_client other(b.socket_path());
+  auto denied = other.call({"LEASE", "ACQUIRE", "job", "60000"});
+  REQUIRE(denied.is_error());
+  CHECK(denied.str.rfind("DENIED lease 'job' is held by node a", 0) == 0);
+  auto info = other.call({"LEASE", "INFO", "job"});
+  CHECK(info.elements.at(1).str == "held");
+  CHECK(info.elements.at(11).str == "nightly");
+  holder.reset(); // the client process is gone
+  auto t = std::chrono::steady_clock::now();
+  CHECK(test::eventually(
+      [&] {
+        return granted(other.call({"LEASE", "ACQUIRE", "job", "60000"}));
+      },
+      2000));
+  CHECK(std::chrono::steady_clock::now() - t < 1000ms); // not after the 60 s TTL
+}
+
+TEST_CASE("a daemon killed with -9 loses its leases after the TTL, then lock-delay") {
+  test::test_redis redis;
+  test::temp_dir dir;
+  std::ofstream(dir.file("delay.yaml")) << "leases: {lock_delay_ms: 600}\n";
+  auto a = std::make_unique<test::test_batond>(
+      redis.unix_url(),
+      std::vector<std::string>{"--node-id", "a", "--config", dir.file("delay.yaml")});
+  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+  resp_client holder(a->socket_path());
+  auto before_grant = std::chrono::steady_clock::now(); // Redis starts the clock after this
+  REQUIRE(granted(holder.call({"LEASE", "ACQUIRE", "job", "400"})));
+  a->kill();
+  resp_client other(b.socket_path());
+  CHECK(other.call({"LEASE", "ACQUIRE", "job", "5000"}).str.find("is held by node a") !=
+        std::string::npos);
+  std::this_thread::sleep_for(500ms);
+  auto during = other.call({"LEASE", "ACQUIRE", "job", "5000"});
+  CHECK(during.str.find("is in lock-delay") != std::string::npos);
+  CHECK(test::eventually(
+      [&] {
+        return granted(other.call({"LEASE", "ACQUIRE", "job", "5000"}));
+      },
+      3000));
+  CHECK(std::chrono::steady_clock::now() - before_grant >= 1000ms); // ttl 400 + lock-delay 600
+}
+
+TEST_CASE("KEEP renews for as long as the connection is open") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url());
+  auto keeper = std::make_unique<resp_client>(a.socket_path());
+  auto first = keeper->call({"LEASE", "ACQUIRE", "leader", "300", "KEEP"});
+  REQUIRE(granted(first));
+  std::this_thread::sleep_for(1200ms); // four TTLs
+  resp_client other(a.socket_path());
+  CHECK(other.call({"LEASE", "ACQUIRE", "leader", "300"}).str.rfind("DENIED", 0) == 0);
+  auto info = other.call({"LEASE", "INFO", "leader"});
+  CHECK(info.elements.at(7).integer == field(first, "token")); // same token all along
+  CHECK(info.elements.at(9).integer > 0);
+  keeper.reset();
+  CHECK(test::eventually(
+      [&] {
+        return granted(other.call({"LEASE", "ACQUIRE", "leader", "300"}));
+      },
+      1000));
+}
+
+TEST_CASE("a paused holder cannot use its old token: the fenced store refuses it") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+  fenced_store store;
+  int to_parent[2];
+  REQUIRE(::pipe(to_parent) == 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    // The holder: takes the lease, then is paused (GC, swap, SIGSTOP) past its TTL.
+    std::int64_t token = 0;
+    std::string renew_reply = "none";
+    try {
+      resp_client c(a.socket_path());
+      token = field(c.call({"LEASE", "ACQUIRE", "store", "300"}), "token");
+      (void)!::write(to_parent[1], &token, sizeof(token));
+      ::raise(SIGSTOP);
+      renew_reply = c.call({"LEASE", "RENEW", "store", std::to_string(token)}).str;
+    } catch (...) {
+    }
+    // Tells the parent its token again (it will try to write with it) and what RENEW said.
+    (void)!::write(to_parent[1], &token, sizeof(token));
+    (void)!::write(to_parent[1], renew_reply.data(), renew_reply.size());
+    ::_exit(0);
+  }
+  std::int64_t old_token = 0;
+  REQUIRE(::read(to_parent[0], &old_token, sizeof(old_token)) == sizeof(old_token));
+  REQUIRE(store.write(old_token));
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, WUNTRACED) == child);
+  REQUIRE(WIFSTOPPED(status));
+  // While it sleeps, its lease runs out and another client takes over and writes.
+  resp_client other(b.socket_path());
+  REQUIRE(test::eventually(
+      [&] {
+        auto r = other.call({"LEASE", "ACQUIRE", "store", "5000"});
+        if (!granted(r)) return false;
+        CHECK(field(r, "token") > old_token);
+        CHECK(store.write(field(r, "token")));
+        return true;
+      },
+      3000));
+  ::kill(child, SIGCONT);
+  std::int64_t retry_token = 0;
+  REQUIRE(::read(to_parent[0], &retry_token, sizeof(retry_token)) == sizeof(retry_token));
+  char text[256] = {};
+  (void)!::read(to_parent[0], text, sizeof(text) - 1);
+  ::waitpid(child, nullptr, 0);
+  CHECK_FALSE(store.write(retry_token));          // the store refuses the paused holder
+  CHECK(std::string(text).rfind("LOST", 0) == 0); // and batond tells it the lease is lost
+}
+
+TEST_CASE("with Redis down no lease is granted, within the budget") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url());
+  resp_client c(a.socket_path());
+  redis.kill();
+  auto t = std::chrono::steady_clock::now();
+  auto r = c.call({"LEASE", "ACQUIRE", "job", "5000"});
+  CHECK(r.str.rfind("UNAVAILABLE", 0) == 0);
+  CHECK(std::chrono::steady_clock::now() - t < 250ms + 150ms);
+}
+
+TEST_CASE("bad lease input: clear errors and no state change") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url());
+  resp_client c(a.socket_path());
+  auto expect_error = [&](std::vector<std::string> args, const std::string& start) {
+    auto r = c.call(args);
+    INFO(r.str);
+    CHECK(r.is_error());
+    CHECK(r.str.rfind(start, 0) == 0);
+  };
+  expect_error({"LEASE", "ACQUIRE", "job", "-5"}, "ERR ttl_ms must be a positive integer");
+  expect_error({"LEASE", "ACQUIRE", "job", "0"}, "ERR ttl must be between");
+  expect_error({"LEASE", "ACQUIRE", "job", "99999999999"}, "ERR ttl must be between");
+  expect_error({"LEASE", "ACQUIRE", "job", "1e3"}, "ERR ttl_ms must be a positive integer");
+  expect_error({"LEASE", "ACQUIRE", "", "1000"}, "ERR lease name must not be empty");
+  expect_error({"LEASE", "ACQUIRE", std::string(300, 'n'), "1000"},
+               "ERR lease name is longer than 256");
+  expect_error({"LEASE", "ACQUIRE", "a{b}", "1000"}, "ERR lease name must not contain");
+  expect_error({"LEASE", "ACQUIRE", "job", "1000", "FOREVER"}, "ERR syntax error near 'FOREVER'");
+  expect_error({"LEASE", "ACQUIRE", "job"}, "ERR wrong number of arguments for 'lease acquire'");
+  expect_error({"LEASE", "RELEASE", "never", "12"}, "NOTHELD");
+  expect_error({"LEASE", "RENEW", "never", "12"}, "NOTHELD");
+  expect_error({"LEASE", "RENEW", "job", "abc"}, "ERR token must be an integer");
+  expect_error({"LEASE", "STEAL", "job"}, "ERR unknown subcommand 'STEAL'");
+  auto held = c.call({"LEASE", "ACQUIRE", "job", "10000"});
+  REQUIRE(granted(held));
+  auto token = field(held, "token");
+  expect_error({"LEASE", "RELEASE", "job", std::to_string(token - 1)}, "NOTHELD");
+  CHECK(c.call({"LEASE", "INFO", "job"}).elements.at(7).integer == token); // unchanged
+  CHECK(c.call({"LEASE", "RELEASE", "job", std::to_string(token)}).str == "OK");
+  CHECK(c.call({"LEASE", "INFO", "job"}).kind == resp_value::type::null);
+}
+
+TEST_CASE("RENEW extends, and the same connection acquiring again keeps its token") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url());
+  resp_client c(a.socket_path());
+  auto first = c.call({"LEASE", "ACQUIRE", "job", "300"});
+  REQUIRE(granted(first));
+  auto token = field(first, "token");
+  CHECK(field(first, "validity_ms") > 250);
+  CHECK(field(first, "validity_ms") <= 300);
+  auto again = c.call({"LEASE", "ACQUIRE", "job", "300"});
+  CHECK(field(again, "token") == token);
+  resp_client second(a.socket_path()); // another connection of the same node may renew
+  auto renewed = second.call({"LEASE", "RENEW", "job", std::to_string(token), "5000"});
+  REQUIRE(granted(renewed));
+  CHECK(field(renewed, "validity_ms") > 4000);
+  CHECK(second.call({"LEASE", "ACQUIRE", "job", "300"}).str.rfind("DENIED", 0) == 0);
+}
