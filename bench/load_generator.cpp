@@ -100,17 +100,22 @@ load_result run_load(const load_spec& spec) {
   auto start = clock::now();
   auto measure_from = start + spec.warmup;
   auto stop = measure_from + spec.duration;
-  auto send_batch = [&](connection& c, std::size_t n) {
+  auto send_batch = [&](connection& c, std::size_t n, const std::vector<std::string>& replies) {
     std::string batch;
-    for (std::size_t k = 0; k < n; ++k)
-      batch += request;
+    for (std::size_t k = 0; k < n; ++k) {
+      if (spec.next)
+        batch += protocol::resp_client::format(spec.next(
+            static_cast<std::size_t>(&c - conns.data()), k < replies.size() ? replies[k] : ""));
+      else
+        batch += request;
+    }
     auto now = clock::now();
     for (std::size_t k = 0; k < n; ++k)
       c.sent.push_back(now);
     (void)!::send(c.fd, batch.data(), batch.size(), MSG_NOSIGNAL);
   };
   for (auto& c : conns)
-    send_batch(c, spec.depth);
+    send_batch(c, spec.depth, {});
   std::vector<epoll_event> events(conns.size());
   char buffer[65536];
   bool stopping = false;
@@ -126,10 +131,12 @@ load_result run_load(const load_spec& spec) {
       if (got <= 0) throw std::runtime_error("server closed a benchmark connection");
       c.input.append(buffer, static_cast<std::size_t>(got));
       std::size_t offset = 0, completed = 0;
+      std::vector<std::string> replies;
       for (;;) {
         bool error = false;
         auto length = reply_length(c.input.data() + offset, c.input.data() + c.input.size(), error);
         if (length == 0) break;
+        if (spec.next) replies.emplace_back(c.input.data() + offset, length);
         offset += length;
         auto sent = c.sent.front();
         c.sent.pop_front();
@@ -144,7 +151,7 @@ load_result run_load(const load_spec& spec) {
       }
       c.input.erase(0, offset);
       if (!stopping && completed > 0) {
-        send_batch(c, completed);
+        send_batch(c, completed, replies);
         outstanding += completed;
       }
     }

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace baton::bench {
@@ -28,6 +30,10 @@ struct load_spec {
   std::size_t depth = 1; ///< requests in flight per connection
   std::chrono::milliseconds duration{3000};
   std::chrono::milliseconds warmup{500};
+  /// For conversations (ACQUIRE, then RELEASE with the token it gave): when set, each
+  /// connection's next request is next(connection index, the previous reply's raw bytes),
+  /// and its first is next(index, ""). `command` is then unused.
+  std::function<std::vector<std::string>(std::size_t, std::string_view)> next;
 };
 
 /// Runs the load; throws std::runtime_error if the server cannot be reached.

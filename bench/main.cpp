@@ -2,10 +2,11 @@
 // with the ratio (machines are noisy; ratios hold, absolute numbers do not).
 //
 //   baton_bench --baton SOCKET --redis SOCKET [--connections N] [--depth D] [--seconds S]
-//               [--scenario ping|script|all]
+//               [--scenario ping|script|lease|all]
 //
 // Scenarios:
 //   ping    PING answered by batond itself vs PING answered by redis-server
+//   lease   LEASE ACQUIRE + RELEASE pairs vs the same lease scripts by EVALSHA to Redis
 //   script  DEBUG RTT (batond runs lua/time.lua by EVALSHA through its pipelined link) vs
 //           the same EVALSHA sent straight to Redis by the same number of connections
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "actors/redis_link/embedded_scripts.hpp"
+#include "actors/redis_link/script_registry.hpp"
 #include "bench/load_generator.hpp"
 #include "protocol/resp_client.hpp"
 
@@ -25,6 +27,15 @@ void print_row(const load_result& r) {
   std::printf("  %-34s %10.0f ops/s   p50 %8.1f us   p99 %8.1f us   p999 %8.1f us   errors %zu\n",
               r.label.c_str(), r.rate(), r.percentile(0.50), r.percentile(0.99),
               r.percentile(0.999), r.errors);
+}
+
+// The n-th RESP integer (":123") in a raw reply.
+std::int64_t nth_integer(std::string_view reply, int n) {
+  for (std::size_t i = 0; i < reply.size(); ++i) {
+    if (reply[i] == ':' && (i == 0 || reply[i - 1] == '\n') && n-- == 0)
+      return std::atoll(std::string(reply.substr(i + 1, 24)).c_str());
+  }
+  return 0;
 }
 
 void compare(const load_result& baton, const load_result& direct) {
@@ -62,7 +73,7 @@ int main(int argc, char** argv) {
   }
   if (baton_socket.empty() || redis_socket.empty() || connections == 0 || depth == 0) {
     std::cerr << "usage: baton_bench --baton SOCKET --redis SOCKET [--connections N] [--depth D]"
-                 " [--seconds S] [--scenario ping|script|all]\n";
+                 " [--seconds S] [--scenario ping|script|lease|all]\n";
     return 2;
   }
   auto duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
@@ -71,9 +82,24 @@ int main(int argc, char** argv) {
   try {
     if (scenario == "ping" || scenario == "all") {
       std::printf("PING\n");
-      auto b = run_load({"batond PING", baton_socket, {"PING"}, {}, connections, depth, duration});
-      auto r =
-          run_load({"redis-server PING", redis_socket, {"PING"}, {}, connections, depth, duration});
+      auto b = run_load({"batond PING",
+                         baton_socket,
+                         {"PING"},
+                         {},
+                         connections,
+                         depth,
+                         duration,
+                         std::chrono::milliseconds(500),
+                         {}});
+      auto r = run_load({"redis-server PING",
+                         redis_socket,
+                         {"PING"},
+                         {},
+                         connections,
+                         depth,
+                         duration,
+                         std::chrono::milliseconds(500),
+                         {}});
       compare(b, r);
     }
     if (scenario == "script" || scenario == "all") {
@@ -89,14 +115,71 @@ int main(int argc, char** argv) {
                          {},
                          connections,
                          depth,
-                         duration});
+                         duration,
+                         std::chrono::milliseconds(500),
+                         {}});
       auto r = run_load({"redis-server EVALSHA",
                          redis_socket,
                          {"EVALSHA", sha, "0"},
                          {},
                          connections,
                          depth,
-                         duration});
+                         duration,
+                         std::chrono::milliseconds(500),
+                         {}});
+      compare(b, r);
+    }
+    if (scenario == "lease" || scenario == "all") {
+      // ACQUIRE then RELEASE with the token it gave, one lease name per connection, through
+      // batond; and the same two scripts (lua/lease_acquire.lua, lease_release.lua) sent by
+      // EVALSHA straight to Redis, with the same keys and arguments batond would send.
+      baton::redis_link::script_registry scripts;
+      baton::protocol::resp_client loader(redis_socket);
+      for (auto name : {"lease_acquire", "lease_release"})
+        loader.call({"SCRIPT", "LOAD", scripts.find(name)->body});
+      auto acquire_sha = scripts.find("lease_acquire")->sha1;
+      auto release_sha = scripts.find("lease_release")->sha1;
+      std::printf("LEASE ACQUIRE + RELEASE pairs (one name per connection)\n");
+      auto baton_next = [](std::size_t conn, std::string_view reply) -> std::vector<std::string> {
+        auto name = "bench-" + std::to_string(conn);
+        if (reply.empty() || reply[0] == '+' || reply[0] == '-')
+          return {"LEASE", "ACQUIRE", name, "10000"};
+        return {"LEASE", "RELEASE", name, std::to_string(nth_integer(reply, 0))};
+      };
+      auto redis_next = [&](std::size_t conn, std::string_view reply) -> std::vector<std::string> {
+        auto key = "bench:lease:{direct-" + std::to_string(conn) + "}";
+        auto owner = "bench/direct/" + std::to_string(conn);
+        // A granted acquire is "*4 :1 :token ..."; anything else starts a new pair.
+        if (reply.empty() || reply.rfind("*4\r\n:1\r\n", 0) != 0)
+          return {"EVALSHA", acquire_sha, "2", key, key + ":fence", owner, "10000", "direct",
+                  "uid=0",   "",          "0", "0"};
+        return {"EVALSHA",
+                release_sha,
+                "1",
+                key,
+                owner,
+                std::to_string(nth_integer(reply, 1)),
+                "bench:lease-events",
+                "direct"};
+      };
+      auto b = run_load({"batond LEASE ACQUIRE/RELEASE",
+                         baton_socket,
+                         {},
+                         {},
+                         connections,
+                         1,
+                         duration,
+                         std::chrono::milliseconds(500),
+                         baton_next});
+      auto r = run_load({"redis-server EVALSHA lease scripts",
+                         redis_socket,
+                         {},
+                         {},
+                         connections,
+                         1,
+                         duration,
+                         std::chrono::milliseconds(500),
+                         redis_next});
       compare(b, r);
     }
   } catch (const std::exception& e) {

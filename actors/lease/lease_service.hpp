@@ -112,7 +112,8 @@ private:
   void forget(const std::string& name);
   void mark_lost(const std::string& name, std::int64_t token);
   bool was_lost(const std::string& name, std::int64_t token) const;
-  void arm_keep_timer();
+  static clock::time_point next_event(const held_lease& h);
+  void wake_at(clock::time_point when);
   void on_keep_timer();
   void renew_kept(const std::string& name);
   void release_quietly(const std::string& name, const std::string& owner, std::int64_t token);

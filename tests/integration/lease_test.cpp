@@ -271,3 +271,35 @@ TEST_CASE("RENEW extends, and the same connection acquiring again keeps its toke
   CHECK(field(renewed, "validity_ms") > 4000);
   CHECK(second.call({"LEASE", "ACQUIRE", "job", "300"}).str.rfind("DENIED", 0) == 0);
 }
+
+TEST_CASE("thousands of KEEP leases are renewed in batches and all stay held") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url());
+  resp_client c(a.socket_path(), 20000);
+  const int n = 10000;
+  std::string batch;
+  for (int i = 0; i < n; ++i)
+    batch += resp_client::format({"LEASE", "ACQUIRE", "k" + std::to_string(i), "600", "KEEP"});
+  c.send_raw(batch);
+  int granted_count = 0;
+  for (int i = 0; i < n; ++i)
+    granted_count += granted(c.read()) ? 1 : 0;
+  REQUIRE(granted_count == n);
+  auto round_trips = [&] {
+    std::string body;
+    test::http_get(a.http_port(), "/metrics", &body);
+    auto at = body.find("\nbaton_redis_round_trips_total ");
+    return std::stoll(body.substr(at + 31));
+  };
+  auto before = round_trips();
+  std::this_thread::sleep_for(2000ms); // ten renewal periods of ttl/3
+  auto writes = round_trips() - before;
+  INFO("redis writes in 2 s: " << writes);
+  CHECK(writes < 200); // a few pipelined writes per tick, not one per lease
+
+  protocol::resp_client direct(redis.socket_path());
+  int held = 0;
+  for (int i = 0; i < n; i += 50) // a sample, by Redis' own clock
+    held += direct.call({"EXISTS", "baton:lease:{k" + std::to_string(i) + "}"}).integer;
+  CHECK(held == n / 50);
+}
