@@ -42,6 +42,23 @@ for cmd in "PING" "ECHO hello" "CLIENT INFO" "DEBUG RTT" "NOPE"; do
   redis-cli -s "$dir/b.sock" $cmd | sed 's/^/  /'
 done
 
+section "a lease across the fleet"
+# The holder is one redis-cli connection kept open for 2 s: a lease lives as long as the
+# connection that took it (KEEP renews it meanwhile), and is released the moment it closes.
+printf '$ (echo LEASE ACQUIRE nightly-report 1000 KEEP META cron; sleep 2) | redis-cli -s a.sock\n'
+(echo "LEASE ACQUIRE nightly-report 1000 KEEP META cron"; sleep 2) | redis-cli -s "$dir/a.sock" | sed 's/^/  /' &
+holder=$!
+sleep 0.3
+printf '$ redis-cli -s b.sock LEASE ACQUIRE nightly-report 5000\n'
+redis-cli -s "$dir/b.sock" LEASE ACQUIRE nightly-report 5000 | sed 's/^/  /'
+sleep 1 # past the 1000 ms TTL: KEEP renewed it
+printf '$ redis-cli -s b.sock LEASE INFO nightly-report   # 1.3 s later, still held\n'
+redis-cli -s "$dir/b.sock" LEASE INFO nightly-report | paste - - | sed 's/^/  /'
+wait "$holder"
+printf '(the holder closed its connection; batond released the lease at once)\n'
+printf '$ redis-cli -s b.sock LEASE ACQUIRE nightly-report 5000   # a higher token\n'
+redis-cli -s "$dir/b.sock" LEASE ACQUIRE nightly-report 5000 | sed 's/^/  /'
+
 section "health and metrics of node-a"
 printf '/healthz: %s   /readyz: %s\n' "$(curl -s localhost:19481/healthz)" "$(curl -s localhost:19481/readyz)"
 curl -s localhost:19481/metrics | grep -E '^baton_(requests_total|redis_round_trips_total|redis_commands_total|connected_clients)' | head -12

@@ -77,6 +77,38 @@ try:
     hello = client.execute_command("HELLO", "2")
     check("HELLO 2 reply", b"proto" in hello and b"baton" in hello, repr(hello)[:200])
 
+    # Leases through redis-py's execute_command: a KEEP lease outlives its TTL while the
+    # connection is open, another client is DENIED meanwhile, and closing releases it.
+    holder = redis.Redis(unix_socket_path=baton_sock, single_connection_client=True)
+    reply = holder.execute_command("LEASE", "ACQUIRE", "py-job", "300", "KEEP", "META", "from python")
+    fields = dict(zip(reply[::2], reply[1::2]))
+    token = fields[b"token"]
+    check("LEASE ACQUIRE KEEP grants a token", token > 0 and 0 < fields[b"validity_ms"] <= 300, repr(reply))
+    time.sleep(1.0)
+    try:
+        client.execute_command("LEASE", "ACQUIRE", "py-job", "300")
+        check("another client is DENIED while KEEP holds it", False)
+    except redis.ResponseError as e:
+        check("another client is DENIED while KEEP holds it", str(e).startswith("DENIED"), str(e))
+    info = client.execute_command("LEASE", "INFO", "py-job")
+    info = dict(zip(info[::2], info[1::2]))
+    check("LEASE INFO shows holder, token and meta",
+          info[b"token"] == token and info[b"meta"] == b"from python" and info[b"remaining_ms"] > 0,
+          repr(info))
+    holder.close()
+    holder.connection_pool.disconnect()  # close() alone returns the socket to the pool
+    deadline = time.time() + 2
+    regained = None
+    while time.time() < deadline and regained is None:
+        try:
+            regained = client.execute_command("LEASE", "ACQUIRE", "py-job", "5000")
+        except redis.ResponseError:
+            time.sleep(0.02)
+    check("closing the holder's connection releases at once", regained is not None)
+    new_token = dict(zip(regained[::2], regained[1::2]))[b"token"]
+    check("the next token is higher", new_token > token)
+    check("LEASE RELEASE", client.execute_command("LEASE", "RELEASE", "py-job", new_token) in (b"OK", "OK", True))
+
     procs[0].kill()
     procs[0].wait()
     try:
