@@ -356,28 +356,32 @@ void lease_service::renew_kept(const std::string& name) {
   auto sent = clock::now();
   auto token = h.token;
   auto ttl = h.ttl;
-  redis_.run_script("lease_renew", {keys.lease},
-                    {h.owner, std::to_string(token), std::to_string(ttl.count())},
-                    [this, name, token, ttl, sent](redis_reply reply) {
-                      auto it = held_.find(name);
-                      if (it == held_.end() || it->second.token != token)
-                        return; // released meanwhile
-                      auto& held = it->second;
-                      held.renewing = false;
-                      if (is_status_array(reply, 2) && reply.elements[0].integer == 1) {
-                        held.valid_until = sent + ttl - settings_.drift_margin;
-                        held.renew_at = sent + ttl / 3;
-                      } else if (is_status_array(reply, 2)) {
-                        log::warn("lease", "kept lease lost",
-                                  {{"lease", name}, {"reason", reply.elements[1].str}});
-                        mark_lost(name, token);
-                      } else {
-                        // Redis unreachable or slow: try again soon, until the safe validity runs
-                        // out.
-                        held.renew_at = clock::now() + std::max(milliseconds(20), ttl / 10);
-                      }
-                      if (held_.count(name) != 0) wake_at(next_event(held_[name]));
-                    });
+  redis_.run_script(
+      "lease_renew", {keys.lease}, {h.owner, std::to_string(token), std::to_string(ttl.count())},
+      [this, name, token, ttl, sent](redis_reply reply) {
+        auto it = held_.find(name);
+        if (it == held_.end() || it->second.token != token) return; // released meanwhile
+        auto& held = it->second;
+        held.renewing = false;
+        if (is_status_array(reply, 2) && reply.elements[0].integer == 1) {
+          held.valid_until = sent + ttl - settings_.drift_margin;
+          held.renew_at = sent + ttl / 3;
+        } else if (is_status_array(reply, 2)) {
+          log::warn("lease", "kept lease lost",
+                    {{"lease", name}, {"reason", reply.elements[1].str}});
+          mark_lost(name, token);
+        } else {
+          // Redis unreachable or slow: try again soon, until the safe validity runs
+          // out.
+          held.renew_at = clock::now() + std::max(milliseconds(20), ttl / 10);
+        }
+        if (held_.count(name) != 0) wake_at(next_event(held_[name]));
+      },
+      // A renewal's deadline is its lease's safe validity, not a caller's budget:
+      // 10,000 renewals leave together and Redis may need a while for all.
+      std::max(milliseconds(1),
+               std::min(milliseconds(10000),
+                        std::chrono::duration_cast<milliseconds>(h.valid_until - sent))));
 }
 
 } // namespace baton::lease

@@ -153,7 +153,7 @@ void redis_connection::enqueue(std::string formatted, reply_callback done,
                                clock::time_point deadline) {
   output_ += formatted;
   pending_.push_back({std::move(done), deadline, clock::now()});
-  arm_deadline_timer();
+  arm_deadline_timer_at(std::min(deadline, pending_.front().sent + settings_.dead_connection));
   schedule_flush();
 }
 
@@ -247,14 +247,19 @@ void redis_connection::deliver(redis_reply reply) {
 }
 
 void redis_connection::arm_deadline_timer() {
+  // A full scan: only from on_deadline, once per wake-up. Wake at the earliest budget still
+  // running, or when the oldest call makes the connection count as dead.
   if (pending_.empty()) return;
-  // Wake at the earliest budget still running, or when the oldest call makes the
-  // connection count as dead.
   auto wake = pending_.front().sent + settings_.dead_connection;
   for (const auto& call : pending_)
     if (call.done && call.deadline < wake) wake = call.deadline;
-  // Already armed early enough? (During the handshake it is armed for the longer connect
-  // timeout; the first call after it must pull the wake-up forward.)
+  arm_deadline_timer_at(wake);
+}
+
+void redis_connection::arm_deadline_timer_at(clock::time_point wake) {
+  // Only ever pulls the wake-up earlier, so that a new call costs O(1) however many are in
+  // flight. (During the handshake the timer is armed for the longer connect timeout; the
+  // first call after it pulls the wake-up forward.)
   if (timer_armed_ && timer_wake_ <= wake) return;
   timer_armed_ = true;
   timer_wake_ = wake;
@@ -307,8 +312,7 @@ void redis_connection::fail(const std::string& reason) {
   pending_.clear();
   // One warning per outage, not one per reconnect attempt: while Redis stays away the
   // repeats go to debug (the metrics count them all).
-  auto level =
-    !stopping_ && (was_ready || attempt_ == 0) ? log::level::warning : log::level::debug;
+  auto level = !stopping_ && (was_ready || attempt_ == 0) ? log::level::warning : log::level::debug;
   if (log::enabled(level))
     log::write(level, "redis", "connection down",
                {{"connection", std::to_string(index_)},

@@ -73,6 +73,7 @@ private:
   void on_read(const boost::system::error_code& ec, std::size_t bytes);
   void deliver(redis_reply reply);
   void arm_deadline_timer();
+  void arm_deadline_timer_at(clock::time_point wake);
   void on_deadline();
   void fail(const std::string& reason);
   void schedule_reconnect();

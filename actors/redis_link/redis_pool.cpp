@@ -51,7 +51,8 @@ void redis_pool::call(const std::vector<std::string>& args, reply_callback done)
 }
 
 void redis_pool::run_script(std::string_view name, const std::vector<std::string>& keys,
-                            const std::vector<std::string>& args, reply_callback done) {
+                            const std::vector<std::string>& args, reply_callback done,
+                            std::optional<milliseconds> budget) {
   const script* s = scripts_.find(name);
   if (s == nullptr) {
     // A typo in our own code, not bad input: fail loudly in tests, clearly in production.
@@ -66,7 +67,7 @@ void redis_pool::run_script(std::string_view name, const std::vector<std::string
   argv.push_back(std::to_string(keys.size()));
   argv.insert(argv.end(), keys.begin(), keys.end());
   argv.insert(argv.end(), args.begin(), args.end());
-  auto deadline = clock::now() + settings_.call_timeout;
+  auto deadline = clock::now() + budget.value_or(settings_.call_timeout);
   // On NOSCRIPT (Redis restarted, failed over, or SCRIPT FLUSH), send the body with EVAL,
   // which runs it and caches it again; the caller never sees the difference.
   auto retry = [this, s, argv, deadline, done](redis_reply reply) mutable {

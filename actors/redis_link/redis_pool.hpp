@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,8 +44,11 @@ public:
   /// Sends one command; `done` runs exactly once on the I/O thread, within the time budget.
   void call(const std::vector<std::string>& args, reply_callback done);
   /// Runs a script of lua/ by name with KEYS and ARGV.
+  /// Runs a script of lua/ by name with KEYS and ARGV. `budget` replaces the configured call
+  /// budget for work whose real deadline is its own (a renewal has until its lease lapses).
   void run_script(std::string_view name, const std::vector<std::string>& keys,
-                  const std::vector<std::string>& args, reply_callback done);
+                  const std::vector<std::string>& args, reply_callback done,
+                  std::optional<milliseconds> budget = std::nullopt);
 
   link_status status() const;
   const link_settings& settings() const { return settings_; }
