@@ -27,6 +27,8 @@ public:
   ~client_connection();
 
   void start();
+  /// Closes the connection now (daemon stopping); pending replies are dropped.
+  void shut_down() { close(); }
 
   // -- what command handlers read and change ---------------------------------
   std::uint64_t id() const { return id_; }

@@ -170,6 +170,10 @@ int run(const flags& f) {
              {"redis", link.endpoint.describe()},
              {"config", cfg.source}});
   io.run();
+  // Run what closing left behind (aborted reads and writes), so that every client connection
+  // is gone while the state it points at still exists.
+  io.restart();
+  io.poll();
 
   caf::anon_send_exit(link_actor, caf::exit_reason::user_shutdown);
   log::info("daemon", "stopped");

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -90,6 +91,18 @@ void socket_server::stop() {
   error_code ignored;
   acceptor_.close(ignored);
   ::unlink(path_.c_str());
+  for (auto& weak : clients_)
+    if (auto client = weak.lock()) client->shut_down();
+  clients_.clear();
+}
+
+void socket_server::track(const std::shared_ptr<client_connection>& client) {
+  // Drop the entries of closed connections whenever the list doubles: amortised O(1).
+  if (clients_.size() >= 64 && clients_.size() == clients_.capacity())
+    clients_.erase(std::remove_if(clients_.begin(), clients_.end(),
+                                  [](const auto& weak) { return weak.expired(); }),
+                   clients_.end());
+  clients_.push_back(client);
 }
 
 void socket_server::accept() {
@@ -112,7 +125,9 @@ void socket_server::accept() {
       asio::write(socket, asio::buffer(refusal), ignored); // a tiny write to a fresh socket
       socket.close(ignored);
     } else {
-      std::make_shared<client_connection>(ctx_, std::move(socket))->start();
+      auto client = std::make_shared<client_connection>(ctx_, std::move(socket));
+      track(client);
+      client->start();
     }
     accept();
   });

@@ -7,10 +7,13 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "daemon/daemon_context.hpp"
 
 namespace baton {
+
+class client_connection;
 
 class socket_server {
 public:
@@ -20,16 +23,19 @@ public:
   /// Binds and listens. Throws std::runtime_error with a clear message on failure
   /// (start-up only).
   void start();
-  /// Stops accepting and removes the socket file.
+  /// Stops accepting, removes the socket file, and closes every client connection (their
+  /// leases are released as for any closed connection).
   void stop();
 
 private:
   void accept();
+  void track(const std::shared_ptr<client_connection>& client);
 
   daemon_context& ctx_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   std::string path_;
   bool listening_ = false;
+  std::vector<std::weak_ptr<client_connection>> clients_; ///< pruned as it grows
 };
 
 } // namespace baton

@@ -274,32 +274,36 @@ void lease_service::connection_closed(std::uint64_t connection) {
 }
 
 void lease_service::release_all(std::function<void()> done) {
-  if (held_.empty()) return done();
-  auto remaining = std::make_shared<std::size_t>(held_.size());
-  auto finish = std::make_shared<std::function<void()>>(std::move(done));
-  auto leases = std::move(held_);
-  held_.clear();
-  by_connection_.clear();
-  for (const auto& [name, h] : leases) {
-    auto keys = keys_for(settings_.prefix, name);
-    redis_.run_script("lease_release", {keys.lease},
-                      {h.owner, std::to_string(h.token), events_channel(settings_.prefix), name},
-                      [remaining, finish](redis_reply) {
-                        if (--*remaining == 0) (*finish)();
-                      });
+  // Every held lease is released, and `done` waits for those releases and for any already
+  // on their way (a connection closed just before): the link must not stop under them.
+  auto names = std::vector<std::string>();
+  for (const auto& [name, h] : held_)
+    names.push_back(name);
+  for (const auto& name : names) {
+    auto h = held_[name];
+    forget(name);
+    release_quietly(name, h.owner, h.token);
   }
+  if (releases_in_flight_ == 0) return done();
+  when_released_ = std::move(done);
 }
 
 void lease_service::release_quietly(const std::string& name, const std::string& owner,
                                     std::int64_t token) {
   auto keys = keys_for(settings_.prefix, name);
+  ++releases_in_flight_;
   redis_.run_script("lease_release", {keys.lease},
                     {owner, std::to_string(token), events_channel(settings_.prefix), name},
-                    [name](redis_reply reply) {
+                    [this, name](redis_reply reply) {
                       // If Redis cannot be reached the lease simply runs out at its TTL.
                       if (reply.is_unavailable())
                         log::warn("lease", "could not release; it expires at its ttl",
                                   {{"lease", name}, {"reason", reply.str}});
+                      if (--releases_in_flight_ == 0 && when_released_) {
+                        auto done = std::move(when_released_);
+                        when_released_ = nullptr;
+                        done();
+                      }
                     });
 }
 

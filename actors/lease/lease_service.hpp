@@ -125,6 +125,8 @@ private:
   std::unordered_map<std::uint64_t, std::vector<std::string>> by_connection_;
   std::unordered_map<std::string, std::int64_t> token_floor_; ///< highest token seen per name
   std::unordered_map<std::string, std::int64_t> lost_;        ///< lapsed here: name -> token
+  std::size_t releases_in_flight_ = 0;
+  std::function<void()> when_released_; ///< release_all's `done`, once none is in flight
   boost::asio::steady_timer keep_timer_;
   bool keep_timer_armed_ = false;
   clock::time_point keep_timer_at_{};

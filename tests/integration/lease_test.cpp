@@ -316,3 +316,17 @@ TEST_CASE("thousands of KEEP leases are renewed in batches and all stay held") {
     held += direct.call({"EXISTS", "baton:lease:{k" + std::to_string(i) + "}"}).integer;
   CHECK(held == n / 50);
 }
+
+TEST_CASE("SIGTERM closes clients and gives their leases back at once") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+  resp_client holder(a.socket_path());
+  REQUIRE(granted(holder.call({"LEASE", "ACQUIRE", "job", "60000", "KEEP"})));
+  auto t = std::chrono::steady_clock::now();
+  CHECK(a.stop() == 0);
+  CHECK(std::chrono::steady_clock::now() - t < 2000ms);
+  CHECK(holder.closed_by_peer());
+  resp_client other(b.socket_path());
+  CHECK(granted(other.call({"LEASE", "ACQUIRE", "job", "5000"}))); // not after the 60 s TTL
+}
