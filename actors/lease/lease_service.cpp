@@ -32,6 +32,19 @@ lease_outcome unexpected(const redis_reply& reply) {
               "unexpected reply from redis: " + (reply.str.empty() ? "(no text)" : reply.str));
 }
 
+// lease_acquire's refusal and lease_info share a layout from `offset` on:
+// state, owner, node, client, token, remaining_ms. The caller checked the size.
+lease_holder holder_from(const redis_reply& r, std::size_t offset) {
+  lease_holder h;
+  h.state = r.elements[offset].str;
+  h.owner = r.elements[offset + 1].str;
+  h.node = r.elements[offset + 2].str;
+  h.client = r.elements[offset + 3].str;
+  h.token = r.elements[offset + 4].integer;
+  h.remaining_ms = r.elements[offset + 5].integer;
+  return h;
+}
+
 bool is_status_array(const redis_reply& r, std::size_t min_size) {
   return r.kind == reply_kind::array && r.elements.size() >= min_size &&
          r.elements[0].kind == reply_kind::integer;
@@ -123,12 +136,7 @@ void lease_service::acquire(acquire_request request, lease_callback done) {
         if (reply.elements[0].integer == 0) {
           if (reply.elements.size() < 7) return done(unexpected(reply));
           lease_outcome o = make(lease_outcome::kind::denied);
-          o.holder.state = reply.elements[1].str;
-          o.holder.owner = reply.elements[2].str;
-          o.holder.node = reply.elements[3].str;
-          o.holder.client = reply.elements[4].str;
-          o.holder.token = reply.elements[5].integer;
-          o.holder.remaining_ms = reply.elements[6].integer;
+          o.holder = holder_from(reply, 1);
           remember_token(request.name, o.holder.token);
           return done(std::move(o));
         }
@@ -247,12 +255,7 @@ void lease_service::info(const std::string& name, lease_callback done) {
     if (reply.kind != reply_kind::array) return done(unexpected(reply));
     lease_outcome o = make(lease_outcome::kind::info);
     if (reply.elements.size() >= 8) {
-      o.holder.state = reply.elements[0].str;
-      o.holder.owner = reply.elements[1].str;
-      o.holder.node = reply.elements[2].str;
-      o.holder.client = reply.elements[3].str;
-      o.holder.token = reply.elements[4].integer;
-      o.holder.remaining_ms = reply.elements[5].integer;
+      o.holder = holder_from(reply, 0);
       o.holder.meta = reply.elements[6].str;
     }
     done(std::move(o));
