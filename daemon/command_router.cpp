@@ -62,6 +62,7 @@ void route_command(daemon_context& ctx, client_connection& conn, std::vector<std
   case protocol::command_id::lease_renew:
   case protocol::command_id::lease_release:
   case protocol::command_id::lease_info:
+  case protocol::command_id::lease_list:
     return run_lease_command(spec, args, conn, ctx, ticket);
   default:
     run_connection_command(spec, args, conn, ctx, out);

@@ -51,6 +51,11 @@ std::string encode(const std::string& name, const lease_outcome& o, int protocol
   case lease_outcome::kind::not_held:
     out.error("NOTHELD " + o.why);
     break;
+  case lease_outcome::kind::listing:
+    out.array(o.names.size());
+    for (const auto& n : o.names)
+      out.bulk(n);
+    break;
   case lease_outcome::kind::released:
     out.simple("OK");
     break;
@@ -95,7 +100,7 @@ void run_lease_command(const protocol::command_spec& spec, std::vector<std::stri
                        client_connection& conn, daemon_context& ctx,
                        client_connection::reply_ticket ticket) {
   auto self = conn.shared_from_this(); // replies complete later; keep the connection alive
-  const std::string name = args[2];
+  const std::string name = args.size() > 2 ? args[2] : "*";
   auto reply = [self, ticket, name](const lease_outcome& o) {
     self->complete(ticket, encode(name, o, ticket.protocol));
   };
@@ -153,6 +158,9 @@ void run_lease_command(const protocol::command_spec& spec, std::vector<std::stri
   case protocol::command_id::lease_release:
     if (!parse_non_negative(args[3], number)) return fail("ERR token must be an integer");
     return leases.release(name, number, reply);
+  case protocol::command_id::lease_list:
+    if (args.size() > 3) return fail("ERR wrong number of arguments for 'lease list' command");
+    return leases.list(name, reply);
   case protocol::command_id::lease_info:
     return leases.info(name, reply);
   default:

@@ -28,6 +28,8 @@ const std::vector<command_spec>& command_table() {
       {"LEASE", "RENEW", -4, command_id::lease_renew, "lease", "Extends a lease its holder holds"},
       {"LEASE", "RELEASE", 4, command_id::lease_release, "lease", "Gives a lease back"},
       {"LEASE", "INFO", 3, command_id::lease_info, "lease", "Who holds a lease, and for how long"},
+      {"LEASE", "LIST", -2, command_id::lease_list, "lease",
+       "Names of leases held (or in lock-delay), optionally matching a glob pattern"},
   };
   return table;
 }

@@ -28,6 +28,7 @@ enum class command_id {
   lease_renew,
   lease_release,
   lease_info,
+  lease_list,
 };
 
 struct command_spec {

@@ -63,6 +63,7 @@ struct lease_outcome {
     not_held,    ///< RELEASE/RENEW of a lease this daemon does not hold under that token
     released,    ///< RELEASE done
     info,        ///< INFO: holder is set (or empty state when free)
+    listing,     ///< LIST: names is set
     unavailable, ///< Redis could not answer in time; why is set
     invalid,     ///< bad arguments; why is set
   };
@@ -71,6 +72,7 @@ struct lease_outcome {
   milliseconds validity{0};
   lease_holder holder;
   std::string why;
+  std::vector<std::string> names; ///< LIST
 };
 
 using lease_callback = std::function<void(lease_outcome)>;
@@ -86,6 +88,9 @@ public:
              lease_callback done);
   void release(const std::string& name, std::int64_t token, lease_callback done);
   void info(const std::string& name, lease_callback done);
+  /// Names of leases held or in lock-delay, matching a glob pattern ("*" for all), sorted,
+  /// at most `limit_`; `names` in the outcome. Scans Redis (on one node in a cluster).
+  void list(const std::string& pattern, lease_callback done);
   /// Releases every lease the connection holds (it closed: crash, kill -9, or QUIT).
   void connection_closed(std::uint64_t connection);
   /// Releases every lease this daemon holds (clean stop); `done` runs when Redis answered
@@ -116,6 +121,7 @@ private:
   void wake_at(clock::time_point when);
   void on_keep_timer();
   void renew_kept(const std::string& name);
+  void scan_step(std::shared_ptr<struct list_scan> scan);
   void release_quietly(const std::string& name, const std::string& owner, std::int64_t token);
 
   boost::asio::io_context& io_;

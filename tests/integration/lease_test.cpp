@@ -330,3 +330,20 @@ TEST_CASE("SIGTERM closes clients and gives their leases back at once") {
   resp_client other(b.socket_path());
   CHECK(granted(other.call({"LEASE", "ACQUIRE", "job", "5000"}))); // not after the 60 s TTL
 }
+
+TEST_CASE("LEASE LIST names the leases held, by pattern") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url());
+  resp_client c(a.socket_path());
+  for (auto name : {"job:a", "job:b", "cache:x"})
+    REQUIRE(granted(c.call({"LEASE", "ACQUIRE", name, "10000"})));
+  auto all = c.call({"LEASE", "LIST"});
+  REQUIRE(all.elements.size() == 3);
+  CHECK(all.elements[0].str == "cache:x");
+  CHECK(all.elements[2].str == "job:b");
+  auto jobs = c.call({"LEASE", "LIST", "job:*"});
+  CHECK(jobs.elements.size() == 2);
+  CHECK(c.call({"LEASE", "LIST", "nothing*"}).elements.empty());
+  CHECK(c.call({"LEASE", "LIST", "a{b"}).str.rfind("ERR pattern must not contain", 0) == 0);
+  CHECK(c.call({"LEASE", "LIST", "*", "extra"}).str.rfind("ERR wrong number", 0) == 0);
+}
