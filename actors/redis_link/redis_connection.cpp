@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "common/log.hpp"
 
@@ -28,21 +29,28 @@ bool is_transient_error(const redis_reply& reply) {
 } // namespace
 
 std::string format_command(const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  argv.reserve(args.size());
-  lengths.reserve(args.size());
+  // Our own, not hiredis' redisFormatCommandArgv: that one sprintf()s every length and was
+  // a fifth of batond's instructions per lease request under callgrind.
+  auto append_header = [](std::string& out, char type, std::size_t n) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
+    (void)ec;
+    out += type;
+    out.append(digits, end);
+    out += "\r\n";
+  };
+  std::size_t size = 16;
+  for (const auto& a : args)
+    size += a.size() + 16;
+  std::string out;
+  out.reserve(size);
+  append_header(out, '*', args.size());
   for (const auto& a : args) {
-    argv.push_back(a.data());
-    lengths.push_back(a.size());
+    append_header(out, '$', a.size());
+    out += a;
+    out += "\r\n";
   }
-  char* formatted = nullptr;
-  long long length = redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()), argv.data(),
-                                            lengths.data());
-  if (length < 0 || formatted == nullptr) throw std::bad_alloc();
-  std::string result(formatted, static_cast<std::size_t>(length));
-  redisFreeCommand(formatted);
-  return result;
+  return out;
 }
 
 redis_connection::redis_connection(asio::io_context& io, const link_settings& settings,

@@ -68,9 +68,11 @@ void redis_pool::run_script(std::string_view name, const std::vector<std::string
   argv.insert(argv.end(), keys.begin(), keys.end());
   argv.insert(argv.end(), args.begin(), args.end());
   auto deadline = clock::now() + budget.value_or(settings_.call_timeout);
+  auto formatted = format_command(argv);
   // On NOSCRIPT (Redis restarted, failed over, or SCRIPT FLUSH), send the body with EVAL,
-  // which runs it and caches it again; the caller never sees the difference.
-  auto retry = [this, s, argv, deadline, done](redis_reply reply) mutable {
+  // which runs it and caches it again; the caller never sees the difference. The arguments
+  // move into the callback: they are needed only in that rare case.
+  auto retry = [this, s, argv = std::move(argv), deadline, done](redis_reply reply) mutable {
     if (reply.kind != reply_kind::error || reply.str.rfind("NOSCRIPT", 0) != 0)
       return done(std::move(reply));
     counters_.add(counters_.script_reloads);
@@ -79,7 +81,7 @@ void redis_pool::run_script(std::string_view name, const std::vector<std::string
     argv[1] = s->body;
     dispatch(format_command(argv), std::move(done), deadline);
   };
-  dispatch(format_command(argv), std::move(retry), deadline);
+  dispatch(std::move(formatted), std::move(retry), deadline);
 }
 
 void redis_pool::dispatch(std::string formatted, reply_callback done, clock::time_point deadline) {
