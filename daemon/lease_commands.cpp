@@ -124,11 +124,14 @@ void run_lease_command(const protocol::command_spec& spec, std::vector<std::stri
       } else if (option == "META" && i + 1 < args.size()) {
         request.meta = args[++i];
         if (request.meta.size() > 4096) return fail("ERR META is limited to 4096 bytes");
-      } else if (option == "WAIT") {
-        return fail("ERR WAIT is not supported yet; retry on DENIED");
+      } else if (option == "WAIT" && i + 1 < args.size()) {
+        std::int64_t wait_ms = 0;
+        if (!parse_non_negative(args[++i], wait_ms) || wait_ms > 3600000)
+          return fail("ERR WAIT takes milliseconds from 0 to 3600000");
+        request.wait = std::chrono::milliseconds(wait_ms);
       } else {
         return fail("ERR syntax error near '" + args[i].substr(0, 32) +
-                    "'; expected KEEP or META text");
+                    "'; expected WAIT ms, KEEP or META text");
       }
     }
     request.connection = conn.id();

@@ -103,6 +103,8 @@ int run(const flags& f) {
   lease_settings.max_ttl = cfg.leases.max_ttl;
   lease::lease_service leases(io, *pool, lease_settings);
   ctx.leases = &leases;
+  auto events = std::make_shared<redis_link::redis_subscriber>(io, link);
+  leases.listen(*events);
 
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.policy", cfg.runtime.scheduler == "sharing" ? caf::atom("sharing")
@@ -122,6 +124,7 @@ int run(const flags& f) {
     return 1;
   }
   pool->start();
+  events->start();
 
   service_notifier notifier(io);
   boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
@@ -135,6 +138,7 @@ int run(const flags& f) {
     http.stop();
     reload_signal.cancel();
     // Give leases back before the link goes, so other holders need not wait for TTLs.
+    events->stop();
     leases.release_all([&] {
       pool->stop();
       io.stop();

@@ -56,6 +56,93 @@ lease_service::lease_service(boost::asio::io_context& io, redis_link::redis_pool
                              lease_settings settings)
     : io_(io), redis_(redis), settings_(std::move(settings)), keep_timer_(io) {}
 
+void lease_service::listen(redis_link::redis_subscriber& events) {
+  events.subscribe(events_channel(settings_.prefix), [this](const std::string& payload) {
+    // "released <name> <token>"
+    if (payload.rfind("released ", 0) != 0) return;
+    auto rest = payload.substr(9);
+    wake(rest.substr(0, rest.rfind(' ')));
+  });
+  // Releases announced while the event connection was down are lost: every waiter retries.
+  events.on_resubscribed([this] {
+    std::vector<std::string> names;
+    for (const auto& [name, queue] : waiting_)
+      names.push_back(name);
+    for (const auto& name : names)
+      wake(name);
+  });
+}
+
+// -- WAIT: queued acquisitions, woken by releases, in arrival order per host ----------
+
+void lease_service::enqueue_waiter(waiter w) {
+  auto name = w.request.name;
+  auto& queue = waiting_[name];
+  if (!queue.timer) queue.timer = std::make_unique<boost::asio::steady_timer>(io_);
+  queue.waiters.push_back(std::move(w));
+  if (queue.waiters.size() == 1) try_head(name);
+}
+
+void lease_service::try_head(const std::string& name) {
+  auto it = waiting_.find(name);
+  if (it == waiting_.end() || it->second.trying) return;
+  auto& queue = it->second;
+  auto now = clock::now();
+  // Waiters whose time is up get the last refusal they saw.
+  while (!queue.waiters.empty() && queue.waiters.front().deadline <= now) {
+    auto expired = std::move(queue.waiters.front());
+    queue.waiters.pop_front();
+    if (expired.last_denial.what == lease_outcome::kind::denied)
+      expired.done(std::move(expired.last_denial));
+    else
+      expired.done(make(lease_outcome::kind::denied));
+  }
+  if (queue.waiters.empty()) {
+    waiting_.erase(it);
+    return;
+  }
+  queue.trying = true;
+  attempt(queue.waiters.front().request, [this, name](lease_outcome o) {
+    auto found = waiting_.find(name);
+    if (found == waiting_.end() || found->second.waiters.empty()) return;
+    auto& q = found->second;
+    q.trying = false;
+    if (o.what == lease_outcome::kind::denied) {
+      auto& head = q.waiters.front();
+      // Retry when the holder's time runs out (an expiry announces nothing), or earlier when
+      // a release is announced, or give up at the deadline.
+      auto retry_at = clock::now() + milliseconds(o.holder.remaining_ms) + milliseconds(1);
+      head.last_denial = std::move(o);
+      auto first_deadline = head.deadline;
+      for (const auto& w : q.waiters)
+        first_deadline = std::min(first_deadline, w.deadline);
+      return schedule_retry(name, std::min(retry_at, first_deadline));
+    }
+    auto head = std::move(q.waiters.front());
+    q.waiters.pop_front();
+    head.done(std::move(o)); // granted, or a hard error such as UNAVAILABLE
+    try_head(name);          // the next in line learns of the new holder at once
+  });
+}
+
+void lease_service::schedule_retry(const std::string& name, clock::time_point when) {
+  auto& queue = waiting_[name];
+  auto generation = ++queue.timer_generation;
+  queue.timer->expires_at(when);
+  queue.timer->async_wait([this, name, generation](const boost::system::error_code& ec) {
+    auto it = waiting_.find(name);
+    if (ec || it == waiting_.end() || it->second.timer_generation != generation) return;
+    try_head(name);
+  });
+}
+
+void lease_service::wake(const std::string& name) {
+  auto it = waiting_.find(name);
+  if (it == waiting_.end()) return;
+  ++it->second.timer_generation; // the pending retry is superseded
+  try_head(name);
+}
+
 std::string lease_service::owner_for(std::uint64_t connection) const {
   return settings_.node_id + "/" + settings_.run_id + "/" + std::to_string(connection);
 }
@@ -94,6 +181,15 @@ void lease_service::forget(const std::string& name) {
 }
 
 void lease_service::acquire(acquire_request request, lease_callback done) {
+  if (!request.wait) return attempt(std::move(request), std::move(done));
+  waiter w;
+  w.deadline = clock::now() + *request.wait;
+  w.request = std::move(request);
+  w.done = std::move(done);
+  enqueue_waiter(std::move(w));
+}
+
+void lease_service::attempt(acquire_request request, lease_callback done) {
   if (auto problem = check_name(request.name, settings_.max_name_length); !problem.empty())
     return done(make(lease_outcome::kind::invalid, problem));
   if (request.ttl < settings_.min_ttl || request.ttl > settings_.max_ttl)
@@ -244,6 +340,7 @@ void lease_service::release(const std::string& name, std::int64_t token, lease_c
           return done(make(lease_outcome::kind::lost,
                            "lease '" + name + "' was already lost: " + reply.elements[1].str));
         done(make(lease_outcome::kind::released));
+        wake(name); // a waiter on this host need not wait for the announcement
       });
 }
 
@@ -326,6 +423,17 @@ void lease_service::scan_step(std::shared_ptr<list_scan> scan) {
 }
 
 void lease_service::connection_closed(std::uint64_t connection) {
+  // Its waiters leave the queues (none of them may be granted a lease nobody would hold).
+  for (auto& [name, queue] : waiting_) {
+    auto& w = queue.waiters;
+    // A head whose attempt is on its way stays: its callback sees the closed connection and
+    // releases what it was granted (lease_commands.cpp).
+    if (w.empty()) continue;
+    auto first = queue.trying ? std::next(w.begin()) : w.begin();
+    w.erase(std::remove_if(first, w.end(),
+                           [&](const waiter& x) { return x.request.connection == connection; }),
+            w.end());
+  }
   auto c = by_connection_.find(connection);
   if (c == by_connection_.end()) return;
   auto names = c->second;
@@ -365,6 +473,7 @@ void lease_service::release_quietly(const std::string& name, const std::string& 
                       if (reply.is_unavailable())
                         log::warn("lease", "could not release; it expires at its ttl",
                                   {{"lease", name}, {"reason", reply.str}});
+                      wake(name);
                       if (--releases_in_flight_ == 0 && when_released_) {
                         auto done = std::move(when_released_);
                         when_released_ = nullptr;

@@ -14,13 +14,16 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "actors/redis_link/redis_pool.hpp"
+#include "actors/redis_link/redis_subscriber.hpp"
 
 namespace baton::lease {
 
@@ -51,6 +54,7 @@ struct acquire_request {
   milliseconds ttl{0};
   bool keep = false;
   std::string meta;
+  std::optional<milliseconds> wait; ///< WAIT: queue until free or this long has passed
   std::uint64_t connection = 0;
   std::string client; ///< "uid=... pid=... name=..." for INFO
 };
@@ -81,6 +85,10 @@ class lease_service {
 public:
   lease_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                 lease_settings settings);
+
+  /// Listens for releases announced by every daemon (lua/lease_release.lua publishes them),
+  /// so that WAIT wakes up at once instead of polling.
+  void listen(redis_link::redis_subscriber& events);
 
   void acquire(acquire_request request, lease_callback done);
   /// `ttl` empty: the ttl it was acquired with.
@@ -121,6 +129,26 @@ private:
   void wake_at(clock::time_point when);
   void on_keep_timer();
   void renew_kept(const std::string& name);
+  // -- WAIT ------------------------------------------------------------------------
+  struct waiter {
+    acquire_request request;
+    lease_callback done;
+    clock::time_point deadline;
+    lease_outcome last_denial;
+  };
+  struct wait_queue {
+    std::deque<waiter> waiters; ///< arrival order on this host
+    bool trying = false;        ///< the head's attempt is on its way
+    std::unique_ptr<boost::asio::steady_timer> timer;
+    std::uint64_t timer_generation = 0;
+  };
+  void attempt(acquire_request request, lease_callback done);
+  void enqueue_waiter(waiter w);
+  void try_head(const std::string& name);
+  void schedule_retry(const std::string& name, clock::time_point when);
+  void wake(const std::string& name);
+  std::unordered_map<std::string, wait_queue> waiting_;
+
   void scan_step(std::shared_ptr<struct list_scan> scan);
   void release_quietly(const std::string& name, const std::string& owner, std::int64_t token);
 

@@ -240,6 +240,7 @@ TEST_CASE("bad lease input: clear errors and no state change") {
                "ERR lease name is longer than 256");
   expect_error({"LEASE", "ACQUIRE", "a{b}", "1000"}, "ERR lease name must not contain");
   expect_error({"LEASE", "ACQUIRE", "job", "1000", "FOREVER"}, "ERR syntax error near 'FOREVER'");
+  expect_error({"LEASE", "ACQUIRE", "job", "1000", "WAIT", "soon"}, "ERR WAIT takes milliseconds");
   expect_error({"LEASE", "ACQUIRE", "job"}, "ERR wrong number of arguments for 'lease acquire'");
   expect_error({"LEASE", "RELEASE", "never", "12"}, "NOTHELD");
   expect_error({"LEASE", "RENEW", "never", "12"}, "NOTHELD");
@@ -346,4 +347,99 @@ TEST_CASE("LEASE LIST names the leases held, by pattern") {
   CHECK(c.call({"LEASE", "LIST", "nothing*"}).elements.empty());
   CHECK(c.call({"LEASE", "LIST", "a{b"}).str.rfind("ERR pattern must not contain", 0) == 0);
   CHECK(c.call({"LEASE", "LIST", "*", "extra"}).str.rfind("ERR wrong number", 0) == 0);
+}
+
+TEST_CASE("WAIT: woken by a release on another daemon, not by polling or the TTL") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+  resp_client holder(a.socket_path());
+  auto held = holder.call({"LEASE", "ACQUIRE", "job", "60000"});
+  REQUIRE(granted(held));
+  std::chrono::steady_clock::time_point released_at;
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(300ms);
+    released_at = std::chrono::steady_clock::now();
+    holder.call({"LEASE", "RELEASE", "job", std::to_string(field(held, "token"))});
+  });
+  resp_client waiter(b.socket_path());
+  auto r = waiter.call({"LEASE", "ACQUIRE", "job", "5000", "WAIT", "3000"});
+  auto woke = std::chrono::steady_clock::now();
+  releaser.join();
+  REQUIRE(granted(r));
+  CHECK(field(r, "token") > field(held, "token"));
+  CHECK(woke - released_at < 200ms);
+}
+
+TEST_CASE("WAIT: a holder that dies silently is followed at its expiry") {
+  test::test_redis redis;
+  auto a = std::make_unique<test::test_batond>(redis.unix_url(),
+                                               std::vector<std::string>{"--node-id", "a"});
+  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+  resp_client holder(a->socket_path());
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(granted(holder.call({"LEASE", "ACQUIRE", "job", "500"})));
+  a->kill(); // no release is ever announced
+  resp_client waiter(b.socket_path());
+  auto r = waiter.call({"LEASE", "ACQUIRE", "job", "5000", "WAIT", "3000"});
+  auto took = std::chrono::steady_clock::now() - start;
+  REQUIRE(granted(r));
+  CHECK(took >= 450ms);
+  CHECK(took < 1000ms);
+}
+
+TEST_CASE("WAIT: runs out with DENIED, and waiters are served in arrival order") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+  resp_client holder(a.socket_path());
+  auto held = holder.call({"LEASE", "ACQUIRE", "job", "60000"});
+  REQUIRE(granted(held));
+  resp_client impatient(b.socket_path());
+  auto t = std::chrono::steady_clock::now();
+  auto denied = impatient.call({"LEASE", "ACQUIRE", "job", "5000", "WAIT", "300"});
+  CHECK(denied.str.rfind("DENIED lease 'job' is held by node a", 0) == 0);
+  CHECK(std::chrono::steady_clock::now() - t >= 290ms);
+
+  std::vector<int> order;
+  std::mutex order_mutex;
+  auto wait_and_hold = [&](int id) {
+    resp_client c(b.socket_path());
+    auto r = c.call({"LEASE", "ACQUIRE", "job", "5000", "WAIT", "5000"});
+    if (!granted(r)) return;
+    {
+      std::lock_guard<std::mutex> guard(order_mutex);
+      order.push_back(id);
+    }
+    std::this_thread::sleep_for(50ms);
+    c.call({"LEASE", "RELEASE", "job", std::to_string(field(r, "token"))});
+  };
+  std::thread first(wait_and_hold, 1);
+  std::this_thread::sleep_for(100ms);
+  std::thread second(wait_and_hold, 2);
+  std::this_thread::sleep_for(100ms);
+  std::thread third(wait_and_hold, 3);
+  std::this_thread::sleep_for(100ms);
+  holder.call({"LEASE", "RELEASE", "job", std::to_string(field(held, "token"))});
+  first.join();
+  second.join();
+  third.join();
+  CHECK(order == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("WAIT: a waiter that hangs up is dropped and takes nothing") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url());
+  resp_client holder(a.socket_path());
+  auto held = holder.call({"LEASE", "ACQUIRE", "job", "60000"});
+  REQUIRE(granted(held));
+  {
+    resp_client quitter(a.socket_path());
+    quitter.send({"LEASE", "ACQUIRE", "job", "60000", "WAIT", "5000"});
+    std::this_thread::sleep_for(100ms);
+  } // hangs up while waiting
+  std::this_thread::sleep_for(100ms);
+  holder.call({"LEASE", "RELEASE", "job", std::to_string(field(held, "token"))});
+  resp_client other(a.socket_path());
+  CHECK(granted(other.call({"LEASE", "ACQUIRE", "job", "1000"})));
 }
