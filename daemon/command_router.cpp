@@ -2,6 +2,7 @@
 #include "daemon/command_router.hpp"
 
 #include "daemon/connection_commands.hpp"
+#include "daemon/elect_commands.hpp"
 #include "daemon/lease_commands.hpp"
 #include "protocol/command_table.hpp"
 #include "protocol/reply_writer.hpp"
@@ -64,6 +65,10 @@ void route_command(daemon_context& ctx, client_connection& conn, std::vector<std
   case protocol::command_id::lease_info:
   case protocol::command_id::lease_list:
     return run_lease_command(spec, args, conn, ctx, ticket);
+  case protocol::command_id::elect_join:
+  case protocol::command_id::elect_leader:
+  case protocol::command_id::elect_resign:
+    return run_elect_command(spec, args, conn, ctx, ticket);
   default:
     run_connection_command(spec, args, conn, ctx, out);
     return conn.complete(ticket, std::move(bytes));

@@ -30,6 +30,11 @@ const std::vector<command_spec>& command_table() {
       {"LEASE", "INFO", 3, command_id::lease_info, "lease", "Who holds a lease, and for how long"},
       {"LEASE", "LIST", -2, command_id::lease_list, "lease",
        "Names of leases held (or in lock-delay), optionally matching a glob pattern"},
+      {"ELECT", "JOIN", -4, command_id::elect_join, "elect",
+       "Waits until this connection leads the group; answers the term"},
+      {"ELECT", "LEADER", 3, command_id::elect_leader, "elect", "The group's leader and term"},
+      {"ELECT", "RESIGN", 3, command_id::elect_resign, "elect",
+       "Gives up this connection's leadership of the group"},
   };
   return table;
 }

@@ -29,6 +29,9 @@ enum class command_id {
   lease_release,
   lease_info,
   lease_list,
+  elect_join,
+  elect_leader,
+  elect_resign,
 };
 
 struct command_spec {

@@ -422,6 +422,13 @@ void lease_service::scan_step(std::shared_ptr<list_scan> scan) {
               });
 }
 
+std::optional<std::int64_t> lease_service::token_held_by(const std::string& name,
+                                                         std::uint64_t connection) const {
+  auto it = held_.find(name);
+  if (it == held_.end() || it->second.connection != connection) return std::nullopt;
+  return it->second.token;
+}
+
 void lease_service::connection_closed(std::uint64_t connection) {
   // Its waiters leave the queues (none of them may be granted a lease nobody would hold).
   for (auto& [name, queue] : waiting_) {

@@ -106,6 +106,9 @@ public:
   void release_all(std::function<void()> done);
 
   std::size_t held_count() const { return held_.size(); }
+  /// The token under which `connection` holds `name` on this node, if it does.
+  std::optional<std::int64_t> token_held_by(const std::string& name,
+                                            std::uint64_t connection) const;
   const lease_settings& settings() const { return settings_; }
 
 private:
