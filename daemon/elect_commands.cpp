@@ -48,20 +48,8 @@ std::string encode(const std::string& group, const lease_outcome& o, int protoco
     out.bulk("remaining_ms");
     out.integer(o.holder.remaining_ms);
     break;
-  case lease_outcome::kind::released:
-    out.simple("OK");
-    break;
-  case lease_outcome::kind::invalid:
-    out.error("ERR " + o.why);
-    break;
-  case lease_outcome::kind::lost:
-    out.error("LOST " + o.why);
-    break;
-  case lease_outcome::kind::not_held:
-    out.error("NOTHELD " + o.why);
-    break;
   default:
-    out.error("UNAVAILABLE " + o.why);
+    if (!encode_common_outcome(o, out)) out.error("UNAVAILABLE " + o.why);
     break;
   }
   return bytes;
@@ -109,13 +97,10 @@ void run_elect_command(const protocol::command_spec& spec, std::vector<std::stri
     request.wait = std::chrono::milliseconds(timeout);
     request.connection = conn.id();
     request.client = conn.peer().describe();
-    return leases.acquire(std::move(request), [self, ticket, group, &leases](lease_outcome o) {
-      if (o.what == lease_outcome::kind::granted && self->is_closed()) {
-        leases.connection_closed(self->id());
-        return;
-      }
-      self->complete(ticket, encode(group, o, ticket.protocol));
-    });
+    return acquire_for(
+        conn, leases, std::move(request),
+        [group](const lease_outcome& o, int protocol) { return encode(group, o, protocol); },
+        ticket);
   }
   case protocol::command_id::elect_leader:
     return leases.info(lease_name(group), reply);

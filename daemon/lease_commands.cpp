@@ -19,6 +19,44 @@ bool parse_non_negative(const std::string& text, std::int64_t& out) {
   return true;
 }
 
+bool encode_common_outcome(const lease::lease_outcome& o, protocol::reply_writer& out) {
+  switch (o.what) {
+  case lease_outcome::kind::lost:
+    out.error("LOST " + o.why);
+    return true;
+  case lease_outcome::kind::not_held:
+    out.error("NOTHELD " + o.why);
+    return true;
+  case lease_outcome::kind::released:
+    out.simple("OK");
+    return true;
+  case lease_outcome::kind::invalid:
+    out.error("ERR " + o.why);
+    return true;
+  case lease_outcome::kind::unavailable:
+    out.error("UNAVAILABLE " + o.why);
+    return true;
+  default:
+    return false;
+  }
+}
+
+void acquire_for(client_connection& conn, lease::lease_service& leases,
+                 lease::acquire_request request,
+                 std::function<std::string(const lease::lease_outcome&, int)> encode,
+                 client_connection::reply_ticket ticket) {
+  auto self = conn.shared_from_this();
+  leases.acquire(std::move(request), [self, ticket, &leases, encode](lease_outcome o) {
+    // The client may have gone while Redis answered (or while it waited): then nobody holds
+    // this grant.
+    if (o.what == lease_outcome::kind::granted && self->is_closed()) {
+      leases.connection_closed(self->id());
+      return;
+    }
+    self->complete(ticket, encode(o, ticket.protocol));
+  });
+}
+
 namespace {
 
 std::string describe_holder(const std::string& name, const lease::lease_holder& h) {
@@ -45,25 +83,13 @@ std::string encode(const std::string& name, const lease_outcome& o, int protocol
   case lease_outcome::kind::denied:
     out.error(describe_holder(name, o.holder));
     break;
-  case lease_outcome::kind::lost:
-    out.error("LOST " + o.why);
-    break;
-  case lease_outcome::kind::not_held:
-    out.error("NOTHELD " + o.why);
-    break;
   case lease_outcome::kind::listing:
     out.array(o.names.size());
     for (const auto& n : o.names)
       out.bulk(n);
     break;
-  case lease_outcome::kind::released:
-    out.simple("OK");
-    break;
-  case lease_outcome::kind::invalid:
-    out.error("ERR " + o.why);
-    break;
-  case lease_outcome::kind::unavailable:
-    out.error("UNAVAILABLE " + o.why);
+  default:
+    encode_common_outcome(o, out);
     break;
   case lease_outcome::kind::info:
     if (o.holder.state.empty()) {
@@ -136,14 +162,9 @@ void run_lease_command(const protocol::command_spec& spec, std::vector<std::stri
     }
     request.connection = conn.id();
     request.client = conn.peer().describe() + (conn.name().empty() ? "" : " name=" + conn.name());
-    return leases.acquire(std::move(request), [self, ticket, name, &leases](lease_outcome o) {
-      // The client may have gone while Redis answered: then nobody holds this grant.
-      if (o.what == lease_outcome::kind::granted && self->is_closed()) {
-        leases.connection_closed(self->id());
-        return;
-      }
-      self->complete(ticket, encode(name, o, ticket.protocol));
-    });
+    return acquire_for(
+        conn, leases, std::move(request),
+        [name](const lease_outcome& o, int protocol) { return encode(name, o, protocol); }, ticket);
   }
   case protocol::command_id::lease_renew: {
     if (!parse_non_negative(args[3], number)) return fail("ERR token must be an integer");

@@ -7,25 +7,17 @@
 #include <thread>
 
 #include "protocol/resp_client.hpp"
+#include "tests/support/reply_fields.hpp"
 #include "tests/support/test_batond.hpp"
 
 using namespace baton;
 using protocol::resp_client;
 using protocol::resp_value;
+using test::field;
+using test::text_field;
 using namespace std::chrono_literals;
 
-namespace {
-std::int64_t field(const resp_value& map, const std::string& key) {
-  for (std::size_t i = 0; i + 1 < map.elements.size(); i += 2)
-    if (map.elements[i].str == key) return map.elements[i + 1].integer;
-  throw std::runtime_error("no field " + key + " in " + map.to_string());
-}
-std::string text_field(const resp_value& map, const std::string& key) {
-  for (std::size_t i = 0; i + 1 < map.elements.size(); i += 2)
-    if (map.elements[i].str == key) return map.elements[i + 1].str;
-  return {};
-}
-} // namespace
+namespace {} // namespace
 
 TEST_CASE("ELECT: one leader; RESIGN hands over at once to the waiting candidate") {
   test::test_redis redis;
@@ -48,7 +40,7 @@ TEST_CASE("ELECT: one leader; RESIGN hands over at once to the waiting candidate
   });
   std::this_thread::sleep_for(300ms);
   CHECK(joined.wait_for(0ms) == std::future_status::timeout); // still waiting its turn
-  auto resigned_at = std::chrono::steady_clock::now(); // before RESIGN is even sent
+  auto resigned_at = std::chrono::steady_clock::now();        // before RESIGN is even sent
   CHECK(first.call({"ELECT", "RESIGN", "billing"}).str == "OK");
   auto [r, at] = joined.get();
   REQUIRE(r.kind == resp_value::type::array);

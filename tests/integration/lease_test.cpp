@@ -13,20 +13,17 @@
 #include <thread>
 
 #include "protocol/resp_client.hpp"
+#include "tests/support/reply_fields.hpp"
 #include "tests/support/test_batond.hpp"
 
 using namespace baton;
 using protocol::resp_client;
 using protocol::resp_value;
+using test::field;
+using test::text_field;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::int64_t field(const resp_value& map, const std::string& key) {
-  for (std::size_t i = 0; i + 1 < map.elements.size(); i += 2)
-    if (map.elements[i].str == key) return map.elements[i + 1].integer;
-  throw std::runtime_error("no field " + key + " in " + map.to_string());
-}
 
 bool granted(const resp_value& r) {
   return r.kind == resp_value::type::array;
