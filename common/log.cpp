@@ -106,9 +106,6 @@ void set_level(level lvl) {
 void set_format(format fmt) {
   current_format.store(static_cast<int>(fmt));
 }
-level current_level() {
-  return static_cast<level>(current.load());
-}
 bool enabled(level lvl) {
   return static_cast<int>(lvl) >= current.load(std::memory_order_relaxed);
 }

@@ -17,7 +17,6 @@ using field = std::pair<std::string_view, std::string>;
 
 void set_level(level lvl);
 void set_format(format fmt);
-level current_level();
 bool enabled(level lvl);
 
 /// Parses "debug", "info", "warning"/"warn", "error"; false if unknown.

@@ -3,7 +3,6 @@
 
 #include <boost/asio/write.hpp>
 
-#include "actors/lease/lease_service.hpp"
 #include "common/log.hpp"
 #include "daemon/command_router.hpp"
 #include "protocol/reply_writer.hpp"
@@ -168,8 +167,9 @@ void client_connection::close() {
   slots_.clear();
   input_.clear();
   output_.clear();
-  // Leases die with the connection that took them (a crash or kill -9 included), at once.
-  if (ctx_.leases != nullptr) ctx_.leases->connection_closed(id_);
+  // What the client held through this connection is given back at once (leases included).
+  for (const auto& closed : ctx_.on_client_closed)
+    closed(id_);
   log::debug("server", "client disconnected", {{"client", std::to_string(id_)}});
 }
 

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "actors/metrics/request_metrics.hpp"
 #include "actors/redis_link/link_counters.hpp"
@@ -35,6 +37,9 @@ struct daemon_context {
   metrics::request_metrics& requests;
   access_policy access;
   lease::lease_service* leases = nullptr; ///< set by main once built
+  /// Run with a client connection's id when it closes (crash, kill -9, QUIT, stop): whatever
+  /// the client held through it (leases, later claims and sessions) is given back.
+  std::vector<std::function<void(std::uint64_t)>> on_client_closed;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   double start_unix_seconds =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

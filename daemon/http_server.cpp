@@ -117,9 +117,9 @@ void http_server::start() {
   if (ec)
     throw std::runtime_error("cannot listen for http on " + ctx_.cfg.http.listen + ": " +
                              ec.message());
-  port_ = acceptor_.local_endpoint().port();
+  auto bound = acceptor_.local_endpoint().port(); // differs from `port` when that was 0
   listening_ = true;
-  log::info("http", "listening", {{"address", host + ":" + std::to_string(port_)}});
+  log::info("http", "listening", {{"address", host + ":" + std::to_string(bound)}});
   accept();
 }
 

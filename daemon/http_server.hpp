@@ -20,15 +20,12 @@ public:
   /// Binds the configured address. Throws std::runtime_error on failure (start-up only).
   void start();
   void stop();
-  /// The port actually bound (useful with port 0 in tests).
-  unsigned short port() const { return port_; }
 
 private:
   void accept();
 
   daemon_context& ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
-  unsigned short port_ = 0;
   bool listening_ = false;
 };
 

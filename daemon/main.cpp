@@ -103,6 +103,7 @@ int run(const flags& f) {
   lease_settings.max_ttl = cfg.leases.max_ttl;
   lease::lease_service leases(io, *pool, lease_settings);
   ctx.leases = &leases;
+  ctx.on_client_closed.push_back([&leases](std::uint64_t id) { leases.connection_closed(id); });
   auto events = std::make_shared<redis_link::redis_subscriber>(io, link);
   leases.listen(*events);
 

@@ -13,7 +13,6 @@ class reply_writer {
 public:
   reply_writer(std::string& out, int protocol_version) : out_(out), resp3_(protocol_version >= 3) {}
 
-  bool resp3() const { return resp3_; }
   /// HELLO answers in the protocol it just chose.
   void set_protocol(int protocol_version) { resp3_ = protocol_version >= 3; }
 

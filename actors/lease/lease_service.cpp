@@ -52,6 +52,28 @@ bool is_status_array(const redis_reply& r, std::size_t min_size) {
 
 } // namespace
 
+std::string lease_service::check_ttl(milliseconds ttl) const {
+  if (ttl >= settings_.min_ttl && ttl <= settings_.max_ttl) return {};
+  return "ttl must be between " + std::to_string(settings_.min_ttl.count()) + " and " +
+         std::to_string(settings_.max_ttl.count()) + " ms";
+}
+
+void lease_service::send_renew(const std::string& name, const std::string& owner,
+                               std::int64_t token, milliseconds ttl,
+                               redis_link::reply_callback done,
+                               std::optional<milliseconds> budget) {
+  redis_.run_script("lease_renew", {keys_for(settings_.prefix, name).lease},
+                    {owner, std::to_string(token), std::to_string(ttl.count())}, std::move(done),
+                    budget);
+}
+
+void lease_service::send_release(const std::string& name, const std::string& owner,
+                                 std::int64_t token, redis_link::reply_callback done) {
+  redis_.run_script("lease_release", {keys_for(settings_.prefix, name).lease},
+                    {owner, std::to_string(token), events_channel(settings_.prefix), name},
+                    std::move(done));
+}
+
 lease_service::lease_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                              lease_settings settings)
     : io_(io), redis_(redis), settings_(std::move(settings)), keep_timer_(io) {}
@@ -192,10 +214,8 @@ void lease_service::acquire(acquire_request request, lease_callback done) {
 void lease_service::attempt(acquire_request request, lease_callback done) {
   if (auto problem = check_name(request.name, settings_.max_name_length); !problem.empty())
     return done(make(lease_outcome::kind::invalid, problem));
-  if (request.ttl < settings_.min_ttl || request.ttl > settings_.max_ttl)
-    return done(make(lease_outcome::kind::invalid,
-                     "ttl must be between " + std::to_string(settings_.min_ttl.count()) + " and " +
-                         std::to_string(settings_.max_ttl.count()) + " ms"));
+  if (auto problem = check_ttl(request.ttl); !problem.empty())
+    return done(make(lease_outcome::kind::invalid, problem));
   auto now = clock::now();
   if (auto it = held_.find(request.name); it != held_.end()) {
     if (now >= it->second.valid_until) {
@@ -286,35 +306,31 @@ void lease_service::renew(const std::string& name, std::int64_t token,
     return done(make(lease_outcome::kind::lost, "the safe validity of lease '" + name + "' ended"));
   }
   auto new_ttl = ttl.value_or(it->second.ttl);
-  if (new_ttl < settings_.min_ttl || new_ttl > settings_.max_ttl)
-    return done(make(lease_outcome::kind::invalid,
-                     "ttl must be between " + std::to_string(settings_.min_ttl.count()) + " and " +
-                         std::to_string(settings_.max_ttl.count()) + " ms"));
-  auto keys = keys_for(settings_.prefix, name);
+  if (auto problem = check_ttl(new_ttl); !problem.empty())
+    return done(make(lease_outcome::kind::invalid, problem));
   auto sent = clock::now();
-  redis_.run_script("lease_renew", {keys.lease},
-                    {it->second.owner, std::to_string(token), std::to_string(new_ttl.count())},
-                    [this, name, token, new_ttl, sent, done = std::move(done)](redis_reply reply) {
-                      if (!is_status_array(reply, 2)) return done(unexpected(reply));
-                      auto entry = held_.find(name);
-                      if (reply.elements[0].integer == 0) {
-                        if (entry != held_.end() && entry->second.token == token) forget(name);
-                        return done(make(lease_outcome::kind::lost,
-                                         "lease '" + name + "' is lost: " + reply.elements[1].str));
-                      }
-                      auto valid_until = sent + new_ttl - settings_.drift_margin;
-                      if (entry != held_.end() && entry->second.token == token) {
-                        entry->second.valid_until = valid_until;
-                        entry->second.ttl = new_ttl;
-                        entry->second.renew_at = sent + new_ttl / 3;
-                        wake_at(next_event(entry->second));
-                      }
-                      lease_outcome o = make(lease_outcome::kind::granted);
-                      o.token = token;
-                      o.validity = milliseconds(
-                          std::max<std::int64_t>(0, remaining_ms(valid_until, clock::now())));
-                      done(std::move(o));
-                    });
+  send_renew(name, it->second.owner, token, new_ttl,
+             [this, name, token, new_ttl, sent, done = std::move(done)](redis_reply reply) {
+               if (!is_status_array(reply, 2)) return done(unexpected(reply));
+               auto entry = held_.find(name);
+               if (reply.elements[0].integer == 0) {
+                 if (entry != held_.end() && entry->second.token == token) forget(name);
+                 return done(make(lease_outcome::kind::lost,
+                                  "lease '" + name + "' is lost: " + reply.elements[1].str));
+               }
+               auto valid_until = sent + new_ttl - settings_.drift_margin;
+               if (entry != held_.end() && entry->second.token == token) {
+                 entry->second.valid_until = valid_until;
+                 entry->second.ttl = new_ttl;
+                 entry->second.renew_at = sent + new_ttl / 3;
+                 wake_at(next_event(entry->second));
+               }
+               lease_outcome o = make(lease_outcome::kind::granted);
+               o.token = token;
+               o.validity =
+                   milliseconds(std::max<std::int64_t>(0, remaining_ms(valid_until, clock::now())));
+               done(std::move(o));
+             });
 }
 
 void lease_service::release(const std::string& name, std::int64_t token, lease_callback done) {
@@ -328,20 +344,18 @@ void lease_service::release(const std::string& name, std::int64_t token, lease_c
     return done(make(lease_outcome::kind::not_held, "this node holds no lease '" + name +
                                                         "' under token " + std::to_string(token)));
   }
-  auto keys = keys_for(settings_.prefix, name);
-  redis_.run_script(
-      "lease_release", {keys.lease},
-      {it->second.owner, std::to_string(token), events_channel(settings_.prefix), name},
-      [this, name, token, done = std::move(done)](redis_reply reply) {
-        if (!is_status_array(reply, 2)) return done(unexpected(reply));
-        auto entry = held_.find(name);
-        if (entry != held_.end() && entry->second.token == token) forget(name);
-        if (reply.elements[0].integer == 0)
-          return done(make(lease_outcome::kind::lost,
-                           "lease '" + name + "' was already lost: " + reply.elements[1].str));
-        done(make(lease_outcome::kind::released));
-        wake(name); // a waiter on this host need not wait for the announcement
-      });
+  send_release(name, it->second.owner, token,
+               [this, name, token, done = std::move(done)](redis_reply reply) {
+                 if (!is_status_array(reply, 2)) return done(unexpected(reply));
+                 auto entry = held_.find(name);
+                 if (entry != held_.end() && entry->second.token == token) forget(name);
+                 if (reply.elements[0].integer == 0)
+                   return done(
+                       make(lease_outcome::kind::lost,
+                            "lease '" + name + "' was already lost: " + reply.elements[1].str));
+                 done(make(lease_outcome::kind::released));
+                 wake(name); // a waiter on this host need not wait for the announcement
+               });
 }
 
 void lease_service::info(const std::string& name, lease_callback done) {
@@ -471,22 +485,19 @@ void lease_service::release_all(std::function<void()> done) {
 
 void lease_service::release_quietly(const std::string& name, const std::string& owner,
                                     std::int64_t token) {
-  auto keys = keys_for(settings_.prefix, name);
   ++releases_in_flight_;
-  redis_.run_script("lease_release", {keys.lease},
-                    {owner, std::to_string(token), events_channel(settings_.prefix), name},
-                    [this, name](redis_reply reply) {
-                      // If Redis cannot be reached the lease simply runs out at its TTL.
-                      if (reply.is_unavailable())
-                        log::warn("lease", "could not release; it expires at its ttl",
-                                  {{"lease", name}, {"reason", reply.str}});
-                      wake(name);
-                      if (--releases_in_flight_ == 0 && when_released_) {
-                        auto done = std::move(when_released_);
-                        when_released_ = nullptr;
-                        done();
-                      }
-                    });
+  send_release(name, owner, token, [this, name](redis_reply reply) {
+    // If Redis cannot be reached the lease simply runs out at its TTL.
+    if (reply.is_unavailable())
+      log::warn("lease", "could not release; it expires at its ttl",
+                {{"lease", name}, {"reason", reply.str}});
+    wake(name);
+    if (--releases_in_flight_ == 0 && when_released_) {
+      auto done = std::move(when_released_);
+      when_released_ = nullptr;
+      done();
+    }
+  });
 }
 
 // -- KEEP renewal and local expiry ---------------------------------------------
@@ -538,12 +549,11 @@ void lease_service::on_keep_timer() {
 void lease_service::renew_kept(const std::string& name) {
   auto& h = held_[name];
   h.renewing = true;
-  auto keys = keys_for(settings_.prefix, name);
   auto sent = clock::now();
   auto token = h.token;
   auto ttl = h.ttl;
-  redis_.run_script(
-      "lease_renew", {keys.lease}, {h.owner, std::to_string(token), std::to_string(ttl.count())},
+  send_renew(
+      name, h.owner, token, ttl,
       [this, name, token, ttl, sent](redis_reply reply) {
         auto it = held_.find(name);
         if (it == held_.end() || it->second.token != token) return; // released meanwhile

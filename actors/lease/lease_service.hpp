@@ -105,11 +105,9 @@ public:
   /// for all of them, or their calls ran out of budget.
   void release_all(std::function<void()> done);
 
-  std::size_t held_count() const { return held_.size(); }
   /// The token under which `connection` holds `name` on this node, if it does.
   std::optional<std::int64_t> token_held_by(const std::string& name,
                                             std::uint64_t connection) const;
-  const lease_settings& settings() const { return settings_; }
 
 private:
   struct held_lease {
@@ -124,6 +122,14 @@ private:
   };
 
   std::string owner_for(std::uint64_t connection) const;
+  /// Empty when `ttl` is within the configured bounds, else the reason.
+  std::string check_ttl(milliseconds ttl) const;
+  /// lua/lease_renew.lua and lua/lease_release.lua with their keys and arguments.
+  void send_renew(const std::string& name, const std::string& owner, std::int64_t token,
+                  milliseconds ttl, redis_link::reply_callback done,
+                  std::optional<milliseconds> budget = std::nullopt);
+  void send_release(const std::string& name, const std::string& owner, std::int64_t token,
+                    redis_link::reply_callback done);
   void remember_token(const std::string& name, std::int64_t token);
   void forget(const std::string& name);
   void mark_lost(const std::string& name, std::int64_t token);

@@ -50,7 +50,6 @@ public:
   void stop();
 
   bool ready() const { return state_ == state::ready; }
-  state current_state() const { return state_; }
   std::size_t pending() const { return pending_.size(); }
 
   /// Sends an already RESP-formatted command; `done` runs exactly once, on the I/O thread.

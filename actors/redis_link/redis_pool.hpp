@@ -51,7 +51,6 @@ public:
                   std::optional<milliseconds> budget = std::nullopt);
 
   link_status status() const;
-  const link_settings& settings() const { return settings_; }
   /// Changes the per-call budget (SIGHUP reload).
   void set_call_timeout(milliseconds budget) { settings_.call_timeout = budget; }
 

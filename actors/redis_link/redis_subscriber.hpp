@@ -36,7 +36,6 @@ public:
 
   void start();
   void stop();
-  bool subscribed() const { return state_ == state::subscribed; }
 
 private:
   enum class state { idle, connecting, subscribed, stopped };

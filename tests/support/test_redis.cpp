@@ -87,9 +87,8 @@ bool answers_ping(const std::string& socket, int timeout_ms) {
       timeout_ms);
 }
 
-test_redis::test_redis(std::vector<std::string> extra, bool tcp)
-    : socket_(dir_.file("redis.sock")), extra_(std::move(extra)), tcp_(tcp) {
-  if (tcp_) port_ = free_port();
+test_redis::test_redis(std::vector<std::string> extra)
+    : socket_(dir_.file("redis.sock")), extra_(std::move(extra)) {
   start();
 }
 
@@ -100,7 +99,7 @@ test_redis::~test_redis() {
 void test_redis::start() {
   std::vector<std::string> args = {"redis-server",
                                    "--port",
-                                   std::to_string(tcp_ ? port_ : 0),
+                                   "0",
                                    "--bind",
                                    "127.0.0.1",
                                    "--unixsocket",

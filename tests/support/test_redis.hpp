@@ -27,13 +27,13 @@ unsigned short free_port();
 
 class test_redis {
 public:
-  /// Starts at once; `extra` args go to redis-server (e.g. TLS options).
-  explicit test_redis(std::vector<std::string> extra = {}, bool tcp = false);
+  /// Starts at once on a private Unix socket (no TCP); `extra` args go to redis-server
+  /// (e.g. TLS options with their own port).
+  explicit test_redis(std::vector<std::string> extra = {});
   ~test_redis();
 
   const std::string& socket_path() const { return socket_; }
   std::string unix_url() const { return "unix://" + socket_; }
-  unsigned short port() const { return port_; }
   const std::string& dir() const { return dir_.path(); }
 
   void start();
@@ -50,9 +50,7 @@ public:
 private:
   temp_dir dir_;
   std::string socket_;
-  unsigned short port_ = 0;
   std::vector<std::string> extra_;
-  bool tcp_;
   pid_t pid_ = -1;
 };
 
