@@ -139,18 +139,18 @@ TEST_CASE("KEEP renews for as long as the connection is open") {
   test::test_redis redis;
   test::test_batond a(redis.unix_url());
   auto keeper = std::make_unique<resp_client>(a.socket_path());
-  auto first = keeper->call({"LEASE", "ACQUIRE", "leader", "300", "KEEP"});
+  auto first = keeper->call({"LEASE", "ACQUIRE", "leader", "1000", "KEEP"});
   REQUIRE(granted(first));
-  std::this_thread::sleep_for(1200ms); // four TTLs
+  std::this_thread::sleep_for(3500ms); // three and a half TTLs (ttl 1 s: room for a loaded CI)
   resp_client other(a.socket_path());
-  CHECK(other.call({"LEASE", "ACQUIRE", "leader", "300"}).str.rfind("DENIED", 0) == 0);
+  CHECK(other.call({"LEASE", "ACQUIRE", "leader", "1000"}).str.rfind("DENIED", 0) == 0);
   auto info = other.call({"LEASE", "INFO", "leader"});
   CHECK(info.elements.at(7).integer == field(first, "token")); // same token all along
   CHECK(info.elements.at(9).integer > 0);
   keeper.reset();
   CHECK(test::eventually(
       [&] {
-        return granted(other.call({"LEASE", "ACQUIRE", "leader", "300"}));
+        return granted(other.call({"LEASE", "ACQUIRE", "leader", "1000"}));
       },
       1000));
 }
