@@ -15,6 +15,8 @@ namespace {
 constexpr std::size_t read_chunk = 16 * 1024;
 /// Stop reading while this many reply bytes wait for a client that does not read them.
 constexpr std::size_t output_high_water = 4 << 20;
+/// Pushes a client does not read are dropped with the client past this many unsent bytes.
+constexpr std::size_t push_output_limit = 32 << 20;
 } // namespace
 
 client_connection::client_connection(daemon_context& ctx, socket_type socket)
@@ -34,6 +36,7 @@ client_connection::~client_connection() {
 void client_connection::start() {
   log::debug("server", "client connected",
              {{"client", std::to_string(id_)}, {"peer", peer_.describe()}});
+  ctx_.pushes.attach(shared_from_this());
   read();
 }
 
@@ -118,6 +121,22 @@ void client_connection::complete(const reply_ticket& ticket, std::string encoded
   s.done = true;
   s.bytes = std::move(encoded);
   flush_ready_replies();
+}
+
+void client_connection::push(std::string encoded) {
+  if (closed_) return;
+  if (output_.size() + writing_.size() + encoded.size() > push_output_limit) {
+    log::warn("server", "closing a client that does not read its pushes",
+              {{"client", std::to_string(id_)},
+               {"peer", peer_.describe()},
+               {"unsent_bytes", std::to_string(output_.size() + writing_.size())}});
+    close();
+    return;
+  }
+  // Between whole replies: output_ only ever holds complete replies and pushes.
+  output_ += encoded;
+  ctx_.requests.pushes_sent.fetch_add(1, std::memory_order_relaxed);
+  write();
 }
 
 void client_connection::flush_ready_replies() {

@@ -33,13 +33,24 @@ public:
   // -- what command handlers read and change ---------------------------------
   std::uint64_t id() const { return id_; }
   int protocol() const { return protocol_; }
-  void set_protocol(int version) { protocol_ = version; }
+  void set_protocol(int resp_version) { protocol_ = resp_version; }
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
   const peer_credentials& peer() const { return peer_; }
   bool is_closed() const { return closed_; }
   /// Close once the replies queued so far are written (QUIT).
   void close_after_reply() { close_after_flush_ = true; }
+
+  // -- pushes (push_hub) ------------------------------------------------------
+  /// How many topics the connection watches (push_hub keeps it).
+  void set_watching(std::size_t topics) { watching_ = topics; }
+  std::size_t watching() const { return watching_; }
+  /// A RESP2 connection that watches something takes only watch commands, PING, HELLO and
+  /// QUIT: its pushes are plain arrays that a reply could not be told apart from.
+  bool in_watch_mode() const { return protocol_ < 3 && watching_ > 0; }
+  /// Sends an encoded push between replies. A client that lets pushes pile up unread past
+  /// a limit is disconnected (as Redis does with a pub/sub client's output buffer).
+  void push(std::string encoded);
 
   /// A slot for one reply, in request order; complete it exactly once.
   struct reply_ticket {
@@ -77,6 +88,7 @@ private:
   bool close_after_flush_ = false;
   int protocol_ = 2;
   std::string name_;
+  std::size_t watching_ = 0;
 
   struct slot {
     bool done = false;

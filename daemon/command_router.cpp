@@ -4,6 +4,7 @@
 #include "daemon/connection_commands.hpp"
 #include "daemon/elect_commands.hpp"
 #include "daemon/lease_commands.hpp"
+#include "daemon/watch_commands.hpp"
 #include "protocol/command_table.hpp"
 #include "protocol/reply_writer.hpp"
 
@@ -51,6 +52,12 @@ void route_command(daemon_context& ctx, client_connection& conn, std::vector<std
     return conn.complete(ticket, std::move(bytes));
   }
   const auto& spec = *found.spec;
+  if (conn.in_watch_mode() && !spec.in_watch_mode) {
+    out.error("ERR can't run '" + protocol::to_lower(protocol::full_name(spec)) +
+              "' in watch mode: a RESP2 connection that watches takes only LEASE|ELECT "
+              "WATCH|UNWATCH, PING, HELLO and QUIT (HELLO 3 mixes pushes with commands)");
+    return conn.complete(ticket, std::move(bytes));
+  }
   if (!ctx.access.allows(conn.peer(), spec.family)) {
     out.error("NOPERM " + conn.peer().describe() + " may not run '" +
               protocol::to_lower(protocol::full_name(spec)) + "'");
@@ -65,6 +72,11 @@ void route_command(daemon_context& ctx, client_connection& conn, std::vector<std
   case protocol::command_id::lease_info:
   case protocol::command_id::lease_list:
     return run_lease_command(spec, args, conn, ctx, ticket);
+  case protocol::command_id::lease_watch:
+  case protocol::command_id::lease_unwatch:
+  case protocol::command_id::elect_watch:
+  case protocol::command_id::elect_unwatch:
+    return run_watch_command(spec, args, conn, ctx, ticket);
   case protocol::command_id::elect_join:
   case protocol::command_id::elect_leader:
   case protocol::command_id::elect_resign:

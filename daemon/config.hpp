@@ -72,7 +72,7 @@ struct access_config {
 };
 
 struct leases_config {
-  milliseconds lock_delay{0};          ///< name unavailable this long after an unclean loss
+  milliseconds lock_delay{0}; ///< name unavailable this long after an unclean loss
   std::size_t max_name_length = 256;
   milliseconds min_ttl{10};
   milliseconds max_ttl{24 * 3600 * 1000};

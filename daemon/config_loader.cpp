@@ -339,7 +339,8 @@ void read_access(checker& c, const YAML::Node& node, access_config& a) {
 }
 
 void read_leases(checker& c, const YAML::Node& node, leases_config& l) {
-  if (!c.expect_map(node, "leases", {"lock_delay_ms", "max_name_length", "min_ttl_ms", "max_ttl_ms"}))
+  if (!c.expect_map(node, "leases",
+                    {"lock_delay_ms", "max_name_length", "min_ttl_ms", "max_ttl_ms"}))
     return;
   c.read_ms(node, "lock_delay_ms", 0, 3600000, l.lock_delay);
   c.read_size(node, "max_name_length", 1, 4096, l.max_name_length);
@@ -373,8 +374,9 @@ config_result load_yaml(const std::string& text, const std::string& name) {
     return result;
   }
   if (root.IsNull()) return result; // an empty file: all defaults
-  if (!c.expect_map(root, "the top level",
-                    {"node_id", "prefix", "socket", "http", "redis", "log", "access", "leases", "runtime"}))
+  if (!c.expect_map(
+          root, "the top level",
+          {"node_id", "prefix", "socket", "http", "redis", "log", "access", "leases", "runtime"}))
     return result;
   auto& cfg = result.cfg;
   try {

@@ -34,9 +34,9 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
               a.reconnect_min != b.reconnect_min || a.reconnect_max != b.reconnect_max ||
               a.breaker_failures != b.breaker_failures || a.breaker_cooldown != b.breaker_cooldown);
   differs("leases", cur.leases.lock_delay != next.leases.lock_delay ||
-                      cur.leases.max_name_length != next.leases.max_name_length ||
-                      cur.leases.min_ttl != next.leases.min_ttl ||
-                      cur.leases.max_ttl != next.leases.max_ttl);
+                        cur.leases.max_name_length != next.leases.max_name_length ||
+                        cur.leases.min_ttl != next.leases.min_ttl ||
+                        cur.leases.max_ttl != next.leases.max_ttl);
   differs("runtime", cur.runtime.worker_threads != next.runtime.worker_threads ||
                          cur.runtime.scheduler != next.runtime.scheduler);
 

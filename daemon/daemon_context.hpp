@@ -16,10 +16,12 @@
 #include "actors/redis_link/redis_pool.hpp"
 #include "daemon/access_policy.hpp"
 #include "daemon/config.hpp"
+#include "daemon/push_hub.hpp"
 
 namespace baton::lease {
 class lease_service;
-}
+class lease_watch;
+} // namespace baton::lease
 
 namespace baton {
 
@@ -36,7 +38,9 @@ struct daemon_context {
   redis_link::link_counters& link;
   metrics::request_metrics& requests;
   access_policy access;
-  lease::lease_service* leases = nullptr; ///< set by main once built
+  lease::lease_service* leases = nullptr;    ///< set by main once built
+  lease::lease_watch* lease_watch = nullptr; ///< set by main once built
+  push_hub pushes;
   /// Run with a client connection's id when it closes (crash, kill -9, QUIT, stop): whatever
   /// the client held through it (leases, later claims and sessions) is given back.
   std::vector<std::function<void(std::uint64_t)>> on_client_closed;

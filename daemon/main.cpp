@@ -11,6 +11,7 @@
 #include <random>
 
 #include "actors/lease/lease_service.hpp"
+#include "actors/lease/lease_watch.hpp"
 #include "actors/redis_link/redis_link_actor.hpp"
 #include "build_info.hpp"
 #include "common/log.hpp"
@@ -20,6 +21,7 @@
 #include "daemon/http_server.hpp"
 #include "daemon/service_notifier.hpp"
 #include "daemon/socket_server.hpp"
+#include "daemon/watch_commands.hpp"
 #include "protocol/command_table.hpp"
 
 namespace {
@@ -106,6 +108,9 @@ int run(const flags& f) {
   ctx.on_client_closed.push_back([&leases](std::uint64_t id) { leases.connection_closed(id); });
   auto events = std::make_shared<redis_link::redis_subscriber>(io, link);
   leases.listen(*events);
+  lease::lease_watch lease_watch(io, *pool, *events, cfg.prefix);
+  ctx.lease_watch = &lease_watch;
+  connect_lease_pushes(ctx);
 
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.policy", cfg.runtime.scheduler == "sharing" ? caf::atom("sharing")

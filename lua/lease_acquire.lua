@@ -3,7 +3,10 @@
 -- KEYS[2] fence        "<prefix>:lease:{<name>}:fence" (highest token granted)
 -- ARGV[1] owner id (unique per daemon connection), ARGV[2] ttl_ms, ARGV[3] node id,
 -- ARGV[4] client description, ARGV[5] meta, ARGV[6] lock_delay_ms (applies if this holder
--- is lost uncleanly), ARGV[7] token floor (highest token the caller has seen, or 0)
+-- is lost uncleanly), ARGV[7] token floor (highest token the caller has seen, or 0),
+-- ARGV[8] watch channel of this name: a new grant is announced there as
+-- "acquired <token> <ttl_ms> <node> <meta>" for daemons whose clients LEASE WATCH it
+-- (publishing to a channel nobody listens to costs Redis a hash lookup)
 --
 -- Tokens strictly increase per name, also after Redis lost the fence key (restart without
 -- persistence, failover): a token is at least Redis TIME in microseconds, an epoch that a
@@ -46,4 +49,8 @@ redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', token_text,
            'client', ARGV[4], 'meta', ARGV[5], 'acquired_at', string.format('%d', now),
            'lock_delay', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ttl + lock_delay)
+if ARGV[8] and ARGV[8] ~= '' then
+  redis.call('PUBLISH', ARGV[8], 'acquired ' .. token_text .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] ..
+             ' ' .. ARGV[5])
+end
 return {1, token, ttl, 'granted'}

@@ -7,10 +7,11 @@ namespace baton::protocol {
 
 const std::vector<command_spec>& command_table() {
   static const std::vector<command_spec> table = {
-      {"PING", "", -1, command_id::ping, "ping", "Answers PONG, or echoes its argument"},
+      {"PING", "", -1, command_id::ping, "ping", "Answers PONG, or echoes its argument", true},
       {"ECHO", "", 2, command_id::echo, "echo", "Answers its argument"},
-      {"HELLO", "", -1, command_id::hello, "hello", "Chooses RESP2 or RESP3, names the client"},
-      {"QUIT", "", -1, command_id::quit, "quit", "Answers OK and closes the connection"},
+      {"HELLO", "", -1, command_id::hello, "hello", "Chooses RESP2 or RESP3, names the client",
+       true},
+      {"QUIT", "", -1, command_id::quit, "quit", "Answers OK and closes the connection", true},
       {"INFO", "", -1, command_id::info, "info", "Node, version, uptime, Redis link, counts"},
       {"CLIENT", "SETNAME", 3, command_id::client_setname, "client", "Names this connection"},
       {"CLIENT", "GETNAME", 2, command_id::client_getname, "client", "This connection's name"},
@@ -30,11 +31,19 @@ const std::vector<command_spec>& command_table() {
       {"LEASE", "INFO", 3, command_id::lease_info, "lease", "Who holds a lease, and for how long"},
       {"LEASE", "LIST", -2, command_id::lease_list, "lease",
        "Names of leases held (or in lock-delay), optionally matching a glob pattern"},
+      {"LEASE", "WATCH", -3, command_id::lease_watch, "lease",
+       "Pushes acquired, released, expired and lost events of the named leases", true},
+      {"LEASE", "UNWATCH", -2, command_id::lease_unwatch, "lease",
+       "Stops watching the named leases (all, without names)", true},
       {"ELECT", "JOIN", -4, command_id::elect_join, "elect",
        "Waits until this connection leads the group; answers the term"},
       {"ELECT", "LEADER", 3, command_id::elect_leader, "elect", "The group's leader and term"},
       {"ELECT", "RESIGN", 3, command_id::elect_resign, "elect",
        "Gives up this connection's leadership of the group"},
+      {"ELECT", "WATCH", -3, command_id::elect_watch, "elect",
+       "Pushes the groups' leader now and on every change, with the term", true},
+      {"ELECT", "UNWATCH", -2, command_id::elect_unwatch, "elect",
+       "Stops watching the named groups (all, without names)", true},
   };
   return table;
 }

@@ -29,9 +29,13 @@ enum class command_id {
   lease_release,
   lease_info,
   lease_list,
+  lease_watch,
+  lease_unwatch,
   elect_join,
   elect_leader,
   elect_resign,
+  elect_watch,
+  elect_unwatch,
 };
 
 struct command_spec {
@@ -42,6 +46,8 @@ struct command_spec {
   command_id id;
   std::string_view family; ///< metrics label and access-rule family, lower case
   std::string_view summary;
+  /// Allowed on a RESP2 connection in watch mode (its replies cannot be mistaken for pushes).
+  bool in_watch_mode = false;
 };
 
 /// All commands, in the order COMMAND lists them.

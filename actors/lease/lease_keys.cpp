@@ -24,4 +24,8 @@ std::string events_channel(const std::string& prefix) {
   return prefix + ":lease-events";
 }
 
+std::string watch_channel(const std::string& prefix, const std::string& name) {
+  return prefix + ":lease-watch:{" + name + "}";
+}
+
 } // namespace baton::lease

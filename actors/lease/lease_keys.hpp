@@ -21,4 +21,7 @@ lease_keys keys_for(const std::string& prefix, const std::string& name);
 /// The pub/sub channel on which releases are announced.
 std::string events_channel(const std::string& prefix);
 
+/// The pub/sub channel on which new grants of one name are announced (LEASE WATCH).
+std::string watch_channel(const std::string& prefix, const std::string& name);
+
 } // namespace baton::lease

@@ -2,6 +2,7 @@
 #include "actors/lease/lease_service.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 
 #include "actors/lease/lease_keys.hpp"
@@ -58,6 +59,17 @@ std::string lease_service::check_ttl(milliseconds ttl) const {
          std::to_string(settings_.max_ttl.count()) + " ms";
 }
 
+clock::time_point lease_service::safe_until(clock::time_point sent, milliseconds ttl,
+                                            bool keep) const {
+  auto until = sent + ttl - settings_.drift_margin;
+  if (keep) until -= std::clamp(ttl / 10, milliseconds(1), milliseconds(1000));
+  return until;
+}
+
+void lease_service::emit(const lease_event& event) const {
+  if (event_sink_) event_sink_(event);
+}
+
 void lease_service::send_renew(const std::string& name, const std::string& owner,
                                std::int64_t token, milliseconds ttl,
                                redis_link::reply_callback done,
@@ -83,7 +95,14 @@ void lease_service::listen(redis_link::redis_subscriber& events) {
     // "released <name> <token>"
     if (payload.rfind("released ", 0) != 0) return;
     auto rest = payload.substr(9);
-    wake(rest.substr(0, rest.rfind(' ')));
+    auto space = rest.rfind(' ');
+    if (space == std::string::npos) return;
+    lease_event event;
+    event.what = lease_event::kind::released;
+    event.name = rest.substr(0, space);
+    event.token = std::strtoll(rest.c_str() + space + 1, nullptr, 10);
+    wake(event.name);
+    emit(event);
   });
   // Releases announced while the event connection was down are lost: every waiter retries.
   events.on_resubscribed([this] {
@@ -182,7 +201,18 @@ void lease_service::mark_lost(const std::string& name, std::int64_t token) {
   // past the cap the oldest knowledge goes, and such a holder hears NOTHELD instead.
   if (lost_.size() > 100000) lost_.clear();
   lost_[name] = token;
+  lease_event event;
+  event.what = lease_event::kind::lost;
+  event.name = name;
+  event.token = token;
+  event.node = settings_.node_id;
+  if (auto it = held_.find(name); it != held_.end() && it->second.token == token) {
+    event.connection = it->second.connection;
+    event.meta = it->second.meta;
+    event.ttl = it->second.ttl;
+  }
   forget(name);
+  emit(event);
 }
 
 bool lease_service::was_lost(const std::string& name, std::int64_t token) const {
@@ -219,7 +249,7 @@ void lease_service::attempt(acquire_request request, lease_callback done) {
   auto now = clock::now();
   if (auto it = held_.find(request.name); it != held_.end()) {
     if (now >= it->second.valid_until) {
-      forget(request.name);
+      mark_lost(request.name, it->second.token);
     } else if (it->second.connection != request.connection) {
       // Another client of this daemon holds it: answer without asking Redis.
       lease_outcome o = make(lease_outcome::kind::denied);
@@ -243,7 +273,8 @@ void lease_service::attempt(acquire_request request, lease_callback done) {
                                    request.client,
                                    request.meta,
                                    std::to_string(settings_.lock_delay.count()),
-                                   std::to_string(floor)};
+                                   std::to_string(floor),
+                                   watch_channel(settings_.prefix, request.name)};
   auto sent = clock::now();
   redis_.run_script(
       "lease_acquire", {keys.lease, keys.fence}, args,
@@ -259,7 +290,7 @@ void lease_service::attempt(acquire_request request, lease_callback done) {
         auto token = reply.elements[1].integer;
         remember_token(request.name, token);
         // Safe validity counts from when the request was sent, not from when Redis granted it.
-        auto valid_until = sent + request.ttl - settings_.drift_margin;
+        auto valid_until = safe_until(sent, request.ttl, request.keep);
         auto replied = clock::now();
         if (valid_until <= replied) {
           release_quietly(request.name, owner, token);
@@ -269,6 +300,7 @@ void lease_service::attempt(acquire_request request, lease_callback done) {
         forget(request.name); // a re-acquire by the same connection replaces its record
         held_lease h;
         h.owner = owner;
+        h.meta = request.meta;
         h.token = token;
         h.connection = request.connection;
         h.ttl = request.ttl;
@@ -314,11 +346,12 @@ void lease_service::renew(const std::string& name, std::int64_t token,
                if (!is_status_array(reply, 2)) return done(unexpected(reply));
                auto entry = held_.find(name);
                if (reply.elements[0].integer == 0) {
-                 if (entry != held_.end() && entry->second.token == token) forget(name);
+                 if (entry != held_.end() && entry->second.token == token) mark_lost(name, token);
                  return done(make(lease_outcome::kind::lost,
                                   "lease '" + name + "' is lost: " + reply.elements[1].str));
                }
-               auto valid_until = sent + new_ttl - settings_.drift_margin;
+               auto keep = entry != held_.end() && entry->second.keep;
+               auto valid_until = safe_until(sent, new_ttl, keep);
                if (entry != held_.end() && entry->second.token == token) {
                  entry->second.valid_until = valid_until;
                  entry->second.ttl = new_ttl;
@@ -552,15 +585,22 @@ void lease_service::renew_kept(const std::string& name) {
   auto sent = clock::now();
   auto token = h.token;
   auto ttl = h.ttl;
+  auto owner = h.owner;
   send_renew(
-      name, h.owner, token, ttl,
-      [this, name, token, ttl, sent](redis_reply reply) {
+      name, owner, token, ttl,
+      [this, name, owner, token, ttl, sent](redis_reply reply) {
         auto it = held_.find(name);
-        if (it == held_.end() || it->second.token != token) return; // released meanwhile
+        bool renewed = is_status_array(reply, 2) && reply.elements[0].integer == 1;
+        if (it == held_.end() || it->second.token != token) {
+          // Declared lost while this renewal was on its way, yet Redis renewed it: give it
+          // back, or nobody could take the name until the renewed TTL ran out.
+          if (renewed && was_lost(name, token)) release_quietly(name, owner, token);
+          return;
+        }
         auto& held = it->second;
         held.renewing = false;
-        if (is_status_array(reply, 2) && reply.elements[0].integer == 1) {
-          held.valid_until = sent + ttl - settings_.drift_margin;
+        if (renewed) {
+          held.valid_until = safe_until(sent, ttl, true);
           held.renew_at = sent + ttl / 3;
         } else if (is_status_array(reply, 2)) {
           log::warn("lease", "kept lease lost",

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/lease/lease_event.hpp"
 #include "actors/redis_link/redis_pool.hpp"
 #include "actors/redis_link/redis_subscriber.hpp"
 
@@ -89,6 +90,9 @@ public:
   /// Listens for releases announced by every daemon (lua/lease_release.lua publishes them),
   /// so that WAIT wakes up at once instead of polling.
   void listen(redis_link::redis_subscriber& events);
+  /// Where releases (from every daemon) and this daemon's `lost` verdicts are reported, for
+  /// LEASE WATCH and the `lost` push to a holder.
+  void on_event(std::function<void(const lease_event&)> sink) { event_sink_ = std::move(sink); }
 
   void acquire(acquire_request request, lease_callback done);
   /// `ttl` empty: the ttl it was acquired with.
@@ -112,16 +116,21 @@ public:
 private:
   struct held_lease {
     std::string owner;
+    std::string meta;
     std::int64_t token = 0;
     std::uint64_t connection = 0;
     milliseconds ttl{0};
     bool keep = false;
-    clock::time_point valid_until; ///< safe validity: sent + ttl - drift
+    clock::time_point valid_until; ///< safe validity: sent + ttl - drift (KEEP: - notice)
     clock::time_point renew_at;    ///< KEEP: next renewal
     bool renewing = false;
   };
 
   std::string owner_for(std::uint64_t connection) const;
+  /// When a lease sent at `sent` stops being safe to use. A KEEP lease ends `notice` earlier
+  /// still: its holder relies on the `lost` push, which must reach it while the lease is safe.
+  clock::time_point safe_until(clock::time_point sent, milliseconds ttl, bool keep) const;
+  void emit(const lease_event& event) const;
   /// Empty when `ttl` is within the configured bounds, else the reason.
   std::string check_ttl(milliseconds ttl) const;
   /// lua/lease_renew.lua and lua/lease_release.lua with their keys and arguments.
@@ -170,6 +179,7 @@ private:
   std::unordered_map<std::string, std::int64_t> lost_;        ///< lapsed here: name -> token
   std::size_t releases_in_flight_ = 0;
   std::function<void()> when_released_; ///< release_all's `done`, once none is in flight
+  std::function<void(const lease_event&)> event_sink_;
   boost::asio::steady_timer keep_timer_;
   bool keep_timer_armed_ = false;
   clock::time_point keep_timer_at_{};

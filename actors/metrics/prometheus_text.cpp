@@ -129,6 +129,8 @@ std::string render_prometheus(const request_metrics& requests,
           load(requests.accepted_clients));
   counter("baton_rejected_clients_total", "Local API connections refused over max_clients.",
           load(requests.rejected_clients));
+  counter("baton_pushes_total", "Push events sent to local clients (WATCH, lost leases).",
+          load(requests.pushes_sent));
   counter("baton_protocol_errors_total", "Connections closed for malformed or oversized requests.",
           load(requests.protocol_errors));
 

@@ -46,6 +46,7 @@ public:
   std::atomic<std::uint64_t> accepted_clients{0};
   std::atomic<std::uint64_t> protocol_errors{0};
   std::atomic<std::uint64_t> rejected_clients{0}; ///< over max_clients
+  std::atomic<std::uint64_t> pushes_sent{0};      ///< push events written to clients
 
 private:
   struct family_slot {

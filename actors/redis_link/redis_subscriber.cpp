@@ -22,10 +22,17 @@ redis_subscriber::~redis_subscriber() {
   if (reader_ != nullptr) redisReaderFree(reader_);
 }
 
-void redis_subscriber::subscribe(const std::string& channel, message_handler handler) {
+void redis_subscriber::subscribe(const std::string& channel, message_handler handler,
+                                 std::function<void()> subscribed) {
   bool is_new = channels_.count(channel) == 0;
-  channels_[channel] = std::move(handler);
-  if (is_new && state_ == state::subscribed) send({"SUBSCRIBE", channel});
+  channels_[channel] = {std::move(handler), std::move(subscribed)};
+  // Before this connection's SUBSCRIBE went out, the channel rides along with it.
+  if (is_new && subscribe_sent_) send({"SUBSCRIBE", channel});
+}
+
+void redis_subscriber::unsubscribe(const std::string& channel) {
+  if (channels_.erase(channel) == 0) return;
+  if (subscribe_sent_) send({"UNSUBSCRIBE", channel});
 }
 
 void redis_subscriber::on_resubscribed(std::function<void()> handler) {
@@ -48,6 +55,7 @@ void redis_subscriber::connect() {
   auto generation = ++generation_;
   if (reader_ != nullptr) redisReaderFree(reader_);
   reader_ = redisReaderCreate();
+  subscribe_sent_ = false;
   output_.clear();
   write_in_flight_ = false;
   auto self = shared_from_this();
@@ -126,14 +134,16 @@ void redis_subscriber::handle(void* raw) {
   if (reply->type == REDIS_REPLY_STATUS) { // AUTH, CLIENT SETNAME
     if (handshake_left_ > 0 && --handshake_left_ == 0) {
       if (channels_.empty()) {
+        subscribe_sent_ = true;
         state_ = state::subscribed;
         timer_.cancel();
         attempt_ = 0;
         return;
       }
       std::vector<std::string> args{"SUBSCRIBE"};
-      for (const auto& [channel, handler] : channels_)
+      for (const auto& [channel, handlers] : channels_)
         args.push_back(channel);
+      subscribe_sent_ = true;
       send(args);
     }
     return;
@@ -144,9 +154,16 @@ void redis_subscriber::handle(void* raw) {
   if (kind == "message") {
     auto it = channels_.find(channel);
     if (it != channels_.end())
-      it->second(std::string(reply->element[2]->str, reply->element[2]->len));
-  } else if (kind == "subscribe" && state_ == state::connecting &&
-             static_cast<std::size_t>(reply->element[2]->integer) >= channels_.size()) {
+      it->second.on_message(std::string(reply->element[2]->str, reply->element[2]->len));
+    return;
+  }
+  if (kind != "subscribe") return;
+  if (auto it = channels_.find(channel); it != channels_.end() && it->second.on_subscribed) {
+    auto subscribed = it->second.on_subscribed; // the handler may unsubscribe
+    subscribed();
+  }
+  if (state_ == state::connecting &&
+      static_cast<std::size_t>(reply->element[2]->integer) >= channels_.size()) {
     state_ = state::subscribed;
     timer_.cancel();
     attempt_ = 0;
@@ -162,6 +179,7 @@ void redis_subscriber::fail(const std::string& reason) {
   if (log::enabled(level))
     log::write(level, "redis", "event connection down", {{"reason", reason}});
   state_ = state::idle;
+  subscribe_sent_ = false;
   ++generation_;
   transport_->close();
   auto step = std::min<long long>(settings_.reconnect_max.count(), settings_.reconnect_min.count()

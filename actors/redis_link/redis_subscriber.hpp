@@ -30,7 +30,13 @@ public:
   ~redis_subscriber();
 
   /// Registers a handler for a channel (one per channel); subscribes now if connected.
-  void subscribe(const std::string& channel, message_handler handler);
+  /// `subscribed` runs each time Redis confirms the subscription (again after a reconnect):
+  /// from then on no message on the channel is missed, so a listener can read the current
+  /// state without a gap.
+  void subscribe(const std::string& channel, message_handler handler,
+                 std::function<void()> subscribed = nullptr);
+  /// Stops listening to a channel; messages still on their way are dropped.
+  void unsubscribe(const std::string& channel);
   /// Runs after every successful (re)subscription.
   void on_resubscribed(std::function<void()> handler);
 
@@ -53,7 +59,12 @@ private:
   redisReader* reader_ = nullptr;
   state state_ = state::idle;
   std::uint64_t generation_ = 0;
-  std::unordered_map<std::string, message_handler> channels_;
+  struct channel_handlers {
+    message_handler on_message;
+    std::function<void()> on_subscribed;
+  };
+  std::unordered_map<std::string, channel_handlers> channels_;
+  bool subscribe_sent_ = false; ///< this connection's SUBSCRIBE of all channels went out
   std::vector<std::function<void()>> resubscribed_;
   std::vector<char> read_buffer_;
   std::string output_;  ///< commands waiting for the next write

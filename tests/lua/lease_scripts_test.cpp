@@ -16,6 +16,7 @@ namespace {
 
 const std::string lease_key = "baton:lease:{jobs}";
 const std::string fence_key = "baton:lease:{jobs}:fence";
+const std::string watch_channel = "baton:lease-watch:{jobs}";
 
 struct lease_fixture {
   test::test_redis redis;
@@ -25,7 +26,8 @@ struct lease_fixture {
                      std::int64_t floor = 0) {
     return lua.run("lease_acquire", {lease_key, fence_key},
                    {owner, std::to_string(ttl_ms), "node-" + owner, "client of " + owner,
-                    "meta of " + owner, std::to_string(lock_delay_ms), std::to_string(floor)});
+                    "meta of " + owner, std::to_string(lock_delay_ms), std::to_string(floor),
+                    watch_channel});
   }
   resp_value renew(const std::string& owner, std::int64_t token, int ttl_ms) {
     return lua.run("lease_renew", {lease_key},
@@ -176,4 +178,25 @@ TEST_CASE_METHOD(lease_fixture, "every key a lease writes has a TTL") {
   CHECK(lease_ttl <= 1500);
   CHECK(lua.call({"PTTL", fence_key}).integer > 0);
   CHECK(info().elements[6].str == "meta of a");
+}
+
+TEST_CASE_METHOD(lease_fixture, "a new grant is announced on the name's watch channel") {
+  protocol::resp_client watcher(redis.socket_path());
+  auto confirmed = watcher.call({"SUBSCRIBE", watch_channel});
+  REQUIRE(confirmed.elements.at(0).str == "subscribe");
+  auto first = acquire("a", 10000);
+  REQUIRE(granted(first));
+  auto message = watcher.read();
+  REQUIRE(message.elements.size() == 3);
+  CHECK(message.elements[1].str == watch_channel);
+  CHECK(message.elements[2].str ==
+        "acquired " + std::to_string(token_of(first)) + " 10000 node-a meta of a");
+  // A retry by the holder changes nothing and announces nothing; a release is announced on
+  // the daemons' common channel (for WAIT), not here; the next grant is.
+  REQUIRE(granted(acquire("a", 10000)));
+  REQUIRE(granted(release("a", token_of(first))));
+  auto second = acquire("b", 5000);
+  auto next = watcher.read();
+  CHECK(next.elements.at(2).str ==
+        "acquired " + std::to_string(token_of(second)) + " 5000 node-b meta of b");
 }

@@ -120,6 +120,14 @@ void test_redis::start() {
     throw std::runtime_error("redis-server did not start; see " + dir_.file("redis.log"));
 }
 
+void test_redis::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void test_redis::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
 void test_redis::kill() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);

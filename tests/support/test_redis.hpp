@@ -44,6 +44,10 @@ public:
     start();
   }
   bool running() const { return pid_ > 0; }
+  /// SIGSTOP / SIGCONT: Redis stalls without closing its connections (a long fork, a swap
+  /// storm, a VM pause), the case that makes leases lapse silently elsewhere.
+  void pause();
+  void resume();
   /// Runs redis-cli against this server and returns its output (trimmed).
   std::string cli(const std::vector<std::string>& args) const;
 

@@ -1,0 +1,57 @@
+// Push events to local clients (lease changes, leadership, later secrets and sessions): as
+// RESP3 pushes, or as plain arrays on a RESP2 connection in watch mode (the way Redis pub/sub
+// works: such a connection accepts only WATCH, UNWATCH, PING, HELLO and QUIT). Clients
+// subscribe to topics ("lease:<name>", "elect:<group>"); the parts that produce events
+// publish to a topic, or push to one connection (a holder told it lost its lease).
+// Lives on the I/O thread, in daemon_context.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "protocol/reply_writer.hpp"
+
+namespace baton {
+
+class client_connection;
+
+class push_hub {
+public:
+  /// Writes one push (reply_writer::push and its elements) in the writer's protocol.
+  using encoder = std::function<void(protocol::reply_writer&)>;
+
+  /// Every connection is known by id while it is open, so a push can reach any of them.
+  void attach(const std::shared_ptr<client_connection>& conn);
+  /// The connection closed: forgets it, and answers the topics it watched.
+  std::vector<std::string> detach(std::uint64_t connection);
+
+  /// True when the connection did not watch the topic before.
+  bool subscribe(const std::string& topic, std::uint64_t connection);
+  /// True when the connection did watch the topic.
+  bool unsubscribe(const std::string& topic, std::uint64_t connection);
+  /// The topics a connection watches, sorted.
+  std::vector<std::string> topics_of(std::uint64_t connection) const;
+  bool watches(std::uint64_t connection, const std::string& topic) const;
+
+  /// Pushes to every watcher of the topic.
+  void publish(const std::string& topic, const encoder& write) const;
+  /// Pushes to one connection, if it can take a push now (RESP3, or RESP2 in watch mode).
+  void push_to(std::uint64_t connection, const encoder& write) const;
+
+private:
+  void deliver(client_connection& conn, const encoder& write) const;
+
+  struct client {
+    std::weak_ptr<client_connection> conn;
+    std::unordered_set<std::string> topics;
+  };
+  std::unordered_map<std::uint64_t, client> clients_;
+  std::unordered_map<std::string, std::unordered_set<std::uint64_t>> topics_;
+};
+
+} // namespace baton
