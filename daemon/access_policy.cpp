@@ -7,7 +7,8 @@ namespace baton {
 namespace {
 
 bool is_connection_family(std::string_view family) {
-  for (auto f : {"ping", "echo", "hello", "quit", "info", "client", "command"})
+  // SUBSCRIBE is checked per channel, against the family of what it watches.
+  for (auto f : {"ping", "echo", "hello", "quit", "info", "client", "command", "subscribe"})
     if (family == f) return true;
   return false;
 }

@@ -55,7 +55,8 @@ void route_command(daemon_context& ctx, client_connection& conn, std::vector<std
   if (conn.in_watch_mode() && !spec.in_watch_mode) {
     out.error("ERR can't run '" + protocol::to_lower(protocol::full_name(spec)) +
               "' in watch mode: a RESP2 connection that watches takes only LEASE|ELECT "
-              "WATCH|UNWATCH, PING, HELLO and QUIT (HELLO 3 mixes pushes with commands)");
+              "WATCH|UNWATCH, SUBSCRIBE, UNSUBSCRIBE, PING, HELLO and QUIT (HELLO 3 mixes "
+              "pushes with commands)");
     return conn.complete(ticket, std::move(bytes));
   }
   if (!ctx.access.allows(conn.peer(), spec.family)) {
@@ -76,6 +77,8 @@ void route_command(daemon_context& ctx, client_connection& conn, std::vector<std
   case protocol::command_id::lease_unwatch:
   case protocol::command_id::elect_watch:
   case protocol::command_id::elect_unwatch:
+  case protocol::command_id::subscribe:
+  case protocol::command_id::unsubscribe:
     return run_watch_command(spec, args, conn, ctx, ticket);
   case protocol::command_id::elect_join:
   case protocol::command_id::elect_leader:

@@ -199,6 +199,11 @@ void run_connection_command(const command_spec& spec, std::vector<std::string>& 
   switch (spec.id) {
   case command_id::ping:
     if (args.size() > 2) return out.error("ERR wrong number of arguments for 'ping' command");
+    if (conn.in_watch_mode()) { // as Redis answers in subscribe mode: ["pong", argument]
+      out.array(2);
+      out.bulk("pong");
+      return out.bulk(args.size() == 2 ? args[1] : "");
+    }
     return args.size() == 2 ? out.bulk(args[1]) : out.simple("PONG");
   case command_id::echo:
     return out.bulk(args[1]);

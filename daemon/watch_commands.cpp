@@ -1,99 +1,183 @@
 // Watch commands and lease pushes; see watch_commands.hpp.
 #include "daemon/watch_commands.hpp"
 
-#include "actors/lease/lease_keys.hpp"
-#include "actors/lease/lease_service.hpp"
-#include "actors/lease/lease_watch.hpp"
-#include "protocol/reply_writer.hpp"
-
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <memory>
 
+#include "actors/lease/lease_keys.hpp"
+#include "actors/lease/lease_service.hpp"
+#include "actors/lease/lease_watch.hpp"
+#include "daemon/watch_targets.hpp"
+#include "protocol/reply_writer.hpp"
+
 namespace baton {
 
 using lease::lease_event;
+using style = watch_target::style;
 
 namespace {
 
 /// Watches one connection may hold: bounds what a client can make this node follow.
 constexpr std::size_t max_watches_per_connection = 10000;
 
-const std::string lease_topic_prefix = "lease:";
-const std::string elect_topic_prefix = "elect:";
-/// ELECT runs on the lease "elect:<group>" (elect_commands.cpp).
-const std::string elect_lease_prefix = "elect:";
-
-bool is_elect_lease(const std::string& name) {
-  return name.rfind(elect_lease_prefix, 0) == 0;
+// Every target that hears of a lease event: the lease and, for an election lease, its group,
+// each in both styles.
+std::vector<watch_target> targets_of(const std::string& lease) {
+  std::vector<watch_target> targets;
+  for (auto how : {style::watch, style::message}) {
+    targets.push_back({how, false, lease});
+    if (is_elect_lease(lease)) targets.push_back({how, true, group_of(lease)});
+  }
+  return targets;
 }
 
-// ["lease", event, name, token, node]
-push_hub::encoder lease_push(const lease_event& e) {
-  return [&e](protocol::reply_writer& out) {
-    out.push(5);
-    out.bulk("lease");
-    out.bulk(lease::to_string(e.what));
-    out.bulk(e.name);
-    out.integer(e.token);
-    out.bulk(e.node);
-  };
+void publish(daemon_context& ctx, const lease_event& e) {
+  for (const auto& target : targets_of(e.name))
+    ctx.pushes.publish(target.topic(), [&](protocol::reply_writer& out) {
+      write_event(out, target, event_name(target, e.what), e.token, e.node, e.meta);
+    });
 }
 
-// ["elect", event, group, term, candidate, node]: `leader` when a candidate takes the lead,
-// `vacant` when its term ends (resigned, or expired), `lost` when this node could not keep it.
-void write_elect_push(protocol::reply_writer& out, const char* event, const std::string& group,
-                      std::int64_t term, const std::string& candidate, const std::string& node) {
-  out.push(6);
-  out.bulk("elect");
-  out.bulk(event);
-  out.bulk(group);
-  out.integer(term);
-  out.bulk(candidate);
-  out.bulk(node);
+// A holder hears `lost` on its own connection (RESP3) unless it watches the lease anyway.
+void tell_holder(daemon_context& ctx, const lease_event& e) {
+  if (e.connection == 0) return;
+  auto targets = targets_of(e.name);
+  for (const auto& target : targets)
+    if (ctx.pushes.watches(e.connection, target.topic())) return;
+  watch_target own{style::watch, is_elect_lease(e.name),
+                   is_elect_lease(e.name) ? group_of(e.name) : e.name};
+  ctx.pushes.push_to(e.connection, [&](protocol::reply_writer& out) {
+    write_event(out, own, event_name(own, e.what), e.token, e.node, e.meta);
+  });
 }
 
-const char* elect_event_of(lease_event::kind k) {
-  switch (k) {
-  case lease_event::kind::acquired:
-    return "leader";
-  case lease_event::kind::lost:
-    return "lost";
-  default:
-    return "vacant";
+// -- starting to watch -------------------------------------------------------------------
+
+// One WATCH or SUBSCRIBE on its way: it answers once every target is followed without a gap
+// (subscribed in Redis, and the holder read), so that nothing after the reply is missed.
+struct pending_watch {
+  std::shared_ptr<client_connection> conn;
+  client_connection::reply_ticket ticket;
+  bool subscribe_reply = false; ///< SUBSCRIBE: Redis' reply shape
+  std::vector<watch_target> targets;
+  std::size_t left = 0;
+  bool finished = false;
+  std::unique_ptr<boost::asio::steady_timer> budget;
+};
+
+void finish_watch(daemon_context& ctx, pending_watch& w, bool in_time) {
+  if (w.finished) return;
+  w.finished = true;
+  w.budget->cancel();
+  std::string bytes;
+  protocol::reply_writer out(bytes, w.ticket.protocol);
+  if (!in_time || w.conn->is_closed()) {
+    for (const auto& target : w.targets)
+      ctx.lease_watch->unwatch(target.lease());
+    out.error("UNAVAILABLE could not follow them through redis in time; nothing is watched");
+    return w.conn->complete(w.ticket, std::move(bytes));
+  }
+  // All at once on this thread: no event can fall between the reply and the first push.
+  for (const auto& target : w.targets) {
+    if (!ctx.pushes.subscribe(target.topic(), w.conn->id()))
+      ctx.lease_watch->unwatch(target.lease()); // it already watched this one
+    if (w.subscribe_reply) {
+      out.push(3);
+      out.bulk("subscribe");
+      out.bulk(target.channel());
+      out.integer(static_cast<std::int64_t>(w.conn->watching()));
+    }
+  }
+  if (!w.subscribe_reply) out.integer(static_cast<std::int64_t>(w.conn->watching()));
+  w.conn->complete(w.ticket, std::move(bytes));
+  // A group's watcher hears who leads it now, then every change.
+  for (const auto& target : w.targets) {
+    if (!target.elect) continue;
+    auto h = ctx.lease_watch->known(target.lease());
+    ctx.pushes.push_to(w.conn->id(), [&](protocol::reply_writer& push) {
+      write_event(push, target, h.token != 0 ? "leader" : "vacant", h.token, h.node, h.meta);
+    });
   }
 }
 
-push_hub::encoder elect_push(const lease_event& e) {
-  return [&e](protocol::reply_writer& out) {
-    write_elect_push(out, elect_event_of(e.what), e.name.substr(elect_lease_prefix.size()), e.token,
-                     e.meta, e.node);
-  };
+void start_watch(daemon_context& ctx, std::shared_ptr<pending_watch> w) {
+  w->budget = std::make_unique<boost::asio::steady_timer>(ctx.io);
+  w->budget->expires_after(ctx.cfg.redis.connect_timeout + ctx.cfg.redis.call_timeout);
+  w->budget->async_wait([&ctx, w](const boost::system::error_code& ec) {
+    if (!ec) finish_watch(ctx, *w, false);
+  });
+  w->left = w->targets.size();
+  for (const auto& target : w->targets)
+    ctx.lease_watch->watch(target.lease());
+  for (const auto& target : w->targets)
+    ctx.lease_watch->snapshot(target.lease(), [&ctx, w](const lease::known_holder&) {
+      if (--w->left == 0) finish_watch(ctx, *w, true);
+    });
 }
 
-// The topic a lease event goes to besides "lease:<name>", and its encoding there.
-void publish(daemon_context& ctx, const lease_event& e) {
-  ctx.pushes.publish(lease_topic_prefix + e.name, lease_push(e));
-  if (is_elect_lease(e.name))
-    ctx.pushes.publish(elect_topic_prefix + e.name.substr(elect_lease_prefix.size()),
-                       elect_push(e));
+// The targets a command names, without repeats; or the reason it is refused.
+std::string targets_of_command(const protocol::command_spec& spec,
+                               const std::vector<std::string>& args, client_connection& conn,
+                               daemon_context& ctx, std::vector<watch_target>& targets) {
+  bool subscribe =
+      spec.id == protocol::command_id::subscribe || spec.id == protocol::command_id::unsubscribe;
+  bool elect = spec.id == protocol::command_id::elect_watch ||
+               spec.id == protocol::command_id::elect_unwatch;
+  std::size_t first = subscribe ? 1 : 2;
+  for (std::size_t i = first; i < args.size(); ++i) {
+    watch_target target{style::watch, elect, args[i]};
+    if (subscribe) {
+      auto found = target_of_channel(args[i]);
+      if (!found)
+        return "ERR baton's channels are lease:<name> and elect:<group>, not '" +
+               args[i].substr(0, 64) + "'";
+      target = *found;
+      if (!ctx.access.allows(conn.peer(), target.elect ? "elect" : "lease"))
+        return "NOPERM " + conn.peer().describe() + " may not watch '" + args[i].substr(0, 64) +
+               "'";
+    }
+    auto problem = lease::check_name(target.lease(), ctx.cfg.leases.max_name_length);
+    if (!problem.empty())
+      return "ERR " + std::string(target.elect ? "group" : "lease") + " '" +
+             target.name.substr(0, 64) + "': " + problem;
+    auto same = [&](const watch_target& t) { return t.topic() == target.topic(); };
+    if (std::none_of(targets.begin(), targets.end(), same)) targets.push_back(std::move(target));
+  }
+  return {};
 }
 
-// A holder hears `lost` on its own connection (RESP3) unless it watches the name anyway.
-void tell_holder(daemon_context& ctx, const lease_event& e) {
-  if (e.connection == 0) return;
-  bool elect = is_elect_lease(e.name);
-  auto topic = elect ? elect_topic_prefix + e.name.substr(elect_lease_prefix.size())
-                     : lease_topic_prefix + e.name;
-  if (ctx.pushes.watches(e.connection, topic)) return;
-  ctx.pushes.push_to(e.connection, elect ? elect_push(e) : lease_push(e));
-}
-
-std::string lease_name_for(const std::string& topic) {
-  if (topic.rfind(elect_topic_prefix, 0) == 0)
-    return elect_lease_prefix + topic.substr(elect_topic_prefix.size());
-  return topic.substr(lease_topic_prefix.size());
+void stop_watching(daemon_context& ctx, client_connection& conn, const protocol::command_spec& spec,
+                   std::vector<watch_target> targets, protocol::reply_writer& out) {
+  bool subscribe_reply = spec.id == protocol::command_id::unsubscribe;
+  if (targets.empty()) { // without names: all of this command's kind
+    for (const auto& topic : ctx.pushes.topics_of(conn.id())) {
+      auto target = target_of_topic(topic);
+      bool ours = subscribe_reply
+                      ? target.how == style::message
+                      : target.how == style::watch &&
+                            target.elect == (spec.id == protocol::command_id::elect_unwatch);
+      if (ours) targets.push_back(target);
+    }
+  }
+  for (const auto& target : targets) {
+    if (ctx.pushes.unsubscribe(target.topic(), conn.id())) ctx.lease_watch->unwatch(target.lease());
+    if (subscribe_reply) {
+      out.push(3);
+      out.bulk("unsubscribe");
+      out.bulk(target.channel());
+      out.integer(static_cast<std::int64_t>(conn.watching()));
+    }
+  }
+  if (!subscribe_reply) {
+    out.integer(static_cast<std::int64_t>(conn.watching()));
+  } else if (targets.empty()) {
+    out.push(3); // as Redis answers UNSUBSCRIBE with nothing subscribed
+    out.bulk("unsubscribe");
+    out.null();
+    out.integer(0);
+  }
 }
 
 } // namespace
@@ -106,109 +190,29 @@ void connect_lease_pushes(daemon_context& ctx) {
   ctx.lease_watch->on_event([&ctx](const lease_event& e) { publish(ctx, e); });
   ctx.on_client_closed.push_back([&ctx](std::uint64_t connection) {
     for (const auto& topic : ctx.pushes.detach(connection))
-      ctx.lease_watch->unwatch(lease_name_for(topic));
+      ctx.lease_watch->unwatch(target_of_topic(topic).lease());
   });
 }
-
-namespace {
-
-// One LEASE|ELECT WATCH on its way: it answers once every name is followed without a gap
-// (subscribed, and the holder read), so that nothing that happens after the reply is missed.
-struct pending_watch {
-  std::shared_ptr<client_connection> conn;
-  client_connection::reply_ticket ticket;
-  bool elect = false;
-  std::vector<std::string> names; ///< as the client gave them, without repeats
-  std::size_t left = 0;
-  bool finished = false;
-  std::unique_ptr<boost::asio::steady_timer> budget;
-};
-
-std::string lease_of(const pending_watch& w, const std::string& name) {
-  return w.elect ? elect_lease_prefix + name : name;
-}
-
-void finish_watch(daemon_context& ctx, pending_watch& w, bool in_time) {
-  if (w.finished) return;
-  w.finished = true;
-  w.budget->cancel();
-  std::string bytes;
-  protocol::reply_writer out(bytes, w.ticket.protocol);
-  if (!in_time || w.conn->is_closed()) {
-    for (const auto& name : w.names)
-      ctx.lease_watch->unwatch(lease_of(w, name));
-    out.error("UNAVAILABLE could not follow the names through redis in time; nothing is watched");
-    return w.conn->complete(w.ticket, std::move(bytes));
-  }
-  // All at once on this thread: no event can fall between the reply and the first push.
-  for (const auto& name : w.names)
-    if (!ctx.pushes.subscribe((w.elect ? elect_topic_prefix : lease_topic_prefix) + name,
-                              w.conn->id()))
-      ctx.lease_watch->unwatch(lease_of(w, name)); // it already watched this one
-  out.integer(static_cast<std::int64_t>(w.conn->watching()));
-  w.conn->complete(w.ticket, std::move(bytes));
-  if (!w.elect) return;
-  // ELECT WATCH answers with each group's leader as it is now, then with every change.
-  for (const auto& group : w.names) {
-    auto h = ctx.lease_watch->known(elect_lease_prefix + group);
-    ctx.pushes.push_to(w.conn->id(), [&](protocol::reply_writer& push) {
-      write_elect_push(push, h.token != 0 ? "leader" : "vacant", group, h.token, h.meta, h.node);
-    });
-  }
-}
-
-void start_watch(daemon_context& ctx, std::shared_ptr<pending_watch> w) {
-  w->budget = std::make_unique<boost::asio::steady_timer>(ctx.io);
-  w->budget->expires_after(ctx.cfg.redis.connect_timeout + ctx.cfg.redis.call_timeout);
-  w->budget->async_wait([&ctx, w](const boost::system::error_code& ec) {
-    if (!ec) finish_watch(ctx, *w, false);
-  });
-  w->left = w->names.size();
-  for (const auto& name : w->names)
-    ctx.lease_watch->watch(lease_of(*w, name));
-  for (const auto& name : w->names)
-    ctx.lease_watch->snapshot(lease_of(*w, name), [&ctx, w](const lease::known_holder&) {
-      if (--w->left == 0) finish_watch(ctx, *w, true);
-    });
-}
-
-} // namespace
 
 void run_watch_command(const protocol::command_spec& spec, std::vector<std::string>& args,
                        client_connection& conn, daemon_context& ctx,
                        client_connection::reply_ticket ticket) {
   std::string bytes;
   protocol::reply_writer out(bytes, ticket.protocol);
-  bool watch =
-      spec.id == protocol::command_id::lease_watch || spec.id == protocol::command_id::elect_watch;
-  bool elect = spec.id == protocol::command_id::elect_watch ||
-               spec.id == protocol::command_id::elect_unwatch;
-  const auto& own_prefix = elect ? elect_topic_prefix : lease_topic_prefix;
-  std::vector<std::string> names;
-  for (auto it = args.begin() + 2; it != args.end(); ++it)
-    if (std::find(names.begin(), names.end(), *it) == names.end()) names.push_back(*it);
-  if (!watch) {
-    // UNWATCH: the named ones of this kind, or all of this kind without names.
-    if (names.empty())
-      for (const auto& topic : ctx.pushes.topics_of(conn.id()))
-        if (topic.rfind(own_prefix, 0) == 0) names.push_back(topic.substr(own_prefix.size()));
-    for (const auto& name : names)
-      if (ctx.pushes.unsubscribe(own_prefix + name, conn.id()))
-        ctx.lease_watch->unwatch(lease_name_for(own_prefix + name));
-    out.integer(static_cast<std::int64_t>(conn.watching()));
+  std::vector<watch_target> targets;
+  // All names are checked before any is watched: a bad one changes nothing.
+  if (auto problem = targets_of_command(spec, args, conn, ctx, targets); !problem.empty()) {
+    out.error(problem);
     return conn.complete(ticket, std::move(bytes));
   }
-  // All names are checked before any is watched: a bad one changes nothing.
-  for (const auto& name : names) {
-    auto problem =
-        lease::check_name(elect ? elect_lease_prefix + name : name, ctx.cfg.leases.max_name_length);
-    if (!problem.empty()) {
-      out.error("ERR " + std::string(elect ? "group" : "lease") + " '" + name.substr(0, 64) +
-                "': " + problem);
-      return conn.complete(ticket, std::move(bytes));
-    }
+  bool start = spec.id == protocol::command_id::lease_watch ||
+               spec.id == protocol::command_id::elect_watch ||
+               spec.id == protocol::command_id::subscribe;
+  if (!start) {
+    stop_watching(ctx, conn, spec, std::move(targets), out);
+    return conn.complete(ticket, std::move(bytes));
   }
-  if (conn.watching() + names.size() > max_watches_per_connection) {
+  if (conn.watching() + targets.size() > max_watches_per_connection) {
     out.error("ERR a connection watches at most " + std::to_string(max_watches_per_connection) +
               " leases and groups");
     return conn.complete(ticket, std::move(bytes));
@@ -220,8 +224,8 @@ void run_watch_command(const protocol::command_spec& spec, std::vector<std::stri
   auto w = std::make_shared<pending_watch>();
   w->conn = conn.shared_from_this();
   w->ticket = ticket;
-  w->elect = elect;
-  w->names = std::move(names);
+  w->subscribe_reply = spec.id == protocol::command_id::subscribe;
+  w->targets = std::move(targets);
   start_watch(ctx, std::move(w));
 }
 

@@ -44,6 +44,10 @@ const std::vector<command_spec>& command_table() {
        "Pushes the groups' leader now and on every change, with the term", true},
       {"ELECT", "UNWATCH", -2, command_id::elect_unwatch, "elect",
        "Stops watching the named groups (all, without names)", true},
+      {"SUBSCRIBE", "", -2, command_id::subscribe, "subscribe",
+       "Redis pub/sub for baton's events: channels lease:<name> and elect:<group>", true},
+      {"UNSUBSCRIBE", "", -1, command_id::unsubscribe, "subscribe",
+       "Stops the named channels (all, without names)", true},
   };
   return table;
 }

@@ -36,6 +36,8 @@ enum class command_id {
   elect_resign,
   elect_watch,
   elect_unwatch,
+  subscribe,
+  unsubscribe,
 };
 
 struct command_spec {

@@ -36,7 +36,6 @@ public:
   /// the arguments (an empty vector for an empty request, which callers skip).
   parse_result parse(const char* data, std::size_t size, std::vector<std::string>& args) const;
 
-
 private:
   parse_result parse_multibulk(const char* data, std::size_t size,
                                std::vector<std::string>& args) const;

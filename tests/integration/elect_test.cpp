@@ -64,7 +64,8 @@ TEST_CASE("ELECT: the leader's daemon dies; a candidate takes over within ttl + 
   REQUIRE(led.kind == resp_value::type::array);
   resp_client candidate(b.socket_path());
   auto joined = std::async(std::launch::async, [&] {
-    auto r = candidate.call({"ELECT", "JOIN", "jobs", "worker-b", "TTL", "1000", "TIMEOUT", "5000"});
+    auto r =
+        candidate.call({"ELECT", "JOIN", "jobs", "worker-b", "TTL", "1000", "TIMEOUT", "5000"});
     return std::make_pair(r, std::chrono::steady_clock::now());
   });
   std::this_thread::sleep_for(1500ms); // KEEP renews past the TTL meanwhile

@@ -99,7 +99,8 @@ TEST_CASE("LEASE WATCH on RESP2: watch mode takes only watch commands, pushes ar
   auto refused = watcher.call({"LEASE", "INFO", "jobs"});
   REQUIRE(refused.is_error());
   CHECK(refused.str.find("watch mode") != std::string::npos);
-  CHECK(watcher.call({"PING"}).str == "PONG");
+  auto pong = watcher.call({"PING"}); // as Redis answers in subscribe mode
+  CHECK(pong.to_string().find("pong") != std::string::npos);
 
   resp_client holder(a.socket_path());
   auto token = field(holder.call({"LEASE", "ACQUIRE", "jobs", "10000"}), "token");
@@ -220,4 +221,39 @@ TEST_CASE("WATCH with Redis down answers UNAVAILABLE; a watch outlives a Redis r
   // The event connection subscribed again; the grant is pushed (or, if it came before the
   // resubscription, read when the watch caught up, and pushed then).
   CHECK(describe(next_push(watcher)) == "lease acquired jobs a");
+}
+
+TEST_CASE("SUBSCRIBE lease:<name> and elect:<group>: Redis pub/sub replies and messages") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+  resp_client sub(a.socket_path());
+  sub.send({"SUBSCRIBE", "lease:jobs", "elect:billing"});
+  auto first = sub.read();
+  auto second = sub.read();
+  REQUIRE(first.elements.size() == 3);
+  CHECK(first.elements[0].str == "subscribe");
+  CHECK(first.elements[1].str == "lease:jobs");
+  CHECK(first.elements[2].integer == 1);
+  CHECK(second.elements[1].str == "elect:billing");
+  CHECK(second.elements[2].integer == 2);
+  auto vacant = sub.read();                         // a group's subscriber hears who leads it now
+  CHECK(vacant.elements.at(2).str == "vacant 0  "); // no term, node or candidate
+
+  resp_client worker(a.socket_path());
+  auto token = field(worker.call({"LEASE", "ACQUIRE", "jobs", "10000"}), "token");
+  auto message = sub.read();
+  REQUIRE(message.elements.size() == 3);
+  CHECK(message.elements[0].str == "message");
+  CHECK(message.elements[1].str == "lease:jobs");
+  CHECK(message.elements[2].str == "acquired " + std::to_string(token) + " a");
+  auto term = field(worker.call({"ELECT", "JOIN", "billing", "worker one"}), "term");
+  CHECK(sub.read().elements.at(2).str == "leader " + std::to_string(term) + " a worker one");
+
+  CHECK(sub.call({"LEASE", "INFO", "jobs"}).is_error()); // watch mode
+  auto refused = sub.call({"SUBSCRIBE", "news"});
+  CHECK(refused.is_error());
+  sub.send({"UNSUBSCRIBE"});
+  CHECK(sub.read().elements.at(0).str == "unsubscribe");
+  CHECK(sub.read().elements.at(2).integer == 0);
+  CHECK(sub.call({"LEASE", "INFO", "jobs"}).kind == resp_value::type::array);
 }
