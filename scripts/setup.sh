@@ -10,7 +10,19 @@ if [[ ${BATON_SKIP_APT:-0} != 1 ]]; then
     build-essential cmake pkg-config \
     libcaf-dev libssl-dev libyaml-cpp-dev catch2 libhiredis-dev libboost-dev \
     nlohmann-json3-dev libsystemd-dev \
-    redis-server redis-tools python3 python3-redis prometheus curl openssl ca-certificates
+    redis-server redis-tools python3 python3-redis prometheus curl openssl ca-certificates \
+    nodejs
+  # npm comes with some builds of nodejs (NodeSource's) and apart in Debian's.
+  command -v npm >/dev/null || apt-get install -y --no-install-recommends npm
 fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo ${BATON_CMAKE_ARGS:-}
 cmake --build build -j"$(nproc)"
+
+# The Node.js clients the client tests drive (ioredis, node-redis), pinned by package-lock.json.
+node_dir=build/node-clients
+if ! cmp -s tests/clients/node/package-lock.json "$node_dir/package-lock.json" ||
+   [[ ! -d $node_dir/node_modules ]]; then
+  mkdir -p "$node_dir"
+  cp tests/clients/node/package.json tests/clients/node/package-lock.json "$node_dir/"
+  (cd "$node_dir" && npm ci --no-audit --no-fund)
+fi

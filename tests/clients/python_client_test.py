@@ -43,7 +43,7 @@ try:
                 pass
         time.sleep(0.05)
     procs.append(subprocess.Popen([batond, "--socket", baton_sock, "--redis", "unix://" + redis_sock,
-                                   "--http", "off"], stderr=open(os.path.join(work, "batond.log"), "w")))
+                                   "--http", "off", "--node-id", "py-node"], stderr=open(os.path.join(work, "batond.log"), "w")))
     client = redis.Redis(unix_socket_path=baton_sock, socket_timeout=5)
     for _ in range(200):
         try:
@@ -77,6 +77,17 @@ try:
     hello = client.execute_command("HELLO", "2")
     check("HELLO 2 reply", b"proto" in hello and b"baton" in hello, repr(hello)[:200])
 
+    # Lease events two ways: redis-py's own pub/sub helper on baton's channel, and LEASE WATCH
+    # through execute_command on a connection of its own (RESP2 watch mode).
+    pubsub = client.pubsub()
+    pubsub.subscribe("lease:py-job")
+    confirmed = pubsub.get_message(timeout=5)
+    check("pubsub() subscribes to lease:py-job",
+          confirmed is not None and confirmed["type"] == "subscribe", repr(confirmed))
+    watcher = redis.Redis(unix_socket_path=baton_sock, single_connection_client=True,
+                          socket_timeout=5)
+    check("LEASE WATCH answers the count", watcher.execute_command("LEASE", "WATCH", "py-job") == 1)
+
     # Leases through redis-py's execute_command: a KEEP lease outlives its TTL while the
     # connection is open, another client is DENIED meanwhile, and closing releases it.
     holder = redis.Redis(unix_socket_path=baton_sock, single_connection_client=True)
@@ -84,6 +95,14 @@ try:
     fields = dict(zip(reply[::2], reply[1::2]))
     token = fields[b"token"]
     check("LEASE ACQUIRE KEEP grants a token", token > 0 and 0 < fields[b"validity_ms"] <= 300, repr(reply))
+    message = pubsub.get_message(timeout=5)
+    check("pubsub() receives the acquisition",
+          message is not None and message["type"] == "message"
+          and message["channel"] == b"lease:py-job"
+          and message["data"] == b"acquired %d py-node" % token, repr(message))
+    pushed = watcher.connection.read_response()
+    check("LEASE WATCH pushes the acquisition",
+          pushed == [b"lease", b"acquired", b"py-job", token, b"py-node"], repr(pushed))
     time.sleep(1.0)
     try:
         client.execute_command("LEASE", "ACQUIRE", "py-job", "300")
@@ -105,6 +124,12 @@ try:
         except redis.ResponseError:
             time.sleep(0.02)
     check("closing the holder's connection releases at once", regained is not None)
+    pushed = watcher.connection.read_response()
+    check("LEASE WATCH pushes the release", pushed[:2] == [b"lease", b"released"], repr(pushed))
+    message = pubsub.get_message(timeout=5)
+    check("pubsub() receives the release",
+          message is not None and message["data"].startswith(b"released %d" % token), repr(message))
+    pubsub.close()
     new_token = dict(zip(regained[::2], regained[1::2]))[b"token"]
     check("the next token is higher", new_token > token)
     check("LEASE RELEASE", client.execute_command("LEASE", "RELEASE", "py-job", new_token) in (b"OK", "OK", True))

@@ -1,0 +1,194 @@
+// ioredis and node-redis (from npm) as real clients of batond, against a private
+// redis-server: leases with KEEP through each client's generic command call, a DENIED reply
+// as the client's error type, and baton's lease and election events through each client's own
+// pub/sub API (ioredis on RESP2, node-redis on RESP3).
+// Usage: node node_client_test.js BATOND   (NODE_PATH points at the installed packages)
+'use strict';
+const { spawn } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const IORedis = require('ioredis');
+const { createClient } = require('redis');
+
+const batond = process.argv[2];
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-node-'));
+const redisSock = path.join(work, 'redis.sock');
+const batonSock = path.join(work, 'baton.sock');
+const procs = [];
+let passed = 0;
+let failed = 0;
+
+function check(name, condition, detail = '') {
+  if (condition) {
+    passed++;
+    console.log('ok  ', name);
+  } else {
+    failed++;
+    console.log('FAIL', name, detail);
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(predicate, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      if (await predicate()) return true;
+    } catch (e) {
+      // not up yet
+    }
+    await sleep(50);
+  }
+  return false;
+}
+
+// The next message a subscriber receives, or null after `ms`.
+function nextMessage(queue, ms) {
+  return new Promise((resolve) => {
+    if (queue.items.length) return resolve(queue.items.shift());
+    const timer = setTimeout(() => {
+      queue.waiter = null;
+      resolve(null);
+    }, ms);
+    queue.waiter = (m) => {
+      clearTimeout(timer);
+      queue.waiter = null;
+      resolve(m);
+    };
+  });
+}
+
+function messageQueue() {
+  const queue = { items: [], waiter: null };
+  queue.push = (m) => (queue.waiter ? queue.waiter(m) : queue.items.push(m));
+  return queue;
+}
+
+function fields(reply) {
+  // RESP2 maps arrive as flat arrays, RESP3 maps as objects (node-redis) or Maps.
+  if (Array.isArray(reply)) {
+    const out = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) out[reply[i]] = reply[i + 1];
+    return out;
+  }
+  if (reply instanceof Map) return Object.fromEntries(reply);
+  return reply;
+}
+
+async function withIORedis() {
+  const sub = new IORedis({ path: batonSock, lazyConnect: true });
+  await sub.connect();
+  const events = messageQueue();
+  sub.on('message', (channel, message) => events.push({ channel, message }));
+  const count = await sub.subscribe('lease:io-job');
+  check('ioredis: subscribe to lease:io-job', count === 1, String(count));
+
+  const holder = new IORedis({ path: batonSock });
+  const granted = fields(await holder.call('LEASE', 'ACQUIRE', 'io-job', '300', 'KEEP'));
+  const token = Number(granted.token);
+  check('ioredis: LEASE ACQUIRE KEEP', token > 0 && granted.validity_ms > 0, JSON.stringify(granted));
+  let m = await nextMessage(events, 5000);
+  check('ioredis: acquisition message', m && m.channel === 'lease:io-job' &&
+        m.message === `acquired ${token} node-js`, JSON.stringify(m));
+
+  await sleep(1000); // KEEP renews past the 300 ms TTL
+  const other = new IORedis({ path: batonSock });
+  let denied = null;
+  try {
+    await other.call('LEASE', 'ACQUIRE', 'io-job', '300');
+  } catch (e) {
+    denied = e;
+  }
+  check('ioredis: DENIED while KEEP holds it', denied && denied.name === 'ReplyError' &&
+        denied.message.startsWith('DENIED'), String(denied));
+
+  holder.disconnect(); // the holder goes away: released at once
+  m = await nextMessage(events, 5000);
+  check('ioredis: release message on disconnect', m && m.message.startsWith(`released ${token}`),
+        JSON.stringify(m));
+  const again = fields(await other.call('LEASE', 'ACQUIRE', 'io-job', '5000'));
+  check('ioredis: the next holder gets a higher token', Number(again.token) > token);
+  other.disconnect();
+  sub.disconnect();
+}
+
+async function withNodeRedis() {
+  const client = createClient({ socket: { path: batonSock }, RESP: 3 });
+  client.on('error', () => {});
+  await client.connect();
+  const sub = client.duplicate();
+  sub.on('error', () => {});
+  await sub.connect();
+  const events = messageQueue();
+  await sub.subscribe('elect:node-group', (message, channel) => events.push({ channel, message }));
+  let m = await nextMessage(events, 5000);
+  check('node-redis: a group subscriber hears it is vacant', m && m.message === 'vacant 0  ',
+        JSON.stringify(m));
+
+  const joined = fields(await client.sendCommand(['ELECT', 'JOIN', 'node-group', 'candidate one']));
+  const term = Number(joined.term);
+  check('node-redis: ELECT JOIN leads with a term', term > 0, JSON.stringify(joined));
+  m = await nextMessage(events, 5000);
+  check('node-redis: leader message with the term', m &&
+        m.message === `leader ${term} node-js candidate one`, JSON.stringify(m));
+
+  const leader = fields(await client.sendCommand(['ELECT', 'LEADER', 'node-group']));
+  check('node-redis: ELECT LEADER', leader.candidate === 'candidate one' &&
+        Number(leader.term) === term, JSON.stringify(leader));
+  const resigned = await client.sendCommand(['ELECT', 'RESIGN', 'node-group']);
+  check('node-redis: ELECT RESIGN', resigned === 'OK', String(resigned));
+  m = await nextMessage(events, 5000);
+  check('node-redis: vacant message after resigning', m && m.message.startsWith(`vacant ${term}`),
+        JSON.stringify(m));
+
+  const kept = fields(await client.sendCommand(['LEASE', 'ACQUIRE', 'nr-job', '300', 'KEEP']));
+  await sleep(1000);
+  const info = fields(await client.sendCommand(['LEASE', 'INFO', 'nr-job']));
+  check('node-redis: KEEP holds past the TTL', Number(info.token) === Number(kept.token) &&
+        info.state === 'held', JSON.stringify(info));
+  await sub.unsubscribe('elect:node-group');
+  await sub.quit();
+  await client.quit();
+}
+
+async function main() {
+  procs.push(spawn('redis-server', ['--port', '0', '--unixsocket', redisSock, '--save', '',
+    '--appendonly', 'no', '--logfile', path.join(work, 'redis.log')], { stdio: 'ignore' }));
+  const log = fs.openSync(path.join(work, 'batond.log'), 'w');
+  procs.push(spawn(batond, ['--socket', batonSock, '--redis', 'unix://' + redisSock,
+    '--http', 'off', '--node-id', 'node-js'], { stdio: ['ignore', 'ignore', log] }));
+  const probe = new IORedis({ path: batonSock, lazyConnect: true, retryStrategy: () => 50,
+    maxRetriesPerRequest: null });
+  probe.on('error', () => {});
+  const up = await until(async () => {
+    if (probe.status !== 'ready') await probe.connect().catch(() => {});
+    return (await probe.info('redis')).includes('redis_reachable:1');
+  }, 10000);
+  probe.disconnect();
+  check('batond is up with its Redis link', up);
+  if (!up) return;
+  await withIORedis();
+  await withNodeRedis();
+}
+
+const overall = setTimeout(() => {
+  console.log('FAIL the test did not finish within 60 s');
+  failed++;
+  finish();
+}, 60000);
+
+function finish() {
+  clearTimeout(overall);
+  for (const p of procs.reverse()) p.kill('SIGKILL');
+  fs.rmSync(work, { recursive: true, force: true });
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().then(finish, (e) => {
+  console.log('FAIL', e && e.stack ? e.stack : String(e));
+  failed++;
+  finish();
+});
