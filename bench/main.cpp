@@ -2,13 +2,14 @@
 // with the ratio (machines are noisy; ratios hold, absolute numbers do not).
 //
 //   baton_bench --baton SOCKET --redis SOCKET [--connections N] [--depth D] [--seconds S]
-//               [--scenario ping|script|lease|all]
+//               [--rounds R] [--scenario ping|script|lease|all]
 //
 // Scenarios:
 //   ping    PING answered by batond itself vs PING answered by redis-server
 //   lease   LEASE ACQUIRE + RELEASE pairs vs the same lease scripts by EVALSHA to Redis
 //   script  DEBUG RTT (batond runs lua/time.lua by EVALSHA through its pipelined link) vs
 //           the same EVALSHA sent straight to Redis by the same number of connections
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -38,19 +39,37 @@ std::int64_t nth_integer(std::string_view reply, int n) {
   return 0;
 }
 
-void compare(const load_result& baton, const load_result& direct) {
-  print_row(baton);
-  print_row(direct);
-  std::printf("  ratio baton/redis: throughput %.2fx, p50 %+.1f us\n\n",
-              direct.rate() > 0 ? baton.rate() / direct.rate() : 0.0,
-              baton.percentile(0.5) - direct.percentile(0.5));
+// Runs baton's load and the direct one in turns (alternating which goes first), `rounds`
+// times, and prints each pair and the median ratio: on a noisy 2-core machine one pair can
+// swing either way; the median of interleaved pairs is what we report.
+void compare_rounds(const load_spec& baton, const load_spec& direct, std::size_t rounds) {
+  std::vector<double> ratios;
+  for (std::size_t i = 0; i < rounds; ++i) {
+    load_result b, r;
+    if (i % 2 == 0) {
+      b = run_load(baton);
+      r = run_load(direct);
+    } else {
+      r = run_load(direct);
+      b = run_load(baton);
+    }
+    print_row(b);
+    print_row(r);
+    double ratio = r.rate() > 0 ? b.rate() / r.rate() : 0.0;
+    ratios.push_back(ratio);
+    std::printf("  round %zu ratio baton/redis: throughput %.2fx, p50 %+.1f us\n", i + 1, ratio,
+                b.percentile(0.5) - r.percentile(0.5));
+  }
+  std::sort(ratios.begin(), ratios.end());
+  std::printf("  median ratio baton/redis over %zu rounds: %.2fx (min %.2fx, max %.2fx)\n\n",
+              rounds, ratios[ratios.size() / 2], ratios.front(), ratios.back());
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
   std::string baton_socket, redis_socket, scenario = "all";
-  std::size_t connections = 64, depth = 1;
+  std::size_t connections = 64, depth = 1, rounds = 3;
   double seconds = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
@@ -66,6 +85,8 @@ int main(int argc, char** argv) {
       seconds = std::atof(value.c_str());
     else if (flag == "--scenario")
       scenario = value;
+    else if (flag == "--rounds")
+      rounds = std::max<std::size_t>(1, std::strtoul(value.c_str(), nullptr, 10));
     else {
       std::cerr << "unknown flag " << flag << "\n";
       return 2;
@@ -73,7 +94,7 @@ int main(int argc, char** argv) {
   }
   if (baton_socket.empty() || redis_socket.empty() || connections == 0 || depth == 0) {
     std::cerr << "usage: baton_bench --baton SOCKET --redis SOCKET [--connections N] [--depth D]"
-                 " [--seconds S] [--scenario ping|script|lease|all]\n";
+                 " [--seconds S] [--rounds R] [--scenario ping|script|lease|all]\n";
     return 2;
   }
   auto duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
@@ -82,25 +103,25 @@ int main(int argc, char** argv) {
   try {
     if (scenario == "ping" || scenario == "all") {
       std::printf("PING\n");
-      auto b = run_load({"batond PING",
-                         baton_socket,
-                         {"PING"},
-                         {},
-                         connections,
-                         depth,
-                         duration,
-                         std::chrono::milliseconds(500),
-                         {}});
-      auto r = run_load({"redis-server PING",
-                         redis_socket,
-                         {"PING"},
-                         {},
-                         connections,
-                         depth,
-                         duration,
-                         std::chrono::milliseconds(500),
-                         {}});
-      compare(b, r);
+      load_spec b = {"batond PING",
+                     baton_socket,
+                     {"PING"},
+                     {},
+                     connections,
+                     depth,
+                     duration,
+                     std::chrono::milliseconds(500),
+                     {}};
+      load_spec r = {"redis-server PING",
+                     redis_socket,
+                     {"PING"},
+                     {},
+                     connections,
+                     depth,
+                     duration,
+                     std::chrono::milliseconds(500),
+                     {}};
+      compare_rounds(b, r, rounds);
     }
     if (scenario == "script" || scenario == "all") {
       std::string body;
@@ -109,25 +130,25 @@ int main(int argc, char** argv) {
       baton::protocol::resp_client loader(redis_socket);
       auto sha = loader.call({"SCRIPT", "LOAD", body}).str;
       std::printf("Lua script round trip (lua/time.lua)\n");
-      auto b = run_load({"batond DEBUG RTT (EVALSHA via link)",
-                         baton_socket,
-                         {"DEBUG", "RTT"},
-                         {},
-                         connections,
-                         depth,
-                         duration,
-                         std::chrono::milliseconds(500),
-                         {}});
-      auto r = run_load({"redis-server EVALSHA",
-                         redis_socket,
-                         {"EVALSHA", sha, "0"},
-                         {},
-                         connections,
-                         depth,
-                         duration,
-                         std::chrono::milliseconds(500),
-                         {}});
-      compare(b, r);
+      load_spec b = {"batond DEBUG RTT (EVALSHA via link)",
+                     baton_socket,
+                     {"DEBUG", "RTT"},
+                     {},
+                     connections,
+                     depth,
+                     duration,
+                     std::chrono::milliseconds(500),
+                     {}};
+      load_spec r = {"redis-server EVALSHA",
+                     redis_socket,
+                     {"EVALSHA", sha, "0"},
+                     {},
+                     connections,
+                     depth,
+                     duration,
+                     std::chrono::milliseconds(500),
+                     {}};
+      compare_rounds(b, r, rounds);
     }
     if (scenario == "lease" || scenario == "all") {
       // ACQUIRE then RELEASE with the token it gave, one lease name per connection, through
@@ -151,8 +172,19 @@ int main(int argc, char** argv) {
         auto owner = "bench/direct/" + std::to_string(conn);
         // A granted acquire is "*4 :1 :token ..."; anything else starts a new pair.
         if (reply.empty() || reply.rfind("*4\r\n:1\r\n", 0) != 0)
-          return {"EVALSHA", acquire_sha, "2", key, key + ":fence", owner, "10000", "direct",
-                  "uid=0",   "",          "0", "0"};
+          return {"EVALSHA",
+                  acquire_sha,
+                  "2",
+                  key,
+                  key + ":fence",
+                  owner,
+                  "10000",
+                  "direct",
+                  "uid=0",
+                  "",
+                  "0",
+                  "0",
+                  "bench:lease-watch:{direct-" + std::to_string(conn) + "}"};
         return {"EVALSHA",
                 release_sha,
                 "1",
@@ -162,25 +194,12 @@ int main(int argc, char** argv) {
                 "bench:lease-events",
                 "direct"};
       };
-      auto b = run_load({"batond LEASE ACQUIRE/RELEASE",
-                         baton_socket,
-                         {},
-                         {},
-                         connections,
-                         1,
-                         duration,
-                         std::chrono::milliseconds(500),
-                         baton_next});
-      auto r = run_load({"redis-server EVALSHA lease scripts",
-                         redis_socket,
-                         {},
-                         {},
-                         connections,
-                         1,
-                         duration,
-                         std::chrono::milliseconds(500),
-                         redis_next});
-      compare(b, r);
+      load_spec b = {"batond LEASE ACQUIRE/RELEASE", baton_socket, {}, {}, connections, 1, duration,
+                     std::chrono::milliseconds(500), baton_next};
+      load_spec r = {
+          "redis-server EVALSHA lease scripts", redis_socket, {}, {}, connections, 1, duration,
+          std::chrono::milliseconds(500),       redis_next};
+      compare_rounds(b, r, rounds);
     }
   } catch (const std::exception& e) {
     std::cerr << "baton_bench: " << e.what() << "\n";

@@ -65,7 +65,7 @@ curl -s localhost:19481/metrics | grep -E '^baton_(requests_total|redis_round_tr
 curl -s localhost:19481/metrics | promtool check metrics && echo "promtool check metrics: ok"
 
 section "benchmark: the same work through batond and straight to redis (2 s each)"
-"$build/baton_bench" --baton "$dir/a.sock" --redis "$dir/redis.sock" --seconds 2
+"$build/baton_bench" --baton "$dir/a.sock" --redis "$dir/redis.sock" --seconds 1 --rounds 3
 
 section "rolling restart of both daemons, then a Redis restart, under load"
 # A client per daemon calls DEBUG RTT (a Lua script through the link) in a loop and counts
