@@ -78,6 +78,30 @@ struct leases_config {
   milliseconds max_ttl{24 * 3600 * 1000};
 };
 
+/// One window of a rate policy: at most `limit` requests per `window`.
+struct rate_window {
+  milliseconds window{0};
+  std::int64_t limit = 0;
+};
+
+/// A named rate-limit policy (RATE CHECK policy key). Every window is checked and charged
+/// in one Lua call; nothing is charged when any window refuses.
+struct rate_policy {
+  std::string name;
+  std::string algorithm = "gcra"; ///< gcra, sliding_window, sliding_log, fixed_window
+  std::vector<rate_window> windows;
+  /// When Redis is unreachable or over budget: open (allow), closed (deny), or local
+  /// (enforce this host's share of each limit).
+  std::string failure_mode = "open";
+  std::int64_t local_share = 0; ///< local: requests per window on this host; 0: limit / live nodes
+  bool shadow = false;          ///< decide and count, but always allow
+};
+
+struct rate_config {
+  std::size_t max_key_length = 256;
+  std::vector<rate_policy> policies;
+};
+
 struct runtime_config {
   std::size_t worker_threads = 2;    ///< CAF scheduler threads
   std::string scheduler = "sharing"; ///< CAF scheduler.policy: sharing or stealing
@@ -94,6 +118,7 @@ struct config {
   log_config log;
   access_config access;
   leases_config leases;
+  rate_config rate;
   runtime_config runtime;
 };
 

@@ -9,6 +9,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -349,6 +350,92 @@ void read_leases(checker& c, const YAML::Node& node, leases_config& l) {
   if (l.min_ttl > l.max_ttl) c.problem(node.Mark(), "min_ttl_ms must not exceed max_ttl_ms");
 }
 
+bool is_plain_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.')
+      return false;
+  return true;
+}
+
+void read_rate_windows(checker& c, const YAML::Node& node, rate_policy& p) {
+  if (!node.IsSequence() || node.size() == 0) {
+    c.problem(node.Mark(),
+              "windows of policy '" + p.name + "' must be a non-empty list of {window_ms, limit}");
+    return;
+  }
+  for (const auto& item : node) {
+    if (!c.expect_map(item, "a window", {"window_ms", "limit"})) continue;
+    rate_window w;
+    long long value = 0;
+    // A window of up to 31 days, a limit of up to a billion: beyond either the arithmetic of
+    // the scripts (microseconds in Lua's doubles) loses exactness.
+    if (!item["window_ms"] || !item["limit"]) {
+      c.problem(item.Mark(), "a window needs window_ms and limit");
+      continue;
+    }
+    if (c.read_int(item, "window_ms", 1, 31LL * 24 * 3600 * 1000, value))
+      w.window = milliseconds(value);
+    if (c.read_int(item, "limit", 1, 1000000000, value)) w.limit = value;
+    for (const auto& other : p.windows)
+      if (other.window == w.window && w.window.count() > 0)
+        c.problem(item.Mark(), "policy '" + p.name + "' has two windows of " +
+                                   std::to_string(w.window.count()) + " ms");
+    p.windows.push_back(w);
+  }
+}
+
+void read_rate(checker& c, const YAML::Node& node, rate_config& r) {
+  if (!c.expect_map(node, "rate", {"max_key_length", "policies"})) return;
+  c.read_size(node, "max_key_length", 1, 4096, r.max_key_length);
+  auto policies = node["policies"];
+  if (!policies) return;
+  if (!policies.IsSequence()) {
+    c.problem(policies.Mark(), "rate.policies must be a list");
+    return;
+  }
+  static const std::set<std::string> algorithms = {"gcra", "sliding_window", "sliding_log",
+                                                   "fixed_window"};
+  static const std::set<std::string> modes = {"open", "closed", "local"};
+  for (const auto& item : policies) {
+    if (!c.expect_map(item, "a rate policy",
+                      {"name", "algorithm", "windows", "failure_mode", "local_share", "shadow"}))
+      continue;
+    rate_policy p;
+    c.read_string(item, "name", p.name, true);
+    if (!item["name"]) {
+      c.problem(item.Mark(), "a rate policy needs a name");
+    } else if (!is_plain_name(p.name)) {
+      c.problem(item["name"].Mark(),
+                "policy name '" + p.name + "' must be 1 to 64 letters, digits, '-', '_' or '.'");
+    }
+    for (const auto& other : r.policies)
+      if (!p.name.empty() && other.name == p.name)
+        c.problem(item["name"].Mark(), "duplicate rate policy '" + p.name + "'");
+    c.read_string(item, "algorithm", p.algorithm);
+    if (algorithms.count(p.algorithm) == 0)
+      c.problem(item["algorithm"].Mark(),
+                "unknown algorithm '" + p.algorithm +
+                    "' (known: gcra, sliding_window, sliding_log, fixed_window)");
+    if (auto windows = item["windows"])
+      read_rate_windows(c, windows, p);
+    else
+      c.problem(item.Mark(), "policy '" + p.name + "' needs windows");
+    c.read_string(item, "failure_mode", p.failure_mode);
+    if (modes.count(p.failure_mode) == 0)
+      c.problem(item["failure_mode"].Mark(),
+                "failure_mode must be open, closed or local, got '" + p.failure_mode + "'");
+    long long share = 0;
+    if (c.read_int(item, "local_share", 0, 1000000000, share)) p.local_share = share;
+    c.read_bool(item, "shadow", p.shadow);
+    if (p.algorithm == "sliding_log")
+      for (const auto& w : p.windows)
+        if (w.limit > 100000)
+          c.problem(item.Mark(), "sliding_log keeps one entry per request: limit at most 100000");
+    r.policies.push_back(std::move(p));
+  }
+}
+
 void read_runtime(checker& c, const YAML::Node& node, runtime_config& r) {
   if (!c.expect_map(node, "runtime", {"worker_threads", "scheduler", "drift_margin_ms"})) return;
   c.read_size(node, "worker_threads", 1, 64, r.worker_threads);
@@ -374,9 +461,9 @@ config_result load_yaml(const std::string& text, const std::string& name) {
     return result;
   }
   if (root.IsNull()) return result; // an empty file: all defaults
-  if (!c.expect_map(
-          root, "the top level",
-          {"node_id", "prefix", "socket", "http", "redis", "log", "access", "leases", "runtime"}))
+  if (!c.expect_map(root, "the top level",
+                    {"node_id", "prefix", "socket", "http", "redis", "log", "access", "leases",
+                     "rate", "runtime"}))
     return result;
   auto& cfg = result.cfg;
   try {
@@ -388,6 +475,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
     if (auto n = root["log"]) read_log(c, n, cfg.log);
     if (auto n = root["access"]) read_access(c, n, cfg.access);
     if (auto n = root["leases"]) read_leases(c, n, cfg.leases);
+    if (auto n = root["rate"]) read_rate(c, n, cfg.rate);
     if (auto n = root["runtime"]) read_runtime(c, n, cfg.runtime);
   } catch (const YAML::Exception& e) {
     c.problem(e.mark, e.msg);

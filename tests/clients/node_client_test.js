@@ -86,14 +86,14 @@ async function withIORedis() {
   check('ioredis: subscribe to lease:io-job', count === 1, String(count));
 
   const holder = new IORedis({ path: batonSock });
-  const granted = fields(await holder.call('LEASE', 'ACQUIRE', 'io-job', '300', 'KEEP'));
+  const granted = fields(await holder.call('LEASE', 'ACQUIRE', 'io-job', '1000', 'KEEP'));
   const token = Number(granted.token);
   check('ioredis: LEASE ACQUIRE KEEP', token > 0 && granted.validity_ms > 0, JSON.stringify(granted));
   let m = await nextMessage(events, 5000);
   check('ioredis: acquisition message', m && m.channel === 'lease:io-job' &&
         m.message === `acquired ${token} node-js`, JSON.stringify(m));
 
-  await sleep(1000); // KEEP renews past the 300 ms TTL
+  await sleep(1500); // KEEP renews past the 1000 ms TTL
   const other = new IORedis({ path: batonSock });
   let denied = null;
   try {
@@ -143,8 +143,8 @@ async function withNodeRedis() {
   check('node-redis: vacant message after resigning', m && m.message.startsWith(`vacant ${term}`),
         JSON.stringify(m));
 
-  const kept = fields(await client.sendCommand(['LEASE', 'ACQUIRE', 'nr-job', '300', 'KEEP']));
-  await sleep(1000);
+  const kept = fields(await client.sendCommand(['LEASE', 'ACQUIRE', 'nr-job', '1000', 'KEEP']));
+  await sleep(1500);
   const info = fields(await client.sendCommand(['LEASE', 'INFO', 'nr-job']));
   check('node-redis: KEEP holds past the TTL', Number(info.token) === Number(kept.token) &&
         info.state === 'held', JSON.stringify(info));

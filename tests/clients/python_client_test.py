@@ -91,10 +91,10 @@ try:
     # Leases through redis-py's execute_command: a KEEP lease outlives its TTL while the
     # connection is open, another client is DENIED meanwhile, and closing releases it.
     holder = redis.Redis(unix_socket_path=baton_sock, single_connection_client=True)
-    reply = holder.execute_command("LEASE", "ACQUIRE", "py-job", "300", "KEEP", "META", "from python")
+    reply = holder.execute_command("LEASE", "ACQUIRE", "py-job", "1000", "KEEP", "META", "from python")
     fields = dict(zip(reply[::2], reply[1::2]))
     token = fields[b"token"]
-    check("LEASE ACQUIRE KEEP grants a token", token > 0 and 0 < fields[b"validity_ms"] <= 300, repr(reply))
+    check("LEASE ACQUIRE KEEP grants a token", token > 0 and 0 < fields[b"validity_ms"] <= 1000, repr(reply))
     message = pubsub.get_message(timeout=5)
     check("pubsub() receives the acquisition",
           message is not None and message["type"] == "message"
@@ -103,9 +103,9 @@ try:
     pushed = watcher.connection.read_response()
     check("LEASE WATCH pushes the acquisition",
           pushed == [b"lease", b"acquired", b"py-job", token, b"py-node"], repr(pushed))
-    time.sleep(1.0)
+    time.sleep(1.5)
     try:
-        client.execute_command("LEASE", "ACQUIRE", "py-job", "300")
+        client.execute_command("LEASE", "ACQUIRE", "py-job", "1000")
         check("another client is DENIED while KEEP holds it", False)
     except redis.ResponseError as e:
         check("another client is DENIED while KEEP holds it", str(e).startswith("DENIED"), str(e))

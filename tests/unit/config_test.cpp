@@ -114,4 +114,75 @@ TEST_CASE("deploy/baton.example.yaml is valid and sets every section") {
   CHECK(r.cfg.redis.connections == defaults.redis.connections);
   CHECK(r.cfg.http.listen == defaults.http.listen);
   CHECK(r.cfg.socket.max_pipeline == defaults.socket.max_pipeline);
+  CHECK(r.cfg.rate.max_key_length == defaults.rate.max_key_length);
+  CHECK(r.cfg.rate.policies.empty());
+}
+
+TEST_CASE("rate policies are read with all their windows") {
+  auto r = load_config_text(R"(
+rate:
+  max_key_length: 128
+  policies:
+    - name: api
+      windows:
+        - {window_ms: 60000, limit: 100}
+        - {window_ms: 3600000, limit: 1000}
+        - {window_ms: 86400000, limit: 10000}
+    - name: login
+      algorithm: sliding_log
+      windows: [{window_ms: 60000, limit: 5}]
+      failure_mode: local
+      local_share: 2
+      shadow: true
+)",
+                            "rate.yaml");
+  for (const auto& p : r.problems)
+    UNSCOPED_INFO(p);
+  REQUIRE(r.ok());
+  CHECK(r.cfg.rate.max_key_length == 128);
+  REQUIRE(r.cfg.rate.policies.size() == 2);
+  const auto& api = r.cfg.rate.policies[0];
+  CHECK(api.name == "api");
+  CHECK(api.algorithm == "gcra"); // the default
+  CHECK(api.failure_mode == "open");
+  REQUIRE(api.windows.size() == 3);
+  CHECK(api.windows[1].window == std::chrono::milliseconds(3600000));
+  CHECK(api.windows[1].limit == 1000);
+  const auto& login = r.cfg.rate.policies[1];
+  CHECK(login.algorithm == "sliding_log");
+  CHECK(login.failure_mode == "local");
+  CHECK(login.local_share == 2);
+  CHECK(login.shadow);
+}
+
+TEST_CASE("bad rate policies fail the check, each with its position") {
+  auto r = load_config_text(R"(
+rate:
+  policies:
+    - name: api
+      algorithm: token_bucket
+      windows: [{window_ms: 60000, limit: 0}]
+    - name: api
+      windows: [{window_ms: -5, limit: 10}]
+    - name: empty
+      windows: []
+    - name: twice
+      windows: [{window_ms: 1000, limit: 1}, {window_ms: 1000, limit: 2}]
+      failure_mode: maybe
+    - name: has space
+      windows: [{window_ms: 1000}]
+    - windows: [{window_ms: 1000, limit: 1}]
+)",
+                            "rate.yaml");
+  CHECK_FALSE(r.ok());
+  CHECK(has_problem(r, "rate.yaml:5:18: unknown algorithm 'token_bucket'"));
+  CHECK(has_problem(r, "rate.yaml:6:43: limit must be between 1"));
+  CHECK(has_problem(r, "rate.yaml:7:13: duplicate rate policy 'api'"));
+  CHECK(has_problem(r, "window_ms must be between 1"));
+  CHECK(has_problem(r, "windows of policy 'empty' must be a non-empty list"));
+  CHECK(has_problem(r, "policy 'twice' has two windows of 1000 ms"));
+  CHECK(has_problem(r, "failure_mode must be open, closed or local, got 'maybe'"));
+  CHECK(has_problem(r, "policy name 'has space' must be"));
+  CHECK(has_problem(r, "a window needs window_ms and limit"));
+  CHECK(has_problem(r, "a rate policy needs a name"));
 }
