@@ -100,28 +100,20 @@ int main(int argc, char** argv) {
   auto duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
   std::printf("baton_bench: %zu connections, pipeline depth %zu, %.1f s per measurement\n\n",
               connections, depth, seconds);
+  // What differs between measurements: label, server, and the command (or conversation).
+  auto spec = [&](std::string label, const std::string& socket, std::vector<std::string> command,
+                  std::size_t spec_depth = 0, decltype(load_spec::next) next = {}) {
+    return load_spec{std::move(label),   socket,
+                     std::move(command), {},
+                     connections,        spec_depth == 0 ? depth : spec_depth,
+                     duration,           std::chrono::milliseconds(500),
+                     std::move(next)};
+  };
   try {
     if (scenario == "ping" || scenario == "all") {
       std::printf("PING\n");
-      load_spec b = {"batond PING",
-                     baton_socket,
-                     {"PING"},
-                     {},
-                     connections,
-                     depth,
-                     duration,
-                     std::chrono::milliseconds(500),
-                     {}};
-      load_spec r = {"redis-server PING",
-                     redis_socket,
-                     {"PING"},
-                     {},
-                     connections,
-                     depth,
-                     duration,
-                     std::chrono::milliseconds(500),
-                     {}};
-      compare_rounds(b, r, rounds);
+      compare_rounds(spec("batond PING", baton_socket, {"PING"}),
+                     spec("redis-server PING", redis_socket, {"PING"}), rounds);
     }
     if (scenario == "script" || scenario == "all") {
       std::string body;
@@ -130,25 +122,8 @@ int main(int argc, char** argv) {
       baton::protocol::resp_client loader(redis_socket);
       auto sha = loader.call({"SCRIPT", "LOAD", body}).str;
       std::printf("Lua script round trip (lua/time.lua)\n");
-      load_spec b = {"batond DEBUG RTT (EVALSHA via link)",
-                     baton_socket,
-                     {"DEBUG", "RTT"},
-                     {},
-                     connections,
-                     depth,
-                     duration,
-                     std::chrono::milliseconds(500),
-                     {}};
-      load_spec r = {"redis-server EVALSHA",
-                     redis_socket,
-                     {"EVALSHA", sha, "0"},
-                     {},
-                     connections,
-                     depth,
-                     duration,
-                     std::chrono::milliseconds(500),
-                     {}};
-      compare_rounds(b, r, rounds);
+      compare_rounds(spec("batond DEBUG RTT (EVALSHA via link)", baton_socket, {"DEBUG", "RTT"}),
+                     spec("redis-server EVALSHA", redis_socket, {"EVALSHA", sha, "0"}), rounds);
     }
     if (scenario == "lease" || scenario == "all") {
       // ACQUIRE then RELEASE with the token it gave, one lease name per connection, through
@@ -194,12 +169,10 @@ int main(int argc, char** argv) {
                 "bench:lease-events",
                 "direct"};
       };
-      load_spec b = {"batond LEASE ACQUIRE/RELEASE", baton_socket, {}, {}, connections, 1, duration,
-                     std::chrono::milliseconds(500), baton_next};
-      load_spec r = {
-          "redis-server EVALSHA lease scripts", redis_socket, {}, {}, connections, 1, duration,
-          std::chrono::milliseconds(500),       redis_next};
-      compare_rounds(b, r, rounds);
+      // One request in flight per connection: each waits for the reply it continues from.
+      compare_rounds(spec("batond LEASE ACQUIRE/RELEASE", baton_socket, {}, 1, baton_next),
+                     spec("redis-server EVALSHA lease scripts", redis_socket, {}, 1, redis_next),
+                     rounds);
     }
   } catch (const std::exception& e) {
     std::cerr << "baton_bench: " << e.what() << "\n";

@@ -112,23 +112,34 @@ void start_watch(daemon_context& ctx, std::shared_ptr<pending_watch> w) {
   for (const auto& target : w->targets)
     ctx.lease_watch->watch(target.lease());
   for (const auto& target : w->targets)
-    ctx.lease_watch->snapshot(target.lease(), [&ctx, w](const lease::known_holder&) {
+    ctx.lease_watch->when_followed(target.lease(), [&ctx, w] {
       if (--w->left == 0) finish_watch(ctx, *w, true);
     });
 }
 
+// Which of the six commands: starting or stopping, pub/sub shaped or not, groups or leases.
+struct command_kind {
+  bool start = false;
+  bool pubsub = false; ///< SUBSCRIBE|UNSUBSCRIBE: Redis' reply shapes, channels as names
+  bool elect = false;  ///< ELECT WATCH|UNWATCH
+};
+
+command_kind kind_of(protocol::command_id id) {
+  using protocol::command_id;
+  return {id == command_id::lease_watch || id == command_id::elect_watch ||
+              id == command_id::subscribe,
+          id == command_id::subscribe || id == command_id::unsubscribe,
+          id == command_id::elect_watch || id == command_id::elect_unwatch};
+}
+
 // The targets a command names, without repeats; or the reason it is refused.
-std::string targets_of_command(const protocol::command_spec& spec,
-                               const std::vector<std::string>& args, client_connection& conn,
-                               daemon_context& ctx, std::vector<watch_target>& targets) {
-  bool subscribe =
-      spec.id == protocol::command_id::subscribe || spec.id == protocol::command_id::unsubscribe;
-  bool elect = spec.id == protocol::command_id::elect_watch ||
-               spec.id == protocol::command_id::elect_unwatch;
-  std::size_t first = subscribe ? 1 : 2;
+std::string targets_of_command(command_kind kind, const std::vector<std::string>& args,
+                               client_connection& conn, daemon_context& ctx,
+                               std::vector<watch_target>& targets) {
+  std::size_t first = kind.pubsub ? 1 : 2; // SUBSCRIBE channel… vs LEASE WATCH name…
   for (std::size_t i = first; i < args.size(); ++i) {
-    watch_target target{style::watch, elect, args[i]};
-    if (subscribe) {
+    watch_target target{style::watch, kind.elect, args[i]};
+    if (kind.pubsub) {
       auto found = target_of_channel(args[i]);
       if (!found)
         return "ERR baton's channels are lease:<name> and elect:<group>, not '" +
@@ -148,29 +159,26 @@ std::string targets_of_command(const protocol::command_spec& spec,
   return {};
 }
 
-void stop_watching(daemon_context& ctx, client_connection& conn, const protocol::command_spec& spec,
+void stop_watching(daemon_context& ctx, client_connection& conn, command_kind kind,
                    std::vector<watch_target> targets, protocol::reply_writer& out) {
-  bool subscribe_reply = spec.id == protocol::command_id::unsubscribe;
   if (targets.empty()) { // without names: all of this command's kind
     for (const auto& topic : ctx.pushes.topics_of(conn.id())) {
       auto target = target_of_topic(topic);
-      bool ours = subscribe_reply
-                      ? target.how == style::message
-                      : target.how == style::watch &&
-                            target.elect == (spec.id == protocol::command_id::elect_unwatch);
+      bool ours = kind.pubsub ? target.how == style::message
+                              : target.how == style::watch && target.elect == kind.elect;
       if (ours) targets.push_back(target);
     }
   }
   for (const auto& target : targets) {
     if (ctx.pushes.unsubscribe(target.topic(), conn.id())) ctx.lease_watch->unwatch(target.lease());
-    if (subscribe_reply) {
+    if (kind.pubsub) {
       out.push(3);
       out.bulk("unsubscribe");
       out.bulk(target.channel());
       out.integer(static_cast<std::int64_t>(conn.watching()));
     }
   }
-  if (!subscribe_reply) {
+  if (!kind.pubsub) {
     out.integer(static_cast<std::int64_t>(conn.watching()));
   } else if (targets.empty()) {
     out.push(3); // as Redis answers UNSUBSCRIBE with nothing subscribed
@@ -201,15 +209,13 @@ void run_watch_command(const protocol::command_spec& spec, std::vector<std::stri
   protocol::reply_writer out(bytes, ticket.protocol);
   std::vector<watch_target> targets;
   // All names are checked before any is watched: a bad one changes nothing.
-  if (auto problem = targets_of_command(spec, args, conn, ctx, targets); !problem.empty()) {
+  auto kind = kind_of(spec.id);
+  if (auto problem = targets_of_command(kind, args, conn, ctx, targets); !problem.empty()) {
     out.error(problem);
     return conn.complete(ticket, std::move(bytes));
   }
-  bool start = spec.id == protocol::command_id::lease_watch ||
-               spec.id == protocol::command_id::elect_watch ||
-               spec.id == protocol::command_id::subscribe;
-  if (!start) {
-    stop_watching(ctx, conn, spec, std::move(targets), out);
+  if (!kind.start) {
+    stop_watching(ctx, conn, kind, std::move(targets), out);
     return conn.complete(ticket, std::move(bytes));
   }
   if (conn.watching() + targets.size() > max_watches_per_connection) {
@@ -224,7 +230,7 @@ void run_watch_command(const protocol::command_spec& spec, std::vector<std::stri
   auto w = std::make_shared<pending_watch>();
   w->conn = conn.shared_from_this();
   w->ticket = ticket;
-  w->subscribe_reply = spec.id == protocol::command_id::subscribe;
+  w->subscribe_reply = kind.pubsub;
   w->targets = std::move(targets);
   start_watch(ctx, std::move(w));
 }

@@ -42,7 +42,8 @@ std::optional<watch_target> target_of_channel(const std::string& channel) {
 }
 
 watch_target target_of_topic(const std::string& topic) {
-  if (starts_with(topic, message_prefix)) return *target_of_channel(topic.substr(4));
+  if (starts_with(topic, message_prefix))
+    return *target_of_channel(topic.substr(message_prefix.size()));
   auto t = *target_of_channel(topic);
   t.how = watch_target::style::watch;
   return t;

@@ -46,10 +46,9 @@ void lease_watch::unwatch(const std::string& name) {
   names_.erase(it); // its timer's wait ends with operation_aborted
 }
 
-void lease_watch::snapshot(const std::string& name, snapshot_callback done) {
+void lease_watch::when_followed(const std::string& name, std::function<void()> done) {
   auto it = names_.find(name);
-  if (it == names_.end()) return done(known_holder{});
-  if (it->second.synced) return done(it->second.holder);
+  if (it == names_.end() || it->second.synced) return done();
   it->second.waiting.push_back(std::move(done));
 }
 
@@ -106,7 +105,7 @@ void lease_watch::reconcile(const std::string& name, std::uint64_t generation,
   auto waiting = std::move(f.waiting);
   f.waiting.clear();
   for (auto& done : waiting)
-    done(f.holder);
+    done();
 }
 
 void lease_watch::on_message(const std::string& name, const std::string& payload) {

@@ -35,7 +35,6 @@ struct known_holder {
 class lease_watch {
 public:
   using event_sink = std::function<void(const lease_event&)>;
-  using snapshot_callback = std::function<void(const known_holder&)>;
 
   lease_watch(boost::asio::io_context& io, redis_link::redis_pool& redis,
               redis_link::redis_subscriber& events, std::string prefix);
@@ -47,17 +46,15 @@ public:
   void watch(const std::string& name);
   /// Counts one watcher less; the last one stops following it.
   void unwatch(const std::string& name);
-  /// Calls `done` with the current holder once the name is followed without a gap (at once
-  /// if it already is); later changes arrive as events. The name must be watched.
-  void snapshot(const std::string& name, snapshot_callback done);
+  /// Calls `done` once the name is followed without a gap (at once if it already is): from
+  /// then on known() is current and every change arrives as an event.
+  void when_followed(const std::string& name, std::function<void()> done);
 
   /// The holder known now (token 0: none, or not followed).
   known_holder known(const std::string& name) const;
 
   /// Releases and `lost` verdicts, from the lease service; ignored for names not watched.
   void observe(const lease_event& event);
-
-  std::size_t watched_names() const { return names_.size(); }
 
 private:
   struct followed {
@@ -69,7 +66,7 @@ private:
     known_holder holder;
     std::int64_t last_ended = 0; ///< the last token reported ended (drops late duplicates)
     std::unique_ptr<boost::asio::steady_timer> timer;
-    std::vector<snapshot_callback> waiting; ///< snapshots asked for before the first sync
+    std::vector<std::function<void()>> waiting; ///< when_followed before the first sync
   };
 
   void on_message(const std::string& name, const std::string& payload);
