@@ -4,6 +4,7 @@
 #include "daemon/connection_commands.hpp"
 #include "daemon/elect_commands.hpp"
 #include "daemon/lease_commands.hpp"
+#include "daemon/rate_commands.hpp"
 #include "daemon/watch_commands.hpp"
 #include "protocol/command_table.hpp"
 #include "protocol/reply_writer.hpp"
@@ -80,6 +81,10 @@ void route_command(daemon_context& ctx, client_connection& conn, std::vector<std
   case protocol::command_id::subscribe:
   case protocol::command_id::unsubscribe:
     return run_watch_command(spec, args, conn, ctx, ticket);
+  case protocol::command_id::rate_check:
+  case protocol::command_id::rate_peek:
+  case protocol::command_id::rate_reset:
+    return run_rate_command(spec, args, conn, ctx, ticket);
   case protocol::command_id::elect_join:
   case protocol::command_id::elect_leader:
   case protocol::command_id::elect_resign:

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/rate/rate_policy.hpp"
 #include "actors/redis_link/link_settings.hpp"
 #include "common/log.hpp"
 
@@ -78,28 +79,21 @@ struct leases_config {
   milliseconds max_ttl{24 * 3600 * 1000};
 };
 
-/// One window of a rate policy: at most `limit` requests per `window`.
-struct rate_window {
-  milliseconds window{0};
-  std::int64_t limit = 0;
-};
-
-/// A named rate-limit policy (RATE CHECK policy key). Every window is checked and charged
-/// in one Lua call; nothing is charged when any window refuses.
-struct rate_policy {
-  std::string name;
-  std::string algorithm = "gcra"; ///< gcra, sliding_window, sliding_log, fixed_window
-  std::vector<rate_window> windows;
-  /// When Redis is unreachable or over budget: open (allow), closed (deny), or local
-  /// (enforce this host's share of each limit).
-  std::string failure_mode = "open";
-  std::int64_t local_share = 0; ///< local: requests per window on this host; 0: limit / live nodes
-  bool shadow = false;          ///< decide and count, but always allow
-};
+using rate::rate_policy;
+using rate::rate_window;
 
 struct rate_config {
   std::size_t max_key_length = 256;
+  milliseconds budget{100}; ///< the most a check waits for Redis before its failure mode answers
   std::vector<rate_policy> policies;
+};
+
+/// DEDUP CLAIM|DONE|GET: idempotency keys with stored results.
+struct dedup_config {
+  std::size_t max_key_length = 256;
+  std::size_t max_result_bytes = 64 * 1024;
+  milliseconds max_ttl{7LL * 24 * 3600 * 1000};
+  milliseconds result_ttl{24 * 3600 * 1000}; ///< DONE without ttl_ms keeps the result this long
 };
 
 struct runtime_config {
@@ -119,6 +113,7 @@ struct config {
   access_config access;
   leases_config leases;
   rate_config rate;
+  dedup_config dedup;
   runtime_config runtime;
 };
 

@@ -386,8 +386,9 @@ void read_rate_windows(checker& c, const YAML::Node& node, rate_policy& p) {
 }
 
 void read_rate(checker& c, const YAML::Node& node, rate_config& r) {
-  if (!c.expect_map(node, "rate", {"max_key_length", "policies"})) return;
+  if (!c.expect_map(node, "rate", {"max_key_length", "budget_ms", "policies"})) return;
   c.read_size(node, "max_key_length", 1, 4096, r.max_key_length);
+  c.read_ms(node, "budget_ms", 1, 60000, r.budget);
   auto policies = node["policies"];
   if (!policies) return;
   if (!policies.IsSequence()) {
@@ -436,6 +437,18 @@ void read_rate(checker& c, const YAML::Node& node, rate_config& r) {
   }
 }
 
+void read_dedup(checker& c, const YAML::Node& node, dedup_config& d) {
+  if (!c.expect_map(node, "dedup",
+                    {"max_key_length", "max_result_bytes", "max_ttl_ms", "result_ttl_ms"}))
+    return;
+  c.read_size(node, "max_key_length", 1, 4096, d.max_key_length);
+  c.read_size(node, "max_result_bytes", 0, 16LL << 20, d.max_result_bytes);
+  c.read_ms(node, "max_ttl_ms", 10, 365LL * 24 * 3600 * 1000, d.max_ttl);
+  c.read_ms(node, "result_ttl_ms", 10, 365LL * 24 * 3600 * 1000, d.result_ttl);
+  if (d.result_ttl > d.max_ttl)
+    c.problem(node.Mark(), "dedup.result_ttl_ms must not exceed dedup.max_ttl_ms");
+}
+
 void read_runtime(checker& c, const YAML::Node& node, runtime_config& r) {
   if (!c.expect_map(node, "runtime", {"worker_threads", "scheduler", "drift_margin_ms"})) return;
   c.read_size(node, "worker_threads", 1, 64, r.worker_threads);
@@ -463,7 +476,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
   if (root.IsNull()) return result; // an empty file: all defaults
   if (!c.expect_map(root, "the top level",
                     {"node_id", "prefix", "socket", "http", "redis", "log", "access", "leases",
-                     "rate", "runtime"}))
+                     "rate", "dedup", "runtime"}))
     return result;
   auto& cfg = result.cfg;
   try {
@@ -476,6 +489,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
     if (auto n = root["access"]) read_access(c, n, cfg.access);
     if (auto n = root["leases"]) read_leases(c, n, cfg.leases);
     if (auto n = root["rate"]) read_rate(c, n, cfg.rate);
+    if (auto n = root["dedup"]) read_dedup(c, n, cfg.dedup);
     if (auto n = root["runtime"]) read_runtime(c, n, cfg.runtime);
   } catch (const YAML::Exception& e) {
     c.problem(e.mark, e.msg);

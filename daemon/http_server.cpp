@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "actors/metrics/prometheus_text.hpp"
+#include "actors/rate/rate_service.hpp"
 #include "build_info.hpp"
 #include "common/log.hpp"
 #include "daemon/config_loader.hpp"
@@ -18,6 +19,13 @@ namespace http = beast::http;
 using boost::system::error_code;
 
 namespace {
+
+// The metrics each command family's service keeps beyond the request counters.
+std::string family_metrics(const daemon_context& ctx) {
+  std::string out;
+  if (ctx.rates) ctx.rates->counters().render(out);
+  return out;
+}
 
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
@@ -81,7 +89,7 @@ http_answer answer_http(daemon_context& ctx, const std::string& method, const st
     metrics::process_facts facts{ctx.cfg.node_id, baton::version, ctx.start_unix_seconds,
                                  ctx.ready(), ctx.draining.load()};
     return {200, "text/plain; version=0.0.4; charset=utf-8",
-            metrics::render_prometheus(ctx.requests, ctx.link, facts)};
+            metrics::render_prometheus(ctx.requests, ctx.link, facts) + family_metrics(ctx)};
   }
   if (path == "/healthz") return {200, "text/plain", "ok\n"};
   if (path == "/readyz") {

@@ -10,8 +10,10 @@
 #include <iostream>
 #include <random>
 
+#include "actors/lease/lease_keys.hpp"
 #include "actors/lease/lease_service.hpp"
 #include "actors/lease/lease_watch.hpp"
+#include "actors/rate/rate_service.hpp"
 #include "actors/redis_link/redis_link_actor.hpp"
 #include "build_info.hpp"
 #include "common/log.hpp"
@@ -111,6 +113,14 @@ int run(const flags& f) {
   lease::lease_watch lease_watch(io, *pool, *events, cfg.prefix);
   ctx.lease_watch = &lease_watch;
   connect_lease_pushes(ctx);
+  rate::rate_settings rate_settings;
+  rate_settings.prefix = cfg.prefix;
+  rate_settings.policies = cfg.rate.policies;
+  rate_settings.budget = cfg.rate.budget;
+  rate_settings.nodes_channel = lease::events_channel(cfg.prefix); // every daemon listens there
+  rate::rate_service rates(*pool, rate_settings);
+  rates.listen(*events);
+  ctx.rates = &rates;
 
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.policy", cfg.runtime.scheduler == "sharing" ? caf::atom("sharing")

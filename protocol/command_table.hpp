@@ -36,6 +36,12 @@ enum class command_id {
   elect_resign,
   elect_watch,
   elect_unwatch,
+  rate_check,
+  rate_peek,
+  rate_reset,
+  dedup_claim,
+  dedup_done,
+  dedup_get,
   subscribe,
   unsubscribe,
 };

@@ -1,0 +1,23 @@
+// Where rate-limit state lives in Redis. A key's name carries a fingerprint of its policy's
+// algorithm and windows, so that a changed policy starts from fresh state instead of
+// reading another algorithm's or another window's counts. The caller's key is the hash tag:
+// keys of one policy spread over a Redis Cluster.
+#pragma once
+
+#include <string>
+
+#include "actors/rate/rate_policy.hpp"
+
+namespace baton::rate {
+
+/// 8 hex digits of SHA-1 over the algorithm and the windows.
+std::string policy_fingerprint(const rate_policy& policy);
+
+/// "<prefix>:rate:<policy>:<fingerprint>:{<key>}"
+std::string state_key(const std::string& prefix, const rate_policy& policy,
+                      const std::string& fingerprint, const std::string& key);
+
+/// Where RATE RESET is announced to every daemon: "reset <policy> <key>".
+std::string events_channel(const std::string& prefix);
+
+} // namespace baton::rate
