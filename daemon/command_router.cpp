@@ -2,6 +2,7 @@
 #include "daemon/command_router.hpp"
 
 #include "daemon/connection_commands.hpp"
+#include "daemon/dedup_commands.hpp"
 #include "daemon/elect_commands.hpp"
 #include "daemon/lease_commands.hpp"
 #include "daemon/rate_commands.hpp"
@@ -85,6 +86,10 @@ void route_command(daemon_context& ctx, client_connection& conn, std::vector<std
   case protocol::command_id::rate_peek:
   case protocol::command_id::rate_reset:
     return run_rate_command(spec, args, conn, ctx, ticket);
+  case protocol::command_id::dedup_claim:
+  case protocol::command_id::dedup_done:
+  case protocol::command_id::dedup_get:
+    return run_dedup_command(spec, args, conn, ctx, ticket);
   case protocol::command_id::elect_join:
   case protocol::command_id::elect_leader:
   case protocol::command_id::elect_resign:

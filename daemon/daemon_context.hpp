@@ -22,6 +22,9 @@ namespace baton::lease {
 class lease_service;
 class lease_watch;
 } // namespace baton::lease
+namespace baton::dedup {
+class dedup_service;
+} // namespace baton::dedup
 namespace baton::rate {
 class rate_service;
 } // namespace baton::rate
@@ -44,6 +47,7 @@ struct daemon_context {
   lease::lease_service* leases = nullptr;    ///< set by main once built
   lease::lease_watch* lease_watch = nullptr; ///< set by main once built
   rate::rate_service* rates = nullptr;       ///< set by main once built
+  dedup::dedup_service* dedup = nullptr;     ///< set by main once built
   push_hub pushes;
   /// Run with a client connection's id when it closes (crash, kill -9, QUIT, stop): whatever
   /// the client held through it (leases, later claims and sessions) is given back.

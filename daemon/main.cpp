@@ -10,6 +10,7 @@
 #include <iostream>
 #include <random>
 
+#include "actors/dedup/dedup_service.hpp"
 #include "actors/lease/lease_keys.hpp"
 #include "actors/lease/lease_service.hpp"
 #include "actors/lease/lease_watch.hpp"
@@ -99,7 +100,8 @@ int run(const flags& f) {
   lease::lease_settings lease_settings;
   lease_settings.prefix = cfg.prefix;
   lease_settings.node_id = cfg.node_id;
-  lease_settings.run_id = random_run_id();
+  const auto run_id = random_run_id();
+  lease_settings.run_id = run_id;
   lease_settings.drift_margin = cfg.runtime.drift_margin;
   lease_settings.lock_delay = cfg.leases.lock_delay;
   lease_settings.max_name_length = cfg.leases.max_name_length;
@@ -121,6 +123,9 @@ int run(const flags& f) {
   rate::rate_service rates(*pool, rate_settings);
   rates.listen(*events);
   ctx.rates = &rates;
+  dedup::dedup_service dedup(*pool, {cfg.prefix, cfg.node_id, run_id});
+  ctx.dedup = &dedup;
+  ctx.on_client_closed.push_back([&dedup](std::uint64_t id) { dedup.connection_closed(id); });
 
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.policy", cfg.runtime.scheduler == "sharing" ? caf::atom("sharing")

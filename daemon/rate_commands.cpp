@@ -87,8 +87,8 @@ void run_rate_command(const protocol::command_spec& spec, std::vector<std::strin
       if (!parse_non_negative(text, cost) || cost == 0)
         return fail("ERR COST must be a positive integer, got '" + text.substr(0, 32) + "'");
       if (cost > policy->smallest_limit())
-        return fail("ERR COST " + text + " exceeds the smallest limit of policy '" +
-                    policy->name + "' (" + std::to_string(policy->smallest_limit()) +
+        return fail("ERR COST " + text + " exceeds the smallest limit of policy '" + policy->name +
+                    "' (" + std::to_string(policy->smallest_limit()) +
                     "); it could never be admitted");
     } else {
       return fail("ERR syntax error near '" + args[i].substr(0, 32) + "'; expected COST n");

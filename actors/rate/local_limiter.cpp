@@ -32,8 +32,8 @@ local_decision local_limiter::check(const rate_policy& policy, const std::string
     emission[i] = microseconds((window.count() + limit - 1) / limit);
     capacity[i] = emission[i] * limit;
     tats[i] = std::max(tats[i], now);
-    auto wait = std::chrono::duration_cast<microseconds>(tats[i] + emission[i] * cost - now) -
-                capacity[i];
+    auto wait =
+        std::chrono::duration_cast<microseconds>(tats[i] + emission[i] * cost - now) - capacity[i];
     if (wait > microseconds(0)) {
       d.allowed = false;
       retry = std::max(retry, wait);

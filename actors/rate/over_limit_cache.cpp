@@ -12,9 +12,10 @@ void over_limit_cache::remember(const std::string& policy, const std::string& ke
   entries_[name] = d;
 }
 
-std::optional<over_limit_cache::denial>
-over_limit_cache::find(const std::string& policy, const std::string& key, std::int64_t cost,
-                       clock::time_point now) {
+std::optional<over_limit_cache::denial> over_limit_cache::find(const std::string& policy,
+                                                               const std::string& key,
+                                                               std::int64_t cost,
+                                                               clock::time_point now) {
   if (entries_.empty()) return std::nullopt;
   auto it = entries_.find(entry_name(policy, key));
   if (it == entries_.end()) return std::nullopt;

@@ -50,8 +50,8 @@ const char* source_name(rate_decision::source s) {
 }
 
 rate_service::rate_service(redis_link::redis_pool& redis, rate_settings settings)
-    : redis_(redis), settings_(std::move(settings)),
-      counters_(policy_names(settings_.policies)), cache_(settings_.cache_capacity) {
+    : redis_(redis), settings_(std::move(settings)), counters_(policy_names(settings_.policies)),
+      cache_(settings_.cache_capacity) {
   for (std::size_t i = 0; i < settings_.policies.size(); ++i) {
     const auto& policy = settings_.policies[i];
     compiled_policy c{&policy, i, "rate_" + policy.algorithm, policy_fingerprint(policy), {}};
@@ -105,8 +105,8 @@ void rate_service::check(const rate_policy& policy, const std::string& key, std:
       rate_decision d;
       d.from = rate_decision::source::cache;
       d.retry_after_ms = std::chrono::ceil<milliseconds>(known->until - now).count();
-      d.reset_ms = std::max<std::int64_t>(
-          0, std::chrono::ceil<milliseconds>(known->reset - now).count());
+      d.reset_ms =
+          std::max<std::int64_t>(0, std::chrono::ceil<milliseconds>(known->reset - now).count());
       settle(p, d, charge);
       return done(std::move(d));
     }
@@ -136,9 +136,9 @@ void rate_service::check(const rate_policy& policy, const std::string& key, std:
         d.retry_after_ms = reply.elements[3].integer;
         if (!d.allowed && charge && d.retry_after_ms > 0)
           // Counted from when the request was sent: the entry never outlives Redis' answer.
-          cache_.remember(p.policy->name, key,
-                          {sent + milliseconds(d.retry_after_ms), sent + milliseconds(d.reset_ms),
-                           cost});
+          cache_.remember(
+              p.policy->name, key,
+              {sent + milliseconds(d.retry_after_ms), sent + milliseconds(d.reset_ms), cost});
         settle(p, d, charge);
         refresh_live_nodes(clock::now());
         done(std::move(d));

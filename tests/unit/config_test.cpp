@@ -116,6 +116,10 @@ TEST_CASE("deploy/baton.example.yaml is valid and sets every section") {
   CHECK(r.cfg.socket.max_pipeline == defaults.socket.max_pipeline);
   CHECK(r.cfg.rate.max_key_length == defaults.rate.max_key_length);
   CHECK(r.cfg.rate.policies.empty());
+  CHECK(r.cfg.rate.budget == defaults.rate.budget);
+  CHECK(r.cfg.dedup.max_result_bytes == defaults.dedup.max_result_bytes);
+  CHECK(r.cfg.dedup.max_ttl == defaults.dedup.max_ttl);
+  CHECK(r.cfg.dedup.result_ttl == defaults.dedup.result_ttl);
 }
 
 TEST_CASE("rate policies are read with all their windows") {
@@ -185,4 +189,43 @@ rate:
   CHECK(has_problem(r, "policy name 'has space' must be"));
   CHECK(has_problem(r, "a window needs window_ms and limit"));
   CHECK(has_problem(r, "a rate policy needs a name"));
+}
+
+TEST_CASE("rate.budget_ms and the dedup section are read and bounded") {
+  auto r = load_config_text(R"(
+rate:
+  budget_ms: 40
+dedup:
+  max_key_length: 64
+  max_result_bytes: 1024
+  max_ttl_ms: 3600000
+  result_ttl_ms: 600000
+)",
+                            "dedup.yaml");
+  REQUIRE(r.ok());
+  CHECK(r.cfg.rate.budget == std::chrono::milliseconds(40));
+  CHECK(r.cfg.dedup.max_key_length == 64);
+  CHECK(r.cfg.dedup.max_result_bytes == 1024);
+  CHECK(r.cfg.dedup.max_ttl == std::chrono::milliseconds(3600000));
+  CHECK(r.cfg.dedup.result_ttl == std::chrono::milliseconds(600000));
+
+  auto bad = load_config_text(R"(
+rate:
+  budget_ms: 0
+dedup:
+  max_key_length: 0
+  max_ttl_ms: 1000
+  result_ttl_ms: 2000
+  results: 3
+)",
+                              "bad.yaml");
+  CHECK_FALSE(bad.ok());
+  std::string all;
+  for (const auto& p : bad.problems)
+    all += p + "\n";
+  INFO(all);
+  CHECK(all.find("bad.yaml:3:") != std::string::npos); // budget_ms
+  CHECK(all.find("max_key_length") != std::string::npos);
+  CHECK(all.find("result_ttl_ms must not exceed") != std::string::npos);
+  CHECK(all.find("results") != std::string::npos); // unknown key
 }

@@ -1,0 +1,12 @@
+-- DEDUP DONE: stores the result of a claimed key for its later duplicates. Only the claim's
+-- owner may complete it. If the claim ran out and nobody claimed the key since, the result is
+-- still stored (a duplicate arriving now should get it rather than redo the work).
+-- KEYS[1] the dedup hash; ARGV[1] owner, ARGV[2] result, ARGV[3] ttl_ms to keep the result
+-- Reply: {"stored"} | {"taken", other owner} (claimed by another since) | {"done"} (already)
+local state = redis.call('HMGET', KEYS[1], 'state', 'owner')
+if state[1] == 'done' then return {'done'} end
+if state[1] == 'pending' and state[2] ~= ARGV[1] then return {'taken', state[2]} end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'state', 'done', 'result', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {'stored'}

@@ -1,0 +1,10 @@
+-- Releases a pending claim whose holder's connection closed before DEDUP DONE, so that a
+-- retry can claim the key at once instead of waiting out the claim's TTL.
+-- KEYS[1] the dedup hash; ARGV[1] owner
+-- Reply: 1 if released, 0 if the key was done, gone or someone else's.
+local state = redis.call('HMGET', KEYS[1], 'state', 'owner')
+if state[1] == 'pending' and state[2] == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
