@@ -43,8 +43,38 @@ void debug_rtt(daemon_context& ctx, client_connection& conn,
 
 } // namespace
 
+namespace {
+
+// Keeps one client's Redis calls on one Redis connection while its request is routed, so
+// that they run in Redis in the order the client sent them (see redis_pool::set_affinity).
+class affinity_scope {
+public:
+  affinity_scope(redis_link::redis_pool& pool, std::uint64_t client) : pool_(pool) {
+    pool_.set_affinity(client);
+  }
+  ~affinity_scope() { pool_.set_affinity(std::nullopt); }
+  affinity_scope(const affinity_scope&) = delete;
+  affinity_scope& operator=(const affinity_scope&) = delete;
+
+private:
+  redis_link::redis_pool& pool_;
+};
+
+void dispatch(daemon_context& ctx, client_connection& conn, std::vector<std::string>& args,
+              client_connection::reply_ticket ticket);
+
+} // namespace
+
 void route_command(daemon_context& ctx, client_connection& conn, std::vector<std::string>& args,
                    client_connection::reply_ticket ticket) {
+  affinity_scope same_connection(ctx.redis, conn.id());
+  dispatch(ctx, conn, args, ticket);
+}
+
+namespace {
+
+void dispatch(daemon_context& ctx, client_connection& conn, std::vector<std::string>& args,
+              client_connection::reply_ticket ticket) {
   auto found = protocol::lookup_command(args);
   ticket.family = ctx.requests.family_index(found.spec ? found.spec->family : "unknown");
   std::string bytes;
@@ -99,5 +129,7 @@ void route_command(daemon_context& ctx, client_connection& conn, std::vector<std
     return conn.complete(ticket, std::move(bytes));
   }
 }
+
+} // namespace
 
 } // namespace baton

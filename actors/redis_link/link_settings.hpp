@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "actors/redis_link/redis_endpoint.hpp"
 #include "actors/redis_link/redis_transport.hpp"
@@ -26,6 +27,10 @@ struct link_settings {
   std::size_t breaker_failures = 5;   ///< consecutive failures that open the breaker
   milliseconds breaker_cooldown{500}; ///< first open period; doubles up to reconnect_max
   std::size_t max_queued = 10000;     ///< calls waiting for a connection, at most
+  /// Script bodies to SCRIPT LOAD on every connection before it is ready (the pool fills it):
+  /// then EVALSHA never meets NOSCRIPT after a Redis restart, and the EVAL fallback, which
+  /// could reorder one client's calls, is left for SCRIPT FLUSH.
+  std::vector<std::string> preload_scripts;
 };
 
 } // namespace baton::redis_link

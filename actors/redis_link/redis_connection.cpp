@@ -120,16 +120,23 @@ void redis_connection::handshake() {
       steps.push_back({"AUTH", ep.username, ep.password});
   }
   if (ep.database != 0) steps.push_back({"SELECT", std::to_string(ep.database)});
+  // Scripts are loaded before the connection is ready. A refusal (an ACL without SCRIPT) is
+  // not fatal: EVALSHA then falls back to EVAL.
+  std::size_t required = steps.size();
+  for (const auto& body : settings_.preload_scripts)
+    steps.push_back({"SCRIPT", "LOAD", body});
   steps.push_back({"CLIENT", "SETNAME", settings_.client_name});
   auto deadline = clock::now() + settings_.connect_timeout;
   auto generation = generation_;
   for (std::size_t i = 0; i < steps.size(); ++i) {
     bool last = i + 1 == steps.size();
+    bool optional = i >= required && !last;
     std::string what = steps[i][0];
     enqueue(
         format_command(steps[i]),
-        [this, last, what, generation](redis_reply reply) {
+        [this, last, optional, what, generation](redis_reply reply) {
           if (generation != generation_ || state_ != state::handshaking) return;
+          if (reply.kind == reply_kind::error && optional) return;
           if (reply.is_error()) {
             fail(what + " failed: " + reply.str);
             return;

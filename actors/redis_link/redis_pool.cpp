@@ -21,6 +21,8 @@ redis_pool::redis_pool(asio::io_context& io, link_settings settings, link_counte
     : io_(io), settings_(std::move(settings)), counters_(counters),
       breaker_(settings_.breaker_failures, settings_.breaker_cooldown, settings_.reconnect_max),
       queue_timer_(io) {
+  for (const auto& [name, s] : scripts_.all())
+    settings_.preload_scripts.push_back(s.body);
   for (std::size_t i = 0; i < std::max<std::size_t>(settings_.connections, 1); ++i)
     connections_.push_back(std::make_shared<redis_connection>(io_, settings_, counters_, *this, i));
 }
@@ -107,9 +109,13 @@ void redis_pool::dispatch(std::string formatted, reply_callback done, clock::tim
 }
 
 redis_connection* redis_pool::pick_connection() {
+  std::size_t n = connections_.size();
+  if (affinity_ && n > 0) {
+    auto* c = connections_[*affinity_ % n].get();
+    if (c->ready()) return c;
+  }
   // The ready connection with the fewest calls in flight; ties go round-robin.
   redis_connection* best = nullptr;
-  std::size_t n = connections_.size();
   for (std::size_t k = 0; k < n; ++k) {
     auto* c = connections_[(next_ + k) % n].get();
     if (c->ready() && (best == nullptr || c->pending() < best->pending())) best = c;

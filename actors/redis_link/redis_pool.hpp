@@ -50,6 +50,11 @@ public:
                   const std::vector<std::string>& args, reply_callback done,
                   std::optional<milliseconds> budget = std::nullopt);
 
+  /// While set, calls go to the connection this key maps to (if it is ready), so that the
+  /// calls one client makes reach Redis in the order it made them, as its pipeline would
+  /// against Redis itself. The command router sets it around each request.
+  void set_affinity(std::optional<std::uint64_t> key) { affinity_ = key; }
+
   link_status status() const;
   /// Changes the per-call budget (SIGHUP reload).
   void set_call_timeout(milliseconds budget) { settings_.call_timeout = budget; }
@@ -83,6 +88,7 @@ private:
   boost::asio::steady_timer queue_timer_;
   bool queue_timer_armed_ = false;
   std::size_t next_ = 0;
+  std::optional<std::uint64_t> affinity_;
   std::string last_error_;
   bool stopped_ = false;
 };

@@ -21,6 +21,7 @@ public:
   /// nullptr if there is no script of that name.
   const script* find(std::string_view name) const;
   std::size_t size() const { return scripts_.size(); }
+  const std::unordered_map<std::string, script>& all() const { return scripts_; }
 
 private:
   std::unordered_map<std::string, script> scripts_;

@@ -42,7 +42,12 @@ try:
             except redis.ConnectionError:
                 pass
         time.sleep(0.05)
-    procs.append(subprocess.Popen([batond, "--socket", baton_sock, "--redis", "unix://" + redis_sock,
+    config = os.path.join(work, "baton.yaml")
+    with open(config, "w") as f:
+        f.write("rate:\n  policies:\n"
+                "    - {name: py-api, windows: [{window_ms: 3600000, limit: 3}]}\n")
+    procs.append(subprocess.Popen([batond, "--config", config, "--socket", baton_sock,
+                                   "--redis", "unix://" + redis_sock,
                                    "--http", "off", "--node-id", "py-node"], stderr=open(os.path.join(work, "batond.log"), "w")))
     client = redis.Redis(unix_socket_path=baton_sock, socket_timeout=5)
     for _ in range(200):
@@ -134,6 +139,47 @@ try:
     check("the next token is higher", new_token > token)
     check("LEASE RELEASE", client.execute_command("LEASE", "RELEASE", "py-job", new_token) in (b"OK", "OK", True))
 
+    # Rate limits and idempotency keys: what a web app asks on every request.
+    def as_dict(reply):
+        return dict(zip(reply[::2], reply[1::2]))
+
+    verdicts = [as_dict(client.execute_command("RATE", "CHECK", "py-api", "user:1")) for _ in range(4)]
+    check("RATE CHECK admits exactly the limit", [v[b"allowed"] for v in verdicts] == [1, 1, 1, 0],
+          repr(verdicts))
+    check("RATE CHECK refusal says when to retry",
+          verdicts[3][b"retry_after_ms"] > 0 and verdicts[3][b"remaining"] == 0
+          and verdicts[3][b"source"] == b"redis", repr(verdicts[3]))
+    pipe = client.pipeline(transaction=False)
+    for _ in range(5):
+        pipe.execute_command("RATE", "CHECK", "py-api", "user:2")
+    piped = [as_dict(r)[b"allowed"] for r in pipe.execute()]
+    check("RATE CHECK pipelined", piped == [1, 1, 1, 0, 0], repr(piped))
+    try:
+        client.execute_command("RATE", "CHECK", "py-api", "user:3", "COST", "0")
+        check("RATE CHECK COST 0 raises", False)
+    except redis.ResponseError as e:
+        check("RATE CHECK COST 0 raises ResponseError", "COST must be a positive" in str(e), str(e))
+
+    worker = redis.Redis(unix_socket_path=baton_sock, single_connection_client=True)
+    first = as_dict(worker.execute_command("DEDUP", "CLAIM", "py-order-1", "10000"))
+    check("DEDUP CLAIM: the first caller gets new", first[b"status"] == b"new", repr(first))
+    second = as_dict(client.execute_command("DEDUP", "CLAIM", "py-order-1", "10000"))
+    check("DEDUP CLAIM: a duplicate sees pending", second[b"status"] == b"pending", repr(second))
+    check("DEDUP DONE", worker.execute_command("DEDUP", "DONE", "py-order-1", "receipt-9") in (b"OK", "OK", True))
+    third = as_dict(client.execute_command("DEDUP", "CLAIM", "py-order-1", "10000"))
+    check("DEDUP CLAIM: later duplicates get the result",
+          third[b"status"] == b"done" and third[b"result"] == b"receipt-9", repr(third))
+    check("DEDUP CLAIM of another key", as_dict(worker.execute_command(
+        "DEDUP", "CLAIM", "py-order-2", "10000"))[b"status"] == b"new")
+    worker.close()
+    worker.connection_pool.disconnect()  # the worker dies before DONE
+    deadline = time.time() + 2
+    status = None
+    while time.time() < deadline and status != b"new":
+        status = as_dict(client.execute_command("DEDUP", "CLAIM", "py-order-2", "10000"))[b"status"]
+        time.sleep(0.02)
+    check("a claim whose connection closed is released for a retry", status == b"new")
+
     procs[0].kill()
     procs[0].wait()
     try:
@@ -142,6 +188,10 @@ try:
         check("Redis down: UNAVAILABLE", False)
     except redis.ResponseError as e:
         check("Redis down: UNAVAILABLE error, promptly", str(e).startswith("UNAVAILABLE"), str(e))
+    degraded = as_dict(client.execute_command("RATE", "CHECK", "py-api", "user:4"))
+    check("Redis down: RATE CHECK fails open, degraded",
+          degraded[b"allowed"] == 1 and degraded[b"degraded"] == 1 and degraded[b"source"] == b"open",
+          repr(degraded))
     check("batond still answers", redis.Redis(unix_socket_path=baton_sock).ping())
 finally:
     for p in reversed(procs):

@@ -325,3 +325,23 @@ TEST_CASE("bad rate input gets clear errors") {
   CHECK(allowed(r));
   CHECK(field(r, "remaining") == 0);
 }
+
+TEST_CASE("a client's pipeline is decided in the order it was sent") {
+  // As against Redis itself: request n+1 of one connection never runs before request n.
+  test::test_redis redis;
+  test::temp_dir dir;
+  auto config = write_config(dir, "  policies:\n"
+                                  "    - name: p\n"
+                                  "      algorithm: sliding_log\n"
+                                  "      windows: [{window_ms: 3600000, limit: 50}]\n");
+  test::test_batond a(redis.unix_url(), {"--config", config});
+  resp_client c(a.socket_path());
+  std::string batch;
+  for (int i = 0; i < 120; ++i)
+    batch += resp_client::format({"RATE", "CHECK", "p", "k"});
+  c.send_raw(batch);
+  std::string pattern;
+  for (int i = 0; i < 120; ++i)
+    pattern += allowed(c.read()) ? '1' : '0';
+  CHECK(pattern == std::string(50, '1') + std::string(70, '0'));
+}

@@ -95,6 +95,28 @@ TEST_CASE_METHOD(link_fixture, "commands and scripts go through, and NOSCRIPT is
   CHECK(script("no_such_script").is_unavailable());
 }
 
+TEST_CASE_METHOD(link_fixture, "every script is loaded before a connection is ready, again "
+                               "after a Redis restart") {
+  test::test_redis redis;
+  open(redis.unix_url());
+  wait_ready();
+  script_registry scripts;
+  auto all_cached = [&] {
+    for (const auto& [name, s] : scripts.all())
+      if (redis.cli({"SCRIPT", "EXISTS", s.sha1}) != "1") return false;
+    return true;
+  };
+  CHECK(all_cached());
+  redis.restart(); // an empty script cache
+  drive([&] { return pool->status().ready == 0; }, 2000ms);
+  wait_ready();
+  CHECK(all_cached());
+  // So the first call of a script after the restart meets no NOSCRIPT: nothing to reorder.
+  auto reloads = counters.script_reloads.load();
+  CHECK(script("time").kind == reply_kind::array);
+  CHECK(counters.script_reloads.load() == reloads);
+}
+
 TEST_CASE_METHOD(link_fixture, "many concurrent calls share few round trips") {
   test::test_redis redis;
   open(redis.unix_url(), 5000ms); // this test is about batching, not budgets
