@@ -1,7 +1,7 @@
 // ioredis and node-redis (from npm) as real clients of batond, against a private
 // redis-server: leases with KEEP through each client's generic command call, a DENIED reply
 // as the client's error type, and baton's lease and election events through each client's own
-// pub/sub API (ioredis on RESP2, node-redis on RESP3).
+// pub/sub API (ioredis on RESP2, node-redis on RESP3); RATE CHECK and DEDUP CLAIM.
 // Usage: node node_client_test.js BATOND   (NODE_PATH points at the installed packages)
 'use strict';
 const { spawn } = require('child_process');
@@ -153,11 +153,56 @@ async function withNodeRedis() {
   await client.quit();
 }
 
+// Rate limits and idempotency keys, the per-request calls of a web app: ioredis concurrently
+// (its auto-pipelining keeps order per connection), node-redis on RESP3 maps.
+async function rateAndDedup() {
+  const io = new IORedis({ path: batonSock });
+  const verdicts = await Promise.all(
+    Array.from({ length: 6 }, () => io.call('RATE', 'CHECK', 'node-api', 'user:1')));
+  const allowed = verdicts.map((v) => Number(fields(v).allowed));
+  check('ioredis: RATE CHECK admits exactly the limit, in order',
+        allowed.join('') === '111100', allowed.join(''));
+  const refusal = fields(verdicts[5]);
+  check('ioredis: a refusal says when to retry', Number(refusal.retry_after_ms) > 0 &&
+        Number(refusal.remaining) === 0, JSON.stringify(refusal));
+  let error = null;
+  try {
+    await io.call('RATE', 'CHECK', 'node-api', 'user:1', 'COST', '5');
+  } catch (e) {
+    error = e;
+  }
+  check('ioredis: COST above the limit is a ReplyError', error && error.name === 'ReplyError' &&
+        error.message.includes('exceeds the smallest limit'), String(error));
+
+  const nr = createClient({ socket: { path: batonSock }, RESP: 3 });
+  nr.on('error', () => {});
+  await nr.connect();
+  const first = fields(await io.call('DEDUP', 'CLAIM', 'node-order', '10000'));
+  check('ioredis: DEDUP CLAIM new', first.status === 'new', JSON.stringify(first));
+  const dup = fields(await nr.sendCommand(['DEDUP', 'CLAIM', 'node-order', '10000']));
+  check('node-redis: DEDUP CLAIM pending while the first works', dup.status === 'pending' &&
+        dup.result === null, JSON.stringify(dup));
+  const done = await io.call('DEDUP', 'DONE', 'node-order', '{"id":7}');
+  check('ioredis: DEDUP DONE', done === 'OK', String(done));
+  const later = fields(await nr.sendCommand(['DEDUP', 'CLAIM', 'node-order', '10000']));
+  check('node-redis: DEDUP CLAIM done with the result', later.status === 'done' &&
+        later.result === '{"id":7}', JSON.stringify(later));
+  const peek = fields(await nr.sendCommand(['RATE', 'PEEK', 'node-api', 'user:2']));
+  check('node-redis: RATE PEEK as a RESP3 map', Number(peek.allowed) === 1 &&
+        Number(peek.remaining) === 3 && peek.source === 'redis', JSON.stringify(peek));
+  await nr.quit();
+  io.disconnect();
+}
+
 async function main() {
   procs.push(spawn('redis-server', ['--port', '0', '--unixsocket', redisSock, '--save', '',
     '--appendonly', 'no', '--logfile', path.join(work, 'redis.log')], { stdio: 'ignore' }));
   const log = fs.openSync(path.join(work, 'batond.log'), 'w');
-  procs.push(spawn(batond, ['--socket', batonSock, '--redis', 'unix://' + redisSock,
+  const config = path.join(work, 'baton.yaml');
+  fs.writeFileSync(config, 'rate:\n  policies:\n' +
+    '    - {name: node-api, windows: [{window_ms: 3600000, limit: 4}]}\n');
+  procs.push(spawn(batond, ['--config', config, '--socket', batonSock,
+    '--redis', 'unix://' + redisSock,
     '--http', 'off', '--node-id', 'node-js'], { stdio: ['ignore', 'ignore', log] }));
   const probe = new IORedis({ path: batonSock, lazyConnect: true, retryStrategy: () => 50,
     maxRetriesPerRequest: null });
@@ -171,6 +216,7 @@ async function main() {
   if (!up) return;
   await withIORedis();
   await withNodeRedis();
+  await rateAndDedup();
 }
 
 const overall = setTimeout(() => {
