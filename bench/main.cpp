@@ -2,13 +2,17 @@
 // with the ratio (machines are noisy; ratios hold, absolute numbers do not).
 //
 //   baton_bench --baton SOCKET --redis SOCKET [--connections N] [--depth D] [--seconds S]
-//               [--rounds R] [--scenario ping|script|lease|all]
+//               [--rounds R] [--scenario ping|script|lease|rate|all]
 //
 // Scenarios:
 //   ping    PING answered by batond itself vs PING answered by redis-server
 //   lease   LEASE ACQUIRE + RELEASE pairs vs the same lease scripts by EVALSHA to Redis
 //   script  DEBUG RTT (batond runs lua/time.lua by EVALSHA through its pipelined link) vs
 //           the same EVALSHA sent straight to Redis by the same number of connections
+//   rate    RATE CHECK of a 3-window gcra policy (every check admitted, so every one reaches
+//           Redis) vs lua/rate_gcra.lua by EVALSHA to Redis with the same key and windows; and
+//           refusals from batond's over-limit cache vs the same refusal computed by Redis.
+//           batond must run with bench/bench.yaml's policies.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -94,7 +98,7 @@ int main(int argc, char** argv) {
   }
   if (baton_socket.empty() || redis_socket.empty() || connections == 0 || depth == 0) {
     std::cerr << "usage: baton_bench --baton SOCKET --redis SOCKET [--connections N] [--depth D]"
-                 " [--seconds S] [--rounds R] [--scenario ping|script|lease|all]\n";
+                 " [--seconds S] [--rounds R] [--scenario ping|script|lease|rate|all]\n";
     return 2;
   }
   auto duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
@@ -173,6 +177,53 @@ int main(int argc, char** argv) {
       compare_rounds(spec("batond LEASE ACQUIRE/RELEASE", baton_socket, {}, 1, baton_next),
                      spec("redis-server EVALSHA lease scripts", redis_socket, {}, 1, redis_next),
                      rounds);
+    }
+    if (scenario == "rate" || scenario == "all") {
+      baton::redis_link::script_registry scripts;
+      baton::protocol::resp_client loader(redis_socket);
+      loader.call({"SCRIPT", "LOAD", scripts.find("rate_gcra")->body});
+      auto sha = scripts.find("rate_gcra")->sha1;
+      baton::protocol::resp_client probe(baton_socket);
+      auto answer = probe.call({"RATE", "PEEK", "bench-gcra", "probe"});
+      if (answer.kind == baton::protocol::resp_value::type::error)
+        throw std::runtime_error("batond answered '" + answer.str +
+                                 "': start it with --config bench/bench.yaml");
+      const std::vector<std::string> huge{"60000",   "1000000000", "3600000",
+                                          "1000000000", "86400000", "1000000000"};
+      // One key per connection on both sides, as many users would be.
+      auto baton_check = [](std::size_t conn, std::string_view) -> std::vector<std::string> {
+        return {"RATE", "CHECK", "bench-gcra", "user-" + std::to_string(conn)};
+      };
+      auto redis_check = [&](std::size_t conn, std::string_view) {
+        std::vector<std::string> args{"EVALSHA", sha, "1",
+                                      "bench:rate:direct:{user-" + std::to_string(conn) + "}",
+                                      "1", "charge"};
+        args.insert(args.end(), huge.begin(), huge.end());
+        return args;
+      };
+      std::printf("RATE CHECK, gcra with 3 windows, every check admitted (one key per "
+                  "connection)\n");
+      compare_rounds(spec("batond RATE CHECK", baton_socket, {}, 1, baton_check),
+                     spec("redis-server EVALSHA rate_gcra", redis_socket, {}, 1, redis_check),
+                     rounds);
+      // The refused key: charged once up to its limit of 1, then refused on both sides.
+      probe.call({"RATE", "CHECK", "bench-tight", "abuser"});
+      std::vector<std::string> refused{"EVALSHA", sha,       "1",    "bench:rate:direct:{abuser}",
+                                       "1",       "charge",  "3600000", "1"};
+      loader.call(refused);
+      // RATE PEEK of the same key runs the same script through batond and never uses the
+      // cache: the Redis-backed refusal.
+      std::printf("RATE CHECK refusals: batond's over-limit cache vs the same refusal decided "
+                  "by Redis through batond (RATE PEEK never uses the cache)\n");
+      compare_rounds(spec("batond RATE CHECK (cached refusal)", baton_socket,
+                          {"RATE", "CHECK", "bench-tight", "abuser"}),
+                     spec("batond RATE PEEK (Redis refusal)", baton_socket,
+                          {"RATE", "PEEK", "bench-tight", "abuser"}),
+                     rounds);
+      std::printf("RATE CHECK refusals: batond's over-limit cache vs Redis alone\n");
+      compare_rounds(spec("batond RATE CHECK (cached refusal)", baton_socket,
+                          {"RATE", "CHECK", "bench-tight", "abuser"}),
+                     spec("redis-server EVALSHA (refusal)", redis_socket, refused), rounds);
     }
   } catch (const std::exception& e) {
     std::cerr << "baton_bench: " << e.what() << "\n";
