@@ -3,6 +3,7 @@
 # under a temp dir. Usage: fleet_demo.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d /tmp/baton-fleet-XXXXXX)
 pids=()
 cleanup() {
@@ -21,7 +22,8 @@ start_redis() {
 }
 declare -A daemon_pid http_port=([a]=19481 [b]=19482)
 start_daemon() { # start_daemon NAME
-  "$build/batond" --node-id "node-$1" --socket "$dir/$1.sock" --redis "unix://$dir/redis.sock" \
+  "$build/batond" --node-id "node-$1" --config "$here/../bench/bench.yaml" \
+    --socket "$dir/$1.sock" --redis "unix://$dir/redis.sock" \
     --http "127.0.0.1:${http_port[$1]}" 2>>"$dir/$1.log" &
   daemon_pid[$1]=$!
   pids+=($!)
@@ -58,6 +60,21 @@ wait "$holder"
 printf '(the holder closed its connection; batond released the lease at once)\n'
 printf '$ redis-cli -s b.sock LEASE ACQUIRE nightly-report 5000   # a higher token\n'
 redis-cli -s "$dir/b.sock" LEASE ACQUIRE nightly-report 5000 | sed 's/^/  /'
+
+section "a rate limit and an idempotency key across the fleet"
+# bench-tiers allows 100 a minute, 1000 an hour, 10000 a day per key, counted fleet-wide.
+printf '$ RATE CHECK bench-tiers user-7 COST 60 on a, then COST 50 on b (refused), then 40 on b\n'
+for step in "a 60" "b 50" "b 40"; do
+  set -- $step
+  redis-cli -s "$dir/$1.sock" RATE CHECK bench-tiers user-7 COST "$2" | paste -sd' ' | sed "s/^/  $1: /"
+done
+printf '$ DEDUP CLAIM order-1 on a, on b (pending), DONE on a, CLAIM on b (done, with the result)\n'
+(echo "DEDUP CLAIM order-1 10000"; sleep 0.3; echo "DEDUP DONE order-1 receipt-17"; sleep 0.3) |
+  redis-cli -s "$dir/a.sock" | paste -sd' ' | sed 's/^/  a: /' &
+sleep 0.15
+redis-cli -s "$dir/b.sock" DEDUP CLAIM order-1 10000 | paste -sd' ' | sed 's/^/  b: /'
+wait $!
+redis-cli -s "$dir/b.sock" DEDUP CLAIM order-1 10000 | paste -sd' ' | sed 's/^/  b: /'
 
 section "health and metrics of node-a"
 printf '/healthz: %s   /readyz: %s\n' "$(curl -s localhost:19481/healthz)" "$(curl -s localhost:19481/readyz)"
