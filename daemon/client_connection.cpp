@@ -110,6 +110,12 @@ void client_connection::dispatch(std::vector<std::string>& args) {
   route_command(ctx_, *this, args, ticket);
 }
 
+void client_connection::fail(const reply_ticket& ticket, const std::string& error_text) {
+  std::string bytes;
+  protocol::reply_writer(bytes, ticket.protocol).error(error_text);
+  complete(ticket, std::move(bytes));
+}
+
 void client_connection::complete(const reply_ticket& ticket, std::string encoded) {
   auto elapsed = clock::now() - ticket.arrived;
   auto outcome = metrics::result::ok;

@@ -62,6 +62,8 @@ public:
   /// Completes a reply, possibly later and from a callback on the I/O thread. Safe after the
   /// connection closed (the reply is dropped).
   void complete(const reply_ticket& ticket, std::string encoded);
+  /// Completes the request with an error reply ("ERR ...", "NOTHELD ...").
+  void fail(const reply_ticket& ticket, const std::string& error_text);
 
 private:
   void read();

@@ -51,20 +51,12 @@ std::string encode(const dedup_outcome& o, int protocol) {
   return bytes;
 }
 
-std::string error_reply(const std::string& text, int protocol) {
-  std::string bytes;
-  protocol::reply_writer(bytes, protocol).error(text);
-  return bytes;
-}
-
 } // namespace
 
 void run_dedup_command(const protocol::command_spec& spec, std::vector<std::string>& args,
                        client_connection& conn, daemon_context& ctx,
                        client_connection::reply_ticket ticket) {
-  auto fail = [&](const std::string& text) {
-    conn.complete(ticket, error_reply(text, ticket.protocol));
-  };
+  auto fail = [&](const std::string& text) { conn.fail(ticket, text); };
   const auto& limits = ctx.cfg.dedup;
   const auto& key = args[2];
   if (key.empty() || key.size() > limits.max_key_length)

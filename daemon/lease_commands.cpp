@@ -114,12 +114,6 @@ std::string encode(const std::string& name, const lease_outcome& o, int protocol
   return bytes;
 }
 
-std::string error_reply(const std::string& text, int protocol) {
-  std::string bytes;
-  protocol::reply_writer(bytes, protocol).error(text);
-  return bytes;
-}
-
 } // namespace
 
 void run_lease_command(const protocol::command_spec& spec, std::vector<std::string>& args,
@@ -130,9 +124,7 @@ void run_lease_command(const protocol::command_spec& spec, std::vector<std::stri
   auto reply = [self, ticket, name](const lease_outcome& o) {
     self->complete(ticket, encode(name, o, ticket.protocol));
   };
-  auto fail = [&](const std::string& text) {
-    conn.complete(ticket, error_reply(text, ticket.protocol));
-  };
+  auto fail = [&](const std::string& text) { conn.fail(ticket, text); };
   auto& leases = *ctx.leases;
   std::int64_t number = 0;
   switch (spec.id) {

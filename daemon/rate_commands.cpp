@@ -31,12 +31,6 @@ std::string encode(const rate_decision& d, int protocol) {
   return bytes;
 }
 
-std::string error_reply(const std::string& text, int protocol) {
-  std::string bytes;
-  protocol::reply_writer(bytes, protocol).error(text);
-  return bytes;
-}
-
 std::string known_policies(const daemon_context& ctx) {
   std::string names;
   for (const auto& p : ctx.cfg.rate.policies) {
@@ -51,9 +45,7 @@ std::string known_policies(const daemon_context& ctx) {
 void run_rate_command(const protocol::command_spec& spec, std::vector<std::string>& args,
                       client_connection& conn, daemon_context& ctx,
                       client_connection::reply_ticket ticket) {
-  auto fail = [&](const std::string& text) {
-    conn.complete(ticket, error_reply(text, ticket.protocol));
-  };
+  auto fail = [&](const std::string& text) { conn.fail(ticket, text); };
   const auto& policy_name = args[2];
   const auto* policy = ctx.rates->find(policy_name);
   if (!policy)
