@@ -4,26 +4,6 @@
 #include "common/log.hpp"
 
 namespace baton {
-namespace {
-
-bool same_policies(const std::vector<rate_policy>& a, const std::vector<rate_policy>& b) {
-  auto same_windows = [](const rate_policy& x, const rate_policy& y) {
-    if (x.windows.size() != y.windows.size()) return false;
-    for (std::size_t i = 0; i < x.windows.size(); ++i)
-      if (x.windows[i].window != y.windows[i].window || x.windows[i].limit != y.windows[i].limit)
-        return false;
-    return true;
-  };
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (a[i].name != b[i].name || a[i].algorithm != b[i].algorithm ||
-        a[i].failure_mode != b[i].failure_mode || a[i].local_share != b[i].local_share ||
-        a[i].shadow != b[i].shadow || !same_windows(a[i], b[i]))
-      return false;
-  return true;
-}
-
-} // namespace
 
 std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
   std::vector<std::string> needs_restart;
@@ -59,7 +39,7 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
                         cur.leases.max_ttl != next.leases.max_ttl);
   differs("rate", cur.rate.max_key_length != next.rate.max_key_length ||
                       cur.rate.budget != next.rate.budget ||
-                      !same_policies(cur.rate.policies, next.rate.policies));
+                      cur.rate.policies != next.rate.policies);
   differs("dedup", cur.dedup.max_key_length != next.dedup.max_key_length ||
                        cur.dedup.max_result_bytes != next.dedup.max_result_bytes ||
                        cur.dedup.max_ttl != next.dedup.max_ttl ||

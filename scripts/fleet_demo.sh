@@ -65,8 +65,9 @@ section "a rate limit and an idempotency key across the fleet"
 # bench-tiers allows 100 a minute, 1000 an hour, 10000 a day per key, counted fleet-wide.
 printf '$ RATE CHECK bench-tiers user-7 COST 60 on a, then COST 50 on b (refused), then 40 on b\n'
 for step in "a 60" "b 50" "b 40"; do
-  set -- $step
-  redis-cli -s "$dir/$1.sock" RATE CHECK bench-tiers user-7 COST "$2" | paste -sd' ' | sed "s/^/  $1: /"
+  read -r node cost <<<"$step"
+  redis-cli -s "$dir/$node.sock" RATE CHECK bench-tiers user-7 COST "$cost" | paste -sd' ' |
+    sed "s/^/  $node: /"
 done
 printf '$ DEDUP CLAIM order-1 on a, on b (pending), DONE on a, CLAIM on b (done, with the result)\n'
 (echo "DEDUP CLAIM order-1 10000"; sleep 0.3; echo "DEDUP DONE order-1 receipt-17"; sleep 0.3) |

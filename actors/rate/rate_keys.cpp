@@ -5,16 +5,11 @@
 
 namespace baton::rate {
 
-std::string policy_fingerprint(const rate_policy& policy) {
+std::string state_key_prefix(const std::string& prefix, const rate_policy& policy) {
   std::string shape = policy.algorithm;
   for (const auto& w : policy.windows)
     shape += ";" + std::to_string(w.window.count()) + "/" + std::to_string(w.limit);
-  return redis_link::sha1_hex(shape).substr(0, 8);
-}
-
-std::string state_key(const std::string& prefix, const rate_policy& policy,
-                      const std::string& fingerprint, const std::string& key) {
-  return prefix + ":rate:" + policy.name + ":" + fingerprint + ":{" + key + "}";
+  return prefix + ":rate:" + policy.name + ":" + redis_link::sha1_hex(shape).substr(0, 8) + ":{";
 }
 
 std::string events_channel(const std::string& prefix) {

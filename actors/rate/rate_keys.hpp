@@ -10,12 +10,10 @@
 
 namespace baton::rate {
 
-/// 8 hex digits of SHA-1 over the algorithm and the windows.
-std::string policy_fingerprint(const rate_policy& policy);
-
-/// "<prefix>:rate:<policy>:<fingerprint>:{<key>}"
-std::string state_key(const std::string& prefix, const rate_policy& policy,
-                      const std::string& fingerprint, const std::string& key);
+/// "<prefix>:rate:<policy>:<fingerprint>:{", where the fingerprint is 8 hex digits of SHA-1
+/// over the algorithm and the windows. A key's state lives at that + key + "}"; computed once
+/// per policy, since it is the same for every key.
+std::string state_key_prefix(const std::string& prefix, const rate_policy& policy);
 
 /// Where RATE RESET is announced to every daemon: "reset <policy> <key>".
 std::string events_channel(const std::string& prefix);

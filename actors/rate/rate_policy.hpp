@@ -13,6 +13,10 @@ namespace baton::rate {
 struct rate_window {
   std::chrono::milliseconds window{0};
   std::int64_t limit = 0;
+
+  bool operator==(const rate_window& other) const {
+    return window == other.window && limit == other.limit;
+  }
 };
 
 /// RATE CHECK policy key: every window is checked and charged in one Lua call; nothing is
@@ -26,6 +30,13 @@ struct rate_policy {
   std::string failure_mode = "open";
   std::int64_t local_share = 0; ///< local: requests per window on this host; 0: limit / live nodes
   bool shadow = false;          ///< decide and count, but always allow
+
+  bool operator==(const rate_policy& other) const {
+    return name == other.name && algorithm == other.algorithm && windows == other.windows &&
+           failure_mode == other.failure_mode && local_share == other.local_share &&
+           shadow == other.shadow;
+  }
+  bool operator!=(const rate_policy& other) const { return !(*this == other); }
 
   /// The smallest limit of its windows: no single request may cost more.
   std::int64_t smallest_limit() const {

@@ -54,7 +54,8 @@ rate_service::rate_service(redis_link::redis_pool& redis, rate_settings settings
       cache_(settings_.cache_capacity) {
   for (std::size_t i = 0; i < settings_.policies.size(); ++i) {
     const auto& policy = settings_.policies[i];
-    compiled_policy c{&policy, i, "rate_" + policy.algorithm, policy_fingerprint(policy), {}};
+    compiled_policy c{
+        &policy, i, "rate_" + policy.algorithm, state_key_prefix(settings_.prefix, policy), {}};
     for (const auto& w : policy.windows) {
       c.window_args.push_back(std::to_string(w.window.count()));
       c.window_args.push_back(std::to_string(w.limit));
@@ -80,9 +81,11 @@ const rate_policy* rate_service::find(const std::string& name) const {
 }
 
 const rate_service::compiled_policy& rate_service::compiled(const rate_policy& policy) const {
-  for (const auto& c : compiled_)
-    if (c.policy == &policy) return c;
-  throw std::logic_error("rate policy '" + policy.name + "' is not this service's");
+  // Policies come from find(), which hands out pointers into settings_.policies.
+  auto index = static_cast<std::size_t>(&policy - settings_.policies.data());
+  if (index >= compiled_.size())
+    throw std::logic_error("rate policy '" + policy.name + "' is not this service's");
+  return compiled_[index];
 }
 
 void rate_service::settle(const compiled_policy& p, rate_decision& d, bool charge) {
@@ -117,7 +120,7 @@ void rate_service::check(const rate_policy& policy, const std::string& key, std:
   args.emplace_back(charge ? "charge" : "peek");
   args.insert(args.end(), p.window_args.begin(), p.window_args.end());
   redis_.run_script(
-      p.script, {state_key(settings_.prefix, policy, p.fingerprint, key)}, args,
+      p.script, {state_key(p, key)}, args,
       [this, &p, key, cost, charge, sent = now, done = std::move(done)](redis_reply reply) {
         if (!well_formed(reply)) {
           auto why = reply.str.empty() ? std::string("unexpected reply from redis") : reply.str;
@@ -140,7 +143,7 @@ void rate_service::check(const rate_policy& policy, const std::string& key, std:
               p.policy->name, key,
               {sent + milliseconds(d.retry_after_ms), sent + milliseconds(d.reset_ms), cost});
         settle(p, d, charge);
-        refresh_live_nodes(clock::now());
+        refresh_live_nodes(sent);
         done(std::move(d));
       },
       settings_.budget);
@@ -154,7 +157,6 @@ rate_decision rate_service::degrade(const compiled_policy& p, const std::string&
               {{"policy", p.policy->name}, {"mode", p.policy->failure_mode}, {"why", why}});
   }
   rate_decision d;
-  d.why = why;
   const auto& mode = p.policy->failure_mode;
   if (mode == "closed") {
     d.from = rate_decision::source::closed;
@@ -178,7 +180,7 @@ void rate_service::reset(const rate_policy& policy, const std::string& key,
                          redis_link::reply_callback done) {
   const auto& p = compiled(policy);
   cache_.forget(policy.name, key);
-  redis_.run_script("rate_reset", {state_key(settings_.prefix, policy, p.fingerprint, key)},
+  redis_.run_script("rate_reset", {state_key(p, key)},
                     {events_channel(settings_.prefix), "reset " + policy.name + " " + key},
                     std::move(done));
 }

@@ -47,7 +47,6 @@ struct rate_decision {
   std::int64_t reset_ms = 0;
   std::int64_t retry_after_ms = 0;
   source from = source::redis;
-  std::string why; ///< degraded: why Redis did not answer
 
   bool degraded() const { return from != source::redis && from != source::cache; }
 };
@@ -76,14 +75,18 @@ public:
   std::size_t live_nodes() const { return live_nodes_; }
 
 private:
+  /// What every check of a policy sends, prepared once; compiled_[i] is settings_.policies[i].
   struct compiled_policy {
     const rate_policy* policy;
     std::size_t index;
-    std::string script;      ///< "rate_<algorithm>"
-    std::string fingerprint; ///< of its algorithm and windows, part of every key
+    std::string script;     ///< "rate_<algorithm>"
+    std::string key_prefix; ///< state_key_prefix: the key's state is key_prefix + key + "}"
     std::vector<std::string> window_args;
   };
   const compiled_policy& compiled(const rate_policy& policy) const;
+  std::string state_key(const compiled_policy& p, const std::string& key) const {
+    return p.key_prefix + key + "}";
+  }
   rate_decision degrade(const compiled_policy& p, const std::string& key, std::int64_t cost,
                         bool charge, const std::string& why);
   /// Finishes a decision: shadow mode, counters.
