@@ -12,6 +12,7 @@
 
 #include "actors/rate/rate_policy.hpp"
 #include "actors/redis_link/link_settings.hpp"
+#include "actors/secret/secret_settings.hpp"
 #include "common/log.hpp"
 
 namespace baton {
@@ -114,6 +115,7 @@ struct config {
   leases_config leases;
   rate_config rate;
   dedup_config dedup;
+  secret::secrets_config secrets;
   runtime_config runtime;
 };
 

@@ -3,8 +3,6 @@
 // test loads that file to keep the two in step.
 #include "daemon/config_loader.hpp"
 
-#include <grp.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <yaml-cpp/yaml.h>
@@ -15,152 +13,11 @@
 #include <sstream>
 
 #include "actors/redis_link/redis_endpoint.hpp"
+#include "daemon/config_checker.hpp"
+#include "daemon/config_secrets.hpp"
 
 namespace baton {
 namespace {
-
-// Collects problems with positions and reads typed values out of YAML maps.
-class checker {
-public:
-  checker(std::string file, std::vector<std::string>& problems)
-      : file_(std::move(file)), problems_(problems) {}
-
-  void problem(const YAML::Mark& mark, const std::string& message) {
-    if (mark.is_null())
-      problems_.push_back(file_ + ": " + message);
-    else
-      problems_.push_back(file_ + ":" + std::to_string(mark.line + 1) + ":" +
-                          std::to_string(mark.column + 1) + ": " + message);
-  }
-
-  /// Checks that `node` is a map whose keys are all in `known`; returns false if not a map.
-  bool expect_map(const YAML::Node& node, const std::string& where,
-                  const std::set<std::string>& known) {
-    if (!node.IsMap()) {
-      problem(node.Mark(), where + " must be a map");
-      return false;
-    }
-    for (const auto& kv : node) {
-      auto key = kv.first.as<std::string>("");
-      if (known.count(key) == 0) {
-        std::string list;
-        for (const auto& k : known)
-          list += (list.empty() ? "" : ", ") + k;
-        problem(kv.first.Mark(),
-                "unknown key '" + key + "' in " + where + " (known: " + list + ")");
-      }
-    }
-    return true;
-  }
-
-  void read_string(const YAML::Node& map, const char* key, std::string& out,
-                   bool non_empty = false) {
-    auto node = map[key];
-    if (!node) return;
-    if (!node.IsScalar()) {
-      problem(node.Mark(), std::string(key) + " must be a string");
-      return;
-    }
-    auto value = node.as<std::string>();
-    if (non_empty && value.empty()) {
-      problem(node.Mark(), std::string(key) + " must not be empty");
-      return;
-    }
-    out = value;
-  }
-
-  bool read_int(const YAML::Node& map, const char* key, long long min, long long max,
-                long long& out) {
-    auto node = map[key];
-    if (!node) return false;
-    long long value = 0;
-    if (!node.IsScalar() || !YAML::convert<long long>::decode(node, value)) {
-      problem(node.Mark(), std::string(key) + " must be an integer, got '" + text_of(node) + "'");
-      return false;
-    }
-    if (value < min || value > max) {
-      problem(node.Mark(), std::string(key) + " must be between " + std::to_string(min) + " and " +
-                               std::to_string(max) + ", got " + std::to_string(value));
-      return false;
-    }
-    out = value;
-    return true;
-  }
-
-  void read_size(const YAML::Node& map, const char* key, long long min, long long max,
-                 std::size_t& out) {
-    long long value = 0;
-    if (read_int(map, key, min, max, value)) out = static_cast<std::size_t>(value);
-  }
-
-  void read_ms(const YAML::Node& map, const char* key, long long min, long long max,
-               milliseconds& out) {
-    long long value = 0;
-    if (read_int(map, key, min, max, value)) out = milliseconds(value);
-  }
-
-  void read_bool(const YAML::Node& map, const char* key, bool& out) {
-    auto node = map[key];
-    if (!node) return;
-    bool value = false;
-    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
-      problem(node.Mark(),
-              std::string(key) + " must be true or false, got '" + text_of(node) + "'");
-      return;
-    }
-    out = value;
-  }
-
-  std::vector<std::string> read_string_list(const YAML::Node& map, const char* key) {
-    std::vector<std::string> out;
-    auto node = map[key];
-    if (!node) return out;
-    if (!node.IsSequence()) {
-      problem(node.Mark(), std::string(key) + " must be a list");
-      return out;
-    }
-    for (const auto& item : node) {
-      if (!item.IsScalar() || item.as<std::string>().empty())
-        problem(item.Mark(), std::string(key) + " entries must be non-empty strings");
-      else
-        out.push_back(item.as<std::string>());
-    }
-    return out;
-  }
-
-  static std::string text_of(const YAML::Node& node) {
-    if (node.IsScalar()) return node.as<std::string>();
-    return node.IsMap() ? "a map" : node.IsSequence() ? "a list" : "null";
-  }
-
-private:
-  std::string file_;
-  std::vector<std::string>& problems_;
-};
-
-bool resolve_group(const std::string& name, gid_t& out) {
-  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
-    out = static_cast<gid_t>(std::stoul(name));
-    return true;
-  }
-  struct group grp {};
-  struct group* found = nullptr;
-  std::vector<char> buffer(16384);
-  if (getgrnam_r(name.c_str(), &grp, buffer.data(), buffer.size(), &found) != 0 || !found)
-    return false;
-  out = found->gr_gid;
-  return true;
-}
-
-bool resolve_user(const std::string& name, uid_t& out) {
-  struct passwd pwd {};
-  struct passwd* found = nullptr;
-  std::vector<char> buffer(16384);
-  if (getpwnam_r(name.c_str(), &pwd, buffer.data(), buffer.size(), &found) != 0 || !found)
-    return false;
-  out = found->pw_uid;
-  return true;
-}
 
 void read_socket(checker& c, const YAML::Node& node, socket_config& s) {
   if (!c.expect_map(node, "socket",
@@ -476,7 +333,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
   if (root.IsNull()) return result; // an empty file: all defaults
   if (!c.expect_map(root, "the top level",
                     {"node_id", "prefix", "socket", "http", "redis", "log", "access", "leases",
-                     "rate", "dedup", "runtime"}))
+                     "rate", "dedup", "secrets", "runtime"}))
     return result;
   auto& cfg = result.cfg;
   try {
@@ -490,6 +347,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
     if (auto n = root["leases"]) read_leases(c, n, cfg.leases);
     if (auto n = root["rate"]) read_rate(c, n, cfg.rate);
     if (auto n = root["dedup"]) read_dedup(c, n, cfg.dedup);
+    if (auto n = root["secrets"]) read_secrets(c, n, cfg.secrets);
     if (auto n = root["runtime"]) read_runtime(c, n, cfg.runtime);
   } catch (const YAML::Exception& e) {
     c.problem(e.mark, e.msg);

@@ -44,6 +44,8 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
                        cur.dedup.max_result_bytes != next.dedup.max_result_bytes ||
                        cur.dedup.max_ttl != next.dedup.max_ttl ||
                        cur.dedup.result_ttl != next.dedup.result_ttl);
+  // KEKs are read once at start (their files may be gone by now, on purpose).
+  differs("secrets", cur.secrets != next.secrets);
   differs("runtime", cur.runtime.worker_threads != next.runtime.worker_threads ||
                          cur.runtime.scheduler != next.runtime.scheduler);
 
