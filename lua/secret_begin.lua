@@ -1,0 +1,27 @@
+-- Starts a rotation step sequence under the rotation lease's fencing token. The token is
+-- stored as the secret's fence: every later step (stage, abort, promote) must carry it, so a
+-- rotator whose lease ran out cannot write after a newer one began.
+-- KEYS[1] secret hash; ARGV[1] fencing token; ARGV[2] due_ms: when > 0, rotate only if the
+-- current version is at least this old (a schedule; Redis' clock decides, not the host's)
+-- Reply: {"fresh", version, now_ms}: a new version number to seal the value for
+--        {"resume", version, phase, now_ms}: a half-done rotation left a pending version
+--        {"stale", fence}: a newer rotation holds the fence
+--        {"not-due", ms_left}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local fence = tonumber(redis.call('HGET', KEYS[1], 'fence') or '0')
+if tonumber(ARGV[1]) < fence then return {'stale', string.format('%d', fence)} end
+local due = tonumber(ARGV[2])
+if due > 0 then
+  local current = redis.call('HMGET', KEYS[1], 'current', 'rotated_at')
+  if current[1] and current[1] ~= '0' then
+    local age = now - tonumber(current[2] or '0')
+    if age < due then return {'not-due', due - age} end
+  end
+end
+redis.call('HSET', KEYS[1], 'fence', ARGV[1])
+local pending = redis.call('HMGET', KEYS[1], 'pending', 'phase')
+if pending[1] and pending[1] ~= '0' then
+  return {'resume', tonumber(pending[1]), pending[2] or 'staged', now}
+end
+return {'fresh', redis.call('HINCRBY', KEYS[1], 'next', 1), now}
