@@ -6,6 +6,7 @@
 #include "daemon/elect_commands.hpp"
 #include "daemon/lease_commands.hpp"
 #include "daemon/rate_commands.hpp"
+#include "daemon/secret_commands.hpp"
 #include "daemon/watch_commands.hpp"
 #include "protocol/command_table.hpp"
 #include "protocol/reply_writer.hpp"
@@ -86,7 +87,7 @@ void dispatch(daemon_context& ctx, client_connection& conn, std::vector<std::str
   const auto& spec = *found.spec;
   if (conn.in_watch_mode() && !spec.in_watch_mode) {
     out.error("ERR can't run '" + protocol::to_lower(protocol::full_name(spec)) +
-              "' in watch mode: a RESP2 connection that watches takes only LEASE|ELECT "
+              "' in watch mode: a RESP2 connection that watches takes only LEASE|ELECT|SECRET "
               "WATCH|UNWATCH, SUBSCRIBE, UNSUBSCRIBE, PING, HELLO and QUIT (HELLO 3 mixes "
               "pushes with commands)");
     return conn.complete(ticket, std::move(bytes));
@@ -120,6 +121,15 @@ void dispatch(daemon_context& ctx, client_connection& conn, std::vector<std::str
   case protocol::command_id::dedup_done:
   case protocol::command_id::dedup_get:
     return run_dedup_command(spec, args, conn, ctx, ticket);
+  case protocol::command_id::secret_get:
+  case protocol::command_id::secret_verify:
+  case protocol::command_id::secret_info:
+  case protocol::command_id::secret_put:
+  case protocol::command_id::secret_rotate:
+  case protocol::command_id::secret_rewrap:
+  case protocol::command_id::secret_watch:
+  case protocol::command_id::secret_unwatch:
+    return run_secret_command(spec, args, conn, ctx, ticket);
   case protocol::command_id::elect_join:
   case protocol::command_id::elect_leader:
   case protocol::command_id::elect_resign:

@@ -49,8 +49,8 @@ void read_access(checker& c, const YAML::Node& node, secrets_config& s) {
       auto pattern = rule.names[i];
       if (!pattern.empty() && pattern.back() == '*') pattern.pop_back();
       if (!pattern.empty() && !is_secret_name(pattern, s.max_name_length))
-        c.problem(item["names"][i].Mark(), "'" + rule.names[i] +
-                                               "' is not a secret name, or a prefix ending in *");
+        c.problem(item["names"][i].Mark(),
+                  "'" + rule.names[i] + "' is not a secret name, or a prefix ending in *");
     }
     auto users = c.read_string_list(item, "users");
     for (std::size_t i = 0; i < users.size(); ++i) {
@@ -85,7 +85,8 @@ void read_access(checker& c, const YAML::Node& node, secrets_config& s) {
     if (rule.uids.empty() && rule.gids.empty())
       c.problem(item.Mark(), "a secret access rule needs users, uids or groups");
     auto verbs = c.read_string_list(item, "allow");
-    if (verbs.empty()) c.problem(item.Mark(), "a secret access rule needs allow: get, verify, admin");
+    if (verbs.empty())
+      c.problem(item.Mark(), "a secret access rule needs allow: get, verify, admin");
     for (std::size_t i = 0; i < verbs.size(); ++i) {
       const auto& v = verbs[i];
       if (v == "get")
@@ -119,8 +120,8 @@ void read_items(checker& c, const YAML::Node& node, secrets_config& s) {
     if (!item["name"])
       c.problem(item.Mark(), "a secret needs a name");
     else if (!is_secret_name(i.name, s.max_name_length))
-      c.problem(item["name"].Mark(), "secret name '" + i.name +
-                                         "' must be 1 to " + std::to_string(s.max_name_length) +
+      c.problem(item["name"].Mark(), "secret name '" + i.name + "' must be 1 to " +
+                                         std::to_string(s.max_name_length) +
                                          " letters, digits, '-', '_', '.', '/' or ':'");
     if (s.item(i.name)) c.problem(item["name"].Mark(), "duplicate secret '" + i.name + "'");
     c.read_ms(item, "rotate_every_ms", 1000, 10 * year_ms, i.rotate_every);
@@ -129,7 +130,8 @@ void read_items(checker& c, const YAML::Node& node, secrets_config& s) {
     c.read_size(item, "generate_bytes", 16, 4096, i.generate_bytes);
     c.read_string(item, "encoding", i.encoding);
     if (i.encoding != "hex" && i.encoding != "base64")
-      c.problem(item["encoding"].Mark(), "encoding must be hex or base64, got '" + i.encoding + "'");
+      c.problem(item["encoding"].Mark(),
+                "encoding must be hex or base64, got '" + i.encoding + "'");
     c.read_string(item, "generate_hook", i.generate_hook, true);
     c.read_string(item, "test_hook", i.test_hook, true);
     if (i.rotate_every.count() > 0 && i.grace && *i.grace >= i.rotate_every)
@@ -155,9 +157,8 @@ void read_secrets(checker& c, const YAML::Node& node, secrets_config& s) {
   auto before = c.count();
   if (!c.expect_map(node, "secrets",
                     {"keks", "active_kek", "grace_ms", "max_value_bytes", "max_name_length",
-                     "rotation_lease_ms", "hook_timeout_ms", "audit_max_entries",
-                     "audit_flush_ms", "ack_liveness_ms", "refresh_ms", "allow_core_dumps",
-                     "access", "items"}))
+                     "rotation_lease_ms", "hook_timeout_ms", "audit_max_entries", "audit_flush_ms",
+                     "ack_liveness_ms", "refresh_ms", "allow_core_dumps", "access", "items"}))
     return;
   c.read_size(node, "max_name_length", 1, 1024, s.max_name_length);
   if (auto keks = node["keks"]) read_keks(c, keks, s);
@@ -181,7 +182,8 @@ void read_secrets(checker& c, const YAML::Node& node, secrets_config& s) {
     bool listed = false;
     for (const auto& k : s.keks)
       listed = listed || k.id == s.active_kek;
-    if (!listed) c.problem(node["active_kek"].Mark(), "active_kek '" + s.active_kek + "' is not a KEK listed");
+    if (!listed)
+      c.problem(node["active_kek"].Mark(), "active_kek '" + s.active_kek + "' is not a KEK listed");
   }
   if ((!s.items.empty() || !s.access.empty()) && s.keks.empty())
     c.problem(node.Mark(), "secrets need at least one KEK (secrets.keks)");

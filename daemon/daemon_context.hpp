@@ -28,6 +28,9 @@ class dedup_service;
 namespace baton::rate {
 class rate_service;
 } // namespace baton::rate
+namespace baton::secret {
+class secret_service;
+} // namespace baton::secret
 
 namespace baton {
 
@@ -48,6 +51,7 @@ struct daemon_context {
   lease::lease_watch* lease_watch = nullptr; ///< set by main once built
   rate::rate_service* rates = nullptr;       ///< set by main once built
   dedup::dedup_service* dedup = nullptr;     ///< set by main once built
+  secret::secret_service* secrets = nullptr; ///< set by main when KEKs are configured
   push_hub pushes;
   /// Run with a client connection's id when it closes (crash, kill -9, QUIT, stop): whatever
   /// the client held through it (leases, later claims and sessions) is given back.

@@ -5,6 +5,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <caf/all.hpp>
 
+#include <sys/prctl.h>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -16,12 +18,15 @@
 #include "actors/lease/lease_watch.hpp"
 #include "actors/rate/rate_service.hpp"
 #include "actors/redis_link/redis_link_actor.hpp"
+#include "actors/secret/kek_loader.hpp"
+#include "actors/secret/secret_service.hpp"
 #include "build_info.hpp"
 #include "common/log.hpp"
 #include "daemon/config_loader.hpp"
 #include "daemon/config_reload.hpp"
 #include "daemon/flags.hpp"
 #include "daemon/http_server.hpp"
+#include "daemon/secret_commands.hpp"
 #include "daemon/service_notifier.hpp"
 #include "daemon/socket_server.hpp"
 #include "daemon/watch_commands.hpp"
@@ -126,6 +131,25 @@ int run(const flags& f) {
   dedup::dedup_service dedup(*pool, {cfg.prefix, cfg.node_id, run_id});
   ctx.dedup = &dedup;
   ctx.on_client_closed.push_back([&dedup](std::uint64_t id) { dedup.connection_closed(id); });
+  std::unique_ptr<secret::secret_service> secrets;
+  if (cfg.secrets.enabled()) {
+    secret::keyring keys;
+    std::vector<std::string> problems;
+    if (!secret::load_keyring(cfg.secrets, keys, problems)) {
+      for (const auto& p : problems)
+        log::error("secrets", p);
+      return 1;
+    }
+    // Plaintext and KEKs live in this process' memory: keep them out of core dumps (and
+    // away from ptrace by other users), as ssh-agent does.
+    if (!cfg.secrets.allow_core_dumps && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+      log::warn("secrets", "could not make batond non-dumpable; core dumps may hold secrets");
+    secrets = std::make_unique<secret::secret_service>(
+        io, *pool, std::move(keys),
+        secret::secret_service_settings{cfg.prefix, cfg.node_id, run_id, cfg.secrets});
+    ctx.secrets = secrets.get();
+    connect_secret_pushes(ctx);
+  }
 
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.policy", cfg.runtime.scheduler == "sharing" ? caf::atom("sharing")
@@ -144,6 +168,7 @@ int run(const flags& f) {
     caf::anon_send_exit(link_actor, caf::exit_reason::user_shutdown);
     return 1;
   }
+  if (secrets) secrets->start(*events);
   pool->start();
   events->start();
 
@@ -158,6 +183,7 @@ int run(const flags& f) {
     server.stop();
     http.stop();
     reload_signal.cancel();
+    if (secrets) secrets->stop(); // writes the audit records still batched
     // Give leases back before the link goes, so other holders need not wait for TTLs.
     events->stop();
     leases.release_all([&] {

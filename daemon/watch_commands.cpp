@@ -9,6 +9,7 @@
 #include "actors/lease/lease_keys.hpp"
 #include "actors/lease/lease_service.hpp"
 #include "actors/lease/lease_watch.hpp"
+#include "daemon/secret_commands.hpp"
 #include "daemon/watch_targets.hpp"
 #include "protocol/reply_writer.hpp"
 
@@ -18,6 +19,11 @@ using lease::lease_event;
 using style = watch_target::style;
 
 namespace {
+
+// SECRET WATCH's topics live in the same hub but follow no lease.
+bool is_secret_topic(const std::string& topic) {
+  return topic.rfind(secret_topic_prefix, 0) == 0;
+}
 
 /// Watches one connection may hold: bounds what a client can make this node follow.
 constexpr std::size_t max_watches_per_connection = 10000;
@@ -163,6 +169,7 @@ void stop_watching(daemon_context& ctx, client_connection& conn, command_kind ki
                    std::vector<watch_target> targets, protocol::reply_writer& out) {
   if (targets.empty()) { // without names: all of this command's kind
     for (const auto& topic : ctx.pushes.topics_of(conn.id())) {
+      if (is_secret_topic(topic)) continue; // SECRET UNWATCH's
       auto target = target_of_topic(topic);
       bool ours = kind.pubsub ? target.how == style::message
                               : target.how == style::watch && target.elect == kind.elect;
@@ -198,7 +205,7 @@ void connect_lease_pushes(daemon_context& ctx) {
   ctx.lease_watch->on_event([&ctx](const lease_event& e) { publish(ctx, e); });
   ctx.on_client_closed.push_back([&ctx](std::uint64_t connection) {
     for (const auto& topic : ctx.pushes.detach(connection))
-      ctx.lease_watch->unwatch(target_of_topic(topic).lease());
+      if (!is_secret_topic(topic)) ctx.lease_watch->unwatch(target_of_topic(topic).lease());
   });
 }
 

@@ -57,6 +57,27 @@ const std::vector<command_spec>& command_table() {
       {"DEDUP", "DONE", -4, command_id::dedup_done, "dedup",
        "Stores the result of a claimed key for its later duplicates"},
       {"DEDUP", "GET", 3, command_id::dedup_get, "dedup", "The state and result of a key"},
+      {"SECRET", "GET", 3, command_id::secret_get, "secret",
+       "The current version's value, from this daemon's memory"},
+      {"SECRET", "VERIFY", 4, command_id::secret_verify, "secret",
+       "Which version a candidate matches (current, or previous within its grace window), "
+       "compared in constant time"},
+      {"SECRET", "INFO", 3, command_id::secret_info, "secret",
+       "Versions, states, rotation times, fleet-wide uses and which node runs which version; "
+       "never values"},
+      {"SECRET", "PUT", 4, command_id::secret_put, "secret",
+       "Makes a value the current version at once (admin)"},
+      {"SECRET", "ROTATE", -3, command_id::secret_rotate, "secret",
+       "Rotates: a new version (generated, from the hook, or VALUE v) becomes current and the "
+       "old one previous for its grace window (admin)"},
+      {"SECRET", "REWRAP", -2, command_id::secret_rewrap, "secret",
+       "Re-wraps the data keys of one or all secrets under the active KEK (admin)"},
+      {"SECRET", "WATCH", -3, command_id::secret_watch, "secret",
+       "Pushes 'secret rotated <name> <version> <epoch>' when this daemon starts serving a new "
+       "version",
+       true},
+      {"SECRET", "UNWATCH", -2, command_id::secret_unwatch, "secret",
+       "Stops watching the named secrets (all, without names)", true},
       {"SUBSCRIBE", "", -2, command_id::subscribe, "subscribe",
        "Redis pub/sub for baton's events: channels lease:<name> and elect:<group>", true},
       {"UNSUBSCRIBE", "", -1, command_id::unsubscribe, "subscribe",

@@ -51,7 +51,8 @@ bool decode_key_text(const std::string& text, const std::string& encoding, secur
                             static_cast<int>(clean.size()));
     if (n < 0) return false;
     // EVP_DecodeBlock counts padding as zero bytes.
-    std::size_t padding = clean[clean.size() - 1] == '=' ? (clean[clean.size() - 2] == '=' ? 2 : 1) : 0;
+    std::size_t padding =
+        clean[clean.size() - 1] == '=' ? (clean[clean.size() - 2] == '=' ? 2 : 1) : 0;
     bytes.truncate(static_cast<std::size_t>(n) - padding);
     out = std::move(bytes);
     return true;
@@ -115,7 +116,8 @@ bool load_keyring(const secrets_config& config, keyring& out, std::vector<std::s
   }
   if (problems.size() == before && !config.keks.empty()) {
     auto active = config.active_kek.empty() ? config.keks.front().id : config.active_kek;
-    if (!out.set_active(active)) problems.push_back("active_kek '" + active + "' is not a KEK listed");
+    if (!out.set_active(active))
+      problems.push_back("active_kek '" + active + "' is not a KEK listed");
   }
   return problems.size() == before;
 }

@@ -1,0 +1,151 @@
+// Hook processes; see hook_runner.hpp.
+#include "actors/secret/hook_runner.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <thread>
+
+namespace baton::secret {
+namespace {
+
+constexpr std::size_t max_output = 1 << 20;
+
+// Everything after fork in the child uses only async-signal-safe calls.
+hook_result run_blocking(const std::string& command, const secure_bytes& input,
+                         const std::vector<std::string>& environment,
+                         std::chrono::milliseconds timeout) {
+  hook_result result;
+  int to_child[2], from_child[2];
+  if (pipe2(to_child, O_CLOEXEC) != 0) {
+    result.why = "cannot create a pipe";
+    return result;
+  }
+  if (pipe2(from_child, O_CLOEXEC) != 0) {
+    close(to_child[0]);
+    close(to_child[1]);
+    result.why = "cannot create a pipe";
+    return result;
+  }
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e)
+    env_strings.emplace_back(*e);
+  for (const auto& e : environment)
+    env_strings.push_back(e);
+  std::vector<char*> envp;
+  for (auto& e : env_strings)
+    envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string shell = "/bin/sh", flag = "-c", text = command;
+  char* argv[] = {shell.data(), flag.data(), text.data(), nullptr};
+
+  pid_t child = fork();
+  if (child < 0) {
+    result.why = "cannot fork";
+    for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]})
+      close(fd);
+    return result;
+  }
+  if (child == 0) {
+    dup2(to_child[0], 0);
+    dup2(from_child[1], 1);
+    setpgid(0, 0); // its own group, so a timeout kills what it started too
+    execve(argv[0], argv, envp.data());
+    _exit(127);
+  }
+  close(to_child[0]);
+  close(from_child[1]);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::size_t written = 0;
+  if (input.empty()) {
+    close(to_child[1]);
+    to_child[1] = -1;
+  }
+  secure_bytes output(max_output);
+  std::size_t got = 0;
+  bool timed_out = false, output_open = true;
+  while (output_open) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd fds[2] = {{from_child[0], POLLIN, 0}, {to_child[1], POLLOUT, 0}};
+    int n = poll(fds, to_child[1] >= 0 ? 2 : 1, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    if (to_child[1] >= 0 && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t w = write(to_child[1], input.data() + written, input.size() - written);
+      if (w > 0) written += static_cast<std::size_t>(w);
+      if (w < 0 || written == input.size()) {
+        close(to_child[1]);
+        to_child[1] = -1;
+      }
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t r = got < max_output ? read(from_child[0], output.data() + got, max_output - got) : 0;
+      if (r > 0)
+        got += static_cast<std::size_t>(r);
+      else if (r == 0 || errno != EINTR)
+        output_open = false;
+    }
+  }
+  if (to_child[1] >= 0) close(to_child[1]);
+  close(from_child[0]);
+  if (timed_out) kill(-child, SIGKILL);
+  int status = 0;
+  // After stdout closed the child may still be running: wait, but not past the deadline.
+  while (true) {
+    pid_t w = waitpid(child, &status, timed_out ? 0 : WNOHANG);
+    if (w == child) break;
+    if (w < 0 && errno != EINTR) break;
+    if (w == 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        timed_out = true;
+        kill(-child, SIGKILL);
+        continue;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  output.truncate(got);
+  if (timed_out) {
+    result.why = "timed out after " + std::to_string(timeout.count()) + " ms";
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    result.ok = true;
+    result.output = std::move(output);
+  } else if (WIFEXITED(status)) {
+    result.why = "exited with status " + std::to_string(WEXITSTATUS(status));
+  } else if (WIFSIGNALED(status)) {
+    result.why = "killed by signal " + std::to_string(WTERMSIG(status));
+  } else {
+    result.why = "ended abnormally";
+  }
+  return result;
+}
+
+} // namespace
+
+void run_hook(boost::asio::io_context& io, const std::string& command, secure_bytes input,
+              std::vector<std::string> environment, std::chrono::milliseconds timeout,
+              std::function<void(hook_result)> done) {
+  auto shared_input = std::make_shared<secure_bytes>(std::move(input));
+  std::thread([&io, command, shared_input, environment = std::move(environment), timeout,
+               done = std::move(done)]() mutable {
+    auto result =
+        std::make_shared<hook_result>(run_blocking(command, *shared_input, environment, timeout));
+    *shared_input = secure_bytes();
+    boost::asio::post(io, [result, done = std::move(done)] { done(std::move(*result)); });
+  }).detach();
+}
+
+} // namespace baton::secret

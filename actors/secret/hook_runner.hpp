@@ -1,0 +1,30 @@
+// Runs a rotation hook: a command (through /bin/sh -c) given some bytes on stdin, whose
+// stdout and exit status are the answer, killed if it runs past its timeout. The wait
+// happens on a thread of its own so the I/O thread never blocks; the result is posted back.
+// Hooks are how a rotation asks a provider (Stripe, a database) for a new key and tries it.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "actors/secret/secure_bytes.hpp"
+
+namespace baton::secret {
+
+struct hook_result {
+  bool ok = false;     ///< exited with status 0 in time
+  secure_bytes output; ///< stdout (at most 1 MiB), zeroed when released
+  std::string why;     ///< when not ok: exit status, signal, timeout, or cannot start
+};
+
+/// Runs `command` with `input` on stdin and `environment` added ("NAME=value"); `done` runs on
+/// the io_context's thread.
+void run_hook(boost::asio::io_context& io, const std::string& command, secure_bytes input,
+              std::vector<std::string> environment, std::chrono::milliseconds timeout,
+              std::function<void(hook_result)> done);
+
+} // namespace baton::secret
