@@ -207,8 +207,10 @@ void secret_service::refresh() {
   auto now = clock::now();
   for (auto& [name, entry] : cache_) {
     if (!entry.loaded) continue;
-    if (!entry.exists) {
-      load(name); // an absent name: cheap to look again, and it may have been PUT
+    if (!entry.exists || entry.stale) {
+      // An absent name may have been PUT since; a stale entry missed what Redis said while
+      // it was unreachable. Both are cheap to look at again.
+      load(name);
       continue;
     }
     if (entry.current) acknowledge(name, entry.current->version);
