@@ -144,11 +144,26 @@ void secret_service::apply(const std::string& name, cached_secret& entry,
   redis_offset_ms_ = record.redis_now_ms - system_ms();
   auto before = entry.current ? entry.current->version : 0;
   auto now = clock::now();
+  // Versions already open here are kept as they are (same sealed bytes), so that a reload
+  // after each rotation decrypts only what is new.
+  std::map<std::int64_t, served_version> known;
+  if (entry.current) known.emplace(entry.current->version, std::move(*entry.current));
+  for (auto& v : entry.previous)
+    known.emplace(v.version, std::move(v));
+  auto reuse = [&](std::int64_t version, const version_record& v, served_version& out) {
+    auto it = known.find(version);
+    if (it == known.end() || it->second.ciphertext != v.sealed.ciphertext) return false;
+    out = std::move(it->second);
+    known.erase(it);
+    return true;
+  };
   auto open_version = [&](std::int64_t version, const version_record& v, served_version& out,
                           std::string& error) {
+    if (reuse(version, v, out)) return true;
     out.version = version;
     if (!open(keys_, name, std::to_string(version), v.sealed, out.value, error)) return false;
     out.digest = digest_of(out.value.view());
+    out.ciphertext = v.sealed.ciphertext;
     return true;
   };
   entry.error.clear();
@@ -160,6 +175,7 @@ void secret_service::apply(const std::string& name, cached_secret& entry,
     if (v.state == "current") {
       served_version served;
       if (open_version(version, v, served, error)) {
+        served.verify_until = clock::time_point::max();
         entry.current = std::move(served);
       } else {
         entry.error = "version " + std::to_string(version) + " of secret '" + name +

@@ -122,6 +122,7 @@ private:
     secure_bytes value;
     std::array<unsigned char, 32> digest{};
     clock::time_point verify_until = clock::time_point::max(); ///< previous: its grace end
+    std::string ciphertext; ///< what it was opened from (not secret): reused while unchanged
   };
   struct cached_secret {
     bool loaded = false; ///< a load has completed (the entry answers from memory)
