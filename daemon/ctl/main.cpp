@@ -26,6 +26,9 @@ const char* usage_text =
     "  status         is batond up and ready? node, version, uptime, Redis link\n"
     "  ping           round trip to batond\n"
     "  info [SECTION] batond's INFO (server, clients, redis, stats)\n"
+    "  secret rewrap [NAME]  re-wrap the data keys of every secret (or NAME) under the\n"
+    "                 active KEK, without downtime (needs an admin group)\n"
+    "  secret info NAME      versions, states, uses and nodes of a secret (never values)\n"
     "\n"
     "--socket defaults to $BATON_SOCKET, else /run/baton/baton.sock.\n"
     "exit codes: 0 ok, 1 error reply or not ready, 2 usage, 3 batond unreachable\n";
@@ -71,6 +74,51 @@ json value_to_json(const resp_value& v) {
   default:
     return v.str;
   }
+}
+
+// `batonctl secret rewrap [NAME]` and `batonctl secret info NAME`.
+int run_secret(resp_client& client, bool as_json, const std::vector<std::string>& command) {
+  const std::string sub = command.size() > 1 ? command[1] : "";
+  std::vector<std::string> args;
+  if (sub == "rewrap" && command.size() <= 3)
+    args = {"SECRET", "REWRAP"};
+  else if (sub == "info" && command.size() == 3)
+    args = {"SECRET", "INFO"};
+  else {
+    std::cerr << "batonctl: secret rewrap [NAME] | secret info NAME\n" << usage_text;
+    return exit_usage;
+  }
+  if (command.size() == 3) args.push_back(command[2]);
+  client.call({"HELLO", "3"}); // maps come as maps
+  auto reply = client.call(args);
+  if (reply.is_error()) {
+    if (as_json)
+      std::cout << json{{"ok", false}, {"error", reply.str}}.dump() << "\n";
+    else
+      std::cerr << "batonctl: " << reply.str << "\n";
+    return exit_error;
+  }
+  auto out = value_to_json(reply);
+  if (as_json) {
+    std::cout << out.dump(2) << "\n";
+  } else if (sub == "rewrap") {
+    std::cout << "rewrapped " << out.value("rewrapped", 0) << " data keys; "
+              << out.value("already", 0) << " already under the active KEK; "
+              << out.value("failed", 0) << " failed\n";
+  } else if (out.is_null()) {
+    std::cout << "no such secret\n";
+  } else {
+    std::cout << "secret " << out["name"].get<std::string>() << ": current v" << out["current"]
+              << (out["pending"] != 0 ? ", pending v" + out["pending"].dump() : "") << ", epoch "
+              << out["epoch"] << "\n";
+    for (const auto& v : out["versions"])
+      std::cout << "  v" << v["version"] << "  " << v["state"].get<std::string>() << "  kek "
+                << v["kek"].get<std::string>() << "  uses " << v["uses"] << "\n";
+    for (const auto& n : out["nodes"])
+      std::cout << "  node " << n["node"].get<std::string>() << " serves v" << n["version"]
+                << " (acked " << n["acked_ms_ago"] << " ms ago)\n";
+  }
+  return reply.is_error() || (sub == "rewrap" && out.value("failed", 0) > 0) ? exit_error : exit_ok;
 }
 
 int run(const std::string& socket, bool as_json, int timeout_ms,
@@ -144,6 +192,7 @@ int run(const std::string& socket, bool as_json, int timeout_ms,
       }
       return ready ? exit_ok : exit_error;
     }
+    if (verb == "secret") return run_secret(*client, as_json, command);
     std::cerr << "batonctl: unknown command '" << verb << "'\n" << usage_text;
     return exit_usage;
   } catch (const std::exception& e) {

@@ -207,10 +207,18 @@ TEST_CASE("rewrap moves every data key to the active KEK without changing values
   }
   auto both = test::secret_daemon(redis, "b", dir.file("both.yaml"));
   resp_client c(both->socket_path());
-  auto r = c.call({"SECRET", "REWRAP"});
-  CHECK(field(r, "rewrapped") == 3);
-  CHECK(field(r, "failed") == 0);
+  CHECK(field(c.call({"SECRET", "REWRAP", "one"}), "rewrapped") == 1);
+  std::string output;
+  CHECK(test::run_command(std::string(BATONCTL_PATH) + " --socket " + both->socket_path() +
+                              " secret rewrap",
+                          &output) == 0);
+  CHECK(output.find("rewrapped 2 data keys; 1 already under the active KEK; 0 failed") !=
+        std::string::npos);
   CHECK(field(c.call({"SECRET", "REWRAP"}), "already") == 3);
+  CHECK(test::run_command(std::string(BATONCTL_PATH) + " --socket " + both->socket_path() +
+                              " secret info two",
+                          &output) == 0);
+  CHECK(output.find("v1  previous  kek k2") != std::string::npos);
   CHECK(redis.cli({"HGET", "baton:secret:{two}", "v1.kek"}) == "k2");
   auto fresh = test::secret_daemon(redis, "n2", dir.file("new.yaml"));
   resp_client after(fresh->socket_path());
