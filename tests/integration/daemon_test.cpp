@@ -73,7 +73,7 @@ TEST_CASE("a live socket is refused, a stale one replaced, and SIGTERM removes i
   CHECK(::stat(path.c_str(), &info) != 0);
 }
 
-TEST_CASE("the HTTP endpoint: promtool accepts /metrics; /readyz follows Redis") {
+TEST_CASE("the HTTP endpoint: promtool accepts /metrics: /readyz follows Redis") {
   test::test_redis redis;
   test::test_batond daemon(redis.unix_url(), {"--node-id", "node-a"});
   {

@@ -19,7 +19,7 @@ using test::field;
 using test::text_field;
 using namespace std::chrono_literals;
 
-TEST_CASE("one new claim across two daemons; duplicates see pending, then the result") {
+TEST_CASE("one new claim across two daemons: duplicates see pending, then the result") {
   test::test_redis redis;
   test::test_batond a(redis.unix_url(), {"--node-id", "a"});
   test::test_batond b(redis.unix_url(), {"--node-id", "b"});
@@ -66,7 +66,7 @@ TEST_CASE("a claim whose connection closes before DONE is released for a retry")
   CHECK(retry.call({"DEDUP", "DONE", "job-7", "ok"}).str == "OK");
 }
 
-TEST_CASE("any connection of the claiming daemon completes; other daemons may not") {
+TEST_CASE("any connection of the claiming daemon completes: other daemons may not") {
   test::test_redis redis;
   test::test_batond a(redis.unix_url(), {"--node-id", "a"});
   test::test_batond b(redis.unix_url(), {"--node-id", "b"});
@@ -85,7 +85,7 @@ TEST_CASE("any connection of the claiming daemon completes; other daemons may no
   CHECK(text_field(elsewhere.call({"DEDUP", "GET", "k"}), "status") == "done");
 }
 
-TEST_CASE("bad dedup input gets clear errors; Redis down answers UNAVAILABLE in budget") {
+TEST_CASE("bad dedup input gets clear errors: Redis down answers UNAVAILABLE in budget") {
   test::test_redis redis;
   test::temp_dir dir;
   auto config = dir.file("dedup.yaml");

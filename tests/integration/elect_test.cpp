@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 
 namespace {} // namespace
 
-TEST_CASE("ELECT: one leader; RESIGN hands over at once to the waiting candidate") {
+TEST_CASE("ELECT: one leader: RESIGN hands over at once to the waiting candidate") {
   test::test_redis redis;
   test::test_batond a(redis.unix_url(), {"--node-id", "a"});
   test::test_batond b(redis.unix_url(), {"--node-id", "b"});
@@ -54,7 +54,7 @@ TEST_CASE("ELECT: one leader; RESIGN hands over at once to the waiting candidate
   CHECK(first.call({"ELECT", "RESIGN", "billing"}).str.rfind("NOTHELD", 0) == 0);
 }
 
-TEST_CASE("ELECT: the leader's daemon dies; a candidate takes over within ttl + one renewal") {
+TEST_CASE("ELECT: the leader's daemon dies: a candidate takes over within ttl + one renewal") {
   test::test_redis redis;
   auto a = std::make_unique<test::test_batond>(redis.unix_url(),
                                                std::vector<std::string>{"--node-id", "a"});

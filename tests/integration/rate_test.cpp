@@ -162,7 +162,7 @@ TEST_CASE("a refusal by the hour window charges neither the minute nor the day")
   CHECK(redis.cli({"GET", keys}) == before);
 }
 
-TEST_CASE("over-limit keys are refused from the cache; RATE RESET on another daemon clears it") {
+TEST_CASE("over-limit keys are refused from the cache: RATE RESET on another daemon clears it") {
   test::test_redis redis;
   test::temp_dir dir;
   auto config = write_config(dir, "  policies:\n"

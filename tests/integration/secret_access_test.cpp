@@ -101,7 +101,7 @@ std::string everything_in(resp_client& raw) {
 
 } // namespace
 
-TEST_CASE("access rules by uid per secret name; refusals and uses are audited, never values") {
+TEST_CASE("access rules by uid per secret name: refusals and uses are audited, never values") {
   auto reader = ensure_user("baton-reader");
   auto checker = ensure_user("baton-checker");
   test::test_redis redis;

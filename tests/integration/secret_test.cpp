@@ -24,10 +24,10 @@ resp_value next_push(resp_client& c) {
 
 } // namespace
 
-TEST_CASE("PUT, GET, VERIFY and INFO across two daemons; ROTATE reaches the other's watchers") {
+TEST_CASE("PUT, GET, VERIFY and INFO across two daemons: ROTATE reaches the other's watchers") {
   test::test_redis redis;
   test::temp_dir dir;
-  auto config = test::write_secret_config(dir, "s.yaml", "  grace_ms: 60000\n");
+  auto config = test::write_secret_config(dir, "s.yaml", "  grace_ms: 60000\n  refresh_ms: 200\n");
   auto a = test::secret_daemon(redis, "a", config);
   auto b = test::secret_daemon(redis, "b", config);
   resp_client ca(a->socket_path()), cb(b->socket_path());

@@ -194,7 +194,7 @@ TEST_CASE("WATCH bad input: clear errors, nothing watched") {
   CHECK(c.call({"LEASE", "UNWATCH", "never-watched"}).integer == 0);
 }
 
-TEST_CASE("WATCH with Redis down answers UNAVAILABLE; a watch outlives a Redis restart") {
+TEST_CASE("WATCH with Redis down answers UNAVAILABLE: a watch outlives a Redis restart") {
   test::test_redis redis;
   test::test_batond a(redis.unix_url(), {"--node-id", "a"});
   auto watcher_ptr = resp3_client(a.socket_path());

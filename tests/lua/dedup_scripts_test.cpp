@@ -47,7 +47,7 @@ TEST_CASE_METHOD(dedup_fixture, "the first claim is new, later ones pending, the
   CHECK(lua.call({"HGET", key, "owner"}).kind == resp_value::type::null);
 }
 
-TEST_CASE_METHOD(dedup_fixture, "only the owner completes; a finished key stays finished") {
+TEST_CASE_METHOD(dedup_fixture, "only the owner completes: a finished key stays finished") {
   REQUIRE(status(claim("a:1:1")) == "new");
   auto taken = done("b:1:7", "forged");
   CHECK(status(taken) == "taken");
@@ -75,7 +75,7 @@ TEST_CASE_METHOD(dedup_fixture, "a result arriving after the claim ran out is st
   CHECK(lua.run("dedup_get", {key}, {}).elements[1].str == "late");
 }
 
-TEST_CASE_METHOD(dedup_fixture, "every dedup key has a ttl; get of a missing key is empty") {
+TEST_CASE_METHOD(dedup_fixture, "every dedup key has a ttl: get of a missing key is empty") {
   CHECK(lua.run("dedup_get", {key}, {}).elements.empty());
   REQUIRE(status(claim("a:1:1", "3000")) == "new");
   auto ttl = lua.call({"PTTL", key}).integer;

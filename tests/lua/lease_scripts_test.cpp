@@ -49,7 +49,7 @@ std::int64_t token_of(const resp_value& r) {
 
 } // namespace
 
-TEST_CASE_METHOD(lease_fixture, "one holder at a time; the loser learns who holds it") {
+TEST_CASE_METHOD(lease_fixture, "one holder at a time: the loser learns who holds it") {
   auto first = acquire("a", 10000);
   REQUIRE(granted(first));
   CHECK(first.elements[3].str == "granted");
@@ -156,7 +156,7 @@ TEST_CASE_METHOD(lease_fixture, "only the holder renews, and a lapsed lease is n
   CHECK(renew("a", token_of(r), 5000).elements[1].str == "not-held");
 }
 
-TEST_CASE_METHOD(lease_fixture, "only the holder releases; release announces itself") {
+TEST_CASE_METHOD(lease_fixture, "only the holder releases: release announces itself") {
   auto r = acquire("a", 10000);
   REQUIRE(granted(r));
   CHECK(release("b", token_of(r)).elements[1].str == "not-holder");

@@ -99,7 +99,7 @@ TEST_CASE_METHOD(rate_fixture, "gcra refills one request per interval") {
   CHECK(admitted <= elapsed / 100 + 1); // never faster than one per interval
 }
 
-TEST_CASE_METHOD(rate_fixture, "all windows are checked; a refusal charges none of them") {
+TEST_CASE_METHOD(rate_fixture, "all windows are checked: a refusal charges none of them") {
   // 5 per minute, 3 per hour, 10 per day: the hour refuses the fourth request.
   const std::vector<std::string> three{"60000", "5", "3600000", "3", "86400000", "10"};
   for (int i = 0; i < 3; ++i)
@@ -115,7 +115,7 @@ TEST_CASE_METHOD(rate_fixture, "all windows are checked; a refusal charges none 
   CHECK_FALSE(allowed(gcra({"86400000", "10", "3600000", "3"}, 2)));
 }
 
-TEST_CASE_METHOD(rate_fixture, "peek answers without charging; costs count as many requests") {
+TEST_CASE_METHOD(rate_fixture, "peek answers without charging: costs count as many requests") {
   const std::vector<std::string> minute_of_10{"60000", "10"};
   auto peeked = gcra(minute_of_10, 1, "peek");
   CHECK(allowed(peeked));

@@ -94,7 +94,7 @@ TEST_CASE_METHOD(secret_fixture, "every step is fenced by the newest rotation to
   CHECK(promote("300", "2").elements.at(1).str == "not-pending");
 }
 
-TEST_CASE_METHOD(secret_fixture, "the next rotation finds a half-done one; abort rolls it back") {
+TEST_CASE_METHOD(secret_fixture, "the next rotation finds a half-done one: abort rolls it back") {
   rotate("100");
   auto b = begin("200");
   REQUIRE(b.elements.at(0).str == "fresh");

@@ -36,15 +36,15 @@ test_batond::test_batond(const std::string& redis_url, std::vector<std::string> 
   // Give its Redis link a moment to connect, so that tests start from a ready node. Tests
   // that start batond without a Redis simply wait here a little longer.
   eventually(
-    [&] {
-      try {
-        protocol::resp_client client(socket_, 200);
-        return client.call({"INFO", "redis"}).str.find("redis_reachable:1") != std::string::npos;
-      } catch (...) {
-        return false;
-      }
-    },
-    2000);
+      [&] {
+        try {
+          protocol::resp_client client(socket_, 200);
+          return client.call({"INFO", "redis"}).str.find("redis_reachable:1") != std::string::npos;
+        } catch (...) {
+          return false;
+        }
+      },
+      2000);
 }
 
 test_batond::~test_batond() {

@@ -5,7 +5,7 @@
 
 using namespace baton;
 
-TEST_CASE("rules grant families by uid or group; others fall to the default") {
+TEST_CASE("rules grant families by uid or group: others fall to the default") {
   access_config cfg;
   cfg.default_allow = false;
   cfg.rules.push_back({{1000}, {}, {"rate", "dedup"}});

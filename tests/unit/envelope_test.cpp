@@ -103,7 +103,7 @@ TEST_CASE("a ciphertext moved to another name or version, or a swapped key, fail
   CHECK(!open_error(ring, "stripe", "3", swapped).empty());
 }
 
-TEST_CASE("a wrong or missing KEK is a clear error; rewrap moves to the active KEK") {
+TEST_CASE("a wrong or missing KEK is a clear error: rewrap moves to the active KEK") {
   auto old_ring = ring_with({{"k1", 1}}, "k1");
   auto sealed = seal_ok(old_ring, "stripe", "3", "value");
 
