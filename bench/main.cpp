@@ -2,7 +2,7 @@
 // with the ratio (machines are noisy; ratios hold, absolute numbers do not).
 //
 //   baton_bench --baton SOCKET --redis SOCKET [--connections N] [--depth D] [--seconds S]
-//               [--rounds R] [--scenario ping|script|lease|rate|all]
+//               [--rounds R] [--scenario ping|script|lease|rate|secret|all]
 //
 // Scenarios:
 //   ping    PING answered by batond itself vs PING answered by redis-server
@@ -13,6 +13,9 @@
 //           Redis) vs lua/rate_gcra.lua by EVALSHA to Redis with the same key and windows; and
 //           refusals from batond's over-limit cache vs the same refusal computed by Redis.
 //           batond must run with bench/bench.yaml's policies.
+//   secret  SECRET GET and SECRET VERIFY (answered from batond's memory) vs batond's PING (the
+//           same socket, parser and writer with no work) and vs GET of a plain key on Redis
+//           (what an app that keeps its API key in Redis does). batond needs bench.yaml's KEK.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -98,7 +101,7 @@ int main(int argc, char** argv) {
   }
   if (baton_socket.empty() || redis_socket.empty() || connections == 0 || depth == 0) {
     std::cerr << "usage: baton_bench --baton SOCKET --redis SOCKET [--connections N] [--depth D]"
-                 " [--seconds S] [--rounds R] [--scenario ping|script|lease|rate|all]\n";
+                 " [--seconds S] [--rounds R] [--scenario ping|script|lease|rate|secret|all]\n";
     return 2;
   }
   auto duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
@@ -188,16 +191,16 @@ int main(int argc, char** argv) {
       if (answer.kind == baton::protocol::resp_value::type::error)
         throw std::runtime_error("batond answered '" + answer.str +
                                  "': start it with --config bench/bench.yaml");
-      const std::vector<std::string> huge{"60000",   "1000000000", "3600000",
-                                          "1000000000", "86400000", "1000000000"};
+      const std::vector<std::string> huge{"60000",      "1000000000", "3600000",
+                                          "1000000000", "86400000",   "1000000000"};
       // One key per connection on both sides, as many users would be.
       auto baton_check = [](std::size_t conn, std::string_view) -> std::vector<std::string> {
         return {"RATE", "CHECK", "bench-gcra", "user-" + std::to_string(conn)};
       };
       auto redis_check = [&](std::size_t conn, std::string_view) {
-        std::vector<std::string> args{"EVALSHA", sha, "1",
-                                      "bench:rate:direct:{user-" + std::to_string(conn) + "}",
-                                      "1", "charge"};
+        std::vector<std::string> args{
+            "EVALSHA", sha,     "1", "bench:rate:direct:{user-" + std::to_string(conn) + "}",
+            "1",       "charge"};
         args.insert(args.end(), huge.begin(), huge.end());
         return args;
       };
@@ -208,8 +211,8 @@ int main(int argc, char** argv) {
                      rounds);
       // The refused key: charged once up to its limit of 1, then refused on both sides.
       probe.call({"RATE", "CHECK", "bench-tight", "abuser"});
-      std::vector<std::string> refused{"EVALSHA", sha,       "1",    "bench:rate:direct:{abuser}",
-                                       "1",       "charge",  "3600000", "1"};
+      std::vector<std::string> refused{"EVALSHA", sha,      "1",       "bench:rate:direct:{abuser}",
+                                       "1",       "charge", "3600000", "1"};
       loader.call(refused);
       // RATE PEEK of the same key runs the same script through batond and never uses the
       // cache: the Redis-backed refusal.
@@ -224,6 +227,27 @@ int main(int argc, char** argv) {
       compare_rounds(spec("batond RATE CHECK (cached refusal)", baton_socket,
                           {"RATE", "CHECK", "bench-tight", "abuser"}),
                      spec("redis-server EVALSHA (refusal)", redis_socket, refused), rounds);
+    }
+    if (scenario == "secret" || scenario == "all") {
+      baton::protocol::resp_client probe(baton_socket);
+      auto put = probe.call({"SECRET", "PUT", "bench-api-key", "sk_bench_0123456789abcdef"});
+      if (put.kind == baton::protocol::resp_value::type::error)
+        throw std::runtime_error("batond answered '" + put.str +
+                                 "': start it with --config bench/bench.yaml and "
+                                 "BATON_BENCH_KEK set");
+      baton::protocol::resp_client(redis_socket)
+          .call({"SET", "bench:plain-api-key", "sk_bench_0123456789abcdef"});
+      std::printf("SECRET GET from batond's memory vs batond PING (no work) and Redis GET\n");
+      compare_rounds(spec("batond SECRET GET", baton_socket, {"SECRET", "GET", "bench-api-key"}),
+                     spec("batond PING", baton_socket, {"PING"}), rounds);
+      compare_rounds(
+          spec("batond SECRET GET", baton_socket, {"SECRET", "GET", "bench-api-key"}),
+          spec("redis-server GET (plain key)", redis_socket, {"GET", "bench:plain-api-key"}),
+          rounds);
+      std::printf("SECRET VERIFY (a matching key) vs batond PING\n");
+      compare_rounds(spec("batond SECRET VERIFY", baton_socket,
+                          {"SECRET", "VERIFY", "bench-api-key", "sk_bench_0123456789abcdef"}),
+                     spec("batond PING", baton_socket, {"PING"}), rounds);
     }
   } catch (const std::exception& e) {
     std::cerr << "baton_bench: " << e.what() << "\n";

@@ -19,6 +19,8 @@ trap cleanup EXIT
 redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly no \
   --logfile "$dir/redis.log" &
 until redis-cli -s "$dir/redis.sock" PING >/dev/null 2>&1; do sleep 0.05; done
+BATON_BENCH_KEK=$(openssl rand -hex 32)
+export BATON_BENCH_KEK
 "$build/batond" --config "$here/bench.yaml" --socket "$dir/baton.sock" \
   --redis "unix://$dir/redis.sock" --http off --node-id bench 2>"$dir/batond.log" &
 baton_pid=$!

@@ -175,8 +175,17 @@ void watch(const protocol::command_spec& spec, std::vector<std::string>& args,
                                  std::to_string(max_watches_per_connection) + " topics");
   for (std::size_t i = 2; i < args.size(); ++i)
     ctx.pushes.subscribe(secret_topic_prefix + args[i], conn.id());
-  out.integer(static_cast<std::int64_t>(conn.watching()));
-  conn.complete(ticket, std::move(bytes));
+  // Answer once every name is in the cache: from then on each new version is pushed.
+  auto self = conn.shared_from_this();
+  auto left = std::make_shared<std::size_t>(args.size() - 2);
+  for (std::size_t i = 2; i < args.size(); ++i)
+    ctx.secrets->follow(args[i], [self, ticket, left] {
+      if (--*left != 0) return;
+      std::string reply;
+      protocol::reply_writer w(reply, ticket.protocol);
+      w.integer(static_cast<std::int64_t>(self->watching()));
+      self->complete(ticket, std::move(reply));
+    });
 }
 
 } // namespace

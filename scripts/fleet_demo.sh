@@ -13,6 +13,10 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
+# bench.yaml reads its secrets KEK from the environment; a real one comes from a file or a
+# Kubernetes Secret (deploy/).
+BATON_BENCH_KEK=$(openssl rand -hex 32)
+export BATON_BENCH_KEK
 
 start_redis() {
   redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly no \
@@ -76,6 +80,21 @@ sleep 0.15
 redis-cli -s "$dir/b.sock" DEDUP CLAIM order-1 10000 | paste -sd' ' | sed 's/^/  b: /'
 wait $!
 redis-cli -s "$dir/b.sock" DEDUP CLAIM order-1 10000 | paste -sd' ' | sed 's/^/  b: /'
+
+section "a secret rotated across the fleet"
+printf '$ SECRET PUT stripe sk_live_first on a; SECRET GET stripe on b\n'
+redis-cli -s "$dir/a.sock" SECRET PUT stripe sk_live_first | paste -sd' ' | sed 's/^/  a: /'
+redis-cli -s "$dir/b.sock" SECRET GET stripe | paste -sd' ' | sed 's/^/  b: /'
+printf '$ SECRET WATCH stripe on a, SECRET ROTATE stripe on b\n'
+(echo "SECRET WATCH stripe"; sleep 0.5) | redis-cli -s "$dir/a.sock" | paste -sd' ' |
+  sed 's/^/  a watcher: /' &
+sleep 0.2
+redis-cli -s "$dir/b.sock" SECRET ROTATE stripe | paste -sd' ' | sed 's/^/  b: /'
+wait $!
+printf '$ SECRET VERIFY stripe sk_live_first on a   # the old key, within its grace window\n'
+redis-cli -s "$dir/a.sock" SECRET VERIFY stripe sk_live_first | paste -sd' ' | sed 's/^/  a: /'
+printf '$ batonctl secret info stripe\n'
+"$build/batonctl" --socket "$dir/a.sock" secret info stripe | sed 's/^/  /'
 
 section "health and metrics of node-a"
 printf '/healthz: %s   /readyz: %s\n' "$(curl -s localhost:19481/healthz)" "$(curl -s localhost:19481/readyz)"

@@ -143,6 +143,7 @@ void secret_service::apply(const std::string& name, cached_secret& entry,
   ++reloads_;
   redis_offset_ms_ = record.redis_now_ms - system_ms();
   auto before = entry.current ? entry.current->version : 0;
+  bool first_load = !entry.loaded;
   auto now = clock::now();
   // Versions already open here are kept as they are (same sealed bytes), so that a reload
   // after each rotation decrypts only what is new.
@@ -204,7 +205,8 @@ void secret_service::apply(const std::string& name, cached_secret& entry,
   auto after = entry.current ? entry.current->version : 0;
   if (after != 0 && after != before) {
     acknowledge(name, after);
-    if (changed_) changed_(name, after, entry.epoch);
+    // A first load is no change: watchers hear of versions that come after they watch.
+    if (changed_ && !first_load) changed_(name, after, entry.epoch);
   }
 }
 
@@ -315,6 +317,13 @@ void secret_service::with_entry(const std::string& name,
     auto& entry = cache_[name];
     use(entry.loaded ? &entry : nullptr, ok);
   });
+}
+
+void secret_service::follow(const std::string& name, std::function<void()> done) {
+  auto it = cache_.find(name);
+  if (it != cache_.end() && it->second.loaded) return done();
+  if (it == cache_.end() && cache_.size() >= max_cached) return done();
+  load(name, [done = std::move(done)](bool) { done(); });
 }
 
 // -- the commands --------------------------------------------------------------------------

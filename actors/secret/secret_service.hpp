@@ -102,6 +102,10 @@ public:
               const std::string& command, secret_caller who, secret_callback done);
   /// Re-wraps every data key (of `name`, or of all secrets) under the active KEK.
   void rewrap(const std::optional<std::string>& name, secret_caller who, secret_callback done);
+  /// Keeps `name` in this daemon's cache (SECRET WATCH), so that its changes reach here and
+  /// are pushed even if no one here reads it; `done` runs once it is loaded (or could not be),
+  /// so that every version after it is pushed.
+  void follow(const std::string& name, std::function<void()> done);
   /// Records a refusal (or any other event decided outside) in the audit trail.
   void audit(secret_caller who, const std::string& command, const std::string& name,
              const std::string& result);
