@@ -8,6 +8,7 @@
 
 #include "actors/metrics/prometheus_text.hpp"
 #include "actors/rate/rate_service.hpp"
+#include "actors/secret/secret_service.hpp"
 #include "build_info.hpp"
 #include "common/log.hpp"
 #include "daemon/config_loader.hpp"
@@ -24,6 +25,7 @@ namespace {
 std::string family_metrics(const daemon_context& ctx) {
   std::string out;
   if (ctx.rates) ctx.rates->counters().render(out);
+  if (ctx.secrets) ctx.secrets->render_metrics(out);
   return out;
 }
 

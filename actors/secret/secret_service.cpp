@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "actors/metrics/exposition.hpp"
 #include "actors/secret/secret_keys.hpp"
 #include "common/log.hpp"
 
@@ -140,7 +141,7 @@ void secret_service::start_load(const std::string& name) {
 
 void secret_service::apply(const std::string& name, cached_secret& entry,
                            const secret_record& record) {
-  ++reloads_;
+  ++counters_.reloads;
   redis_offset_ms_ = record.redis_now_ms - system_ms();
   auto before = entry.current ? entry.current->version : 0;
   bool first_load = !entry.loaded;
@@ -181,6 +182,7 @@ void secret_service::apply(const std::string& name, cached_secret& entry,
       } else {
         entry.error = "version " + std::to_string(version) + " of secret '" + name +
                       "' cannot be decrypted: " + error;
+        ++counters_.decrypt_failures;
         log::error("secret", "cannot decrypt the current version; GET answers an error",
                    {{"secret", name}, {"version", std::to_string(version)}, {"why", error}});
       }
@@ -192,6 +194,7 @@ void secret_service::apply(const std::string& name, cached_secret& entry,
         served.verify_until = now + milliseconds(v.grace_until_ms - record.redis_now_ms);
         entry.previous.push_back(std::move(served));
       } else {
+        ++counters_.decrypt_failures;
         log::error("secret", "cannot decrypt a previous version; it does not verify",
                    {{"secret", name}, {"version", std::to_string(version)}, {"why", error}});
       }
@@ -350,6 +353,8 @@ void secret_service::get(const std::string& name, secret_caller who, secret_call
     a.degraded = degraded(*entry);
     a.epoch = entry->epoch;
     ++entry->unflushed_uses[a.version];
+    ++counters_.gets;
+    if (a.degraded) ++counters_.degraded;
     audit_.record({who.uid, who.pid, "get", name, a.version, "ok"});
     done(std::move(a));
   });
@@ -382,6 +387,10 @@ void secret_service::verify(const std::string& name, std::string candidate, secr
     return true;
   };
   auto finish = [this, name, who, done](secret_answer a) {
+    bool matched = a.what == secret_answer::kind::match;
+    ++(matched ? (a.state == "current" ? counters_.verified_current : counters_.verified_previous)
+               : counters_.not_matched);
+    if (a.degraded) ++counters_.degraded;
     audit_.record({who.uid, who.pid, "verify", name, a.version,
                    a.what == secret_answer::kind::match ? a.state : "no-match"});
     done(std::move(a));
@@ -457,6 +466,9 @@ void secret_service::change(const std::string& name, std::optional<secure_bytes>
   rotate_secret(rotation_, std::move(request),
                 [this, name, command, who, done = std::move(done)](rotation_outcome o) {
                   using kind = rotation_outcome::kind;
+                  ++(o.what == kind::done   ? counters_.rotations_done
+                     : o.what == kind::busy ? counters_.rotations_busy
+                                            : counters_.rotations_failed);
                   if (o.what != kind::done) {
                     audit(who, command, name, o.what == kind::busy ? "busy" : "error: " + o.why);
                     auto what = o.what == kind::busy          ? secret_answer::kind::busy
@@ -481,6 +493,7 @@ void secret_service::change(const std::string& name, std::optional<secure_bytes>
 
 void secret_service::audit(secret_caller who, const std::string& command, const std::string& name,
                            const std::string& result) {
+  if (result == "refused") ++counters_.refusals;
   audit_.record({who.uid, who.pid, command, name, 0, result});
 }
 
@@ -564,6 +577,39 @@ void secret_service::rewrap_names(std::shared_ptr<std::vector<std::string>> name
     }
     one_done();
   });
+}
+
+// -- metrics -------------------------------------------------------------------------------
+
+void secret_service::render_metrics(std::string& out) const {
+  metrics::exposition e(out);
+  auto counter = [&](const char* name, const char* help, std::uint64_t value) {
+    e.declare(name, "counter", help);
+    e.sample(name, value);
+  };
+  counter("baton_secret_gets_total", "SECRET GET answered with a value (from memory).",
+          counters_.gets);
+  e.declare("baton_secret_verifies_total", "counter",
+            "SECRET VERIFY answers, by what the candidate matched.");
+  e.sample("baton_secret_verifies_total{result=\"current\"}", counters_.verified_current);
+  e.sample("baton_secret_verifies_total{result=\"previous\"}", counters_.verified_previous);
+  e.sample("baton_secret_verifies_total{result=\"no_match\"}", counters_.not_matched);
+  e.declare("baton_secret_rotations_total", "counter",
+            "PUT, ROTATE and scheduled rotations run by this daemon, by outcome.");
+  e.sample("baton_secret_rotations_total{result=\"done\"}", counters_.rotations_done);
+  e.sample("baton_secret_rotations_total{result=\"busy\"}", counters_.rotations_busy);
+  e.sample("baton_secret_rotations_total{result=\"failed\"}", counters_.rotations_failed);
+  counter("baton_secret_reloads_total", "Secrets read from Redis into this daemon's memory.",
+          counters_.reloads);
+  counter("baton_secret_degraded_total",
+          "GET and VERIFY answered from memory while Redis was unreachable.", counters_.degraded);
+  counter("baton_secret_decrypt_failures_total",
+          "Versions that could not be decrypted (tampered, or wrapped by an unknown KEK).",
+          counters_.decrypt_failures);
+  counter("baton_secret_refusals_total", "SECRET calls refused by the access rules.",
+          counters_.refusals);
+  e.declare("baton_secret_cached", "gauge", "Secret names held in this daemon's memory.");
+  e.sample("baton_secret_cached", static_cast<std::uint64_t>(cache_.size()));
 }
 
 } // namespace baton::secret

@@ -118,7 +118,8 @@ public:
   }
 
   const secrets_config& config() const { return settings_.config; }
-  std::uint64_t reloads() const { return reloads_; }
+  /// Appends baton_secret_* metrics (Prometheus text; no secret names, no values).
+  void render_metrics(std::string& out) const;
 
 private:
   struct served_version {
@@ -176,7 +177,11 @@ private:
   boost::asio::steady_timer refresh_timer_;
   std::int64_t redis_offset_ms_ = 0;     ///< Redis' clock minus this host's, as last read
   std::map<std::string, bool> rotating_; ///< schedules in flight, by name
-  std::uint64_t reloads_ = 0;
+  struct counters {
+    std::uint64_t gets = 0, verified_current = 0, verified_previous = 0, not_matched = 0;
+    std::uint64_t rotations_done = 0, rotations_failed = 0, rotations_busy = 0;
+    std::uint64_t reloads = 0, degraded = 0, decrypt_failures = 0, refusals = 0;
+  } counters_;
   bool stopped_ = false;
 };
 

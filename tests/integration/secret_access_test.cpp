@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <thread>
 
 #include "tests/integration/secret_fixture.hpp"
 
@@ -188,6 +190,14 @@ TEST_CASE("access rules by uid per secret name: refusals and uses are audited, n
   }
   std::string metrics;
   REQUIRE(test::http_get(daemon.http_port(), "/metrics", &metrics) == 200);
+  CHECK(metrics.find("baton_secret_refusals_total 5\n") != std::string::npos);
+  // The checker's VERIFY before the rotation; after it, the old key matched as previous.
+  CHECK(metrics.find("baton_secret_verifies_total{result=\"current\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("baton_secret_verifies_total{result=\"previous\"} 1\n") != std::string::npos);
+  std::ofstream(dir.file("metrics.txt")) << metrics;
+  std::string promtool;
+  CHECK(test::run_command("promtool check metrics < " + dir.file("metrics.txt"), &promtool) == 0);
+  INFO(promtool);
   std::this_thread::sleep_for(200ms); // the last audit batch
   auto redis_text = everything_in(raw);
   CHECK(redis_text.find("billing/stripe") != std::string::npos); // it did look at the keys
