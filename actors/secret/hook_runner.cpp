@@ -9,8 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 namespace baton::secret {
@@ -21,7 +23,8 @@ constexpr std::size_t max_output = 1 << 20;
 // Everything after fork in the child uses only async-signal-safe calls.
 hook_result run_blocking(const std::string& command, const secure_bytes& input,
                          const std::vector<std::string>& environment,
-                         std::chrono::milliseconds timeout) {
+                         std::chrono::milliseconds timeout,
+                         const std::function<void(pid_t)>& started) {
   hook_result result;
   int to_child[2], from_child[2];
   if (pipe2(to_child, O_CLOEXEC) != 0) {
@@ -60,6 +63,7 @@ hook_result run_blocking(const std::string& command, const secure_bytes& input,
     execve(argv[0], argv, envp.data());
     _exit(127);
   }
+  started(child);
   close(to_child[0]);
   close(from_child[1]);
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -135,17 +139,57 @@ hook_result run_blocking(const std::string& command, const secure_bytes& input,
 
 } // namespace
 
-void run_hook(boost::asio::io_context& io, const std::string& command, secure_bytes input,
-              std::vector<std::string> environment, std::chrono::milliseconds timeout,
-              std::function<void(hook_result)> done) {
+struct hook_runner::shared_state {
+  std::mutex mutex;
+  bool stopping = false;
+  std::vector<pid_t> running; ///< process groups of hooks still running
+  std::vector<std::thread> threads;
+};
+
+std::shared_ptr<hook_runner::shared_state> hook_runner::make_state() {
+  return std::make_shared<shared_state>();
+}
+
+hook_runner::~hook_runner() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->stopping = true;
+    for (pid_t group : state_->running)
+      kill(-group, SIGKILL);
+    threads = std::move(state_->threads);
+  }
+  for (auto& t : threads)
+    if (t.joinable()) t.join();
+}
+
+void hook_runner::run(const std::string& command, secure_bytes input,
+                      std::vector<std::string> environment, std::chrono::milliseconds timeout,
+                      std::function<void(hook_result)> done) {
   auto shared_input = std::make_shared<secure_bytes>(std::move(input));
-  std::thread([&io, command, shared_input, environment = std::move(environment), timeout,
-               done = std::move(done)]() mutable {
-    auto result =
-        std::make_shared<hook_result>(run_blocking(command, *shared_input, environment, timeout));
+  auto state = state_;
+  auto& io = io_;
+  std::lock_guard<std::mutex> lock(state->mutex);
+  if (state->stopping) return;
+  state->threads.emplace_back([&io, state, command, shared_input,
+                               environment = std::move(environment), timeout,
+                               done = std::move(done)]() mutable {
+    pid_t group = 0;
+    auto started = [&](pid_t child) {
+      std::lock_guard<std::mutex> guard(state->mutex);
+      group = child;
+      state->running.push_back(child);
+      if (state->stopping) kill(-child, SIGKILL);
+    };
+    auto result = std::make_shared<hook_result>(
+        run_blocking(command, *shared_input, environment, timeout, started));
     *shared_input = secure_bytes();
-    boost::asio::post(io, [result, done = std::move(done)] { done(std::move(*result)); });
-  }).detach();
+    std::lock_guard<std::mutex> guard(state->mutex);
+    auto& running = state->running;
+    running.erase(std::remove(running.begin(), running.end(), group), running.end());
+    if (!state->stopping)
+      boost::asio::post(io, [result, done = std::move(done)] { done(std::move(*result)); });
+  });
 }
 
 } // namespace baton::secret

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,10 +22,25 @@ struct hook_result {
   std::string why;     ///< when not ok: exit status, signal, timeout, or cannot start
 };
 
-/// Runs `command` with `input` on stdin and `environment` added ("NAME=value"); `done` runs on
-/// the io_context's thread.
-void run_hook(boost::asio::io_context& io, const std::string& command, secure_bytes input,
-              std::vector<std::string> environment, std::chrono::milliseconds timeout,
-              std::function<void(hook_result)> done);
+/// Starts hooks and owns their threads: destroying it (daemon shutdown) kills the hooks still
+/// running and waits for their threads, so no result is posted to an io_context that is gone.
+class hook_runner {
+public:
+  explicit hook_runner(boost::asio::io_context& io) : io_(io) {}
+  ~hook_runner();
+  hook_runner(const hook_runner&) = delete;
+  hook_runner& operator=(const hook_runner&) = delete;
+
+  /// Runs `command` with `input` on stdin and `environment` added ("NAME=value"); `done`
+  /// runs on the io_context's thread (never after the runner is destroyed).
+  void run(const std::string& command, secure_bytes input, std::vector<std::string> environment,
+           std::chrono::milliseconds timeout, std::function<void(hook_result)> done);
+
+private:
+  struct shared_state; // what the hook threads and the runner share, under a mutex
+  boost::asio::io_context& io_;
+  std::shared_ptr<shared_state> state_ = make_state();
+  static std::shared_ptr<shared_state> make_state();
+};
 
 } // namespace baton::secret

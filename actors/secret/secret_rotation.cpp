@@ -129,23 +129,23 @@ private:
     }
     if (request_.hooks && request_.item && !request_.item->generate_hook.empty()) {
       auto self = shared_from_this();
-      return run_hook(ctx_.io, request_.item->generate_hook, secure_bytes(), hook_environment(),
-                      ctx_.settings.hook_timeout, [self](hook_result h) {
-                        if (!h.ok)
-                          return self->abort_and_fail("the generate hook failed: " + h.why);
-                        self->value_ = std::move(h.output);
-                        // A trailing newline is how shells end output, not part of a key.
-                        while (!self->value_.empty() &&
-                               (self->value_.data()[self->value_.size() - 1] == '\n' ||
-                                self->value_.data()[self->value_.size() - 1] == '\r'))
-                          self->value_.truncate(self->value_.size() - 1);
-                        if (self->value_.empty())
-                          return self->abort_and_fail("the generate hook printed nothing");
-                        if (self->value_.size() > self->ctx_.settings.max_value_bytes)
-                          return self->abort_and_fail("the generate hook printed more than "
-                                                      "secrets.max_value_bytes");
-                        self->seal_and_stage();
-                      });
+      return ctx_.hooks.run(request_.item->generate_hook, secure_bytes(), hook_environment(),
+                            ctx_.settings.hook_timeout, [self](hook_result h) {
+                              if (!h.ok)
+                                return self->abort_and_fail("the generate hook failed: " + h.why);
+                              self->value_ = std::move(h.output);
+                              // A trailing newline is how shells end output, not part of a key.
+                              while (!self->value_.empty() &&
+                                     (self->value_.data()[self->value_.size() - 1] == '\n' ||
+                                      self->value_.data()[self->value_.size() - 1] == '\r'))
+                                self->value_.truncate(self->value_.size() - 1);
+                              if (self->value_.empty())
+                                return self->abort_and_fail("the generate hook printed nothing");
+                              if (self->value_.size() > self->ctx_.settings.max_value_bytes)
+                                return self->abort_and_fail("the generate hook printed more than "
+                                                            "secrets.max_value_bytes");
+                              self->seal_and_stage();
+                            });
     }
     auto bytes = random_bytes(request_.item ? request_.item->generate_bytes : 32);
     auto text =
@@ -177,13 +177,13 @@ private:
   void test() {
     if (!request_.hooks || !request_.item || request_.item->test_hook.empty()) return promote();
     auto self = shared_from_this();
-    run_hook(ctx_.io, request_.item->test_hook, value_.clone(), hook_environment(),
-             ctx_.settings.hook_timeout, [self](hook_result h) {
-               if (!h.ok)
-                 return self->abort_and_fail("the test hook refused the new value: " + h.why);
-               failpoint("secret-after-test");
-               self->promote();
-             });
+    ctx_.hooks.run(request_.item->test_hook, value_.clone(), hook_environment(),
+                   ctx_.settings.hook_timeout, [self](hook_result h) {
+                     if (!h.ok)
+                       return self->abort_and_fail("the test hook refused the new value: " + h.why);
+                     failpoint("secret-after-test");
+                     self->promote();
+                   });
   }
 
   void promote() {

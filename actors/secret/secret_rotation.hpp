@@ -23,6 +23,7 @@
 
 #include "actors/redis_link/redis_pool.hpp"
 #include "actors/secret/envelope.hpp"
+#include "actors/secret/hook_runner.hpp"
 #include "actors/secret/secret_settings.hpp"
 
 namespace baton::secret {
@@ -48,7 +49,7 @@ struct rotation_outcome {
 
 /// What a rotation needs from the daemon; outlives every rotation.
 struct rotation_context {
-  boost::asio::io_context& io;
+  hook_runner& hooks;
   redis_link::redis_pool& redis;
   const keyring& keys;
   const secrets_config& settings;

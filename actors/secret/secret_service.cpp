@@ -42,14 +42,10 @@ secret_answer answer(secret_answer::kind what, std::string why = {}) {
 
 secret_service::secret_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                                keyring keys, secret_service_settings settings)
-    : io_(io), redis_(redis), keys_(std::move(keys)),
-      settings_(std::move(settings)), rotation_{io_,
-                                                redis_,
-                                                keys_,
-                                                settings_.config,
-                                                settings_.prefix,
-                                                settings_.node_id,
-                                                settings_.run_id},
+    : io_(io), redis_(redis), keys_(std::move(keys)), settings_(std::move(settings)),
+      hooks_(io), rotation_{hooks_,           redis_,           keys_,
+                            settings_.config, settings_.prefix, settings_.node_id,
+                            settings_.run_id},
       audit_(io, redis, settings_.node_id, audit_stream(settings_.prefix),
              settings_.config.audit_max_entries, settings_.config.audit_flush),
       refresh_timer_(io) {}

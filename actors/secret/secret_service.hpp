@@ -170,6 +170,7 @@ private:
   redis_link::redis_pool& redis_;
   keyring keys_;
   secret_service_settings settings_;
+  hook_runner hooks_;
   rotation_context rotation_;
   secret_audit audit_;
   std::unordered_map<std::string, cached_secret> cache_;

@@ -150,6 +150,20 @@ TEST_CASE("hooks generate the new value and may refuse it") {
   // PUT skips the hooks.
   CHECK(field(c.call({"SECRET", "PUT", "api", "hand-made"}), "version") >= 2);
   CHECK(value_of(c.call({"SECRET", "GET", "api"})) == "hand-made");
+
+  // SIGTERM while a hook runs: the hook is killed and batond stops cleanly at once.
+  std::thread rotating([&] {
+    try {
+      resp_client r(a->socket_path());
+      r.call({"SECRET", "ROTATE", "slow"});
+    } catch (const std::exception&) {
+    }
+  });
+  std::this_thread::sleep_for(100ms);
+  auto stopping = std::chrono::steady_clock::now();
+  CHECK(a->stop() == 0);
+  CHECK(std::chrono::steady_clock::now() - stopping < 2s);
+  rotating.join();
 }
 
 TEST_CASE("a scheduled secret is created and rotated by one daemon") {
