@@ -45,7 +45,9 @@ try:
     config = os.path.join(work, "baton.yaml")
     with open(config, "w") as f:
         f.write("rate:\n  policies:\n"
-                "    - {name: py-api, windows: [{window_ms: 3600000, limit: 3}]}\n")
+                "    - {name: py-api, windows: [{window_ms: 3600000, limit: 3}]}\n"
+                "secrets:\n  keks:\n    - {id: py, env: BATON_PY_KEK}\n")
+    os.environ["BATON_PY_KEK"] = "ab" * 32
     procs.append(subprocess.Popen([batond, "--config", config, "--socket", baton_sock,
                                    "--redis", "unix://" + redis_sock,
                                    "--http", "off", "--node-id", "py-node"], stderr=open(os.path.join(work, "batond.log"), "w")))
@@ -180,6 +182,26 @@ try:
         time.sleep(0.02)
     check("a claim whose connection closed is released for a retry", status == b"new")
 
+    # Secrets: an API key rotated while a server keeps accepting the old one.
+    put = as_dict(client.execute_command("SECRET", "PUT", "py-key", "sk_py_one"))
+    check("SECRET PUT", put[b"version"] == 1, repr(put))
+    got = as_dict(client.execute_command("SECRET", "GET", "py-key"))
+    check("SECRET GET", got[b"value"] == b"sk_py_one" and got[b"state"] == b"current", repr(got))
+    watcher = redis.Redis(unix_socket_path=baton_sock).connection_pool.get_connection("watch")
+    watcher.send_command("SECRET", "WATCH", "py-key")
+    check("SECRET WATCH", watcher.read_response() == 1)
+    rotated = as_dict(client.execute_command("SECRET", "ROTATE", "py-key"))
+    push = watcher.read_response()
+    check("SECRET WATCH push on ROTATE",
+          push == [b"secret", b"rotated", b"py-key", rotated[b"version"], rotated[b"epoch"]], repr(push))
+    old_key = as_dict(client.execute_command("SECRET", "VERIFY", "py-key", "sk_py_one"))
+    check("SECRET VERIFY: the old key within its grace", old_key[b"match"] == 1
+          and old_key[b"state"] == b"previous", repr(old_key))
+    wrong = as_dict(client.execute_command("SECRET", "VERIFY", "py-key", "sk_py_two"))
+    check("SECRET VERIFY: a wrong key", wrong[b"match"] == 0, repr(wrong))
+    check("SECRET GET of a missing secret is None",
+          client.execute_command("SECRET", "GET", "py-missing") is None)
+
     procs[0].kill()
     procs[0].wait()
     try:
@@ -192,6 +214,9 @@ try:
     check("Redis down: RATE CHECK fails open, degraded",
           degraded[b"allowed"] == 1 and degraded[b"degraded"] == 1 and degraded[b"source"] == b"open",
           repr(degraded))
+    cached = as_dict(client.execute_command("SECRET", "GET", "py-key"))
+    check("Redis down: SECRET GET served from memory, degraded",
+          cached[b"version"] == rotated[b"version"] and cached[b"degraded"] == 1, repr(cached))
     check("batond still answers", redis.Redis(unix_socket_path=baton_sock).ping())
 finally:
     for p in reversed(procs):
