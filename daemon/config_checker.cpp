@@ -30,4 +30,37 @@ bool resolve_user(const std::string& name, uid_t& out) {
   return true;
 }
 
+void read_callers(checker& c, const YAML::Node& rule, std::vector<uid_t>& uids,
+                  std::vector<gid_t>& gids) {
+  auto users = c.read_string_list(rule, "users");
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    uid_t uid = 0;
+    if (resolve_user(users[i], uid))
+      uids.push_back(uid);
+    else
+      c.problem(rule["users"][i].Mark(), "user '" + users[i] + "' does not exist on this host");
+  }
+  if (auto numbers = rule["uids"]) {
+    if (!numbers.IsSequence()) {
+      c.problem(numbers.Mark(), "uids must be a list of numbers");
+    } else {
+      for (const auto& u : numbers) {
+        long long value = 0;
+        if (!u.IsScalar() || !YAML::convert<long long>::decode(u, value) || value < 0)
+          c.problem(u.Mark(), "uids entries must be non-negative integers");
+        else
+          uids.push_back(static_cast<uid_t>(value));
+      }
+    }
+  }
+  auto groups = c.read_string_list(rule, "groups");
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    gid_t gid = 0;
+    if (resolve_group(groups[i], gid))
+      gids.push_back(gid);
+    else
+      c.problem(rule["groups"][i].Mark(), "group '" + groups[i] + "' does not exist on this host");
+  }
+}
+
 } // namespace baton

@@ -139,6 +139,11 @@ private:
   std::vector<std::string>& problems_;
 };
 
+/// Reads a rule's callers: `users` (names), `uids` (numbers) and `groups` (names or numbers),
+/// resolved on this host; each unknown one is a problem at its position.
+void read_callers(checker& c, const YAML::Node& rule, std::vector<uid_t>& uids,
+                  std::vector<gid_t>& gids);
+
 /// A group by name or number; false if the host has no such group.
 bool resolve_group(const std::string& name, gid_t& out);
 /// A user by name; false if the host has no such user.

@@ -154,35 +154,7 @@ void read_access(checker& c, const YAML::Node& node, access_config& a) {
   for (const auto& item : rules) {
     if (!c.expect_map(item, "access rule", {"users", "uids", "groups", "allow"})) continue;
     access_rule rule;
-    auto users = c.read_string_list(item, "users");
-    for (std::size_t i = 0; i < users.size(); ++i) {
-      uid_t uid = 0;
-      if (resolve_user(users[i], uid))
-        rule.uids.push_back(uid);
-      else
-        c.problem(item["users"][i].Mark(), "user '" + users[i] + "' does not exist on this host");
-    }
-    if (auto uids = item["uids"]) {
-      if (!uids.IsSequence())
-        c.problem(uids.Mark(), "uids must be a list of numbers");
-      else
-        for (const auto& u : uids) {
-          long long value = 0;
-          if (!u.IsScalar() || !YAML::convert<long long>::decode(u, value) || value < 0)
-            c.problem(u.Mark(), "uids entries must be non-negative integers");
-          else
-            rule.uids.push_back(static_cast<uid_t>(value));
-        }
-    }
-    auto groups = c.read_string_list(item, "groups");
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-      gid_t gid = 0;
-      if (resolve_group(groups[i], gid))
-        rule.gids.push_back(gid);
-      else
-        c.problem(item["groups"][i].Mark(),
-                  "group '" + groups[i] + "' does not exist on this host");
-    }
+    read_callers(c, item, rule.uids, rule.gids);
     for (auto& f : c.read_string_list(item, "allow")) {
       for (auto& ch : f)
         ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));

@@ -52,36 +52,7 @@ void read_access(checker& c, const YAML::Node& node, secrets_config& s) {
         c.problem(item["names"][i].Mark(),
                   "'" + rule.names[i] + "' is not a secret name, or a prefix ending in *");
     }
-    auto users = c.read_string_list(item, "users");
-    for (std::size_t i = 0; i < users.size(); ++i) {
-      uid_t uid = 0;
-      if (resolve_user(users[i], uid))
-        rule.uids.push_back(uid);
-      else
-        c.problem(item["users"][i].Mark(), "user '" + users[i] + "' does not exist on this host");
-    }
-    if (auto uids = item["uids"]) {
-      if (!uids.IsSequence()) {
-        c.problem(uids.Mark(), "uids must be a list of numbers");
-      } else {
-        for (const auto& u : uids) {
-          long long value = 0;
-          if (!u.IsScalar() || !YAML::convert<long long>::decode(u, value) || value < 0)
-            c.problem(u.Mark(), "uids entries must be non-negative integers");
-          else
-            rule.uids.push_back(static_cast<uid_t>(value));
-        }
-      }
-    }
-    auto groups = c.read_string_list(item, "groups");
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-      gid_t gid = 0;
-      if (resolve_group(groups[i], gid))
-        rule.gids.push_back(gid);
-      else
-        c.problem(item["groups"][i].Mark(),
-                  "group '" + groups[i] + "' does not exist on this host");
-    }
+    read_callers(c, item, rule.uids, rule.gids);
     if (rule.uids.empty() && rule.gids.empty())
       c.problem(item.Mark(), "a secret access rule needs users, uids or groups");
     auto verbs = c.read_string_list(item, "allow");
