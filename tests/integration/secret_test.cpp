@@ -4,6 +4,7 @@
 // cached serving while Redis is down, and bad input.
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <thread>
 
 #include "tests/integration/secret_fixture.hpp"
@@ -351,4 +352,35 @@ TEST_CASE("bad secret input gets clear errors") {
   CHECK(c.call({"SECRET", "GET", "x"}).kind == resp_value::type::null);
   CHECK(c.call({"SECRET", "INFO", "x"}).kind == resp_value::type::null);
   CHECK(c.call({"PING"}).str == "PONG"); // still serving
+}
+
+TEST_CASE("previous is not retired while a live daemon still serves it") {
+  test::test_redis redis;
+  test::temp_dir dir;
+  auto config = test::write_secret_config(
+      dir, "s.yaml", "  grace_ms: 200\n  refresh_ms: 100\n  ack_liveness_ms: 1500\n");
+  auto a = test::secret_daemon(redis, "a", config);
+  auto b = test::secret_daemon(redis, "b", config);
+  resp_client ca(a->socket_path()), cb(b->socket_path());
+  REQUIRE(field(ca.call({"SECRET", "PUT", "db", "one"}), "version") == 1);
+  REQUIRE(value_of(cb.call({"SECRET", "GET", "db"})) == "one"); // b serves version 1
+  CHECK(test::eventually([&] {
+    return redis.cli({"HGET", "baton:secret:{db}:acks", "b"}).rfind("1 ", 0) == 0;
+  }));
+  b->signal(SIGSTOP); // b is alive but cannot take the news
+  auto rotated_at = std::chrono::steady_clock::now();
+  REQUIRE(field(ca.call({"SECRET", "PUT", "db", "two"}), "version") == 2);
+  // Grace (200 ms) is over, but b acknowledged within the liveness window and serves v1.
+  std::this_thread::sleep_for(700ms);
+  CHECK(redis.cli({"HGET", "baton:secret:{db}", "v1.state"}) == "previous");
+  CHECK(a->log().find("previous version not retired yet") != std::string::npos);
+  // Once b has been silent for longer than the liveness window, it is not waited for.
+  CHECK(test::eventually(
+      [&] {
+        return redis.cli({"HGET", "baton:secret:{db}", "v1.state"}) == "retired";
+      },
+      4000));
+  CHECK(std::chrono::steady_clock::now() - rotated_at >= 1400ms);
+  b->signal(SIGCONT);
+  CHECK(test::eventually([&] { return value_of(cb.call({"SECRET", "GET", "db"})) == "two"; }));
 }
