@@ -2,6 +2,7 @@
 // redis-cli, redis-py, ioredis and node-redis treat batond like a Redis server.
 #include "daemon/connection_commands.hpp"
 
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -86,6 +87,9 @@ std::string render_info(daemon_context& ctx, const std::string& wanted) {
     line("http", ctx.cfg.http.enabled ? ctx.cfg.http.listen : "disabled");
     line("prefix", ctx.cfg.prefix);
     line("config_file", ctx.cfg.source);
+    // 0 once secrets are configured: the kernel writes no core dump of this process (and
+    // refuses ptrace by other users), so no plaintext or KEK can leak that way.
+    line("dumpable", std::to_string(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)));
     text += "\r\n";
   }
   if (include("clients")) {

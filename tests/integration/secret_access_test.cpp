@@ -120,6 +120,9 @@ TEST_CASE("access rules by uid per secret name: refusals and uses are audited, n
   // The daemon's private directory (mkdtemp: 0700) must let the test users reach the socket.
   auto socket_dir = daemon.socket_path().substr(0, daemon.socket_path().rfind('/'));
   REQUIRE(chmod(socket_dir.c_str(), 0711) == 0);
+  // No core dumps: the kernel writes none for a non-dumpable process.
+  CHECK(resp_client(daemon.socket_path()).call({"INFO", "server"}).str.find("dumpable:0\r\n") !=
+        std::string::npos);
   const std::string canary = "sk_live_CANARY_0123456789";
   const std::string canary2 = "sk_live_SECOND_9876543210";
   resp_client root(daemon.socket_path());

@@ -333,6 +333,8 @@ TEST_CASE("bad secret input gets clear errors") {
     resp_client c(off.socket_path());
     CHECK(c.call({"SECRET", "GET", "x"}).str ==
           "ERR secrets are off on this daemon: the config names no secrets.keks");
+    // Without secrets the daemon stays dumpable (core dumps help debugging).
+    CHECK(c.call({"INFO", "server"}).str.find("dumpable:1\r\n") != std::string::npos);
   }
   auto config = test::write_secret_config(dir, "s.yaml", "  max_value_bytes: 16\n");
   auto a = test::secret_daemon(redis, "a", config);
