@@ -5,6 +5,7 @@
 #include "daemon/dedup_commands.hpp"
 #include "daemon/elect_commands.hpp"
 #include "daemon/lease_commands.hpp"
+#include "daemon/node_commands.hpp"
 #include "daemon/rate_commands.hpp"
 #include "daemon/secret_commands.hpp"
 #include "daemon/watch_commands.hpp"
@@ -130,6 +131,10 @@ void dispatch(daemon_context& ctx, client_connection& conn, std::vector<std::str
   case protocol::command_id::secret_watch:
   case protocol::command_id::secret_unwatch:
     return run_secret_command(spec, args, conn, ctx, ticket);
+  case protocol::command_id::node_list:
+  case protocol::command_id::node_info:
+  case protocol::command_id::node_drain:
+    return run_node_command(spec, args, conn, ctx, ticket);
   case protocol::command_id::elect_join:
   case protocol::command_id::elect_leader:
   case protocol::command_id::elect_resign:

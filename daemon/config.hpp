@@ -97,6 +97,13 @@ struct dedup_config {
   milliseconds result_ttl{24 * 3600 * 1000}; ///< DONE without ttl_ms keeps the result this long
 };
 
+/// NODE LIST|INFO|DRAIN: this daemon's record in the fleet, kept alive by heartbeats.
+struct membership_config {
+  std::string address;          ///< how apps and load balancers reach this host; default node_id
+  milliseconds heartbeat{1000}; ///< how often the record is refreshed
+  milliseconds ttl{5000};       ///< a node silent this long is dropped (its sessions adopted)
+};
+
 struct runtime_config {
   std::size_t worker_threads = 2;    ///< CAF scheduler threads
   std::string scheduler = "sharing"; ///< CAF scheduler.policy: sharing or stealing
@@ -116,6 +123,7 @@ struct config {
   rate_config rate;
   dedup_config dedup;
   secret::secrets_config secrets;
+  membership_config membership;
   runtime_config runtime;
 };
 

@@ -278,6 +278,16 @@ void read_dedup(checker& c, const YAML::Node& node, dedup_config& d) {
     c.problem(node.Mark(), "dedup.result_ttl_ms must not exceed dedup.max_ttl_ms");
 }
 
+void read_membership(checker& c, const YAML::Node& node, membership_config& m) {
+  if (!c.expect_map(node, "membership", {"address", "heartbeat_ms", "ttl_ms"})) return;
+  c.read_string(node, "address", m.address, true);
+  c.read_ms(node, "heartbeat_ms", 50, 60000, m.heartbeat);
+  c.read_ms(node, "ttl_ms", 200, 600000, m.ttl);
+  if (m.ttl < m.heartbeat * 2)
+    c.problem(node.Mark(), "membership.ttl_ms must be at least twice heartbeat_ms, or one late "
+                           "heartbeat drops a live node");
+}
+
 void read_runtime(checker& c, const YAML::Node& node, runtime_config& r) {
   if (!c.expect_map(node, "runtime", {"worker_threads", "scheduler", "drift_margin_ms"})) return;
   c.read_size(node, "worker_threads", 1, 64, r.worker_threads);
@@ -305,7 +315,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
   if (root.IsNull()) return result; // an empty file: all defaults
   if (!c.expect_map(root, "the top level",
                     {"node_id", "prefix", "socket", "http", "redis", "log", "access", "leases",
-                     "rate", "dedup", "secrets", "runtime"}))
+                     "rate", "dedup", "secrets", "membership", "runtime"}))
     return result;
   auto& cfg = result.cfg;
   try {
@@ -320,6 +330,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
     if (auto n = root["rate"]) read_rate(c, n, cfg.rate);
     if (auto n = root["dedup"]) read_dedup(c, n, cfg.dedup);
     if (auto n = root["secrets"]) read_secrets(c, n, cfg.secrets);
+    if (auto n = root["membership"]) read_membership(c, n, cfg.membership);
     if (auto n = root["runtime"]) read_runtime(c, n, cfg.runtime);
   } catch (const YAML::Exception& e) {
     c.problem(e.mark, e.msg);

@@ -28,6 +28,9 @@ class dedup_service;
 namespace baton::rate {
 class rate_service;
 } // namespace baton::rate
+namespace baton::membership {
+class membership_service;
+} // namespace baton::membership
 namespace baton::secret {
 class secret_service;
 } // namespace baton::secret
@@ -47,11 +50,12 @@ struct daemon_context {
   redis_link::link_counters& link;
   metrics::request_metrics& requests;
   access_policy access;
-  lease::lease_service* leases = nullptr;    ///< set by main once built
-  lease::lease_watch* lease_watch = nullptr; ///< set by main once built
-  rate::rate_service* rates = nullptr;       ///< set by main once built
-  dedup::dedup_service* dedup = nullptr;     ///< set by main once built
-  secret::secret_service* secrets = nullptr; ///< set by main when KEKs are configured
+  lease::lease_service* leases = nullptr;            ///< set by main once built
+  lease::lease_watch* lease_watch = nullptr;         ///< set by main once built
+  rate::rate_service* rates = nullptr;               ///< set by main once built
+  dedup::dedup_service* dedup = nullptr;             ///< set by main once built
+  secret::secret_service* secrets = nullptr;         ///< set by main when KEKs are configured
+  membership::membership_service* members = nullptr; ///< set by main once built
   push_hub pushes;
   /// Run with a client connection's id when it closes (crash, kill -9, QUIT, stop): whatever
   /// the client held through it (leases, later claims and sessions) is given back.

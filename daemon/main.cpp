@@ -16,6 +16,7 @@
 #include "actors/lease/lease_keys.hpp"
 #include "actors/lease/lease_service.hpp"
 #include "actors/lease/lease_watch.hpp"
+#include "actors/membership/membership_service.hpp"
 #include "actors/rate/rate_service.hpp"
 #include "actors/redis_link/redis_link_actor.hpp"
 #include "actors/secret/kek_loader.hpp"
@@ -131,6 +132,16 @@ int run(const flags& f) {
   dedup::dedup_service dedup(*pool, {cfg.prefix, cfg.node_id, run_id});
   ctx.dedup = &dedup;
   ctx.on_client_closed.push_back([&dedup](std::uint64_t id) { dedup.connection_closed(id); });
+  membership::membership_settings member_settings;
+  member_settings.prefix = cfg.prefix;
+  member_settings.node_id = cfg.node_id;
+  member_settings.run_id = run_id;
+  member_settings.address = cfg.membership.address.empty() ? cfg.node_id : cfg.membership.address;
+  member_settings.version = baton::version;
+  member_settings.heartbeat = cfg.membership.heartbeat;
+  member_settings.ttl = cfg.membership.ttl;
+  membership::membership_service members(io, *pool, member_settings);
+  ctx.members = &members;
   std::unique_ptr<secret::secret_service> secrets;
   if (cfg.secrets.enabled()) {
     secret::keyring keys;
@@ -168,6 +179,7 @@ int run(const flags& f) {
     caf::anon_send_exit(link_actor, caf::exit_reason::user_shutdown);
     return 1;
   }
+  members.start(*events);
   if (secrets) secrets->start(*events);
   pool->start();
   events->start();
@@ -187,8 +199,11 @@ int run(const flags& f) {
     // Give leases back before the link goes, so other holders need not wait for TTLs.
     events->stop();
     leases.release_all([&] {
-      pool->stop();
-      io.stop();
+      // Leave the fleet at once rather than after the heartbeat TTL.
+      members.leave([&] {
+        pool->stop();
+        io.stop();
+      });
     });
   });
   std::function<void()> wait_for_reload = [&] {

@@ -50,6 +50,9 @@ enum class command_id {
   secret_rewrap,
   secret_watch,
   secret_unwatch,
+  node_list,
+  node_info,
+  node_drain,
   subscribe,
   unsubscribe,
 };

@@ -4,6 +4,7 @@
 //   2 usage error   3 batond unreachable (no socket, refused, timed out)
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -26,6 +27,8 @@ const char* usage_text =
     "  status         is batond up and ready? node, version, uptime, Redis link\n"
     "  ping           round trip to batond\n"
     "  info [SECTION] batond's INFO (server, clients, redis, stats)\n"
+    "  nodes          the live daemons of the fleet: address, version, state, sessions\n"
+    "  drain [--wait] mark this daemon draining (/readyz 503 at once; needs an admin group)\n"
     "  secret rewrap [NAME]  re-wrap the data keys of every secret (or NAME) under the\n"
     "                 active KEK, without downtime (needs an admin group)\n"
     "  secret info NAME      versions, states, uses and nodes of a secret (never values)\n"
@@ -121,6 +124,47 @@ int run_secret(resp_client& client, bool as_json, const std::vector<std::string>
   return reply.is_error() || (sub == "rewrap" && out.value("failed", 0) > 0) ? exit_error : exit_ok;
 }
 
+// `batonctl nodes` and `batonctl drain [--wait]`.
+int run_node(resp_client& client, bool as_json, const std::vector<std::string>& command) {
+  std::vector<std::string> args;
+  if (command[0] == "nodes" && command.size() == 1)
+    args = {"NODE", "LIST"};
+  else if (command[0] == "drain" && command.size() == 1)
+    args = {"NODE", "DRAIN"};
+  else if (command[0] == "drain" && command.size() == 2 && command[1] == "--wait")
+    args = {"NODE", "DRAIN", "WAIT"};
+  else {
+    std::cerr << "batonctl: nodes | drain [--wait]\n" << usage_text;
+    return exit_usage;
+  }
+  client.call({"HELLO", "3"});
+  auto reply = client.call(args);
+  if (reply.is_error()) {
+    if (as_json)
+      std::cout << json{{"ok", false}, {"error", reply.str}}.dump() << "\n";
+    else
+      std::cerr << "batonctl: " << reply.str << "\n";
+    return exit_error;
+  }
+  auto out = value_to_json(reply);
+  if (as_json) {
+    std::cout << out.dump(2) << "\n";
+  } else if (command[0] == "drain") {
+    std::cout << "node " << out["node"].get<std::string>() << " is draining"
+              << (out["announced"] == 1 ? "" : " (not announced yet: redis did not answer)")
+              << "\n";
+  } else {
+    std::printf("%-20s %-24s %-9s %-10s %8s %10s\n", "NODE", "ADDRESS", "VERSION", "STATE",
+                "SESSIONS", "HEARTBEAT");
+    for (const auto& n : out)
+      std::printf("%-20s %-24s %-9s %-10s %8lld %8lldms%s\n", n["id"].get<std::string>().c_str(),
+                  n["address"].get<std::string>().c_str(), n["version"].get<std::string>().c_str(),
+                  n["state"].get<std::string>().c_str(), n["sessions"].get<long long>(),
+                  n["heartbeat_ms_ago"].get<long long>(), n["self"] == 1 ? "  (this one)" : "");
+  }
+  return exit_ok;
+}
+
 int run(const std::string& socket, bool as_json, int timeout_ms,
         const std::vector<std::string>& command) {
   std::unique_ptr<resp_client> client;
@@ -193,6 +237,7 @@ int run(const std::string& socket, bool as_json, int timeout_ms,
       return ready ? exit_ok : exit_error;
     }
     if (verb == "secret") return run_secret(*client, as_json, command);
+    if (verb == "nodes" || verb == "drain") return run_node(*client, as_json, command);
     std::cerr << "batonctl: unknown command '" << verb << "'\n" << usage_text;
     return exit_usage;
   } catch (const std::exception& e) {
@@ -224,6 +269,8 @@ int main(int argc, char** argv) {
         std::cerr << "batonctl: --timeout must be a positive number of milliseconds\n";
         return exit_usage;
       }
+    } else if (arg == "--wait" && !command.empty()) {
+      command.push_back(arg); // a flag of the command (drain --wait)
     } else if (arg.rfind("--", 0) == 0) {
       std::cerr << "batonctl: unknown flag '" << arg << "'\n" << usage_text;
       return exit_usage;

@@ -120,6 +120,22 @@ TEST_CASE("deploy/baton.example.yaml is valid and sets every section") {
   CHECK(r.cfg.dedup.max_result_bytes == defaults.dedup.max_result_bytes);
   CHECK(r.cfg.dedup.max_ttl == defaults.dedup.max_ttl);
   CHECK(r.cfg.dedup.result_ttl == defaults.dedup.result_ttl);
+  CHECK(r.cfg.secrets == defaults.secrets);
+  CHECK(r.cfg.membership.heartbeat == defaults.membership.heartbeat);
+  CHECK(r.cfg.membership.ttl == defaults.membership.ttl);
+}
+
+TEST_CASE("the membership section is read and checked") {
+  auto r = load_config_text(
+      "membership: {address: \"web-1:8080\", heartbeat_ms: 500, ttl_ms: 2000}\n", "m.yaml");
+  REQUIRE(r.ok());
+  CHECK(r.cfg.membership.address == "web-1:8080");
+  CHECK(r.cfg.membership.heartbeat.count() == 500);
+  CHECK(r.cfg.membership.ttl.count() == 2000);
+  auto bad =
+      load_config_text("membership: {heartbeat_ms: 1000, ttl_ms: 1500, color: red}\n", "bad.yaml");
+  CHECK_FALSE(bad.ok());
+  CHECK(bad.problems.size() == 2);
 }
 
 TEST_CASE("rate policies are read with all their windows") {
