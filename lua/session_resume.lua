@@ -1,0 +1,23 @@
+-- Resumes a session with a resume token's epoch and nonce (the daemon checked its HMAC): the
+-- token works once (its nonce is replaced), and never after the session closed or expired.
+-- The resuming node becomes the owner if it was not, and the session is touched.
+-- KEYS[1] session hash; ARGV[1] token epoch, ARGV[2] token nonce, ARGV[3] resuming node,
+-- ARGV[4] next nonce, ARGV[5] events channel, ARGV[6] session id
+-- Reply: {1, epoch, field, value, ...} or {0, "gone"|"used"}
+local s = redis.call('HMGET', KEYS[1], 'token_epoch', 'nonce', 'owner', 'epoch', 'ttl')
+if not s[1] then return {0, 'gone'} end
+if s[1] ~= ARGV[1] or s[2] ~= ARGV[2] then return {0, 'used'} end
+local epoch = tonumber(s[4])
+if s[3] ~= ARGV[3] then
+  epoch = epoch + 1
+  redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'epoch', tostring(epoch))
+end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'nonce', ARGV[4], 'token_epoch', tostring(epoch), 'touched',
+           string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
+redis.call('PEXPIRE', KEYS[1], s[5])
+redis.call('PUBLISH', ARGV[5], 'resumed ' .. ARGV[6] .. ' ' .. ARGV[3] .. ' ' .. epoch)
+local reply = {1, epoch}
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields do reply[#reply + 1] = fields[i] end
+return reply

@@ -1,0 +1,110 @@
+// lua/session_*.lua on a real redis-server: a session lives for its sliding TTL, only its
+// owner writes its state and only over the version it read, a handoff is fenced by the owner
+// epoch, a resume token's nonce works once and never after close, and indexes forget expired
+// sessions.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "tests/support/script_runner.hpp"
+#include "tests/support/test_redis.hpp"
+
+using namespace baton;
+using protocol::resp_value;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string key = "baton:session:{s1}";
+const std::string channel = "baton:session-events";
+
+struct session_fixture {
+  test::test_redis redis;
+  test::script_runner lua{redis.socket_path()};
+
+  resp_value open(const std::string& ttl = "60000") {
+    return lua.run("session_open", {key}, {"alice", "a", ttl, "{}", "n1"});
+  }
+  resp_value state(const std::string& node, const std::string& expected) {
+    return lua.run("session_state", {key}, {node, expected, "k1", "wk", "ct-" + expected});
+  }
+  resp_value resume(const std::string& epoch, const std::string& nonce, const std::string& node,
+                    const std::string& next) {
+    return lua.run("session_resume", {key}, {epoch, nonce, node, next, channel, "s1"});
+  }
+  std::string field(const std::string& name) { return lua.call({"HGET", key, name}).str; }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(session_fixture, "a session lives for its sliding ttl") {
+  REQUIRE(open("300").elements.at(0).integer == 1);
+  CHECK(open().elements.at(1).str == "exists");
+  CHECK(field("owner") == "a");
+  CHECK(field("epoch") == "1");
+  std::this_thread::sleep_for(200ms);
+  auto touched = lua.run("session_touch", {key}, {});
+  CHECK(touched.elements.at(1).str == "a");
+  CHECK(lua.call({"PTTL", key}).integer > 250); // slid
+  std::this_thread::sleep_for(350ms);
+  CHECK(lua.run("session_touch", {key}, {}).elements.at(1).str == "gone");
+  auto read = lua.run("session_read", {key}, {});
+  CHECK(read.elements.at(1).integer == -2);
+}
+
+TEST_CASE_METHOD(session_fixture, "only the owner writes state, over the version it read") {
+  open();
+  CHECK(state("a", "0").elements.at(1).integer == 1);
+  auto stale = state("a", "0");
+  CHECK(stale.elements.at(1).str == "conflict");
+  CHECK(stale.elements.at(2).integer == 1);
+  auto other = state("b", "1");
+  CHECK(other.elements.at(1).str == "moved");
+  CHECK(other.elements.at(2).str == "a");
+  CHECK(field("state_ct") == "ct-0");
+  CHECK(state("a", "1").elements.at(1).integer == 2);
+}
+
+TEST_CASE_METHOD(session_fixture, "a handoff is fenced by the owner epoch") {
+  open();
+  auto moved = lua.run("session_move", {key}, {"a", "1", "b", "n2", channel, "s1"});
+  REQUIRE(moved.elements.at(0).integer == 1);
+  CHECK(moved.elements[1].integer == 2);
+  CHECK(field("owner") == "b");
+  // A second mover with the old view (a drain racing an adoption) changes nothing.
+  auto late = lua.run("session_move", {key}, {"a", "1", "c", "n3", channel, "s1"});
+  CHECK(late.elements.at(1).str == "fenced");
+  CHECK(late.elements.at(2).str == "b");
+  CHECK(field("owner") == "b");
+  CHECK(state("a", "0").elements.at(1).str == "moved"); // the old owner cannot write
+}
+
+TEST_CASE_METHOD(session_fixture, "a resume token works once, and never after close") {
+  open();
+  // The handoff's token (epoch 2, nonce n2) replaces the one from OPEN.
+  lua.run("session_move", {key}, {"a", "1", "b", "n2", channel, "s1"});
+  CHECK(resume("1", "n1", "b", "x").elements.at(1).str == "used");
+  auto resumed = resume("2", "n2", "b", "n3");
+  REQUIRE(resumed.elements.at(0).integer == 1);
+  CHECK(resumed.elements[1].integer == 2); // b owned it already: same epoch
+  CHECK(resume("2", "n2", "b", "n4").elements.at(1).str == "used"); // replayed
+  // Resuming elsewhere makes that node the owner.
+  auto moved = resume("2", "n3", "c", "n5");
+  CHECK(moved.elements.at(1).integer == 3);
+  CHECK(field("owner") == "c");
+  auto closed = lua.run("session_close", {key}, {channel, "s1"});
+  CHECK(closed.elements.at(1).str == "alice");
+  CHECK(resume("3", "n5", "c", "n6").elements.at(1).str == "gone");
+}
+
+TEST_CASE_METHOD(session_fixture, "indexes forget expired sessions") {
+  const std::string index = "baton:user-sessions:{alice}";
+  lua.run("session_index", {index}, {"add", "s1", "60000"});
+  lua.run("session_index", {index}, {"add", "s2", "100"});
+  CHECK(lua.call({"ZCARD", index}).integer == 2);
+  std::this_thread::sleep_for(150ms);
+  CHECK(lua.run("session_index", {index}, {"add", "s3", "60000"}).integer == 2);
+  CHECK(lua.run("session_index", {index}, {"remove", "s1", "0"}).integer == 1);
+  CHECK(lua.run("session_index", {index}, {"remove", "s3", "0"}).integer == 0);
+  CHECK(lua.call({"EXISTS", index}).integer == 0);
+}
