@@ -8,6 +8,7 @@
 #include "daemon/node_commands.hpp"
 #include "daemon/rate_commands.hpp"
 #include "daemon/secret_commands.hpp"
+#include "daemon/session_commands.hpp"
 #include "daemon/watch_commands.hpp"
 #include "protocol/command_table.hpp"
 #include "protocol/reply_writer.hpp"
@@ -131,6 +132,16 @@ void dispatch(daemon_context& ctx, client_connection& conn, std::vector<std::str
   case protocol::command_id::secret_watch:
   case protocol::command_id::secret_unwatch:
     return run_secret_command(spec, args, conn, ctx, ticket);
+  case protocol::command_id::session_open:
+  case protocol::command_id::session_get:
+  case protocol::command_id::session_touch:
+  case protocol::command_id::session_close:
+  case protocol::command_id::session_list:
+  case protocol::command_id::session_state_op:
+  case protocol::command_id::session_resume:
+  case protocol::command_id::session_watch:
+  case protocol::command_id::session_unwatch:
+    return run_session_command(spec, args, conn, ctx, ticket);
   case protocol::command_id::node_list:
   case protocol::command_id::node_info:
   case protocol::command_id::node_drain:

@@ -97,6 +97,16 @@ struct dedup_config {
   milliseconds result_ttl{24 * 3600 * 1000}; ///< DONE without ttl_ms keeps the result this long
 };
 
+/// SESSION OPEN|GET|TOUCH|CLOSE|LIST|STATE|RESUME|WATCH.
+struct sessions_config {
+  milliseconds default_ttl{24 * 3600 * 1000}; ///< sliding; OPEN without ttl_ms
+  milliseconds max_ttl{7LL * 24 * 3600 * 1000};
+  std::size_t max_state_bytes = 64 * 1024;
+  std::size_t max_meta_bytes = 4 * 1024;
+  std::size_t max_user_length = 256;
+  milliseconds handoff_deadline{10000}; ///< a drain waits this long for clients to resume
+};
+
 /// NODE LIST|INFO|DRAIN: this daemon's record in the fleet, kept alive by heartbeats.
 struct membership_config {
   std::string address;          ///< how apps and load balancers reach this host; default node_id
@@ -124,6 +134,7 @@ struct config {
   dedup_config dedup;
   secret::secrets_config secrets;
   membership_config membership;
+  sessions_config sessions;
   runtime_config runtime;
 };
 

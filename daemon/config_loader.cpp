@@ -288,6 +288,21 @@ void read_membership(checker& c, const YAML::Node& node, membership_config& m) {
                            "heartbeat drops a live node");
 }
 
+void read_sessions(checker& c, const YAML::Node& node, sessions_config& s) {
+  if (!c.expect_map(node, "sessions",
+                    {"default_ttl_ms", "max_ttl_ms", "max_state_bytes", "max_meta_bytes",
+                     "max_user_length", "handoff_deadline_ms"}))
+    return;
+  c.read_ms(node, "default_ttl_ms", 1000, 365LL * 24 * 3600 * 1000, s.default_ttl);
+  c.read_ms(node, "max_ttl_ms", 1000, 365LL * 24 * 3600 * 1000, s.max_ttl);
+  c.read_size(node, "max_state_bytes", 0, 16 << 20, s.max_state_bytes);
+  c.read_size(node, "max_meta_bytes", 0, 1 << 20, s.max_meta_bytes);
+  c.read_size(node, "max_user_length", 1, 4096, s.max_user_length);
+  c.read_ms(node, "handoff_deadline_ms", 10, 3600 * 1000, s.handoff_deadline);
+  if (s.default_ttl > s.max_ttl)
+    c.problem(node.Mark(), "sessions.default_ttl_ms must not exceed sessions.max_ttl_ms");
+}
+
 void read_runtime(checker& c, const YAML::Node& node, runtime_config& r) {
   if (!c.expect_map(node, "runtime", {"worker_threads", "scheduler", "drift_margin_ms"})) return;
   c.read_size(node, "worker_threads", 1, 64, r.worker_threads);
@@ -315,7 +330,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
   if (root.IsNull()) return result; // an empty file: all defaults
   if (!c.expect_map(root, "the top level",
                     {"node_id", "prefix", "socket", "http", "redis", "log", "access", "leases",
-                     "rate", "dedup", "secrets", "membership", "runtime"}))
+                     "rate", "dedup", "secrets", "membership", "sessions", "runtime"}))
     return result;
   auto& cfg = result.cfg;
   try {
@@ -331,6 +346,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
     if (auto n = root["dedup"]) read_dedup(c, n, cfg.dedup);
     if (auto n = root["secrets"]) read_secrets(c, n, cfg.secrets);
     if (auto n = root["membership"]) read_membership(c, n, cfg.membership);
+    if (auto n = root["sessions"]) read_sessions(c, n, cfg.sessions);
     if (auto n = root["runtime"]) read_runtime(c, n, cfg.runtime);
   } catch (const YAML::Exception& e) {
     c.problem(e.mark, e.msg);

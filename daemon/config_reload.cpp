@@ -49,6 +49,13 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
   differs("membership", cur.membership.address != next.membership.address ||
                             cur.membership.heartbeat != next.membership.heartbeat ||
                             cur.membership.ttl != next.membership.ttl);
+  const auto& sa = cur.sessions;
+  const auto& sb = next.sessions;
+  differs("sessions", sa.default_ttl != sb.default_ttl || sa.max_ttl != sb.max_ttl ||
+                          sa.max_state_bytes != sb.max_state_bytes ||
+                          sa.max_meta_bytes != sb.max_meta_bytes ||
+                          sa.max_user_length != sb.max_user_length ||
+                          sa.handoff_deadline != sb.handoff_deadline);
   differs("runtime", cur.runtime.worker_threads != next.runtime.worker_threads ||
                          cur.runtime.scheduler != next.runtime.scheduler);
 

@@ -31,6 +31,9 @@ class rate_service;
 namespace baton::membership {
 class membership_service;
 } // namespace baton::membership
+namespace baton::session {
+class session_service;
+} // namespace baton::session
 namespace baton::secret {
 class secret_service;
 } // namespace baton::secret
@@ -56,6 +59,7 @@ struct daemon_context {
   dedup::dedup_service* dedup = nullptr;             ///< set by main once built
   secret::secret_service* secrets = nullptr;         ///< set by main when KEKs are configured
   membership::membership_service* members = nullptr; ///< set by main once built
+  session::session_service* sessions = nullptr;      ///< set by main when KEKs are configured
   push_hub pushes;
   /// Run with a client connection's id when it closes (crash, kill -9, QUIT, stop): whatever
   /// the client held through it (leases, later claims and sessions) is given back.

@@ -21,6 +21,7 @@
 #include "actors/redis_link/redis_link_actor.hpp"
 #include "actors/secret/kek_loader.hpp"
 #include "actors/secret/secret_service.hpp"
+#include "actors/session/session_service.hpp"
 #include "build_info.hpp"
 #include "common/log.hpp"
 #include "daemon/config_loader.hpp"
@@ -29,6 +30,7 @@
 #include "daemon/http_server.hpp"
 #include "daemon/secret_commands.hpp"
 #include "daemon/service_notifier.hpp"
+#include "daemon/session_commands.hpp"
 #include "daemon/socket_server.hpp"
 #include "daemon/watch_commands.hpp"
 #include "protocol/command_table.hpp"
@@ -143,8 +145,9 @@ int run(const flags& f) {
   membership::membership_service members(io, *pool, member_settings);
   ctx.members = &members;
   std::unique_ptr<secret::secret_service> secrets;
+  std::unique_ptr<session::session_service> sessions;
+  secret::keyring keys; // outlives the services that use it
   if (cfg.secrets.enabled()) {
-    secret::keyring keys;
     std::vector<std::string> problems;
     if (!secret::load_keyring(cfg.secrets, keys, problems)) {
       for (const auto& p : problems)
@@ -156,10 +159,21 @@ int run(const flags& f) {
     if (!cfg.secrets.allow_core_dumps && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
       log::warn("secrets", "could not make batond non-dumpable; core dumps may hold secrets");
     secrets = std::make_unique<secret::secret_service>(
-        io, *pool, std::move(keys),
+        io, *pool, keys,
         secret::secret_service_settings{cfg.prefix, cfg.node_id, run_id, cfg.secrets});
     ctx.secrets = secrets.get();
     connect_secret_pushes(ctx);
+    // Sessions seal their state with the same envelope and sign resume tokens with a key
+    // derived from the KEK, so they exist only where KEKs are configured.
+    session::session_settings session_settings;
+    session_settings.prefix = cfg.prefix;
+    session_settings.node_id = cfg.node_id;
+    session_settings.default_ttl = cfg.sessions.default_ttl;
+    session_settings.handoff_deadline = cfg.sessions.handoff_deadline;
+    sessions =
+        std::make_unique<session::session_service>(io, *pool, keys, members, session_settings);
+    ctx.sessions = sessions.get();
+    connect_session_pushes(ctx);
   }
 
   caf::actor_system_config actor_config;
@@ -181,17 +195,14 @@ int run(const flags& f) {
   }
   members.start(*events);
   if (secrets) secrets->start(*events);
+  if (sessions) sessions->start(*events);
   pool->start();
   events->start();
 
   service_notifier notifier(io);
   boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
   boost::asio::signal_set reload_signal(io, SIGHUP);
-  stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    log::info("daemon", "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    notifier.stopping();
-    ctx.draining = true;
+  std::function<void()> shut_down = [&] {
     server.stop();
     http.stop();
     reload_signal.cancel();
@@ -203,6 +214,28 @@ int run(const flags& f) {
       members.leave([&] {
         pool->stop();
         io.stop();
+      });
+    });
+  };
+  stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    log::info("daemon", "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    notifier.stopping();
+    // Not ready at once (/readyz 503), so load balancers stop sending traffic; then the
+    // sessions this node owns move to active nodes while its apps are still connected to
+    // hear handoff-out, and only then does the daemon close its sockets.
+    ctx.draining = true;
+    if (!sessions || sessions->owned() == 0) return shut_down();
+    members.drain([&](bool) {
+      sessions->handoff_all([&](session::handoff_report r) {
+        log::info("session", "drained",
+                  {{"sessions", std::to_string(r.owned)},
+                   {"moved", std::to_string(r.moved)},
+                   {"resumed", std::to_string(r.resumed)},
+                   {"failed", std::to_string(r.failed)},
+                   {"stayed", std::to_string(r.stayed)},
+                   {"took_ms", std::to_string(r.took.count())}});
+        shut_down();
       });
     });
   });

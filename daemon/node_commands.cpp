@@ -2,6 +2,7 @@
 #include "daemon/node_commands.hpp"
 
 #include "actors/membership/membership_service.hpp"
+#include "actors/session/session_service.hpp"
 #include "protocol/reply_writer.hpp"
 
 namespace baton {
@@ -71,17 +72,42 @@ void run_node_command(const protocol::command_spec& spec, std::vector<std::strin
       return conn.fail(ticket, "ERR syntax error; expected NODE DRAIN [WAIT]");
     // Ready no more at once: a load balancer polling /readyz stops sending traffic first.
     ctx.draining = true;
-    return members.drain([self, ticket, node_id](bool announced) {
-      std::string bytes;
-      protocol::reply_writer out(bytes, ticket.protocol);
-      out.map(3);
-      out.bulk("node");
-      out.bulk(node_id);
-      out.bulk("state");
-      out.bulk("draining");
-      out.bulk("announced");
-      out.integer(announced ? 1 : 0);
-      self->complete(ticket, std::move(bytes));
+    bool wait = args.size() == 3;
+    auto* sessions = ctx.sessions;
+    return members.drain([self, ticket, node_id, wait, sessions](bool announced) {
+      auto reply = [self, ticket, node_id, announced](const session::handoff_report* r) {
+        std::string bytes;
+        protocol::reply_writer out(bytes, ticket.protocol);
+        out.map(r ? 9 : 3);
+        out.bulk("node");
+        out.bulk(node_id);
+        out.bulk("state");
+        out.bulk("draining");
+        out.bulk("announced");
+        out.integer(announced ? 1 : 0);
+        if (r) {
+          out.bulk("sessions");
+          out.integer(static_cast<std::int64_t>(r->owned));
+          out.bulk("moved");
+          out.integer(static_cast<std::int64_t>(r->moved));
+          out.bulk("resumed");
+          out.integer(static_cast<std::int64_t>(r->resumed));
+          out.bulk("failed");
+          out.integer(static_cast<std::int64_t>(r->failed));
+          out.bulk("stayed");
+          out.integer(static_cast<std::int64_t>(r->stayed));
+          out.bulk("took_ms");
+          out.integer(r->took.count());
+        }
+        self->complete(ticket, std::move(bytes));
+      };
+      if (!sessions) return reply(nullptr);
+      // Sessions move after the drain is announced (so no new ones come), each to an active
+      // node; WAIT answers when each was resumed or the handoff deadline passed.
+      if (!wait) reply(nullptr);
+      sessions->handoff_all([wait, reply](session::handoff_report r) {
+        if (wait) reply(&r);
+      });
     });
   }
   default:

@@ -10,6 +10,7 @@
 #include "actors/lease/lease_service.hpp"
 #include "actors/lease/lease_watch.hpp"
 #include "daemon/secret_commands.hpp"
+#include "daemon/session_commands.hpp"
 #include "daemon/watch_targets.hpp"
 #include "protocol/reply_writer.hpp"
 
@@ -20,9 +21,9 @@ using style = watch_target::style;
 
 namespace {
 
-// SECRET WATCH's topics live in the same hub but follow no lease.
+// SECRET WATCH's and SESSION WATCH's topics live in the same hub but follow no lease.
 bool is_secret_topic(const std::string& topic) {
-  return topic.rfind(secret_topic_prefix, 0) == 0;
+  return topic.rfind(secret_topic_prefix, 0) == 0 || topic == session_topic;
 }
 
 /// Watches one connection may hold: bounds what a client can make this node follow.

@@ -1,15 +1,19 @@
 -- Hands a session to another node, fenced by the owner epoch: only if it is still owned by
 -- `from` at `epoch` (a drain racing a resume or an adoption moves it at most once). A new
--- resume nonce makes the handoff's token the only one that works.
+-- resume nonce makes the handoff's token the only one that works; an adoption (the owner
+-- died, its client never heard of a handoff) passes no nonce, so the client's last token
+-- still resumes it.
 -- KEYS[1] session hash; ARGV[1] from node, ARGV[2] expected epoch, ARGV[3] to node,
--- ARGV[4] new nonce, ARGV[5] events channel, ARGV[6] session id
+-- ARGV[4] new nonce or empty (keep the token), ARGV[5] events channel, ARGV[6] session id
 -- Reply: {1, new epoch} or {0, "gone"} or {0, "fenced", owner, epoch}
 local s = redis.call('HMGET', KEYS[1], 'owner', 'epoch')
 if not s[1] then return {0, 'gone'} end
 if s[1] ~= ARGV[1] or s[2] ~= ARGV[2] then return {0, 'fenced', s[1], tonumber(s[2])} end
 local epoch = tonumber(s[2]) + 1
-redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'epoch', tostring(epoch), 'token_epoch',
-           tostring(epoch), 'nonce', ARGV[4])
+redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'epoch', tostring(epoch))
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], 'token_epoch', tostring(epoch), 'nonce', ARGV[4])
+end
 redis.call('PUBLISH', ARGV[5], 'handoff ' .. ARGV[6] .. ' ' .. ARGV[1] .. ' ' .. ARGV[3] .. ' ' ..
            epoch)
 return {1, epoch}

@@ -1,10 +1,10 @@
 -- Keeps a session alive for another ttl (sliding), from any node.
 -- KEYS[1] session hash
--- Reply: {1, owner, epoch, ttl_ms} or {0, "gone"}
-local s = redis.call('HMGET', KEYS[1], 'owner', 'epoch', 'ttl')
+-- Reply: {1, owner, epoch, ttl_ms, user} or {0, "gone"}
+local s = redis.call('HMGET', KEYS[1], 'owner', 'epoch', 'ttl', 'user')
 if not s[1] then return {0, 'gone'} end
 local t = redis.call('TIME')
 redis.call('HSET', KEYS[1], 'touched',
            string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
 redis.call('PEXPIRE', KEYS[1], s[3])
-return {1, s[1], tonumber(s[2]), tonumber(s[3])}
+return {1, s[1], tonumber(s[2]), tonumber(s[3]), s[4]}

@@ -41,8 +41,8 @@ secret_answer answer(secret_answer::kind what, std::string why = {}) {
 } // namespace
 
 secret_service::secret_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
-                               keyring keys, secret_service_settings settings)
-    : io_(io), redis_(redis), keys_(std::move(keys)), settings_(std::move(settings)),
+                               const keyring& keys, secret_service_settings settings)
+    : io_(io), redis_(redis), keys_(keys), settings_(std::move(settings)),
       hooks_(io), rotation_{hooks_,           redis_,           keys_,
                             settings_.config, settings_.prefix, settings_.node_id,
                             settings_.run_id},

@@ -85,7 +85,8 @@ struct secret_service_settings {
 
 class secret_service {
 public:
-  secret_service(boost::asio::io_context& io, redis_link::redis_pool& redis, keyring keys,
+  /// `keys` outlives the service (main holds it; sessions use it too).
+  secret_service(boost::asio::io_context& io, redis_link::redis_pool& redis, const keyring& keys,
                  secret_service_settings settings);
   ~secret_service();
 
@@ -168,7 +169,7 @@ private:
 
   boost::asio::io_context& io_;
   redis_link::redis_pool& redis_;
-  keyring keys_;
+  const keyring& keys_;
   secret_service_settings settings_;
   hook_runner hooks_;
   rotation_context rotation_;

@@ -92,9 +92,14 @@ TEST_CASE_METHOD(session_fixture, "a resume token works once, and never after cl
   auto moved = resume("2", "n3", "c", "n5");
   CHECK(moved.elements.at(1).integer == 3);
   CHECK(field("owner") == "c");
+  // An adoption keeps the client's last token working.
+  lua.run("session_move", {key}, {"c", "3", "d", "", channel, "s1"});
+  CHECK(field("owner") == "d");
+  auto adopted = resume("3", "n5", "e", "n6");
+  CHECK(adopted.elements.at(1).integer == 5);
   auto closed = lua.run("session_close", {key}, {channel, "s1"});
   CHECK(closed.elements.at(1).str == "alice");
-  CHECK(resume("3", "n5", "c", "n6").elements.at(1).str == "gone");
+  CHECK(resume("5", "n6", "e", "n7").elements.at(1).str == "gone");
 }
 
 TEST_CASE_METHOD(session_fixture, "indexes forget expired sessions") {
