@@ -174,6 +174,9 @@ int run(const flags& f) {
         std::make_unique<session::session_service>(io, *pool, keys, members, session_settings);
     ctx.sessions = sessions.get();
     connect_session_pushes(ctx);
+    members.on_event([&sessions](const membership::node_event& e) {
+      if (e.what == "leave" && e.how == "expired") sessions->adopt(e.node);
+    });
   }
 
   caf::actor_system_config actor_config;

@@ -30,7 +30,9 @@ void membership_service::start(redis_link::redis_subscriber& events) {
     auto space = payload.find(' ');
     if (space == std::string::npos || !handler_) return;
     auto rest = payload.substr(space + 1);
-    handler_({payload.substr(0, space), rest.substr(0, rest.find(' '))});
+    auto second = rest.find(' ');
+    handler_({payload.substr(0, space), rest.substr(0, second),
+              second == std::string::npos ? std::string() : rest.substr(second + 1)});
   });
   beat();
   arm();

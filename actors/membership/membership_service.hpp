@@ -47,6 +47,7 @@ struct node_record {
 struct node_event {
   std::string what; ///< join, drain, leave
   std::string node;
+  std::string how; ///< leave: clean (it stopped) or expired (its heartbeats stopped)
 };
 
 class membership_service {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "actors/lease/lease_keys.hpp"
 #include "actors/secret/kek_loader.hpp"
 #include "actors/session/resume_token.hpp"
 #include "common/log.hpp"
@@ -458,6 +459,91 @@ void session_service::finish_drain() {
   state->report->took =
       std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - state->started);
   state->done(*state->report);
+}
+
+// -- adoption ------------------------------------------------------------------------------
+
+std::string session_service::random_run() {
+  return random_id().substr(0, 16);
+}
+
+void session_service::adopt(const std::string& dead_node) {
+  if (dead_node == settings_.node_id) return;
+  auto lease_name = "session-adopt/" + dead_node;
+  auto keys = lease::keys_for(settings_.prefix, lease_name);
+  auto owner = settings_.node_id + ":" + run_id_ + ":adopt";
+  // One adopter: the daemon that gets the lease. The others find it held and leave it.
+  redis_.run_script(
+      "lease_acquire", {keys.lease, keys.fence},
+      {owner, "30000", settings_.node_id, "session adoption", dead_node, "0", "0", ""},
+      [this, dead_node, lease_name, keys, owner](redis_reply r) {
+        if (r.kind != reply_kind::array || r.elements.size() < 2 || r.elements[0].integer != 1)
+          return;
+        auto token = std::to_string(r.elements[1].integer);
+        auto release = [this, keys, owner, token, lease_name] {
+          redis_.run_script("lease_release", {keys.lease},
+                            {owner, token, lease::events_channel(settings_.prefix), lease_name},
+                            [](redis_reply) {});
+        };
+        members_.list("", [this, dead_node, release](
+                              bool ok, std::vector<membership::node_record> nodes, std::string) {
+          std::vector<membership::node_record> targets;
+          for (auto& n : nodes)
+            if (n.state == "active" && n.id != dead_node) targets.push_back(std::move(n));
+          if (!ok || targets.empty()) return release();
+          adopt_sessions(dead_node, std::move(targets), release);
+        });
+      });
+}
+
+void session_service::adopt_sessions(const std::string& dead_node,
+                                     std::vector<membership::node_record> targets,
+                                     std::function<void()> done) {
+  redis_.call({"ZRANGE", node_index(dead_node), "0", "-1"}, [this, dead_node, targets,
+                                                             done](redis_reply r) mutable {
+    auto ids = r.elements;
+    auto shared_targets =
+        std::make_shared<std::vector<membership::node_record>>(std::move(targets));
+    auto left = std::make_shared<std::size_t>(ids.size() + 1);
+    auto adopted = std::make_shared<std::size_t>(0);
+    auto one_done = [this, left, adopted, dead_node, done] {
+      if (--*left != 0) return;
+      log::info("session", "adopted the sessions of a node whose heartbeats stopped",
+                {{"node", dead_node}, {"sessions", std::to_string(*adopted)}});
+      done();
+    };
+    for (const auto& e : ids) {
+      auto id = e.str;
+      redis_.run_script(
+          "session_read", {key(id)}, {},
+          [this, id, dead_node, shared_targets, adopted, one_done](redis_reply s) {
+            if (s.kind != reply_kind::array || s.elements.size() < 2 || s.elements[1].integer < 0) {
+              index(node_index(dead_node), false, id, 0);
+              return one_done();
+            }
+            auto f = fields_of(s, 2);
+            if (f["owner"] != dead_node) return one_done(); // resumed elsewhere already
+            auto target = std::min_element(
+                shared_targets->begin(), shared_targets->end(),
+                [](const membership::node_record& a, const membership::node_record& b) {
+                  return a.sessions < b.sessions;
+                });
+            ++target->sessions;
+            // No new nonce: the client's last token still resumes it.
+            redis_.run_script("session_move", {key(id)},
+                              {dead_node, f["epoch"], target->id, "", channel_, id},
+                              [this, id, dead_node, adopted, one_done](redis_reply m) {
+                                if (m.kind == reply_kind::array && !m.elements.empty() &&
+                                    m.elements[0].integer == 1) {
+                                  ++*adopted;
+                                  index(node_index(dead_node), false, id, 0);
+                                }
+                                one_done();
+                              });
+          });
+    }
+    one_done();
+  });
 }
 
 } // namespace baton::session

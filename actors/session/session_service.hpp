@@ -99,6 +99,11 @@ public:
     in_ = std::move(f);
   }
 
+  /// Adopts the sessions of a node whose heartbeats stopped: one daemon of the fleet does it,
+  /// under the lease `session-adopt/<node>`, moving each to the active node with the fewest
+  /// sessions (its client's last token keeps working: it never heard of a handoff).
+  void adopt(const std::string& dead_node);
+
   std::size_t owned() const { return owned_.size(); }
 
 private:
@@ -133,6 +138,10 @@ private:
   };
   std::unique_ptr<drain_state> drain_;
   void finish_drain();
+  void adopt_sessions(const std::string& dead_node, std::vector<membership::node_record> targets,
+                      std::function<void()> done);
+  std::string run_id_ = random_run();
+  static std::string random_run();
 };
 
 } // namespace baton::session

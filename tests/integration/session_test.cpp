@@ -228,3 +228,60 @@ TEST_CASE("bad session input gets clear errors") {
   CHECK(c.call({"SESSION", "WATCH", "x"}).str.rfind("ERR wrong number of arguments", 0) == 0);
   CHECK(c.call({"PING"}).str == "PONG");
 }
+
+TEST_CASE("kill -9 of a daemon: a live node adopts each of its sessions within ttl + a heartbeat") {
+  test::test_redis redis;
+  test::temp_dir dir;
+  auto config = config_for(dir); // heartbeat 100 ms, ttl 1000 ms
+  auto a = session_daemon(redis, "a", config);
+  auto b = session_daemon(redis, "b", config);
+  auto c = session_daemon(redis, "c", config);
+  resp_client cc(c->socket_path());
+  constexpr int count = 30;
+  std::vector<std::pair<std::string, std::string>> opened; // id, token
+  for (int i = 0; i < count; ++i) {
+    auto r = cc.call({"SESSION", "OPEN", "u" + std::to_string(i)});
+    opened.emplace_back(text_field(r, "id"), text_field(r, "token"));
+    cc.call({"SESSION", "STATE", opened.back().first, "SET", "s" + std::to_string(i)});
+  }
+  // A short read timeout: after the last push, a read gives up and the count is complete.
+  resp_client app_a(a->socket_path(), 1500), app_b(b->socket_path(), 1500);
+  for (auto* app : {&app_a, &app_b}) {
+    app->call({"HELLO", "3"});
+    app->call({"SESSION", "WATCH"});
+  }
+  c->kill();
+  auto killed = std::chrono::steady_clock::now();
+  resp_client ca(a->socket_path());
+  auto all_adopted = [&] {
+    for (const auto& [id, token] : opened) {
+      auto owner = text_field(ca.call({"SESSION", "GET", id}), "owner");
+      if (owner != "a" && owner != "b") return false;
+    }
+    return true;
+  };
+  CHECK(test::eventually(all_adopted, 5000));
+  auto took = std::chrono::steady_clock::now() - killed;
+  INFO("adopted after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                        << " ms");
+  CHECK(took < 1000ms + 100ms + 400ms); // ttl + one heartbeat (+ scheduling slack)
+  // The apps on a and b heard of what came to them; each client resumes with its last token.
+  int handoff_in = 0;
+  for (auto* app : {&app_a, &app_b})
+    while (true) {
+      resp_value push;
+      try {
+        push = app->read();
+      } catch (const std::exception&) {
+        break;
+      }
+      if (push.elements.size() == 4 && push.elements[1].str == "handoff-in") ++handoff_in;
+    }
+  CHECK(handoff_in == count);
+  int resumed = 0;
+  for (int i = 0; i < count; ++i) {
+    auto r = ca.call({"SESSION", "RESUME", opened[i].second});
+    if (text_field(r, "state") == "s" + std::to_string(i)) ++resumed;
+  }
+  CHECK(resumed == count);
+}
