@@ -231,8 +231,18 @@ int run(const flags& f) {
     if (!sessions || sessions->owned() == 0) return shut_down();
     members.drain([&](bool) {
       sessions->handoff_all([&](session::handoff_report r) {
+        // From the drain's start to each session resumed on its new owner.
+        std::sort(r.resume_ms.begin(), r.resume_ms.end());
+        auto at = [&](double p) {
+          if (r.resume_ms.empty()) return std::string("-");
+          auto i =
+              std::min(r.resume_ms.size() - 1, static_cast<std::size_t>(p * r.resume_ms.size()));
+          return std::to_string(static_cast<long>(r.resume_ms[i]));
+        };
         log::info("session", "drained",
                   {{"sessions", std::to_string(r.owned)},
+                   {"handoff_p50_ms", at(0.5)},
+                   {"handoff_p99_ms", at(0.99)},
                    {"moved", std::to_string(r.moved)},
                    {"resumed", std::to_string(r.resumed)},
                    {"failed", std::to_string(r.failed)},
