@@ -1,0 +1,43 @@
+// deploy/kubernetes/batond.yaml stays consistent with batond: its embedded config is valid but
+// for the KEK file only a cluster has, preStop drains with --wait and a batonctl timeout past
+// the handoff deadline, the grace period outlasts both, and the probes use /readyz, /healthz.
+#include <catch2/catch.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+#include "daemon/config_loader.hpp"
+
+using namespace baton;
+
+TEST_CASE("the Kubernetes DaemonSet drains before it stops, within its grace period") {
+  auto documents =
+      YAML::LoadAllFromFile(std::string(BATON_SOURCE_DIR) + "/deploy/kubernetes/batond.yaml");
+  REQUIRE(documents.size() == 2);
+  auto config_text = documents[0]["data"]["baton.yaml"].as<std::string>();
+  auto config = load_config_text(config_text, "configmap");
+  for (const auto& p : config.problems) {
+    INFO(p);
+    CHECK(p.find("KEK 'k1': cannot read file /etc/baton/kek/kek") != std::string::npos);
+  }
+  auto deadline_ms = config.cfg.sessions.handoff_deadline.count();
+  CHECK(deadline_ms == 10000);
+
+  const auto& daemonset = documents[1];
+  CHECK(daemonset["kind"].as<std::string>() == "DaemonSet");
+  const auto& pod = daemonset["spec"]["template"]["spec"];
+  auto grace_s = pod["terminationGracePeriodSeconds"].as<long>();
+  const auto& container = pod["containers"][0];
+  auto pre_stop =
+      container["lifecycle"]["preStop"]["exec"]["command"].as<std::vector<std::string>>();
+  CHECK(pre_stop.at(0) == "batonctl");
+  CHECK(pre_stop.at(pre_stop.size() - 2) == "drain");
+  CHECK(pre_stop.back() == "--wait");
+  long batonctl_timeout_ms = 0;
+  for (std::size_t i = 0; i + 1 < pre_stop.size(); ++i)
+    if (pre_stop[i] == "--timeout") batonctl_timeout_ms = std::stol(pre_stop[i + 1]);
+  CHECK(batonctl_timeout_ms > deadline_ms);
+  CHECK(grace_s * 1000 > batonctl_timeout_ms);
+  CHECK(container["readinessProbe"]["httpGet"]["path"].as<std::string>() == "/readyz");
+  CHECK(container["livenessProbe"]["httpGet"]["path"].as<std::string>() == "/healthz");
+  CHECK(pod["volumes"][0]["hostPath"]["path"].as<std::string>() == "/run/baton");
+}
