@@ -15,6 +15,7 @@ const batond = process.argv[2];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-node-'));
 const redisSock = path.join(work, 'redis.sock');
 const batonSock = path.join(work, 'baton.sock');
+const batonSockB = path.join(work, 'baton-b.sock');
 const procs = [];
 let passed = 0;
 let failed = 0;
@@ -194,16 +195,66 @@ async function rateAndDedup() {
   io.disconnect();
 }
 
+// Sessions across two daemons: ioredis opens one on the first and writes its state;
+// node-redis (RESP3) resumes it on the second with the token, which makes that daemon the
+// owner; the first may no longer write; the token works once.
+async function sessions() {
+  const io = new IORedis({ path: batonSock });
+  const opened = fields(await io.call('SESSION', 'OPEN', 'node-user', '60000'));
+  check('ioredis: SESSION OPEN', opened.id.length === 32 && opened.token.startsWith('v1.'),
+        JSON.stringify(opened));
+  const written = fields(await io.call('SESSION', 'STATE', opened.id, 'SET', 'page=4'));
+  check('ioredis: SESSION STATE SET', Number(written.state_version) === 1, JSON.stringify(written));
+  const probe = new IORedis({ path: batonSockB, lazyConnect: true, retryStrategy: () => 50,
+    maxRetriesPerRequest: null });
+  probe.on('error', () => {});
+  const up = await until(async () => {
+    if (probe.status !== 'ready') await probe.connect().catch(() => {});
+    return (await probe.info('redis')).includes('redis_reachable:1');
+  }, 10000);
+  probe.disconnect();
+  check('the second batond is up', up);
+  const nr = createClient({ socket: { path: batonSockB }, RESP: 3 });
+  nr.on('error', () => {});
+  await nr.connect();
+  const resumed = fields(await nr.sendCommand(['SESSION', 'RESUME', opened.token]));
+  check('node-redis: SESSION RESUME on the other daemon brings the state',
+        resumed.state === 'page=4' && resumed.owner === 'node-js-b', JSON.stringify(resumed));
+  let error = null;
+  try {
+    await io.call('SESSION', 'STATE', opened.id, 'SET', 'page=5');
+  } catch (e) {
+    error = e;
+  }
+  check('ioredis: the old owner is fenced out (MOVED)', error && error.message.startsWith('MOVED'),
+        String(error));
+  error = null;
+  try {
+    await nr.sendCommand(['SESSION', 'RESUME', opened.token]);
+  } catch (e) {
+    error = e;
+  }
+  check('node-redis: a replayed token is refused', error && error.message.startsWith('REFUSED'),
+        String(error));
+  await nr.quit();
+  io.disconnect();
+}
+
 async function main() {
   procs.push(spawn('redis-server', ['--port', '0', '--unixsocket', redisSock, '--save', '',
     '--appendonly', 'no', '--logfile', path.join(work, 'redis.log')], { stdio: 'ignore' }));
   const log = fs.openSync(path.join(work, 'batond.log'), 'w');
   const config = path.join(work, 'baton.yaml');
   fs.writeFileSync(config, 'rate:\n  policies:\n' +
-    '    - {name: node-api, windows: [{window_ms: 3600000, limit: 4}]}\n');
+    '    - {name: node-api, windows: [{window_ms: 3600000, limit: 4}]}\n' +
+    'secrets:\n  keks:\n    - {id: js, env: BATON_JS_KEK}\n');
+  const env = { ...process.env, BATON_JS_KEK: 'cd'.repeat(32) };
   procs.push(spawn(batond, ['--config', config, '--socket', batonSock,
     '--redis', 'unix://' + redisSock,
-    '--http', 'off', '--node-id', 'node-js'], { stdio: ['ignore', 'ignore', log] }));
+    '--http', 'off', '--node-id', 'node-js'], { stdio: ['ignore', 'ignore', log], env }));
+  procs.push(spawn(batond, ['--config', config, '--socket', batonSockB,
+    '--redis', 'unix://' + redisSock,
+    '--http', 'off', '--node-id', 'node-js-b'], { stdio: ['ignore', 'ignore', log], env }));
   const probe = new IORedis({ path: batonSock, lazyConnect: true, retryStrategy: () => 50,
     maxRetriesPerRequest: null });
   probe.on('error', () => {});
@@ -217,6 +268,7 @@ async function main() {
   await withIORedis();
   await withNodeRedis();
   await rateAndDedup();
+  await sessions();
 }
 
 const overall = setTimeout(() => {

@@ -202,6 +202,26 @@ try:
     check("SECRET GET of a missing secret is None",
           client.execute_command("SECRET", "GET", "py-missing") is None)
 
+    # Sessions: open, watch for handoffs, resume with the token (on the same daemon here: the
+    # handoff across daemons is tested in C++ and by the rolling deploy).
+    opened = as_dict(client.execute_command("SESSION", "OPEN", "py-user", "60000", "META", '{"app":"py"}'))
+    check("SESSION OPEN", len(opened[b"id"]) == 32 and opened[b"token"].startswith(b"v1."), repr(opened))
+    sid = opened[b"id"]
+    check("SESSION STATE SET", as_dict(client.execute_command("SESSION", "STATE", sid, "SET", "cart=1"))[b"state_version"] == 1)
+    session_watcher = redis.Redis(unix_socket_path=baton_sock).connection_pool.get_connection("watch")
+    session_watcher.send_command("SESSION", "WATCH")
+    check("SESSION WATCH", session_watcher.read_response() == 1)
+    resumed = as_dict(client.execute_command("SESSION", "RESUME", opened[b"token"]))
+    check("SESSION RESUME answers the state and a new token",
+          resumed[b"state"] == b"cart=1" and resumed[b"token"] != opened[b"token"], repr(resumed))
+    try:
+        client.execute_command("SESSION", "RESUME", opened[b"token"])
+        check("SESSION RESUME twice is refused", False)
+    except redis.ResponseError as e:
+        check("SESSION RESUME twice is refused", str(e).startswith("REFUSED the token was used"), str(e))
+    listed = client.execute_command("SESSION", "LIST", "py-user")
+    check("SESSION LIST", len(listed) == 1 and as_dict(listed[0])[b"id"] == sid, repr(listed))
+
     procs[0].kill()
     procs[0].wait()
     try:
