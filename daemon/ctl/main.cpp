@@ -79,6 +79,23 @@ json value_to_json(const resp_value& v) {
   }
 }
 
+// Sends a command over RESP3 (maps come as maps) and converts the reply; an error reply is
+// printed (as JSON with --json) and answers false.
+bool call_for_json(resp_client& client, const std::vector<std::string>& args, bool as_json,
+                   json& out) {
+  client.call({"HELLO", "3"});
+  auto reply = client.call(args);
+  if (reply.is_error()) {
+    if (as_json)
+      std::cout << json{{"ok", false}, {"error", reply.str}}.dump() << "\n";
+    else
+      std::cerr << "batonctl: " << reply.str << "\n";
+    return false;
+  }
+  out = value_to_json(reply);
+  return true;
+}
+
 // `batonctl secret rewrap [NAME]` and `batonctl secret info NAME`.
 int run_secret(resp_client& client, bool as_json, const std::vector<std::string>& command) {
   const std::string sub = command.size() > 1 ? command[1] : "";
@@ -92,16 +109,8 @@ int run_secret(resp_client& client, bool as_json, const std::vector<std::string>
     return exit_usage;
   }
   if (command.size() == 3) args.push_back(command[2]);
-  client.call({"HELLO", "3"}); // maps come as maps
-  auto reply = client.call(args);
-  if (reply.is_error()) {
-    if (as_json)
-      std::cout << json{{"ok", false}, {"error", reply.str}}.dump() << "\n";
-    else
-      std::cerr << "batonctl: " << reply.str << "\n";
-    return exit_error;
-  }
-  auto out = value_to_json(reply);
+  json out;
+  if (!call_for_json(client, args, as_json, out)) return exit_error;
   if (as_json) {
     std::cout << out.dump(2) << "\n";
   } else if (sub == "rewrap") {
@@ -121,7 +130,7 @@ int run_secret(resp_client& client, bool as_json, const std::vector<std::string>
       std::cout << "  node " << n["node"].get<std::string>() << " serves v" << n["version"]
                 << " (acked " << n["acked_ms_ago"] << " ms ago)\n";
   }
-  return reply.is_error() || (sub == "rewrap" && out.value("failed", 0) > 0) ? exit_error : exit_ok;
+  return sub == "rewrap" && out.value("failed", 0) > 0 ? exit_error : exit_ok;
 }
 
 // `batonctl nodes` and `batonctl drain [--wait]`.
@@ -137,16 +146,8 @@ int run_node(resp_client& client, bool as_json, const std::vector<std::string>& 
     std::cerr << "batonctl: nodes | drain [--wait]\n" << usage_text;
     return exit_usage;
   }
-  client.call({"HELLO", "3"});
-  auto reply = client.call(args);
-  if (reply.is_error()) {
-    if (as_json)
-      std::cout << json{{"ok", false}, {"error", reply.str}}.dump() << "\n";
-    else
-      std::cerr << "batonctl: " << reply.str << "\n";
-    return exit_error;
-  }
-  auto out = value_to_json(reply);
+  json out;
+  if (!call_for_json(client, args, as_json, out)) return exit_error;
   if (as_json) {
     std::cout << out.dump(2) << "\n";
   } else if (command[0] == "drain") {

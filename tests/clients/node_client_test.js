@@ -205,15 +205,7 @@ async function sessions() {
         JSON.stringify(opened));
   const written = fields(await io.call('SESSION', 'STATE', opened.id, 'SET', 'page=4'));
   check('ioredis: SESSION STATE SET', Number(written.state_version) === 1, JSON.stringify(written));
-  const probe = new IORedis({ path: batonSockB, lazyConnect: true, retryStrategy: () => 50,
-    maxRetriesPerRequest: null });
-  probe.on('error', () => {});
-  const up = await until(async () => {
-    if (probe.status !== 'ready') await probe.connect().catch(() => {});
-    return (await probe.info('redis')).includes('redis_reachable:1');
-  }, 10000);
-  probe.disconnect();
-  check('the second batond is up', up);
+  check('the second batond is up', await linkUp(batonSockB));
   const nr = createClient({ socket: { path: batonSockB }, RESP: 3 });
   nr.on('error', () => {});
   await nr.connect();
@@ -240,6 +232,19 @@ async function sessions() {
   io.disconnect();
 }
 
+// Waits until the batond on `socket` answers and its link to Redis is up.
+async function linkUp(socket) {
+  const probe = new IORedis({ path: socket, lazyConnect: true, retryStrategy: () => 50,
+    maxRetriesPerRequest: null });
+  probe.on('error', () => {});
+  const up = await until(async () => {
+    if (probe.status !== 'ready') await probe.connect().catch(() => {});
+    return (await probe.info('redis')).includes('redis_reachable:1');
+  }, 10000);
+  probe.disconnect();
+  return up;
+}
+
 async function main() {
   procs.push(spawn('redis-server', ['--port', '0', '--unixsocket', redisSock, '--save', '',
     '--appendonly', 'no', '--logfile', path.join(work, 'redis.log')], { stdio: 'ignore' }));
@@ -255,14 +260,7 @@ async function main() {
   procs.push(spawn(batond, ['--config', config, '--socket', batonSockB,
     '--redis', 'unix://' + redisSock,
     '--http', 'off', '--node-id', 'node-js-b'], { stdio: ['ignore', 'ignore', log], env }));
-  const probe = new IORedis({ path: batonSock, lazyConnect: true, retryStrategy: () => 50,
-    maxRetriesPerRequest: null });
-  probe.on('error', () => {});
-  const up = await until(async () => {
-    if (probe.status !== 'ready') await probe.connect().catch(() => {});
-    return (await probe.info('redis')).includes('redis_reachable:1');
-  }, 10000);
-  probe.disconnect();
+  const up = await linkUp(batonSock);
   check('batond is up with its Redis link', up);
   if (!up) return;
   await withIORedis();
