@@ -192,37 +192,37 @@ void session_service::close(const std::string& id, session_callback done) {
 }
 
 void session_service::list(const std::string& user, session_callback done) {
-  redis_.call(
-      {"ZRANGE", user_index(user), "0", "-1"}, [this, user, done = std::move(done)](redis_reply r) {
-        if (r.kind != reply_kind::array) return done(unavailable(r));
-        auto result = std::make_shared<session_answer>(answer(session_answer::kind::ok));
-        auto left = std::make_shared<std::size_t>(r.elements.size() + 1);
-        auto one_done = [result, left, done] {
-          if (--*left != 0) return;
-          std::sort(result->list.begin(), result->list.end(),
-                    [](const session_view& a, const session_view& b) {
-                      return a.created_ms < b.created_ms;
-                    });
-          done(std::move(*result));
-        };
-        for (const auto& e : r.elements) {
-          auto id = e.str;
-          redis_.run_script("session_read", {key(id)}, {},
-                            [this, id, user, result, one_done](redis_reply s) {
-                              if (s.kind == reply_kind::array && s.elements.size() >= 2) {
-                                if (s.elements[1].integer < 0) {
-                                  index(user_index(user), false, id, 0); // expired: drop the hint
-                                } else {
-                                  auto v = view_of(id, fields_of(s, 2));
-                                  v.expires_in_ms = s.elements[1].integer;
-                                  if (v.user == user) result->list.push_back(std::move(v));
-                                }
-                              }
-                              one_done();
-                            });
-        }
-        one_done();
-      });
+  redis_.call({"ZRANGE", user_index(user), "0", "-1"}, [this, user,
+                                                        done = std::move(done)](redis_reply r) {
+    if (r.kind != reply_kind::array) return done(unavailable(r));
+    auto result = std::make_shared<session_answer>(answer(session_answer::kind::ok));
+    auto left = std::make_shared<std::size_t>(r.elements.size() + 1);
+    auto one_done = [result, left, done] {
+      if (--*left != 0) return;
+      std::sort(result->list.begin(), result->list.end(),
+                [](const session_view& a, const session_view& b) {
+                  return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.id < b.id;
+                });
+      done(std::move(*result));
+    };
+    for (const auto& e : r.elements) {
+      auto id = e.str;
+      redis_.run_script("session_read", {key(id)}, {},
+                        [this, id, user, result, one_done](redis_reply s) {
+                          if (s.kind == reply_kind::array && s.elements.size() >= 2) {
+                            if (s.elements[1].integer < 0) {
+                              index(user_index(user), false, id, 0); // expired: drop the hint
+                            } else {
+                              auto v = view_of(id, fields_of(s, 2));
+                              v.expires_in_ms = s.elements[1].integer;
+                              if (v.user == user) result->list.push_back(std::move(v));
+                            }
+                          }
+                          one_done();
+                        });
+    }
+    one_done();
+  });
 }
 
 void session_service::read_state(const std::string& id, session_callback done) {
