@@ -105,6 +105,10 @@ struct sessions_config {
   std::size_t max_meta_bytes = 4 * 1024;
   std::size_t max_user_length = 256;
   milliseconds handoff_deadline{10000}; ///< a drain waits this long for clients to resume
+  /// After /readyz turns 503, a drain waits this long before moving sessions, so that load
+  /// balancers (which poll /readyz) stop sending new clients first.
+  milliseconds drain_delay{0};
+  std::string handoff_strategy = "least_sessions"; ///< or round_robin
 };
 
 /// NODE LIST|INFO|DRAIN: this daemon's record in the fleet, kept alive by heartbeats.

@@ -291,7 +291,8 @@ void read_membership(checker& c, const YAML::Node& node, membership_config& m) {
 void read_sessions(checker& c, const YAML::Node& node, sessions_config& s) {
   if (!c.expect_map(node, "sessions",
                     {"default_ttl_ms", "max_ttl_ms", "max_state_bytes", "max_meta_bytes",
-                     "max_user_length", "handoff_deadline_ms"}))
+                     "max_user_length", "handoff_deadline_ms", "drain_delay_ms",
+                     "handoff_strategy"}))
     return;
   c.read_ms(node, "default_ttl_ms", 1000, 365LL * 24 * 3600 * 1000, s.default_ttl);
   c.read_ms(node, "max_ttl_ms", 1000, 365LL * 24 * 3600 * 1000, s.max_ttl);
@@ -299,6 +300,12 @@ void read_sessions(checker& c, const YAML::Node& node, sessions_config& s) {
   c.read_size(node, "max_meta_bytes", 0, 1 << 20, s.max_meta_bytes);
   c.read_size(node, "max_user_length", 1, 4096, s.max_user_length);
   c.read_ms(node, "handoff_deadline_ms", 10, 3600 * 1000, s.handoff_deadline);
+  c.read_ms(node, "drain_delay_ms", 0, 600 * 1000, s.drain_delay);
+  c.read_string(node, "handoff_strategy", s.handoff_strategy);
+  if (s.handoff_strategy != "least_sessions" && s.handoff_strategy != "round_robin")
+    c.problem(node["handoff_strategy"].Mark(),
+              "handoff_strategy must be least_sessions or round_robin, got '" + s.handoff_strategy +
+                  "'");
   if (s.default_ttl > s.max_ttl)
     c.problem(node.Mark(), "sessions.default_ttl_ms must not exceed sessions.max_ttl_ms");
 }

@@ -55,7 +55,9 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
                           sa.max_state_bytes != sb.max_state_bytes ||
                           sa.max_meta_bytes != sb.max_meta_bytes ||
                           sa.max_user_length != sb.max_user_length ||
-                          sa.handoff_deadline != sb.handoff_deadline);
+                          sa.handoff_deadline != sb.handoff_deadline ||
+                          sa.drain_delay != sb.drain_delay ||
+                          sa.handoff_strategy != sb.handoff_strategy);
   differs("runtime", cur.runtime.worker_threads != next.runtime.worker_threads ||
                          cur.runtime.scheduler != next.runtime.scheduler);
 

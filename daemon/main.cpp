@@ -170,6 +170,8 @@ int run(const flags& f) {
     session_settings.node_id = cfg.node_id;
     session_settings.default_ttl = cfg.sessions.default_ttl;
     session_settings.handoff_deadline = cfg.sessions.handoff_deadline;
+    session_settings.drain_delay = cfg.sessions.drain_delay;
+    session_settings.round_robin = cfg.sessions.handoff_strategy == "round_robin";
     sessions =
         std::make_unique<session::session_service>(io, *pool, keys, members, session_settings);
     ctx.sessions = sessions.get();

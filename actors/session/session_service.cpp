@@ -382,6 +382,19 @@ void session_service::on_event(const std::string& payload) {
 }
 
 void session_service::handoff_all(std::function<void(handoff_report)> done) {
+  if (settings_.drain_delay.count() > 0) {
+    // Load balancers poll /readyz: give them time to see 503 before sessions move.
+    drain_delay_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
+    drain_delay_timer_->expires_after(settings_.drain_delay);
+    return drain_delay_timer_->async_wait(
+        [this, done = std::move(done)](const boost::system::error_code&) mutable {
+          start_handoff(std::move(done));
+        });
+  }
+  start_handoff(std::move(done));
+}
+
+void session_service::start_handoff(std::function<void(handoff_report)> done) {
   auto report = std::make_shared<handoff_report>();
   report->owned = owned_.size();
   if (owned_.empty() || drain_) return done(*report);
@@ -418,13 +431,17 @@ void session_service::move_all(std::vector<membership::node_record> targets,
       if (!ec) finish_drain();
     });
   };
+  std::size_t turn = 0;
   for (const auto& [id, epoch] : sessions) {
-    // Spread evenly: each session to the target with the fewest sessions so far.
-    auto target =
-        std::min_element(targets.begin(), targets.end(),
-                         [](const membership::node_record& a, const membership::node_record& b) {
-                           return a.sessions < b.sessions;
-                         });
+    // Spread evenly: each session to the target with the fewest sessions so far, or (the
+    // round_robin strategy) to the targets in turn whatever they hold.
+    auto target = settings_.round_robin
+                      ? targets.begin() + static_cast<std::ptrdiff_t>(turn++ % targets.size())
+                      : std::min_element(
+                            targets.begin(), targets.end(),
+                            [](const membership::node_record& a, const membership::node_record& b) {
+                              return a.sessions < b.sessions;
+                            });
     ++target->sessions;
     auto to = target->id;
     auto address = target->address;

@@ -37,6 +37,8 @@ struct session_settings {
   std::string node_id = "node";
   milliseconds default_ttl{24 * 3600 * 1000};
   milliseconds handoff_deadline{10000}; ///< a drain waits this long for resumes
+  milliseconds drain_delay{0};          ///< a drain waits this long (load balancers see 503) first
+  bool round_robin = false;             ///< targets in turn; else the one with the fewest sessions
 };
 
 struct session_view {
@@ -116,6 +118,7 @@ private:
   void on_event(const std::string& payload);
   void write_state_attempt(const std::string& id, std::shared_ptr<secret::secure_bytes> state,
                            int attempts_left, session_callback done);
+  void start_handoff(std::function<void(handoff_report)> done);
   void move_all(std::vector<membership::node_record> targets,
                 std::shared_ptr<handoff_report> report, std::function<void(handoff_report)> done);
 
@@ -137,6 +140,7 @@ private:
     std::unique_ptr<boost::asio::steady_timer> deadline;
   };
   std::unique_ptr<drain_state> drain_;
+  std::unique_ptr<boost::asio::steady_timer> drain_delay_timer_;
   void finish_drain();
   void adopt_sessions(const std::string& dead_node, std::vector<membership::node_record> targets,
                       std::function<void()> done);

@@ -290,3 +290,40 @@ TEST_CASE("kill -9 of a daemon: a live node adopts each of its sessions within t
   }
   CHECK(resumed == count);
 }
+
+TEST_CASE("a drain waits drain_delay_ms after /readyz turns 503, and round_robin spreads in turn") {
+  test::test_redis redis;
+  test::temp_dir dir;
+  auto config = test::write_secret_config(
+      dir, "s.yaml", "",
+      "membership: {heartbeat_ms: 100, ttl_ms: 1000}\n"
+      "sessions: {drain_delay_ms: 400, handoff_strategy: round_robin, handoff_deadline_ms: 500}\n");
+  auto a = session_daemon(redis, "a", config);
+  auto b = session_daemon(redis, "b", config);
+  auto c = session_daemon(redis, "c", config);
+  resp_client ca(a->socket_path()), cb(b->socket_path());
+  // b already holds sessions: least_sessions would send everything to c; round_robin alternates.
+  for (int i = 0; i < 4; ++i)
+    cb.call({"SESSION", "OPEN", "b-user"});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i)
+    ids.push_back(text_field(ca.call({"SESSION", "OPEN", "u"}), "id"));
+  CHECK(test::eventually([&] { return field(cb.call({"NODE", "INFO", "b"}), "sessions") == 4; }));
+  auto drain = std::async(std::launch::async, [&] {
+    resp_client admin(a->socket_path());
+    return admin.call({"NODE", "DRAIN", "WAIT"});
+  });
+  std::this_thread::sleep_for(200ms);
+  // Unready at once, but nothing moved yet: load balancers get the delay to notice.
+  CHECK(test::http_get(a->http_port(), "/readyz") == 503);
+  CHECK(text_field(cb.call({"SESSION", "GET", ids[0]}), "owner") == "a");
+  auto report = drain.get();
+  CHECK(field(report, "moved") == 6);
+  CHECK(field(report, "resumed") == 0); // nobody resumed here: the deadline ended the wait
+  CHECK(field(report, "took_ms") >= 500);
+  std::map<std::string, int> owners;
+  for (const auto& id : ids)
+    ++owners[text_field(cb.call({"SESSION", "GET", id}), "owner")];
+  CHECK(owners["b"] == 3);
+  CHECK(owners["c"] == 3);
+}
