@@ -171,7 +171,16 @@ void refuse_draining(daemon_context& ctx, std::shared_ptr<client_connection> sel
 } // namespace
 
 void connect_session_pushes(daemon_context& ctx) {
-  ctx.sessions->on_handoff_out([&ctx](const session::session_service::handoff_out& h) {
+  auto message = [&ctx](const std::string& text) {
+    ctx.pushes.publish(session_message_topic, [&](protocol::reply_writer& out) {
+      out.push(3);
+      out.bulk("message");
+      out.bulk(session_channel);
+      out.bulk(text);
+    });
+  };
+  ctx.sessions->on_handoff_out([&ctx, message](const session::session_service::handoff_out& h) {
+    message("handoff-out " + h.id + " " + h.target + " " + h.address + " " + h.token);
     ctx.pushes.publish(session_topic, [&](protocol::reply_writer& out) {
       out.push(6);
       out.bulk("session");
@@ -182,7 +191,8 @@ void connect_session_pushes(daemon_context& ctx) {
       out.bulk(h.token);
     });
   });
-  ctx.sessions->on_handoff_in([&ctx](const std::string& id, const std::string& from) {
+  ctx.sessions->on_handoff_in([&ctx, message](const std::string& id, const std::string& from) {
+    message("handoff-in " + id + " " + from);
     ctx.pushes.publish(session_topic, [&](protocol::reply_writer& out) {
       out.push(4);
       out.bulk("session");

@@ -21,5 +21,10 @@ void connect_session_pushes(daemon_context& ctx);
 
 /// The push_hub topic of SESSION WATCH.
 constexpr const char* session_topic = "sessions:";
+/// SUBSCRIBE sessions: the same events as Redis pub/sub messages on the channel "sessions"
+/// ("handoff-out <id> <target> <address> <token>", "handoff-in <id> <from>"), for client
+/// libraries that only hand pub/sub messages to the application.
+constexpr const char* session_channel = "sessions";
+constexpr const char* session_message_topic = "msg:sessions";
 
 } // namespace baton

@@ -23,7 +23,37 @@ namespace {
 
 // SECRET WATCH's and SESSION WATCH's topics live in the same hub but follow no lease.
 bool is_secret_topic(const std::string& topic) {
-  return topic.rfind(secret_topic_prefix, 0) == 0 || topic == session_topic;
+  return topic.rfind(secret_topic_prefix, 0) == 0 || topic == session_topic ||
+         topic == session_message_topic;
+}
+
+// SUBSCRIBE sessions / UNSUBSCRIBE sessions: the session events as pub/sub messages. Answered
+// here because they follow no lease; true if the command was one of these.
+bool session_channel_command(const protocol::command_spec& spec,
+                             const std::vector<std::string>& args, client_connection& conn,
+                             daemon_context& ctx, client_connection::reply_ticket ticket) {
+  bool subscribe = spec.id == protocol::command_id::subscribe;
+  if (args.size() != 2 || args[1] != session_channel) return false;
+  if (subscribe && !ctx.sessions) {
+    conn.fail(ticket, "ERR sessions are off on this daemon: they need secrets.keks");
+    return true;
+  }
+  if (subscribe && !ctx.access.allows(conn.peer(), "session")) {
+    conn.fail(ticket, "NOPERM " + conn.peer().describe() + " may not watch 'sessions'");
+    return true;
+  }
+  if (subscribe)
+    ctx.pushes.subscribe(session_message_topic, conn.id());
+  else
+    ctx.pushes.unsubscribe(session_message_topic, conn.id());
+  std::string bytes;
+  protocol::reply_writer out(bytes, ticket.protocol);
+  out.push(3);
+  out.bulk(subscribe ? "subscribe" : "unsubscribe");
+  out.bulk(session_channel);
+  out.integer(static_cast<std::int64_t>(conn.watching()));
+  conn.complete(ticket, std::move(bytes));
+  return true;
 }
 
 /// Watches one connection may hold: bounds what a client can make this node follow.
@@ -149,7 +179,7 @@ std::string targets_of_command(command_kind kind, const std::vector<std::string>
     if (kind.pubsub) {
       auto found = target_of_channel(args[i]);
       if (!found)
-        return "ERR baton's channels are lease:<name> and elect:<group>, not '" +
+        return "ERR baton's channels are lease:<name>, elect:<group> and sessions, not '" +
                args[i].substr(0, 64) + "'";
       target = *found;
       if (!ctx.access.allows(conn.peer(), target.elect ? "elect" : "lease"))
@@ -168,7 +198,15 @@ std::string targets_of_command(command_kind kind, const std::vector<std::string>
 
 void stop_watching(daemon_context& ctx, client_connection& conn, command_kind kind,
                    std::vector<watch_target> targets, protocol::reply_writer& out) {
+  bool sessions_stopped = false;
   if (targets.empty()) { // without names: all of this command's kind
+    if (kind.pubsub && ctx.pushes.unsubscribe(session_message_topic, conn.id())) {
+      sessions_stopped = true;
+      out.push(3);
+      out.bulk("unsubscribe");
+      out.bulk(session_channel);
+      out.integer(static_cast<std::int64_t>(conn.watching()));
+    }
     for (const auto& topic : ctx.pushes.topics_of(conn.id())) {
       if (is_secret_topic(topic)) continue; // SECRET UNWATCH's
       auto target = target_of_topic(topic);
@@ -188,7 +226,7 @@ void stop_watching(daemon_context& ctx, client_connection& conn, command_kind ki
   }
   if (!kind.pubsub) {
     out.integer(static_cast<std::int64_t>(conn.watching()));
-  } else if (targets.empty()) {
+  } else if (targets.empty() && !sessions_stopped) {
     out.push(3); // as Redis answers UNSUBSCRIBE with nothing subscribed
     out.bulk("unsubscribe");
     out.null();
@@ -213,6 +251,7 @@ void connect_lease_pushes(daemon_context& ctx) {
 void run_watch_command(const protocol::command_spec& spec, std::vector<std::string>& args,
                        client_connection& conn, daemon_context& ctx,
                        client_connection::reply_ticket ticket) {
+  if (session_channel_command(spec, args, conn, ctx, ticket)) return;
   std::string bytes;
   protocol::reply_writer out(bytes, ticket.protocol);
   std::vector<watch_target> targets;

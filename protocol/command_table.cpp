@@ -103,7 +103,7 @@ const std::vector<command_spec>& command_table() {
       {"NODE", "DRAIN", -2, command_id::node_drain, "node",
        "Marks this daemon draining: /readyz turns 503 at once, the drain is announced (admin)"},
       {"SUBSCRIBE", "", -2, command_id::subscribe, "subscribe",
-       "Redis pub/sub for baton's events: channels lease:<name> and elect:<group>", true},
+       "Redis pub/sub for baton's events: channels lease:<name>, elect:<group> and sessions", true},
       {"UNSUBSCRIBE", "", -1, command_id::unsubscribe, "subscribe",
        "Stops the named channels (all, without names)", true},
   };

@@ -228,6 +228,22 @@ async function sessions() {
   }
   check('node-redis: a replayed token is refused', error && error.message.startsWith('REFUSED'),
         String(error));
+  // ioredis' pub/sub API hears the handoff of a drain: SUBSCRIBE sessions on the draining
+  // daemon, NODE DRAIN, and the client resumes with the pushed token on the target.
+  const moving = fields(await nr.sendCommand(['SESSION', 'OPEN', 'node-user-2']));
+  const sub = new IORedis({ path: batonSockB });
+  const heard = new Promise((resolve) => sub.on('message', (channel, text) => resolve(text)));
+  await sub.subscribe('sessions');
+  await nr.sendCommand(['NODE', 'DRAIN']);
+  const text = await Promise.race([heard, new Promise((r) => setTimeout(() => r(''), 5000))]);
+  const words = text.split(' ');
+  check('ioredis: SUBSCRIBE sessions hears handoff-out with the target and a token',
+        words[0] === 'handoff-out' && words[1] === moving.id && words[2] === 'node-js' &&
+        words[4].startsWith('v1.'), text);
+  const back = fields(await io.call('SESSION', 'RESUME', words[4] || 'none'));
+  check('ioredis: the client resumes on the target with the pushed token',
+        back.id === moving.id && back.owner === 'node-js', JSON.stringify(back));
+  sub.disconnect();
   await nr.quit();
   io.disconnect();
 }

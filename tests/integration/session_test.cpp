@@ -231,6 +231,13 @@ TEST_CASE("bad session input gets clear errors") {
         "ERR no such session (closed or expired)");
   CHECK(c.call({"SESSION", "GET", id, "x"}).str.rfind("ERR wrong number of arguments", 0) == 0);
   CHECK(c.call({"SESSION", "WATCH", "x"}).str.rfind("ERR wrong number of arguments", 0) == 0);
+  // SUBSCRIBE sessions and UNSUBSCRIBE (all) answer as Redis does, once each.
+  resp_client sub(a->socket_path());
+  auto subscribed = sub.call({"SUBSCRIBE", "sessions"});
+  CHECK(subscribed.to_string() == "[\"subscribe\", \"sessions\", (integer) 1]");
+  auto unsubscribed = sub.call({"UNSUBSCRIBE"});
+  CHECK(unsubscribed.to_string() == "[\"unsubscribe\", \"sessions\", (integer) 0]");
+  CHECK(sub.call({"PING"}).str == "PONG"); // out of watch mode again
   CHECK(c.call({"PING"}).str == "PONG");
 }
 
