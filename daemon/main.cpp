@@ -168,7 +168,7 @@ int run(const flags& f) {
     session::session_settings session_settings;
     session_settings.prefix = cfg.prefix;
     session_settings.node_id = cfg.node_id;
-    session_settings.default_ttl = cfg.sessions.default_ttl;
+    session_settings.run_id = run_id;
     session_settings.handoff_deadline = cfg.sessions.handoff_deadline;
     session_settings.drain_delay = cfg.sessions.drain_delay;
     session_settings.round_robin = cfg.sessions.handoff_strategy == "round_robin";

@@ -9,7 +9,6 @@
 #include "actors/lease/lease_keys.hpp"
 #include "actors/lease/lease_service.hpp"
 #include "actors/lease/lease_watch.hpp"
-#include "daemon/secret_commands.hpp"
 #include "daemon/session_commands.hpp"
 #include "daemon/watch_targets.hpp"
 #include "protocol/reply_writer.hpp"
@@ -20,12 +19,6 @@ using lease::lease_event;
 using style = watch_target::style;
 
 namespace {
-
-// SECRET WATCH's and SESSION WATCH's topics live in the same hub but follow no lease.
-bool is_secret_topic(const std::string& topic) {
-  return topic.rfind(secret_topic_prefix, 0) == 0 || topic == session_topic ||
-         topic == session_message_topic;
-}
 
 // SUBSCRIBE sessions / UNSUBSCRIBE sessions: the session events as pub/sub messages. Answered
 // here because they follow no lease; true if the command was one of these.
@@ -208,11 +201,11 @@ void stop_watching(daemon_context& ctx, client_connection& conn, command_kind ki
       out.integer(static_cast<std::int64_t>(conn.watching()));
     }
     for (const auto& topic : ctx.pushes.topics_of(conn.id())) {
-      if (is_secret_topic(topic)) continue; // SECRET UNWATCH's
       auto target = target_of_topic(topic);
-      bool ours = kind.pubsub ? target.how == style::message
-                              : target.how == style::watch && target.elect == kind.elect;
-      if (ours) targets.push_back(target);
+      if (!target) continue; // not a lease's (SECRET UNWATCH's, SESSION UNWATCH's)
+      bool ours = kind.pubsub ? target->how == style::message
+                              : target->how == style::watch && target->elect == kind.elect;
+      if (ours) targets.push_back(*target);
     }
   }
   for (const auto& target : targets) {
@@ -244,7 +237,7 @@ void connect_lease_pushes(daemon_context& ctx) {
   ctx.lease_watch->on_event([&ctx](const lease_event& e) { publish(ctx, e); });
   ctx.on_client_closed.push_back([&ctx](std::uint64_t connection) {
     for (const auto& topic : ctx.pushes.detach(connection))
-      if (!is_secret_topic(topic)) ctx.lease_watch->unwatch(target_of_topic(topic).lease());
+      if (auto target = target_of_topic(topic)) ctx.lease_watch->unwatch(target->lease());
   });
 }
 

@@ -41,11 +41,11 @@ std::optional<watch_target> target_of_channel(const std::string& channel) {
   return t;
 }
 
-watch_target target_of_topic(const std::string& topic) {
+std::optional<watch_target> target_of_topic(const std::string& topic) {
   if (starts_with(topic, message_prefix))
-    return *target_of_channel(topic.substr(message_prefix.size()));
-  auto t = *target_of_channel(topic);
-  t.how = watch_target::style::watch;
+    return target_of_channel(topic.substr(message_prefix.size()));
+  auto t = target_of_channel(topic);
+  if (t) t->how = watch_target::style::watch;
   return t;
 }
 

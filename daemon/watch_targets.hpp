@@ -31,8 +31,9 @@ struct watch_target {
   std::string lease() const;
 };
 
-/// The target of a push_hub topic (inverse of watch_target::topic).
-watch_target target_of_topic(const std::string& topic);
+/// The target of a push_hub topic (inverse of watch_target::topic); empty for topics of the
+/// hub that follow no lease (SECRET WATCH, SESSION WATCH, SUBSCRIBE sessions).
+std::optional<watch_target> target_of_topic(const std::string& topic);
 /// A SUBSCRIBE channel's target; empty for a channel baton has no events for.
 std::optional<watch_target> target_of_channel(const std::string& channel);
 /// Election leases are "elect:<group>".

@@ -18,7 +18,7 @@ std::string node_events_channel(const std::string& prefix) {
 
 membership_service::membership_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                                        membership_settings settings)
-    : io_(io), redis_(redis), settings_(std::move(settings)),
+    : redis_(redis), settings_(std::move(settings)),
       records_key_(settings_.prefix + ":{nodes}"), seen_key_(settings_.prefix + ":{nodes}:seen"),
       channel_(node_events_channel(settings_.prefix)), timer_(io),
       started_ms_(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -58,7 +58,6 @@ std::string membership_service::record_json() const {
 }
 
 void membership_service::beat(std::function<void(bool)> done) {
-  ++heartbeats_;
   redis_.run_script(
       "node_heartbeat", {records_key_, seen_key_},
       {settings_.node_id, record_json(), std::to_string(settings_.ttl.count()), channel_,

@@ -71,14 +71,11 @@ public:
   void set_session_count(std::function<std::int64_t()> count) { sessions_ = std::move(count); }
   void on_event(std::function<void(const node_event&)> handler) { handler_ = std::move(handler); }
 
-  std::uint64_t heartbeats() const { return heartbeats_; }
-
 private:
   void beat(std::function<void(bool)> done = nullptr);
   void arm();
   std::string record_json() const;
 
-  boost::asio::io_context& io_;
   redis_link::redis_pool& redis_;
   membership_settings settings_;
   std::string records_key_, seen_key_, channel_;
@@ -87,7 +84,6 @@ private:
   bool draining_ = false;
   bool stopped_ = false;
   bool reachable_ = true; ///< the last heartbeat reached Redis (logged on each change)
-  std::uint64_t heartbeats_ = 0;
   std::function<std::int64_t()> sessions_;
   std::function<void(const node_event&)> handler_;
 };

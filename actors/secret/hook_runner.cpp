@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -143,7 +144,9 @@ struct hook_runner::shared_state {
   std::mutex mutex;
   bool stopping = false;
   std::vector<pid_t> running; ///< process groups of hooks still running
-  std::vector<std::thread> threads;
+  std::map<std::uint64_t, std::thread> threads;
+  std::vector<std::uint64_t> finished; ///< threads that are done, to be joined by the next run
+  std::uint64_t next_id = 0;
 };
 
 std::shared_ptr<hook_runner::shared_state> hook_runner::make_state() {
@@ -151,7 +154,7 @@ std::shared_ptr<hook_runner::shared_state> hook_runner::make_state() {
 }
 
 hook_runner::~hook_runner() {
-  std::vector<std::thread> threads;
+  std::map<std::uint64_t, std::thread> threads;
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     state_->stopping = true;
@@ -159,7 +162,7 @@ hook_runner::~hook_runner() {
       kill(-group, SIGKILL);
     threads = std::move(state_->threads);
   }
-  for (auto& t : threads)
+  for (auto& [id, t] : threads)
     if (t.joinable()) t.join();
 }
 
@@ -169,27 +172,42 @@ void hook_runner::run(const std::string& command, secure_bytes input,
   auto shared_input = std::make_shared<secure_bytes>(std::move(input));
   auto state = state_;
   auto& io = io_;
-  std::lock_guard<std::mutex> lock(state->mutex);
-  if (state->stopping) return;
-  state->threads.emplace_back([&io, state, command, shared_input,
-                               environment = std::move(environment), timeout,
-                               done = std::move(done)]() mutable {
-    pid_t group = 0;
-    auto started = [&](pid_t child) {
-      std::lock_guard<std::mutex> guard(state->mutex);
-      group = child;
-      state->running.push_back(child);
-      if (state->stopping) kill(-child, SIGKILL);
-    };
-    auto result = std::make_shared<hook_result>(
-        run_blocking(command, *shared_input, environment, timeout, started));
-    *shared_input = secure_bytes();
-    std::lock_guard<std::mutex> guard(state->mutex);
-    auto& running = state->running;
-    running.erase(std::remove(running.begin(), running.end(), group), running.end());
-    if (!state->stopping)
-      boost::asio::post(io, [result, done = std::move(done)] { done(std::move(*result)); });
-  });
+  std::vector<std::thread> finished; // each holds its resources until joined
+  {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    if (state->stopping) return;
+    for (auto id : state->finished) {
+      finished.push_back(std::move(state->threads.at(id)));
+      state->threads.erase(id);
+    }
+    state->finished.clear();
+    auto id = state->next_id++;
+    state->threads[id] =
+        std::thread([&io, state, id, command, shared_input, environment = std::move(environment),
+                     timeout, done = std::move(done)]() mutable {
+          pid_t group = 0;
+          auto started = [&](pid_t child) {
+            std::lock_guard<std::mutex> guard(state->mutex);
+            group = child;
+            state->running.push_back(child);
+            if (state->stopping) kill(-child, SIGKILL);
+          };
+          auto result = std::make_shared<hook_result>(
+              run_blocking(command, *shared_input, environment, timeout, started));
+          *shared_input = secure_bytes();
+          std::lock_guard<std::mutex> guard(state->mutex);
+          auto& running = state->running;
+          running.erase(std::remove(running.begin(), running.end(), group), running.end());
+          if (!state->stopping) {
+            boost::asio::post(io, [result, done = std::move(done)] { done(std::move(*result)); });
+            state->finished.push_back(id);
+          }
+        });
+  }
+  // A finished thread has only its return left: joining it (outside the lock it may still
+  // be releasing) is quick.
+  for (auto& t : finished)
+    t.join();
 }
 
 } // namespace baton::secret

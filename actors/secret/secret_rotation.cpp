@@ -1,7 +1,7 @@
 // The rotation state machine; see secret_rotation.hpp.
 #include "actors/secret/secret_rotation.hpp"
 
-#include "actors/lease/lease_keys.hpp"
+#include "actors/lease/task_lease.hpp"
 #include "actors/secret/hook_runner.hpp"
 #include "actors/secret/kek_loader.hpp"
 #include "actors/secret/secret_keys.hpp"
@@ -20,10 +20,12 @@ public:
   rotation(rotation_context& ctx, rotation_request request,
            std::function<void(rotation_outcome)> done)
       : ctx_(ctx), request_(std::move(request)), done_(std::move(done)),
-        keys_(keys_for(ctx.prefix, request_.name)),
-        lease_(lease::keys_for(ctx.prefix, rotation_lease(request_.name))) {
+        keys_(keys_for(ctx.prefix, request_.name)) {
     static std::uint64_t sequence = 0;
-    owner_ = ctx.node_id + ":" + ctx.run_id + ":rotation:" + std::to_string(++sequence);
+    lease_.prefix = ctx.prefix;
+    lease_.name = rotation_lease(request_.name);
+    lease_.owner = ctx.node_id + ":" + ctx.run_id + ":rotation:" + std::to_string(++sequence);
+    lease_.node = ctx.node_id;
   }
 
   void start() { acquire(); }
@@ -33,32 +35,27 @@ private:
 
   void acquire() {
     auto self = shared_from_this();
-    auto lease_name = rotation_lease(request_.name);
-    ctx_.redis.run_script(
-        "lease_acquire", {lease_.lease, lease_.fence},
-        {owner_, std::to_string(ctx_.settings.rotation_lease.count()), ctx_.node_id,
-         "secret rotation", request_.name, "0", "0", lease::watch_channel(ctx_.prefix, lease_name)},
-        [self](redis_reply r) {
-          if (r.is_error()) return self->finish_unavailable(r);
-          if (r.kind != reply_kind::array || r.elements.size() < 2)
-            return self->fail("unexpected reply to the rotation lease: " + r.str);
-          if (r.elements[0].integer != 1) {
-            rotation_outcome o;
-            o.what = rotation_outcome::kind::busy;
-            o.why = "a rotation of this secret is running on node " +
-                    (r.elements.size() > 3 ? r.elements[3].str : std::string("?"));
-            return self->finish(std::move(o), false);
-          }
-          self->token_ = std::to_string(r.elements[1].integer);
-          failpoint("secret-after-lease");
-          self->begin();
-        });
+    lease::acquire_task_lease(ctx_.redis, lease_, ctx_.settings.rotation_lease, "secret rotation",
+                              request_.name, [self](lease::task_lease_result r) {
+                                using kind = lease::task_lease_result::kind;
+                                if (r.what == kind::unavailable)
+                                  return self->finish_unavailable(redis_reply::unavailable(r.why));
+                                if (r.what == kind::held) {
+                                  rotation_outcome o;
+                                  o.what = rotation_outcome::kind::busy;
+                                  o.why = "a rotation of this secret is running on node " +
+                                          r.holder_node;
+                                  return self->finish(std::move(o));
+                                }
+                                failpoint("secret-after-lease");
+                                self->begin();
+                              });
   }
 
   void begin() {
     auto self = shared_from_this();
     ctx_.redis.run_script("secret_begin", {keys_.record},
-                          {token_, std::to_string(request_.due.count())},
+                          {lease_.token, std::to_string(request_.due.count())},
                           [self](redis_reply r) { self->on_begin(std::move(r)); });
   }
 
@@ -71,7 +68,7 @@ private:
     if (verdict == "not-due") {
       rotation_outcome o;
       o.what = rotation_outcome::kind::not_due;
-      return finish(std::move(o), true);
+      return finish(std::move(o));
     }
     version_ = r.elements.at(1).integer;
     failpoint("secret-after-begin");
@@ -85,7 +82,7 @@ private:
     auto self = shared_from_this();
     log::info("secret", "rolling back a half-done rotation's pending version",
               {{"secret", request_.name}, {"version", std::to_string(version_)}});
-    ctx_.redis.run_script("secret_abort", {keys_.record}, {token_, std::to_string(version_)},
+    ctx_.redis.run_script("secret_abort", {keys_.record}, {lease_.token, std::to_string(version_)},
                           [self](redis_reply r) {
                             if (r.is_error()) return self->finish_unavailable(r);
                             self->begin();
@@ -163,7 +160,8 @@ private:
     auto self = shared_from_this();
     ctx_.redis.run_script(
         "secret_stage", {keys_.record},
-        {token_, std::to_string(version_), sealed.kek_id, sealed.wrapped_key, sealed.ciphertext},
+        {lease_.token, std::to_string(version_), sealed.kek_id, sealed.wrapped_key,
+         sealed.ciphertext},
         [self](redis_reply r) {
           if (r.is_error()) return self->finish_unavailable(r);
           if (r.kind != reply_kind::array || r.elements.size() < 2 || r.elements[0].integer != 1)
@@ -191,7 +189,7 @@ private:
     auto grace = request_.grace;
     ctx_.redis.run_script(
         "secret_promote", {keys_.record},
-        {token_, std::to_string(version_), std::to_string(grace.count()),
+        {lease_.token, std::to_string(version_), std::to_string(grace.count()),
          events_channel(ctx_.prefix), request_.name},
         [self](redis_reply r) {
           if (r.is_error()) return self->finish_unavailable(r);
@@ -205,7 +203,7 @@ private:
           o.epoch = r.elements[1].integer;
           o.previous = r.elements.size() > 3 ? r.elements[3].integer : 0;
           o.finished_earlier = self->finished_earlier_;
-          self->finish(std::move(o), true);
+          self->finish(std::move(o));
         });
   }
 
@@ -214,7 +212,7 @@ private:
   void abort_and_fail(std::string why) {
     auto self = shared_from_this();
     if (version_ == 0) return fail(std::move(why));
-    ctx_.redis.run_script("secret_abort", {keys_.record}, {token_, std::to_string(version_)},
+    ctx_.redis.run_script("secret_abort", {keys_.record}, {lease_.token, std::to_string(version_)},
                           [self, why](redis_reply) { self->fail(why); });
   }
 
@@ -222,23 +220,19 @@ private:
     rotation_outcome o;
     o.what = rotation_outcome::kind::failed;
     o.why = std::move(why);
-    finish(std::move(o), !token_.empty());
+    finish(std::move(o));
   }
 
   void finish_unavailable(const redis_reply& r) {
     rotation_outcome o;
     o.what = rotation_outcome::kind::unavailable;
     o.why = r.str;
-    finish(std::move(o), !token_.empty());
+    finish(std::move(o));
   }
 
-  void finish(rotation_outcome o, bool release) {
+  void finish(rotation_outcome o) {
     value_ = secure_bytes();
-    if (release && !token_.empty())
-      ctx_.redis.run_script(
-          "lease_release", {lease_.lease},
-          {owner_, token_, lease::events_channel(ctx_.prefix), rotation_lease(request_.name)},
-          [](redis_reply) {});
+    lease::release_task_lease(ctx_.redis, lease_);
     auto done = std::move(done_);
     if (done) done(std::move(o));
   }
@@ -252,9 +246,7 @@ private:
   rotation_request request_;
   std::function<void(rotation_outcome)> done_;
   secret_keys keys_;
-  lease::lease_keys lease_;
-  std::string owner_;
-  std::string token_;
+  lease::task_lease lease_;
   std::int64_t version_ = 0;
   secure_bytes value_;
   bool finished_earlier_ = false;

@@ -51,7 +51,7 @@ secret_answer answer(secret_answer::kind what, std::string why = {}) {
 
 secret_service::secret_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                                const keyring& keys, secret_service_settings settings)
-    : io_(io), redis_(redis), keys_(keys), settings_(std::move(settings)),
+    : redis_(redis), keys_(keys), settings_(std::move(settings)),
       hooks_(io), rotation_{hooks_,           redis_,           keys_,
                             settings_.config, settings_.prefix, settings_.node_id,
                             settings_.run_id},
@@ -281,7 +281,7 @@ void secret_service::refresh() {
     if (it->second.exists &&
         estimated_redis_ms() - it->second.rotated_at_ms < item.rotate_every.count())
       continue;
-    rotating_[item.name] = true;
+    rotating_.insert(item.name);
     rotation_request request;
     request.name = item.name;
     request.due = item.rotate_every;
@@ -328,10 +328,7 @@ void secret_service::with_entry(const std::string& name,
 }
 
 void secret_service::follow(const std::string& name, std::function<void()> done) {
-  auto it = cache_.find(name);
-  if (it != cache_.end() && it->second.loaded) return done();
-  if (it == cache_.end() && cache_.size() >= max_cached) return done();
-  load(name, [done = std::move(done)](bool) { done(); });
+  with_entry(name, [done = std::move(done)](cached_secret*, bool) { done(); });
 }
 
 // -- the commands --------------------------------------------------------------------------

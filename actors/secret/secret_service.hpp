@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -167,7 +168,6 @@ private:
   void scan_names(std::string cursor, std::shared_ptr<std::vector<std::string>> names,
                   std::function<void(bool)> done);
 
-  boost::asio::io_context& io_;
   redis_link::redis_pool& redis_;
   const keyring& keys_;
   secret_service_settings settings_;
@@ -178,7 +178,7 @@ private:
   std::function<void(const std::string&, std::int64_t, std::int64_t)> changed_;
   boost::asio::steady_timer refresh_timer_;
   std::int64_t redis_offset_ms_ = 0;     ///< Redis' clock minus this host's, as last read
-  std::map<std::string, bool> rotating_; ///< schedules in flight, by name
+  std::set<std::string> rotating_; ///< names whose scheduled rotation is in flight
   struct counters {
     std::uint64_t gets = 0, verified_current = 0, verified_previous = 0, not_matched = 0;
     std::uint64_t rotations_done = 0, rotations_failed = 0, rotations_busy = 0;

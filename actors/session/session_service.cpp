@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "actors/lease/lease_keys.hpp"
+#include "actors/lease/task_lease.hpp"
 #include "actors/secret/kek_loader.hpp"
 #include "actors/session/resume_token.hpp"
 #include "common/log.hpp"
@@ -66,6 +66,39 @@ std::string sealed_name(const std::string& id) {
 }
 
 } // namespace
+
+// Where sessions may move when a node drains or dies: the active nodes but that one, and the
+// configured strategy that picks each session's target (a drain and an adoption alike).
+class handoff_targets {
+public:
+  handoff_targets(std::vector<membership::node_record> nodes, const std::string& leaving,
+                  bool round_robin)
+      : round_robin_(round_robin) {
+    for (auto& n : nodes)
+      if (n.state == "active" && n.id != leaving) nodes_.push_back(std::move(n));
+  }
+  bool empty() const { return nodes_.empty(); }
+  /// The next session's target: the one with the fewest sessions so far (counting those
+  /// given out here), or with round_robin each in turn whatever it holds.
+  const membership::node_record& next() {
+    auto target = round_robin_
+                      ? nodes_.begin() + static_cast<std::ptrdiff_t>(turn_++ % nodes_.size())
+                      : std::min_element(
+                            nodes_.begin(), nodes_.end(),
+                            [](const membership::node_record& a, const membership::node_record& b) {
+                              return a.sessions < b.sessions;
+                            });
+    ++target->sessions;
+    return *target;
+  }
+
+private:
+  std::vector<membership::node_record> nodes_;
+  bool round_robin_;
+  std::size_t turn_ = 0;
+};
+
+namespace {} // namespace
 
 session_service::session_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                                  const secret::keyring& keys,
@@ -400,20 +433,19 @@ void session_service::start_handoff(std::function<void(handoff_report)> done) {
   if (owned_.empty() || drain_) return done(*report);
   members_.list("", [this, report, done = std::move(done)](
                         bool ok, std::vector<membership::node_record> nodes, std::string why) {
-    std::vector<membership::node_record> targets;
-    for (auto& n : nodes)
-      if (n.state == "active" && n.id != settings_.node_id) targets.push_back(std::move(n));
-    if (!ok || targets.empty()) {
+    auto targets = std::make_shared<handoff_targets>(std::move(nodes), settings_.node_id,
+                                                     settings_.round_robin);
+    if (!ok || targets->empty()) {
       log::warn("session", "no active node to hand sessions to; they stay here",
                 {{"sessions", std::to_string(owned_.size())}, {"why", ok ? "none active" : why}});
       report->stayed = owned_.size();
       return done(*report);
     }
-    move_all(std::move(targets), report, done);
+    move_all(targets, report, done);
   });
 }
 
-void session_service::move_all(std::vector<membership::node_record> targets,
+void session_service::move_all(std::shared_ptr<handoff_targets> targets,
                                std::shared_ptr<handoff_report> report,
                                std::function<void(handoff_report)> done) {
   drain_ = std::make_unique<drain_state>();
@@ -431,20 +463,10 @@ void session_service::move_all(std::vector<membership::node_record> targets,
       if (!ec) finish_drain();
     });
   };
-  std::size_t turn = 0;
   for (const auto& [id, epoch] : sessions) {
-    // Spread evenly: each session to the target with the fewest sessions so far, or (the
-    // round_robin strategy) to the targets in turn whatever they hold.
-    auto target = settings_.round_robin
-                      ? targets.begin() + static_cast<std::ptrdiff_t>(turn++ % targets.size())
-                      : std::min_element(
-                            targets.begin(), targets.end(),
-                            [](const membership::node_record& a, const membership::node_record& b) {
-                              return a.sessions < b.sessions;
-                            });
-    ++target->sessions;
-    auto to = target->id;
-    auto address = target->address;
+    const auto& target = targets->next();
+    auto to = target.id;
+    auto address = target.address;
     auto nonce = random_id();
     auto session_id = id;
     redis_.run_script("session_move", {key(id)},
@@ -480,47 +502,35 @@ void session_service::finish_drain() {
 
 // -- adoption ------------------------------------------------------------------------------
 
-std::string session_service::random_run() {
-  return random_id().substr(0, 16);
-}
-
 void session_service::adopt(const std::string& dead_node) {
   if (dead_node == settings_.node_id) return;
-  auto lease_name = "session-adopt/" + dead_node;
-  auto keys = lease::keys_for(settings_.prefix, lease_name);
-  auto owner = settings_.node_id + ":" + run_id_ + ":adopt";
+  auto lease = std::make_shared<lease::task_lease>();
+  lease->prefix = settings_.prefix;
+  lease->name = "session-adopt/" + dead_node;
+  lease->owner = settings_.node_id + ":" + settings_.run_id + ":adopt";
+  lease->node = settings_.node_id;
   // One adopter: the daemon that gets the lease. The others find it held and leave it.
-  redis_.run_script(
-      "lease_acquire", {keys.lease, keys.fence},
-      {owner, "30000", settings_.node_id, "session adoption", dead_node, "0", "0", ""},
-      [this, dead_node, lease_name, keys, owner](redis_reply r) {
-        if (r.kind != reply_kind::array || r.elements.size() < 2 || r.elements[0].integer != 1)
-          return;
-        auto token = std::to_string(r.elements[1].integer);
-        auto release = [this, keys, owner, token, lease_name] {
-          redis_.run_script("lease_release", {keys.lease},
-                            {owner, token, lease::events_channel(settings_.prefix), lease_name},
-                            [](redis_reply) {});
-        };
+  lease::acquire_task_lease(
+      redis_, *lease, milliseconds(30000), "session adoption", dead_node,
+      [this, dead_node, lease](lease::task_lease_result r) {
+        if (r.what != lease::task_lease_result::kind::granted) return;
+        auto release = [this, lease] { lease::release_task_lease(redis_, *lease); };
         members_.list("", [this, dead_node, release](
                               bool ok, std::vector<membership::node_record> nodes, std::string) {
-          std::vector<membership::node_record> targets;
-          for (auto& n : nodes)
-            if (n.state == "active" && n.id != dead_node) targets.push_back(std::move(n));
-          if (!ok || targets.empty()) return release();
-          adopt_sessions(dead_node, std::move(targets), release);
+          auto targets =
+              std::make_shared<handoff_targets>(std::move(nodes), dead_node, settings_.round_robin);
+          if (!ok || targets->empty()) return release();
+          adopt_sessions(dead_node, targets, release);
         });
       });
 }
 
 void session_service::adopt_sessions(const std::string& dead_node,
-                                     std::vector<membership::node_record> targets,
+                                     std::shared_ptr<handoff_targets> targets,
                                      std::function<void()> done) {
   redis_.call({"ZRANGE", node_index(dead_node), "0", "-1"}, [this, dead_node, targets,
-                                                             done](redis_reply r) mutable {
+                                                             done](redis_reply r) {
     auto ids = r.elements;
-    auto shared_targets =
-        std::make_shared<std::vector<membership::node_record>>(std::move(targets));
     auto left = std::make_shared<std::size_t>(ids.size() + 1);
     auto adopted = std::make_shared<std::size_t>(0);
     auto one_done = [this, left, adopted, dead_node, done] {
@@ -533,22 +543,16 @@ void session_service::adopt_sessions(const std::string& dead_node,
       auto id = e.str;
       redis_.run_script(
           "session_read", {key(id)}, {},
-          [this, id, dead_node, shared_targets, adopted, one_done](redis_reply s) {
+          [this, id, dead_node, targets, adopted, one_done](redis_reply s) {
             if (s.kind != reply_kind::array || s.elements.size() < 2 || s.elements[1].integer < 0) {
               index(node_index(dead_node), false, id, 0);
               return one_done();
             }
             auto f = fields_of(s, 2);
             if (f["owner"] != dead_node) return one_done(); // resumed elsewhere already
-            auto target = std::min_element(
-                shared_targets->begin(), shared_targets->end(),
-                [](const membership::node_record& a, const membership::node_record& b) {
-                  return a.sessions < b.sessions;
-                });
-            ++target->sessions;
             // No new nonce: the client's last token still resumes it.
             redis_.run_script("session_move", {key(id)},
-                              {dead_node, f["epoch"], target->id, "", channel_, id},
+                              {dead_node, f["epoch"], targets->next().id, "", channel_, id},
                               [this, id, dead_node, adopted, one_done](redis_reply m) {
                                 if (m.kind == reply_kind::array && !m.elements.empty() &&
                                     m.elements[0].integer == 1) {

@@ -30,12 +30,14 @@
 
 namespace baton::session {
 
+class handoff_targets;
+
 using std::chrono::milliseconds;
 
 struct session_settings {
   std::string prefix = "baton";
   std::string node_id = "node";
-  milliseconds default_ttl{24 * 3600 * 1000};
+  std::string run_id = "run";           ///< random per daemon start, as for leases
   milliseconds handoff_deadline{10000}; ///< a drain waits this long for resumes
   milliseconds drain_delay{0};          ///< a drain waits this long (load balancers see 503) first
   bool round_robin = false;             ///< targets in turn; else the one with the fewest sessions
@@ -119,8 +121,8 @@ private:
   void write_state_attempt(const std::string& id, std::shared_ptr<secret::secure_bytes> state,
                            int attempts_left, session_callback done);
   void start_handoff(std::function<void(handoff_report)> done);
-  void move_all(std::vector<membership::node_record> targets,
-                std::shared_ptr<handoff_report> report, std::function<void(handoff_report)> done);
+  void move_all(std::shared_ptr<handoff_targets> targets, std::shared_ptr<handoff_report> report,
+                std::function<void(handoff_report)> done);
 
   boost::asio::io_context& io_;
   redis_link::redis_pool& redis_;
@@ -142,10 +144,8 @@ private:
   std::unique_ptr<drain_state> drain_;
   std::unique_ptr<boost::asio::steady_timer> drain_delay_timer_;
   void finish_drain();
-  void adopt_sessions(const std::string& dead_node, std::vector<membership::node_record> targets,
+  void adopt_sessions(const std::string& dead_node, std::shared_ptr<handoff_targets> targets,
                       std::function<void()> done);
-  std::string run_id_ = random_run();
-  static std::string random_run();
 };
 
 } // namespace baton::session
