@@ -232,7 +232,10 @@ async function sessions() {
   // daemon, NODE DRAIN, and the client resumes with the pushed token on the target.
   const moving = fields(await nr.sendCommand(['SESSION', 'OPEN', 'node-user-2']));
   const sub = new IORedis({ path: batonSockB });
-  const heard = new Promise((resolve) => sub.on('message', (channel, text) => resolve(text)));
+  // b owns two sessions now (the one resumed above too): wait for this one's handoff.
+  const heard = new Promise((resolve) => sub.on('message', (channel, text) => {
+    if (text.split(' ')[1] === moving.id) resolve(text);
+  }));
   await sub.subscribe('sessions');
   await nr.sendCommand(['NODE', 'DRAIN']);
   const text = await Promise.race([heard, new Promise((r) => setTimeout(() => r(''), 5000))]);
