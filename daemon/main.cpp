@@ -23,6 +23,7 @@
 #include "actors/secret/secret_service.hpp"
 #include "actors/session/session_service.hpp"
 #include "build_info.hpp"
+#include "common/chaos_bugs.hpp"
 #include "common/log.hpp"
 #include "daemon/config_loader.hpp"
 #include "daemon/config_reload.hpp"
@@ -86,6 +87,10 @@ int run(const flags& f) {
   if (!load(f, cfg)) return 1;
   log::set_level(cfg.log.level);
   log::set_format(cfg.log.format);
+
+  for (const auto& bug : chaos_bugs::enabled())
+    log::warn("daemon", "a deliberate bug is on (BATON_CHAOS_BUGS): for the chaos harness only",
+              {{"bug", bug}});
 
   redis_link::link_settings link;
   std::string error;

@@ -4,6 +4,7 @@
 #include <openssl/sha.h>
 
 #include "actors/redis_link/embedded_scripts.hpp"
+#include "common/chaos_bugs.hpp"
 
 namespace baton::redis_link {
 
@@ -23,7 +24,10 @@ std::string sha1_hex(std::string_view text) {
 script_registry::script_registry() {
   for (const auto& s : embedded_scripts()) {
     std::string name(s.name);
-    scripts_[name] = script{name, std::string(s.body), sha1_hex(s.body)};
+    // Unchanged unless the chaos harness asked for a deliberate bug (BATON_CHAOS_BUGS).
+    auto body = chaos_bugs::apply(s.name, std::string(s.body));
+    auto sha = sha1_hex(body);
+    scripts_[name] = script{name, std::move(body), std::move(sha)};
   }
 }
 

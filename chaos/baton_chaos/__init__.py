@@ -1,0 +1,1 @@
+"""Chaos testing for baton: workloads, faults, and checkers that judge the recorded history."""

@@ -1,0 +1,82 @@
+"""What every workload shares: the run context (history, fleet, seeded randomness, stop
+signal) and a client connection to one daemon that reconnects when its daemon comes back.
+Connecting is not an operation: only requests are recorded.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from ..fenced_store import FencedStore
+from ..history import History
+from ..resp import Connection, Indefinite
+
+
+@dataclass
+class Context:
+    history: History
+    fleet: "Fleet"  # noqa: F821 (fleet.Fleet; no import cycle at runtime)
+    settings: dict
+    seed: int
+    stop: asyncio.Event
+    final_phase: asyncio.Event
+    store: FencedStore = field(default_factory=FencedStore)
+
+    def rng(self, process: str) -> random.Random:
+        # One stream per process: a process's choices do not depend on the others' timing.
+        return random.Random(f"{self.seed}/{process}")
+
+    def nodes(self) -> list[str]:
+        return list(self.fleet.daemons)
+
+    def socket(self, node: str) -> str:
+        return self.fleet.daemons[node].socket
+
+
+class NodeClient:
+    """A connection to one daemon, opened on demand (RESP3 when pushes matter)."""
+
+    def __init__(self, ctx: Context, node: str, resp3: bool = False,
+                 on_push: Optional[Callable[[list], None]] = None,
+                 after_open: Optional[Callable] = None):
+        self.ctx, self.node, self.resp3 = ctx, node, resp3
+        self.on_push, self.after_open = on_push, after_open
+        self.conn: Optional[Connection] = None
+
+    async def get(self) -> Connection:
+        """A live connection; retries until the daemon answers or the run stops."""
+        while True:
+            if self.conn is not None and not self.conn.closed:
+                return self.conn
+            if self.ctx.stop.is_set():
+                raise Indefinite("the run is stopping")
+            try:
+                conn = Connection(path=self.ctx.socket(self.node), on_push=self.on_push)
+                await conn.open(timeout=1.0, resp3=self.resp3)
+                self.conn = conn
+                if self.after_open:
+                    await self.after_open(conn)
+                return conn
+            except Exception:
+                if self.conn is not None:
+                    self.conn.close()
+                self.conn = None
+                await asyncio.sleep(0.1)
+
+    def drop(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    @property
+    def open(self) -> bool:
+        return self.conn is not None and not self.conn.closed
+
+
+async def sleep_or_stop(ctx: Context, seconds: float):
+    try:
+        await asyncio.wait_for(ctx.stop.wait(), seconds)
+    except asyncio.TimeoutError:
+        pass
