@@ -213,13 +213,16 @@ int run(const flags& f) {
   boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
   boost::asio::signal_set reload_signal(io, SIGHUP);
   std::function<void()> shut_down = [&] {
+    leases.stopping(); // the connections closed next keep their leases to their promised end
+    dedup.stopping();  // ... and their claims to their TTL
     server.stop();
     http.stop();
     reload_signal.cancel();
     if (secrets) secrets->stop(); // writes the audit records still batched
-    // Give leases back before the link goes, so other holders need not wait for TTLs.
+    // Retire leases before the link goes: each ends when its holder was promised, without
+    // lock-delay, so others need not wait for whole TTLs.
     events->stop();
-    leases.release_all([&] {
+    leases.retire_all([&] {
       // Leave the fleet at once rather than after the heartbeat TTL.
       members.leave([&] {
         pool->stop();

@@ -130,6 +130,7 @@ void dedup_service::sweep_lapsed() {
 }
 
 void dedup_service::connection_closed(std::uint64_t connection) {
+  if (stopping_) return; // a second `new` must not start while this client still works
   auto it = by_connection_.find(connection);
   if (it == by_connection_.end()) return;
   auto keys = std::move(it->second);

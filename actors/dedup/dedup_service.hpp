@@ -52,8 +52,11 @@ public:
   void complete(const std::string& key, const std::string& result, milliseconds ttl,
                 dedup_callback done);
   void get(const std::string& key, dedup_callback done);
-  /// Releases the pending claims the connection holds (it closed before DONE).
+  /// Releases the pending claims the connection holds (it closed before DONE). Not once the
+  /// daemon is stopping: then the connection was closed by the daemon, not by a client that
+  /// gave up, and the client may still be doing the work; its claims last their TTL.
   void connection_closed(std::uint64_t connection);
+  void stopping() { stopping_ = true; }
 
 private:
   std::string redis_key(const std::string& key) const;
@@ -73,6 +76,7 @@ private:
   std::unordered_map<std::string, claim_record> claims_; ///< pending claims made here
   std::unordered_map<std::uint64_t, std::vector<std::string>> by_connection_;
   std::size_t sweep_at_ = 1024; ///< sweep when this many claims are recorded
+  bool stopping_ = false;
 };
 
 } // namespace baton::dedup

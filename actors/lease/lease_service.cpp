@@ -92,7 +92,14 @@ lease_service::lease_service(boost::asio::io_context& io, redis_link::redis_pool
 
 void lease_service::listen(redis_link::redis_subscriber& events) {
   events.subscribe(events_channel(settings_.prefix), [this](const std::string& payload) {
-    // "released <name> <token>"
+    // "released <name> <token>"; "retiring <name> <token> <ms>" (a stopping daemon's lease
+    // ends sooner than its waiters heard: they ask again and learn when)
+    if (payload.rfind("retiring ", 0) == 0) {
+      auto rest = payload.substr(9);
+      auto space = rest.find(' ');
+      if (space != std::string::npos) wake(rest.substr(0, space));
+      return;
+    }
     if (payload.rfind("released ", 0) != 0) return;
     auto rest = payload.substr(9);
     auto space = rest.rfind(' ');
@@ -494,26 +501,57 @@ void lease_service::connection_closed(std::uint64_t connection) {
   for (const auto& name : names) {
     auto it = held_.find(name);
     if (it == held_.end()) continue;
-    auto owner = it->second.owner;
-    auto token = it->second.token;
+    auto h = it->second;
     forget(name);
-    release_quietly(name, owner, token);
+    // A client that closes gives its leases up; a connection the stopping daemon closes
+    // does not: its holder may be using the lease right now (the chaos harness's lease
+    // checker caught a clean stop letting a second client in within the first's validity).
+    if (stopping_)
+      retire_quietly(name, h);
+    else
+      release_quietly(name, h.owner, h.token);
   }
 }
 
-void lease_service::release_all(std::function<void()> done) {
-  // Every held lease is released, and `done` waits for those releases and for any already
-  // on their way (a connection closed just before): the link must not stop under them.
+void lease_service::retire_all(std::function<void()> done) {
+  // Every held lease is retired, and `done` waits for those calls and for any already on
+  // their way (a connection closed just before): the link must not stop under them.
+  stopping_ = true;
   auto names = std::vector<std::string>();
   for (const auto& [name, h] : held_)
     names.push_back(name);
   for (const auto& name : names) {
     auto h = held_[name];
     forget(name);
-    release_quietly(name, h.owner, h.token);
+    retire_quietly(name, h);
   }
   if (releases_in_flight_ == 0) return done();
   when_released_ = std::move(done);
+}
+
+void lease_service::retire_quietly(const std::string& name, const held_lease& h) {
+  // The end the holder was promised: a lease taken without KEEP, its safe validity; a KEEP
+  // lease, whose holder learns of the loss only now (its connection closes), the notice it
+  // would have had before a failed renewal ran out (valid_until is that notice early).
+  auto now = clock::now();
+  auto notice = std::clamp(h.ttl / 10, milliseconds(1), milliseconds(1000));
+  auto end = h.keep ? std::min(h.valid_until + notice, now + notice) : h.valid_until;
+  auto ms = std::chrono::ceil<milliseconds>(end - now).count() + settings_.drift_margin.count();
+  if (end <= now) return release_quietly(name, h.owner, h.token);
+  ++releases_in_flight_;
+  redis_.run_script("lease_retire", {keys_for(settings_.prefix, name).lease},
+                    {h.owner, std::to_string(h.token), std::to_string(ms),
+                     events_channel(settings_.prefix), name},
+                    [this, name](redis_reply reply) {
+                      if (reply.is_unavailable())
+                        log::warn("lease", "could not retire; it expires at its ttl",
+                                  {{"lease", name}, {"reason", reply.str}});
+                      if (--releases_in_flight_ == 0 && when_released_) {
+                        auto done = std::move(when_released_);
+                        when_released_ = nullptr;
+                        done();
+                      }
+                    });
 }
 
 void lease_service::release_quietly(const std::string& name, const std::string& owner,

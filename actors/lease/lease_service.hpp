@@ -103,11 +103,17 @@ public:
   /// Names of leases held or in lock-delay, matching a glob pattern ("*" for all), sorted,
   /// at most `limit_`; `names` in the outcome. Scans Redis (on one node in a cluster).
   void list(const std::string& pattern, lease_callback done);
-  /// Releases every lease the connection holds (it closed: crash, kill -9, or QUIT).
+  /// Releases every lease the connection holds (it closed: crash, kill -9, or QUIT). Once the
+  /// daemon is stopping, the connections it closes itself have their leases retired instead.
   void connection_closed(std::uint64_t connection);
-  /// Releases every lease this daemon holds (clean stop); `done` runs when Redis answered
-  /// for all of them, or their calls ran out of budget.
-  void release_all(std::function<void()> done);
+  /// The daemon is stopping and will close its clients' connections: from now on their
+  /// leases are retired, not released (see retire_all).
+  void stopping() { stopping_ = true; }
+  /// Retires every lease this daemon holds (clean stop): each ends at the end its holder was
+  /// promised (a KEEP holder, told by its connection closing, after the same notice it gets
+  /// when renewal fails), without lock-delay, rather than at once while the holder may still
+  /// use it. `done` runs when Redis answered for all of them, or their calls ran out of budget.
+  void retire_all(std::function<void()> done);
 
   /// The token under which `connection` holds `name` on this node, if it does.
   std::optional<std::int64_t> token_held_by(const std::string& name,
@@ -139,6 +145,9 @@ private:
                   std::optional<milliseconds> budget = std::nullopt);
   void send_release(const std::string& name, const std::string& owner, std::int64_t token,
                     redis_link::reply_callback done);
+  /// Gives a lease up the way a stopping daemon must: lua/lease_retire.lua, or a release if
+  /// its promise has run out already.
+  void retire_quietly(const std::string& name, const held_lease& h);
   void remember_token(const std::string& name, std::int64_t token);
   void forget(const std::string& name);
   void mark_lost(const std::string& name, std::int64_t token);
@@ -178,7 +187,8 @@ private:
   std::unordered_map<std::string, std::int64_t> token_floor_; ///< highest token seen per name
   std::unordered_map<std::string, std::int64_t> lost_;        ///< lapsed here: name -> token
   std::size_t releases_in_flight_ = 0;
-  std::function<void()> when_released_; ///< release_all's `done`, once none is in flight
+  std::function<void()> when_released_; ///< retire_all's `done`, once none is in flight
+  bool stopping_ = false;
   std::function<void(const lease_event&)> event_sink_;
   boost::asio::steady_timer keep_timer_;
   bool keep_timer_armed_ = false;

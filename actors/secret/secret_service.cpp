@@ -408,14 +408,24 @@ void secret_service::verify(const std::string& name, std::string candidate, secr
       return done(answer(secret_answer::kind::absent));
     }
     auto a = answer(secret_answer::kind::no_match);
-    if (check(*entry, a) || !redis_.status().reachable()) return finish(std::move(a));
+    if (check(*entry, a)) return finish(std::move(a));
     // The caller may hold a version promoted a moment ago whose announcement is still on its
-    // way here: read Redis once more before saying no.
-    load(name, [this, name, check, finish](bool) {
+    // way here: read Redis once more before saying no. Without Redis there is no telling, and
+    // "no match" would be a wrong answer to a caller holding a newer key than this daemon saw
+    // (the chaos harness caught a lossy link refusing the current version): UNAVAILABLE.
+    auto cannot_tell = [this, name, who, done] {
+      ++counters_.degraded;
+      audit(who, "verify", name, "unavailable");
+      done(answer(secret_answer::kind::unavailable,
+                  "no version served here matches, and redis is unreachable to tell whether a "
+                  "newer one does"));
+    };
+    if (!redis_.status().reachable()) return cannot_tell();
+    load(name, [this, name, check, finish, cannot_tell](bool loaded) {
       auto& reloaded = cache_[name];
       auto again = answer(secret_answer::kind::no_match);
-      check(reloaded, again);
-      finish(std::move(again));
+      if (check(reloaded, again) || loaded) return finish(std::move(again));
+      cannot_tell();
     });
   });
 }

@@ -24,6 +24,7 @@ class History:
         self.file = open(path, "w") if path else None
         self.next_op = 1
         self.open_ops: dict[int, dict] = {}
+        self.unexpected = 0  # replies of a shape no workload expected
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -93,8 +94,12 @@ async def op(history: History, process: str, workload: str, f: str, node: Option
     except Indefinite as e:
         history.complete(inv, "info", {**_ids(value), **out.value, "error": str(e)})
         raise
-    except Exception as e:
-        history.complete(inv, "info", {**_ids(value), **out.value, "error": f"harness: {e!r}"})
-        raise
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        # A reply of a shape the workload did not expect: recorded (the run's counts show
+        # it), and the workload goes on as after an unknown outcome.
+        history.unexpected += 1
+        history.complete(inv, "info", {**_ids(value), **out.value,
+                                       "error": f"unexpected reply: {e!r}"})
+        raise Indefinite(f"unexpected reply: {e!r}") from None
     else:
         history.complete(inv, out.type, {**_ids(value), **out.value})

@@ -106,7 +106,7 @@ class Run:
         me = asyncio.current_task()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, me.cancel)
-        injector = None
+        injector, inj = None, None
         try:
             await self.start_fleet()
             ctx = Context(self.history, self.fleet, self.settings, self.args.seed, self.stop,
@@ -144,6 +144,11 @@ class Run:
             self.log(f"harness failure: {e!r}")
         finally:
             self.stop.set()
+            if inj is not None and not inj.done():
+                # Before the fleet goes: a fault in progress must not read our own stopping
+                # as a daemon that died.
+                inj.cancel()
+                await asyncio.gather(inj, return_exceptions=True)
             await self.fleet.stop_all()
         return self.finish(injector)
 
@@ -195,6 +200,7 @@ class Run:
             "counts": counts,
             "verdicts": verdicts,
             "harness_error": self.harness_error,
+            "unexpected_replies": self.history.unexpected,
             "valid": valid,
             "timeline": "timeline.svg",
         }

@@ -26,6 +26,12 @@ def burst(h, count, start=0.0, step=0.1, source="redis", key="k"):
             for i in range(count)]
 
 
+def burst_events(count):
+    h = History("rate")
+    burst(h, count)
+    return h.events()
+
+
 class RateCheckerTest(VerdictAsserts, unittest.TestCase):
     def test_empty_history_is_valid_and_says_so(self):
         verdict = rate.check([], [], config())
@@ -72,22 +78,31 @@ class RateCheckerTest(VerdictAsserts, unittest.TestCase):
         self.assertValid(verdict)
         self.assertSkipped(verdict, "data-loss window")
 
-    def test_local_failure_mode_adds_at_most_one_limit(self):
+    def test_local_failure_mode_adds_at_most_gcra_on_every_share(self):
+        # One daemon (none listed): its share is the whole limit, 2, and GCRA on it admits
+        # at most 2 x 2 within a window, on top of Redis' 4.
         h = History("rate")
         burst(h, 4)
-        burst(h, 2, start=0.05, source="local")
+        burst(h, 4, start=0.05, source="local")
         faults = [fault(1, "redis-pause", 0.0, 1.0)]
         verdict = rate.check(h.events(), faults, config(failure_mode="local"))
         self.assertValid(verdict)
-        self.assertEqual(verdict["measured"]["windows"]["p/1000ms"]["overshoot"], 2)
+        self.assertEqual(verdict["measured"]["windows"]["p/1000ms"]["overshoot"], 4)
+        self.assertEqual(verdict["measured"]["windows"]["p/1000ms"]["bound_under_faults"], 8)
+
+    def test_local_shares_follow_the_daemons(self):
+        cfg = dict(config(failure_mode="local", limit=6), daemons=["d1", "d2", "d3"])
+        verdict = rate.check(History("rate").events() + burst_events(1), [], cfg)
+        self.assertEqual(verdict["measured"]["windows"]["p/1000ms"]["bound_under_faults"],
+                         12 + 2 * 2 * 3)
 
     def test_local_failure_mode_beyond_its_bound(self):
         h = History("rate")
         redis = burst(h, 4)  # 0.0 to 0.31
-        burst(h, 3, start=0.05, source="local")
+        local = burst(h, 5, start=0.05, source="local")  # the last one 0.45 to 0.46
         faults = [fault(1, "redis-pause", 0.0, 1.0)]
         verdict = rate.check(h.events(), faults, config(failure_mode="local"))
-        self.assertViolation(verdict, rate.OVER_MODE, redis[0] + redis[-1])
+        self.assertViolation(verdict, rate.OVER_MODE, redis[0] + local[-1])
         self.assertOnlyRules(verdict, rate.OVER_MODE)
 
     def test_closed_failure_mode_never_admits(self):

@@ -66,6 +66,29 @@ TEST_CASE("a claim whose connection closes before DONE is released for a retry")
   CHECK(retry.call({"DEDUP", "DONE", "job-7", "ok"}).str == "OK");
 }
 
+// The chaos harness's idempotency workload: a daemon that stops closes its clients'
+// connections, and releasing their claims then let a second worker start the same job.
+TEST_CASE("a claim whose daemon stops (SIGTERM) is kept until its TTL, not released") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+  resp_client worker(a.socket_path());
+  REQUIRE(text_field(worker.call({"DEDUP", "CLAIM", "job-8", "2000"}), "status") == "new");
+  auto t = std::chrono::steady_clock::now();
+  CHECK(a.stop() == 0);
+  CHECK(worker.closed_by_peer());
+  resp_client retry(b.socket_path());
+  auto r = retry.call({"DEDUP", "CLAIM", "job-8", "60000"});
+  if (std::chrono::steady_clock::now() - t < 1500ms) { // well inside the claim's 2 s
+    CHECK(text_field(r, "status") == "pending");
+  }
+  // The worker may still finish: it ends at its TTL, and then a retry may start.
+  CHECK(test::eventually([&] {
+    return text_field(retry.call({"DEDUP", "CLAIM", "job-8", "60000"}), "status") == "new";
+  }, 5000));
+  CHECK(std::chrono::steady_clock::now() - t >= 1800ms);
+}
+
 TEST_CASE("any connection of the claiming daemon completes: other daemons may not") {
   test::test_redis redis;
   test::test_batond a(redis.unix_url(), {"--node-id", "a"});

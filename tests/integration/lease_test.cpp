@@ -324,18 +324,58 @@ TEST_CASE("thousands of KEEP leases are renewed in batches and all stay held") {
   CHECK(held == n / 50);
 }
 
-TEST_CASE("SIGTERM closes clients and gives their leases back at once") {
+// The chaos harness found that a clean stop used to release its clients' leases at once:
+// another client got the lease while the first still held it by the validity it was given.
+TEST_CASE("SIGTERM: a KEEP lease ends after its holder's notice, not at once nor after its TTL") {
   test::test_redis redis;
   test::test_batond a(redis.unix_url(), {"--node-id", "a"});
   test::test_batond b(redis.unix_url(), {"--node-id", "b"});
   resp_client holder(a.socket_path());
   REQUIRE(granted(holder.call({"LEASE", "ACQUIRE", "job", "60000", "KEEP"})));
+  // A waiter on b that heard "held for 60 s" must not sleep that long.
+  std::atomic<bool> waited{false};
+  std::chrono::steady_clock::time_point granted_at;
+  std::thread waiter([&] {
+    resp_client other(b.socket_path());
+    waited = granted(other.call({"LEASE", "ACQUIRE", "job", "5000", "WAIT", "10000"}));
+    granted_at = std::chrono::steady_clock::now();
+  });
+  std::this_thread::sleep_for(300ms); // the waiter is queued on b
   auto t = std::chrono::steady_clock::now();
   CHECK(a.stop() == 0);
-  CHECK(std::chrono::steady_clock::now() - t < 2000ms);
+  auto stopped_in = std::chrono::steady_clock::now() - t;
+  CHECK(stopped_in < 2000ms);
   CHECK(holder.closed_by_peer());
+  if (stopped_in < 600ms) { // still inside the holder's notice (1 s): nobody else has it
+    resp_client probe(b.socket_path());
+    CHECK(probe.call({"LEASE", "ACQUIRE", "job", "5000"}).str.rfind("DENIED", 0) == 0);
+  }
+  waiter.join();
+  CHECK(waited);
+  auto after = granted_at - t;
+  INFO("granted " << std::chrono::duration_cast<std::chrono::milliseconds>(after).count()
+                  << " ms after SIGTERM");
+  CHECK(after >= 900ms);  // the notice: 60 s / 10, at most 1 s
+  CHECK(after < 4000ms); // not the 60 s TTL
+}
+
+TEST_CASE("SIGTERM: a lease taken without KEEP stays its holder's for the validity it got") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+  resp_client holder(a.socket_path());
+  auto t = std::chrono::steady_clock::now();
+  auto held = holder.call({"LEASE", "ACQUIRE", "job", "2500"});
+  REQUIRE(granted(held));
+  CHECK(a.stop() == 0);
   resp_client other(b.socket_path());
-  CHECK(granted(other.call({"LEASE", "ACQUIRE", "job", "5000"}))); // not after the 60 s TTL
+  auto r = other.call({"LEASE", "ACQUIRE", "job", "5000", "WAIT", "10000"});
+  auto after = std::chrono::steady_clock::now() - t;
+  REQUIRE(granted(r));
+  INFO("granted " << std::chrono::duration_cast<std::chrono::milliseconds>(after).count()
+                  << " ms after the holder's acquire");
+  CHECK(after >= std::chrono::milliseconds(field(held, "validity_ms")));
+  CHECK(after < 4500ms); // at its end, without waiting for anything more
 }
 
 TEST_CASE("LEASE LIST names the leases held, by pattern") {

@@ -301,9 +301,12 @@ TEST_CASE("cached secrets are served while Redis is down, and say so") {
   auto v = c.call({"SECRET", "VERIFY", "cached", "still-here"});
   CHECK(field(v, "match") == 1);
   CHECK(field(v, "degraded") == 1);
+  // Nothing served here matches, and without Redis there is no telling whether a newer
+  // version (promoted while this daemon could not hear) does: not "no match" but UNAVAILABLE.
+  // The chaos harness caught the old "no match" refusing a current key behind a lossy link.
   auto t = std::chrono::steady_clock::now();
   auto wrong = c.call({"SECRET", "VERIFY", "cached", "nope"});
-  CHECK(field(wrong, "match") == 0);
+  CHECK(wrong.str.rfind("UNAVAILABLE", 0) == 0);
   CHECK(std::chrono::steady_clock::now() - t < 500ms); // no waiting for a Redis that is gone
   t = std::chrono::steady_clock::now();
   auto unknown = c.call({"SECRET", "GET", "never-loaded"});

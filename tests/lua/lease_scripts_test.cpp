@@ -37,6 +37,11 @@ struct lease_fixture {
     return lua.run("lease_release", {lease_key},
                    {owner, std::to_string(token), "baton:lease-events", "jobs"});
   }
+  resp_value retire(const std::string& owner, std::int64_t token, int ms) {
+    return lua.run("lease_retire", {lease_key},
+                   {owner, std::to_string(token), std::to_string(ms), "baton:lease-events",
+                    "jobs"});
+  }
   resp_value info() { return lua.run("lease_info", {lease_key}, {}); }
 };
 
@@ -169,6 +174,33 @@ TEST_CASE_METHOD(lease_fixture, "only the holder releases: release announces its
   CHECK(message.elements.at(2).str == "released jobs " + std::to_string(token_of(r)));
   CHECK(info().elements.empty());
   CHECK(release("a", token_of(r)).elements[1].str == "not-held");
+}
+
+TEST_CASE_METHOD(lease_fixture,
+                 "retire: the holder keeps it until the end given, then it is free at once") {
+  auto r = acquire("a", 10000, 5000); // lock-delay configured: a retired lease skips it
+  REQUIRE(granted(r));
+  CHECK(retire("b", token_of(r), 200).elements[1].str == "not-holder");
+  CHECK(lua.call({"PTTL", lease_key}).integer > 10000); // nothing changed
+  protocol::resp_client subscriber(redis.socket_path());
+  subscriber.call({"SUBSCRIBE", "baton:lease-events"});
+  auto retired = retire("a", token_of(r), 200);
+  REQUIRE(granted(retired));
+  CHECK(retired.elements[1].integer == 200);
+  CHECK(subscriber.read().elements.at(2).str ==
+        "retiring jobs " + std::to_string(token_of(r)) + " 200");
+  CHECK_FALSE(granted(acquire("b", 10000))); // still the holder's until then
+  std::this_thread::sleep_for(250ms);
+  CHECK(granted(acquire("b", 10000))); // then free, without the 5 s lock-delay
+  // Never lengthens a lease: a retire later than its end leaves the end alone.
+  lua.call({"DEL", lease_key});
+  auto s2 = acquire("c", 300);
+  REQUIRE(granted(s2));
+  REQUIRE(granted(retire("c", token_of(s2), 60000)));
+  CHECK(lua.call({"PTTL", lease_key}).integer <= 300);
+  CHECK(retire("c", token_of(s2), 100).elements[0].integer == 1);
+  lua.call({"DEL", lease_key});
+  CHECK(retire("c", token_of(s2), 100).elements[1].str == "not-held");
 }
 
 TEST_CASE_METHOD(lease_fixture, "every key a lease writes has a TTL") {

@@ -41,6 +41,8 @@ def check(history, faults, config):
                 and p.get("name") is not None} if isinstance(listed, list) else {}
     if not policies:
         verdict.skip(f"{OVER}: no rate policies in the config, so no bounds to check")
+    daemons = len(config.get("daemons") or ()) if isinstance(config, dict) and isinstance(
+        config.get("daemons"), list) else 1
     losses = LossWindows(faults)
     if losses:
         verdict.skip(f"{OVER}: sets of admissions touching a data-loss window are not counted")
@@ -53,7 +55,7 @@ def check(history, faults, config):
         if policy not in policies:
             verdict.count("unknown_policy", len(ops))
             continue
-        check_key(verdict, policies[policy], key, ops, losses)
+        check_key(verdict, policies[policy], key, ops, losses, daemons)
     if verdict.checked["unknown_policy"]:
         verdict.skip(f"{OVER}: {verdict.checked['unknown_policy']} admission(s) of policies "
                      "missing from the config")
@@ -73,7 +75,7 @@ def cost_of(op):
     return cost if cost and cost > 0 else 1
 
 
-def check_key(verdict, policy, key, ops, losses):
+def check_key(verdict, policy, key, ops, losses, daemons=1):
     name, algorithm = str(policy.get("name")), policy.get("algorithm", "gcra")
     mode = policy.get("failure_mode", "open")
     windows = policy.get("windows")
@@ -84,8 +86,11 @@ def check_key(verdict, policy, key, ops, losses):
         if not width or limit is None:
             continue
         bound = BOUND_FACTOR.get(algorithm, 2) * limit
-        # Closed answers never admit; local ones add at most one limit across all daemons.
-        faulted = {"closed": bound, "local": bound + limit}.get(mode)
+        # Closed answers never admit. Local ones: each daemon runs GCRA (bound factor 2) on
+        # its share, max(1, limit // daemons) or local_share (actors/rate/local_limiter.cpp).
+        share = integer(policy.get("local_share")) or 0
+        share = min(share, limit) if share > 0 else max(1, limit // max(daemons, 1))
+        faulted = {"closed": bound, "local": bound + 2 * share * max(daemons, 1)}.get(mode)
         from_redis = largest_definite([op for op in ops if op.result.get("source") == "redis"],
                                       width / 1000, losses)
         including = largest_definite(ops, width / 1000, losses)

@@ -43,7 +43,8 @@ async def _rotator(ctx: Context):
         try:
             async with op(h, process, WORKLOAD, "rotate", node, {"name": NAME}) as out:
                 r = as_map(await conn.call("SECRET", "ROTATE", NAME, timeout=5.0))
-                out.value = {"version": int(r["version"]), "previous": int(r["previous"] or 0)}
+                out.value = {"version": int(r["version"]),
+                             "previous": int(r.get("previous") or 0)}
         except ReplyError:
             pass
         except Indefinite:
@@ -81,11 +82,15 @@ async def _reader(ctx: Context, node: str, known: dict[int, str]):
                 async with op(h, process, WORKLOAD, "verify", node,
                               {"name": NAME, "version": version, "value_id": value_id(value)},
                               definite_unavailable=True) as out:
-                    m = as_map(await conn.call("SECRET", "VERIFY", NAME, value, timeout=2.0))
-                    out.value = {"match": int(m["match"]),
-                                 "version": int(m["version"]) if m.get("version") else None,
-                                 "state": m.get("state"),
-                                 "degraded": int(m.get("degraded") or 0)}
+                    r = await conn.call("SECRET", "VERIFY", NAME, value, timeout=2.0)
+                    if r is None:  # no such secret (Redis lost it): nothing to match
+                        out.value = {"match": 0, "version": None, "absent": True}
+                    else:
+                        m = as_map(r)
+                        out.value = {"match": int(m["match"]),
+                                     "version": int(m["version"]) if m.get("version") else None,
+                                     "state": m.get("state"),
+                                     "degraded": int(m.get("degraded") or 0)}
         except ReplyError:
             pass
         except Indefinite:
