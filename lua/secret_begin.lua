@@ -2,7 +2,10 @@
 -- stored as the secret's fence: every later step (stage, abort, promote) must carry it, so a
 -- rotator whose lease ran out cannot write after a newer one began.
 -- KEYS[1] secret hash; ARGV[1] fencing token; ARGV[2] due_ms: when > 0, rotate only if the
--- current version is at least this old (a schedule; Redis' clock decides, not the host's)
+-- current version is at least this old (a schedule; Redis' clock decides, not the host's);
+-- ARGV[3] version floor: the highest version the caller has seen. A Redis that lost its data
+-- would otherwise number versions from 1 again, and a daemon still holding the old version 3
+-- would take a new version 3 for the one it knows (the chaos harness's data-loss mix).
 -- Reply: {"fresh", version, now_ms}: a new version number to seal the value for
 --        {"resume", version, phase, now_ms}: a half-done rotation left a pending version
 --        {"stale", fence}: a newer rotation holds the fence
@@ -24,4 +27,7 @@ local pending = redis.call('HMGET', KEYS[1], 'pending', 'phase')
 if pending[1] and pending[1] ~= '0' then
   return {'resume', tonumber(pending[1]), pending[2] or 'staged', now}
 end
-return {'fresh', redis.call('HINCRBY', KEYS[1], 'next', 1), now}
+local next = math.max(tonumber(redis.call('HGET', KEYS[1], 'next') or '0'),
+                     tonumber(ARGV[3] or '0')) + 1
+redis.call('HSET', KEYS[1], 'next', next)
+return {'fresh', next, now}

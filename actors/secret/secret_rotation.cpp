@@ -55,7 +55,8 @@ private:
   void begin() {
     auto self = shared_from_this();
     ctx_.redis.run_script("secret_begin", {keys_.record},
-                          {lease_.token, std::to_string(request_.due.count())},
+                          {lease_.token, std::to_string(request_.due.count()),
+                           std::to_string(request_.version_floor)},
                           [self](redis_reply r) { self->on_begin(std::move(r)); });
   }
 

@@ -35,6 +35,7 @@ struct rotation_request {
   milliseconds due{0};               ///< a schedule: only if current is at least this old
   milliseconds grace{0};
   const secret_item* item = nullptr; ///< the config's entry, if any
+  std::int64_t version_floor = 0;    ///< the highest version this daemon has seen
 };
 
 struct rotation_outcome {

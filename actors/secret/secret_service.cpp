@@ -179,6 +179,7 @@ void secret_service::apply(const std::string& name, cached_secret& entry,
   entry.retire_due = false;
   for (const auto& [version, v] : record.versions) {
     std::string error;
+    entry.highest_version = std::max(entry.highest_version, version);
     if (v.state == "current") {
       served_version served;
       if (open_version(version, v, served, error)) {
@@ -287,6 +288,7 @@ void secret_service::refresh() {
     request.due = item.rotate_every;
     request.grace = grace_of(item.name);
     request.item = &item;
+    request.version_floor = it->second.highest_version;
     auto name = item.name;
     rotate_secret(rotation_, std::move(request), [this, name](rotation_outcome o) {
       rotating_.erase(name);
@@ -475,6 +477,8 @@ void secret_service::change(const std::string& name, std::optional<secure_bytes>
   request.hooks = hooks;
   request.grace = grace_of(name);
   request.item = settings_.config.item(name);
+  if (auto it = cache_.find(name); it != cache_.end())
+    request.version_floor = it->second.highest_version;
   rotate_secret(rotation_, std::move(request),
                 [this, name, command, who, done = std::move(done)](rotation_outcome o) {
                   using kind = rotation_outcome::kind;

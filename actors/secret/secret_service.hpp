@@ -147,6 +147,9 @@ private:
     std::vector<std::function<void(bool)>> waiting;      ///< the load in flight
     std::vector<std::function<void(bool)>> next_waiting; ///< the load after it
     std::map<std::int64_t, std::int64_t> unflushed_uses;
+    /// The highest version ever seen here, kept when Redis loses the secret: the next version
+    /// made here is above it, so a number never names two values (lua/secret_begin.lua).
+    std::int64_t highest_version = 0;
   };
 
   /// Loads (or reloads) one secret; `done(true)` once the cache holds what Redis had after

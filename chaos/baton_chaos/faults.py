@@ -445,19 +445,25 @@ class Injector:
         self.healed(f, "restarted")
 
 
-async def _secret_put(fleet: Fleet):
+async def _secret_put(fleet: Fleet, limit: float = 10.0):
+    """Puts the secret the workload rotates, through the first daemon that can (at the start,
+    and after a data loss emptied Redis: the daemons may still be reconnecting)."""
     from .workloads.secret import NAME
-    for name, d in fleet.daemons.items():
-        try:
-            c = Connection(path=d.socket)
-            await c.open(timeout=1.0)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        for d in fleet.daemons.values():
             try:
-                await c.call("SECRET", "PUT", NAME, os.urandom(16).hex(), timeout=3.0)
-                return
-            finally:
-                await c.aclose()
-        except (Indefinite, ReplyError):
-            continue
+                c = Connection(path=d.socket)
+                await c.open(timeout=1.0)
+                try:
+                    await c.call("SECRET", "PUT", NAME, os.urandom(16).hex(), timeout=3.0)
+                    return
+                finally:
+                    await c.aclose()
+            except (Indefinite, ReplyError):
+                continue
+        await asyncio.sleep(0.1)
+    raise RuntimeError("no daemon could put the workload's secret")
 
 
 def _flat(reply) -> str:

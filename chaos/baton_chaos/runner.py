@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shlex
 import signal
@@ -83,7 +84,13 @@ class Run:
             self.schedule = faults_mod.schedule(self.kinds, self.settings["daemons"],
                                                 args.duration, args.seed, self.settings)
         self.out = args.out
-        os.makedirs(self.out, exist_ok=True)
+        os.makedirs(os.path.join(self.out, "logs"), exist_ok=True)
+        # The proxies' notes (modes, refused upstreams while Redis is down) go to a file.
+        handler = logging.FileHandler(os.path.join(self.out, "logs", "harness.log"))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logging.getLogger("baton_chaos").addHandler(handler)
+        logging.getLogger("baton_chaos").setLevel(logging.INFO)
+        logging.getLogger("baton_chaos").propagate = False
         self.history = History(os.path.join(self.out, "history.jsonl"))
         self.fleet = Fleet(args.batond, self.out, args.daemons, self.settings,
                            aof=not data_loss_mix(args), seed=args.seed,

@@ -22,8 +22,9 @@ struct secret_fixture {
   test::test_redis redis;
   test::script_runner lua{redis.socket_path()};
 
-  resp_value begin(const std::string& token, const std::string& due = "0") {
-    return lua.run("secret_begin", {key}, {token, due});
+  resp_value begin(const std::string& token, const std::string& due = "0",
+                   const std::string& floor = "0") {
+    return lua.run("secret_begin", {key}, {token, due, floor});
   }
   resp_value stage(const std::string& token, const std::string& version,
                    const std::string& ct = "ct") {
@@ -49,6 +50,20 @@ struct secret_fixture {
 };
 
 } // namespace
+
+TEST_CASE_METHOD(secret_fixture,
+                 "after Redis lost a secret, versions go on above what the caller has seen") {
+  REQUIRE(rotate("100") == 1);
+  REQUIRE(rotate("101") == 2);
+  lua.call({"FLUSHALL"}); // a restart without persistence
+  auto b = begin("102", "0", "2");
+  REQUIRE(b.elements.at(0).str == "fresh");
+  CHECK(b.elements[1].integer == 3); // not 1 again: a daemon still holds the old 1 and 2
+  // A floor below what Redis has changes nothing.
+  REQUIRE(stage("102", "3").elements.at(0).integer == 1);
+  REQUIRE(promote("102", "3").elements.at(0).integer == 1);
+  CHECK(begin("103", "0", "1").elements.at(1).integer == 4);
+}
 
 TEST_CASE_METHOD(secret_fixture, "a rotation stages pending, then promotes it and announces") {
   auto b = begin("100");

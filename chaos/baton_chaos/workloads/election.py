@@ -114,12 +114,12 @@ async def _observer(ctx: Context, node: str):
         await conn.call("ELECT", "WATCH", GROUP, timeout=3.0)
 
     client = NodeClient(ctx, node, resp3=True, on_push=on_push, after_open=watch)
-    while not ctx.stop.is_set():
+    while not ctx.stop.is_set() and not ctx.final_phase.is_set():
         try:
             conn = await client.get()
         except Indefinite:
             break
         # Stay until the connection breaks (the daemon restarts), then watch again.
-        while not conn.closed and not ctx.stop.is_set():
+        while not conn.closed and not ctx.stop.is_set() and not ctx.final_phase.is_set():
             await sleep_or_stop(ctx, 0.1)
-        client.drop()
+    client.drop()
