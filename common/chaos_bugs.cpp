@@ -10,7 +10,7 @@ namespace {
 
 struct edit {
   const char* bug;
-  const char* what; ///< the promise it breaks
+  const char* what; ///< the promise it breaks (for a reader of this table)
   const char* script;
   const char* find;
   const char* replace;
@@ -58,13 +58,6 @@ const std::vector<std::string>& enabled() {
     return out;
   }();
   return names;
-}
-
-std::vector<std::pair<std::string, std::string>> known() {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& e : edits)
-    out.emplace_back(e.bug, e.what);
-  return out;
 }
 
 std::string apply(std::string_view script, std::string body) {

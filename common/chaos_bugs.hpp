@@ -13,9 +13,6 @@ namespace baton::chaos_bugs {
 /// The bugs BATON_CHAOS_BUGS enables (comma-separated; read once). Empty in production.
 const std::vector<std::string>& enabled();
 
-/// Every known bug's name and what it breaks, for `--help`-style listings and errors.
-std::vector<std::pair<std::string, std::string>> known();
-
 /// `body` of lua/<script>.lua with the edits of the enabled bugs that apply to it. Throws
 /// std::runtime_error for an unknown bug name, or when an edit's text is no longer in the
 /// script (so a bug can never silently turn into no bug when a script changes).

@@ -2,7 +2,8 @@
 -- `from` at `epoch` (a drain racing a resume or an adoption moves it at most once). A new
 -- resume nonce makes the handoff's token the only one that works; an adoption (the owner
 -- died, its client never heard of a handoff) passes no nonce, so the client's last token
--- still resumes it.
+-- still resumes it. A handoff's new nonce does not cancel the client's last token either
+-- (it may never hear the push); whichever is used first cancels both.
 -- KEYS[1] session hash; ARGV[1] from node, ARGV[2] expected epoch, ARGV[3] to node,
 -- ARGV[4] new nonce or empty (keep the token), ARGV[5] events channel, ARGV[6] session id
 -- Reply: {1, new epoch} or {0, "gone"} or {0, "fenced", owner, epoch}
@@ -12,7 +13,12 @@ if s[1] ~= ARGV[1] or s[2] ~= ARGV[2] then return {0, 'fenced', s[1], tonumber(s
 local epoch = tonumber(s[2]) + 1
 redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'epoch', tostring(epoch))
 if ARGV[4] ~= '' then
-  redis.call('HSET', KEYS[1], 'token_epoch', tostring(epoch), 'nonce', ARGV[4])
+  -- The token the client holds stays good until one of the two is used: the drainer may die
+  -- before its handoff-out push reaches the client (the chaos harness's kill-mid-drain),
+  -- and then the client can only resume with what it had.
+  local held = redis.call('HMGET', KEYS[1], 'token_epoch', 'nonce')
+  redis.call('HSET', KEYS[1], 'token_epoch', tostring(epoch), 'nonce', ARGV[4],
+             'prev_token_epoch', held[1] or '', 'prev_nonce', held[2] or '')
 end
 redis.call('PUBLISH', ARGV[5], 'handoff ' .. ARGV[6] .. ' ' .. ARGV[1] .. ' ' .. ARGV[3] .. ' ' ..
            epoch)

@@ -1,12 +1,18 @@
 -- Resumes a session with a resume token's epoch and nonce (the daemon checked its HMAC): the
 -- token works once (its nonce is replaced), and never after the session closed or expired.
+-- The token a drain's handoff replaced also works, once, until either is used
+-- (lua/session_move.lua says why).
 -- The resuming node becomes the owner if it was not, and the session is touched.
 -- KEYS[1] session hash; ARGV[1] token epoch, ARGV[2] token nonce, ARGV[3] resuming node,
 -- ARGV[4] next nonce, ARGV[5] events channel, ARGV[6] session id
 -- Reply: {1, epoch, field, value, ...} or {0, "gone"|"used"}
-local s = redis.call('HMGET', KEYS[1], 'token_epoch', 'nonce', 'owner', 'epoch', 'ttl')
+local s = redis.call('HMGET', KEYS[1], 'token_epoch', 'nonce', 'owner', 'epoch', 'ttl',
+                    'prev_token_epoch', 'prev_nonce')
 if not s[1] then return {0, 'gone'} end
-if s[1] ~= ARGV[1] or s[2] ~= ARGV[2] then return {0, 'used'} end
+local current = s[1] == ARGV[1] and s[2] == ARGV[2]
+local before_handoff = s[6] == ARGV[1] and s[7] == ARGV[2] and s[7] ~= ''
+if not current and not before_handoff then return {0, 'used'} end
+redis.call('HDEL', KEYS[1], 'prev_token_epoch', 'prev_nonce')
 local epoch = tonumber(s[4])
 if s[3] ~= ARGV[3] then
   epoch = epoch + 1

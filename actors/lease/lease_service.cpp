@@ -59,10 +59,14 @@ std::string lease_service::check_ttl(milliseconds ttl) const {
          std::to_string(settings_.max_ttl.count()) + " ms";
 }
 
+milliseconds keep_notice(milliseconds ttl) {
+  return std::clamp(ttl / 10, milliseconds(1), milliseconds(1000));
+}
+
 clock::time_point lease_service::safe_until(clock::time_point sent, milliseconds ttl,
                                             bool keep) const {
   auto until = sent + ttl - settings_.drift_margin;
-  if (keep) until -= std::clamp(ttl / 10, milliseconds(1), milliseconds(1000));
+  if (keep) until -= keep_notice(ttl);
   return until;
 }
 
@@ -534,7 +538,7 @@ void lease_service::retire_quietly(const std::string& name, const held_lease& h)
   // lease, whose holder learns of the loss only now (its connection closes), the notice it
   // would have had before a failed renewal ran out (valid_until is that notice early).
   auto now = clock::now();
-  auto notice = std::clamp(h.ttl / 10, milliseconds(1), milliseconds(1000));
+  auto notice = keep_notice(h.ttl);
   auto end = h.keep ? std::min(h.valid_until + notice, now + notice) : h.valid_until;
   auto ms = std::chrono::ceil<milliseconds>(end - now).count() + settings_.drift_margin.count();
   if (end <= now) return release_quietly(name, h.owner, h.token);
@@ -543,7 +547,7 @@ void lease_service::retire_quietly(const std::string& name, const held_lease& h)
                     {h.owner, std::to_string(h.token), std::to_string(ms),
                      events_channel(settings_.prefix), name},
                     [this, name](redis_reply reply) {
-                      if (reply.is_unavailable())
+                      if (reply.is_error())
                         log::warn("lease", "could not retire; it expires at its ttl",
                                   {{"lease", name}, {"reason", reply.str}});
                       if (--releases_in_flight_ == 0 && when_released_) {

@@ -31,6 +31,10 @@ namespace baton::lease {
 using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+/// How long before a KEEP lease's safe end its holder is told `lost`: a tenth of the TTL, at
+/// most 1 s (and the notice a clean stop leaves it).
+milliseconds keep_notice(milliseconds ttl);
+
 struct lease_settings {
   std::string prefix = "baton";
   std::string node_id = "node";

@@ -118,8 +118,9 @@ def clock_targets(kinds: list[str], daemons: list[str]) -> dict[str, str]:
 
 
 def schedule(kinds: list[str], daemons: list[str], duration: float, seed: int,
-             settings: dict, start: float = 3.0, settle: float = 4.0) -> list[Fault]:
-    """One fault at a time: quiet, fault, heal, quiet... until `settle` seconds before the end."""
+             settings: dict, start: float = 3.0, settle: float = 6.0) -> list[Fault]:
+    """One fault at a time: quiet, fault, heal, quiet... until `settle` seconds before the end
+    (longer than the liveness bound, so every recovery is judged before the final phase)."""
     rng = random.Random(f"faults/{seed}")
     faults: list[Fault] = []
     if not kinds:
@@ -220,6 +221,17 @@ class Injector:
         self.done.append(f)
         self.current = None
 
+    def records(self) -> list[dict]:
+        """Every fault begun, the one in progress too (an interrupted run must not lose its
+        data-loss window): its missing heal reads as 'never healed'."""
+        out = [f.record() for f in self.done]
+        if self.current is not None and self.current.t_start is not None:
+            out.append(dict(self.current.record(), error=self.current.error or "interrupted"))
+        return out
+
+    def close(self):
+        self.out.close()
+
     def applied(self, f: Fault, detail: str = ""):
         f.t_applied = round(self.now(), 6)
         if detail:
@@ -251,7 +263,7 @@ class Injector:
         d = self.fleet.daemons[f.target]
         pid = d.proc.pid
         self.fleet.signal_daemon(f.target, signal.SIGKILL)
-        await self.fleet.wait_exit(f.target, 5.0)
+        await self.exited(f.target, 5.0)
         self.applied(f, f"pid {pid} killed")
         await asyncio.sleep(f.hold)
         f.t_heal = round(self.now(), 6)
@@ -260,12 +272,14 @@ class Injector:
 
     async def _pause(self, f: Fault):
         d = self.fleet.daemons[f.target]
-        self.fleet.signal_daemon(f.target, signal.SIGSTOP)
-        await _until(lambda: self.fleet.process_state(d.proc.pid) == "T", 2.0, "SIGSTOP")
-        self.applied(f, f"pid {d.proc.pid} stopped")
-        await asyncio.sleep(f.hold)
-        f.t_heal = round(self.now(), 6)
-        self.fleet.signal_daemon(f.target, signal.SIGCONT)
+        try:
+            self.fleet.signal_daemon(f.target, signal.SIGSTOP)
+            await _until(lambda: self.fleet.process_state(d.proc.pid) == "T", 2.0, "SIGSTOP")
+            self.applied(f, f"pid {d.proc.pid} stopped")
+            await asyncio.sleep(f.hold)
+        finally:
+            f.t_heal = round(self.now(), 6)
+            self.fleet.signal_daemon(f.target, signal.SIGCONT)
         await _until(lambda: self.fleet.process_state(d.proc.pid) != "T", 2.0, "SIGCONT")
         await self.fleet.wait_serving(f.target, self.probe_limit)
         self.healed(f, "continued and serving")
@@ -273,25 +287,32 @@ class Injector:
     async def _cpu_starve(self, f: Fault):
         d = self.fleet.daemons[f.target]
         pid = d.proc.pid
-        # Pin the daemon to CPU 0 at the lowest priority, and load CPU 0 with busy workers.
-        _run(["taskset", "-a", "-cp", "0", str(pid)])
-        _run(["renice", "-n", "19", "-p", str(pid)])
-        hog = subprocess.Popen(["stress-ng", "--cpu", "2", "--taskset", "0", "--timeout",
-                                f"{int(f.hold) + 5}s", "--quiet"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
-        self.fleet.extra_procs.append(hog)
-        await asyncio.sleep(0.2)
-        if hog.poll() is not None:
-            raise RuntimeError("stress-ng exited at once")
-        self.applied(f, f"pid {pid} pinned to CPU 0 at nice 19 beside stress-ng pid {hog.pid}")
-        await asyncio.sleep(f.hold)
-        f.t_heal = round(self.now(), 6)
-        os.killpg(hog.pid, signal.SIGKILL)
-        hog.wait()
-        self.fleet.extra_procs.remove(hog)
-        cpus = f"0-{os.cpu_count() - 1}"
-        _run(["taskset", "-a", "-cp", cpus, str(pid)])
-        _run(["renice", "-n", "0", "-p", str(pid)])
+        hog = None
+        try:
+            # Pin the daemon to CPU 0 at the lowest priority, and load CPU 0 with busy workers.
+            _run(["taskset", "-a", "-cp", "0", str(pid)])
+            _run(["renice", "-n", "19", "-p", str(pid)])
+            hog = subprocess.Popen(["stress-ng", "--cpu", "2", "--taskset", "0", "--timeout",
+                                    f"{int(f.hold) + 5}s", "--quiet"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+            self.fleet.extra_procs.append(hog)
+            await asyncio.sleep(0.2)
+            if hog.poll() is not None:
+                raise RuntimeError("stress-ng exited at once")
+            self.applied(f, f"pid {pid} pinned to CPU 0 at nice 19 beside stress-ng pid "
+                            f"{hog.pid}")
+            await asyncio.sleep(f.hold)
+        finally:
+            f.t_heal = round(self.now(), 6)
+            if hog is not None:
+                if hog.poll() is None:
+                    os.killpg(hog.pid, signal.SIGKILL)
+                hog.wait()
+                self.fleet.extra_procs.remove(hog)
+            if d.proc.poll() is None:
+                _run(["taskset", "-a", "-cp", f"0-{os.cpu_count() - 1}", str(pid)])
+                _run(["renice", "-n", "0", "-p", str(pid)])
         await self.fleet.wait_serving(f.target, self.probe_limit)
         self.healed(f, "stress-ng stopped, priority and CPUs restored")
 
@@ -312,7 +333,7 @@ class Injector:
     async def history_note_data_loss(self, f: Fault):
         # The secret the workload rotates is gone with the data: put it back so that the
         # run goes on (the checkers exempt what spans the loss).
-        await _secret_put(self.fleet)
+        await _secret_put(self.fleet, self.history)
 
     async def _redis_pause(self, f: Fault):
         ms = int(f.hold * 1000)
@@ -329,11 +350,13 @@ class Injector:
 
     async def _proxy_fault(self, f: Fault, mode: str, **params):
         proxy = self.fleet.daemons[f.target].proxy
-        await proxy.set_mode(mode, **params)
-        self.applied(f, f"proxy of {f.target}: {mode} {params or ''}".strip())
-        await asyncio.sleep(f.hold)
-        f.t_heal = round(self.now(), 6)
-        await proxy.set_mode("pass")
+        try:
+            await proxy.set_mode(mode, **params)
+            self.applied(f, f"proxy of {f.target}: {mode} {params or ''}".strip())
+            await asyncio.sleep(f.hold)
+        finally:
+            f.t_heal = round(self.now(), 6)
+            await proxy.set_mode("pass")
         await self.fleet.wait_serving(f.target, self.probe_limit)
         self.healed(f, f"proxy passes; {proxy.stats()}")
 
@@ -352,15 +375,26 @@ class Injector:
         f.clock = True
         d = self.fleet.daemons[f.target]
         offset = f.params["offset_s"]
-        _write(d.faketime_file, f"{offset:+d}\n")
-        seen = await _fake_now(d.faketime_file)
-        self.applied(f, f"wall clock of {f.target} stepped {offset:+d} s (libfaketime reads "
-                        f"{seen:.0f}, real {time.time():.0f})")
-        await asyncio.sleep(f.hold + 1.0)  # the library re-reads the file every second
-        f.t_heal = round(self.now(), 6)
-        _write(d.faketime_file, "+0\n")
+        try:
+            _write(d.faketime_file, f"{offset:+d}\n")
+            await self.clock_reads(d.faketime_file, offset)
+            # The daemon's libfaketime re-reads the file once a second: in effect after that.
+            await asyncio.sleep(1.1)
+            self.applied(f, f"wall clock of {f.target} stepped {offset:+d} s (monotonic not)")
+            await asyncio.sleep(f.hold)
+        finally:
+            f.t_heal = round(self.now(), 6)
+            _write(d.faketime_file, "+0\n")
+        await self.clock_reads(d.faketime_file, 0)
         await asyncio.sleep(1.1)
         self.healed(f, "stepped back")
+
+    async def clock_reads(self, faketime_file: str, offset: int):
+        """Confirms libfaketime reads `offset` from the file: a process started with the
+        daemon's settings sees the wall clock that far from the real one."""
+        seen = await _fake_now(faketime_file)
+        if abs(seen - time.time() - offset) > 2:
+            raise RuntimeError(f"libfaketime reads {seen - time.time():+.0f} s, not {offset:+d}")
 
     async def _clock_skew(self, f: Fault):
         # A rate cannot change under a running process without its clock jumping, so the
@@ -368,25 +402,30 @@ class Injector:
         f.clock = True
         d = self.fleet.daemons[f.target]
         self.fleet.signal_daemon(f.target, signal.SIGTERM)
-        await self.fleet.wait_exit(f.target, 20.0)
+        await self.exited(f.target, 20.0)
         _write(d.faketime_file, f"+0 x{f.params['rate']}\n")
         await self.fleet.start_daemon(f.target)
         self.applied(f, f"{f.target} restarted with its clocks at x{f.params['rate']}")
         await asyncio.sleep(f.hold)
         f.t_heal = round(self.now(), 6)
         self.fleet.signal_daemon(f.target, signal.SIGTERM)
-        await self.fleet.wait_exit(f.target, 20.0)
+        await self.exited(f.target, 20.0)
         _write(d.faketime_file, "+0\n")
         await self.fleet.start_daemon(f.target)
         self.healed(f, "restarted with the real rate")
 
     # -- deploys ------------------------------------------------------------------------------
 
+    async def exited(self, name: str, limit: float) -> int:
+        """The daemon's exit status; raises if it is still running after `limit`."""
+        code = await self.fleet.wait_exit(name, limit)
+        if code is None:
+            raise RuntimeError(f"{name} still runs {limit:g} s after the signal")
+        return code
+
     async def _restart(self, name: str) -> str:
         self.fleet.signal_daemon(name, signal.SIGTERM)
-        code = await self.fleet.wait_exit(name, 30.0)
-        if code is None:
-            raise RuntimeError(f"{name} did not stop within 30 s of SIGTERM")
+        code = await self.exited(name, 30.0)
         await self.fleet.start_daemon(name)
         return f"{name} exited {code} and serves again"
 
@@ -397,7 +436,7 @@ class Injector:
             if i == 0:
                 self.fleet.signal_daemon(name, signal.SIGTERM)
                 self.applied(f, f"SIGTERM to {name}")
-                code = await self.fleet.wait_exit(name, 30.0)
+                code = await self.exited(name, 30.0)
                 await self.fleet.start_daemon(name)
                 details.append(f"{name} exited {code}")
             else:
@@ -424,7 +463,7 @@ class Injector:
         await self.fleet.redis_call("CLIENT", "PAUSE", "1500", "ALL")
         self.fleet.signal_daemon(f.target, signal.SIGTERM)
         self.applied(f, f"CLIENT PAUSE 1500 ALL, then SIGTERM to {f.target}")
-        code = await self.fleet.wait_exit(f.target, 30.0)
+        code = await self.exited(f.target, 30.0)
         f.t_heal = round(self.now(), 6)
         await self.fleet.start_daemon(f.target)
         self.healed(f, f"{f.target} exited {code} and serves again")
@@ -438,30 +477,41 @@ class Injector:
             await c.aclose()
         await asyncio.sleep(f.params["after_ms"] / 1000)
         self.fleet.signal_daemon(f.target, signal.SIGKILL)
-        await self.fleet.wait_exit(f.target, 5.0)
+        await self.exited(f.target, 5.0)
         self.applied(f, f"NODE DRAIN, then kill -9 {f.params['after_ms']} ms later")
         f.t_heal = round(self.now(), 6)
         await self.fleet.start_daemon(f.target)
         self.healed(f, "restarted")
 
 
-async def _secret_put(fleet: Fleet, limit: float = 10.0):
+async def _secret_put(fleet: Fleet, history=None, limit: float = 10.0):
     """Puts the secret the workload rotates, through the first daemon that can (at the start,
-    and after a data loss emptied Redis: the daemons may still be reconnecting)."""
-    from .workloads.secret import NAME
+    and after a data loss emptied Redis: the daemons may still be reconnecting). Recorded in
+    the history as the harness's own `rotate`, so the checkers know the version it made."""
+    from .workloads.secret import NAME, WORKLOAD
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        for d in fleet.daemons.values():
+        for name, d in fleet.daemons.items():
+            inv = history.invoke("harness", WORKLOAD, "rotate", name, {"name": NAME}) \
+                if history else None
             try:
                 c = Connection(path=d.socket)
                 await c.open(timeout=1.0)
                 try:
-                    await c.call("SECRET", "PUT", NAME, os.urandom(16).hex(), timeout=3.0)
-                    return
+                    r = await c.call("SECRET", "PUT", NAME, os.urandom(16).hex(), timeout=3.0)
                 finally:
                     await c.aclose()
-            except (Indefinite, ReplyError):
+            except (Indefinite, ReplyError) as e:
+                if inv:
+                    definite = isinstance(e, ReplyError) and e.code != "UNAVAILABLE"
+                    history.complete(inv, "fail" if definite else "info",
+                                     {"name": NAME, "error": str(e)})
                 continue
+            if inv:
+                m = dict(zip(r[::2], r[1::2])) if isinstance(r, list) else dict(r)
+                history.complete(inv, "ok", {"name": NAME, "version": int(m["version"]),
+                                             "previous": int(m.get("previous") or 0)})
+            return
         await asyncio.sleep(0.1)
     raise RuntimeError("no daemon could put the workload's secret")
 

@@ -113,7 +113,8 @@ class Fleet:
         if not self.redis_port:
             self.redis_port = _free_port()
         self.redis_proc = subprocess.Popen(self._redis_args(), stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL, start_new_session=True)
+                                           stderr=subprocess.DEVNULL, start_new_session=True,
+                                           preexec_fn=die_with_parent)
         await self.wait_redis()
 
     async def wait_redis(self, limit: float = 10.0):
@@ -150,6 +151,7 @@ class Fleet:
     def _daemon_env(self, d: Daemon) -> dict:
         env = dict(os.environ)
         env.pop("BATON_FAILPOINTS", None)
+        env.pop("BATON_CHAOS_BUGS", None)  # only --bug turns one on, never the caller's shell
         if self.bugs:
             env["BATON_CHAOS_BUGS"] = ",".join(self.bugs)
         if d.faketime_file:
@@ -174,7 +176,7 @@ class Fleet:
         log.write(f"# chaos: start of incarnation {d.incarnation}\n")
         log.flush()
         d.proc = subprocess.Popen(args, stdout=log, stderr=log, env=self._daemon_env(d),
-                                  start_new_session=True)
+                                  start_new_session=True, preexec_fn=die_with_parent)
         d.stopped = False
         log.close()
         await self.wait_serving(name, limit)
@@ -227,16 +229,18 @@ class Fleet:
     # -- stopping everything -----------------------------------------------------------------
 
     async def stop_all(self):
-        for p in self.extra_procs:
+        # Each step alone: one that fails must not leave the others running.
+        for p in list(self.extra_procs):
             _kill_group(p)
         for d in self.daemons.values():
             if d.proc and d.proc.poll() is None:
-                if d.stopped:
-                    os.kill(d.proc.pid, signal.SIGCONT)
                 _kill_group(d.proc)
         for d in self.daemons.values():
             if d.proxy:
-                await d.proxy.stop()
+                try:
+                    await d.proxy.stop()
+                except Exception:
+                    pass
         if self.redis_proc:
             _kill_group(self.redis_proc)
 
@@ -245,6 +249,15 @@ class Fleet:
         for p in self.extra_procs + [d.proc for d in self.daemons.values()] + [self.redis_proc]:
             if p is not None:
                 _kill_group(p)
+
+
+def die_with_parent():
+    """In the child before exec: SIGKILL when the harness dies, however it dies (its own
+    kill -9 included), so no redis-server or batond outlives a run. Children run in their own
+    session, so a terminal's Ctrl-C reaches only the harness, which stops them in order."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill_group(p: subprocess.Popen):

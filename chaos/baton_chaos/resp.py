@@ -165,7 +165,11 @@ class Connection:
         self.closed = False
         self.reader_task = asyncio.get_running_loop().create_task(self._read_loop())
         if resp3:
-            await self.call("HELLO", "3", timeout=timeout)
+            try:
+                await self.call("HELLO", "3", timeout=timeout)
+            except BaseException:
+                await self.aclose()  # no half-open connection left behind
+                raise
         return self
 
     async def _read_loop(self):

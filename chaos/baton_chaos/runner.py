@@ -88,16 +88,23 @@ class Run:
         # The proxies' notes (modes, refused upstreams while Redis is down) go to a file.
         handler = logging.FileHandler(os.path.join(self.out, "logs", "harness.log"))
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        self.log_handler = handler
         logging.getLogger("baton_chaos").addHandler(handler)
         logging.getLogger("baton_chaos").setLevel(logging.INFO)
         logging.getLogger("baton_chaos").propagate = False
         self.history = History(os.path.join(self.out, "history.jsonl"))
         self.fleet = Fleet(args.batond, self.out, args.daemons, self.settings,
-                           aof=not data_loss_mix(args), seed=args.seed,
+                           aof=self.needs_aof(), seed=args.seed,
                            bugs=args.bug, clock_targets=self.clock_targets())
         self.stop = asyncio.Event()
         self.final_phase = asyncio.Event()
         self.harness_error = ""
+
+    def needs_aof(self) -> bool:
+        """Redis keeps its data on disk only where a kill must not lose it: fsync on every
+        write would otherwise slow every run (and a no-fault run must see no degraded
+        answer)."""
+        return "redis-kill" in self.kinds and not data_loss_mix(self.args)
 
     def clock_targets(self) -> dict[str, str]:
         if self.args.schedule:
@@ -113,7 +120,7 @@ class Run:
         me = asyncio.current_task()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, me.cancel)
-        injector, inj = None, None
+        injector, inj, tasks = None, None, []
         try:
             await self.start_fleet()
             ctx = Context(self.history, self.fleet, self.settings, self.args.seed, self.stop,
@@ -150,13 +157,20 @@ class Run:
             self.harness_error = repr(e)
             self.log(f"harness failure: {e!r}")
         finally:
+            # A second Ctrl-C must not cut the cleanup short.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
             self.stop.set()
-            if inj is not None and not inj.done():
-                # Before the fleet goes: a fault in progress must not read our own stopping
-                # as a daemon that died.
-                inj.cancel()
-                await asyncio.gather(inj, return_exceptions=True)
-            await self.fleet.stop_all()
+            # Before the fleet goes: a fault in progress must not read our own stopping as a
+            # daemon that died, nor a workload as a failure.
+            for t in [inj, *tasks]:
+                if t is not None and not t.done():
+                    t.cancel()
+            await asyncio.gather(*(t for t in [inj, *tasks] if t), return_exceptions=True)
+            try:
+                await self.fleet.stop_all()
+            finally:
+                self.fleet.kill_everything_now()
         return self.finish(injector)
 
     async def start_fleet(self):
@@ -169,7 +183,7 @@ class Run:
         await self.fleet.start_proxies()
         for name in self.fleet.daemons:
             await self.fleet.start_daemon(name)
-        await faults_mod._secret_put(self.fleet)
+        await faults_mod._secret_put(self.fleet, self.history)
         self.log(f"fleet up: redis-server on 127.0.0.1:{self.fleet.redis_port} "
                  f"({'AOF, fsync always' if self.fleet.aof else 'no persistence'}), daemons "
                  + ", ".join(self.fleet.daemons) + f" in {self.out}")
@@ -184,7 +198,11 @@ class Run:
 
     def finish(self, injector) -> int:
         self.history.close()
-        faults = [f.record() for f in (injector.done if injector else [])]
+        logging.getLogger("baton_chaos").removeHandler(self.log_handler)
+        self.log_handler.close()
+        faults = injector.records() if injector else []
+        if injector:
+            injector.close()
         events = self.history.events
         verdicts = checkers.check_all(events, faults, self.settings)
         counts: dict = {}
@@ -194,7 +212,9 @@ class Run:
                     e["f"], {"ok": 0, "fail": 0, "info": 0})
                 c[e["type"]] += 1
         fault_errors = [f for f in faults if f.get("error")]
-        valid = all(v["valid"] for v in verdicts) and not self.harness_error and not fault_errors
+        # A reply no workload expected is a finding too (or a workload's own bug): not valid.
+        valid = (all(v["valid"] for v in verdicts) and not self.harness_error and not fault_errors
+                 and not self.history.unexpected)
         report = {
             "command": self.command(),
             "seed": self.args.seed,
@@ -221,6 +241,9 @@ class Run:
             print(f"harness error: {self.harness_error}")
         for f in fault_errors:
             print(f"fault {f['id']} {f['kind']} failed: {f['error']}")
+        if self.history.unexpected:
+            print(f"{self.history.unexpected} replies of an unexpected shape: see 'unexpected "
+                  "reply' in history.jsonl")
         print(f"report: {self.out}/report.json  picture: {self.out}/timeline.svg")
         if self.args.expect_violation:
             return self.expected(verdicts)

@@ -79,15 +79,34 @@ TEST_CASE_METHOD(session_fixture, "a handoff is fenced by the owner epoch") {
   CHECK(state("a", "0").elements.at(1).str == "moved"); // the old owner cannot write
 }
 
+// The chaos harness's kill-mid-drain: the drainer moved the session (a new nonce) and died
+// before its handoff-out push reached the client, whose token then no longer resumed it.
+TEST_CASE_METHOD(session_fixture,
+                 "after a handoff, the client's last token or the pushed one works, once") {
+  open();
+  lua.run("session_move", {key}, {"a", "1", "b", "n2", channel, "s1"});
+  auto old = resume("1", "n1", "c", "n3"); // the client never heard the push
+  REQUIRE(old.elements.at(0).integer == 1);
+  CHECK(old.elements[1].integer == 3);
+  CHECK(field("owner") == "c");
+  CHECK(resume("2", "n2", "b", "x").elements.at(1).str == "used"); // the push's: cancelled
+  CHECK(resume("1", "n1", "b", "x").elements.at(1).str == "used"); // and no replay
+  CHECK(resume("3", "n3", "c", "n4").elements.at(0).integer == 1);
+  // The other way round: the pushed token used first cancels the old one.
+  lua.run("session_move", {key}, {"c", "3", "d", "n5", channel, "s1"});
+  REQUIRE(resume("4", "n5", "d", "n6").elements.at(0).integer == 1);
+  CHECK(resume("3", "n4", "d", "x").elements.at(1).str == "used");
+}
+
 TEST_CASE_METHOD(session_fixture, "a resume token works once, and never after close") {
   open();
-  // The handoff's token (epoch 2, nonce n2) replaces the one from OPEN.
+  // The handoff's token (epoch 2, nonce n2); the one from OPEN is spent once it is used.
   lua.run("session_move", {key}, {"a", "1", "b", "n2", channel, "s1"});
-  CHECK(resume("1", "n1", "b", "x").elements.at(1).str == "used");
   auto resumed = resume("2", "n2", "b", "n3");
   REQUIRE(resumed.elements.at(0).integer == 1);
   CHECK(resumed.elements[1].integer == 2); // b owned it already: same epoch
   CHECK(resume("2", "n2", "b", "n4").elements.at(1).str == "used"); // replayed
+  CHECK(resume("1", "n1", "b", "n4").elements.at(1).str == "used"); // spent with it
   // Resuming elsewhere makes that node the owner.
   auto moved = resume("2", "n3", "c", "n5");
   CHECK(moved.elements.at(1).integer == 3);

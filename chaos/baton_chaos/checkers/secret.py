@@ -110,7 +110,8 @@ def check_verifies(verdict, name, ops, gets, grace_s, losses):
         if version is None or value_id not in served.get(version, ()):
             verdict.measured["refusals_of_unknown_values"] += 1
             continue
-        if losses.started_by(op.t1):
+        if losses.touching(first_seen.get(version, op.t0), op.t1):
+            # Redis lost the version between its first sight and this verify: judged no more.
             verdict.measured["verifies_after_loss"] += 1
             continue
         replacer = replaced_by(rotations, version, first_seen.get(version, INF))
@@ -130,7 +131,9 @@ def check_verifies(verdict, name, ops, gets, grace_s, losses):
 def replaced_by(rotations, version, seen_at):
     """The rotation invoked earliest among those that could have made version + 1: one that
     answered it, or one whose outcome is not known and was still running once version was
-    seen (conservative: the earlier, the more refusals are allowed)."""
+    seen (conservative: the earlier, the more refusals are allowed). A rotation that failed
+    for certain made nothing."""
     could = [op for op in rotations
-             if (op.ok and version_of(op) == version + 1) or (not op.ok and op.t1 >= seen_at)]
+             if (op.ok and version_of(op) == version + 1)
+             or (op.type == "info" and op.t1 >= seen_at)]
     return min(could, key=lambda op: op.t0, default=None)

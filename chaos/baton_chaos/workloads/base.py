@@ -52,17 +52,15 @@ class NodeClient:
                 return self.conn
             if self.ctx.stop.is_set():
                 raise Indefinite("the run is stopping")
+            conn = Connection(path=self.ctx.socket(self.node), on_push=self.on_push)
             try:
-                conn = Connection(path=self.ctx.socket(self.node), on_push=self.on_push)
                 await conn.open(timeout=1.0, resp3=self.resp3)
-                self.conn = conn
                 if self.after_open:
                     await self.after_open(conn)
+                self.conn = conn
                 return conn
             except Exception:
-                if self.conn is not None:
-                    self.conn.close()
-                self.conn = None
+                conn.close()
                 await asyncio.sleep(0.1)
 
     def drop(self):

@@ -40,13 +40,13 @@ async def _client(ctx: Context, process: str, node: str, settings: dict):
         key = f"chaos-dedup-{int(h.now() / settings['key_every_s'])}"
         status = None
         try:
-            async with op(h, process, WORKLOAD, "claim", node, {"key": key, "ttl_ms": ttl},
-                          definite_unavailable=True) as out:
+            async with op(h, process, WORKLOAD, "claim", node, {"key": key, "ttl_ms": ttl}) as out:
                 m = as_map(await conn.call("DEDUP", "CLAIM", key, ttl, timeout=2.0))
                 status = m["status"]
                 out.value = {"status": status, "result": m.get("result")}
-        except ReplyError:
-            pass
+        except ReplyError as e:
+            if e.code == "UNAVAILABLE":  # the claim may have been made: give it back
+                disconnect("claim unknown")
         except Indefinite:
             disconnect("claim unknown")
         if status == "new":

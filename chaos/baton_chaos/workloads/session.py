@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from ..history import op
@@ -31,6 +31,8 @@ class Session:
     closed: bool = False
     uncertain: bool = False   # a resume's outcome is unknown: its token may be spent
     failures: int = 0         # calls in a row that got no answer from `node`
+    handed_off: bool = False  # a handoff-out came: resume on `node` before anything else
+    handoff: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 async def run(ctx: Context):
@@ -55,7 +57,6 @@ class _Client:
         self.rng = ctx.rng(process)
         self.sessions: dict[str, Session] = {}
         self.clients: dict[str, NodeClient] = {}
-        self.handoff = asyncio.Event()
 
     # -- connections and pushes -------------------------------------------------------------
 
@@ -84,7 +85,8 @@ class _Client:
                           "token_id": token_id(push[5])})
             s.token, s.node, s.failures = push[5], push[3], 0
             s.uncertain = False
-            self.handoff.set()
+            s.handed_off = True
+            s.handoff.set()
         elif push[1] == "handoff-in" and len(push) >= 4:
             self.h.event(self.process, WORKLOAD, "handoff-in", node,
                          {"id": s.id, "from": push[3]})
@@ -104,9 +106,14 @@ class _Client:
                 if len(live) < self.settings["per_client"]:
                     await self.open()
                 else:
-                    s = self.rng.choice(live)
+                    moved = [x for x in live if x.handed_off]
+                    s = moved[0] if moved else self.rng.choice(live)
                     roll = self.rng.random()
-                    if roll < 0.6:
+                    if s.handed_off:
+                        # What an app does on handoff-out: reconnect to the new owner and
+                        # resume there with the pushed token (the drain waits for it).
+                        await self.resume(s, s.node)
+                    elif roll < 0.6:
                         await self.write(s)
                     elif roll < 0.99:
                         await self.read(s)
@@ -203,9 +210,9 @@ class _Client:
     async def follow_move(self, s: Session, error: str):
         """-MOVED: the owner changed. A drain's handoff-out push should bring the new token; if
         none comes, resume where the error points with the token held (an adoption keeps it)."""
-        self.handoff.clear()
+        s.handoff.clear()
         try:
-            await asyncio.wait_for(self.handoff.wait(), 1.0)
+            await asyncio.wait_for(s.handoff.wait(), 1.0)
             await self.resume(s, s.node)
             return
         except asyncio.TimeoutError:
@@ -241,12 +248,14 @@ class _Client:
                              "state_version": int(r["state_version"]),
                              "token_id": token_id(r["token"])}
                 s.token, s.node, s.failures = r["token"], r["owner"], 0
+                s.handed_off = False
         except Indefinite:
             # The resume may have spent the token: this client cannot resume it any more.
             s.uncertain = True
             self.h.event(self.process, WORKLOAD, "unknown-token", node, {"id": s.id})
             raise
         except ReplyError as e:
+            s.handed_off = False  # refused: the checker judges it; no resuming in a loop
             if e.code == "UNAVAILABLE":
                 s.uncertain = True
                 self.h.event(self.process, WORKLOAD, "unknown-token", node, {"id": s.id})
