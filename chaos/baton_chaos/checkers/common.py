@@ -1,56 +1,15 @@
-"""What every checker shares: reading a history into operations (an invoke paired with its
-completion), the data-loss and clock windows of the faults, and the verdict (HISTORY.md,
-"Checkers"). Histories are written by a harness under fire, so nothing here raises on odd
-input: events that cannot be read are counted and left out."""
+"""What every checker shares (HISTORY.md, "Checkers"): reading a history into operations (an
+invoke paired with its completion) and the verdict; with fields.py's readers and the faults'
+windows (loss_windows.py) re-exported, so a checker imports from here. Histories are written by
+a harness under fire, so nothing here raises on odd input: unreadable events are counted."""
 
-import math
 from bisect import bisect_left
 from dataclasses import dataclass
 
-INF = math.inf
+from .fields import INF, fmt_t, integer, label, number, section, value_of  # noqa: F401 (re-exported)
+from .loss_windows import LossWindows, Window, clock_faults  # noqa: F401 (re-exported)
+
 COMPLETIONS = ("ok", "fail", "info")
-
-
-# -- reading fields -------------------------------------------------------------------------
-
-def number(x):
-    """x as a float, or None: booleans and text are not times."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x):
-        return None
-    return float(x)
-
-
-def integer(x):
-    """x as an int (tokens, terms, versions may arrive as digit strings), or None."""
-    if isinstance(x, bool):
-        return None
-    if isinstance(x, int):
-        return x
-    if isinstance(x, float) and x.is_integer():
-        return int(x)
-    if isinstance(x, str) and x.strip().lstrip("-").isdigit():
-        return int(x.strip())
-    return None
-
-
-def label(x):
-    """x if it can name something (a process, node, value id), else its text: a dict or a
-    list where a name belongs must not break grouping by name."""
-    return x if x is None or isinstance(x, (str, int, float)) else repr(x)
-
-
-def value_of(event):
-    """The event's value as a dict; anything else (null, a bare string) as an empty one."""
-    value = event.get("value") if isinstance(event, dict) else None
-    return value if isinstance(value, dict) else {}
-
-
-def fmt_t(t):
-    """A time for people: seconds since the run started, 3 decimals."""
-    t = number(t)
-    if t is None:
-        return "?"
-    return "never" if math.isinf(t) else f"{t:.3f}s"
 
 
 # -- operations -----------------------------------------------------------------------------
@@ -200,77 +159,6 @@ def earlier_best(befores, afters, value, losses=None):
             taken = max(taken, until)
             yield op, best
 
-
-# -- faults ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Window:
-    start: float
-    end: float
-    fault: dict
-
-    def describe(self):
-        return (f"data-loss fault {self.fault.get('id')} ({self.fault.get('kind')}) "
-                f"{fmt_t(self.start)}-{fmt_t(self.end)}")
-
-
-class LossWindows:
-    """When Redis may have lost acknowledged writes: [t_start, t_healed] of each fault with
-    data_loss. Rules that rely on Redis keeping data exempt what spans one of these."""
-
-    def __init__(self, faults):
-        self.windows = []
-        for fault in faults or ():
-            if isinstance(fault, dict) and fault.get("data_loss") is True:
-                start = _first_number(fault, "t_start", "t_applied")
-                end = _first_number(fault, "t_healed", "t_heal")
-                self.windows.append(Window(-INF if start is None else start,
-                                           INF if end is None else end, fault))
-        self.windows.sort(key=lambda w: w.start)
-
-    def __bool__(self):
-        return bool(self.windows)
-
-    def touching(self, lo, hi):
-        """The first window that meets [lo, hi] (an interval, or two related events), or
-        None."""
-        for window in self.windows:
-            if window.start <= hi and window.end >= lo:
-                return window
-        return None
-
-    def floor(self, t):
-        """The latest end of a window begun by t: an event from before it and one ending
-        at t are on opposite sides of a loss (or one lies inside it)."""
-        return max((w.end for w in self.windows if w.start <= t), default=-INF)
-
-    def epoch(self, lo, hi):
-        """Which stretch between losses [lo, hi] lies in (None if it meets a window). Two
-        intervals with the same epoch have no loss between them."""
-        if self.touching(lo, hi):
-            return None
-        return sum(1 for w in self.windows if w.end < lo)
-
-    def started_by(self, t):
-        return any(w.start <= t for w in self.windows)
-
-
-def _first_number(fault, *keys):
-    for key in keys:
-        t = number(fault.get(key))
-        if t is not None:
-            return t
-    return None
-
-
-def clock_faults(faults):
-    return [f for f in faults or () if isinstance(f, dict) and f.get("clock") is True]
-
-
-def section(config, key):
-    """config[key] as a dict, whatever config is."""
-    part = config.get(key) if isinstance(config, dict) else None
-    return part if isinstance(part, dict) else {}
 
 
 # -- verdicts -------------------------------------------------------------------------------
