@@ -95,7 +95,8 @@ def parse_schedule(text: str, daemons: list[str], start: float = 3.0) -> list[Fa
                   "redis-pause": {"mode": "ALL"},
                   "clock-step": {"offset_s": 60},
                   "clock-skew": {"rate": 0.9},
-                  "kill-mid-drain": {"after_ms": 20}}.get(kind, {})
+                  "kill-mid-drain": {"after_ms": 20},
+                  "drain-redis-paused": {"how": "paused"}}.get(kind, {})
         params = dict(params)
         for item in overrides:
             key, _, text = item.partition("=")
@@ -164,6 +165,8 @@ def schedule(kinds: list[str], daemons: list[str], duration: float, seed: int,
             hold = 0.0
             if kind == "kill-mid-drain":
                 params = {"after_ms": rng.randint(5, 80)}
+            elif kind == "drain-redis-paused":
+                params = {"how": rng.choice(["paused", "slow"])}
         budget = _expected_length(kind, hold, len(daemons))
         if t + budget > duration - settle:
             break
@@ -460,11 +463,26 @@ class Injector:
         self.healed(f, await self._restart(f.target))
 
     async def _drain_redis_paused(self, f: Fault):
-        await self.fleet.redis_call("CLIENT", "PAUSE", "1500", "ALL")
-        self.fleet.signal_daemon(f.target, signal.SIGTERM)
-        self.applied(f, f"CLIENT PAUSE 1500 ALL, then SIGTERM to {f.target}")
-        code = await self.exited(f.target, 30.0)
-        f.t_heal = round(self.now(), 6)
+        """A drain (SIGTERM) while Redis is paused (CLIENT PAUSE ALL, 1.5 s) or slow (every
+        daemon's link delays each chunk 300 ms until the drained daemon has exited)."""
+        how = f.params.get("how", "paused")
+        proxies = [d.proxy for d in self.fleet.daemons.values()]
+        try:
+            if how == "slow":
+                for p in proxies:
+                    await p.set_mode("slow", delay_ms=300)
+                what = "every link to Redis slowed by 300 ms"
+            else:
+                await self.fleet.redis_call("CLIENT", "PAUSE", "1500", "ALL")
+                what = "CLIENT PAUSE 1500 ALL"
+            self.fleet.signal_daemon(f.target, signal.SIGTERM)
+            self.applied(f, f"{what}, then SIGTERM to {f.target}")
+            code = await self.exited(f.target, 30.0)
+        finally:
+            f.t_heal = round(self.now(), 6)
+            if how == "slow":
+                for p in proxies:
+                    await p.set_mode("pass")
         await self.fleet.start_daemon(f.target)
         self.healed(f, f"{f.target} exited {code} and serves again")
 

@@ -69,7 +69,8 @@ def _ids(value: dict) -> dict:
 
 
 class Outcome:
-    """What `History.op` hands the workload: set `value` for ok; or call `fail`."""
+    """What `op` hands the workload: set `value` to the answer's fields for the ok record;
+    an exception instead makes the record fail or info."""
 
     def __init__(self):
         self.value: dict = {}

@@ -73,6 +73,14 @@ class NodeClient:
         return self.conn is not None and not self.conn.closed
 
 
+async def run_clients(ctx: Context, prefix: str, count: int, client, *args):
+    """Runs `count` clients named <prefix>-<i>, spread over the daemons in turn, until all
+    end: `client(ctx, process, node, *args)`."""
+    nodes = ctx.nodes()
+    await asyncio.gather(*(client(ctx, f"{prefix}-{i}", nodes[i % len(nodes)], *args)
+                           for i in range(count)))
+
+
 async def sleep_or_stop(ctx: Context, seconds: float):
     try:
         await asyncio.wait_for(ctx.stop.wait(), seconds)

@@ -9,17 +9,14 @@ import asyncio
 
 from ..history import op
 from ..resp import Indefinite, ReplyError, as_map
-from .base import Context, NodeClient, sleep_or_stop
+from .base import Context, NodeClient, run_clients, sleep_or_stop
 
 WORKLOAD = "dedup"
 
 
 async def run(ctx: Context):
     settings = ctx.settings["dedup"]
-    nodes = ctx.nodes()
-    tasks = [asyncio.create_task(_client(ctx, f"dedup-{i}", nodes[i % len(nodes)], settings))
-             for i in range(settings["clients"])]
-    await asyncio.gather(*tasks)
+    await run_clients(ctx, "dedup", settings["clients"], _client, settings)
 
 
 async def _client(ctx: Context, process: str, node: str, settings: dict):

@@ -10,7 +10,7 @@ import asyncio
 from ..fenced_store import Fenced
 from ..history import op
 from ..resp import Indefinite, ReplyError, as_map
-from .base import Context, NodeClient, sleep_or_stop
+from .base import Context, NodeClient, run_clients, sleep_or_stop
 
 WORKLOAD = "lease"
 
@@ -22,14 +22,11 @@ def lease_names(settings: dict) -> list[str]:
 async def run(ctx: Context):
     settings = ctx.settings["lease"]
     names = lease_names(ctx.settings)
-    nodes = ctx.nodes()
-    tasks = [asyncio.create_task(_client(ctx, f"lease-{i}", nodes[i % len(nodes)],
-                                         names[i % len(names)], settings))
-             for i in range(settings["clients"])]
-    await asyncio.gather(*tasks)
+    await run_clients(ctx, "lease", settings["clients"], _client, names, settings)
 
 
-async def _client(ctx: Context, process: str, node: str, name: str, settings: dict):
+async def _client(ctx: Context, process: str, node: str, names: list[str], settings: dict):
+    name = names[int(process.rsplit("-", 1)[1]) % len(names)]
     h = ctx.history
     rng = ctx.rng(process)
     ttl = settings["ttl_ms"]

@@ -8,17 +8,14 @@ import asyncio
 
 from ..history import op
 from ..resp import Indefinite, ReplyError, as_map
-from .base import Context, NodeClient, sleep_or_stop
+from .base import Context, NodeClient, run_clients, sleep_or_stop
 
 WORKLOAD = "rate"
 
 
 async def run(ctx: Context):
     settings = ctx.settings["rate"]
-    nodes = ctx.nodes()
-    tasks = [asyncio.create_task(_client(ctx, f"rate-{i}", nodes[i % len(nodes)], settings))
-             for i in range(settings["clients"])]
-    await asyncio.gather(*tasks)
+    await run_clients(ctx, "rate", settings["clients"], _client, settings)
 
 
 async def _client(ctx: Context, process: str, node: str, settings: dict):
