@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from typing import Any, Optional
+from typing import Optional
 
 from .resp import Indefinite, ReplyError
 

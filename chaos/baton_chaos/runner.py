@@ -11,10 +11,10 @@ import logging
 import os
 import shlex
 import signal
-import sys
-import time
 
 from . import checkers, faults as faults_mod
+from .fault_tools import put_workload_secret
+from .injector import Injector
 from .fleet import Fleet, config_yaml
 from .history import History
 from .summary import summary_text, write_summary
@@ -127,7 +127,7 @@ class Run:
                           self.final_phase)
             tasks = [asyncio.create_task(WORKLOADS[w].run(ctx), name=w)
                      for w in self.args.workloads]
-            injector = faults_mod.Injector(self.fleet, self.history,
+            injector = Injector(self.fleet, self.history,
                                            os.path.join(self.out, "faults.jsonl"), self.settings)
             self.log(f"{len(self.schedule)} faults scheduled: "
                      + ", ".join(f"{f.kind}@{f.at:.0f}s" for f in self.schedule))
@@ -183,7 +183,7 @@ class Run:
         await self.fleet.start_proxies()
         for name in self.fleet.daemons:
             await self.fleet.start_daemon(name)
-        await faults_mod._secret_put(self.fleet, self.history)
+        await put_workload_secret(self.fleet, self.history)
         self.log(f"fleet up: redis-server on 127.0.0.1:{self.fleet.redis_port} "
                  f"({'AOF, fsync always' if self.fleet.aof else 'no persistence'}), daemons "
                  + ", ".join(self.fleet.daemons) + f" in {self.out}")

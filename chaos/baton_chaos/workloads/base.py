@@ -7,17 +7,20 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from ..fenced_store import FencedStore
 from ..history import History
 from ..resp import Connection, Indefinite
 
+if TYPE_CHECKING:  # the fleet imports nothing of the workloads; only a type is named here
+    from ..fleet import Fleet
+
 
 @dataclass
 class Context:
     history: History
-    fleet: "Fleet"  # noqa: F821 (fleet.Fleet; no import cycle at runtime)
+    fleet: "Fleet"
     settings: dict
     seed: int
     stop: asyncio.Event

@@ -4,8 +4,6 @@ checker counts admissions that certainly fell inside one window.
 """
 from __future__ import annotations
 
-import asyncio
-
 from ..history import op
 from ..resp import Indefinite, ReplyError, as_map
 from .base import Context, NodeClient, run_clients, sleep_or_stop
