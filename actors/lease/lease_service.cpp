@@ -534,17 +534,16 @@ void lease_service::retire_all(std::function<void()> done) {
 }
 
 void lease_service::retire_quietly(const std::string& name, const held_lease& h) {
-  // The end the holder was promised: a lease taken without KEEP, its safe validity; a KEEP
-  // lease, whose holder learns of the loss only now (its connection closes), the notice it
-  // would have had before a failed renewal ran out (valid_until is that notice early).
-  auto now = clock::now();
-  auto notice = keep_notice(h.ttl);
-  auto end = h.keep ? std::min(h.valid_until + notice, now + notice) : h.valid_until;
-  auto ms = std::chrono::ceil<milliseconds>(end - now).count() + settings_.drift_margin.count();
-  if (end <= now) return release_quietly(name, h.owner, h.token);
+  // The end the holder was promised, measured by Redis alone: a lease taken without KEEP keeps
+  // its own end (valid_until, Redis time: at least what its holder was told); a KEEP lease,
+  // whose holder learns of the loss only now (its connection closes), gets the notice it
+  // would have had before a failed renewal. Never this daemon's clock: the chaos harness's
+  // clock mix caught a daemon whose clock ran 10% fast retiring a lease before its holder's
+  // validity ended. Nor a plain release when this clock says the lease ran out already.
+  auto ms = h.keep ? keep_notice(h.ttl) : h.ttl;
   ++releases_in_flight_;
   redis_.run_script("lease_retire", {keys_for(settings_.prefix, name).lease},
-                    {h.owner, std::to_string(h.token), std::to_string(ms),
+                    {h.owner, std::to_string(h.token), std::to_string(ms.count()),
                      events_channel(settings_.prefix), name},
                     [this, name](redis_reply reply) {
                       if (reply.is_error())

@@ -149,8 +149,8 @@ private:
                   std::optional<milliseconds> budget = std::nullopt);
   void send_release(const std::string& name, const std::string& owner, std::int64_t token,
                     redis_link::reply_callback done);
-  /// Gives a lease up the way a stopping daemon must: lua/lease_retire.lua, or a release if
-  /// its promise has run out already.
+  /// Gives a lease up the way a stopping daemon must: lua/lease_retire.lua, with an end that
+  /// Redis measures (see retire_all).
   void retire_quietly(const std::string& name, const held_lease& h);
   void remember_token(const std::string& name, std::int64_t token);
   void forget(const std::string& name);
