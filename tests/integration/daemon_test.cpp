@@ -261,3 +261,18 @@ TEST_CASE("garbage and unsupported methods on the HTTP port do not hurt batond")
   CHECK(test::http_get(daemon.http_port(), "/healthz") == 200);
   CHECK(resp_client(daemon.socket_path()).call({"PING"}).str == "PONG");
 }
+
+// The chaos harness's deliberate bugs (common/chaos_bugs.cpp) are named in the environment:
+// a name batond does not know is a clear start-up error, never a bug silently not applied.
+TEST_CASE("BATON_CHAOS_BUGS: an unknown bug name stops batond with the list of known ones") {
+  test::test_redis redis;
+  test::temp_dir dir;
+  std::string out;
+  ::setenv("BATON_CHAOS_BUGS", "no-such-bug", 1);
+  auto code = test::test_batond::run_to_exit(
+      {"--redis", redis.unix_url(), "--socket", dir.file("b.sock"), "--http", "off"}, &out);
+  ::unsetenv("BATON_CHAOS_BUGS");
+  CHECK(code == 1);
+  CHECK(out.find("unknown chaos bug 'no-such-bug'") != std::string::npos);
+  CHECK(out.find("lease-renew-skips-token") != std::string::npos);
+}

@@ -182,6 +182,12 @@ class Verdict:
         if reason not in self.skipped:
             self.skipped.append(reason)
 
+    def skip_counted(self, key, rule, what):
+        """Notes '<rule>: <n> <what>' when measured[key] counted n > 0 exemptions."""
+        n = self.measured.get(key)
+        if n:
+            self.skip(f"{rule}: {n} {what}" if rule else f"{n} {what}")
+
     def violate(self, rule, message, involved):
         """involved: events and Ops (each Op contributes its invoke and completion)."""
         events = []

@@ -39,12 +39,11 @@ def check(history, faults, config):
     for key, ops in sorted(by_key.items()):
         check_done(verdict, key, ops, losses)
         check_claims(verdict, key, ops, disconnects, losses)
-    if verdict.measured["exempt_after_done"]:
-        verdict.skip(f"{CHANGED}: {verdict.measured['exempt_after_done']} claim(s) exempt, a "
-                     "data-loss window lies between the done and the claim")
-    if verdict.measured["exempt_claim_pairs"]:
-        verdict.skip(f"{TWICE}: {verdict.measured['exempt_claim_pairs']} pair(s) of new claims "
-                     "exempt, a data-loss window lies between or within them")
+    verdict.skip_counted("exempt_after_done", CHANGED,
+                         "claim(s) exempt, a data-loss window lies between the done and the claim")
+    verdict.skip_counted("exempt_claim_pairs", TWICE,
+                         "pair(s) of new claims exempt, a data-loss window lies between or within "
+                         "them")
     return verdict.result()
 
 

@@ -58,12 +58,11 @@ def check(history, faults, config):
                           [e for e in mine if str(value_of(e).get("node")) == str(node)])
         for name, ops in sorted(acquires.items()):
             judge_lease(verdict, fault, name, ops, heal, lease_within, deadline_cut, record)
-    if verdict.measured["not_enough_time"]:
-        verdict.skip(f"{verdict.measured['not_enough_time']} recovery(ies) not judged: the run "
-                     "ended, or the next fault began, before the limit")
-    if verdict.measured["nobody_tried"]:
-        verdict.skip(f"{LEASE}: {verdict.measured['nobody_tried']} lease name(s) nobody tried "
-                     "to take after a heal")
+    verdict.skip_counted("not_enough_time", None,
+                         "recovery(ies) not judged: the run ended, or the next fault began, before"
+                         " the limit")
+    verdict.skip_counted("nobody_tried", LEASE,
+                         "lease name(s) nobody tried to take after a heal")
     return verdict.result()
 
 

@@ -46,16 +46,12 @@ def check(history, faults, config):
         check_versions(verdict, name, gets, losses)
         check_values(verdict, name, gets, losses)
         check_verifies(verdict, name, ops, gets, integer(grace_ms) / 1000, losses)
-    measured = verdict.measured
-    if measured["gets_after_loss"]:
-        verdict.skip(f"{BACKWARDS}: {measured['gets_after_loss']} GET(s) after a data-loss "
-                     "window compared only with GETs since it")
-    if measured["values_exempt"]:
-        verdict.skip(f"{ONE_VALUE}: {measured['values_exempt']} GET(s) during a data-loss "
-                     "window not compared, nor GETs across one")
-    if measured["verifies_after_loss"]:
-        verdict.skip(f"{REFUSED}: {measured['verifies_after_loss']} refusal(s) during or "
-                     "after a data-loss window not judged")
+    verdict.skip_counted("gets_after_loss", BACKWARDS,
+                         "GET(s) after a data-loss window compared only with GETs since it")
+    verdict.skip_counted("values_exempt", ONE_VALUE,
+                         "GET(s) during a data-loss window not compared, nor GETs across one")
+    verdict.skip_counted("verifies_after_loss", REFUSED,
+                         "refusal(s) during or after a data-loss window not judged")
     return verdict.result()
 
 

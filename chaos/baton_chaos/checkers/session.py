@@ -48,19 +48,16 @@ def check(history, faults, config):
         check_final(verdict, sid, ops, handoffs_of[sid], losses)
         check_state(verdict, sid, ops, losses)
         check_owners(verdict, sid, ops, handoffs_of[sid], losses)
-    measured = verdict.measured
-    if measured["final_unknown"]:
-        verdict.skip(f"{LOST}: {measured['final_unknown']} final resume(s) had an unknown "
-                     "outcome (timeout): not proof of loss")
-    if measured["final_exempt"]:
-        verdict.skip(f"{LOST}: {measured['final_exempt']} refused final resume(s) exempt, "
-                     "a data-loss window began after the session opened")
-    if measured["reads_after_loss"]:
-        verdict.skip(f"{WRITE_LOST}: {measured['reads_after_loss']} read/resume answer(s) "
-                     "after a data-loss window compared only with what followed it")
-    if measured["owner_exempt"]:
-        verdict.skip(f"{ONE_OWNER}: {measured['owner_exempt']} answer(s) during a data-loss "
-                     "window not compared, nor answers across one")
+    verdict.skip_counted("final_unknown", LOST,
+                         "final resume(s) had an unknown outcome (timeout): not proof of loss")
+    verdict.skip_counted("final_exempt", LOST,
+                         "refused final resume(s) exempt, a data-loss window began after the "
+                         "session opened")
+    verdict.skip_counted("reads_after_loss", WRITE_LOST,
+                         "read/resume answer(s) after a data-loss window compared only with what "
+                         "followed it")
+    verdict.skip_counted("owner_exempt", ONE_OWNER,
+                         "answer(s) during a data-loss window not compared, nor answers across one")
     return verdict.result()
 
 
