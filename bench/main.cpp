@@ -22,8 +22,8 @@
 #include <iostream>
 #include <string>
 
-#include "actors/redis_link/embedded_scripts.hpp"
-#include "actors/redis_link/script_registry.hpp"
+#include "redis/embedded_scripts.hpp"
+#include "redis/script_registry.hpp"
 #include "bench/load_generator.hpp"
 #include "protocol/resp_client.hpp"
 

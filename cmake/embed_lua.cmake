@@ -4,7 +4,7 @@
 file(GLOB scripts "${LUA_DIR}/*.lua")
 list(SORT scripts)
 set(body "// Generated from lua/*.lua by cmake/embed_lua.cmake. Do not edit.\n")
-string(APPEND body "#include \"actors/redis_link/embedded_scripts.hpp\"\n\n")
+string(APPEND body "#include \"redis/embedded_scripts.hpp\"\n\n")
 string(APPEND body "namespace baton::redis_link {\n\n")
 string(APPEND body "const std::vector<embedded_script>& embedded_scripts() {\n")
 string(APPEND body "  static const std::vector<embedded_script> all = {\n")

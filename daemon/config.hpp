@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "actors/rate/rate_policy.hpp"
-#include "actors/redis_link/link_settings.hpp"
-#include "actors/secret/secret_settings.hpp"
+#include "services/rate/rate_policy.hpp"
+#include "redis/link_settings.hpp"
+#include "services/secret/secret_settings.hpp"
 #include "common/log.hpp"
 
 namespace baton {

@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "actors/redis_link/redis_endpoint.hpp"
+#include "redis/redis_endpoint.hpp"
 #include "daemon/config_checker.hpp"
 #include "daemon/config_secrets.hpp"
 

@@ -11,9 +11,9 @@
 #include <functional>
 #include <vector>
 
-#include "actors/metrics/request_metrics.hpp"
-#include "actors/redis_link/link_counters.hpp"
-#include "actors/redis_link/redis_pool.hpp"
+#include "metrics/request_metrics.hpp"
+#include "redis/link_counters.hpp"
+#include "redis/redis_pool.hpp"
 #include "daemon/access_policy.hpp"
 #include "daemon/config.hpp"
 #include "daemon/push_hub.hpp"

@@ -6,9 +6,9 @@
 
 #include <memory>
 
-#include "actors/metrics/prometheus_text.hpp"
-#include "actors/rate/rate_service.hpp"
-#include "actors/secret/secret_service.hpp"
+#include "metrics/prometheus_text.hpp"
+#include "services/rate/rate_service.hpp"
+#include "services/secret/secret_service.hpp"
 #include "build_info.hpp"
 #include "common/log.hpp"
 #include "daemon/config_loader.hpp"

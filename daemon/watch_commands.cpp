@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <memory>
 
-#include "actors/lease/lease_keys.hpp"
-#include "actors/lease/lease_service.hpp"
-#include "actors/lease/lease_watch.hpp"
-#include "daemon/session_commands.hpp"
+#include "services/lease/lease_keys.hpp"
+#include "services/lease/lease_service.hpp"
+#include "services/lease/lease_watch.hpp"
+#include "services/session/session_commands.hpp"
 #include "daemon/watch_targets.hpp"
 #include "protocol/reply_writer.hpp"
 

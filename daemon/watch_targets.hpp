@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "actors/lease/lease_event.hpp"
+#include "services/lease/lease_event.hpp"
 #include "protocol/reply_writer.hpp"
 
 namespace baton {

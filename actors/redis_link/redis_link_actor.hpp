@@ -9,7 +9,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 
-#include "actors/redis_link/redis_pool.hpp"
+#include "redis/redis_pool.hpp"
 
 // Replies cross only local mailboxes (never the network), so CAF need not serialize them.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(baton::redis_link::redis_reply)

@@ -8,7 +8,7 @@
 #include <optional>
 #include <thread>
 
-#include "actors/redis_link/redis_pool.hpp"
+#include "redis/redis_pool.hpp"
 #include "tests/support/test_redis.hpp"
 
 using namespace baton;

@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "actors/redis_link/script_registry.hpp"
+#include "redis/script_registry.hpp"
 
 namespace baton::test {
 

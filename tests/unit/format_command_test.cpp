@@ -6,7 +6,7 @@
 
 #include <random>
 
-#include "actors/redis_link/redis_connection.hpp"
+#include "redis/redis_connection.hpp"
 
 namespace {
 std::string hiredis_format(const std::vector<std::string>& args) {

@@ -1,7 +1,7 @@
 // The breaker around Redis, on a simulated clock.
 #include <catch2/catch.hpp>
 
-#include "actors/redis_link/redis_breaker.hpp"
+#include "redis/redis_breaker.hpp"
 
 using baton::redis_link::redis_breaker;
 using namespace std::chrono_literals;

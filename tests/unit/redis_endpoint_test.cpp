@@ -1,7 +1,7 @@
 // Redis URL parsing.
 #include <catch2/catch.hpp>
 
-#include "actors/redis_link/redis_endpoint.hpp"
+#include "redis/redis_endpoint.hpp"
 
 using namespace baton::redis_link;
 

@@ -1,0 +1,121 @@
+// Prometheus text rendering; see prometheus_text.hpp.
+#include "metrics/prometheus_text.hpp"
+
+#include "metrics/exposition.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace baton::metrics {
+namespace {
+
+std::string bucket_bound(double seconds) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%g", seconds);
+  return buffer;
+}
+
+} // namespace
+
+std::uint64_t resident_memory_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::string render_prometheus(const request_metrics& requests,
+                              const redis_link::link_counters& link, const process_facts& facts) {
+  std::string out;
+  out.reserve(16 * 1024);
+  exposition e(out);
+  const auto& families = requests.families();
+
+  e.declare("baton_build_info", "gauge", "Build and node facts; the value is always 1.");
+  e.sample("baton_build_info{version=\"" + escape_label(facts.version) + "\",node=\"" +
+               escape_label(facts.node_id) + "\"}",
+           std::uint64_t{1});
+
+  e.declare("baton_requests_total", "counter", "Local API requests by command family and result.");
+  for (std::size_t f = 0; f < families.size(); ++f)
+    for (std::size_t r = 0; r < static_cast<std::size_t>(result::count_); ++r) {
+      auto n = requests.requests(f, static_cast<result>(r));
+      if (n == 0 && r != 0)
+        continue; // keep the exposition short: every family shows ok, other results once seen
+      e.sample("baton_requests_total{family=\"" + families[f] + "\",result=\"" +
+                   result_name(static_cast<result>(r)) + "\"}",
+               n);
+    }
+
+  e.declare("baton_request_duration_seconds", "histogram",
+            "Time from a request's arrival to its reply being queued, by family.");
+  for (std::size_t f = 0; f < families.size(); ++f) {
+    std::string prefix =
+        "baton_request_duration_seconds_bucket{family=\"" + families[f] + "\",le=\"";
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < latency_buckets.size(); ++b) {
+      cumulative += requests.bucket(f, b);
+      e.sample(prefix + bucket_bound(latency_buckets[b]) + "\"}", cumulative);
+    }
+    cumulative += requests.bucket(f, latency_buckets.size());
+    e.sample(prefix + "+Inf\"}", cumulative);
+    e.sample("baton_request_duration_seconds_sum{family=\"" + families[f] + "\"}",
+             requests.latency_sum_seconds(f));
+    e.sample("baton_request_duration_seconds_count{family=\"" + families[f] + "\"}", cumulative);
+  }
+
+  auto counter = [&](const char* name, const char* help, std::uint64_t value) {
+    e.declare(name, "counter", help);
+    e.sample(name, value);
+  };
+  auto gauge = [&](const char* name, const char* help, double value) {
+    e.declare(name, "gauge", help);
+    e.sample(name, value);
+  };
+  auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+
+  gauge("baton_connected_clients", "Local API connections open now.",
+        static_cast<double>(requests.connected_clients.load()));
+  counter("baton_accepted_clients_total", "Local API connections accepted.",
+          load(requests.accepted_clients));
+  counter("baton_rejected_clients_total", "Local API connections refused over max_clients.",
+          load(requests.rejected_clients));
+  counter("baton_pushes_total", "Push events sent to local clients (WATCH, lost leases).",
+          load(requests.pushes_sent));
+  counter("baton_protocol_errors_total", "Connections closed for malformed or oversized requests.",
+          load(requests.protocol_errors));
+
+  counter("baton_redis_commands_total", "Commands sent to Redis.", load(link.commands));
+  counter("baton_redis_round_trips_total", "Writes to Redis; a pipelined batch counts once.",
+          load(link.round_trips));
+  counter("baton_redis_errors_total", "Error replies from Redis.", load(link.errors));
+  counter("baton_redis_unavailable_total", "Calls answered UNAVAILABLE by the link.",
+          load(link.unavailable));
+  counter("baton_redis_timeouts_total", "Calls that ran out of their time budget.",
+          load(link.timeouts));
+  counter("baton_redis_breaker_rejections_total", "Calls refused at once by the open breaker.",
+          load(link.breaker_rejects));
+  counter("baton_redis_reconnects_total", "Redis connections established (first ones included).",
+          load(link.reconnects));
+  counter("baton_redis_connect_failures_total", "Failed attempts to connect to Redis.",
+          load(link.connect_failures));
+  counter("baton_redis_script_reloads_total", "Scripts sent again after NOSCRIPT.",
+          load(link.script_reloads));
+  gauge("baton_redis_connections_ready", "Redis connections ready now.",
+        static_cast<double>(link.connected.load()));
+  gauge("baton_redis_breaker_state", "Breaker around Redis: 0 closed, 1 open, 2 half-open.",
+        static_cast<double>(link.breaker_state.load()));
+
+  gauge("baton_ready", "1 when /readyz answers 200 (Redis reachable, not draining).",
+        facts.ready ? 1.0 : 0.0);
+  gauge("baton_draining", "1 while the node drains.", facts.draining ? 1.0 : 0.0);
+  gauge("process_start_time_seconds", "Start time of the process since the Unix epoch.",
+        facts.start_time_seconds);
+  gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
+        static_cast<double>(resident_memory_bytes()));
+  return out;
+}
+
+} // namespace baton::metrics

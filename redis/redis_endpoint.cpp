@@ -1,0 +1,138 @@
+// Redis URL parsing; see redis_endpoint.hpp.
+#include "redis/redis_endpoint.hpp"
+
+#include <cstdlib>
+
+namespace baton::redis_link {
+namespace {
+
+bool parse_number(const std::string& text, long min, long max, long& out) {
+  if (text.empty() || text.size() > 9) return false;
+  for (char c : text)
+    if (c < '0' || c > '9') return false;
+  out = std::strtol(text.c_str(), nullptr, 10);
+  return out >= min && out <= max;
+}
+
+std::string percent_decode(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      auto hex = text.substr(i + 1, 2);
+      char* end = nullptr;
+      long value = std::strtol(hex.c_str(), &end, 16);
+      if (end == hex.c_str() + 2) {
+        out += static_cast<char>(value);
+        i += 2;
+        continue;
+      }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+} // namespace
+
+std::string redis_endpoint::describe() const {
+  std::string user = username.empty() ? "" : username + "@";
+  switch (transport) {
+  case transport_kind::unix_socket:
+    return "unix://" + path + (database != 0 ? "?db=" + std::to_string(database) : "");
+  case transport_kind::tls:
+    return "rediss://" + user + host + ":" + std::to_string(port) + "/" + std::to_string(database);
+  default:
+    return "redis://" + user + host + ":" + std::to_string(port) + "/" + std::to_string(database);
+  }
+}
+
+std::optional<redis_endpoint> parse_redis_url(const std::string& url, std::string& error) {
+  redis_endpoint ep;
+  std::string rest;
+  if (url.rfind("redis://", 0) == 0) {
+    rest = url.substr(8);
+  } else if (url.rfind("rediss://", 0) == 0) {
+    ep.transport = transport_kind::tls;
+    rest = url.substr(9);
+  } else if (url.rfind("unix://", 0) == 0) {
+    ep.transport = transport_kind::unix_socket;
+    rest = url.substr(7);
+    auto query = rest.find('?');
+    ep.path = rest.substr(0, query);
+    if (ep.path.empty() || ep.path[0] != '/') {
+      error = "unix:// URL needs an absolute socket path, e.g. unix:///run/redis/redis.sock";
+      return std::nullopt;
+    }
+    if (query != std::string::npos) {
+      std::string q = rest.substr(query + 1);
+      long db = 0;
+      if (q.rfind("db=", 0) != 0 || !parse_number(q.substr(3), 0, 1 << 20, db)) {
+        error = "unix:// URL accepts only ?db=N, got '?" + q + "'";
+        return std::nullopt;
+      }
+      ep.database = static_cast<int>(db);
+    }
+    return ep;
+  } else {
+    error = "Redis URL must start with redis://, rediss:// or unix://, got '" + url + "'";
+    return std::nullopt;
+  }
+  auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  if (slash != std::string::npos && slash + 1 < rest.size()) {
+    long db = 0;
+    if (!parse_number(rest.substr(slash + 1), 0, 1 << 20, db)) {
+      error = "Redis URL database must be a number, got '" + rest.substr(slash + 1) + "'";
+      return std::nullopt;
+    }
+    ep.database = static_cast<int>(db);
+  }
+  auto at = authority.rfind('@');
+  if (at != std::string::npos) {
+    std::string credentials = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    auto colon = credentials.find(':');
+    ep.username = percent_decode(credentials.substr(0, colon));
+    if (colon != std::string::npos) ep.password = percent_decode(credentials.substr(colon + 1));
+  }
+  std::string port_text;
+  bool has_port = false;
+  if (!authority.empty() && authority[0] == '[') { // [IPv6]:port
+    auto close = authority.find(']');
+    if (close == std::string::npos) {
+      error = "Redis URL has an unclosed '[' in its host";
+      return std::nullopt;
+    }
+    ep.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') {
+        error = "Redis URL has garbage after its IPv6 host";
+        return std::nullopt;
+      }
+      has_port = true;
+      port_text = authority.substr(close + 2);
+    }
+  } else {
+    auto colon = authority.rfind(':');
+    ep.host = authority.substr(0, colon);
+    if (colon != std::string::npos) {
+      has_port = true;
+      port_text = authority.substr(colon + 1);
+    }
+  }
+  if (ep.host.empty()) {
+    error = "Redis URL has no host: '" + url + "'";
+    return std::nullopt;
+  }
+  if (has_port) {
+    long port = 0;
+    if (!parse_number(port_text, 1, 65535, port)) {
+      error = "Redis URL port must be 1-65535, got '" + port_text + "'";
+      return std::nullopt;
+    }
+    ep.port = static_cast<unsigned short>(port);
+  }
+  return ep;
+}
+
+} // namespace baton::redis_link

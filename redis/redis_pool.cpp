@@ -1,0 +1,196 @@
+// The pool of Redis connections; see redis_pool.hpp.
+#include "redis/redis_pool.hpp"
+
+#include "common/log.hpp"
+
+namespace baton::redis_link {
+namespace asio = boost::asio;
+
+const char* breaker_state_name(redis_breaker::state s) {
+  switch (s) {
+  case redis_breaker::state::closed:
+    return "closed";
+  case redis_breaker::state::open:
+    return "open";
+  default:
+    return "half-open";
+  }
+}
+
+redis_pool::redis_pool(asio::io_context& io, link_settings settings, link_counters& counters)
+    : io_(io), settings_(std::move(settings)), counters_(counters),
+      breaker_(settings_.breaker_failures, settings_.breaker_cooldown, settings_.reconnect_max),
+      queue_timer_(io) {
+  for (const auto& [name, s] : scripts_.all())
+    settings_.preload_scripts.push_back(s.body);
+  for (std::size_t i = 0; i < std::max<std::size_t>(settings_.connections, 1); ++i)
+    connections_.push_back(std::make_shared<redis_connection>(io_, settings_, counters_, *this, i));
+}
+
+redis_pool::~redis_pool() {
+  stop();
+}
+
+void redis_pool::start() {
+  for (auto& c : connections_)
+    c->start();
+}
+
+void redis_pool::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& c : connections_)
+    c->stop();
+  queue_timer_.cancel();
+  auto orphans = std::move(queue_);
+  queue_.clear();
+  for (auto& q : orphans)
+    q.done(redis_reply::unavailable("link stopped"));
+}
+
+void redis_pool::call(const std::vector<std::string>& args, reply_callback done) {
+  dispatch(format_command(args), std::move(done), clock::now() + settings_.call_timeout);
+}
+
+void redis_pool::run_script(std::string_view name, const std::vector<std::string>& keys,
+                            const std::vector<std::string>& args, reply_callback done,
+                            std::optional<milliseconds> budget) {
+  const script* s = scripts_.find(name);
+  if (s == nullptr) {
+    // A typo in our own code, not bad input: fail loudly in tests, clearly in production.
+    log::error("redis", "unknown script", {{"script", std::string(name)}});
+    done(redis_reply::unavailable("internal error: no script named " + std::string(name)));
+    return;
+  }
+  std::vector<std::string> argv;
+  argv.reserve(3 + keys.size() + args.size());
+  argv.push_back("EVALSHA");
+  argv.push_back(s->sha1);
+  argv.push_back(std::to_string(keys.size()));
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto deadline = clock::now() + budget.value_or(settings_.call_timeout);
+  auto formatted = format_command(argv);
+  // On NOSCRIPT (Redis restarted, failed over, or SCRIPT FLUSH), send the body with EVAL,
+  // which runs it and caches it again; the caller never sees the difference. The arguments
+  // move into the callback: they are needed only in that rare case.
+  auto retry = [this, s, argv = std::move(argv), deadline, done](redis_reply reply) mutable {
+    if (reply.kind != reply_kind::error || reply.str.rfind("NOSCRIPT", 0) != 0)
+      return done(std::move(reply));
+    counters_.add(counters_.script_reloads);
+    log::info("redis", "script not cached on redis, sending it again", {{"script", s->name}});
+    argv[0] = "EVAL";
+    argv[1] = s->body;
+    dispatch(format_command(argv), std::move(done), deadline);
+  };
+  dispatch(std::move(formatted), std::move(retry), deadline);
+}
+
+void redis_pool::dispatch(std::string formatted, reply_callback done, clock::time_point deadline) {
+  if (stopped_) return done(redis_reply::unavailable("link stopped"));
+  auto now = clock::now();
+  if (!breaker_.allow(now)) {
+    counters_.add(counters_.breaker_rejects);
+    counters_.add(counters_.unavailable);
+    return done(redis_reply::unavailable("redis unreachable (breaker open): " + last_error_));
+  }
+  publish_breaker_state();
+  if (auto* connection = pick_connection()) {
+    connection->send(std::move(formatted), std::move(done), deadline);
+    return;
+  }
+  // No connection is ready yet (starting, or reconnecting): wait within the budget.
+  if (queue_.size() >= settings_.max_queued) {
+    counters_.add(counters_.unavailable);
+    return done(redis_reply::unavailable("too many calls waiting for a redis connection"));
+  }
+  queue_.push_back({std::move(formatted), std::move(done), deadline});
+  arm_queue_timer();
+}
+
+redis_connection* redis_pool::pick_connection() {
+  std::size_t n = connections_.size();
+  if (affinity_ && n > 0) {
+    auto* c = connections_[*affinity_ % n].get();
+    if (c->ready()) return c;
+  }
+  // The ready connection with the fewest calls in flight; ties go round-robin.
+  redis_connection* best = nullptr;
+  for (std::size_t k = 0; k < n; ++k) {
+    auto* c = connections_[(next_ + k) % n].get();
+    if (c->ready() && (best == nullptr || c->pending() < best->pending())) best = c;
+  }
+  next_ = (next_ + 1) % n;
+  return best;
+}
+
+void redis_pool::arm_queue_timer() {
+  if (queue_timer_armed_ || queue_.empty()) return;
+  queue_timer_armed_ = true;
+  queue_timer_.expires_at(queue_.front().deadline);
+  queue_timer_.async_wait([this](const boost::system::error_code& ec) {
+    queue_timer_armed_ = false;
+    if (!ec) expire_queue();
+  });
+}
+
+void redis_pool::expire_queue() {
+  auto now = clock::now();
+  while (!queue_.empty() && queue_.front().deadline <= now) {
+    auto call = std::move(queue_.front());
+    queue_.pop_front();
+    counters_.add(counters_.timeouts);
+    counters_.add(counters_.unavailable);
+    call.done(
+        redis_reply::unavailable("no redis connection within the time budget: " + last_error_));
+  }
+  arm_queue_timer();
+}
+
+link_status redis_pool::status() const {
+  link_status s;
+  s.connections = connections_.size();
+  for (const auto& c : connections_)
+    if (c->ready()) ++s.ready;
+  s.breaker = breaker_.current();
+  s.last_error = last_error_;
+  s.endpoint = settings_.endpoint.describe();
+  return s;
+}
+
+void redis_pool::on_ready(std::size_t index) {
+  log::info("redis", "connection ready",
+            {{"connection", std::to_string(index)}, {"endpoint", settings_.endpoint.describe()}});
+  breaker_.on_success();
+  publish_breaker_state();
+  // Hand waiting calls to the connection that just came up.
+  auto waiting = std::move(queue_);
+  queue_.clear();
+  for (auto& q : waiting)
+    dispatch(std::move(q.formatted), std::move(q.done), q.deadline);
+}
+
+void redis_pool::on_down(std::size_t, const std::string& reason) {
+  last_error_ = reason;
+  bool any_ready = false;
+  for (const auto& c : connections_)
+    any_ready = any_ready || c->ready();
+  if (!any_ready && !stopped_) breaker_.trip(clock::now());
+  publish_breaker_state();
+}
+
+void redis_pool::on_success() {
+  breaker_.on_success();
+  publish_breaker_state();
+}
+
+void redis_pool::on_failure() {
+  breaker_.on_failure(clock::now());
+  publish_breaker_state();
+}
+
+void redis_pool::publish_breaker_state() {
+  counters_.breaker_state.store(static_cast<int>(breaker_.current()), std::memory_order_relaxed);
+}
+
+} // namespace baton::redis_link

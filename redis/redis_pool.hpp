@@ -1,0 +1,96 @@
+// The Redis link's I/O half: a few pipelined connections shared by every caller, the breaker
+// around Redis, the queue of calls waiting for a connection, and scripts by name (EVALSHA,
+// falling back to EVAL on NOSCRIPT, which also reloads the script). Every method runs on the
+// I/O thread; actors reach it through redis_link_actor, which posts onto that thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "redis/link_counters.hpp"
+#include "redis/link_settings.hpp"
+#include "redis/redis_breaker.hpp"
+#include "redis/redis_connection.hpp"
+#include "redis/script_registry.hpp"
+
+namespace baton::redis_link {
+
+/// A snapshot of the link's health for INFO, /readyz and batonctl.
+struct link_status {
+  std::size_t connections = 0;
+  std::size_t ready = 0;
+  redis_breaker::state breaker = redis_breaker::state::closed;
+  std::string last_error;
+  std::string endpoint;
+  bool reachable() const { return ready > 0 && breaker != redis_breaker::state::open; }
+};
+
+const char* breaker_state_name(redis_breaker::state s);
+
+class redis_pool final : public connection_listener {
+public:
+  redis_pool(boost::asio::io_context& io, link_settings settings, link_counters& counters);
+  ~redis_pool() override;
+
+  void start();
+  void stop();
+
+  /// Sends one command; `done` runs exactly once on the I/O thread, within the time budget.
+  void call(const std::vector<std::string>& args, reply_callback done);
+  /// Runs a script of lua/ by name with KEYS and ARGV.
+  /// Runs a script of lua/ by name with KEYS and ARGV. `budget` replaces the configured call
+  /// budget for work whose real deadline is its own (a renewal has until its lease lapses).
+  void run_script(std::string_view name, const std::vector<std::string>& keys,
+                  const std::vector<std::string>& args, reply_callback done,
+                  std::optional<milliseconds> budget = std::nullopt);
+
+  /// While set, calls go to the connection this key maps to (if it is ready), so that the
+  /// calls one client makes reach Redis in the order it made them, as its pipeline would
+  /// against Redis itself. The command router sets it around each request.
+  void set_affinity(std::optional<std::uint64_t> key) { affinity_ = key; }
+
+  link_status status() const;
+  /// Changes the per-call budget (SIGHUP reload).
+  void set_call_timeout(milliseconds budget) { settings_.call_timeout = budget; }
+
+  // -- connection_listener ---------------------------------------------------
+  void on_ready(std::size_t index) override;
+  void on_down(std::size_t index, const std::string& reason) override;
+  void on_success() override;
+  void on_failure() override;
+
+private:
+  struct queued_call {
+    std::string formatted;
+    reply_callback done;
+    clock::time_point deadline;
+  };
+
+  void dispatch(std::string formatted, reply_callback done, clock::time_point deadline);
+  redis_connection* pick_connection();
+  void arm_queue_timer();
+  void expire_queue();
+  void publish_breaker_state();
+
+  boost::asio::io_context& io_;
+  link_settings settings_;
+  link_counters& counters_;
+  script_registry scripts_;
+  redis_breaker breaker_;
+  std::vector<std::shared_ptr<redis_connection>> connections_;
+  std::deque<queued_call> queue_;
+  boost::asio::steady_timer queue_timer_;
+  bool queue_timer_armed_ = false;
+  std::size_t next_ = 0;
+  std::optional<std::uint64_t> affinity_;
+  std::string last_error_;
+  bool stopped_ = false;
+};
+
+} // namespace baton::redis_link

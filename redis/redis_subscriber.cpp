@@ -1,0 +1,197 @@
+// The subscribe-mode connection; see redis_subscriber.hpp.
+#include "redis/redis_subscriber.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+
+#include "redis/redis_connection.hpp"
+#include "common/log.hpp"
+
+namespace baton::redis_link {
+using boost::system::error_code;
+
+redis_subscriber::redis_subscriber(boost::asio::io_context& io, const link_settings& settings)
+    : io_(io), settings_(settings), read_buffer_(16 * 1024), timer_(io),
+      jitter_(static_cast<unsigned>(clock::now().time_since_epoch().count())) {
+  transport_ = make_transport(io_, settings_.endpoint, settings_.tls);
+}
+
+redis_subscriber::~redis_subscriber() {
+  if (reader_ != nullptr) redisReaderFree(reader_);
+}
+
+void redis_subscriber::subscribe(const std::string& channel, message_handler handler,
+                                 std::function<void()> subscribed) {
+  bool is_new = channels_.count(channel) == 0;
+  channels_[channel] = {std::move(handler), std::move(subscribed)};
+  // Before this connection's SUBSCRIBE went out, the channel rides along with it.
+  if (is_new && subscribe_sent_) send({"SUBSCRIBE", channel});
+}
+
+void redis_subscriber::unsubscribe(const std::string& channel) {
+  if (channels_.erase(channel) == 0) return;
+  if (subscribe_sent_) send({"UNSUBSCRIBE", channel});
+}
+
+void redis_subscriber::on_resubscribed(std::function<void()> handler) {
+  resubscribed_.push_back(std::move(handler));
+}
+
+void redis_subscriber::start() {
+  if (state_ == state::idle) connect();
+}
+
+void redis_subscriber::stop() {
+  state_ = state::stopped;
+  ++generation_;
+  timer_.cancel();
+  transport_->close();
+}
+
+void redis_subscriber::connect() {
+  state_ = state::connecting;
+  auto generation = ++generation_;
+  if (reader_ != nullptr) redisReaderFree(reader_);
+  reader_ = redisReaderCreate();
+  subscribe_sent_ = false;
+  output_.clear();
+  write_in_flight_ = false;
+  auto self = shared_from_this();
+  timer_.expires_after(settings_.connect_timeout);
+  timer_.async_wait([this, self, generation](const error_code& ec) {
+    if (!ec && generation == generation_ && state_ == state::connecting)
+      fail("connect or subscribe timed out");
+  });
+  transport_->async_connect([this, self, generation](const error_code& ec) {
+    if (generation != generation_) return;
+    if (ec) return fail("connect failed: " + ec.message());
+    read();
+    // AUTH and CLIENT SETNAME first (not allowed once subscribed), then SUBSCRIBE.
+    handshake_left_ = 1;
+    const auto& ep = settings_.endpoint;
+    if (!ep.password.empty()) {
+      ++handshake_left_;
+      if (ep.username.empty())
+        send({"AUTH", ep.password});
+      else
+        send({"AUTH", ep.username, ep.password});
+    }
+    send({"CLIENT", "SETNAME", settings_.client_name + ":events"});
+  });
+}
+
+void redis_subscriber::send(const std::vector<std::string>& args) {
+  output_ += format_command(args);
+  flush();
+}
+
+void redis_subscriber::flush() {
+  if (write_in_flight_ || output_.empty()) return;
+  writing_.swap(output_);
+  output_.clear();
+  write_in_flight_ = true;
+  auto self = shared_from_this();
+  auto generation = generation_;
+  transport_->async_write(boost::asio::buffer(writing_),
+                          [this, self, generation](const error_code& ec, std::size_t) {
+                            if (generation != generation_) return;
+                            write_in_flight_ = false;
+                            if (ec) return fail("write failed: " + ec.message());
+                            flush();
+                          });
+}
+
+void redis_subscriber::read() {
+  auto self = shared_from_this();
+  auto generation = generation_;
+  transport_->async_read_some(
+      boost::asio::buffer(read_buffer_),
+      [this, self, generation](const error_code& ec, std::size_t n) {
+        if (generation != generation_) return;
+        if (ec)
+          return fail(ec == boost::asio::error::eof ? "redis closed the connection"
+                                                    : "read failed: " + ec.message());
+        if (redisReaderFeed(reader_, read_buffer_.data(), n) != REDIS_OK)
+          return fail(std::string("bad reply from redis: ") + reader_->errstr);
+        for (;;) {
+          void* reply = nullptr;
+          if (redisReaderGetReply(reader_, &reply) != REDIS_OK)
+            return fail(std::string("bad reply from redis: ") + reader_->errstr);
+          if (reply == nullptr) break;
+          handle(reply);
+          freeReplyObject(reply);
+          if (generation != generation_) return;
+        }
+        read();
+      });
+}
+
+void redis_subscriber::handle(void* raw) {
+  const auto* reply = static_cast<const redisReply*>(raw);
+  if (reply->type == REDIS_REPLY_ERROR) return fail(std::string("redis refused: ") + reply->str);
+  if (reply->type == REDIS_REPLY_STATUS) { // AUTH, CLIENT SETNAME
+    if (handshake_left_ > 0 && --handshake_left_ == 0) {
+      if (channels_.empty()) {
+        subscribe_sent_ = true;
+        state_ = state::subscribed;
+        timer_.cancel();
+        attempt_ = 0;
+        return;
+      }
+      std::vector<std::string> args{"SUBSCRIBE"};
+      for (const auto& [channel, handlers] : channels_)
+        args.push_back(channel);
+      subscribe_sent_ = true;
+      send(args);
+    }
+    return;
+  }
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
+  std::string kind(reply->element[0]->str, reply->element[0]->len);
+  std::string channel(reply->element[1]->str, reply->element[1]->len);
+  if (kind == "message") {
+    auto it = channels_.find(channel);
+    if (it != channels_.end())
+      it->second.on_message(std::string(reply->element[2]->str, reply->element[2]->len));
+    return;
+  }
+  if (kind != "subscribe") return;
+  if (auto it = channels_.find(channel); it != channels_.end() && it->second.on_subscribed) {
+    auto subscribed = it->second.on_subscribed; // the handler may unsubscribe
+    subscribed();
+  }
+  if (state_ == state::connecting &&
+      static_cast<std::size_t>(reply->element[2]->integer) >= channels_.size()) {
+    state_ = state::subscribed;
+    timer_.cancel();
+    attempt_ = 0;
+    log::info("redis", "subscribed to events", {{"channels", std::to_string(channels_.size())}});
+    for (auto& handler : resubscribed_)
+      handler();
+  }
+}
+
+void redis_subscriber::fail(const std::string& reason) {
+  if (state_ == state::stopped) return;
+  auto level = attempt_ == 0 ? log::level::warning : log::level::debug;
+  if (log::enabled(level))
+    log::write(level, "redis", "event connection down", {{"reason", reason}});
+  state_ = state::idle;
+  subscribe_sent_ = false;
+  ++generation_;
+  transport_->close();
+  auto step = std::min<long long>(settings_.reconnect_max.count(), settings_.reconnect_min.count()
+                                                                       << std::min(attempt_, 16u));
+  ++attempt_;
+  std::uniform_int_distribution<long long> half(0, std::max<long long>(step / 2, 1));
+  auto self = shared_from_this();
+  auto generation = generation_;
+  timer_.expires_after(milliseconds(step / 2 + half(jitter_)));
+  timer_.async_wait([this, self, generation](const error_code& ec) {
+    if (!ec && generation == generation_ && state_ == state::idle) connect();
+  });
+}
+
+} // namespace baton::redis_link

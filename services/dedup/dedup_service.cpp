@@ -1,0 +1,151 @@
+// Idempotency keys; see dedup_service.hpp.
+#include "services/dedup/dedup_service.hpp"
+
+#include <algorithm>
+
+#include "common/log.hpp"
+
+namespace baton::dedup {
+
+using redis_link::redis_reply;
+using redis_link::reply_kind;
+
+namespace {
+
+dedup_outcome make(dedup_outcome::kind what, std::string why = {}) {
+  dedup_outcome o;
+  o.what = what;
+  o.why = std::move(why);
+  return o;
+}
+
+dedup_outcome unexpected(const redis_reply& reply) {
+  if (reply.is_unavailable()) return make(dedup_outcome::kind::unavailable, reply.str);
+  return make(dedup_outcome::kind::unavailable,
+              "unexpected reply from redis: " + (reply.str.empty() ? "(no text)" : reply.str));
+}
+
+// {state, result, ms left} as dedup_claim and dedup_get answer it.
+bool read_state(const redis_reply& r, dedup_outcome& o) {
+  if (r.kind != reply_kind::array || r.elements.size() != 3 ||
+      r.elements[2].kind != reply_kind::integer)
+    return false;
+  const auto& state = r.elements[0].str;
+  if (state == "new")
+    o.what = dedup_outcome::kind::fresh;
+  else if (state == "pending")
+    o.what = dedup_outcome::kind::pending;
+  else if (state == "done")
+    o.what = dedup_outcome::kind::done;
+  else
+    return false;
+  o.result = r.elements[1].str;
+  o.ttl_ms = r.elements[2].integer;
+  return true;
+}
+
+} // namespace
+
+dedup_service::dedup_service(redis_link::redis_pool& redis, dedup_settings settings)
+    : redis_(redis), settings_(std::move(settings)) {}
+
+std::string dedup_service::redis_key(const std::string& key) const {
+  return settings_.prefix + ":dedup:{" + key + "}";
+}
+
+std::string dedup_service::owner_for(std::uint64_t connection) const {
+  return settings_.node_id + ":" + settings_.run_id + ":" + std::to_string(connection);
+}
+
+void dedup_service::forget(const std::string& key) {
+  auto it = claims_.find(key);
+  if (it == claims_.end()) return;
+  auto& keys = by_connection_[it->second.connection];
+  keys.erase(std::remove(keys.begin(), keys.end(), key), keys.end());
+  if (keys.empty()) by_connection_.erase(it->second.connection);
+  claims_.erase(it);
+}
+
+void dedup_service::claim(const std::string& key, milliseconds ttl, std::uint64_t connection,
+                          dedup_callback done) {
+  auto owner = owner_for(connection);
+  auto lapses = std::chrono::steady_clock::now() + ttl;
+  redis_.run_script(
+      "dedup_claim", {redis_key(key)}, {owner, std::to_string(ttl.count())},
+      [this, key, owner, connection, lapses, done = std::move(done)](redis_reply reply) {
+        dedup_outcome o;
+        if (!read_state(reply, o)) return done(unexpected(reply));
+        if (o.what == dedup_outcome::kind::fresh) {
+          forget(key); // an earlier claim of ours that ran out
+          if (claims_.size() >= sweep_at_) sweep_lapsed();
+          claims_[key] = {owner, connection, lapses};
+          by_connection_[connection].push_back(key);
+        }
+        done(std::move(o));
+      });
+}
+
+void dedup_service::complete(const std::string& key, const std::string& result, milliseconds ttl,
+                             dedup_callback done) {
+  auto it = claims_.find(key);
+  if (it == claims_.end())
+    return done(make(dedup_outcome::kind::not_held,
+                     "no connection of this daemon holds a claim on this key; DEDUP CLAIM it "
+                     "first (a claim is released when its connection closes)"));
+  auto owner = it->second.owner;
+  redis_.run_script("dedup_done", {redis_key(key)}, {owner, result, std::to_string(ttl.count())},
+                    [this, key, owner, done = std::move(done)](redis_reply reply) {
+                      if (reply.kind != reply_kind::array || reply.elements.empty())
+                        return done(unexpected(reply));
+                      auto still = claims_.find(key);
+                      if (still != claims_.end() && still->second.owner == owner) forget(key);
+                      const auto& verdict = reply.elements[0].str;
+                      if (verdict == "stored") return done(make(dedup_outcome::kind::stored));
+                      if (verdict == "done")
+                        return done(make(dedup_outcome::kind::not_held, "the key is already done"));
+                      return done(
+                          make(dedup_outcome::kind::not_held,
+                               "the claim ran out and another caller claimed the key since"));
+                    });
+}
+
+void dedup_service::get(const std::string& key, dedup_callback done) {
+  redis_.run_script("dedup_get", {redis_key(key)}, {}, [done = std::move(done)](redis_reply reply) {
+    if (reply.kind == reply_kind::array && reply.elements.empty())
+      return done(make(dedup_outcome::kind::absent));
+    dedup_outcome o;
+    if (!read_state(reply, o)) return done(unexpected(reply));
+    done(std::move(o));
+  });
+}
+
+void dedup_service::sweep_lapsed() {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> lapsed;
+  for (const auto& [key, claim] : claims_)
+    if (claim.lapses <= now) lapsed.push_back(key);
+  for (const auto& key : lapsed)
+    forget(key);
+  sweep_at_ = std::max<std::size_t>(1024, claims_.size() * 2);
+}
+
+void dedup_service::connection_closed(std::uint64_t connection) {
+  if (stopping_) return; // a second `new` must not start while this client still works
+  auto it = by_connection_.find(connection);
+  if (it == by_connection_.end()) return;
+  auto keys = std::move(it->second);
+  by_connection_.erase(it);
+  for (const auto& key : keys) {
+    auto claim = claims_.find(key);
+    if (claim == claims_.end()) continue;
+    auto owner = claim->second.owner;
+    claims_.erase(claim);
+    redis_.run_script("dedup_release", {redis_key(key)}, {owner}, [key](redis_reply reply) {
+      if (reply.is_error())
+        log::warn("dedup", "could not release a claim whose connection closed; it ends at its ttl",
+                  {{"key", key}, {"why", reply.str}});
+    });
+  }
+}
+
+} // namespace baton::dedup

@@ -1,0 +1,82 @@
+// Idempotency keys as this daemon's clients see them: DEDUP CLAIM|DONE|GET. Redis holds each
+// key's state (lua/dedup_*.lua); this service remembers which of its connections hold which
+// pending claims, so that any connection of this daemon can complete a claim (an app's
+// connection pool) and a claim is released the moment its connection closes before DONE.
+//
+// Runs on the I/O thread, like the lease and rate services.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "redis/redis_pool.hpp"
+
+namespace baton::dedup {
+
+using std::chrono::milliseconds;
+
+struct dedup_settings {
+  std::string prefix = "baton";
+  std::string node_id = "node";
+  std::string run_id = "run"; ///< random per daemon start, as for leases
+};
+
+struct dedup_outcome {
+  enum class kind {
+    fresh,       ///< CLAIM: this caller is the first; do the work, then DONE
+    pending,     ///< CLAIM/GET: another caller is working on it
+    done,        ///< CLAIM/GET: finished; `result` is set
+    absent,      ///< GET: no such key
+    stored,      ///< DONE: the result is stored
+    not_held,    ///< DONE: this daemon holds no claim on the key, or another caller took it
+    unavailable, ///< Redis could not answer in time
+  };
+  kind what = kind::unavailable;
+  std::string result;
+  std::int64_t ttl_ms = 0;
+  std::string why;
+};
+
+using dedup_callback = std::function<void(dedup_outcome)>;
+
+class dedup_service {
+public:
+  dedup_service(redis_link::redis_pool& redis, dedup_settings settings);
+
+  void claim(const std::string& key, milliseconds ttl, std::uint64_t connection,
+             dedup_callback done);
+  void complete(const std::string& key, const std::string& result, milliseconds ttl,
+                dedup_callback done);
+  void get(const std::string& key, dedup_callback done);
+  /// Releases the pending claims the connection holds (it closed before DONE). Not once the
+  /// daemon is stopping: then the connection was closed by the daemon, not by a client that
+  /// gave up, and the client may still be doing the work; its claims last their TTL.
+  void connection_closed(std::uint64_t connection);
+  void stopping() { stopping_ = true; }
+
+private:
+  std::string redis_key(const std::string& key) const;
+  std::string owner_for(std::uint64_t connection) const;
+  void forget(const std::string& key);
+  /// Drops records of claims whose TTL ran out without DONE or a close (a pooled connection
+  /// that forgot them): Redis has already let them go.
+  void sweep_lapsed();
+
+  redis_link::redis_pool& redis_;
+  dedup_settings settings_;
+  struct claim_record {
+    std::string owner;
+    std::uint64_t connection = 0;
+    std::chrono::steady_clock::time_point lapses;
+  };
+  std::unordered_map<std::string, claim_record> claims_; ///< pending claims made here
+  std::unordered_map<std::uint64_t, std::vector<std::string>> by_connection_;
+  std::size_t sweep_at_ = 1024; ///< sweep when this many claims are recorded
+  bool stopping_ = false;
+};
+
+} // namespace baton::dedup

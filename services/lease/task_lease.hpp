@@ -1,0 +1,41 @@
+// A lease the daemon takes for a job of its own (a secret rotation, the adoption of a dead
+// node's sessions) rather than for a client: the same lua/lease_*.lua, so it fences like any
+// lease and shows in LEASE INFO and LEASE WATCH, but held by no connection and never renewed:
+// the job must finish within its ttl, and fences its own writes with the token.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "redis/redis_pool.hpp"
+
+namespace baton::lease {
+
+struct task_lease {
+  std::string prefix;
+  std::string name;  ///< the lease name, e.g. "secret-rotation/<secret>"
+  std::string owner; ///< unique per job: "<node>:<run>:<job>"
+  std::string node;
+  std::string token; ///< set once granted
+};
+
+struct task_lease_result {
+  enum class kind { granted, held, unavailable };
+  kind what = kind::unavailable;
+  std::string holder_node; ///< held: who has it
+  std::string why;         ///< unavailable: Redis' reply
+};
+
+/// Takes the lease for `ttl`; `lease.token` is set when granted (`lease` must live until
+/// `done` runs: keep it in the job's state). `about` describes the job in
+/// LEASE INFO's client field, `meta` is its META.
+void acquire_task_lease(redis_link::redis_pool& redis, task_lease& lease,
+                        std::chrono::milliseconds ttl, const std::string& about,
+                        const std::string& meta, std::function<void(task_lease_result)> done);
+
+/// Gives it back (announced, so waiters need not wait for the ttl); no-op without a token.
+void release_task_lease(redis_link::redis_pool& redis, const task_lease& lease);
+
+} // namespace baton::lease

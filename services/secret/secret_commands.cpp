@@ -1,0 +1,287 @@
+// SECRET commands; see secret_commands.hpp.
+#include "services/secret/secret_commands.hpp"
+
+#include <openssl/crypto.h>
+
+#include "services/secret/secret_service.hpp"
+#include "daemon/config_secrets.hpp"
+#include "services/secret/secret_access.hpp"
+#include "protocol/reply_writer.hpp"
+
+namespace baton {
+namespace {
+
+using protocol::command_id;
+using secret::secret_answer;
+
+constexpr std::size_t max_watches_per_connection = 10000;
+
+void write_degraded(protocol::reply_writer& out, bool degraded) {
+  out.bulk("degraded");
+  out.integer(degraded ? 1 : 0);
+}
+
+void write_info(protocol::reply_writer& out, const std::string& name, const secret_answer& a) {
+  const auto& r = a.record;
+  out.map(7);
+  out.bulk("name");
+  out.bulk(name);
+  out.bulk("current");
+  out.integer(r.current);
+  out.bulk("pending");
+  out.integer(r.pending);
+  out.bulk("epoch");
+  out.integer(r.epoch);
+  out.bulk("rotated_at_ms");
+  out.integer(r.rotated_at_ms);
+  out.bulk("versions");
+  out.array(r.versions.size());
+  for (auto it = r.versions.rbegin(); it != r.versions.rend(); ++it) {
+    const auto& v = it->second;
+    auto uses = a.uses.find(it->first);
+    out.map(8);
+    out.bulk("version");
+    out.integer(it->first);
+    out.bulk("state");
+    out.bulk(v.state);
+    out.bulk("kek");
+    out.bulk(v.sealed.kek_id);
+    out.bulk("created_ms");
+    out.integer(v.created_ms);
+    out.bulk("promoted_ms");
+    out.integer(v.promoted_ms);
+    out.bulk("grace_until_ms");
+    out.integer(v.grace_until_ms);
+    out.bulk("retired_ms");
+    out.integer(v.retired_ms);
+    out.bulk("uses");
+    out.integer(uses == a.uses.end() ? 0 : uses->second);
+  }
+  out.bulk("nodes");
+  out.array(a.nodes.size());
+  for (const auto& n : a.nodes) {
+    out.map(3);
+    out.bulk("node");
+    out.bulk(n.node);
+    out.bulk("version");
+    out.integer(n.version);
+    out.bulk("acked_ms_ago");
+    out.integer(n.age_ms);
+  }
+}
+
+std::string encode(const std::string& name, const secret_answer& a, int protocol) {
+  std::string bytes;
+  protocol::reply_writer out(bytes, protocol);
+  switch (a.what) {
+  case secret_answer::kind::value:
+    out.map(4);
+    out.bulk("value");
+    out.bulk(a.value);
+    out.bulk("version");
+    out.integer(a.version);
+    out.bulk("state");
+    out.bulk(a.state);
+    write_degraded(out, a.degraded);
+    break;
+  case secret_answer::kind::match:
+  case secret_answer::kind::no_match:
+    out.map(4);
+    out.bulk("match");
+    out.integer(a.what == secret_answer::kind::match ? 1 : 0);
+    out.bulk("version");
+    out.integer(a.version);
+    out.bulk("state");
+    if (a.state.empty())
+      out.null();
+    else
+      out.bulk(a.state);
+    write_degraded(out, a.degraded);
+    break;
+  case secret_answer::kind::absent:
+    out.null();
+    break;
+  case secret_answer::kind::changed:
+    out.map(4);
+    out.bulk("version");
+    out.integer(a.version);
+    out.bulk("previous");
+    out.integer(a.previous);
+    out.bulk("epoch");
+    out.integer(a.epoch);
+    out.bulk("finished_pending");
+    out.integer(a.state == "finished-pending" ? 1 : 0);
+    break;
+  case secret_answer::kind::info:
+    write_info(out, name, a);
+    break;
+  case secret_answer::kind::rewrapped:
+    out.map(3);
+    out.bulk("rewrapped");
+    out.integer(a.rewrapped);
+    out.bulk("already");
+    out.integer(a.already);
+    out.bulk("failed");
+    out.integer(a.skipped);
+    break;
+  case secret_answer::kind::unavailable:
+    out.error("UNAVAILABLE " + a.why);
+    break;
+  case secret_answer::kind::busy:
+    out.error("BUSY " + a.why);
+    break;
+  case secret_answer::kind::failed:
+    out.error("ERR " + a.why);
+    break;
+  }
+  return bytes;
+}
+
+secret_verb verb_of(command_id id) {
+  switch (id) {
+  case command_id::secret_get:
+    return secret_verb::get;
+  case command_id::secret_verify:
+    return secret_verb::verify;
+  case command_id::secret_put:
+  case command_id::secret_rotate:
+  case command_id::secret_rewrap:
+    return secret_verb::admin;
+  default:
+    return secret_verb::look;
+  }
+}
+
+void watch(const protocol::command_spec& spec, std::vector<std::string>& args,
+           client_connection& conn, daemon_context& ctx, client_connection::reply_ticket ticket) {
+  std::string bytes;
+  protocol::reply_writer out(bytes, ticket.protocol);
+  if (spec.id == command_id::secret_unwatch) {
+    std::vector<std::string> topics;
+    if (args.size() == 2) {
+      for (const auto& topic : ctx.pushes.topics_of(conn.id()))
+        if (topic.rfind(secret_topic_prefix, 0) == 0) topics.push_back(topic);
+    } else {
+      for (std::size_t i = 2; i < args.size(); ++i)
+        topics.push_back(secret_topic_prefix + args[i]);
+    }
+    for (const auto& topic : topics)
+      ctx.pushes.unsubscribe(topic, conn.id());
+    out.integer(static_cast<std::int64_t>(conn.watching()));
+    return conn.complete(ticket, std::move(bytes));
+  }
+  if (conn.watching() + args.size() - 2 > max_watches_per_connection)
+    return conn.fail(ticket, "ERR a connection watches at most " +
+                                 std::to_string(max_watches_per_connection) + " topics");
+  for (std::size_t i = 2; i < args.size(); ++i)
+    ctx.pushes.subscribe(secret_topic_prefix + args[i], conn.id());
+  // Answer once every name is in the cache: from then on each new version is pushed.
+  auto self = conn.shared_from_this();
+  auto left = std::make_shared<std::size_t>(args.size() - 2);
+  for (std::size_t i = 2; i < args.size(); ++i)
+    ctx.secrets->follow(args[i], [self, ticket, left] {
+      if (--*left != 0) return;
+      std::string reply;
+      protocol::reply_writer w(reply, ticket.protocol);
+      w.integer(static_cast<std::int64_t>(self->watching()));
+      self->complete(ticket, std::move(reply));
+    });
+}
+
+} // namespace
+
+void connect_secret_pushes(daemon_context& ctx) {
+  if (!ctx.secrets) return;
+  ctx.secrets->on_changed(
+      [&ctx](const std::string& name, std::int64_t version, std::int64_t epoch) {
+        ctx.pushes.publish(secret_topic_prefix + name, [&](protocol::reply_writer& out) {
+          out.push(5);
+          out.bulk("secret");
+          out.bulk("rotated");
+          out.bulk(name);
+          out.integer(version);
+          out.integer(epoch);
+        });
+      });
+}
+
+void run_secret_command(const protocol::command_spec& spec, std::vector<std::string>& args,
+                        client_connection& conn, daemon_context& ctx,
+                        client_connection::reply_ticket ticket) {
+  auto fail = [&](const std::string& text) { conn.fail(ticket, text); };
+  if (!ctx.secrets)
+    return fail("ERR secrets are off on this daemon: the config names no secrets.keks");
+  const auto& config = ctx.secrets->config();
+  auto verb = verb_of(spec.id);
+  // Every name is checked (syntax, then access) before anything runs.
+  std::vector<std::string> names;
+  if (spec.id == command_id::secret_watch || spec.id == command_id::secret_unwatch) {
+    names.assign(args.begin() + 2, args.end());
+  } else if (args.size() > 2) {
+    names.push_back(args[2]);
+  }
+  secret::secret_caller who{static_cast<std::int64_t>(conn.peer().uid), conn.peer().pid};
+  for (const auto& name : names) {
+    if (!is_secret_name(name, config.max_name_length))
+      return fail("ERR a secret name is 1 to " + std::to_string(config.max_name_length) +
+                  " letters, digits, '-', '_', '.', '/' or ':'; got '" + name.substr(0, 64) + "'");
+    if (spec.id == command_id::secret_unwatch) continue;
+    if (!secret_allowed(config, ctx.access, conn.peer(), verb, name)) {
+      ctx.secrets->audit(who, protocol::to_lower(spec.verb), name, "refused");
+      return fail("NOPERM " + conn.peer().describe() + " may not " + verb_name(verb) + " secret '" +
+                  name + "'");
+    }
+  }
+  if (spec.id == command_id::secret_rewrap && names.empty() && !ctx.access.is_admin(conn.peer())) {
+    ctx.secrets->audit(who, "rewrap", "*", "refused");
+    return fail("NOPERM " + conn.peer().describe() +
+                " may not rewrap every secret: it needs an admin group");
+  }
+  if (spec.id == command_id::secret_watch || spec.id == command_id::secret_unwatch)
+    return watch(spec, args, conn, ctx, ticket);
+
+  auto self = conn.shared_from_this(); // replies complete later; keep the connection alive
+  std::string name = names.empty() ? std::string() : names.front();
+  auto reply = [self, ticket, name](secret_answer a) {
+    auto bytes = encode(name, a, ticket.protocol);
+    OPENSSL_cleanse(a.value.data(), a.value.size());
+    self->complete(ticket, std::move(bytes));
+  };
+  auto& service = *ctx.secrets;
+  switch (spec.id) {
+  case command_id::secret_get:
+    return service.get(name, who, reply);
+  case command_id::secret_verify: {
+    auto candidate = std::move(args[3]);
+    OPENSSL_cleanse(args[3].data(), args[3].size());
+    return service.verify(name, std::move(candidate), who, reply);
+  }
+  case command_id::secret_info:
+    return service.info(name, who, reply);
+  case command_id::secret_put:
+  case command_id::secret_rotate: {
+    std::optional<secret::secure_bytes> value;
+    if (spec.id == command_id::secret_put) {
+      value = secret::secure_bytes(args[3]);
+    } else if (args.size() == 5 && protocol::to_upper(args[3]) == "VALUE") {
+      value = secret::secure_bytes(args[4]);
+    } else if (args.size() != 3) {
+      return fail("ERR syntax error; expected SECRET ROTATE name [VALUE v]");
+    }
+    for (auto& a : args)
+      OPENSSL_cleanse(a.data(), a.size());
+    if (value && (value->empty() || value->size() > config.max_value_bytes))
+      return fail("ERR a secret value is 1 to " + std::to_string(config.max_value_bytes) +
+                  " bytes (secrets.max_value_bytes), got " + std::to_string(value->size()));
+    bool hooks = spec.id == command_id::secret_rotate;
+    return service.change(name, std::move(value), hooks, protocol::to_lower(spec.verb), who, reply);
+  }
+  case command_id::secret_rewrap:
+    return service.rewrap(names.empty() ? std::nullopt : std::optional<std::string>(name), who,
+                          reply);
+  default:
+    return fail("ERR internal error: not a secret command");
+  }
+}
+
+} // namespace baton

@@ -1,0 +1,33 @@
+// Resume tokens: what a client presents on another node to take its session back after a
+// handoff. A token names the session, the owner epoch it was issued at and a one-time nonce,
+// and carries an HMAC-SHA256 under a key derived from a KEK (so every daemon of the fleet can
+// check it, and nobody without the KEK can forge one). Redis decides whether the nonce is
+// still the current one (lua/session_resume.lua), so a token works once.
+//   v1.<session id>.<epoch>.<nonce>.<kek id>.<hmac hex>
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "services/secret/envelope.hpp"
+
+namespace baton::session {
+
+struct token_claims {
+  std::string session;
+  std::int64_t epoch = 0;
+  std::string nonce;
+};
+
+/// A token for the claims, signed with the keyring's active KEK's token key.
+std::string make_token(const secret::keyring& keys, const token_claims& claims);
+
+/// Checks a token's form and HMAC (constant-time) with the KEK it names; false with a reason
+/// that repeats nothing of the token.
+bool check_token(const secret::keyring& keys, const std::string& token, token_claims& out,
+                 std::string& why);
+
+/// 16 random bytes as 32 hex digits: session ids and nonces.
+std::string random_id();
+
+} // namespace baton::session

@@ -1,0 +1,298 @@
+// SESSION commands; see session_commands.hpp.
+#include "services/session/session_commands.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "services/membership/membership_service.hpp"
+#include "services/session/session_service.hpp"
+#include "services/lease/lease_commands.hpp"
+#include "protocol/reply_writer.hpp"
+
+namespace baton {
+namespace {
+
+using protocol::command_id;
+using session::session_answer;
+using session::session_view;
+
+void write_view(protocol::reply_writer& out, const session_view& v) {
+  out.map(10);
+  out.bulk("id");
+  out.bulk(v.id);
+  out.bulk("user");
+  out.bulk(v.user);
+  out.bulk("owner");
+  out.bulk(v.owner);
+  out.bulk("epoch");
+  out.integer(v.epoch);
+  out.bulk("meta");
+  out.bulk(v.meta);
+  out.bulk("created_ms");
+  out.integer(v.created_ms);
+  out.bulk("touched_ms");
+  out.integer(v.touched_ms);
+  out.bulk("ttl_ms");
+  out.integer(v.ttl_ms);
+  out.bulk("expires_in_ms");
+  out.integer(v.expires_in_ms);
+  out.bulk("state_version");
+  out.integer(v.state_version);
+}
+
+std::string encode(command_id id, const session_answer& a, int protocol) {
+  std::string bytes;
+  protocol::reply_writer out(bytes, protocol);
+  const auto& v = a.view;
+  switch (a.what) {
+  case session_answer::kind::absent:
+    if (id == command_id::session_close)
+      out.integer(0);
+    else if (id == command_id::session_state_op)
+      out.error("ERR no such session (closed or expired)");
+    else
+      out.null();
+    return bytes;
+  case session_answer::kind::moved:
+    out.error("MOVED the session is owned by node " + a.owner +
+              " now; its state is written there (resume it there)");
+    return bytes;
+  case session_answer::kind::refused:
+    out.error("REFUSED " + a.why);
+    return bytes;
+  case session_answer::kind::conflict:
+    out.error("CONFLICT " + a.why);
+    return bytes;
+  case session_answer::kind::unavailable:
+    out.error("UNAVAILABLE " + a.why);
+    return bytes;
+  case session_answer::kind::failed:
+    out.error("ERR " + a.why);
+    return bytes;
+  case session_answer::kind::ok:
+    break;
+  }
+  switch (id) {
+  case command_id::session_open:
+    out.map(5);
+    out.bulk("id");
+    out.bulk(v.id);
+    out.bulk("token");
+    out.bulk(v.token);
+    out.bulk("owner");
+    out.bulk(v.owner);
+    out.bulk("epoch");
+    out.integer(v.epoch);
+    out.bulk("ttl_ms");
+    out.integer(v.ttl_ms);
+    break;
+  case command_id::session_get:
+    write_view(out, v);
+    break;
+  case command_id::session_touch:
+    out.map(3);
+    out.bulk("owner");
+    out.bulk(v.owner);
+    out.bulk("epoch");
+    out.integer(v.epoch);
+    out.bulk("ttl_ms");
+    out.integer(v.ttl_ms);
+    break;
+  case command_id::session_close:
+    out.integer(1);
+    break;
+  case command_id::session_list:
+    out.array(a.list.size());
+    for (const auto& s : a.list)
+      write_view(out, s);
+    break;
+  case command_id::session_state_op:
+    out.map(2);
+    out.bulk("state_version");
+    out.integer(v.state_version);
+    out.bulk("state");
+    if (v.state)
+      out.bulk(*v.state);
+    else
+      out.null();
+    break;
+  case command_id::session_resume:
+    out.map(9);
+    out.bulk("id");
+    out.bulk(v.id);
+    out.bulk("user");
+    out.bulk(v.user);
+    out.bulk("owner");
+    out.bulk(v.owner);
+    out.bulk("epoch");
+    out.integer(v.epoch);
+    out.bulk("meta");
+    out.bulk(v.meta);
+    out.bulk("ttl_ms");
+    out.integer(v.ttl_ms);
+    out.bulk("state_version");
+    out.integer(v.state_version);
+    out.bulk("state");
+    if (v.state)
+      out.bulk(*v.state);
+    else
+      out.null();
+    out.bulk("token");
+    out.bulk(v.token);
+    break;
+  default:
+    out.error("ERR internal error: not a session reply");
+  }
+  return bytes;
+}
+
+bool is_session_id(const std::string& id) {
+  if (id.size() != 32) return false;
+  for (char c : id)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+// OPEN on a draining node: say so, and name an active node to open it on instead.
+void refuse_draining(daemon_context& ctx, std::shared_ptr<client_connection> self,
+                     client_connection::reply_ticket ticket) {
+  auto node_id = ctx.cfg.node_id;
+  ctx.members->list(
+      "", [self, ticket, node_id](bool, std::vector<membership::node_record> nodes, std::string) {
+        std::string suggestion = "no active node is known";
+        for (const auto& n : nodes)
+          if (n.state == "active" && n.id != node_id) {
+            suggestion = "open it on node " + n.id + " (" + n.address + ")";
+            break;
+          }
+        self->fail(ticket, "DRAINING this node is draining for a deploy; " + suggestion);
+      });
+}
+
+} // namespace
+
+void connect_session_pushes(daemon_context& ctx) {
+  auto message = [&ctx](const std::string& text) {
+    ctx.pushes.publish(session_message_topic, [&](protocol::reply_writer& out) {
+      out.push(3);
+      out.bulk("message");
+      out.bulk(session_channel);
+      out.bulk(text);
+    });
+  };
+  ctx.sessions->on_handoff_out([&ctx, message](const session::session_service::handoff_out& h) {
+    message("handoff-out " + h.id + " " + h.target + " " + h.address + " " + h.token);
+    ctx.pushes.publish(session_topic, [&](protocol::reply_writer& out) {
+      out.push(6);
+      out.bulk("session");
+      out.bulk("handoff-out");
+      out.bulk(h.id);
+      out.bulk(h.target);
+      out.bulk(h.address);
+      out.bulk(h.token);
+    });
+  });
+  ctx.sessions->on_handoff_in([&ctx, message](const std::string& id, const std::string& from) {
+    message("handoff-in " + id + " " + from);
+    ctx.pushes.publish(session_topic, [&](protocol::reply_writer& out) {
+      out.push(4);
+      out.bulk("session");
+      out.bulk("handoff-in");
+      out.bulk(id);
+      out.bulk(from);
+    });
+  });
+}
+
+void run_session_command(const protocol::command_spec& spec, std::vector<std::string>& args,
+                         client_connection& conn, daemon_context& ctx,
+                         client_connection::reply_ticket ticket) {
+  auto fail = [&](const std::string& text) { conn.fail(ticket, text); };
+  if (!ctx.sessions)
+    return fail("ERR sessions are off on this daemon: they need secrets.keks (state is "
+                "encrypted and resume tokens are signed)");
+  const auto& limits = ctx.cfg.sessions;
+  auto self = conn.shared_from_this(); // replies complete later; keep the connection alive
+  auto id = spec.id;
+  auto reply = [self, ticket, id](session_answer a) {
+    self->complete(ticket, encode(id, a, ticket.protocol));
+  };
+  auto& service = *ctx.sessions;
+  if (id == command_id::session_watch || id == command_id::session_unwatch) {
+    if (args.size() != 2)
+      return fail("ERR wrong number of arguments for 'session " + protocol::to_lower(spec.verb) +
+                  "' command");
+    if (id == command_id::session_watch)
+      ctx.pushes.subscribe(session_topic, conn.id());
+    else
+      ctx.pushes.unsubscribe(session_topic, conn.id());
+    std::string bytes;
+    protocol::reply_writer out(bytes, ticket.protocol);
+    out.integer(static_cast<std::int64_t>(conn.watching()));
+    return conn.complete(ticket, std::move(bytes));
+  }
+  if (id == command_id::session_open || id == command_id::session_list) {
+    const auto& user = args[2];
+    if (user.empty() || user.size() > limits.max_user_length)
+      return fail("ERR a user is 1 to " + std::to_string(limits.max_user_length) + " bytes, got " +
+                  std::to_string(user.size()));
+    if (id == command_id::session_list) {
+      if (args.size() != 3) return fail("ERR wrong number of arguments for 'session list' command");
+      return service.list(user, reply);
+    }
+    auto ttl = limits.default_ttl;
+    std::string meta = "{}";
+    for (std::size_t i = 3; i < args.size(); ++i) {
+      std::int64_t ms = 0;
+      if (protocol::to_upper(args[i]) == "META" && i + 1 < args.size()) {
+        meta = args[++i];
+        if (meta.size() > limits.max_meta_bytes)
+          return fail("ERR META is " + std::to_string(meta.size()) + " bytes; at most " +
+                      std::to_string(limits.max_meta_bytes) + " (sessions.max_meta_bytes)");
+        if (nlohmann::json::parse(meta, nullptr, false).is_discarded())
+          return fail("ERR META must be JSON");
+      } else if (i == 3 && parse_non_negative(args[i], ms)) {
+        if (ms < 1000 || ms > limits.max_ttl.count())
+          return fail("ERR ttl_ms must be from 1000 to " + std::to_string(limits.max_ttl.count()) +
+                      " (sessions.max_ttl_ms)");
+        ttl = std::chrono::milliseconds(ms);
+      } else {
+        return fail("ERR syntax error near '" + args[i].substr(0, 32) +
+                    "'; expected SESSION OPEN user [ttl_ms] [META json]");
+      }
+    }
+    if (ctx.draining) return refuse_draining(ctx, self, ticket);
+    return service.open(user, ttl, meta, reply);
+  }
+  if (id == command_id::session_resume) {
+    if (args.size() != 3) return fail("ERR wrong number of arguments for 'session resume' command");
+    return service.resume(args[2], reply);
+  }
+  const auto& session_id = args[2];
+  if (!is_session_id(session_id))
+    return fail("ERR a session id is 32 lowercase hex digits, as SESSION OPEN gave it");
+  switch (id) {
+  case command_id::session_get:
+    if (args.size() != 3) break;
+    return service.get(session_id, reply);
+  case command_id::session_touch:
+    if (args.size() != 3) break;
+    return service.touch(session_id, reply);
+  case command_id::session_close:
+    if (args.size() != 3) break;
+    return service.close(session_id, reply);
+  case command_id::session_state_op:
+    if (args.size() == 3) return service.read_state(session_id, reply);
+    if (args.size() == 5 && protocol::to_upper(args[3]) == "SET") {
+      if (args[4].size() > limits.max_state_bytes)
+        return fail("ERR state is " + std::to_string(args[4].size()) + " bytes; at most " +
+                    std::to_string(limits.max_state_bytes) + " (sessions.max_state_bytes)");
+      return service.write_state(session_id, std::move(args[4]), reply);
+    }
+    return fail("ERR syntax error; expected SESSION STATE id [SET blob]");
+  default:
+    break;
+  }
+  fail("ERR wrong number of arguments for 'session " + protocol::to_lower(spec.verb) + "' command");
+}
+
+} // namespace baton

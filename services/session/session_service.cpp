@@ -1,0 +1,570 @@
+// Sessions and their handoff; see session_service.hpp.
+#include "services/session/session_service.hpp"
+
+#include <algorithm>
+
+#include "services/lease/task_lease.hpp"
+#include "services/secret/kek_loader.hpp"
+#include "services/session/resume_token.hpp"
+#include "common/log.hpp"
+
+namespace baton::session {
+namespace {
+
+using redis_link::redis_reply;
+using redis_link::reply_kind;
+
+session_answer answer(session_answer::kind what, std::string why = {}) {
+  session_answer a;
+  a.what = what;
+  a.why = std::move(why);
+  return a;
+}
+
+session_answer unavailable(const redis_reply& r) {
+  return answer(session_answer::kind::unavailable, r.str.empty() ? "unexpected reply" : r.str);
+}
+
+std::int64_t number(const std::string& text) {
+  return std::strtoll(text.c_str(), nullptr, 10);
+}
+
+// The fields of a session hash, from element `first` of a reply on.
+struct session_fields {
+  std::map<std::string, std::string> values;
+  const std::string& operator[](const std::string& name) const {
+    static const std::string none;
+    auto it = values.find(name);
+    return it == values.end() ? none : it->second;
+  }
+};
+
+session_fields fields_of(const redis_reply& r, std::size_t first) {
+  session_fields f;
+  for (std::size_t i = first; i + 1 < r.elements.size(); i += 2)
+    f.values[r.elements[i].str] = r.elements[i + 1].str;
+  return f;
+}
+
+session_view view_of(const std::string& id, const session_fields& f) {
+  session_view v;
+  v.id = id;
+  v.user = f["user"];
+  v.owner = f["owner"];
+  v.meta = f["meta"];
+  v.epoch = number(f["epoch"]);
+  v.created_ms = number(f["created"]);
+  v.touched_ms = number(f["touched"]);
+  v.ttl_ms = number(f["ttl"]);
+  v.state_version = number(f["state_version"]);
+  return v;
+}
+
+// The envelope binds a session's state to "session:<id>" and its state version.
+std::string sealed_name(const std::string& id) {
+  return "session:" + id;
+}
+
+} // namespace
+
+// Where sessions may move when a node drains or dies: the active nodes but that one, and the
+// configured strategy that picks each session's target (a drain and an adoption alike).
+class handoff_targets {
+public:
+  handoff_targets(std::vector<membership::node_record> nodes, const std::string& leaving,
+                  bool round_robin)
+      : round_robin_(round_robin) {
+    for (auto& n : nodes)
+      if (n.state == "active" && n.id != leaving) nodes_.push_back(std::move(n));
+  }
+  bool empty() const { return nodes_.empty(); }
+  /// The next session's target: the one with the fewest sessions so far (counting those
+  /// given out here), or with round_robin each in turn whatever it holds.
+  const membership::node_record& next() {
+    auto target = round_robin_
+                      ? nodes_.begin() + static_cast<std::ptrdiff_t>(turn_++ % nodes_.size())
+                      : std::min_element(
+                            nodes_.begin(), nodes_.end(),
+                            [](const membership::node_record& a, const membership::node_record& b) {
+                              return a.sessions < b.sessions;
+                            });
+    ++target->sessions;
+    return *target;
+  }
+
+private:
+  std::vector<membership::node_record> nodes_;
+  bool round_robin_;
+  std::size_t turn_ = 0;
+};
+
+namespace {} // namespace
+
+session_service::session_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
+                                 const secret::keyring& keys,
+                                 membership::membership_service& members, session_settings settings)
+    : io_(io), redis_(redis), keys_(keys), members_(members), settings_(std::move(settings)),
+      channel_(settings_.prefix + ":session-events") {
+  members_.set_session_count([this] { return static_cast<std::int64_t>(owned_.size()); });
+}
+
+std::string session_service::key(const std::string& id) const {
+  return settings_.prefix + ":session:{" + id + "}";
+}
+std::string session_service::user_index(const std::string& user) const {
+  return settings_.prefix + ":user-sessions:{" + user + "}";
+}
+std::string session_service::node_index(const std::string& node) const {
+  return settings_.prefix + ":node-sessions:{" + node + "}";
+}
+
+void session_service::start(redis_link::redis_subscriber& events) {
+  events.subscribe(channel_, [this](const std::string& payload) { on_event(payload); });
+  // After a restart under the same node id, the sessions Redis says are ours are ours.
+  redis_.call({"ZRANGE", node_index(settings_.node_id), "0", "-1"}, [this](redis_reply r) {
+    for (const auto& e : r.elements) {
+      auto id = e.str;
+      redis_.run_script("session_read", {key(id)}, {}, [this, id](redis_reply s) {
+        if (s.kind != reply_kind::array || s.elements.size() < 2 || s.elements[1].integer < 0)
+          return;
+        auto f = fields_of(s, 2);
+        if (f["owner"] == settings_.node_id) owned_[id] = number(f["epoch"]);
+      });
+    }
+  });
+}
+
+void session_service::index(const std::string& index_key, bool add, const std::string& id,
+                            std::int64_t ttl_ms) {
+  redis_.run_script("session_index", {index_key},
+                    {add ? "add" : "remove", id, std::to_string(ttl_ms)}, [](redis_reply) {});
+}
+
+void session_service::own(const std::string& id, std::int64_t epoch, std::int64_t ttl_ms) {
+  owned_[id] = epoch;
+  index(node_index(settings_.node_id), true, id, ttl_ms);
+}
+
+void session_service::disown(const std::string& id) {
+  if (owned_.erase(id)) index(node_index(settings_.node_id), false, id, 0);
+}
+
+// -- the commands --------------------------------------------------------------------------
+
+void session_service::open(const std::string& user, milliseconds ttl, const std::string& meta,
+                           session_callback done) {
+  auto id = random_id();
+  auto nonce = random_id();
+  redis_.run_script(
+      "session_open", {key(id)},
+      {user, settings_.node_id, std::to_string(ttl.count()), meta, nonce},
+      [this, id, nonce, user, ttl, meta, done = std::move(done)](redis_reply r) {
+        if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
+        if (r.elements[0].integer != 1)
+          return done(answer(session_answer::kind::failed, "session id collision; try again"));
+        own(id, 1, ttl.count());
+        index(user_index(user), true, id, ttl.count());
+        auto a = answer(session_answer::kind::ok);
+        a.view.id = id;
+        a.view.user = user;
+        a.view.owner = settings_.node_id;
+        a.view.meta = meta;
+        a.view.epoch = 1;
+        a.view.ttl_ms = ttl.count();
+        a.view.expires_in_ms = ttl.count();
+        a.view.created_ms = a.view.touched_ms = r.elements[1].integer;
+        a.view.token = make_token(keys_, {id, 1, nonce});
+        done(std::move(a));
+      });
+}
+
+void session_service::get(const std::string& id, session_callback done) {
+  redis_.run_script("session_read", {key(id)}, {}, [id, done = std::move(done)](redis_reply r) {
+    if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
+    if (r.elements[1].integer < 0) return done(answer(session_answer::kind::absent));
+    auto a = answer(session_answer::kind::ok);
+    a.view = view_of(id, fields_of(r, 2));
+    a.view.expires_in_ms = r.elements[1].integer;
+    done(std::move(a));
+  });
+}
+
+void session_service::touch(const std::string& id, session_callback done) {
+  redis_.run_script("session_touch", {key(id)}, {},
+                    [this, id, done = std::move(done)](redis_reply r) {
+                      if (r.kind != reply_kind::array || r.elements.size() < 2)
+                        return done(unavailable(r));
+                      if (r.elements[0].integer != 1)
+                        return done(answer(session_answer::kind::absent));
+                      auto a = answer(session_answer::kind::ok);
+                      a.view.id = id;
+                      a.view.owner = r.elements[1].str;
+                      a.view.epoch = r.elements[2].integer;
+                      a.view.ttl_ms = a.view.expires_in_ms = r.elements[3].integer;
+                      a.view.user = r.elements.size() > 4 ? r.elements[4].str : "";
+                      // The indexes expire entries when the session would have: slide them too.
+                      index(user_index(a.view.user), true, id, a.view.ttl_ms);
+                      if (a.view.owner == settings_.node_id)
+                        index(node_index(settings_.node_id), true, id, a.view.ttl_ms);
+                      done(std::move(a));
+                    });
+}
+
+void session_service::close(const std::string& id, session_callback done) {
+  redis_.run_script("session_close", {key(id)}, {channel_, id},
+                    [this, id, done = std::move(done)](redis_reply r) {
+                      if (r.kind != reply_kind::array || r.elements.size() < 2)
+                        return done(unavailable(r));
+                      if (r.elements[0].integer != 1)
+                        return done(answer(session_answer::kind::absent));
+                      index(user_index(r.elements[1].str), false, id, 0);
+                      index(node_index(r.elements[2].str), false, id, 0);
+                      owned_.erase(id);
+                      done(answer(session_answer::kind::ok));
+                    });
+}
+
+void session_service::list(const std::string& user, session_callback done) {
+  redis_.call({"ZRANGE", user_index(user), "0", "-1"}, [this, user,
+                                                        done = std::move(done)](redis_reply r) {
+    if (r.kind != reply_kind::array) return done(unavailable(r));
+    auto result = std::make_shared<session_answer>(answer(session_answer::kind::ok));
+    auto left = std::make_shared<std::size_t>(r.elements.size() + 1);
+    auto one_done = [result, left, done] {
+      if (--*left != 0) return;
+      std::sort(result->list.begin(), result->list.end(),
+                [](const session_view& a, const session_view& b) {
+                  return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.id < b.id;
+                });
+      done(std::move(*result));
+    };
+    for (const auto& e : r.elements) {
+      auto id = e.str;
+      redis_.run_script("session_read", {key(id)}, {},
+                        [this, id, user, result, one_done](redis_reply s) {
+                          if (s.kind == reply_kind::array && s.elements.size() >= 2) {
+                            if (s.elements[1].integer < 0) {
+                              index(user_index(user), false, id, 0); // expired: drop the hint
+                            } else {
+                              auto v = view_of(id, fields_of(s, 2));
+                              v.expires_in_ms = s.elements[1].integer;
+                              if (v.user == user) result->list.push_back(std::move(v));
+                            }
+                          }
+                          one_done();
+                        });
+    }
+    one_done();
+  });
+}
+
+void session_service::read_state(const std::string& id, session_callback done) {
+  redis_.run_script(
+      "session_read", {key(id)}, {}, [this, id, done = std::move(done)](redis_reply r) {
+        if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
+        if (r.elements[1].integer < 0) return done(answer(session_answer::kind::absent));
+        auto f = fields_of(r, 2);
+        auto a = answer(session_answer::kind::ok);
+        a.view = view_of(id, f);
+        if (a.view.state_version > 0) {
+          secret::sealed_version sealed{f["state_kek"], f["state_wkey"], f["state_ct"]};
+          secret::secure_bytes plain;
+          std::string error;
+          if (!secret::open(keys_, sealed_name(id), std::to_string(a.view.state_version), sealed,
+                            plain, error))
+            return done(answer(session_answer::kind::failed,
+                               "the session's state cannot be decrypted: " + error));
+          a.view.state = std::string(plain.view());
+        }
+        done(std::move(a));
+      });
+}
+
+void session_service::write_state(const std::string& id, std::string state, session_callback done) {
+  auto plain = std::make_shared<secret::secure_bytes>(state);
+  OPENSSL_cleanse(state.data(), state.size());
+  write_state_attempt(id, plain, 3, std::move(done));
+}
+
+void session_service::write_state_attempt(const std::string& id,
+                                          std::shared_ptr<secret::secure_bytes> state,
+                                          int attempts_left, session_callback done) {
+  redis_.run_script(
+      "session_read", {key(id)}, {},
+      [this, id, state, attempts_left, done = std::move(done)](redis_reply r) {
+        if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
+        if (r.elements[1].integer < 0) return done(answer(session_answer::kind::absent));
+        auto f = fields_of(r, 2);
+        if (f["owner"] != settings_.node_id) {
+          auto a = answer(session_answer::kind::moved);
+          a.owner = f["owner"];
+          return done(std::move(a));
+        }
+        auto current = number(f["state_version"]);
+        secret::sealed_version sealed;
+        std::string error;
+        if (!secret::seal(keys_, sealed_name(id), std::to_string(current + 1), *state, sealed,
+                          error))
+          return done(answer(session_answer::kind::failed, "cannot encrypt the state: " + error));
+        redis_.run_script(
+            "session_state", {key(id)},
+            {settings_.node_id, std::to_string(current), sealed.kek_id, sealed.wrapped_key,
+             sealed.ciphertext},
+            [this, id, state, attempts_left, done](redis_reply w) {
+              if (w.kind != reply_kind::array || w.elements.size() < 2) return done(unavailable(w));
+              if (w.elements[0].integer == 1) {
+                auto a = answer(session_answer::kind::ok);
+                a.view.id = id;
+                a.view.state_version = w.elements[1].integer;
+                return done(std::move(a));
+              }
+              const auto& why = w.elements[1].str;
+              if (why == "gone") return done(answer(session_answer::kind::absent));
+              if (why == "moved") {
+                auto a = answer(session_answer::kind::moved);
+                a.owner = w.elements.size() > 2 ? w.elements[2].str : "";
+                return done(std::move(a));
+              }
+              // Another write on this node got in between: read again and write over it.
+              if (attempts_left > 1) return write_state_attempt(id, state, attempts_left - 1, done);
+              done(answer(session_answer::kind::conflict, "the state kept changing; try again"));
+            });
+      });
+}
+
+void session_service::resume(const std::string& token, session_callback done) {
+  token_claims claims;
+  std::string why;
+  if (!check_token(keys_, token, claims, why))
+    return done(answer(session_answer::kind::refused, why));
+  auto next = random_id();
+  auto id = claims.session;
+  redis_.run_script(
+      "session_resume", {key(id)},
+      {std::to_string(claims.epoch), claims.nonce, settings_.node_id, next, channel_, id},
+      [this, id, next, done = std::move(done)](redis_reply r) {
+        if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
+        if (r.elements[0].integer != 1)
+          return done(answer(session_answer::kind::refused,
+                             r.elements[1].str == "gone"
+                                 ? "the session is closed or expired"
+                                 : "the token was used already, or a newer handoff replaced it"));
+        auto epoch = r.elements[1].integer;
+        auto f = fields_of(r, 2);
+        auto a = answer(session_answer::kind::ok);
+        a.view = view_of(id, f);
+        a.view.expires_in_ms = a.view.ttl_ms;
+        a.view.token = make_token(keys_, {id, epoch, next});
+        if (a.view.state_version > 0) {
+          secret::sealed_version sealed{f["state_kek"], f["state_wkey"], f["state_ct"]};
+          secret::secure_bytes plain;
+          std::string error;
+          if (secret::open(keys_, sealed_name(id), std::to_string(a.view.state_version), sealed,
+                           plain, error))
+            a.view.state = std::string(plain.view());
+          else
+            log::error("session", "a resumed session's state cannot be decrypted",
+                       {{"session", id}, {"why", error}});
+        }
+        own(id, epoch, a.view.ttl_ms);
+        index(user_index(a.view.user), true, id, a.view.ttl_ms);
+        done(std::move(a));
+      });
+}
+
+// -- announcements and the drain -----------------------------------------------------------
+
+void session_service::on_event(const std::string& payload) {
+  // "handoff <id> <from> <to> <epoch>", "resumed <id> <node> <epoch>", "closed <id> <owner>"
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : payload + " ") {
+    if (c == ' ') {
+      if (!word.empty()) words.push_back(std::move(word));
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  if (words.size() < 3) return;
+  const auto& what = words[0];
+  const auto& id = words[1];
+  if (what == "handoff" && words.size() == 5) {
+    if (words[3] == settings_.node_id) {
+      owned_[id] = number(words[4]);
+      // Index it under this node for as long as the session has left.
+      redis_.run_script("session_read", {key(id)}, {}, [this, id](redis_reply r) {
+        if (r.kind == reply_kind::array && r.elements.size() >= 2 && r.elements[1].integer > 0)
+          index(node_index(settings_.node_id), true, id, r.elements[1].integer);
+      });
+      if (in_) in_(id, words[2]);
+    }
+  } else if (what == "resumed" && words.size() == 4) {
+    if (words[2] != settings_.node_id && owned_.count(id)) disown(id);
+    if (drain_ && drain_->waiting.erase(id)) {
+      ++drain_->report->resumed;
+      drain_->report->resume_ms.push_back(std::chrono::duration<double, std::milli>(
+                                              std::chrono::steady_clock::now() - drain_->started)
+                                              .count());
+      if (drain_->waiting.empty()) finish_drain();
+    }
+  } else if (what == "closed") {
+    owned_.erase(id);
+    if (drain_ && drain_->waiting.erase(id) && drain_->waiting.empty()) finish_drain();
+  }
+}
+
+void session_service::handoff_all(std::function<void(handoff_report)> done) {
+  if (settings_.drain_delay.count() > 0) {
+    // Load balancers poll /readyz: give them time to see 503 before sessions move.
+    drain_delay_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
+    drain_delay_timer_->expires_after(settings_.drain_delay);
+    return drain_delay_timer_->async_wait(
+        [this, done = std::move(done)](const boost::system::error_code&) mutable {
+          start_handoff(std::move(done));
+        });
+  }
+  start_handoff(std::move(done));
+}
+
+void session_service::start_handoff(std::function<void(handoff_report)> done) {
+  auto report = std::make_shared<handoff_report>();
+  report->owned = owned_.size();
+  if (owned_.empty() || drain_) return done(*report);
+  members_.list("", [this, report, done = std::move(done)](
+                        bool ok, std::vector<membership::node_record> nodes, std::string why) {
+    auto targets = std::make_shared<handoff_targets>(std::move(nodes), settings_.node_id,
+                                                     settings_.round_robin);
+    if (!ok || targets->empty()) {
+      log::warn("session", "no active node to hand sessions to; they stay here",
+                {{"sessions", std::to_string(owned_.size())}, {"why", ok ? "none active" : why}});
+      report->stayed = owned_.size();
+      return done(*report);
+    }
+    move_all(targets, report, done);
+  });
+}
+
+void session_service::move_all(std::shared_ptr<handoff_targets> targets,
+                               std::shared_ptr<handoff_report> report,
+                               std::function<void(handoff_report)> done) {
+  drain_ = std::make_unique<drain_state>();
+  drain_->report = report;
+  drain_->done = std::move(done);
+  drain_->started = std::chrono::steady_clock::now();
+  auto sessions = std::vector<std::pair<std::string, std::int64_t>>(owned_.begin(), owned_.end());
+  auto left = std::make_shared<std::size_t>(sessions.size());
+  auto all_moved = [this, left] {
+    if (--*left != 0 || !drain_) return;
+    if (drain_->waiting.empty()) return finish_drain();
+    drain_->deadline = std::make_unique<boost::asio::steady_timer>(io_);
+    drain_->deadline->expires_after(settings_.handoff_deadline);
+    drain_->deadline->async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) finish_drain();
+    });
+  };
+  for (const auto& [id, epoch] : sessions) {
+    const auto& target = targets->next();
+    auto to = target.id;
+    auto address = target.address;
+    auto nonce = random_id();
+    auto session_id = id;
+    redis_.run_script("session_move", {key(id)},
+                      {settings_.node_id, std::to_string(epoch), to, nonce, channel_, id},
+                      [this, session_id, to, address, nonce, report, all_moved](redis_reply r) {
+                        if (r.kind == reply_kind::array && r.elements.size() >= 2 &&
+                            r.elements[0].integer == 1) {
+                          ++report->moved;
+                          disown(session_id);
+                          if (drain_) drain_->waiting.insert(session_id);
+                          if (out_)
+                            out_({session_id, to, address,
+                                  make_token(keys_, {session_id, r.elements[1].integer, nonce})});
+                        } else {
+                          ++report->failed;
+                          if (r.kind == reply_kind::array && r.elements.size() >= 3 &&
+                              r.elements[2].str != settings_.node_id)
+                            disown(session_id); // it moved on already
+                        }
+                        all_moved();
+                      });
+  }
+}
+
+void session_service::finish_drain() {
+  if (!drain_) return;
+  auto state = std::move(drain_);
+  if (state->deadline) state->deadline->cancel();
+  state->report->took =
+      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - state->started);
+  state->done(*state->report);
+}
+
+// -- adoption ------------------------------------------------------------------------------
+
+void session_service::adopt(const std::string& dead_node) {
+  if (dead_node == settings_.node_id) return;
+  auto lease = std::make_shared<lease::task_lease>();
+  lease->prefix = settings_.prefix;
+  lease->name = "session-adopt/" + dead_node;
+  lease->owner = settings_.node_id + ":" + settings_.run_id + ":adopt";
+  lease->node = settings_.node_id;
+  // One adopter: the daemon that gets the lease. The others find it held and leave it.
+  lease::acquire_task_lease(
+      redis_, *lease, milliseconds(30000), "session adoption", dead_node,
+      [this, dead_node, lease](lease::task_lease_result r) {
+        if (r.what != lease::task_lease_result::kind::granted) return;
+        auto release = [this, lease] { lease::release_task_lease(redis_, *lease); };
+        members_.list("", [this, dead_node, release](
+                              bool ok, std::vector<membership::node_record> nodes, std::string) {
+          auto targets =
+              std::make_shared<handoff_targets>(std::move(nodes), dead_node, settings_.round_robin);
+          if (!ok || targets->empty()) return release();
+          adopt_sessions(dead_node, targets, release);
+        });
+      });
+}
+
+void session_service::adopt_sessions(const std::string& dead_node,
+                                     std::shared_ptr<handoff_targets> targets,
+                                     std::function<void()> done) {
+  redis_.call({"ZRANGE", node_index(dead_node), "0", "-1"}, [this, dead_node, targets,
+                                                             done](redis_reply r) {
+    auto ids = r.elements;
+    auto left = std::make_shared<std::size_t>(ids.size() + 1);
+    auto adopted = std::make_shared<std::size_t>(0);
+    auto one_done = [this, left, adopted, dead_node, done] {
+      if (--*left != 0) return;
+      log::info("session", "adopted the sessions of a node whose heartbeats stopped",
+                {{"node", dead_node}, {"sessions", std::to_string(*adopted)}});
+      done();
+    };
+    for (const auto& e : ids) {
+      auto id = e.str;
+      redis_.run_script(
+          "session_read", {key(id)}, {},
+          [this, id, dead_node, targets, adopted, one_done](redis_reply s) {
+            if (s.kind != reply_kind::array || s.elements.size() < 2 || s.elements[1].integer < 0) {
+              index(node_index(dead_node), false, id, 0);
+              return one_done();
+            }
+            auto f = fields_of(s, 2);
+            if (f["owner"] != dead_node) return one_done(); // resumed elsewhere already
+            // No new nonce: the client's last token still resumes it.
+            redis_.run_script("session_move", {key(id)},
+                              {dead_node, f["epoch"], targets->next().id, "", channel_, id},
+                              [this, id, dead_node, adopted, one_done](redis_reply m) {
+                                if (m.kind == reply_kind::array && !m.elements.empty() &&
+                                    m.elements[0].integer == 1) {
+                                  ++*adopted;
+                                  index(node_index(dead_node), false, id, 0);
+                                }
+                                one_done();
+                              });
+          });
+    }
+    one_done();
+  });
+}
+
+} // namespace baton::session

@@ -1,0 +1,151 @@
+// Sessions as this daemon's clients see them: OPEN (server-made 128-bit ids, a resume token),
+// GET, TOUCH, CLOSE, LIST by user, STATE (sealed with the secrets' envelope encryption, written
+// only by the owner node), RESUME (a token works once), and the handoff of every session this
+// node owns when it drains: each is moved to an active node (fenced by the owner epoch), the
+// local app hears `handoff-out` with the new token to give its client, the target's apps hear
+// `handoff-in`, and the drain waits until each was resumed or a deadline passed. Redis holds
+// the truth (lua/session_*.lua); this service remembers which sessions this node owns.
+//
+// Runs on the I/O thread, like the other services.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "services/membership/membership_service.hpp"
+#include "redis/redis_pool.hpp"
+#include "redis/redis_subscriber.hpp"
+#include "services/secret/envelope.hpp"
+
+namespace baton::session {
+
+class handoff_targets;
+
+using std::chrono::milliseconds;
+
+struct session_settings {
+  std::string prefix = "baton";
+  std::string node_id = "node";
+  std::string run_id = "run";           ///< random per daemon start, as for leases
+  milliseconds handoff_deadline{10000}; ///< a drain waits this long for resumes
+  milliseconds drain_delay{0};          ///< a drain waits this long (load balancers see 503) first
+  bool round_robin = false;             ///< targets in turn; else the one with the fewest sessions
+};
+
+struct session_view {
+  std::string id, user, owner, meta;
+  std::int64_t epoch = 0;
+  std::int64_t created_ms = 0, touched_ms = 0, ttl_ms = 0, expires_in_ms = 0;
+  std::int64_t state_version = 0;
+  std::optional<std::string> state; ///< RESUME and STATE: the plaintext state, if any
+  std::string token;                ///< OPEN and RESUME: the next resume token
+};
+
+struct session_answer {
+  enum class kind { ok, absent, moved, refused, conflict, unavailable, failed };
+  kind what = kind::failed;
+  session_view view;
+  std::vector<session_view> list;
+  std::string why;
+  std::string owner; ///< moved: who owns it now
+};
+
+using session_callback = std::function<void(session_answer)>;
+
+/// What a drain did.
+struct handoff_report {
+  std::size_t owned = 0, moved = 0, resumed = 0, failed = 0;
+  std::size_t stayed = 0; ///< no active node to take them
+  milliseconds took{0};
+  std::vector<double> resume_ms; ///< drain start to each resume
+};
+
+class session_service {
+public:
+  session_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
+                  const secret::keyring& keys, membership::membership_service& members,
+                  session_settings settings);
+
+  void start(redis_link::redis_subscriber& events);
+
+  void open(const std::string& user, milliseconds ttl, const std::string& meta,
+            session_callback done);
+  void get(const std::string& id, session_callback done);
+  void touch(const std::string& id, session_callback done);
+  void close(const std::string& id, session_callback done);
+  void list(const std::string& user, session_callback done);
+  void read_state(const std::string& id, session_callback done);
+  void write_state(const std::string& id, std::string state, session_callback done);
+  void resume(const std::string& token, session_callback done);
+
+  /// Hands every session this node owns to active nodes; `done` when each was resumed or the
+  /// deadline passed.
+  void handoff_all(std::function<void(handoff_report)> done);
+
+  /// Pushes for local apps: handoff-out (id, target node, target address, token) and
+  /// handoff-in (id, from node).
+  struct handoff_out {
+    std::string id, target, address, token;
+  };
+  void on_handoff_out(std::function<void(const handoff_out&)> f) { out_ = std::move(f); }
+  void on_handoff_in(std::function<void(const std::string& id, const std::string& from)> f) {
+    in_ = std::move(f);
+  }
+
+  /// Adopts the sessions of a node whose heartbeats stopped: one daemon of the fleet does it,
+  /// under the lease `session-adopt/<node>`, moving each to the active node with the fewest
+  /// sessions (its client's last token keeps working: it never heard of a handoff).
+  void adopt(const std::string& dead_node);
+
+  std::size_t owned() const { return owned_.size(); }
+
+private:
+  std::string key(const std::string& id) const;
+  std::string user_index(const std::string& user) const;
+  std::string node_index(const std::string& node) const;
+  void index(const std::string& index_key, bool add, const std::string& id, std::int64_t ttl_ms);
+  void own(const std::string& id, std::int64_t epoch, std::int64_t ttl_ms);
+  void disown(const std::string& id);
+  void on_event(const std::string& payload);
+  void write_state_attempt(const std::string& id, std::shared_ptr<secret::secure_bytes> state,
+                           int attempts_left, session_callback done);
+  void start_handoff(std::function<void(handoff_report)> done);
+  void move_all(std::shared_ptr<handoff_targets> targets, std::shared_ptr<handoff_report> report,
+                std::function<void(handoff_report)> done);
+
+  boost::asio::io_context& io_;
+  redis_link::redis_pool& redis_;
+  const secret::keyring& keys_;
+  membership::membership_service& members_;
+  session_settings settings_;
+  std::string channel_;
+  std::unordered_map<std::string, std::int64_t> owned_; ///< id -> owner epoch known here
+  std::function<void(const handoff_out&)> out_;
+  std::function<void(const std::string&, const std::string&)> in_;
+  // The drain in progress: sessions moved and not yet resumed.
+  struct drain_state {
+    std::set<std::string> waiting;
+    std::shared_ptr<handoff_report> report;
+    std::function<void(handoff_report)> done;
+    std::chrono::steady_clock::time_point started;
+    std::unique_ptr<boost::asio::steady_timer> deadline;
+  };
+  std::unique_ptr<drain_state> drain_;
+  std::unique_ptr<boost::asio::steady_timer> drain_delay_timer_;
+  void finish_drain();
+  void adopt_sessions(const std::string& dead_node, std::shared_ptr<handoff_targets> targets,
+                      std::function<void()> done);
+};
+
+} // namespace baton::session
