@@ -2,6 +2,7 @@
 // endpoint onto one Asio event loop (this thread), starts the CAF actor system for the
 // actors, and runs until SIGTERM/SIGINT. SIGHUP reloads the config.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <caf/all.hpp>
 
@@ -13,6 +14,7 @@
 #include <random>
 
 #include "services/dedup/dedup_service.hpp"
+#include "actors/lease_keeper/lease_keeper.hpp"
 #include "services/lease/lease_keys.hpp"
 #include "services/lease/lease_service.hpp"
 #include "services/lease/lease_watch.hpp"
@@ -110,6 +112,20 @@ int run(const flags& f) {
     return 1;
   }
   daemon_context ctx(io, cfg, *pool, counters, requests);
+  // The actors (actors/README.md): what lives across time, on CAF's threads.
+  caf::actor_system_config actor_config;
+  actor_config.set("scheduler.policy", cfg.runtime.scheduler == "sharing" ? caf::atom("sharing")
+                                                                          : caf::atom("stealing"));
+  actor_config.set("scheduler.max-threads", cfg.runtime.worker_threads);
+  caf::actor_system system(actor_config);
+  auto link_actor = redis_link::spawn_redis_link_actor(system, *pool, io);
+  std::vector<caf::actor_addr> actors_to_stop;
+  auto stop_actors = [&] {
+    for (auto& a : actors_to_stop)
+      if (auto strong = caf::actor_cast<caf::actor>(a))
+        caf::anon_send_exit(strong, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(link_actor, caf::exit_reason::user_shutdown);
+  };
   lease::lease_settings lease_settings;
   lease_settings.prefix = cfg.prefix;
   lease_settings.node_id = cfg.node_id;
@@ -122,6 +138,13 @@ int run(const flags& f) {
   lease_settings.max_ttl = cfg.leases.max_ttl;
   lease::lease_service leases(io, *pool, lease_settings);
   ctx.leases = &leases;
+  auto keeper = lease::spawn_lease_keeper(
+      system, link_actor,
+      {cfg.prefix, cfg.runtime.drift_margin, [&io, &leases](lease::keeper_news news) {
+         boost::asio::post(io, [&leases, news = std::move(news)] { leases.on_keeper_news(news); });
+       }});
+  actors_to_stop.push_back(keeper.address());
+  leases.use_keeper(keeper);
   ctx.on_client_closed.push_back([&leases](std::uint64_t id) { leases.connection_closed(id); });
   auto events = std::make_shared<redis_link::redis_subscriber>(io, link);
   leases.listen(*events);
@@ -157,6 +180,7 @@ int run(const flags& f) {
     if (!secret::load_keyring(cfg.secrets, keys, problems)) {
       for (const auto& p : problems)
         log::error("secrets", p);
+      stop_actors();
       return 1;
     }
     // Plaintext and KEKs live in this process' memory: keep them out of core dumps (and
@@ -186,12 +210,6 @@ int run(const flags& f) {
     });
   }
 
-  caf::actor_system_config actor_config;
-  actor_config.set("scheduler.policy", cfg.runtime.scheduler == "sharing" ? caf::atom("sharing")
-                                                                          : caf::atom("stealing"));
-  actor_config.set("scheduler.max-threads", cfg.runtime.worker_threads);
-  caf::actor_system system(actor_config);
-  auto link_actor = redis_link::spawn_redis_link_actor(system, *pool, io);
 
   socket_server server(ctx);
   http_server http(ctx);
@@ -200,7 +218,7 @@ int run(const flags& f) {
     if (cfg.http.enabled) http.start();
   } catch (const std::exception& e) {
     log::error("daemon", e.what());
-    caf::anon_send_exit(link_actor, caf::exit_reason::user_shutdown);
+    stop_actors();
     return 1;
   }
   members.start(*events);
@@ -297,7 +315,7 @@ int run(const flags& f) {
   io.restart();
   io.poll();
 
-  caf::anon_send_exit(link_actor, caf::exit_reason::user_shutdown);
+  stop_actors();
   log::info("daemon", "stopped");
   return 0;
 }

@@ -1,16 +1,39 @@
 // Every CAF atom baton uses, in one place: in CAF 0.17 the same text is the same type
-// everywhere (atom("tick") *is* caf::tick_atom), so names are chosen here, once.
+// everywhere (atom("tick") *is* caf::tick_atom), so names are chosen here, once. The
+// messages each actor understands are listed in its own header, with these atoms.
 #pragma once
 
 #include <caf/atom.hpp>
 
 namespace baton::atoms {
 
+// -- the Redis link (actors/redis_link) --------------------------------------------------
 /// Send a command to Redis through the link: (redis_call, args) -> redis_reply.
 using redis_call = caf::atom_constant<caf::atom("rcall")>;
-/// Run a script of lua/ through the link: (redis_script, name, keys, args) -> redis_reply.
+/// Run a script of lua/ through the link: (redis_script, script_call) -> redis_reply.
 using redis_script = caf::atom_constant<caf::atom("rscript")>;
-/// Internal: a reply arrived on the I/O thread for promise `id`.
+/// Run many scripts at once, pipelined: (redis_batch, [script_call]) -> [redis_reply].
+using redis_batch = caf::atom_constant<caf::atom("rbatch")>;
+/// Internal to the link: a reply arrived on the I/O thread for promise `id`.
 using redis_done = caf::atom_constant<caf::atom("rdone")>;
+
+// -- timers: (tick, generation); a tick whose generation is not the current one is stale --
+using timer_tick = caf::atom_constant<caf::atom("ttick")>;
+
+// -- the lease keeper (actors/lease_keeper) ----------------------------------------------
+/// Start keeping (renewing) a lease, or restart after its holder renewed: (keep, kept_lease).
+using keep = caf::atom_constant<caf::atom("keep")>;
+/// Stop keeping it: its holder released it or went away: (forget, name, token).
+using forget = caf::atom_constant<caf::atom("forget")>;
+/// Stop renewing everything (the daemon is stopping): (stop_all).
+using stop_all = caf::atom_constant<caf::atom("stopall")>;
+
+// -- a secret rotation and hooks (actors/secret_rotation) ------------------------------
+/// Run a hook: (hook, hook_job) -> hook_reply.
+using hook = caf::atom_constant<caf::atom("hook")>;
+
+// -- membership (actors/membership) ------------------------------------------------------
+using heartbeat = caf::atom_constant<caf::atom("heartbeat")>;
+using sweep = caf::atom_constant<caf::atom("sweep")>;
 
 } // namespace baton::atoms

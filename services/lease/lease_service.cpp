@@ -5,8 +5,10 @@
 #include <cstdlib>
 #include <memory>
 
-#include "services/lease/lease_keys.hpp"
+#include <caf/send.hpp>
+
 #include "common/log.hpp"
+#include "services/lease/lease_keys.hpp"
 
 namespace baton::lease {
 
@@ -59,10 +61,6 @@ std::string lease_service::check_ttl(milliseconds ttl) const {
          std::to_string(settings_.max_ttl.count()) + " ms";
 }
 
-milliseconds keep_notice(milliseconds ttl) {
-  return std::clamp(ttl / 10, milliseconds(1), milliseconds(1000));
-}
-
 clock::time_point lease_service::safe_until(clock::time_point sent, milliseconds ttl,
                                             bool keep) const {
   auto until = sent + ttl - settings_.drift_margin;
@@ -92,7 +90,8 @@ void lease_service::send_release(const std::string& name, const std::string& own
 
 lease_service::lease_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                              lease_settings settings)
-    : io_(io), redis_(redis), settings_(std::move(settings)), keep_timer_(io) {}
+    : io_(io), redis_(redis), settings_(std::move(settings)), stop_wait_timer_(io),
+      keep_timer_(io) {}
 
 void lease_service::listen(redis_link::redis_subscriber& events) {
   events.subscribe(events_channel(settings_.prefix), [this](const std::string& payload) {
@@ -235,6 +234,8 @@ void lease_service::forget(const std::string& name) {
   auto it = held_.find(name);
   if (it == held_.end()) return;
   auto connection = it->second.connection;
+  if (it->second.keep && keeper_)
+    caf::anon_send(keeper_, atoms::forget::value, name, it->second.token);
   held_.erase(it);
   auto c = by_connection_.find(connection);
   if (c == by_connection_.end()) return;
@@ -317,10 +318,10 @@ void lease_service::attempt(acquire_request request, lease_callback done) {
         h.ttl = request.ttl;
         h.keep = request.keep;
         h.valid_until = valid_until;
-        h.renew_at = sent + request.ttl / 3;
         held_[request.name] = h;
         by_connection_[request.connection].push_back(request.name);
-        wake_at(next_event(h));
+        hand_to_keeper(request.name, h, sent);
+        wake_at(h.valid_until);
         lease_outcome o = make(lease_outcome::kind::granted);
         o.token = token;
         o.validity = milliseconds(remaining_ms(valid_until, replied));
@@ -366,8 +367,8 @@ void lease_service::renew(const std::string& name, std::int64_t token,
                if (entry != held_.end() && entry->second.token == token) {
                  entry->second.valid_until = valid_until;
                  entry->second.ttl = new_ttl;
-                 entry->second.renew_at = sent + new_ttl / 3;
-                 wake_at(next_event(entry->second));
+                 hand_to_keeper(name, entry->second, sent);
+                 wake_at(entry->second.valid_until);
                }
                lease_outcome o = make(lease_outcome::kind::granted);
                o.token = token;
@@ -518,9 +519,29 @@ void lease_service::connection_closed(std::uint64_t connection) {
 }
 
 void lease_service::retire_all(std::function<void()> done) {
+  stopping_ = true;
+  if (!keeper_) return retire_now(std::move(done));
+  // A renewal reaching Redis after the retire would lengthen the lease again: the keeper
+  // stops first, and says so once no renewal of its is on its way (or, if the actors are
+  // gone already, the wait ends after a while).
+  after_keeper_stopped_ = [this, done = std::move(done)]() mutable {
+    stop_wait_timer_.cancel();
+    retire_now(std::move(done));
+  };
+  caf::anon_send(keeper_, atoms::stop_all::value);
+  stop_wait_timer_.expires_after(std::chrono::seconds(2));
+  stop_wait_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || !after_keeper_stopped_) return;
+    log::warn("lease", "the lease keeper did not confirm it stopped; retiring anyway");
+    auto then = std::move(after_keeper_stopped_);
+    after_keeper_stopped_ = nullptr;
+    then();
+  });
+}
+
+void lease_service::retire_now(std::function<void()> done) {
   // Every held lease is retired, and `done` waits for those calls and for any already on
   // their way (a connection closed just before): the link must not stop under them.
-  stopping_ = true;
   auto names = std::vector<std::string>();
   for (const auto& [name, h] : held_)
     names.push_back(name);
@@ -576,10 +597,6 @@ void lease_service::release_quietly(const std::string& name, const std::string& 
 
 // -- KEEP renewal and local expiry ---------------------------------------------
 
-clock::time_point lease_service::next_event(const held_lease& h) {
-  return h.keep && !h.renewing ? std::min(h.renew_at, h.valid_until) : h.valid_until;
-}
-
 void lease_service::wake_at(clock::time_point when) {
   // Only ever pulls the timer earlier: one lease changing must not cost a scan of all of them
   // (with 10,000 KEEP leases that made every renewal tick quadratic).
@@ -595,19 +612,16 @@ void lease_service::wake_at(clock::time_point when) {
 }
 
 void lease_service::on_keep_timer() {
+  // The safety net under the keeper's own verdicts, and the only one for leases without KEEP:
+  // a lease whose safe validity ended is lost here, whoever noticed first.
   auto now = clock::now();
-  std::vector<std::string> expired, due;
+  std::vector<std::string> expired;
   auto next = clock::time_point::max();
   for (const auto& [name, h] : held_) {
-    if (now >= h.valid_until) {
+    if (now >= h.valid_until)
       expired.push_back(name);
-    } else if (h.keep && !h.renewing && h.renew_at - h.ttl / 6 <= now) {
-      // Renewing up to ttl/6 early gathers renewals that fall close together into one tick
-      // (and one pipelined write), instead of a tick per lease.
-      due.push_back(name);
-    } else {
-      next = std::min(next, next_event(h));
-    }
+    else
+      next = std::min(next, h.valid_until);
   }
   for (const auto& name : expired) {
     if (held_[name].keep)
@@ -615,50 +629,32 @@ void lease_service::on_keep_timer() {
                 {{"lease", name}});
     mark_lost(name, held_[name].token);
   }
-  for (const auto& name : due)
-    renew_kept(name);
   if (next != clock::time_point::max()) wake_at(std::max(next, now + milliseconds(5)));
 }
 
-void lease_service::renew_kept(const std::string& name) {
-  auto& h = held_[name];
-  h.renewing = true;
-  auto sent = clock::now();
-  auto token = h.token;
-  auto ttl = h.ttl;
-  auto owner = h.owner;
-  send_renew(
-      name, owner, token, ttl,
-      [this, name, owner, token, ttl, sent](redis_reply reply) {
-        auto it = held_.find(name);
-        bool renewed = is_status_array(reply, 2) && reply.elements[0].integer == 1;
-        if (it == held_.end() || it->second.token != token) {
-          // Declared lost while this renewal was on its way, yet Redis renewed it: give it
-          // back, or nobody could take the name until the renewed TTL ran out.
-          if (renewed && was_lost(name, token)) release_quietly(name, owner, token);
-          return;
-        }
-        auto& held = it->second;
-        held.renewing = false;
-        if (renewed) {
-          held.valid_until = safe_until(sent, ttl, true);
-          held.renew_at = sent + ttl / 3;
-        } else if (is_status_array(reply, 2)) {
-          log::warn("lease", "kept lease lost",
-                    {{"lease", name}, {"reason", reply.elements[1].str}});
-          mark_lost(name, token);
-        } else {
-          // Redis unreachable or slow: try again soon, until the safe validity runs
-          // out.
-          held.renew_at = clock::now() + std::max(milliseconds(20), ttl / 10);
-        }
-        if (held_.count(name) != 0) wake_at(next_event(held_[name]));
-      },
-      // A renewal's deadline is its lease's safe validity, not a caller's budget:
-      // 10,000 renewals leave together and Redis may need a while for all.
-      std::max(milliseconds(1),
-               std::min(milliseconds(10000),
-                        std::chrono::duration_cast<milliseconds>(h.valid_until - sent))));
+// -- the keeper (actors/lease_keeper) ------------------------------------------
+
+void lease_service::hand_to_keeper(const std::string& name, const held_lease& h, clock::time_point sent) {
+  if (!h.keep || !keeper_) return;
+  kept_lease k{name, h.owner, h.token, h.ttl.count(),
+               std::chrono::duration_cast<std::chrono::nanoseconds>(sent.time_since_epoch())
+                   .count()};
+  caf::anon_send(keeper_, atoms::keep::value, std::move(k));
+}
+
+void lease_service::on_keeper_news(const keeper_news& news) {
+  if (news.what == keeper_news::kind::stopped) {
+    if (auto then = std::move(after_keeper_stopped_)) {
+      after_keeper_stopped_ = nullptr;
+      then();
+    }
+    return;
+  }
+  auto it = held_.find(news.name);
+  if (it == held_.end() || it->second.token != news.token) return; // released or replaced since
+  if (news.what == keeper_news::kind::lost) return mark_lost(news.name, news.token);
+  it->second.valid_until = news.safe_end;
+  wake_at(it->second.valid_until);
 }
 
 } // namespace baton::lease

@@ -5,8 +5,10 @@
 //
 // It runs on the I/O thread, like the Redis pool, rather than in a CAF actor: an ACQUIRE is
 // on the hot path, and bench/actor_hop_bench measured a hop into an actor and back at ~55 us
-// p50 and a third of this 2-core machine at the rates the lease benchmark asks for. It is
-// still actor-like: one thread owns its state, and everything reaches it by posting there.
+// p50 and a third of this 2-core machine at the rates the lease benchmark asks for. What lives
+// across time, the renewal of KEEP leases and the `lost` verdict before a kept lease's safe
+// end, is the lease keeper's (actors/lease_keeper): told by message, it answers by posting
+// news here. WAIT queues stay here: they answer a request, and a hop would cost every waiter.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -22,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/lease_keeper/lease_keeper.hpp"
 #include "services/lease/lease_event.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
@@ -30,10 +33,6 @@ namespace baton::lease {
 
 using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-/// How long before a KEEP lease's safe end its holder is told `lost`: a tenth of the TTL, at
-/// most 1 s (and the notice a clean stop leaves it).
-milliseconds keep_notice(milliseconds ttl);
 
 struct lease_settings {
   std::string prefix = "baton";
@@ -119,6 +118,11 @@ public:
   /// use it. `done` runs when Redis answered for all of them, or their calls ran out of budget.
   void retire_all(std::function<void()> done);
 
+  /// Hands KEEP leases to the keeper from now on (main spawns it once the actors run).
+  void use_keeper(lease_keeper_actor keeper) { keeper_ = std::move(keeper); }
+  /// What the keeper found (renewed, lost, stopped); on the I/O thread, posted by main.
+  void on_keeper_news(const keeper_news& news);
+
   /// The token under which `connection` holds `name` on this node, if it does.
   std::optional<std::int64_t> token_held_by(const std::string& name,
                                             std::uint64_t connection) const;
@@ -132,8 +136,6 @@ private:
     milliseconds ttl{0};
     bool keep = false;
     clock::time_point valid_until; ///< safe validity: sent + ttl - drift (KEEP: - notice)
-    clock::time_point renew_at;    ///< KEEP: next renewal
-    bool renewing = false;
   };
 
   std::string owner_for(std::uint64_t connection) const;
@@ -156,10 +158,11 @@ private:
   void forget(const std::string& name);
   void mark_lost(const std::string& name, std::int64_t token);
   bool was_lost(const std::string& name, std::int64_t token) const;
-  static clock::time_point next_event(const held_lease& h);
   void wake_at(clock::time_point when);
   void on_keep_timer();
-  void renew_kept(const std::string& name);
+  /// Tells the keeper to keep `h` (a KEEP lease granted or renewed by a request sent at `sent`).
+  void hand_to_keeper(const std::string& name, const held_lease& h, clock::time_point sent);
+  void retire_now(std::function<void()> done);
   // -- WAIT ------------------------------------------------------------------------
   struct waiter {
     acquire_request request;
@@ -194,6 +197,9 @@ private:
   std::function<void()> when_released_; ///< retire_all's `done`, once none is in flight
   bool stopping_ = false;
   std::function<void(const lease_event&)> event_sink_;
+  lease_keeper_actor keeper_;
+  std::function<void()> after_keeper_stopped_; ///< retire_all, once the keeper has stopped
+  boost::asio::steady_timer stop_wait_timer_;
   boost::asio::steady_timer keep_timer_;
   bool keep_timer_armed_ = false;
   clock::time_point keep_timer_at_{};

@@ -28,7 +28,7 @@ struct actor_fixture {
   std::thread io_thread;
   caf::actor_system_config config;
   std::unique_ptr<caf::actor_system> system;
-  caf::actor link;
+  redis_link_actor link;
 
   actor_fixture() {
     link_settings s;
@@ -72,8 +72,7 @@ struct actor_fixture {
   redis_reply script(const std::string& name) {
     caf::scoped_actor self{*system};
     redis_reply result = redis_reply::unavailable("no answer");
-    self->request(link, 5s, atoms::redis_script::value, name, std::vector<std::string>{},
-                  std::vector<std::string>{})
+    self->request(link, 5s, atoms::redis_script::value, script_call{name, {}, {}, 0})
         .receive([&](redis_reply& r) { result = std::move(r); },
                  [&](caf::error& e) { result = redis_reply::unavailable(system->render(e)); });
     return result;
@@ -115,4 +114,22 @@ TEST_CASE_METHOD(actor_fixture, "with Redis gone the actor answers unavailable w
   CHECK(std::chrono::steady_clock::now() - t < 200ms + 300ms);
   redis.start();
   CHECK(test::eventually([&] { return call({"PING"}).str == "PONG"; }));
+}
+
+TEST_CASE_METHOD(actor_fixture, "a batch of script calls comes back in order, all at once") {
+  caf::scoped_actor self{*system};
+  std::vector<script_call> calls;
+  for (int i = 0; i < 50; ++i)
+    calls.push_back({"time", {}, {}, i % 2 ? 0 : 1000});
+  std::vector<redis_reply> replies;
+  self->request(link, 5s, atoms::redis_batch::value, calls)
+      .receive([&](std::vector<redis_reply>& r) { replies = std::move(r); },
+               [&](caf::error& e) { FAIL(system->render(e)); });
+  REQUIRE(replies.size() == calls.size());
+  for (const auto& r : replies)
+    CHECK(r.kind == reply_kind::array);
+  // An empty batch is answered at once.
+  self->request(link, 5s, atoms::redis_batch::value, std::vector<script_call>{})
+      .receive([&](std::vector<redis_reply>& r) { CHECK(r.empty()); },
+               [&](caf::error& e) { FAIL(system->render(e)); });
 }

@@ -1,0 +1,232 @@
+// The lease keeper; see lease_keeper.hpp.
+#include "actors/lease_keeper/lease_keeper.hpp"
+
+#include <caf/all.hpp>
+
+#include <unordered_map>
+
+#include "actors/support/wake_timer.hpp"
+#include "common/log.hpp"
+#include "services/lease/lease_keys.hpp"
+
+namespace baton::lease {
+namespace {
+
+using std::chrono::milliseconds;
+using time_point = caf::actor_clock::time_point;
+using redis_link::redis_reply;
+using redis_link::reply_kind;
+using redis_link::script_call;
+
+struct kept {
+  std::string owner;
+  std::int64_t token = 0;
+  milliseconds ttl{0};
+  time_point safe_end{}; ///< the `lost` verdict is due here
+  time_point renew_at{}; ///< the next renewal is due here
+  bool renewing = false; ///< a renewal is on its way
+};
+
+struct keeper_state {
+  keeper_settings settings;
+  redis_link::redis_link_actor link;
+  std::unordered_map<std::string, kept> leases;
+  /// Declared lost here while a renewal was on its way: if Redis renewed it after all, it is
+  /// given back, or nobody could take the name until the renewed TTL ran out. Bounded.
+  std::unordered_map<std::string, std::int64_t> declared_lost;
+  actors::wake_timer timer;
+  std::size_t batches_in_flight = 0;
+  bool stopping = false;
+  bool told_stopped = false;
+  static inline const char* name = "lease_keeper";
+};
+
+using keeper_pointer = lease_keeper_actor::stateful_pointer<keeper_state>;
+
+time_point from_ns(std::int64_t ns) { return time_point(std::chrono::nanoseconds(ns)); }
+
+time_point next_event(const kept& k) {
+  return k.renewing ? k.safe_end : std::min(k.renew_at, k.safe_end);
+}
+
+void tell(keeper_pointer self, keeper_news news) {
+  if (self->state.settings.tell) self->state.settings.tell(std::move(news));
+}
+
+void declare_lost(keeper_pointer self, const std::string& name, const kept& k,
+                  std::string reason) {
+  auto& st = self->state;
+  if (st.declared_lost.size() > 100000) st.declared_lost.clear();
+  st.declared_lost[name] = k.token;
+  keeper_news news;
+  news.what = keeper_news::kind::lost;
+  news.name = name;
+  news.token = k.token;
+  news.reason = std::move(reason);
+  st.leases.erase(name);
+  tell(self, std::move(news));
+}
+
+void maybe_stopped(keeper_pointer self) {
+  auto& st = self->state;
+  if (st.stopping && !st.told_stopped && st.batches_in_flight == 0) {
+    st.told_stopped = true;
+    keeper_news news;
+    news.what = keeper_news::kind::stopped;
+    tell(self, std::move(news));
+  }
+}
+
+void give_back(keeper_pointer self, const std::string& name, const std::string& owner,
+               std::int64_t token) {
+  auto& prefix = self->state.settings.prefix;
+  script_call call{"lease_release",
+                   {keys_for(prefix, name).lease},
+                   {owner, std::to_string(token), events_channel(prefix), name},
+                   0};
+  self->request(self->state.link, std::chrono::seconds(30), atoms::redis_script::value, call)
+      .then([](redis_reply&) {}, [](caf::error&) {});
+}
+
+void on_renewed(keeper_pointer self, const std::string& name, std::int64_t token,
+                const std::string& owner, time_point sent, const redis_reply& reply) {
+  auto& st = self->state;
+  bool answered = reply.kind == reply_kind::array && reply.elements.size() >= 2;
+  bool renewed = answered && reply.elements[0].integer == 1;
+  auto it = st.leases.find(name);
+  if (it == st.leases.end() || it->second.token != token) {
+    auto lost = st.declared_lost.find(name);
+    if (renewed && lost != st.declared_lost.end() && lost->second == token)
+      give_back(self, name, owner, token);
+    return;
+  }
+  auto& k = it->second;
+  k.renewing = false;
+  if (renewed) {
+    k.safe_end = keep_safe_end(sent, k.ttl, st.settings.drift_margin);
+    k.renew_at = sent + k.ttl / 3;
+    keeper_news news;
+    news.name = name;
+    news.token = token;
+    news.safe_end = k.safe_end;
+    tell(self, std::move(news));
+  } else if (answered) {
+    log::warn("lease", "kept lease lost", {{"lease", name}, {"reason", reply.elements[1].str}});
+    return declare_lost(self, name, k, "redis: " + reply.elements[1].str);
+  } else {
+    // Redis unreachable or slow: try again soon, until the safe validity runs out.
+    k.renew_at = self->clock().now() + std::max(milliseconds(20), k.ttl / 10);
+  }
+  st.timer.wake_at(self, next_event(k));
+}
+
+void renew(keeper_pointer self, const std::vector<std::string>& names) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  std::vector<script_call> calls;
+  std::vector<std::pair<std::string, std::int64_t>> who;
+  std::vector<std::string> owners;
+  milliseconds longest{1};
+  for (const auto& name : names) {
+    auto& k = st.leases[name];
+    k.renewing = true;
+    // A renewal's deadline is its lease's safe validity, not a caller's budget: 10,000
+    // renewals leave together and Redis may need a while for all.
+    auto left = std::chrono::duration_cast<milliseconds>(k.safe_end - now);
+    auto budget = std::clamp(left, milliseconds(1), milliseconds(10000));
+    longest = std::max(longest, budget);
+    calls.push_back({"lease_renew",
+                     {keys_for(st.settings.prefix, name).lease},
+                     {k.owner, std::to_string(k.token), std::to_string(k.ttl.count())},
+                     budget.count()});
+    who.emplace_back(name, k.token);
+    owners.push_back(k.owner);
+  }
+  ++st.batches_in_flight;
+  auto finish = [self, who, owners, now](const std::vector<redis_reply>& replies) {
+    for (std::size_t i = 0; i < who.size(); ++i)
+      on_renewed(self, who[i].first, who[i].second, owners[i], now,
+                 i < replies.size() ? replies[i] : redis_reply::unavailable("no reply"));
+    --self->state.batches_in_flight;
+    maybe_stopped(self);
+  };
+  self->request(st.link, longest + milliseconds(1000), atoms::redis_batch::value, std::move(calls))
+      .then([finish](std::vector<redis_reply>& replies) { finish(replies); },
+            [finish](caf::error&) { finish({}); });
+}
+
+void on_tick(keeper_pointer self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  std::vector<std::string> expired, due;
+  auto next = time_point::max();
+  for (const auto& [name, k] : st.leases) {
+    if (now >= k.safe_end) {
+      expired.push_back(name);
+    } else if (!k.renewing && k.renew_at - k.ttl / 6 <= now) {
+      // Renewing up to ttl/6 early gathers renewals that fall close together into one batch,
+      // instead of a tick per lease.
+      due.push_back(name);
+    } else {
+      next = std::min(next, next_event(k));
+    }
+  }
+  for (const auto& name : expired) {
+    log::warn("lease", "kept lease lost: could not renew it within its safe validity",
+              {{"lease", name}});
+    declare_lost(self, name, st.leases[name], "not renewed within its safe validity");
+  }
+  if (!due.empty()) renew(self, due);
+  for (const auto& name : due)
+    next = std::min(next, st.leases[name].safe_end);
+  if (next != time_point::max()) st.timer.wake_at(self, std::max(next, now + milliseconds(5)));
+}
+
+lease_keeper_actor::behavior_type keeper(keeper_pointer self, redis_link::redis_link_actor link,
+                                         keeper_settings settings) {
+  self->state.link = std::move(link);
+  self->state.settings = std::move(settings);
+  return {
+      [=](atoms::keep, kept_lease& lease) {
+        auto& st = self->state;
+        if (st.stopping) return;
+        kept k;
+        k.owner = lease.owner;
+        k.token = lease.token;
+        k.ttl = milliseconds(lease.ttl_ms);
+        auto sent = from_ns(lease.sent_ns);
+        k.safe_end = keep_safe_end(sent, k.ttl, st.settings.drift_margin);
+        k.renew_at = sent + k.ttl / 3;
+        st.declared_lost.erase(lease.name);
+        st.timer.wake_at(self, next_event(k));
+        st.leases[lease.name] = std::move(k);
+      },
+      [=](atoms::forget, const std::string& name, std::int64_t token) {
+        auto it = self->state.leases.find(name);
+        if (it != self->state.leases.end() && it->second.token == token)
+          self->state.leases.erase(it);
+      },
+      [=](atoms::stop_all) {
+        self->state.leases.clear();
+        self->state.timer.cancel();
+        self->state.stopping = true;
+        maybe_stopped(self);
+      },
+      [=](atoms::timer_tick, std::uint64_t generation) {
+        if (self->state.timer.fired(generation)) on_tick(self);
+      },
+  };
+}
+
+} // namespace
+
+time_point keep_safe_end(time_point sent, milliseconds ttl, milliseconds drift_margin) {
+  return sent + ttl - drift_margin - keep_notice(ttl);
+}
+
+lease_keeper_actor spawn_lease_keeper(caf::actor_system& system,
+                                      redis_link::redis_link_actor link, keeper_settings settings) {
+  return system.spawn(keeper, std::move(link), std::move(settings));
+}
+
+} // namespace baton::lease
