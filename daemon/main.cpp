@@ -15,6 +15,7 @@
 
 #include "services/dedup/dedup_service.hpp"
 #include "actors/lease_keeper/lease_keeper.hpp"
+#include "actors/secret_rotation/hook_runner.hpp"
 #include "services/lease/lease_keys.hpp"
 #include "services/lease/lease_service.hpp"
 #include "services/lease/lease_watch.hpp"
@@ -171,13 +172,16 @@ int run(const flags& f) {
   member_settings.heartbeat = cfg.membership.heartbeat;
   member_settings.ttl = cfg.membership.ttl;
   membership::membership_service members(io, *pool, member_settings);
+  members.use_actors(system, link_actor);
+  actors_to_stop.push_back(members.heartbeat().address());
   ctx.members = &members;
   std::unique_ptr<secret::secret_service> secrets;
   std::unique_ptr<session::session_service> sessions;
-  secret::keyring keys; // outlives the services that use it
+  // Shared with the rotation actors, which may still hold it while the services go.
+  auto keys = std::make_shared<secret::keyring>();
   if (cfg.secrets.enabled()) {
     std::vector<std::string> problems;
-    if (!secret::load_keyring(cfg.secrets, keys, problems)) {
+    if (!secret::load_keyring(cfg.secrets, *keys, problems)) {
       for (const auto& p : problems)
         log::error("secrets", p);
       stop_actors();
@@ -188,8 +192,11 @@ int run(const flags& f) {
     if (!cfg.secrets.allow_core_dumps && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
       log::warn("secrets", "could not make batond non-dumpable; core dumps may hold secrets");
     secrets = std::make_unique<secret::secret_service>(
-        io, *pool, keys,
+        io, *pool, *keys,
         secret::secret_service_settings{cfg.prefix, cfg.node_id, run_id, cfg.secrets});
+    auto hooks = secret::spawn_hook_runner(system);
+    actors_to_stop.push_back(hooks.address());
+    secrets->use_actors(system, link_actor, hooks, keys);
     ctx.secrets = secrets.get();
     connect_secret_pushes(ctx);
     // Sessions seal their state with the same envelope and sign resume tokens with a key
@@ -202,7 +209,7 @@ int run(const flags& f) {
     session_settings.drain_delay = cfg.sessions.drain_delay;
     session_settings.round_robin = cfg.sessions.handoff_strategy == "round_robin";
     sessions =
-        std::make_unique<session::session_service>(io, *pool, keys, members, session_settings);
+        std::make_unique<session::session_service>(io, *pool, *keys, members, session_settings);
     ctx.sessions = sessions.get();
     connect_session_pushes(ctx);
     members.on_event([&sessions](const membership::node_event& e) {
@@ -315,6 +322,7 @@ int run(const flags& f) {
   io.restart();
   io.poll();
 
+  secret::kill_running_hooks();
   stop_actors();
   log::info("daemon", "stopped");
   return 0;

@@ -33,7 +33,9 @@ using stop_all = caf::atom_constant<caf::atom("stopall")>;
 using hook = caf::atom_constant<caf::atom("hook")>;
 
 // -- membership (actors/membership) ------------------------------------------------------
-using heartbeat = caf::atom_constant<caf::atom("heartbeat")>;
-using sweep = caf::atom_constant<caf::atom("sweep")>;
+/// Mark this node draining: (drain) -> bool.
+using drain = caf::atom_constant<caf::atom("drain")>;
+/// Leave the fleet at stop: (leave) -> bool.
+using leave = caf::atom_constant<caf::atom("leave")>;
 
 } // namespace baton::atoms

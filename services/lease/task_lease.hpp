@@ -10,6 +10,7 @@
 #include <string>
 
 #include "redis/redis_pool.hpp"
+#include "redis/script_call.hpp"
 
 namespace baton::lease {
 
@@ -27,6 +28,14 @@ struct task_lease_result {
   std::string holder_node; ///< held: who has it
   std::string why;         ///< unavailable: Redis' reply
 };
+
+/// The same as values, for actors (which send them to the link actor): the acquire call, how
+/// to read its reply (setting `lease.token` when granted), and the release call.
+redis_link::script_call task_lease_acquire_call(const task_lease& lease,
+                                                std::chrono::milliseconds ttl,
+                                                const std::string& about, const std::string& meta);
+task_lease_result read_task_lease_reply(const redis_link::redis_reply& reply, task_lease& lease);
+redis_link::script_call task_lease_release_call(const task_lease& lease);
 
 /// Takes the lease for `ttl`; `lease.token` is set when granted (`lease` must live until
 /// `done` runs: keep it in the job's state). `about` describes the job in

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "actors/support/ask_from_reactor.hpp"
 #include "common/log.hpp"
 
 namespace baton::membership {
@@ -12,18 +13,28 @@ namespace baton::membership {
 using redis_link::redis_reply;
 using redis_link::reply_kind;
 
-std::string node_events_channel(const std::string& prefix) {
-  return prefix + ":node-events";
-}
-
 membership_service::membership_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                                        membership_settings settings)
-    : redis_(redis), settings_(std::move(settings)),
-      records_key_(settings_.prefix + ":{nodes}"), seen_key_(settings_.prefix + ":{nodes}:seen"),
-      channel_(node_events_channel(settings_.prefix)), timer_(io),
-      started_ms_(std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count()) {}
+    : io_(io), redis_(redis), settings_(std::move(settings)),
+      records_key_(node_records_key(settings_.prefix)), seen_key_(node_seen_key(settings_.prefix)),
+      channel_(node_events_channel(settings_.prefix)) {}
+
+void membership_service::use_actors(caf::actor_system& system, redis_link::redis_link_actor link) {
+  system_ = &system;
+  heartbeat_settings beat;
+  beat.prefix = settings_.prefix;
+  beat.node_id = settings_.node_id;
+  beat.run_id = settings_.run_id;
+  beat.address = settings_.address;
+  beat.version = settings_.version;
+  beat.heartbeat = settings_.heartbeat;
+  beat.ttl = settings_.ttl;
+  beat.started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  beat.sessions = sessions_;
+  heartbeat_ = spawn_membership(system, std::move(link), std::move(beat));
+}
 
 void membership_service::start(redis_link::redis_subscriber& events) {
   events.subscribe(channel_, [this](const std::string& payload) {
@@ -34,65 +45,24 @@ void membership_service::start(redis_link::redis_subscriber& events) {
     handler_({payload.substr(0, space), rest.substr(0, second),
               second == std::string::npos ? std::string() : rest.substr(second + 1)});
   });
-  beat();
-  arm();
-}
-
-void membership_service::arm() {
-  timer_.expires_after(settings_.heartbeat);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || stopped_) return;
-    beat();
-    arm();
-  });
-}
-
-std::string membership_service::record_json() const {
-  nlohmann::json record = {{"address", settings_.address},
-                           {"version", settings_.version},
-                           {"state", draining_ ? "draining" : "active"},
-                           {"sessions", sessions_ ? sessions_() : 0},
-                           {"started_ms", started_ms_},
-                           {"run_id", settings_.run_id}};
-  return record.dump();
-}
-
-void membership_service::beat(std::function<void(bool)> done) {
-  redis_.run_script(
-      "node_heartbeat", {records_key_, seen_key_},
-      {settings_.node_id, record_json(), std::to_string(settings_.ttl.count()), channel_,
-       draining_ ? "draining" : "active"},
-      [this, done = std::move(done)](redis_reply r) {
-        bool ok = r.kind == reply_kind::array && r.elements.size() >= 2;
-        if (ok != reachable_) {
-          reachable_ = ok;
-          if (ok)
-            log::info("membership", "heartbeats reach redis again");
-          else
-            log::warn("membership", "heartbeat failed; other daemons drop this node after the ttl",
-                      {{"why", r.str}});
-        }
-        if (ok && r.elements[1].integer == 1)
-          log::info("membership", "joined the fleet", {{"node", settings_.node_id}});
-        if (ok)
-          for (std::size_t i = 2; i < r.elements.size(); ++i)
-            log::info("membership", "swept out a node whose heartbeats stopped",
-                      {{"node", r.elements[i].str}});
-        if (done) done(ok);
-      },
-      settings_.heartbeat);
 }
 
 void membership_service::drain(std::function<void(bool)> done) {
   draining_ = true;
-  beat(std::move(done));
+  if (!heartbeat_) return done(false);
+  actors::ask_from_reactor<bool>(*system_, io_, heartbeat_, settings_.heartbeat + milliseconds(2000),
+                                 [done = std::move(done)](std::optional<bool> ok) {
+                                   done(ok.value_or(false));
+                                 },
+                                 atoms::drain::value);
 }
 
 void membership_service::leave(std::function<void()> done) {
-  stopped_ = true;
-  timer_.cancel();
-  redis_.run_script("node_leave", {records_key_, seen_key_}, {settings_.node_id, channel_},
-                    [done = std::move(done)](redis_reply) { done(); });
+  if (!heartbeat_) return done();
+  auto heartbeat = std::move(heartbeat_);
+  actors::ask_from_reactor<bool>(*system_, io_, heartbeat, milliseconds(6000),
+                                 [done = std::move(done)](std::optional<bool>) { done(); },
+                                 atoms::leave::value);
 }
 
 void membership_service::list(

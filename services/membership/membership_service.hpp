@@ -1,14 +1,13 @@
-// This daemon's membership in the fleet: a record in Redis (id, address, version, state,
-// session count, start time) kept alive by a heartbeat with a TTL, join/drain/leave announced
+// This daemon's membership in the fleet, as the reactor sees it: join/drain/leave announced
 // on pub/sub, and the list of live members for NODE LIST and for choosing handoff targets.
-// A daemon that stops cleanly leaves at once; one that dies is swept out by the next
-// heartbeat of any other after the TTL.
+// The record in Redis (id, address, version, state, session count, start time) is kept alive
+// by the heartbeat actor (actors/membership); a daemon that stops cleanly leaves at once, one
+// that dies is swept out by the next heartbeat of any other after the TTL.
 //
 // Runs on the I/O thread, like the other services.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -16,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/membership/membership_actor.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
 
@@ -55,7 +55,9 @@ public:
   membership_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                      membership_settings settings);
 
-  /// Follows the announcements and starts heartbeating (the first beat at once).
+  /// Starts the heartbeat actor (its first beat at once).
+  void use_actors(caf::actor_system& system, redis_link::redis_link_actor link);
+  /// Follows the announcements.
   void start(redis_link::redis_subscriber& events);
   /// Marks this node draining and beats at once; `done(ok)` when Redis has the new state.
   void drain(std::function<void(bool)> done);
@@ -67,28 +69,23 @@ public:
   void list(const std::string& one,
             std::function<void(bool ok, std::vector<node_record>, std::string why)> done);
 
-  /// The session count written into this node's record (set by the session service).
-  void set_session_count(std::function<std::int64_t()> count) { sessions_ = std::move(count); }
+  /// The session count written into this node's record (the session service sets it).
+  void set_session_count(std::int64_t n) { sessions_->store(n); }
+  /// The heartbeat actor, for the drain (which asks it directly).
+  const membership_actor& heartbeat() const { return heartbeat_; }
   void on_event(std::function<void(const node_event&)> handler) { handler_ = std::move(handler); }
 
 private:
-  void beat(std::function<void(bool)> done = nullptr);
-  void arm();
-  std::string record_json() const;
-
+  boost::asio::io_context& io_;
   redis_link::redis_pool& redis_;
   membership_settings settings_;
   std::string records_key_, seen_key_, channel_;
-  boost::asio::steady_timer timer_;
-  std::int64_t started_ms_;
+  caf::actor_system* system_ = nullptr;
+  membership_actor heartbeat_;
   bool draining_ = false;
-  bool stopped_ = false;
-  bool reachable_ = true; ///< the last heartbeat reached Redis (logged on each change)
-  std::function<std::int64_t()> sessions_;
+  std::shared_ptr<std::atomic<std::int64_t>> sessions_ =
+      std::make_shared<std::atomic<std::int64_t>>(0);
   std::function<void(const node_event&)> handler_;
 };
-
-/// Where join/drain/leave are announced.
-std::string node_events_channel(const std::string& prefix);
 
 } // namespace baton::membership

@@ -1,6 +1,9 @@
 // Secrets served from memory; see secret_service.hpp.
 #include "services/secret/secret_service.hpp"
 
+#include <boost/asio/post.hpp>
+#include <caf/send.hpp>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -51,10 +54,7 @@ secret_answer answer(secret_answer::kind what, std::string why = {}) {
 
 secret_service::secret_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                                const keyring& keys, secret_service_settings settings)
-    : redis_(redis), keys_(keys), settings_(std::move(settings)),
-      hooks_(io), rotation_{hooks_,           redis_,           keys_,
-                            settings_.config, settings_.prefix, settings_.node_id,
-                            settings_.run_id},
+    : redis_(redis), keys_(keys), settings_(std::move(settings)), io_(io),
       audit_(io, redis, settings_.node_id, audit_stream(settings_.prefix),
              settings_.config.audit_max_entries, settings_.config.audit_flush),
       refresh_timer_(io) {}
@@ -81,6 +81,53 @@ void secret_service::stop() {
   stopped_ = true;
   refresh_timer_.cancel();
   audit_.flush();
+  // A rotation stopped at any step leaves the served versions as they were; the next one
+  // finishes or rolls back what it left pending.
+  for (auto& [id, rotation] : rotations_)
+    caf::anon_send_exit(rotation, caf::exit_reason::user_shutdown);
+  rotations_.clear();
+  rotation_deps_.reset();
+}
+
+void secret_service::use_actors(caf::actor_system& system, redis_link::redis_link_actor link,
+                                hook_runner_actor hooks, std::shared_ptr<const keyring> keys) {
+  actors_ = &system;
+  auto deps = std::make_shared<rotation_deps>();
+  deps->link = std::move(link);
+  deps->hooks = std::move(hooks);
+  deps->keys = std::move(keys);
+  deps->settings = settings_.config;
+  deps->prefix = settings_.prefix;
+  deps->node_id = settings_.node_id;
+  deps->run_id = settings_.run_id;
+  deps->on_step = [](const std::string& name, rotation_step step) {
+    log::debug("secret", "rotation step", {{"secret", name}, {"step", to_string(step)}});
+  };
+  rotation_deps_ = std::move(deps);
+}
+
+void secret_service::rotate(rotation_request request,
+                            std::function<void(rotation_outcome)> then) {
+  if (!actors_ || !rotation_deps_) {
+    rotation_outcome o;
+    o.why = "rotations are not running (the daemon is stopping)";
+    return then(std::move(o));
+  }
+  auto id = ++next_rotation_;
+  auto alive = std::weak_ptr<bool>(alive_);
+  auto& io = io_;
+  auto rotation = spawn_rotation(
+      *actors_, rotation_deps_, std::move(request),
+      [&io, alive, id, this, then = std::move(then)](rotation_outcome o) mutable {
+        // On the rotation's thread: the outcome crosses to the I/O thread, where this service
+        // lives (if it still does).
+        boost::asio::post(io, [alive, id, this, then = std::move(then), o = std::move(o)]() mutable {
+          if (!alive.lock()) return;
+          rotations_.erase(id);
+          then(std::move(o));
+        });
+      });
+  rotations_.emplace(id, std::move(rotation));
 }
 
 void secret_service::arm_refresh() {
@@ -287,10 +334,10 @@ void secret_service::refresh() {
     request.name = item.name;
     request.due = item.rotate_every;
     request.grace = grace_of(item.name);
-    request.item = &item;
+    request.item = item;
     request.version_floor = it->second.highest_version;
     auto name = item.name;
-    rotate_secret(rotation_, std::move(request), [this, name](rotation_outcome o) {
+    rotate(std::move(request), [this, name](rotation_outcome o) {
       rotating_.erase(name);
       if (o.what == rotation_outcome::kind::done) {
         audit({}, "rotate", name, "ok (schedule) version " + std::to_string(o.version));
@@ -476,10 +523,10 @@ void secret_service::change(const std::string& name, std::optional<secure_bytes>
   request.value = std::move(value);
   request.hooks = hooks;
   request.grace = grace_of(name);
-  request.item = settings_.config.item(name);
+  if (auto* item = settings_.config.item(name)) request.item = *item;
   if (auto it = cache_.find(name); it != cache_.end())
     request.version_floor = it->second.highest_version;
-  rotate_secret(rotation_, std::move(request),
+  rotate(std::move(request),
                 [this, name, command, who, done = std::move(done)](rotation_outcome o) {
                   using kind = rotation_outcome::kind;
                   ++(o.what == kind::done   ? counters_.rotations_done

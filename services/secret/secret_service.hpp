@@ -3,7 +3,9 @@
 // periodic acknowledgement that also catches a missed announcement, and by a reload when a
 // VERIFY does not match (the caller may hold a version newer than this cache). While Redis is
 // unreachable the cached versions keep being served, and answers say they are degraded.
-// Rotations (secret_rotation), usage counts, retirement and the audit trail hang off here.
+// Usage counts, retirement and the audit trail hang off here. Rotations are actors
+// (actors/secret_rotation): this service starts them, keeps their handles and hears their
+// outcome posted back onto the I/O thread.
 //
 // Runs on the I/O thread, like the lease and rate services.
 #pragma once
@@ -27,7 +29,7 @@
 #include "services/secret/envelope.hpp"
 #include "services/secret/secret_audit.hpp"
 #include "services/secret/secret_record.hpp"
-#include "services/secret/secret_rotation.hpp"
+#include "actors/secret_rotation/rotation_actor.hpp"
 #include "services/secret/secret_settings.hpp"
 
 namespace baton::secret {
@@ -90,6 +92,11 @@ public:
   secret_service(boost::asio::io_context& io, redis_link::redis_pool& redis, const keyring& keys,
                  secret_service_settings settings);
   ~secret_service();
+
+  /// Rotations run as actors of `system`, reaching Redis through `link` and hooks through
+  /// `hooks`; until this is called (and after stop) a rotation answers `failed`.
+  void use_actors(caf::actor_system& system, redis_link::redis_link_actor link,
+                  hook_runner_actor hooks, std::shared_ptr<const keyring> keys);
 
   /// Follows the announcements; loads the configured secrets; starts the refresh timer.
   void start(redis_link::redis_subscriber& events);
@@ -174,8 +181,15 @@ private:
   redis_link::redis_pool& redis_;
   const keyring& keys_;
   secret_service_settings settings_;
-  hook_runner hooks_;
-  rotation_context rotation_;
+  /// Starts a rotation actor; `then` runs on the I/O thread with its outcome.
+  void rotate(rotation_request request, std::function<void(rotation_outcome)> then);
+
+  boost::asio::io_context& io_;
+  caf::actor_system* actors_ = nullptr;
+  std::shared_ptr<const rotation_deps> rotation_deps_;
+  std::unordered_map<std::uint64_t, caf::actor> rotations_; ///< running, by id: stop() ends them
+  std::uint64_t next_rotation_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); ///< outcomes posted after we die
   secret_audit audit_;
   std::unordered_map<std::string, cached_secret> cache_;
   std::function<void(const std::string&, std::int64_t, std::int64_t)> changed_;

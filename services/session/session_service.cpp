@@ -105,7 +105,7 @@ session_service::session_service(boost::asio::io_context& io, redis_link::redis_
                                  membership::membership_service& members, session_settings settings)
     : io_(io), redis_(redis), keys_(keys), members_(members), settings_(std::move(settings)),
       channel_(settings_.prefix + ":session-events") {
-  members_.set_session_count([this] { return static_cast<std::int64_t>(owned_.size()); });
+  count_owned();
 }
 
 std::string session_service::key(const std::string& id) const {
@@ -129,6 +129,7 @@ void session_service::start(redis_link::redis_subscriber& events) {
           return;
         auto f = fields_of(s, 2);
         if (f["owner"] == settings_.node_id) owned_[id] = number(f["epoch"]);
+        count_owned();
       });
     }
   });
@@ -142,11 +143,13 @@ void session_service::index(const std::string& index_key, bool add, const std::s
 
 void session_service::own(const std::string& id, std::int64_t epoch, std::int64_t ttl_ms) {
   owned_[id] = epoch;
+  count_owned();
   index(node_index(settings_.node_id), true, id, ttl_ms);
 }
 
 void session_service::disown(const std::string& id) {
   if (owned_.erase(id)) index(node_index(settings_.node_id), false, id, 0);
+  count_owned();
 }
 
 // -- the commands --------------------------------------------------------------------------
@@ -220,6 +223,7 @@ void session_service::close(const std::string& id, session_callback done) {
                       index(user_index(r.elements[1].str), false, id, 0);
                       index(node_index(r.elements[2].str), false, id, 0);
                       owned_.erase(id);
+                      count_owned();
                       done(answer(session_answer::kind::ok));
                     });
 }
@@ -392,6 +396,7 @@ void session_service::on_event(const std::string& payload) {
   if (what == "handoff" && words.size() == 5) {
     if (words[3] == settings_.node_id) {
       owned_[id] = number(words[4]);
+      count_owned();
       // Index it under this node for as long as the session has left.
       redis_.run_script("session_read", {key(id)}, {}, [this, id](redis_reply r) {
         if (r.kind == reply_kind::array && r.elements.size() >= 2 && r.elements[1].integer > 0)
@@ -410,6 +415,7 @@ void session_service::on_event(const std::string& payload) {
     }
   } else if (what == "closed") {
     owned_.erase(id);
+    count_owned();
     if (drain_ && drain_->waiting.erase(id) && drain_->waiting.empty()) finish_drain();
   }
 }
@@ -498,6 +504,11 @@ void session_service::finish_drain() {
   state->report->took =
       std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - state->started);
   state->done(*state->report);
+}
+
+void session_service::count_owned() {
+  // Read by the heartbeat actor for this node's record (and so for others' choice of target).
+  members_.set_session_count(static_cast<std::int64_t>(owned_.size()));
 }
 
 // -- adoption ------------------------------------------------------------------------------

@@ -121,6 +121,8 @@ private:
   void write_state_attempt(const std::string& id, std::shared_ptr<secret::secure_bytes> state,
                            int attempts_left, session_callback done);
   void start_handoff(std::function<void(handoff_report)> done);
+  /// Publishes how many sessions this node owns (after each change of owned_).
+  void count_owned();
   void move_all(std::shared_ptr<handoff_targets> targets, std::shared_ptr<handoff_report> report,
                 std::function<void(handoff_report)> done);
 

@@ -1,7 +1,7 @@
-// Hook processes; see hook_runner.hpp.
-#include "services/secret/hook_runner.hpp"
+// Hook processes; see hook_process.hpp.
+#include "actors/secret_rotation/hook_process.hpp"
 
-#include <boost/asio/post.hpp>
+#include <sys/syscall.h>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,9 +11,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <map>
-#include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace baton::secret {
@@ -21,11 +20,28 @@ namespace {
 
 constexpr std::size_t max_output = 1 << 20;
 
+// The process groups of hooks running now, so that a stopping daemon can end them.
+std::mutex running_mutex;
+std::set<pid_t> running_groups;
+bool stopping = false;
+
+// Closes every descriptor from 3 up in the child (sockets, Redis connections, the KEK files'
+// descriptors if any): a hook inherits its three standard streams and nothing else.
+// close_range is one system call (Linux 5.9+); older kernels get the loop. Both are
+// async-signal-safe.
+void close_inherited_descriptors() {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+#endif
+  long limit = sysconf(_SC_OPEN_MAX);
+  for (long fd = 3; fd < (limit > 0 ? limit : 1024); ++fd)
+    close(static_cast<int>(fd));
+}
+
 // Everything after fork in the child uses only async-signal-safe calls.
 hook_result run_blocking(const std::string& command, const secure_bytes& input,
                          const std::vector<std::string>& environment,
-                         std::chrono::milliseconds timeout,
-                         const std::function<void(pid_t)>& started) {
+                         std::chrono::milliseconds timeout) {
   hook_result result;
   int to_child[2], from_child[2];
   if (pipe2(to_child, O_CLOEXEC) != 0) {
@@ -38,9 +54,8 @@ hook_result run_blocking(const std::string& command, const secure_bytes& input,
     result.why = "cannot create a pipe";
     return result;
   }
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e)
-    env_strings.emplace_back(*e);
+  // A clean environment: the daemon's own (which may name KEK variables) stays out.
+  std::vector<std::string> env_strings = {"PATH=" + std::string(hook_path), "LANG=C.UTF-8"};
   for (const auto& e : environment)
     env_strings.push_back(e);
   std::vector<char*> envp;
@@ -60,11 +75,16 @@ hook_result run_blocking(const std::string& command, const secure_bytes& input,
   if (child == 0) {
     dup2(to_child[0], 0);
     dup2(from_child[1], 1);
+    close_inherited_descriptors();
     setpgid(0, 0); // its own group, so a timeout kills what it started too
     execve(argv[0], argv, envp.data());
     _exit(127);
   }
-  started(child);
+  {
+    std::lock_guard<std::mutex> guard(running_mutex);
+    running_groups.insert(child);
+    if (stopping) kill(-child, SIGKILL);
+  }
   close(to_child[0]);
   close(from_child[1]);
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -122,6 +142,10 @@ hook_result run_blocking(const std::string& command, const secure_bytes& input,
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
+  {
+    std::lock_guard<std::mutex> guard(running_mutex);
+    running_groups.erase(child);
+  }
   output.truncate(got);
   if (timed_out) {
     result.why = "timed out after " + std::to_string(timeout.count()) + " ms";
@@ -140,74 +164,17 @@ hook_result run_blocking(const std::string& command, const secure_bytes& input,
 
 } // namespace
 
-struct hook_runner::shared_state {
-  std::mutex mutex;
-  bool stopping = false;
-  std::vector<pid_t> running; ///< process groups of hooks still running
-  std::map<std::uint64_t, std::thread> threads;
-  std::vector<std::uint64_t> finished; ///< threads that are done, to be joined by the next run
-  std::uint64_t next_id = 0;
-};
-
-std::shared_ptr<hook_runner::shared_state> hook_runner::make_state() {
-  return std::make_shared<shared_state>();
+hook_result run_hook(const std::string& command, const secure_bytes& input,
+                     const std::vector<std::string>& environment,
+                     std::chrono::milliseconds timeout) {
+  return run_blocking(command, input, environment, timeout);
 }
 
-hook_runner::~hook_runner() {
-  std::map<std::uint64_t, std::thread> threads;
-  {
-    std::lock_guard<std::mutex> lock(state_->mutex);
-    state_->stopping = true;
-    for (pid_t group : state_->running)
-      kill(-group, SIGKILL);
-    threads = std::move(state_->threads);
-  }
-  for (auto& [id, t] : threads)
-    if (t.joinable()) t.join();
-}
-
-void hook_runner::run(const std::string& command, secure_bytes input,
-                      std::vector<std::string> environment, std::chrono::milliseconds timeout,
-                      std::function<void(hook_result)> done) {
-  auto shared_input = std::make_shared<secure_bytes>(std::move(input));
-  auto state = state_;
-  auto& io = io_;
-  std::vector<std::thread> finished; // each holds its resources until joined
-  {
-    std::lock_guard<std::mutex> lock(state->mutex);
-    if (state->stopping) return;
-    for (auto id : state->finished) {
-      finished.push_back(std::move(state->threads.at(id)));
-      state->threads.erase(id);
-    }
-    state->finished.clear();
-    auto id = state->next_id++;
-    state->threads[id] =
-        std::thread([&io, state, id, command, shared_input, environment = std::move(environment),
-                     timeout, done = std::move(done)]() mutable {
-          pid_t group = 0;
-          auto started = [&](pid_t child) {
-            std::lock_guard<std::mutex> guard(state->mutex);
-            group = child;
-            state->running.push_back(child);
-            if (state->stopping) kill(-child, SIGKILL);
-          };
-          auto result = std::make_shared<hook_result>(
-              run_blocking(command, *shared_input, environment, timeout, started));
-          *shared_input = secure_bytes();
-          std::lock_guard<std::mutex> guard(state->mutex);
-          auto& running = state->running;
-          running.erase(std::remove(running.begin(), running.end(), group), running.end());
-          if (!state->stopping) {
-            boost::asio::post(io, [result, done = std::move(done)] { done(std::move(*result)); });
-            state->finished.push_back(id);
-          }
-        });
-  }
-  // A finished thread has only its return left: joining it (outside the lock it may still
-  // be releasing) is quick.
-  for (auto& t : finished)
-    t.join();
+void kill_running_hooks() {
+  std::lock_guard<std::mutex> guard(running_mutex);
+  stopping = true;
+  for (pid_t group : running_groups)
+    kill(-group, SIGKILL);
 }
 
 } // namespace baton::secret

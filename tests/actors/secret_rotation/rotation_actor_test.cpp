@@ -1,0 +1,304 @@
+// A secret rotation on virtual time, with a scripted link and scripted hooks: the steps in
+// order, every write fenced by the lease's token; a rotation killed at each step and the next
+// one finishing (or, with a value of its own, rolling back) what it left; a busy lease; hook
+// failures rolled back; and the whole rotation bounded by the lease's TTL.
+#include <catch2/catch.hpp>
+
+#include <caf/all.hpp>
+
+#include "actors/secret_rotation/rotation_actor.hpp"
+#include "tests/support/fake_link.hpp"
+#include "tests/support/virtual_time.hpp"
+
+using namespace baton;
+using namespace baton::secret;
+using namespace std::chrono_literals;
+using redis_link::redis_reply;
+using redis_link::script_call;
+using test::array_reply;
+using test::integer_reply;
+using test::status_reply;
+using test::string_reply;
+
+namespace {
+
+std::shared_ptr<keyring> test_keys() {
+  auto ring = std::make_shared<keyring>();
+  secure_bytes key(32);
+  for (std::size_t i = 0; i < key.size(); ++i)
+    key.data()[i] = static_cast<unsigned char>(7 + i);
+  std::string error;
+  REQUIRE(ring->add({"k1", std::move(key)}, error));
+  REQUIRE(ring->set_active("k1"));
+  return ring;
+}
+
+// Hooks answered by the test: a function of the job, or held (never answered) when it
+// returns nullptr.
+struct fake_hooks {
+  std::vector<hook_job> jobs;
+  std::function<hook_reply(const hook_job&)> answer;
+};
+
+hook_runner_actor spawn_fake_hooks(caf::actor_system& system, std::shared_ptr<fake_hooks> hooks) {
+  return system.spawn([hooks](hook_runner_actor::pointer self) -> hook_runner_actor::behavior_type {
+    return {
+        [=](atoms::hook, hook_job& job) -> caf::result<hook_reply> {
+          hooks->jobs.push_back(job);
+          if (auto r = hooks->answer(job)) return r;
+          return self->make_response_promise<hook_reply>(); // never kept: a hung hook
+        },
+    };
+  });
+}
+
+hook_reply hook_ok(const std::string& output) {
+  auto r = std::make_shared<hook_result>();
+  r->ok = true;
+  r->output = secure_bytes(output);
+  return r;
+}
+
+hook_reply hook_failed(const std::string& why) {
+  auto r = std::make_shared<hook_result>();
+  r->why = why;
+  return r;
+}
+
+struct rotation_fixture {
+  test::virtual_time time;
+  std::shared_ptr<test::fake_link_script> redis = std::make_shared<test::fake_link_script>();
+  std::shared_ptr<fake_hooks> hooks = std::make_shared<fake_hooks>();
+  std::shared_ptr<keyring> keys = test_keys();
+  std::vector<rotation_step> steps;
+  std::vector<rotation_outcome> outcomes;
+  std::shared_ptr<rotation_deps> deps = std::make_shared<rotation_deps>();
+  /// What the scripted Redis answers to secret_begin, and the record secret_read returns.
+  redis_reply begin_reply = array_reply({string_reply("fresh"), integer_reply(5),
+                                         integer_reply(1000)});
+  redis_reply record_reply = array_reply({integer_reply(1000)});
+  std::string stop_at; ///< a script left unanswered (Redis stalls there)
+
+  rotation_fixture() {
+    redis->answer = [this](const script_call& c) -> std::optional<redis_reply> {
+      if (c.name == stop_at) return std::nullopt;
+      if (c.name == "lease_acquire") return array_reply({integer_reply(1), integer_reply(42)});
+      if (c.name == "secret_begin") return begin_reply;
+      if (c.name == "secret_read") return record_reply;
+      if (c.name == "secret_promote")
+        return array_reply({integer_reply(1), integer_reply(3), string_reply("promoted"),
+                            integer_reply(4)});
+      return status_reply(1, "ok"); // stage, abort, lease_release
+    };
+    hooks->answer = [](const hook_job&) { return hook_ok("from-the-hook\n"); };
+    deps->link = test::spawn_fake_link(time.system(), redis);
+    deps->hooks = spawn_fake_hooks(time.system(), hooks);
+    deps->keys = keys;
+    deps->settings.rotation_lease = 30000ms;
+    deps->settings.hook_timeout = 10000ms;
+    deps->prefix = "t";
+    deps->node_id = "n1";
+    deps->run_id = "r1";
+    deps->on_step = [this](const std::string&, rotation_step s) { steps.push_back(s); };
+  }
+
+  caf::actor start(rotation_request request) {
+    auto a = spawn_rotation(time.system(), deps, std::move(request),
+                            [this](rotation_outcome o) { outcomes.push_back(std::move(o)); });
+    time.run();
+    return a;
+  }
+
+  static rotation_request request_for(const std::string& name) {
+    rotation_request r;
+    r.name = name;
+    r.grace = 60000ms;
+    return r;
+  }
+
+  // A pending version 5 of `name`, sealed as a killed rotator would have left it.
+  void leave_pending(const std::string& name, const std::string& value) {
+    sealed_version sealed;
+    std::string error;
+    REQUIRE(seal(*keys, name, "5", secure_bytes(value), sealed, error));
+    begin_reply = array_reply({string_reply("resume"), integer_reply(5), string_reply("staged"),
+                               integer_reply(1000)});
+    record_reply = array_reply({integer_reply(1000), string_reply("v5.state"),
+                                string_reply("pending"), string_reply("v5.kek"),
+                                string_reply(sealed.kek_id), string_reply("v5.wkey"),
+                                string_reply(sealed.wrapped_key), string_reply("v5.ct"),
+                                string_reply(sealed.ciphertext), string_reply("pending"),
+                                string_reply("5")});
+  }
+
+  std::vector<std::string> script_names() const {
+    std::vector<std::string> names;
+    for (const auto& c : redis->calls)
+      names.push_back(c.name);
+    return names;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(rotation_fixture, "a fresh rotation takes its steps in order, fenced by its lease") {
+  auto request = request_for("stripe");
+  secret_item item;
+  item.name = "stripe";
+  item.test_hook = "try-it";
+  request.item = item;
+  start(std::move(request));
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].what == rotation_outcome::kind::done);
+  CHECK(outcomes[0].version == 5);
+  CHECK(outcomes[0].previous == 4);
+  CHECK_FALSE(outcomes[0].finished_earlier);
+  CHECK(steps == std::vector<rotation_step>{rotation_step::taking_lease, rotation_step::beginning,
+                                            rotation_step::obtaining_value, rotation_step::staging,
+                                            rotation_step::testing, rotation_step::promoting,
+                                            rotation_step::done});
+  CHECK(script_names() == std::vector<std::string>{"lease_acquire", "secret_begin", "secret_stage",
+                                                   "secret_promote", "lease_release"});
+  // Every write carries the lease's token as its fence.
+  for (const auto& c : redis->calls)
+    if (c.name.rfind("secret_", 0) == 0) CHECK(c.args.at(0) == "42");
+  CHECK(redis->calls.back().args.at(1) == "42"); // the lease given back is the one taken
+  // The test hook was given the new value and the hook environment.
+  REQUIRE(hooks->jobs.size() == 1);
+  CHECK(hooks->jobs[0].command == "try-it");
+  CHECK(hooks->jobs[0].environment ==
+        std::vector<std::string>{"BATON_SECRET=stripe", "BATON_SECRET_VERSION=5", "BATON_NODE=n1"});
+  CHECK(hooks->jobs[0].input->size() == 64); // 32 random bytes as hex
+}
+
+TEST_CASE_METHOD(rotation_fixture, "a generate hook's value is sealed without its newline") {
+  auto request = request_for("db");
+  secret_item item;
+  item.name = "db";
+  item.generate_hook = "new-key";
+  request.item = item;
+  start(std::move(request));
+  REQUIRE(outcomes.size() == 1);
+  REQUIRE(outcomes[0].what == rotation_outcome::kind::done);
+  // What was staged opens to the hook's output, newline gone.
+  script_call stage;
+  for (const auto& c : redis->calls)
+    if (c.name == "secret_stage") stage = c;
+  sealed_version sealed{stage.args.at(2), stage.args.at(3), stage.args.at(4)};
+  secure_bytes value;
+  std::string error;
+  REQUIRE(open(*keys, "db", "5", sealed, value, error));
+  CHECK(std::string(reinterpret_cast<const char*>(value.data()), value.size()) == "from-the-hook");
+}
+
+TEST_CASE_METHOD(rotation_fixture, "another daemon rotating: busy, and nothing written") {
+  redis->answer = [](const script_call&) {
+    return array_reply({integer_reply(0), string_reply("held"), integer_reply(9),
+                        string_reply("n2")});
+  };
+  start(request_for("stripe"));
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].what == rotation_outcome::kind::busy);
+  CHECK(outcomes[0].why.find("n2") != std::string::npos);
+  CHECK(script_names() == std::vector<std::string>{"lease_acquire"});
+}
+
+TEST_CASE_METHOD(rotation_fixture, "killed at any step, the next rotation finishes the pending version") {
+  // Where Redis stalls before the daemon dies; whatever it had staged is what the next finds.
+  auto where = GENERATE(as<std::string>{}, "secret_begin", "secret_stage", "secret_promote");
+  stop_at = where;
+  auto first = start(request_for("stripe"));
+  CHECK(outcomes.empty());
+  caf::anon_send_exit(first, caf::exit_reason::kill); // kill -9 of the daemon, as the actor sees it
+  time.run();
+  CHECK(outcomes.empty()); // a killed rotation tells nothing
+  // The next rotation (say, on another daemon) finds version 5 pending and finishes it.
+  stop_at.clear();
+  leave_pending("stripe", "the-staged-value");
+  redis->calls.clear();
+  steps.clear();
+  auto request = request_for("stripe");
+  secret_item item;
+  item.name = "stripe";
+  item.test_hook = "try-it";
+  request.item = item;
+  start(std::move(request));
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].what == rotation_outcome::kind::done);
+  CHECK(outcomes[0].finished_earlier);
+  CHECK(outcomes[0].version == 5);
+  CHECK(script_names() == std::vector<std::string>{"lease_acquire", "secret_begin", "secret_read",
+                                                   "secret_promote", "lease_release"});
+  // The test hook tried the value that had been staged, not a new one.
+  REQUIRE_FALSE(hooks->jobs.empty());
+  auto& input = *hooks->jobs.back().input;
+  CHECK(std::string(reinterpret_cast<const char*>(input.data()), input.size()) ==
+        "the-staged-value");
+}
+
+TEST_CASE_METHOD(rotation_fixture, "a PUT that finds a half-done rotation rolls it back and begins again") {
+  leave_pending("stripe", "old-staged");
+  int begins = 0;
+  auto answer = redis->answer;
+  redis->answer = [&, answer](const script_call& c) -> std::optional<redis_reply> {
+    if (c.name == "secret_begin" && begins++ > 0)
+      return array_reply({string_reply("fresh"), integer_reply(6), integer_reply(1000)});
+    return answer(c);
+  };
+  auto request = request_for("stripe");
+  request.value = secure_bytes(std::string_view("given-by-put"));
+  request.hooks = false;
+  start(std::move(request));
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].what == rotation_outcome::kind::done);
+  CHECK(outcomes[0].version == 6);
+  CHECK(script_names() == std::vector<std::string>{"lease_acquire", "secret_begin", "secret_abort",
+                                                   "secret_begin", "secret_stage",
+                                                   "secret_promote", "lease_release"});
+  CHECK(redis->calls[2].args == std::vector<std::string>{"42", "5"}); // abort names version 5
+}
+
+TEST_CASE_METHOD(rotation_fixture, "a test hook that refuses rolls the staged version back") {
+  hooks->answer = [](const hook_job&) { return hook_failed("exited with status 3"); };
+  auto request = request_for("stripe");
+  secret_item item;
+  item.name = "stripe";
+  item.test_hook = "try-it";
+  request.item = item;
+  start(std::move(request));
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].what == rotation_outcome::kind::failed);
+  CHECK(outcomes[0].why.find("status 3") != std::string::npos);
+  CHECK(script_names() == std::vector<std::string>{"lease_acquire", "secret_begin", "secret_stage",
+                                                   "secret_abort", "lease_release"});
+}
+
+TEST_CASE_METHOD(rotation_fixture, "a rotation still running when its lease ends stops, failed") {
+  hooks->answer = [](const hook_job&) { return hook_reply(); }; // a hook that never ends
+  deps->settings.hook_timeout = 60000ms; // longer than the lease: the lease's bound wins
+  auto request = request_for("stripe");
+  secret_item item;
+  item.name = "stripe";
+  item.generate_hook = "hangs";
+  request.item = item;
+  start(std::move(request));
+  time.advance(29999ms);
+  CHECK(outcomes.empty());
+  time.advance(1ms);
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].what == rotation_outcome::kind::failed);
+  CHECK(outcomes[0].why.find("obtaining_value") != std::string::npos);
+  CHECK(redis->count("lease_release") == 1);
+  CHECK(redis->count("secret_stage") == 0);
+}
+
+TEST_CASE_METHOD(rotation_fixture, "Redis unreachable: unavailable, and nothing half-written") {
+  redis->answer = [](const script_call& c) -> std::optional<redis_reply> {
+    if (c.name == "lease_acquire") return array_reply({integer_reply(1), integer_reply(42)});
+    return redis_reply::unavailable("connection refused");
+  };
+  start(request_for("stripe"));
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].what == rotation_outcome::kind::unavailable);
+  CHECK(redis->count("secret_stage") == 0);
+}
