@@ -208,8 +208,10 @@ int run(const flags& f) {
     session_settings.handoff_deadline = cfg.sessions.handoff_deadline;
     session_settings.drain_delay = cfg.sessions.drain_delay;
     session_settings.round_robin = cfg.sessions.handoff_strategy == "round_robin";
+    session_settings.membership_ttl = cfg.membership.ttl;
     sessions =
         std::make_unique<session::session_service>(io, *pool, *keys, members, session_settings);
+    sessions->use_actors(system, link_actor, members.heartbeat());
     ctx.sessions = sessions.get();
     connect_session_pushes(ctx);
     members.on_event([&sessions](const membership::node_event& e) {
@@ -243,7 +245,8 @@ int run(const flags& f) {
     server.stop();
     http.stop();
     reload_signal.cancel();
-    if (secrets) secrets->stop(); // writes the audit records still batched
+    if (secrets) secrets->stop();   // writes the audit records still batched
+    if (sessions) sessions->stop(); // ends adoptions still running
     // Retire leases before the link goes: each ends when its holder was promised, without
     // lock-delay, so others need not wait for whole TTLs.
     events->stop();
@@ -264,8 +267,7 @@ int run(const flags& f) {
     // hear handoff-out, and only then does the daemon close its sockets.
     ctx.draining = true;
     if (!sessions || sessions->owned() == 0) return shut_down();
-    members.drain([&](bool) {
-      sessions->handoff_all([&](session::handoff_report r) {
+    sessions->drain([](bool) {}, [&](session::handoff_report r) {
         // From the drain's start to each session resumed on its new owner.
         std::sort(r.resume_ms.begin(), r.resume_ms.end());
         auto at = [&](double p) {
@@ -285,7 +287,6 @@ int run(const flags& f) {
                    {"took_ms", std::to_string(r.took.count())}});
         shut_down();
       });
-    });
   });
   std::function<void()> wait_for_reload = [&] {
     reload_signal.async_wait([&](const boost::system::error_code& ec, int) {

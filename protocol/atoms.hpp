@@ -38,4 +38,10 @@ using drain = caf::atom_constant<caf::atom("drain")>;
 /// Leave the fleet at stop: (leave) -> bool.
 using leave = caf::atom_constant<caf::atom("leave")>;
 
+// -- session handoff (actors/session_handoff) --------------------------------------------
+/// A session the drain moved was resumed on its new owner: (resumed, id).
+using resumed = caf::atom_constant<caf::atom("resumed")>;
+/// A session the drain moved (or was about to) was closed: (closed, id).
+using closed = caf::atom_constant<caf::atom("closed")>;
+
 } // namespace baton::atoms

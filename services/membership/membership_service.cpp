@@ -67,31 +67,13 @@ void membership_service::leave(std::function<void()> done) {
 
 void membership_service::list(
     const std::string& one, std::function<void(bool, std::vector<node_record>, std::string)> done) {
-  redis_.run_script(
-      "node_list", {records_key_, seen_key_}, {std::to_string(settings_.ttl.count()), one},
-      [done = std::move(done)](redis_reply r) {
-        std::vector<node_record> nodes;
-        if (r.kind != reply_kind::array || r.elements.empty())
-          return done(false, {}, r.str.empty() ? "unexpected reply from redis" : r.str);
-        for (std::size_t i = 1; i + 2 < r.elements.size(); i += 3) {
-          node_record n;
-          n.id = r.elements[i].str;
-          n.heartbeat_age_ms = r.elements[i + 1].integer;
-          auto record = nlohmann::json::parse(r.elements[i + 2].str, nullptr, false);
-          if (record.is_object()) {
-            n.address = record.value("address", "");
-            n.version = record.value("version", "");
-            n.state = record.value("state", "");
-            n.run_id = record.value("run_id", "");
-            n.sessions = record.value("sessions", std::int64_t{0});
-            n.started_ms = record.value("started_ms", std::int64_t{0});
-          }
-          nodes.push_back(std::move(n));
-        }
-        std::sort(nodes.begin(), nodes.end(),
-                  [](const node_record& x, const node_record& y) { return x.id < y.id; });
-        done(true, std::move(nodes), {});
-      });
+  auto call = node_list_call(settings_.prefix, settings_.ttl.count(), one);
+  redis_.run_script(call.name, call.keys, call.args, [done = std::move(done)](redis_reply r) {
+    std::vector<node_record> nodes;
+    std::string why;
+    bool ok = parse_node_list(r, nodes, why);
+    done(ok, std::move(nodes), std::move(why));
+  });
 }
 
 } // namespace baton::membership

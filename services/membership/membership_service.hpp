@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "actors/membership/membership_actor.hpp"
+#include "services/membership/node_list.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
 
@@ -33,16 +34,6 @@ struct membership_settings {
   milliseconds ttl{5000};
 };
 
-struct node_record {
-  std::string id;
-  std::string address;
-  std::string version;
-  std::string state; ///< active or draining
-  std::string run_id;
-  std::int64_t sessions = 0;
-  std::int64_t started_ms = 0;
-  std::int64_t heartbeat_age_ms = 0;
-};
 
 struct node_event {
   std::string what; ///< join, drain, leave

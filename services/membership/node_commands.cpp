@@ -74,41 +74,43 @@ void run_node_command(const protocol::command_spec& spec, std::vector<std::strin
     ctx.draining = true;
     bool wait = args.size() == 3;
     auto* sessions = ctx.sessions;
-    return members.drain([self, ticket, node_id, wait, sessions](bool announced) {
-      auto reply = [self, ticket, node_id, announced](const session::handoff_report* r) {
-        std::string bytes;
-        protocol::reply_writer out(bytes, ticket.protocol);
-        out.map(r ? 9 : 3);
-        out.bulk("node");
-        out.bulk(node_id);
-        out.bulk("state");
-        out.bulk("draining");
-        out.bulk("announced");
-        out.integer(announced ? 1 : 0);
-        if (r) {
-          out.bulk("sessions");
-          out.integer(static_cast<std::int64_t>(r->owned));
-          out.bulk("moved");
-          out.integer(static_cast<std::int64_t>(r->moved));
-          out.bulk("resumed");
-          out.integer(static_cast<std::int64_t>(r->resumed));
-          out.bulk("failed");
-          out.integer(static_cast<std::int64_t>(r->failed));
-          out.bulk("stayed");
-          out.integer(static_cast<std::int64_t>(r->stayed));
-          out.bulk("took_ms");
-          out.integer(r->took.count());
-        }
-        self->complete(ticket, std::move(bytes));
-      };
-      if (!sessions) return reply(nullptr);
-      // Sessions move after the drain is announced (so no new ones come), each to an active
-      // node; WAIT answers when each was resumed or the handoff deadline passed.
-      if (!wait) reply(nullptr);
-      sessions->handoff_all([wait, reply](session::handoff_report r) {
-        if (wait) reply(&r);
-      });
-    });
+    auto reply = [self, ticket, node_id](bool announced, const session::handoff_report* r) {
+      std::string bytes;
+      protocol::reply_writer out(bytes, ticket.protocol);
+      out.map(r ? 9 : 3);
+      out.bulk("node");
+      out.bulk(node_id);
+      out.bulk("state");
+      out.bulk("draining");
+      out.bulk("announced");
+      out.integer(announced ? 1 : 0);
+      if (r) {
+        out.bulk("sessions");
+        out.integer(static_cast<std::int64_t>(r->owned));
+        out.bulk("moved");
+        out.integer(static_cast<std::int64_t>(r->moved));
+        out.bulk("resumed");
+        out.integer(static_cast<std::int64_t>(r->resumed));
+        out.bulk("failed");
+        out.integer(static_cast<std::int64_t>(r->failed));
+        out.bulk("stayed");
+        out.integer(static_cast<std::int64_t>(r->stayed));
+        out.bulk("took_ms");
+        out.integer(r->took.count());
+      }
+      self->complete(ticket, std::move(bytes));
+    };
+    if (!sessions)
+      return members.drain([reply](bool announced) { reply(announced, nullptr); });
+    // The fleet hears of the drain first (so no new sessions come), then each session moves
+    // to an active node; WAIT answers when each was resumed or the handoff deadline passed.
+    return sessions->drain(
+        [wait, reply](bool announced) {
+          if (!wait) reply(announced, nullptr);
+        },
+        [wait, reply](session::handoff_report r) {
+          if (wait) reply(r.announced, &r);
+        });
   }
   default:
     return conn.fail(ticket, "ERR internal error: not a node command");

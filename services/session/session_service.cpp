@@ -1,11 +1,16 @@
 // Sessions and their handoff; see session_service.hpp.
 #include "services/session/session_service.hpp"
 
+#include <boost/asio/post.hpp>
+#include <caf/send.hpp>
+
 #include <algorithm>
 
 #include "services/lease/task_lease.hpp"
 #include "services/secret/kek_loader.hpp"
+#include "services/session/handoff_targets.hpp"
 #include "services/session/resume_token.hpp"
+#include "services/session/session_keys.hpp"
 #include "common/log.hpp"
 
 namespace baton::session {
@@ -67,55 +72,23 @@ std::string sealed_name(const std::string& id) {
 
 } // namespace
 
-// Where sessions may move when a node drains or dies: the active nodes but that one, and the
-// configured strategy that picks each session's target (a drain and an adoption alike).
-class handoff_targets {
-public:
-  handoff_targets(std::vector<membership::node_record> nodes, const std::string& leaving,
-                  bool round_robin)
-      : round_robin_(round_robin) {
-    for (auto& n : nodes)
-      if (n.state == "active" && n.id != leaving) nodes_.push_back(std::move(n));
-  }
-  bool empty() const { return nodes_.empty(); }
-  /// The next session's target: the one with the fewest sessions so far (counting those
-  /// given out here), or with round_robin each in turn whatever it holds.
-  const membership::node_record& next() {
-    auto target = round_robin_
-                      ? nodes_.begin() + static_cast<std::ptrdiff_t>(turn_++ % nodes_.size())
-                      : std::min_element(
-                            nodes_.begin(), nodes_.end(),
-                            [](const membership::node_record& a, const membership::node_record& b) {
-                              return a.sessions < b.sessions;
-                            });
-    ++target->sessions;
-    return *target;
-  }
-
-private:
-  std::vector<membership::node_record> nodes_;
-  bool round_robin_;
-  std::size_t turn_ = 0;
-};
-
-namespace {} // namespace
 
 session_service::session_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                                  const secret::keyring& keys,
                                  membership::membership_service& members, session_settings settings)
     : io_(io), redis_(redis), keys_(keys), members_(members), settings_(std::move(settings)),
-      channel_(settings_.prefix + ":session-events") {
+      channel_(session_events_channel(settings_.prefix)) {
   count_owned();
 }
 
 std::string session_service::key(const std::string& id) const {
-  return settings_.prefix + ":session:{" + id + "}";
+  return session_key(settings_.prefix, id);
 }
 std::string session_service::user_index(const std::string& user) const {
-  return settings_.prefix + ":user-sessions:{" + user + "}";
+  return user_sessions_key(settings_.prefix, user);
 }
 std::string session_service::node_index(const std::string& node) const {
-  return settings_.prefix + ":node-sessions:{" + node + "}";
+  return node_sessions_key(settings_.prefix, node);
 }
 
 void session_service::start(redis_link::redis_subscriber& events) {
@@ -406,104 +379,86 @@ void session_service::on_event(const std::string& payload) {
     }
   } else if (what == "resumed" && words.size() == 4) {
     if (words[2] != settings_.node_id && owned_.count(id)) disown(id);
-    if (drain_ && drain_->waiting.erase(id)) {
-      ++drain_->report->resumed;
-      drain_->report->resume_ms.push_back(std::chrono::duration<double, std::milli>(
-                                              std::chrono::steady_clock::now() - drain_->started)
-                                              .count());
-      if (drain_->waiting.empty()) finish_drain();
-    }
+    if (drain_) caf::anon_send(drain_, atoms::resumed::value, id);
   } else if (what == "closed") {
     owned_.erase(id);
     count_owned();
-    if (drain_ && drain_->waiting.erase(id) && drain_->waiting.empty()) finish_drain();
+    if (drain_) caf::anon_send(drain_, atoms::closed::value, id);
   }
 }
 
-void session_service::handoff_all(std::function<void(handoff_report)> done) {
-  if (settings_.drain_delay.count() > 0) {
-    // Load balancers poll /readyz: give them time to see 503 before sessions move.
-    drain_delay_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
-    drain_delay_timer_->expires_after(settings_.drain_delay);
-    return drain_delay_timer_->async_wait(
-        [this, done = std::move(done)](const boost::system::error_code&) mutable {
-          start_handoff(std::move(done));
-        });
+// -- the actors: drain and adoption ----------------------------------------------------------
+
+void session_service::use_actors(caf::actor_system& system, redis_link::redis_link_actor link,
+                                 membership::membership_actor membership) {
+  system_ = &system;
+  link_ = std::move(link);
+  membership_ = std::move(membership);
+}
+
+void session_service::stop() {
+  if (drain_) caf::anon_send_exit(drain_, caf::exit_reason::user_shutdown);
+  for (auto& [id, adoption] : adoptions_)
+    caf::anon_send_exit(adoption, caf::exit_reason::user_shutdown);
+  adoptions_.clear();
+  system_ = nullptr;
+}
+
+void session_service::drain(std::function<void(bool)> announced,
+                            std::function<void(handoff_report)> done) {
+  if (drain_ || !system_) {
+    handoff_report report;
+    report.owned = owned_.size();
+    announced(false);
+    return done(report);
   }
-  start_handoff(std::move(done));
-}
-
-void session_service::start_handoff(std::function<void(handoff_report)> done) {
-  auto report = std::make_shared<handoff_report>();
-  report->owned = owned_.size();
-  if (owned_.empty() || drain_) return done(*report);
-  members_.list("", [this, report, done = std::move(done)](
-                        bool ok, std::vector<membership::node_record> nodes, std::string why) {
-    auto targets = std::make_shared<handoff_targets>(std::move(nodes), settings_.node_id,
-                                                     settings_.round_robin);
-    if (!ok || targets->empty()) {
-      log::warn("session", "no active node to hand sessions to; they stay here",
-                {{"sessions", std::to_string(owned_.size())}, {"why", ok ? "none active" : why}});
-      report->stayed = owned_.size();
-      return done(*report);
-    }
-    move_all(targets, report, done);
-  });
-}
-
-void session_service::move_all(std::shared_ptr<handoff_targets> targets,
-                               std::shared_ptr<handoff_report> report,
-                               std::function<void(handoff_report)> done) {
-  drain_ = std::make_unique<drain_state>();
-  drain_->report = report;
-  drain_->done = std::move(done);
-  drain_->started = std::chrono::steady_clock::now();
-  auto sessions = std::vector<std::pair<std::string, std::int64_t>>(owned_.begin(), owned_.end());
-  auto left = std::make_shared<std::size_t>(sessions.size());
-  auto all_moved = [this, left] {
-    if (--*left != 0 || !drain_) return;
-    if (drain_->waiting.empty()) return finish_drain();
-    drain_->deadline = std::make_unique<boost::asio::steady_timer>(io_);
-    drain_->deadline->expires_after(settings_.handoff_deadline);
-    drain_->deadline->async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) finish_drain();
+  drain_deps deps;
+  deps.link = link_;
+  deps.membership = membership_;
+  deps.settings.prefix = settings_.prefix;
+  deps.settings.node_id = settings_.node_id;
+  deps.settings.handoff_deadline = settings_.handoff_deadline;
+  deps.settings.drain_delay = settings_.drain_delay;
+  deps.settings.round_robin = settings_.round_robin;
+  deps.settings.membership_ttl = settings_.membership_ttl;
+  deps.sessions.assign(owned_.begin(), owned_.end());
+  auto alive = std::weak_ptr<bool>(alive_);
+  deps.tell = [&io = io_, alive, this](drain_news news) {
+    boost::asio::post(io, [alive, this, news = std::move(news)]() mutable {
+      if (alive.lock()) on_drain_news(std::move(news));
     });
   };
-  for (const auto& [id, epoch] : sessions) {
-    const auto& target = targets->next();
-    auto to = target.id;
-    auto address = target.address;
-    auto nonce = random_id();
-    auto session_id = id;
-    redis_.run_script("session_move", {key(id)},
-                      {settings_.node_id, std::to_string(epoch), to, nonce, channel_, id},
-                      [this, session_id, to, address, nonce, report, all_moved](redis_reply r) {
-                        if (r.kind == reply_kind::array && r.elements.size() >= 2 &&
-                            r.elements[0].integer == 1) {
-                          ++report->moved;
-                          disown(session_id);
-                          if (drain_) drain_->waiting.insert(session_id);
-                          if (out_)
-                            out_({session_id, to, address,
-                                  make_token(keys_, {session_id, r.elements[1].integer, nonce})});
-                        } else {
-                          ++report->failed;
-                          if (r.kind == reply_kind::array && r.elements.size() >= 3 &&
-                              r.elements[2].str != settings_.node_id)
-                            disown(session_id); // it moved on already
-                        }
-                        all_moved();
-                      });
-  }
+  deps.on_step = [](drain_step step) {
+    log::debug("session", "drain step", {{"step", to_string(step)}});
+  };
+  drain_announced_ = std::move(announced);
+  drain_done_ = std::move(done);
+  drain_ = spawn_drain(*system_, std::move(deps));
 }
 
-void session_service::finish_drain() {
-  if (!drain_) return;
-  auto state = std::move(drain_);
-  if (state->deadline) state->deadline->cancel();
-  state->report->took =
-      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - state->started);
-  state->done(*state->report);
+void session_service::on_drain_news(drain_news news) {
+  switch (news.what) {
+    case drain_news::kind::announced:
+      if (auto f = std::move(drain_announced_)) f(news.ok);
+      drain_announced_ = nullptr;
+      return;
+    case drain_news::kind::moved:
+      disown(news.id);
+      if (out_)
+        out_({news.id, news.target, news.address,
+              make_token(keys_, {news.id, news.epoch, news.nonce})});
+      return;
+    case drain_news::kind::not_moved:
+      if (news.moved_on) disown(news.id);
+      return;
+    case drain_news::kind::finished: {
+      drain_ = nullptr;
+      auto done = std::move(drain_done_);
+      drain_done_ = nullptr;
+      if (done) done(news.report);
+      return;
+    }
+  }
 }
 
 void session_service::count_owned() {
@@ -514,68 +469,23 @@ void session_service::count_owned() {
 // -- adoption ------------------------------------------------------------------------------
 
 void session_service::adopt(const std::string& dead_node) {
-  if (dead_node == settings_.node_id) return;
-  auto lease = std::make_shared<lease::task_lease>();
-  lease->prefix = settings_.prefix;
-  lease->name = "session-adopt/" + dead_node;
-  lease->owner = settings_.node_id + ":" + settings_.run_id + ":adopt";
-  lease->node = settings_.node_id;
-  // One adopter: the daemon that gets the lease. The others find it held and leave it.
-  lease::acquire_task_lease(
-      redis_, *lease, milliseconds(30000), "session adoption", dead_node,
-      [this, dead_node, lease](lease::task_lease_result r) {
-        if (r.what != lease::task_lease_result::kind::granted) return;
-        auto release = [this, lease] { lease::release_task_lease(redis_, *lease); };
-        members_.list("", [this, dead_node, release](
-                              bool ok, std::vector<membership::node_record> nodes, std::string) {
-          auto targets =
-              std::make_shared<handoff_targets>(std::move(nodes), dead_node, settings_.round_robin);
-          if (!ok || targets->empty()) return release();
-          adopt_sessions(dead_node, targets, release);
-        });
-      });
-}
-
-void session_service::adopt_sessions(const std::string& dead_node,
-                                     std::shared_ptr<handoff_targets> targets,
-                                     std::function<void()> done) {
-  redis_.call({"ZRANGE", node_index(dead_node), "0", "-1"}, [this, dead_node, targets,
-                                                             done](redis_reply r) {
-    auto ids = r.elements;
-    auto left = std::make_shared<std::size_t>(ids.size() + 1);
-    auto adopted = std::make_shared<std::size_t>(0);
-    auto one_done = [this, left, adopted, dead_node, done] {
-      if (--*left != 0) return;
-      log::info("session", "adopted the sessions of a node whose heartbeats stopped",
-                {{"node", dead_node}, {"sessions", std::to_string(*adopted)}});
-      done();
-    };
-    for (const auto& e : ids) {
-      auto id = e.str;
-      redis_.run_script(
-          "session_read", {key(id)}, {},
-          [this, id, dead_node, targets, adopted, one_done](redis_reply s) {
-            if (s.kind != reply_kind::array || s.elements.size() < 2 || s.elements[1].integer < 0) {
-              index(node_index(dead_node), false, id, 0);
-              return one_done();
-            }
-            auto f = fields_of(s, 2);
-            if (f["owner"] != dead_node) return one_done(); // resumed elsewhere already
-            // No new nonce: the client's last token still resumes it.
-            redis_.run_script("session_move", {key(id)},
-                              {dead_node, f["epoch"], targets->next().id, "", channel_, id},
-                              [this, id, dead_node, adopted, one_done](redis_reply m) {
-                                if (m.kind == reply_kind::array && !m.elements.empty() &&
-                                    m.elements[0].integer == 1) {
-                                  ++*adopted;
-                                  index(node_index(dead_node), false, id, 0);
-                                }
-                                one_done();
-                              });
-          });
-    }
-    one_done();
-  });
+  if (dead_node == settings_.node_id || !system_) return;
+  adoption_deps deps;
+  deps.link = link_;
+  deps.prefix = settings_.prefix;
+  deps.node_id = settings_.node_id;
+  deps.run_id = settings_.run_id;
+  deps.round_robin = settings_.round_robin;
+  deps.membership_ttl = settings_.membership_ttl;
+  auto id = ++next_adoption_;
+  auto alive = std::weak_ptr<bool>(alive_);
+  auto adoption = spawn_adoption(*system_, std::move(deps), dead_node,
+                                 [&io = io_, alive, this, id](adoption_outcome) {
+                                   boost::asio::post(io, [alive, this, id] {
+                                     if (alive.lock()) adoptions_.erase(id);
+                                   });
+                                 });
+  adoptions_.emplace(id, std::move(adoption));
 }
 
 } // namespace baton::session

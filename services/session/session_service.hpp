@@ -10,7 +10,6 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -24,13 +23,14 @@
 #include <vector>
 
 #include "services/membership/membership_service.hpp"
+#include "actors/session_handoff/adoption_actor.hpp"
+#include "actors/session_handoff/drain_actor.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
 #include "services/secret/envelope.hpp"
 
 namespace baton::session {
 
-class handoff_targets;
 
 using std::chrono::milliseconds;
 
@@ -41,6 +41,7 @@ struct session_settings {
   milliseconds handoff_deadline{10000}; ///< a drain waits this long for resumes
   milliseconds drain_delay{0};          ///< a drain waits this long (load balancers see 503) first
   bool round_robin = false;             ///< targets in turn; else the one with the fewest sessions
+  milliseconds membership_ttl{5000};    ///< nodes with a heartbeat this recent are live
 };
 
 struct session_view {
@@ -63,14 +64,6 @@ struct session_answer {
 
 using session_callback = std::function<void(session_answer)>;
 
-/// What a drain did.
-struct handoff_report {
-  std::size_t owned = 0, moved = 0, resumed = 0, failed = 0;
-  std::size_t stayed = 0; ///< no active node to take them
-  milliseconds took{0};
-  std::vector<double> resume_ms; ///< drain start to each resume
-};
-
 class session_service {
 public:
   session_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
@@ -89,9 +82,17 @@ public:
   void write_state(const std::string& id, std::string state, session_callback done);
   void resume(const std::string& token, session_callback done);
 
-  /// Hands every session this node owns to active nodes; `done` when each was resumed or the
-  /// deadline passed.
-  void handoff_all(std::function<void(handoff_report)> done);
+  /// The drain and adoption actors run in `system`, reaching Redis through `link`; the drain
+  /// marks this node draining through the heartbeat actor `membership`.
+  void use_actors(caf::actor_system& system, redis_link::redis_link_actor link,
+                  membership::membership_actor membership);
+  /// Drains (actors/session_handoff/drain_actor): the fleet hears this node is draining
+  /// (`announced`), then every session it owns moves to active nodes; `done` when each was
+  /// resumed or the deadline passed. A second drain while one runs reports at once.
+  void drain(std::function<void(bool announced)> announced,
+             std::function<void(handoff_report)> done);
+  /// Ends the drain and adoptions running (the daemon is stopping).
+  void stop();
 
   /// Pushes for local apps: handoff-out (id, target node, target address, token) and
   /// handoff-in (id, from node).
@@ -120,11 +121,9 @@ private:
   void on_event(const std::string& payload);
   void write_state_attempt(const std::string& id, std::shared_ptr<secret::secure_bytes> state,
                            int attempts_left, session_callback done);
-  void start_handoff(std::function<void(handoff_report)> done);
   /// Publishes how many sessions this node owns (after each change of owned_).
   void count_owned();
-  void move_all(std::shared_ptr<handoff_targets> targets, std::shared_ptr<handoff_report> report,
-                std::function<void(handoff_report)> done);
+  void on_drain_news(drain_news news);
 
   boost::asio::io_context& io_;
   redis_link::redis_pool& redis_;
@@ -135,19 +134,16 @@ private:
   std::unordered_map<std::string, std::int64_t> owned_; ///< id -> owner epoch known here
   std::function<void(const handoff_out&)> out_;
   std::function<void(const std::string&, const std::string&)> in_;
-  // The drain in progress: sessions moved and not yet resumed.
-  struct drain_state {
-    std::set<std::string> waiting;
-    std::shared_ptr<handoff_report> report;
-    std::function<void(handoff_report)> done;
-    std::chrono::steady_clock::time_point started;
-    std::unique_ptr<boost::asio::steady_timer> deadline;
-  };
-  std::unique_ptr<drain_state> drain_;
-  std::unique_ptr<boost::asio::steady_timer> drain_delay_timer_;
-  void finish_drain();
-  void adopt_sessions(const std::string& dead_node, std::shared_ptr<handoff_targets> targets,
-                      std::function<void()> done);
+  caf::actor_system* system_ = nullptr;
+  redis_link::redis_link_actor link_;
+  membership::membership_actor membership_;
+  // The drain in progress, and what it reports to.
+  drain_actor drain_;
+  std::function<void(bool)> drain_announced_;
+  std::function<void(handoff_report)> drain_done_;
+  std::unordered_map<std::uint64_t, caf::actor> adoptions_; ///< running, by id: stop() ends them
+  std::uint64_t next_adoption_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); ///< news posted after we die
 };
 
 } // namespace baton::session

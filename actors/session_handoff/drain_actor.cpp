@@ -1,0 +1,237 @@
+// The drain actor; see drain_actor.hpp.
+#include "actors/session_handoff/drain_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "common/log.hpp"
+#include "services/membership/node_list.hpp"
+#include "services/session/handoff_targets.hpp"
+#include "services/session/resume_token.hpp"
+#include "services/session/session_keys.hpp"
+
+namespace baton::session {
+namespace {
+
+using redis_link::redis_reply;
+using redis_link::reply_kind;
+using redis_link::script_call;
+using time_point = caf::actor_clock::time_point;
+
+// Timer generations: each step arms at most one timer.
+constexpr std::uint64_t delay_timer = 1;
+constexpr std::uint64_t deadline_timer = 2;
+
+struct drain_state {
+  drain_deps deps;
+  drain_step step = drain_step::announcing;
+  std::vector<std::pair<std::string, std::int64_t>> pending; ///< not moved yet
+  std::set<std::string> in_flight;                           ///< their move is on its way
+  std::set<std::string> waiting;                             ///< moved, not resumed yet
+  /// Resumed (true) or closed before their move's reply came: the event travels on another
+  /// connection than the reply and may overtake it.
+  std::map<std::string, std::pair<bool, time_point>> early;
+  handoff_report report;
+  time_point started{};
+  static inline const char* name = "session_drain";
+};
+
+using drain_pointer = drain_actor::stateful_pointer<drain_state>;
+
+void enter(drain_pointer self, drain_step step) {
+  self->state.step = step;
+  if (self->state.deps.on_step) self->state.deps.on_step(step);
+}
+
+void tell(drain_pointer self, drain_news news) {
+  if (self->state.deps.tell) self->state.deps.tell(std::move(news));
+}
+
+void finish(drain_pointer self) {
+  auto& st = self->state;
+  if (st.step == drain_step::done) return;
+  enter(self, drain_step::done);
+  if (st.started != time_point{})
+    st.report.took =
+        std::chrono::duration_cast<milliseconds>(self->clock().now() - st.started);
+  drain_news news;
+  news.what = drain_news::kind::finished;
+  news.report = st.report;
+  tell(self, std::move(news));
+  self->quit();
+}
+
+void wait_for_resumes(drain_pointer self) {
+  auto& st = self->state;
+  if (st.waiting.empty()) return finish(self);
+  enter(self, drain_step::waiting);
+  self->delayed_send(self, st.deps.settings.handoff_deadline, atoms::timer_tick::value,
+                     deadline_timer);
+}
+
+void count_resumed(drain_pointer self, time_point when) {
+  auto& st = self->state;
+  ++st.report.resumed;
+  st.report.resume_ms.push_back(
+      std::chrono::duration<double, std::milli>(when - st.started).count());
+}
+
+void on_moved(drain_pointer self, const std::string& id, const membership::node_record& to,
+              const std::string& nonce, const redis_reply& r) {
+  auto& st = self->state;
+  drain_news news;
+  news.id = id;
+  st.in_flight.erase(id);
+  if (r.kind == reply_kind::array && r.elements.size() >= 2 && r.elements[0].integer == 1) {
+    ++st.report.moved;
+    if (auto e = st.early.find(id); e != st.early.end()) {
+      if (e->second.first) count_resumed(self, e->second.second);
+    } else {
+      st.waiting.insert(id);
+    }
+    news.what = drain_news::kind::moved;
+    news.target = to.id;
+    news.address = to.address;
+    news.epoch = r.elements[1].integer;
+    news.nonce = nonce;
+  } else {
+    ++st.report.failed;
+    news.what = drain_news::kind::not_moved;
+    // Fenced by another owner: it moved on already (resumed elsewhere, adopted).
+    news.moved_on = r.kind == reply_kind::array && r.elements.size() >= 3 &&
+                    r.elements[2].str != st.deps.settings.node_id;
+  }
+  tell(self, std::move(news));
+}
+
+void move_all(drain_pointer self, handoff_targets targets) {
+  enter(self, drain_step::moving);
+  auto& st = self->state;
+  st.started = self->clock().now();
+  auto channel = session_events_channel(st.deps.settings.prefix);
+  std::vector<script_call> calls;
+  std::vector<std::tuple<std::string, membership::node_record, std::string>> moves;
+  for (const auto& [id, epoch] : st.pending) {
+    const auto& to = targets.next();
+    auto nonce = random_id();
+    calls.push_back({"session_move",
+                     {session_key(st.deps.settings.prefix, id)},
+                     {st.deps.settings.node_id, std::to_string(epoch), to.id, nonce, channel, id},
+                     0});
+    moves.emplace_back(id, to, nonce);
+    st.in_flight.insert(id);
+  }
+  st.pending.clear();
+  auto done = [self, moves](const std::vector<redis_reply>& replies) {
+    for (std::size_t i = 0; i < moves.size(); ++i)
+      on_moved(self, std::get<0>(moves[i]), std::get<1>(moves[i]), std::get<2>(moves[i]),
+               i < replies.size() ? replies[i] : redis_reply::unavailable("no reply"));
+    wait_for_resumes(self);
+  };
+  self->request(st.deps.link, std::chrono::seconds(30), atoms::redis_batch::value,
+                std::move(calls))
+      .then([done](std::vector<redis_reply>& r) { done(r); }, [done](caf::error&) { done({}); });
+}
+
+void choose_targets(drain_pointer self) {
+  enter(self, drain_step::choosing_targets);
+  auto& st = self->state;
+  if (st.pending.empty()) return finish(self);
+  auto call = membership::node_list_call(st.deps.settings.prefix,
+                                         st.deps.settings.membership_ttl.count());
+  auto go = [self](const redis_reply& r) {
+    auto& state = self->state;
+    std::vector<membership::node_record> nodes;
+    std::string why;
+    bool ok = membership::parse_node_list(r, nodes, why);
+    handoff_targets targets(std::move(nodes), state.deps.settings.node_id,
+                            state.deps.settings.round_robin);
+    if (!ok || targets.empty()) {
+      log::warn("session", "no active node to hand sessions to; they stay here",
+                {{"sessions", std::to_string(state.pending.size())},
+                 {"why", ok ? "none active" : why}});
+      state.report.stayed = state.pending.size();
+      return finish(self);
+    }
+    move_all(self, std::move(targets));
+  };
+  self->request(st.deps.link, std::chrono::seconds(10), atoms::redis_script::value, call)
+      .then([go](redis_reply& r) { go(r); },
+            [go](caf::error& e) { go(redis_reply::unavailable(to_string(e))); });
+}
+
+void announce(drain_pointer self) {
+  enter(self, drain_step::announcing);
+  auto after = [self](bool ok) {
+    auto& st = self->state;
+    st.report.announced = ok;
+    drain_news news;
+    news.what = drain_news::kind::announced;
+    news.ok = ok;
+    tell(self, std::move(news));
+    if (st.deps.settings.drain_delay.count() <= 0) return choose_targets(self);
+    enter(self, drain_step::delaying);
+    self->delayed_send(self, st.deps.settings.drain_delay, atoms::timer_tick::value, delay_timer);
+  };
+  if (!self->state.deps.membership) return after(false);
+  self->request(self->state.deps.membership, std::chrono::seconds(10), atoms::drain::value)
+      .then([after](bool ok) { after(ok); }, [after](caf::error&) { after(false); });
+}
+
+// A session of the drain was resumed elsewhere or closed.
+void gone(drain_pointer self, const std::string& id, bool resumed) {
+  auto& st = self->state;
+  auto before = st.pending.size();
+  st.pending.erase(std::remove_if(st.pending.begin(), st.pending.end(),
+                                  [&](const auto& p) { return p.first == id; }),
+                   st.pending.end());
+  if (st.pending.size() != before) return; // not moved yet: nothing left to move
+  if (st.in_flight.count(id)) {
+    st.early[id] = {resumed, self->clock().now()};
+    return;
+  }
+  if (st.waiting.erase(id) == 0) return;
+  if (resumed) count_resumed(self, self->clock().now());
+  if (st.waiting.empty() && st.step == drain_step::waiting) finish(self);
+}
+
+drain_actor::behavior_type drain(drain_pointer self, drain_deps deps) {
+  auto& st = self->state;
+  st.deps = std::move(deps);
+  st.pending = std::move(st.deps.sessions);
+  st.report.owned = st.pending.size();
+  announce(self);
+  return {
+      [=](atoms::resumed, const std::string& id) { gone(self, id, true); },
+      [=](atoms::closed, const std::string& id) { gone(self, id, false); },
+      [=](atoms::timer_tick, std::uint64_t which) {
+        auto step = self->state.step;
+        if (which == delay_timer && step == drain_step::delaying) return choose_targets(self);
+        if (which == deadline_timer && step == drain_step::waiting) return finish(self);
+      },
+  };
+}
+
+} // namespace
+
+const char* to_string(drain_step step) {
+  switch (step) {
+    case drain_step::announcing: return "announcing";
+    case drain_step::delaying: return "delaying";
+    case drain_step::choosing_targets: return "choosing_targets";
+    case drain_step::moving: return "moving";
+    case drain_step::waiting: return "waiting";
+    case drain_step::done: return "done";
+  }
+  return "?";
+}
+
+drain_actor spawn_drain(caf::actor_system& system, drain_deps deps) {
+  return system.spawn(drain, std::move(deps));
+}
+
+} // namespace baton::session
