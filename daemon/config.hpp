@@ -12,7 +12,7 @@
 
 #include "services/rate/rate_policy.hpp"
 #include "redis/link_settings.hpp"
-#include "services/secret/secret_settings.hpp"
+#include "model/secret/secret_settings.hpp"
 #include "common/log.hpp"
 
 namespace baton {

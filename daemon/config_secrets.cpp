@@ -1,7 +1,7 @@
 // The secrets section; see config_secrets.hpp.
 #include "daemon/config_secrets.hpp"
 
-#include "services/secret/kek_loader.hpp"
+#include "model/secret/kek_loader.hpp"
 
 namespace baton {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "services/secret/secret_settings.hpp"
+#include "model/secret/secret_settings.hpp"
 #include "daemon/config_checker.hpp"
 
 namespace baton {

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "services/lease/lease_keys.hpp"
+#include "model/lease/lease_keys.hpp"
 #include "services/lease/lease_service.hpp"
 #include "services/lease/lease_watch.hpp"
 #include "services/session/session_commands.hpp"

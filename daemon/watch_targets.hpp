@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "services/lease/lease_event.hpp"
+#include "model/lease/lease_event.hpp"
 #include "protocol/reply_writer.hpp"
 
 namespace baton {

@@ -7,7 +7,7 @@
 
 #include "actors/support/wake_timer.hpp"
 #include "common/log.hpp"
-#include "services/lease/lease_keys.hpp"
+#include "model/lease/lease_keys.hpp"
 
 namespace baton::lease {
 namespace {

@@ -120,10 +120,6 @@ membership_actor::behavior_type heartbeat(heartbeat_pointer self,
 
 } // namespace
 
-std::string node_records_key(const std::string& prefix) { return prefix + ":{nodes}"; }
-std::string node_seen_key(const std::string& prefix) { return prefix + ":{nodes}:seen"; }
-std::string node_events_channel(const std::string& prefix) { return prefix + ":node-events"; }
-
 membership_actor spawn_membership(caf::actor_system& system, redis_link::redis_link_actor link,
                                   heartbeat_settings settings) {
   return system.spawn(heartbeat, std::move(link), std::move(settings));

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "actors/redis_link/redis_link_actor.hpp"
+#include "model/membership/node_list.hpp"
 #include "protocol/atoms.hpp"
 
 namespace baton::membership {
@@ -46,10 +47,5 @@ using membership_actor =
 /// Starts beating at once.
 membership_actor spawn_membership(caf::actor_system& system, redis_link::redis_link_actor link,
                                   heartbeat_settings settings);
-
-/// The keys and channel of membership (shared with the service's NODE LIST).
-std::string node_records_key(const std::string& prefix);
-std::string node_seen_key(const std::string& prefix);
-std::string node_events_channel(const std::string& prefix);
 
 } // namespace baton::membership

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "services/secret/secure_bytes.hpp"
+#include "model/secret/secure_bytes.hpp"
 
 namespace baton::secret {
 

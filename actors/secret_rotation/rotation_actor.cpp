@@ -8,10 +8,10 @@
 
 #include "common/failpoint.hpp"
 #include "common/log.hpp"
-#include "services/lease/task_lease.hpp"
-#include "services/secret/kek_loader.hpp"
-#include "services/secret/secret_keys.hpp"
-#include "services/secret/secret_record.hpp"
+#include "model/lease/task_lease.hpp"
+#include "model/secret/kek_loader.hpp"
+#include "model/secret/secret_keys.hpp"
+#include "model/secret/secret_record.hpp"
 
 namespace baton::secret {
 namespace {

@@ -27,8 +27,8 @@
 
 #include "actors/redis_link/redis_link_actor.hpp"
 #include "actors/secret_rotation/hook_runner.hpp"
-#include "services/secret/envelope.hpp"
-#include "services/secret/secret_settings.hpp"
+#include "model/secret/envelope.hpp"
+#include "model/secret/secret_settings.hpp"
 
 namespace baton::secret {
 

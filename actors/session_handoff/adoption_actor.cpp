@@ -6,10 +6,10 @@
 #include <atomic>
 
 #include "common/log.hpp"
-#include "services/lease/task_lease.hpp"
-#include "services/membership/node_list.hpp"
-#include "services/session/handoff_targets.hpp"
-#include "services/session/session_keys.hpp"
+#include "model/lease/task_lease.hpp"
+#include "model/membership/node_list.hpp"
+#include "model/session/handoff_targets.hpp"
+#include "model/session/session_keys.hpp"
 
 namespace baton::session {
 namespace {

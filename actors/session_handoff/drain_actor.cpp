@@ -9,10 +9,10 @@
 #include <tuple>
 
 #include "common/log.hpp"
-#include "services/membership/node_list.hpp"
-#include "services/session/handoff_targets.hpp"
-#include "services/session/resume_token.hpp"
-#include "services/session/session_keys.hpp"
+#include "model/membership/node_list.hpp"
+#include "model/session/handoff_targets.hpp"
+#include "model/session/resume_token.hpp"
+#include "model/session/session_keys.hpp"
 
 namespace baton::session {
 namespace {

@@ -8,7 +8,7 @@
 #include <caf/send.hpp>
 
 #include "common/log.hpp"
-#include "services/lease/lease_keys.hpp"
+#include "model/lease/lease_keys.hpp"
 
 namespace baton::lease {
 

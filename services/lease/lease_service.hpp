@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "actors/lease_keeper/lease_keeper.hpp"
-#include "services/lease/lease_event.hpp"
+#include "model/lease/lease_event.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
 

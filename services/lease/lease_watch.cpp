@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "services/lease/lease_keys.hpp"
+#include "model/lease/lease_keys.hpp"
 
 namespace baton::lease {
 

@@ -20,7 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "services/lease/lease_event.hpp"
+#include "model/lease/lease_event.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "actors/membership/membership_actor.hpp"
-#include "services/membership/node_list.hpp"
+#include "model/membership/node_list.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
 

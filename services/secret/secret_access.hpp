@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "services/secret/secret_settings.hpp"
+#include "model/secret/secret_settings.hpp"
 #include "daemon/access_policy.hpp"
 #include "daemon/peer_credentials.hpp"
 

@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "metrics/exposition.hpp"
-#include "services/secret/secret_keys.hpp"
+#include "model/secret/secret_keys.hpp"
 #include "common/log.hpp"
 
 namespace baton::secret {

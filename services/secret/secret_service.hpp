@@ -26,11 +26,11 @@
 
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
-#include "services/secret/envelope.hpp"
+#include "model/secret/envelope.hpp"
 #include "services/secret/secret_audit.hpp"
-#include "services/secret/secret_record.hpp"
+#include "model/secret/secret_record.hpp"
 #include "actors/secret_rotation/rotation_actor.hpp"
-#include "services/secret/secret_settings.hpp"
+#include "model/secret/secret_settings.hpp"
 
 namespace baton::secret {
 

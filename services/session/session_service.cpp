@@ -6,11 +6,11 @@
 
 #include <algorithm>
 
-#include "services/lease/task_lease.hpp"
-#include "services/secret/kek_loader.hpp"
-#include "services/session/handoff_targets.hpp"
-#include "services/session/resume_token.hpp"
-#include "services/session/session_keys.hpp"
+#include "model/lease/task_lease.hpp"
+#include "model/secret/kek_loader.hpp"
+#include "model/session/handoff_targets.hpp"
+#include "model/session/resume_token.hpp"
+#include "model/session/session_keys.hpp"
 #include "common/log.hpp"
 
 namespace baton::session {

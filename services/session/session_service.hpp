@@ -27,7 +27,7 @@
 #include "actors/session_handoff/drain_actor.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
-#include "services/secret/envelope.hpp"
+#include "model/secret/envelope.hpp"
 
 namespace baton::session {
 

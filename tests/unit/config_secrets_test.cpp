@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "services/secret/kek_loader.hpp"
+#include "model/secret/kek_loader.hpp"
 #include "daemon/config_loader.hpp"
 #include "tests/support/test_redis.hpp"
 

@@ -3,7 +3,7 @@
 // versions, a wrong or missing KEK) fails with a clear error, never with wrong plaintext.
 #include <catch2/catch.hpp>
 
-#include "services/secret/envelope.hpp"
+#include "model/secret/envelope.hpp"
 
 using namespace baton::secret;
 

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/session_handoff/adoption_actor.hpp"
-#include "services/session/handoff_targets.hpp"
+#include "model/session/handoff_targets.hpp"
 #include "tests/support/fake_link.hpp"
 #include "tests/support/virtual_time.hpp"
 
@@ -142,7 +142,7 @@ TEST_CASE_METHOD(adoption_fixture, "no live node to adopt them: the lease is giv
   CHECK(calls_named("lease_release").size() == 1);
 }
 
-TEST_CASE("handoff targets: the fewest sessions first, or each in turn; never the leaving node") {
+TEST_CASE("handoff targets: the fewest sessions first, or each in turn, never the leaving node") {
   std::vector<membership::node_record> nodes(4);
   nodes[0].id = "a";
   nodes[0].state = "active";

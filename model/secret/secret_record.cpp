@@ -1,5 +1,5 @@
 // Parsing a secret's record; see secret_record.hpp.
-#include "services/secret/secret_record.hpp"
+#include "model/secret/secret_record.hpp"
 
 #include <cstdlib>
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "redis/redis_reply.hpp"
-#include "services/secret/envelope.hpp"
+#include "model/secret/envelope.hpp"
 
 namespace baton::secret {
 

@@ -1,5 +1,5 @@
 // Resume tokens; see resume_token.hpp.
-#include "services/session/resume_token.hpp"
+#include "model/session/resume_token.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "services/secret/kek_loader.hpp"
+#include "model/secret/kek_loader.hpp"
 
 namespace baton::session {
 namespace {

@@ -1,5 +1,5 @@
 // Choosing handoff targets; see handoff_targets.hpp.
-#include "services/session/handoff_targets.hpp"
+#include "model/session/handoff_targets.hpp"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
 // Secret keys; see secret_keys.hpp.
-#include "services/secret/secret_keys.hpp"
+#include "model/secret/secret_keys.hpp"
 
 namespace baton::secret {
 

@@ -1,11 +1,10 @@
 // Parsing the fleet; see node_list.hpp.
-#include "services/membership/node_list.hpp"
+#include "model/membership/node_list.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 
-#include "actors/membership/membership_actor.hpp"
 
 namespace baton::membership {
 

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "services/secret/envelope.hpp"
+#include "model/secret/envelope.hpp"
 
 namespace baton::session {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "services/secret/envelope.hpp"
-#include "services/secret/secret_settings.hpp"
+#include "model/secret/envelope.hpp"
+#include "model/secret/secret_settings.hpp"
 
 namespace baton::secret {
 

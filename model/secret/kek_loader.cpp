@@ -1,5 +1,5 @@
 // KEK loading; see kek_loader.hpp.
-#include "services/secret/kek_loader.hpp"
+#include "model/secret/kek_loader.hpp"
 
 #include <openssl/evp.h>
 

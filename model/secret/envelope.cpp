@@ -1,5 +1,5 @@
 // Envelope encryption; see envelope.hpp.
-#include "services/secret/envelope.hpp"
+#include "model/secret/envelope.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>

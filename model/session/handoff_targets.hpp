@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "services/membership/node_list.hpp"
+#include "model/membership/node_list.hpp"
 
 namespace baton::session {
 

@@ -1,7 +1,7 @@
 // Leases held by the daemon's own jobs; see task_lease.hpp.
-#include "services/lease/task_lease.hpp"
+#include "model/lease/task_lease.hpp"
 
-#include "services/lease/lease_keys.hpp"
+#include "model/lease/lease_keys.hpp"
 
 namespace baton::lease {
 

@@ -1,5 +1,5 @@
 // Lease names and keys; see lease_keys.hpp.
-#include "services/lease/lease_keys.hpp"
+#include "model/lease/lease_keys.hpp"
 
 namespace baton::lease {
 

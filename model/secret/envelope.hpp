@@ -10,7 +10,7 @@
 #include <map>
 #include <string>
 
-#include "services/secret/secure_bytes.hpp"
+#include "model/secret/secure_bytes.hpp"
 
 namespace baton::secret {
 
