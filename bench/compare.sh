@@ -31,13 +31,12 @@ ratios() {
   kill "$baton" "$redis" 2>/dev/null || true
   wait "$baton" "$redis" 2>/dev/null || true
   # Each scenario's title line, then its "median ratio" line.
-  awk '/^[A-Z].*(PING|script|LEASE|RATE CHECK, gcra|SECRET GET)/ {title=$0}
-       /median ratio/ && title != "" {print title " :: " $0; title=""}' "$dir/bench.txt"
+  awk '/^[^ ]/ {title=$0} /median ratio/ {sub(/^ +/, ""); print title " :: " $0}' "$dir/bench.txt"
   rm -rf "$dir"
 }
 
 keep_cpu() {
-  bash "$here/keep_bench.sh" "$1" 10000 10 2>/dev/null | awk '/batond CPU/ {print $4 " of one core"}'
+  bash "$here/keep_bench.sh" "$1" 10000 10 2>/dev/null | awk '/batond CPU/ {print $5 " of one core"}'
 }
 
 rotation_p99() {

@@ -50,7 +50,7 @@ const std::vector<command_spec>& command_table() {
       {"RATE", "PEEK", -4, command_id::rate_peek, "rate",
        "What RATE CHECK would answer, without charging"},
       {"RATE", "RESET", 4, command_id::rate_reset, "rate",
-       "Clears a key's counts on every daemon (admin)"},
+       "Clears a key's counts on every daemon (admin)", false, true},
       {"DEDUP", "CLAIM", 4, command_id::dedup_claim, "dedup",
        "Claims an idempotency key: new for the first caller, else pending or done with the "
        "result"},
@@ -101,7 +101,8 @@ const std::vector<command_spec>& command_table() {
       {"NODE", "INFO", -2, command_id::node_info, "node",
        "One daemon's record (default: this one)"},
       {"NODE", "DRAIN", -2, command_id::node_drain, "node",
-       "Marks this daemon draining: /readyz turns 503 at once, the drain is announced (admin)"},
+       "Marks this daemon draining: /readyz turns 503 at once, the drain is announced (admin)",
+       false, true},
       {"SUBSCRIBE", "", -2, command_id::subscribe, "subscribe",
        "Redis pub/sub for baton's events: channels lease:<name>, elect:<group> and sessions", true},
       {"UNSUBSCRIBE", "", -1, command_id::unsubscribe, "subscribe",

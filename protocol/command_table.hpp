@@ -1,6 +1,7 @@
-// The command table of the local API: every command's name, verb, arity and family, in one
-// place. The dispatcher looks commands up here, COMMAND answers from it, the metrics label
-// requests by its family, and a test keeps protocol/API.md in step with it.
+// The command table of the local API: every command's name, verb, arity, family and whether
+// it needs an admin, in one place. The router looks commands up here and dispatches by id to
+// the handler the daemon binds to it (daemon/command_handlers), COMMAND answers from it, the
+// metrics label requests by its family, and a test keeps protocol/API.md in step with it.
 #pragma once
 
 #include <string>
@@ -76,6 +77,9 @@ struct command_spec {
   std::string_view summary;
   /// Allowed on a RESP2 connection in watch mode (its replies cannot be mistaken for pushes).
   bool in_watch_mode = false;
+  /// Needs an admin group (access.admin_groups), checked by the router before its handler
+  /// runs. SECRET's admin verbs are granted per name by the secret rules instead.
+  bool admin = false;
 };
 
 /// All commands, in the order COMMAND lists them.
