@@ -116,9 +116,14 @@ void client_connection::fail(const reply_ticket& ticket, const std::string& erro
   complete(ticket, std::move(bytes));
 }
 
+void client_connection::fail(const reply_ticket& ticket, protocol::error_code code,
+                             std::string_view why) {
+  fail(ticket, protocol::error_text(code, why));
+}
+
 void client_connection::complete(const reply_ticket& ticket, std::string encoded) {
   auto elapsed = clock::now() - ticket.arrived;
-  auto outcome = metrics::result::ok;
+  auto outcome = metrics::result_ok;
   if (!encoded.empty() && encoded[0] == '-')
     outcome = metrics::result_of_error(std::string_view(encoded).substr(1));
   ctx_.requests.record(ticket.family, outcome, elapsed);

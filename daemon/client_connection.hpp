@@ -14,6 +14,7 @@
 
 #include "daemon/daemon_context.hpp"
 #include "daemon/peer_credentials.hpp"
+#include "protocol/error_code.hpp"
 #include "protocol/request_parser.hpp"
 
 namespace baton {
@@ -64,6 +65,8 @@ public:
   void complete(const reply_ticket& ticket, std::string encoded);
   /// Completes the request with an error reply ("ERR ...", "NOTHELD ...").
   void fail(const reply_ticket& ticket, const std::string& error_text);
+  /// Completes the ticket with "CODE why", an error of the vocabulary.
+  void fail(const reply_ticket& ticket, protocol::error_code code, std::string_view why);
 
 private:
   void read();

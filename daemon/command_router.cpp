@@ -35,12 +35,14 @@ std::string refusal(const protocol::lookup_result& found, client_connection& con
            "' in watch mode: a RESP2 connection that watches takes only LEASE|ELECT|SECRET "
            "WATCH|UNWATCH, SUBSCRIBE, UNSUBSCRIBE, PING, HELLO and QUIT (HELLO 3 mixes "
            "pushes with commands)";
+  using protocol::error_code;
   if (!ctx.access.allows(conn.peer(), spec.family))
-    return "NOPERM " + conn.peer().describe() + " may not run '" + name + "'";
+    return error_text(error_code::noperm, conn.peer().describe() + " may not run '" + name + "'");
   if (spec.admin && !ctx.access.is_admin(conn.peer()))
-    return "NOPERM " + conn.peer().describe() + " may not run '" + name +
-           "': it needs an admin group";
-  if (!handler_for(spec.id)) return "ERR internal error: no handler for '" + name + "'";
+    return error_text(error_code::noperm, conn.peer().describe() + " may not run '" + name +
+                                              "': it needs an admin group");
+  if (!handler_for(spec.id))
+    return error_text(error_code::err, "internal error: no handler for '" + name + "'");
   return {};
 }
 

@@ -40,12 +40,12 @@ std::string render_prometheus(const request_metrics& requests,
 
   e.declare("baton_requests_total", "counter", "Local API requests by command family and result.");
   for (std::size_t f = 0; f < families.size(); ++f)
-    for (std::size_t r = 0; r < static_cast<std::size_t>(result::count_); ++r) {
-      auto n = requests.requests(f, static_cast<result>(r));
+    for (result r = 0; r < result_count; ++r) {
+      auto n = requests.requests(f, r);
       if (n == 0 && r != 0)
         continue; // keep the exposition short: every family shows ok, other results once seen
       e.sample("baton_requests_total{family=\"" + families[f] + "\",result=\"" +
-                   result_name(static_cast<result>(r)) + "\"}",
+                   result_name(r) + "\"}",
                n);
     }
 

@@ -5,23 +5,19 @@
 
 namespace baton::metrics {
 
-const char* result_name(result r) {
-  switch (r) {
-  case result::ok:
-    return "ok";
-  case result::unavailable:
-    return "unavailable";
-  case result::noperm:
-    return "noperm";
-  default:
-    return "error";
-  }
+std::string result_name(result r) {
+  if (r == result_ok || r >= result_count) return "ok";
+  auto code = protocol::all_error_codes[r - 1];
+  if (code == protocol::error_code::err) return "error";
+  std::string name(protocol::code_word(code));
+  for (auto& c : name)
+    c = static_cast<char>(c - 'A' + 'a');
+  return name;
 }
 
 result result_of_error(std::string_view text) {
-  if (text.rfind("UNAVAILABLE", 0) == 0) return result::unavailable;
-  if (text.rfind("NOPERM", 0) == 0) return result::noperm;
-  return result::error;
+  auto code = protocol::parse_error_code(text).value_or(protocol::error_code::err);
+  return 1 + static_cast<std::size_t>(code);
 }
 
 request_metrics::request_metrics(std::vector<std::string> families)

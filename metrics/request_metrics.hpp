@@ -13,12 +13,18 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/error_code.hpp"
+
 namespace baton::metrics {
 
-/// The result label: what kind of answer a request got.
-enum class result : std::size_t { ok, error, unavailable, noperm, count_ };
-const char* result_name(result r);
-/// Maps an error reply's code ("UNAVAILABLE ...") to a result label.
+/// The result label: what kind of answer a request got: `ok`, or the error code of the
+/// vocabulary (protocol/error_code.hpp), lower case (`ERR` is labelled `error`).
+using result = std::size_t;
+inline constexpr result result_ok = 0;
+inline constexpr std::size_t result_count = 1 + protocol::all_error_codes.size();
+std::string result_name(result r);
+/// The result label of an error reply, from its code ("UNAVAILABLE ..."); a text that starts
+/// with no code of the vocabulary counts as `error`.
 result result_of_error(std::string_view error_text);
 
 /// Upper bounds of the latency buckets, in seconds (Prometheus convention).
@@ -50,7 +56,7 @@ public:
 
 private:
   struct family_slot {
-    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(result::count_)> by_result{};
+    std::array<std::atomic<std::uint64_t>, result_count> by_result{};
     std::array<std::atomic<std::uint64_t>, latency_buckets.size() + 1> buckets{};
     std::atomic<std::uint64_t> count{0};
     std::atomic<std::uint64_t> sum_ns{0};

@@ -34,6 +34,10 @@ void reply_writer::error(std::string_view text) {
   out_ += "\r\n";
 }
 
+void reply_writer::error(error_code code, std::string_view why) {
+  error(error_text(code, why));
+}
+
 void reply_writer::integer(std::int64_t value) {
   header(':', value);
 }

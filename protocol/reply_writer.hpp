@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/error_code.hpp"
+
 namespace baton::protocol {
 
 class reply_writer {
@@ -19,6 +21,8 @@ public:
   void simple(std::string_view text);
   /// `text` starts with the upper-case error code, e.g. "UNAVAILABLE redis is down".
   void error(std::string_view text);
+  /// "CODE why": an error of the vocabulary (protocol/error_code.hpp).
+  void error(error_code code, std::string_view why);
   void integer(std::int64_t value);
   void bulk(std::string_view data);
   void null();

@@ -38,6 +38,7 @@ struct keeper_state {
   std::size_t batches_in_flight = 0;
   bool stopping = false;
   bool told_stopped = false;
+  std::vector<keeper_news> outbox; ///< told at the end of the message that produced it
   static inline const char* name = "lease_keeper";
 };
 
@@ -50,7 +51,15 @@ time_point next_event(const kept& k) {
 }
 
 void tell(keeper_pointer self, keeper_news news) {
-  if (self->state.settings.tell) self->state.settings.tell(std::move(news));
+  self->state.outbox.push_back(std::move(news));
+}
+
+void flush(keeper_pointer self) {
+  auto& st = self->state;
+  if (st.outbox.empty()) return;
+  auto news = std::move(st.outbox);
+  st.outbox.clear();
+  if (st.settings.tell) st.settings.tell(std::move(news));
 }
 
 void declare_lost(keeper_pointer self, const std::string& name, const kept& k,
@@ -149,6 +158,7 @@ void renew(keeper_pointer self, const std::vector<std::string>& names) {
                  i < replies.size() ? replies[i] : redis_reply::unavailable("no reply"));
     --self->state.batches_in_flight;
     maybe_stopped(self);
+    flush(self);
   };
   self->request(st.link, longest + milliseconds(1000), atoms::redis_batch::value, std::move(calls))
       .then([finish](std::vector<redis_reply>& replies) { finish(replies); },
@@ -211,9 +221,11 @@ lease_keeper_actor::behavior_type keeper(keeper_pointer self, redis_link::redis_
         self->state.timer.cancel();
         self->state.stopping = true;
         maybe_stopped(self);
+        flush(self);
       },
       [=](atoms::timer_tick, std::uint64_t generation) {
         if (self->state.timer.fired(generation)) on_tick(self);
+        flush(self);
       },
   };
 }

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "actors/redis_link/redis_link_actor.hpp"
 #include "protocol/atoms.hpp"
@@ -57,8 +58,9 @@ struct keeper_news {
 struct keeper_settings {
   std::string prefix = "baton";
   std::chrono::milliseconds drift_margin{10};
-  /// Runs on the keeper's thread; the daemon posts the news onto the reactor.
-  std::function<void(keeper_news)> tell;
+  /// Runs on the keeper's thread with what one message (a batch's replies, a tick) brought,
+  /// in order; the daemon posts it onto the reactor in one hop, not one per lease.
+  std::function<void(std::vector<keeper_news>)> tell;
 };
 
 /// The keeper's protocol:

@@ -1,4 +1,5 @@
-// Leases as this daemon's clients see them; see lease_service.hpp.
+// Leases as this daemon's clients see them; see lease_service.hpp. WAIT queues are in
+// lease_wait.cpp, LIST in lease_list.cpp, the clean stop in lease_stop.cpp.
 #include "services/lease/lease_service.hpp"
 
 #include <algorithm>
@@ -9,51 +10,12 @@
 
 #include "common/log.hpp"
 #include "model/lease/lease_keys.hpp"
+#include "services/lease/lease_outcomes.hpp"
 
 namespace baton::lease {
 
 using redis_link::redis_reply;
 using redis_link::reply_kind;
-
-namespace {
-
-lease_outcome make(lease_outcome::kind what, std::string why = {}) {
-  lease_outcome o;
-  o.what = what;
-  o.why = std::move(why);
-  return o;
-}
-
-std::int64_t remaining_ms(clock::time_point until, clock::time_point now) {
-  return std::chrono::duration_cast<milliseconds>(until - now).count();
-}
-
-// A reply that is not what our own script returns: Redis' error, or a bug.
-lease_outcome unexpected(const redis_reply& reply) {
-  if (reply.is_unavailable()) return make(lease_outcome::kind::unavailable, reply.str);
-  return make(lease_outcome::kind::unavailable,
-              "unexpected reply from redis: " + (reply.str.empty() ? "(no text)" : reply.str));
-}
-
-// lease_acquire's refusal and lease_info share a layout from `offset` on:
-// state, owner, node, client, token, remaining_ms. The caller checked the size.
-lease_holder holder_from(const redis_reply& r, std::size_t offset) {
-  lease_holder h;
-  h.state = r.elements[offset].str;
-  h.owner = r.elements[offset + 1].str;
-  h.node = r.elements[offset + 2].str;
-  h.client = r.elements[offset + 3].str;
-  h.token = r.elements[offset + 4].integer;
-  h.remaining_ms = r.elements[offset + 5].integer;
-  return h;
-}
-
-bool is_status_array(const redis_reply& r, std::size_t min_size) {
-  return r.kind == reply_kind::array && r.elements.size() >= min_size &&
-         r.elements[0].kind == reply_kind::integer;
-}
-
-} // namespace
 
 std::string lease_service::check_ttl(milliseconds ttl) const {
   if (ttl >= settings_.min_ttl && ttl <= settings_.max_ttl) return {};
@@ -93,106 +55,6 @@ lease_service::lease_service(boost::asio::io_context& io, redis_link::redis_pool
     : io_(io), redis_(redis), settings_(std::move(settings)), stop_wait_timer_(io),
       keep_timer_(io) {}
 
-void lease_service::listen(redis_link::redis_subscriber& events) {
-  events.subscribe(events_channel(settings_.prefix), [this](const std::string& payload) {
-    // "released <name> <token>"; "retiring <name> <token> <ms>" (a stopping daemon's lease
-    // ends sooner than its waiters heard: they ask again and learn when)
-    if (payload.rfind("retiring ", 0) == 0) {
-      auto rest = payload.substr(9);
-      auto space = rest.find(' ');
-      if (space != std::string::npos) wake(rest.substr(0, space));
-      return;
-    }
-    if (payload.rfind("released ", 0) != 0) return;
-    auto rest = payload.substr(9);
-    auto space = rest.rfind(' ');
-    if (space == std::string::npos) return;
-    lease_event event;
-    event.what = lease_event::kind::released;
-    event.name = rest.substr(0, space);
-    event.token = std::strtoll(rest.c_str() + space + 1, nullptr, 10);
-    wake(event.name);
-    emit(event);
-  });
-  // Releases announced while the event connection was down are lost: every waiter retries.
-  events.on_resubscribed([this] {
-    std::vector<std::string> names;
-    for (const auto& [name, queue] : waiting_)
-      names.push_back(name);
-    for (const auto& name : names)
-      wake(name);
-  });
-}
-
-// -- WAIT: queued acquisitions, woken by releases, in arrival order per host ----------
-
-void lease_service::enqueue_waiter(waiter w) {
-  auto name = w.request.name;
-  auto& queue = waiting_[name];
-  if (!queue.timer) queue.timer = std::make_unique<boost::asio::steady_timer>(io_);
-  queue.waiters.push_back(std::move(w));
-  if (queue.waiters.size() == 1) try_head(name);
-}
-
-void lease_service::try_head(const std::string& name) {
-  auto it = waiting_.find(name);
-  if (it == waiting_.end() || it->second.trying) return;
-  auto& queue = it->second;
-  auto now = clock::now();
-  // Waiters whose time is up get the last refusal they saw.
-  while (!queue.waiters.empty() && queue.waiters.front().deadline <= now) {
-    auto expired = std::move(queue.waiters.front());
-    queue.waiters.pop_front();
-    if (expired.last_denial.what == lease_outcome::kind::denied)
-      expired.done(std::move(expired.last_denial));
-    else
-      expired.done(make(lease_outcome::kind::denied));
-  }
-  if (queue.waiters.empty()) {
-    waiting_.erase(it);
-    return;
-  }
-  queue.trying = true;
-  attempt(queue.waiters.front().request, [this, name](lease_outcome o) {
-    auto found = waiting_.find(name);
-    if (found == waiting_.end() || found->second.waiters.empty()) return;
-    auto& q = found->second;
-    q.trying = false;
-    if (o.what == lease_outcome::kind::denied) {
-      auto& head = q.waiters.front();
-      // Retry when the holder's time runs out (an expiry announces nothing), or earlier when
-      // a release is announced, or give up at the deadline.
-      auto retry_at = clock::now() + milliseconds(o.holder.remaining_ms) + milliseconds(1);
-      head.last_denial = std::move(o);
-      auto first_deadline = head.deadline;
-      for (const auto& w : q.waiters)
-        first_deadline = std::min(first_deadline, w.deadline);
-      return schedule_retry(name, std::min(retry_at, first_deadline));
-    }
-    auto head = std::move(q.waiters.front());
-    q.waiters.pop_front();
-    head.done(std::move(o)); // granted, or a hard error such as UNAVAILABLE
-    try_head(name);          // the next in line learns of the new holder at once
-  });
-}
-
-void lease_service::schedule_retry(const std::string& name, clock::time_point when) {
-  auto& queue = waiting_[name];
-  auto generation = ++queue.timer_generation;
-  queue.timer->expires_at(when);
-  queue.timer->async_wait([this, name, generation](const boost::system::error_code& ec) {
-    auto it = waiting_.find(name);
-    if (ec || it == waiting_.end() || it->second.timer_generation != generation) return;
-    try_head(name);
-  });
-}
-
-void lease_service::wake(const std::string& name) {
-  auto it = waiting_.find(name);
-  if (it == waiting_.end()) return;
-  ++it->second.timer_generation; // the pending retry is superseded
-  try_head(name);
-}
 
 std::string lease_service::owner_for(std::uint64_t connection) const {
   return settings_.node_id + "/" + settings_.run_id + "/" + std::to_string(connection);
@@ -418,68 +280,6 @@ void lease_service::info(const std::string& name, lease_callback done) {
   });
 }
 
-// -- LIST ------------------------------------------------------------------------
-
-struct list_scan {
-  std::string match;
-  std::string key_prefix; ///< "<prefix>:lease:{"
-  std::string cursor = "0";
-  std::vector<std::string> names;
-  std::size_t steps = 0;
-  lease_callback done;
-};
-
-namespace {
-constexpr std::size_t list_limit = 10000;
-constexpr std::size_t list_max_steps = 2000;
-
-std::string escape_glob(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out;
-}
-} // namespace
-
-void lease_service::list(const std::string& pattern, lease_callback done) {
-  if (pattern.size() > settings_.max_name_length)
-    return done(make(lease_outcome::kind::invalid, "pattern is longer than the longest name"));
-  for (char c : pattern)
-    if (static_cast<unsigned char>(c) <= ' ' || c == '{' || c == '}')
-      return done(make(lease_outcome::kind::invalid,
-                       "pattern must not contain spaces, control characters or braces"));
-  auto scan = std::make_shared<list_scan>();
-  scan->key_prefix = settings_.prefix + ":lease:{";
-  scan->match = escape_glob(scan->key_prefix) + pattern + "}";
-  scan->done = std::move(done);
-  scan_step(scan);
-}
-
-void lease_service::scan_step(std::shared_ptr<list_scan> scan) {
-  redis_.call({"SCAN", scan->cursor, "MATCH", scan->match, "COUNT", "1000"},
-              [this, scan](redis_reply reply) {
-                if (reply.kind != reply_kind::array || reply.elements.size() != 2)
-                  return scan->done(unexpected(reply));
-                scan->cursor = reply.elements[0].str;
-                for (const auto& key : reply.elements[1].elements) {
-                  const auto& k = key.str;
-                  if (k.size() > scan->key_prefix.size() + 1 && k.back() == '}')
-                    scan->names.push_back(
-                        k.substr(scan->key_prefix.size(), k.size() - scan->key_prefix.size() - 1));
-                }
-                if (scan->cursor != "0" && scan->names.size() < list_limit &&
-                    ++scan->steps < list_max_steps)
-                  return scan_step(scan);
-                lease_outcome o = make(lease_outcome::kind::listing);
-                o.names = std::move(scan->names);
-                std::sort(o.names.begin(), o.names.end());
-                o.names.erase(std::unique(o.names.begin(), o.names.end()), o.names.end());
-                if (o.names.size() > list_limit) o.names.resize(list_limit);
-                scan->done(std::move(o));
-              });
-}
 
 std::optional<std::int64_t> lease_service::token_held_by(const std::string& name,
                                                          std::uint64_t connection) const {
@@ -518,82 +318,6 @@ void lease_service::connection_closed(std::uint64_t connection) {
   }
 }
 
-void lease_service::retire_all(std::function<void()> done) {
-  stopping_ = true;
-  if (!keeper_) return retire_now(std::move(done));
-  // A renewal reaching Redis after the retire would lengthen the lease again: the keeper
-  // stops first, and says so once no renewal of its is on its way (or, if the actors are
-  // gone already, the wait ends after a while).
-  after_keeper_stopped_ = [this, done = std::move(done)]() mutable {
-    stop_wait_timer_.cancel();
-    retire_now(std::move(done));
-  };
-  caf::anon_send(keeper_, atoms::stop_all::value);
-  stop_wait_timer_.expires_after(std::chrono::seconds(2));
-  stop_wait_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || !after_keeper_stopped_) return;
-    log::warn("lease", "the lease keeper did not confirm it stopped; retiring anyway");
-    auto then = std::move(after_keeper_stopped_);
-    after_keeper_stopped_ = nullptr;
-    then();
-  });
-}
-
-void lease_service::retire_now(std::function<void()> done) {
-  // Every held lease is retired, and `done` waits for those calls and for any already on
-  // their way (a connection closed just before): the link must not stop under them.
-  auto names = std::vector<std::string>();
-  for (const auto& [name, h] : held_)
-    names.push_back(name);
-  for (const auto& name : names) {
-    auto h = held_[name];
-    forget(name);
-    retire_quietly(name, h);
-  }
-  if (releases_in_flight_ == 0) return done();
-  when_released_ = std::move(done);
-}
-
-void lease_service::retire_quietly(const std::string& name, const held_lease& h) {
-  // The end the holder was promised, measured by Redis alone: a lease taken without KEEP keeps
-  // its own end (valid_until, Redis time: at least what its holder was told); a KEEP lease,
-  // whose holder learns of the loss only now (its connection closes), gets the notice it
-  // would have had before a failed renewal. Never this daemon's clock: the chaos harness's
-  // clock mix caught a daemon whose clock ran 10% fast retiring a lease before its holder's
-  // validity ended. Nor a plain release when this clock says the lease ran out already.
-  auto ms = h.keep ? keep_notice(h.ttl) : h.ttl;
-  ++releases_in_flight_;
-  redis_.run_script("lease_retire", {keys_for(settings_.prefix, name).lease},
-                    {h.owner, std::to_string(h.token), std::to_string(ms.count()),
-                     events_channel(settings_.prefix), name},
-                    [this, name](redis_reply reply) {
-                      if (reply.is_error())
-                        log::warn("lease", "could not retire; it expires at its ttl",
-                                  {{"lease", name}, {"reason", reply.str}});
-                      if (--releases_in_flight_ == 0 && when_released_) {
-                        auto done = std::move(when_released_);
-                        when_released_ = nullptr;
-                        done();
-                      }
-                    });
-}
-
-void lease_service::release_quietly(const std::string& name, const std::string& owner,
-                                    std::int64_t token) {
-  ++releases_in_flight_;
-  send_release(name, owner, token, [this, name](redis_reply reply) {
-    // If Redis cannot be reached the lease simply runs out at its TTL.
-    if (reply.is_unavailable())
-      log::warn("lease", "could not release; it expires at its ttl",
-                {{"lease", name}, {"reason", reply.str}});
-    wake(name);
-    if (--releases_in_flight_ == 0 && when_released_) {
-      auto done = std::move(when_released_);
-      when_released_ = nullptr;
-      done();
-    }
-  });
-}
 
 // -- KEEP renewal and local expiry ---------------------------------------------
 

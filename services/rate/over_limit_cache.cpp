@@ -3,10 +3,11 @@
 
 namespace baton::rate {
 
-void over_limit_cache::remember(const std::string& policy, const std::string& key, denial d) {
+void over_limit_cache::remember(const std::string& policy, const std::string& key, denial d,
+                                clock::time_point now) {
   auto name = entry_name(policy, key);
   if (entries_.size() >= capacity_ && entries_.count(name) == 0) {
-    sweep(clock::now());
+    sweep(now);
     if (entries_.size() >= capacity_) return;
   }
   entries_[name] = d;

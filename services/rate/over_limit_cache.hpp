@@ -30,7 +30,8 @@ public:
 
   /// Remembers a refusal. When full, expired entries are swept first; if none expired, the
   /// refusal is not remembered (the next request simply asks Redis).
-  void remember(const std::string& policy, const std::string& key, denial d);
+  void remember(const std::string& policy, const std::string& key, denial d,
+                clock::time_point now);
   /// The refusal for this request, if one is known and still holds.
   std::optional<denial> find(const std::string& policy, const std::string& key, std::int64_t cost,
                              clock::time_point now);

@@ -141,7 +141,8 @@ void rate_service::check(const rate_policy& policy, const std::string& key, std:
           // Counted from when the request was sent: the entry never outlives Redis' answer.
           cache_.remember(
               p.policy->name, key,
-              {sent + milliseconds(d.retry_after_ms), sent + milliseconds(d.reset_ms), cost});
+              {sent + milliseconds(d.retry_after_ms), sent + milliseconds(d.reset_ms), cost},
+              clock::now());
         settle(p, d, charge);
         refresh_live_nodes(sent);
         done(std::move(d));

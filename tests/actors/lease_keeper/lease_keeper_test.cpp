@@ -21,6 +21,7 @@ struct keeper_fixture {
   test::virtual_time time;
   std::shared_ptr<test::fake_link_script> redis = std::make_shared<test::fake_link_script>();
   std::vector<keeper_news> news;
+  std::size_t messages = 0; ///< how many times the keeper told the service (one per batch)
   lease_keeper_actor keeper;
 
   keeper_fixture() {
@@ -28,7 +29,11 @@ struct keeper_fixture {
     keeper_settings s;
     s.prefix = "t";
     s.drift_margin = 10ms;
-    s.tell = [this](keeper_news n) { news.push_back(std::move(n)); };
+    s.tell = [this](std::vector<keeper_news> told) {
+      ++messages;
+      for (auto& n : told)
+        news.push_back(std::move(n));
+    };
     keeper = spawn_lease_keeper(time.system(), test::spawn_fake_link(time.system(), redis), s);
     time.run();
   }
@@ -79,6 +84,7 @@ TEST_CASE_METHOD(keeper_fixture, "KEEP leases due together are renewed in one ba
   CHECK(call_for("t:lease:{a}").budget_ms == 3000 - 10 - 300 - 1000);
   CHECK(call_for("t:lease:{c}").budget_ms == 3000 - 10 - 300 - 600);
   REQUIRE(count(keeper_news::kind::renewed) == 3);
+  CHECK(messages == 1); // the whole batch's news in one hop to the reactor
   // Safe again from when the renewal left: sent + ttl - drift - notice.
   for (const auto& n : news)
     CHECK(n.safe_end == start + 1000ms + 3000ms - 10ms - 300ms);

@@ -116,6 +116,18 @@ struct rotation_fixture {
     return r;
   }
 
+  /// A request for a secret the config names with these hooks.
+  static rotation_request with_hooks(const std::string& name, const std::string& test_hook,
+                                     const std::string& generate_hook = {}) {
+    auto r = request_for(name);
+    secret_item item;
+    item.name = name;
+    item.test_hook = test_hook;
+    item.generate_hook = generate_hook;
+    r.item = item;
+    return r;
+  }
+
   // A pending version 5 of `name`, sealed as a killed rotator would have left it.
   void leave_pending(const std::string& name, const std::string& value) {
     sealed_version sealed;
@@ -142,11 +154,7 @@ struct rotation_fixture {
 } // namespace
 
 TEST_CASE_METHOD(rotation_fixture, "a fresh rotation takes its steps in order, fenced by its lease") {
-  auto request = request_for("stripe");
-  secret_item item;
-  item.name = "stripe";
-  item.test_hook = "try-it";
-  request.item = item;
+  auto request = with_hooks("stripe", "try-it");
   start(std::move(request));
   REQUIRE(outcomes.size() == 1);
   CHECK(outcomes[0].what == rotation_outcome::kind::done);
@@ -172,11 +180,7 @@ TEST_CASE_METHOD(rotation_fixture, "a fresh rotation takes its steps in order, f
 }
 
 TEST_CASE_METHOD(rotation_fixture, "a generate hook's value is sealed without its newline") {
-  auto request = request_for("db");
-  secret_item item;
-  item.name = "db";
-  item.generate_hook = "new-key";
-  request.item = item;
+  auto request = with_hooks("db", "", "new-key");
   start(std::move(request));
   REQUIRE(outcomes.size() == 1);
   REQUIRE(outcomes[0].what == rotation_outcome::kind::done);
@@ -217,11 +221,7 @@ TEST_CASE_METHOD(rotation_fixture, "killed at any step, the next rotation finish
   leave_pending("stripe", "the-staged-value");
   redis->calls.clear();
   steps.clear();
-  auto request = request_for("stripe");
-  secret_item item;
-  item.name = "stripe";
-  item.test_hook = "try-it";
-  request.item = item;
+  auto request = with_hooks("stripe", "try-it");
   start(std::move(request));
   REQUIRE(outcomes.size() == 1);
   CHECK(outcomes[0].what == rotation_outcome::kind::done);
@@ -260,11 +260,7 @@ TEST_CASE_METHOD(rotation_fixture, "a PUT that finds a half-done rotation rolls 
 
 TEST_CASE_METHOD(rotation_fixture, "a test hook that refuses rolls the staged version back") {
   hooks->answer = [](const hook_job&) { return hook_failed("exited with status 3"); };
-  auto request = request_for("stripe");
-  secret_item item;
-  item.name = "stripe";
-  item.test_hook = "try-it";
-  request.item = item;
+  auto request = with_hooks("stripe", "try-it");
   start(std::move(request));
   REQUIRE(outcomes.size() == 1);
   CHECK(outcomes[0].what == rotation_outcome::kind::failed);
@@ -276,11 +272,7 @@ TEST_CASE_METHOD(rotation_fixture, "a test hook that refuses rolls the staged ve
 TEST_CASE_METHOD(rotation_fixture, "a rotation still running when its lease ends stops, failed") {
   hooks->answer = [](const hook_job&) { return hook_reply(); }; // a hook that never ends
   deps->settings.hook_timeout = 60000ms; // longer than the lease: the lease's bound wins
-  auto request = request_for("stripe");
-  secret_item item;
-  item.name = "stripe";
-  item.generate_hook = "hangs";
-  request.item = item;
+  auto request = with_hooks("stripe", "", "hangs");
   start(std::move(request));
   time.advance(29999ms);
   CHECK(outcomes.empty());

@@ -1,0 +1,219 @@
+// Building a batond; see daemon_parts.hpp.
+#include "daemon/daemon_parts.hpp"
+
+#include <boost/asio/post.hpp>
+#include <caf/all.hpp>
+
+#include <sys/prctl.h>
+
+#include <cstdio>
+#include <random>
+
+#include "actors/lease_keeper/lease_keeper.hpp"
+#include "actors/secret_rotation/hook_runner.hpp"
+#include "build_info.hpp"
+#include "common/log.hpp"
+#include "daemon/config_loader.hpp"
+#include "daemon/watch_commands.hpp"
+#include "model/lease/lease_keys.hpp"
+#include "model/secret/kek_loader.hpp"
+#include "protocol/command_table.hpp"
+#include "services/lease/lease_commands.hpp"
+#include "services/secret/secret_commands.hpp"
+#include "services/session/session_commands.hpp"
+
+namespace baton {
+namespace {
+
+// Distinguishes this run of the daemon from earlier ones in lease owner ids, so that a
+// restarted daemon never mistakes a lease of its previous life for its own.
+std::string random_run_id() {
+  std::random_device device;
+  std::uniform_int_distribution<std::uint64_t> any;
+  char text[17];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(any(device)));
+  return text;
+}
+
+std::vector<std::string> family_labels() {
+  std::vector<std::string> families;
+  for (const auto& spec : protocol::command_table())
+    if (std::find(families.begin(), families.end(), spec.family) == families.end())
+      families.emplace_back(spec.family);
+  return families;
+}
+
+void build_actor_system(daemon_parts& d) {
+  d.actor_config.set("scheduler.policy", d.cfg.runtime.scheduler == "sharing"
+                                             ? caf::atom("sharing")
+                                             : caf::atom("stealing"));
+  d.actor_config.set("scheduler.max-threads", d.cfg.runtime.worker_threads);
+  d.system = std::make_unique<caf::actor_system>(d.actor_config);
+  d.link_actor = redis_link::spawn_redis_link_actor(*d.system, *d.pool, d.io);
+}
+
+void build_leases(daemon_parts& d) {
+  const auto& cfg = d.cfg;
+  lease::lease_settings s;
+  s.prefix = cfg.prefix;
+  s.node_id = cfg.node_id;
+  s.run_id = d.run_id;
+  s.drift_margin = cfg.runtime.drift_margin;
+  s.lock_delay = cfg.leases.lock_delay;
+  s.max_name_length = cfg.leases.max_name_length;
+  s.min_ttl = cfg.leases.min_ttl;
+  s.max_ttl = cfg.leases.max_ttl;
+  d.leases = std::make_unique<lease::lease_service>(d.io, *d.pool, s);
+  auto* leases = d.leases.get();
+  auto& io = d.io;
+  auto keeper = lease::spawn_lease_keeper(
+      *d.system, d.link_actor,
+      {cfg.prefix, cfg.runtime.drift_margin, [&io, leases](std::vector<lease::keeper_news> news) {
+         boost::asio::post(io, [leases, news = std::move(news)] {
+           for (const auto& n : news)
+             leases->on_keeper_news(n);
+         });
+       }});
+  d.actors.push_back(keeper.address());
+  d.leases->use_keeper(keeper);
+  d.ctx->leases = leases;
+  d.ctx->on_client_closed.push_back([leases](std::uint64_t id) { leases->connection_closed(id); });
+  d.leases->listen(*d.events);
+  d.lease_watch = std::make_unique<lease::lease_watch>(d.io, *d.pool, *d.events, cfg.prefix);
+  d.ctx->lease_watch = d.lease_watch.get();
+  connect_lease_pushes(*d.ctx);
+}
+
+void build_rates_and_dedup(daemon_parts& d) {
+  const auto& cfg = d.cfg;
+  rate::rate_settings s;
+  s.prefix = cfg.prefix;
+  s.policies = cfg.rate.policies;
+  s.budget = cfg.rate.budget;
+  s.nodes_channel = lease::events_channel(cfg.prefix); // every daemon listens there
+  d.rates = std::make_unique<rate::rate_service>(*d.pool, s);
+  d.rates->listen(*d.events);
+  d.ctx->rates = d.rates.get();
+  d.dedup = std::make_unique<dedup::dedup_service>(
+      *d.pool, dedup::dedup_settings{cfg.prefix, cfg.node_id, d.run_id});
+  auto* dedup = d.dedup.get();
+  d.ctx->dedup = dedup;
+  d.ctx->on_client_closed.push_back([dedup](std::uint64_t id) { dedup->connection_closed(id); });
+}
+
+void build_membership(daemon_parts& d) {
+  const auto& cfg = d.cfg;
+  membership::membership_settings s;
+  s.prefix = cfg.prefix;
+  s.node_id = cfg.node_id;
+  s.run_id = d.run_id;
+  s.address = cfg.membership.address.empty() ? cfg.node_id : cfg.membership.address;
+  s.version = baton::version;
+  s.heartbeat = cfg.membership.heartbeat;
+  s.ttl = cfg.membership.ttl;
+  d.members = std::make_unique<membership::membership_service>(d.io, *d.pool, s);
+  d.members->use_actors(*d.system, d.link_actor);
+  d.actors.push_back(d.members->heartbeat().address());
+  d.ctx->members = d.members.get();
+}
+
+// Secrets and sessions exist only where KEKs are configured: sessions seal their state with
+// the same envelope and sign resume tokens with a key derived from the KEK.
+bool build_secrets_and_sessions(daemon_parts& d) {
+  const auto& cfg = d.cfg;
+  if (!cfg.secrets.enabled()) return true;
+  std::vector<std::string> problems;
+  if (!secret::load_keyring(cfg.secrets, *d.keys, problems)) {
+    for (const auto& p : problems)
+      log::error("secrets", p);
+    return false;
+  }
+  // Plaintext and KEKs live in this process' memory: keep them out of core dumps (and away
+  // from ptrace by other users), as ssh-agent does.
+  if (!cfg.secrets.allow_core_dumps && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+    log::warn("secrets", "could not make batond non-dumpable; core dumps may hold secrets");
+  d.secrets = std::make_unique<secret::secret_service>(
+      d.io, *d.pool, *d.keys,
+      secret::secret_service_settings{cfg.prefix, cfg.node_id, d.run_id, cfg.secrets});
+  auto hooks = secret::spawn_hook_runner(*d.system);
+  d.actors.push_back(hooks.address());
+  d.secrets->use_actors(*d.system, d.link_actor, hooks, d.keys);
+  d.ctx->secrets = d.secrets.get();
+  connect_secret_pushes(*d.ctx);
+
+  session::session_settings s;
+  s.prefix = cfg.prefix;
+  s.node_id = cfg.node_id;
+  s.run_id = d.run_id;
+  s.handoff_deadline = cfg.sessions.handoff_deadline;
+  s.drain_delay = cfg.sessions.drain_delay;
+  s.round_robin = cfg.sessions.handoff_strategy == "round_robin";
+  s.membership_ttl = cfg.membership.ttl;
+  d.sessions = std::make_unique<session::session_service>(d.io, *d.pool, *d.keys, *d.members, s);
+  d.sessions->use_actors(*d.system, d.link_actor, d.members->heartbeat());
+  d.ctx->sessions = d.sessions.get();
+  connect_session_pushes(*d.ctx);
+  auto* sessions = d.sessions.get();
+  d.members->on_event([sessions](const membership::node_event& e) {
+    if (e.what == "leave" && e.how == "expired") sessions->adopt(e.node);
+  });
+  return true;
+}
+
+} // namespace
+
+void daemon_parts::stop_actors() {
+  for (auto& a : actors)
+    if (auto strong = caf::actor_cast<caf::actor>(a))
+      caf::anon_send_exit(strong, caf::exit_reason::user_shutdown);
+  if (link_actor) caf::anon_send_exit(link_actor, caf::exit_reason::user_shutdown);
+}
+
+std::unique_ptr<daemon_parts> build_daemon(config cfg) {
+  auto d = std::make_unique<daemon_parts>();
+  d->cfg = std::move(cfg);
+  std::string error;
+  if (!make_link_settings(d->cfg, d->link, error)) {
+    log::error("config", error);
+    return nullptr;
+  }
+  d->run_id = random_run_id();
+  d->requests = std::make_unique<metrics::request_metrics>(family_labels());
+  try {
+    d->pool = std::make_unique<redis_link::redis_pool>(d->io, d->link, d->counters);
+  } catch (const std::exception& e) {
+    log::error("redis", std::string("cannot set up the redis link: ") + e.what());
+    return nullptr;
+  }
+  d->ctx = std::make_unique<daemon_context>(d->io, d->cfg, *d->pool, d->counters, *d->requests);
+  build_actor_system(*d);
+  d->events = std::make_shared<redis_link::redis_subscriber>(d->io, d->link);
+  build_leases(*d);
+  build_rates_and_dedup(*d);
+  build_membership(*d);
+  if (!build_secrets_and_sessions(*d)) {
+    d->stop_actors();
+    return nullptr;
+  }
+  d->server = std::make_unique<socket_server>(*d->ctx);
+  d->http = std::make_unique<http_server>(*d->ctx);
+  return d;
+}
+
+bool start_daemon(daemon_parts& d) {
+  try {
+    d.server->start();
+    if (d.cfg.http.enabled) d.http->start();
+  } catch (const std::exception& e) {
+    log::error("daemon", e.what());
+    return false;
+  }
+  d.members->start(*d.events);
+  if (d.secrets) d.secrets->start(*d.events);
+  if (d.sessions) d.sessions->start(*d.events);
+  d.pool->start();
+  d.events->start();
+  return true;
+}
+
+} // namespace baton

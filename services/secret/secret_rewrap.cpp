@@ -1,0 +1,96 @@
+// SECRET REWRAP: every data key (of one secret, or of all) wrapped again under the active KEK; part of secret_service (see secret_service.hpp).
+#include <algorithm>
+#include <memory>
+
+#include "common/log.hpp"
+#include "model/secret/secret_keys.hpp"
+#include "services/secret/secret_service.hpp"
+#include "services/secret/secret_service_internal.hpp"
+
+namespace baton::secret {
+
+using redis_link::redis_reply;
+using redis_link::reply_kind;
+
+void secret_service::scan_names(std::string cursor, std::shared_ptr<std::vector<std::string>> names,
+                                std::function<void(bool)> done) {
+  redis_.call({"SCAN", cursor, "MATCH", settings_.prefix + ":secret:{*", "COUNT", "1000"},
+              [this, names, done](redis_reply r) {
+                if (r.kind != reply_kind::array || r.elements.size() != 2) return done(false);
+                for (const auto& key : r.elements[1].elements) {
+                  auto name = name_of_record(settings_.prefix, key.str);
+                  if (!name.empty()) names->push_back(name);
+                }
+                if (r.elements[0].str == "0") return done(true);
+                scan_names(r.elements[0].str, names, done);
+              });
+}
+
+void secret_service::rewrap(const std::optional<std::string>& name, secret_caller who,
+                            secret_callback done) {
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto total = std::make_shared<secret_answer>(answer(secret_answer::kind::rewrapped));
+  if (name) {
+    names->push_back(*name);
+    return rewrap_names(names, 0, total, who, std::move(done));
+  }
+  scan_names("0", names, [this, names, total, who, done](bool ok) {
+    if (!ok) return done(answer(secret_answer::kind::unavailable, "could not list the secrets"));
+    std::sort(names->begin(), names->end());
+    names->erase(std::unique(names->begin(), names->end()), names->end());
+    rewrap_names(names, 0, total, who, done);
+  });
+}
+
+void secret_service::rewrap_names(std::shared_ptr<std::vector<std::string>> names, std::size_t next,
+                                  std::shared_ptr<secret_answer> total, secret_caller who,
+                                  secret_callback done) {
+  if (next >= names->size()) {
+    audit(who, "rewrap", names->size() == 1 ? names->front() : "*",
+          "ok: " + std::to_string(total->rewrapped) + " rewrapped, " +
+              std::to_string(total->skipped) + " failed");
+    return done(std::move(*total));
+  }
+  const auto name = (*names)[next];
+  auto keys = keys_for(settings_.prefix, name);
+  redis_.run_script("secret_read", {keys.record}, {}, [=](redis_reply r) {
+    secret_record record;
+    if (r.is_error() || !parse_record(r, record))
+      return done(answer(secret_answer::kind::unavailable, r.str));
+    const auto* active = keys_.active();
+    auto left = std::make_shared<std::size_t>(1); // one for this loop
+    auto one_done = [=] {
+      if (--*left == 0) rewrap_names(names, next + 1, total, who, done);
+    };
+    for (auto& [version, v] : record.versions) {
+      if (v.sealed.wrapped_key.empty()) continue; // retired: nothing to wrap
+      if (v.sealed.kek_id == active->id) {
+        ++total->already;
+        continue;
+      }
+      auto sealed = v.sealed;
+      std::string error;
+      if (!secret::rewrap(keys_, name, std::to_string(version), sealed, error)) {
+        ++total->skipped;
+        log::error("secret", "cannot rewrap a version",
+                   {{"secret", name}, {"version", std::to_string(version)}, {"why", error}});
+        continue;
+      }
+      ++*left;
+      redis_.run_script(
+          "secret_rewrap", {keys.record},
+          {std::to_string(version), v.sealed.wrapped_key, sealed.kek_id, sealed.wrapped_key},
+          [=](redis_reply w) {
+            if (w.kind == reply_kind::integer && w.integer == 1)
+              ++total->rewrapped;
+            else
+              ++total->skipped;
+            one_done();
+          });
+    }
+    one_done();
+  });
+}
+
+
+} // namespace baton::secret
