@@ -43,5 +43,7 @@ using leave = caf::atom_constant<caf::atom("leave")>;
 using resumed = caf::atom_constant<caf::atom("resumed")>;
 /// A session the drain moved (or was about to) was closed: (closed, id).
 using closed = caf::atom_constant<caf::atom("closed")>;
+/// The sessions this node owns now, for the drain to move: (sessions, owned_sessions).
+using sessions = caf::atom_constant<caf::atom("sessions")>;
 
 } // namespace baton::atoms

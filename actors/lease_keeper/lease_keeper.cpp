@@ -98,7 +98,8 @@ void give_back(keeper_pointer self, const std::string& name, const std::string& 
 }
 
 void on_renewed(keeper_pointer self, const std::string& name, std::int64_t token,
-                const std::string& owner, time_point sent, const redis_reply& reply) {
+                const std::string& owner, milliseconds ttl, time_point sent,
+                const redis_reply& reply) {
   auto& st = self->state;
   bool answered = reply.kind == reply_kind::array && reply.elements.size() >= 2;
   bool renewed = answered && reply.elements[0].integer == 1;
@@ -112,8 +113,10 @@ void on_renewed(keeper_pointer self, const std::string& name, std::int64_t token
   auto& k = it->second;
   k.renewing = false;
   if (renewed) {
-    k.safe_end = keep_safe_end(sent, k.ttl, st.settings.drift_margin);
-    k.renew_at = sent + k.ttl / 3;
+    // Redis holds the lease at least this renewal's TTL from when it left (lua/lease_renew.lua
+    // never shortens one), and at least what a holder's RENEW meanwhile promised (keep).
+    k.safe_end = std::max(k.safe_end, keep_safe_end(sent, ttl, st.settings.drift_margin));
+    k.renew_at = std::max(k.renew_at, sent + ttl / 3);
     keeper_news news;
     news.name = name;
     news.token = token;
@@ -135,6 +138,7 @@ void renew(keeper_pointer self, const std::vector<std::string>& names) {
   std::vector<script_call> calls;
   std::vector<std::pair<std::string, std::int64_t>> who;
   std::vector<std::string> owners;
+  std::vector<milliseconds> ttls;
   milliseconds longest{1};
   for (const auto& name : names) {
     auto& k = st.leases[name];
@@ -150,11 +154,12 @@ void renew(keeper_pointer self, const std::vector<std::string>& names) {
                      budget.count()});
     who.emplace_back(name, k.token);
     owners.push_back(k.owner);
+    ttls.push_back(k.ttl);
   }
   ++st.batches_in_flight;
-  auto finish = [self, who, owners, now](const std::vector<redis_reply>& replies) {
+  auto finish = [self, who, owners, ttls, now](const std::vector<redis_reply>& replies) {
     for (std::size_t i = 0; i < who.size(); ++i)
-      on_renewed(self, who[i].first, who[i].second, owners[i], now,
+      on_renewed(self, who[i].first, who[i].second, owners[i], ttls[i], now,
                  i < replies.size() ? replies[i] : redis_reply::unavailable("no reply"));
     --self->state.batches_in_flight;
     maybe_stopped(self);
@@ -207,14 +212,29 @@ lease_keeper_actor::behavior_type keeper(keeper_pointer self, redis_link::redis_
         auto sent = from_ns(lease.sent_ns);
         k.safe_end = keep_safe_end(sent, k.ttl, st.settings.drift_margin);
         k.renew_at = sent + k.ttl / 3;
+        if (auto it = st.leases.find(lease.name);
+            it != st.leases.end() && it->second.token == lease.token) {
+          // Its holder renewed it: Redis never shortens a lease, so the later end holds, and
+          // a renewal of ours on its way is still on its way.
+          k.safe_end = std::max(k.safe_end, it->second.safe_end);
+          k.renewing = it->second.renewing;
+        }
         st.declared_lost.erase(lease.name);
         st.timer.wake_at(self, next_event(k));
         st.leases[lease.name] = std::move(k);
       },
       [=](atoms::forget, const std::string& name, std::int64_t token) {
-        auto it = self->state.leases.find(name);
-        if (it != self->state.leases.end() && it->second.token == token)
-          self->state.leases.erase(it);
+        auto& st = self->state;
+        auto it = st.leases.find(name);
+        if (it == st.leases.end() || it->second.token != token) return;
+        // Released, or lost by the service's own clock, with a renewal on its way: if Redis
+        // renews it after all, it is given back (on_renewed), or nobody could take the name
+        // until the renewed TTL ran out.
+        if (it->second.renewing) {
+          if (st.declared_lost.size() > 100000) st.declared_lost.clear();
+          st.declared_lost[name] = token;
+        }
+        st.leases.erase(it);
       },
       [=](atoms::stop_all) {
         self->state.leases.clear();

@@ -30,6 +30,7 @@ struct rotation_state {
   std::int64_t version = 0;
   secure_bytes value;
   bool finished_earlier = false;
+  bool timed_out = false; ///< past the lease's TTL: replies still on their way are ignored
   static inline const char* name = "secret_rotation";
 };
 
@@ -48,11 +49,15 @@ template <class F>
 void ask(rotation_pointer self, script_call call, F then) {
   auto budget = std::max(self->state.deps->settings.rotation_lease, milliseconds(1000));
   self->request(self->state.deps->link, budget, atoms::redis_script::value, std::move(call))
-      .then([self, then](redis_reply& r) mutable { then(std::move(r)); },
-            [self, then](caf::error& e) mutable {
+      .then(
+          [self, then](redis_reply& r) mutable {
+            if (!self->state.timed_out) then(std::move(r));
+          },
+          [self, then](caf::error& e) mutable {
+            if (!self->state.timed_out)
               then(redis_reply::unavailable("no answer from the link: " +
                                             self->system().render(e)));
-            });
+          });
 }
 
 std::vector<std::string> hook_environment(rotation_pointer self) {
@@ -96,6 +101,32 @@ void abort_and_fail(rotation_pointer self, std::string why) {
       [self, why](redis_reply) { fail(self, why); });
 }
 
+// Past the lease's TTL: whatever step it is in, the rotation stops. A version it staged is
+// rolled back (fenced: a no-op if a newer rotation took over, or if it was promoted already),
+// so that no later rotation promotes a value its caller was told had failed.
+void time_out(rotation_pointer self) {
+  auto& st = self->state;
+  if (st.step == rotation_step::done || st.timed_out) return;
+  st.timed_out = true;
+  auto why = std::string("the rotation did not finish within secrets.rotation_lease (at ") +
+             to_string(st.step) + ")";
+  if (st.version == 0) return fail(self, why);
+  self->request(st.deps->link, std::chrono::seconds(5), atoms::redis_script::value,
+                script_call{"secret_abort",
+                            {st.keys.record},
+                            {st.lease.token, std::to_string(st.version)},
+                            0})
+      .then(
+          [self, why, promoting = st.step == rotation_step::promoting](redis_reply& r) {
+            bool was_pending = !(r.kind == reply_kind::array && r.elements.size() > 1 &&
+                                 r.elements[1].str == "not-pending");
+            fail(self, promoting && !was_pending
+                           ? why + "; its promotion may have taken effect (SECRET INFO tells)"
+                           : why);
+          },
+          [self, why](caf::error&) { fail(self, why); });
+}
+
 // -- the steps, in order -----------------------------------------------------------------
 
 void begin(rotation_pointer self);
@@ -137,6 +168,7 @@ void test(rotation_pointer self) {
                 atoms::hook::value, std::move(job))
       .then(
           [self](hook_reply& h) {
+            if (self->state.timed_out) return;
             if (!h || !h->ok)
               return abort_and_fail(self, "the test hook refused the new value: " +
                                               (h ? h->why : std::string("no result")));
@@ -144,6 +176,7 @@ void test(rotation_pointer self) {
             promote(self);
           },
           [self](caf::error& e) {
+            if (self->state.timed_out) return;
             abort_and_fail(self, "the test hook did not answer: " + self->system().render(e));
           });
 }
@@ -206,6 +239,7 @@ void obtain_value(rotation_pointer self) {
                   atoms::hook::value, std::move(job))
         .then(
             [self](hook_reply& h) {
+              if (self->state.timed_out) return;
               if (!h || !h->ok)
                 return abort_and_fail(self, "the generate hook failed: " +
                                                 (h ? h->why : std::string("no result")));
@@ -214,6 +248,7 @@ void obtain_value(rotation_pointer self) {
               seal_and_stage(self);
             },
             [self](caf::error& e) {
+              if (self->state.timed_out) return;
               abort_and_fail(self,
                              "the generate hook did not answer: " + self->system().render(e));
             });
@@ -337,10 +372,7 @@ caf::behavior rotation(rotation_pointer self, std::shared_ptr<const rotation_dep
                      std::uint64_t{0});
   take_lease(self);
   return {
-      [=](atoms::timer_tick, std::uint64_t) {
-        fail(self, std::string("the rotation did not finish within secrets.rotation_lease (at ") +
-                       to_string(self->state.step) + ")");
-      },
+      [=](atoms::timer_tick, std::uint64_t) { time_out(self); },
   };
 }
 

@@ -137,9 +137,21 @@ void move_all(drain_pointer self, handoff_targets targets) {
       .then([done](std::vector<redis_reply>& r) { done(r); }, [done](caf::error&) { done({}); });
 }
 
-void choose_targets(drain_pointer self) {
+// After the delay: what does this node own now? (Sessions resumed elsewhere or closed during
+// the delay are gone from it; the session service answers with (sessions, ...).)
+void ask_for_sessions(drain_pointer self) {
   enter(self, drain_step::choosing_targets);
+  drain_news news;
+  news.what = drain_news::kind::need_sessions;
+  tell(self, std::move(news));
+}
+
+void choose_targets(drain_pointer self, const owned_sessions& owned) {
   auto& st = self->state;
+  if (st.step != drain_step::choosing_targets || !st.pending.empty()) return; // not asked
+  for (std::size_t i = 0; i < owned.ids.size() && i < owned.epochs.size(); ++i)
+    st.pending.emplace_back(owned.ids[i], owned.epochs[i]);
+  st.report.owned = st.pending.size();
   if (st.pending.empty()) return finish(self);
   auto call = membership::node_list_call(st.deps.settings.prefix,
                                          st.deps.settings.membership_ttl.count());
@@ -173,7 +185,7 @@ void announce(drain_pointer self) {
     news.what = drain_news::kind::announced;
     news.ok = ok;
     tell(self, std::move(news));
-    if (st.deps.settings.drain_delay.count() <= 0) return choose_targets(self);
+    if (st.deps.settings.drain_delay.count() <= 0) return ask_for_sessions(self);
     enter(self, drain_step::delaying);
     self->delayed_send(self, st.deps.settings.drain_delay, atoms::timer_tick::value, delay_timer);
   };
@@ -200,17 +212,15 @@ void gone(drain_pointer self, const std::string& id, bool resumed) {
 }
 
 drain_actor::behavior_type drain(drain_pointer self, drain_deps deps) {
-  auto& st = self->state;
-  st.deps = std::move(deps);
-  st.pending = std::move(st.deps.sessions);
-  st.report.owned = st.pending.size();
+  self->state.deps = std::move(deps);
   announce(self);
   return {
+      [=](atoms::sessions, const owned_sessions& owned) { choose_targets(self, owned); },
       [=](atoms::resumed, const std::string& id) { gone(self, id, true); },
       [=](atoms::closed, const std::string& id) { gone(self, id, false); },
       [=](atoms::timer_tick, std::uint64_t which) {
         auto step = self->state.step;
-        if (which == delay_timer && step == drain_step::delaying) return choose_targets(self);
+        if (which == delay_timer && step == drain_step::delaying) return ask_for_sessions(self);
         if (which == deadline_timer && step == drain_step::waiting) return finish(self);
       },
   };

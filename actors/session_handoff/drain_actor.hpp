@@ -3,7 +3,8 @@
 //   (the reactor: /readyz says 503, OPEN answers DRAINING, then it spawns the drain)
 //   announcing (the heartbeat marks the node draining: the fleet hears it)
 //   -> delaying (drain_delay: load balancers polling /readyz stop sending traffic)
-//   -> choosing_targets (the active nodes, by the configured strategy)
+//   -> choosing_targets (the sessions this node owns now, asked of the session service after
+//      the delay, and the active nodes, by the configured strategy)
 //   -> moving (every session at once, one pipelined batch of lua/session_move, each fenced by
 //      its owner epoch and given a new resume nonce) and pushing (the reactor pushes
 //      handoff-out with a fresh token to the apps connected here)
@@ -45,7 +46,8 @@ const char* to_string(drain_step step);
 /// What the drain tells the session service (on the drain's thread; the daemon posts it).
 struct drain_news {
   enum class kind {
-    announced, ///< `ok`: the fleet heard it (NODE DRAIN without WAIT answers now)
+    announced,     ///< `ok`: the fleet heard it (NODE DRAIN without WAIT answers now)
+    need_sessions, ///< answer with (sessions, owned_sessions): what this node owns now
     moved,     ///< `id` now belongs to `target`: push handoff-out with `epoch` and `nonce`
     not_moved, ///< `id` could not be moved; `moved_on`: it is not this node's any more
     finished,  ///< `report`
@@ -57,6 +59,17 @@ struct drain_news {
   bool moved_on = false;
   handoff_report report;
 };
+
+/// The sessions a node owns: ids and their owner epochs, in the same order.
+struct owned_sessions {
+  std::vector<std::string> ids;
+  std::vector<std::int64_t> epochs;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, owned_sessions& x) {
+  return f(x.ids, x.epochs);
+}
 
 struct drain_settings {
   std::string prefix = "baton";
@@ -71,17 +84,18 @@ struct drain_deps {
   redis_link::redis_link_actor link;
   membership::membership_actor membership;
   drain_settings settings;
-  std::vector<std::pair<std::string, std::int64_t>> sessions; ///< owned here: id, owner epoch
   std::function<void(drain_news)> tell;
   std::function<void(drain_step)> on_step; ///< logs, tests
 };
 
-/// The drain's protocol (besides its own timers): the session service forwards what it hears
-/// of the sessions being drained.
-///   (resumed, id)   resumed on another node
-///   (closed, id)    closed by its app
+/// The drain's protocol (besides its own timers): the session service answers need_sessions
+/// and forwards what it hears of the sessions being drained.
+///   (sessions, owned_sessions)   what this node owns now (after need_sessions)
+///   (resumed, id)                resumed on another node
+///   (closed, id)                 closed by its app
 using drain_actor =
-    caf::typed_actor<caf::reacts_to<atoms::resumed, std::string>,
+    caf::typed_actor<caf::reacts_to<atoms::sessions, owned_sessions>,
+                     caf::reacts_to<atoms::resumed, std::string>,
                      caf::reacts_to<atoms::closed, std::string>,
                      caf::reacts_to<atoms::timer_tick, std::uint64_t>>;
 

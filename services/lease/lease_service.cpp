@@ -227,7 +227,8 @@ void lease_service::renew(const std::string& name, std::int64_t token,
                auto keep = entry != held_.end() && entry->second.keep;
                auto valid_until = safe_until(sent, new_ttl, keep);
                if (entry != held_.end() && entry->second.token == token) {
-                 entry->second.valid_until = valid_until;
+                 // Redis never shortens a lease (lua/lease_renew.lua): the later end holds.
+                 entry->second.valid_until = std::max(entry->second.valid_until, valid_until);
                  entry->second.ttl = new_ttl;
                  hand_to_keeper(name, entry->second, sent);
                  wake_at(entry->second.valid_until);
@@ -367,17 +368,11 @@ void lease_service::hand_to_keeper(const std::string& name, const held_lease& h,
 }
 
 void lease_service::on_keeper_news(const keeper_news& news) {
-  if (news.what == keeper_news::kind::stopped) {
-    if (auto then = std::move(after_keeper_stopped_)) {
-      after_keeper_stopped_ = nullptr;
-      then();
-    }
-    return;
-  }
+  if (news.what == keeper_news::kind::stopped) return keeper_has_stopped();
   auto it = held_.find(news.name);
   if (it == held_.end() || it->second.token != news.token) return; // released or replaced since
   if (news.what == keeper_news::kind::lost) return mark_lost(news.name, news.token);
-  it->second.valid_until = news.safe_end;
+  it->second.valid_until = std::max(it->second.valid_until, news.safe_end);
   wake_at(it->second.valid_until);
 }
 

@@ -111,7 +111,7 @@ public:
   void connection_closed(std::uint64_t connection);
   /// The daemon is stopping and will close its clients' connections: from now on their
   /// leases are retired, not released (see retire_all).
-  void stopping() { stopping_ = true; }
+  void stopping();
   /// Retires every lease this daemon holds (clean stop): each ends at the end its holder was
   /// promised (a KEEP holder, told by its connection closing, after the same notice it gets
   /// when renewal fails), without lock-delay, rather than at once while the holder may still
@@ -199,6 +199,9 @@ private:
   std::function<void(const lease_event&)> event_sink_;
   lease_keeper_actor keeper_;
   std::function<void()> after_keeper_stopped_; ///< retire_all, once the keeper has stopped
+  bool keeper_stopped_ = false; ///< stopping: no renewal of the keeper's is on its way any more
+  std::vector<std::pair<std::string, held_lease>> deferred_retires_; ///< until the keeper stops
+  void keeper_has_stopped();
   boost::asio::steady_timer stop_wait_timer_;
   boost::asio::steady_timer keep_timer_;
   bool keep_timer_armed_ = false;

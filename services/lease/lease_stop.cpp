@@ -11,25 +11,45 @@ namespace baton::lease {
 
 using redis_link::redis_reply;
 
-void lease_service::retire_all(std::function<void()> done) {
+void lease_service::stopping() {
+  if (stopping_) return;
   stopping_ = true;
-  if (!keeper_) return retire_now(std::move(done));
-  // A renewal reaching Redis after the retire would lengthen the lease again: the keeper
-  // stops first, and says so once no renewal of its is on its way (or, if the actors are
-  // gone already, the wait ends after a while).
-  after_keeper_stopped_ = [this, done = std::move(done)]() mutable {
-    stop_wait_timer_.cancel();
-    retire_now(std::move(done));
-  };
+  if (!keeper_) {
+    keeper_stopped_ = true;
+    return;
+  }
+  // A renewal reaching Redis after a retire would lengthen the lease again: the keeper stops
+  // first, and says so once no renewal of its is on its way (or, if the actors are gone
+  // already, the wait ends after a while). Retires wait until then (retire_quietly).
   caf::anon_send(keeper_, atoms::stop_all::value);
   stop_wait_timer_.expires_after(std::chrono::seconds(2));
   stop_wait_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || !after_keeper_stopped_) return;
+    if (ec || keeper_stopped_) return;
     log::warn("lease", "the lease keeper did not confirm it stopped; retiring anyway");
-    auto then = std::move(after_keeper_stopped_);
+    keeper_has_stopped();
+  });
+}
+
+void lease_service::keeper_has_stopped() {
+  if (keeper_stopped_) return;
+  keeper_stopped_ = true;
+  stop_wait_timer_.cancel();
+  auto deferred = std::move(deferred_retires_);
+  deferred_retires_.clear();
+  for (auto& [name, h] : deferred) {
+    --releases_in_flight_;
+    retire_quietly(name, h);
+  }
+  if (auto then = std::move(after_keeper_stopped_)) {
     after_keeper_stopped_ = nullptr;
     then();
-  });
+  }
+}
+
+void lease_service::retire_all(std::function<void()> done) {
+  stopping();
+  if (keeper_stopped_) return retire_now(std::move(done));
+  after_keeper_stopped_ = [this, done = std::move(done)]() mutable { retire_now(std::move(done)); };
 }
 
 void lease_service::retire_now(std::function<void()> done) {
@@ -54,6 +74,12 @@ void lease_service::retire_quietly(const std::string& name, const held_lease& h)
   // would have had before a failed renewal. Never this daemon's clock: the chaos harness's
   // clock mix caught a daemon whose clock ran 10% fast retiring a lease before its holder's
   // validity ended. Nor a plain release when this clock says the lease ran out already.
+  if (!keeper_stopped_) {
+    // Not before the keeper has stopped (see stopping()); counted as on its way meanwhile.
+    deferred_retires_.emplace_back(name, h);
+    ++releases_in_flight_;
+    return;
+  }
   auto ms = h.keep ? keep_notice(h.ttl) : h.ttl;
   ++releases_in_flight_;
   redis_.run_script("lease_retire", {keys_for(settings_.prefix, name).lease},

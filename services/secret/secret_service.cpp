@@ -57,6 +57,7 @@ void secret_service::stop() {
   for (auto& [id, rotation] : rotations_)
     caf::anon_send_exit(rotation, caf::exit_reason::user_shutdown);
   rotations_.clear();
+  rotation_callbacks_.clear(); // on this thread: they may hold client connections
   rotation_deps_.reset();
 }
 
@@ -87,14 +88,19 @@ void secret_service::rotate(rotation_request request,
   auto id = ++next_rotation_;
   auto alive = std::weak_ptr<bool>(alive_);
   auto& io = io_;
+  // The continuation stays here, on the I/O thread (it may hold a client's connection): only
+  // the rotation's id crosses into the actor and back.
+  rotation_callbacks_.emplace(id, std::move(then));
   auto rotation = spawn_rotation(
       *actors_, rotation_deps_, std::move(request),
-      [&io, alive, id, this, then = std::move(then)](rotation_outcome o) mutable {
-        // On the rotation's thread: the outcome crosses to the I/O thread, where this service
-        // lives (if it still does).
-        boost::asio::post(io, [alive, id, this, then = std::move(then), o = std::move(o)]() mutable {
+      [&io, alive, id, this](rotation_outcome o) {
+        boost::asio::post(io, [alive, id, this, o = std::move(o)]() mutable {
           if (!alive.lock()) return;
           rotations_.erase(id);
+          auto it = rotation_callbacks_.find(id);
+          if (it == rotation_callbacks_.end()) return;
+          auto then = std::move(it->second);
+          rotation_callbacks_.erase(it);
           then(std::move(o));
         });
       });

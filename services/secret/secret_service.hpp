@@ -188,6 +188,8 @@ private:
   caf::actor_system* actors_ = nullptr;
   std::shared_ptr<const rotation_deps> rotation_deps_;
   std::unordered_map<std::uint64_t, caf::actor> rotations_; ///< running, by id: stop() ends them
+  /// What runs with each rotation's outcome, kept on this thread (not in the actor).
+  std::unordered_map<std::uint64_t, std::function<void(rotation_outcome)>> rotation_callbacks_;
   std::uint64_t next_rotation_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); ///< outcomes posted after we die
   secret_audit audit_;

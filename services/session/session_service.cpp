@@ -407,10 +407,15 @@ void session_service::stop() {
 void session_service::drain(std::function<void(bool)> announced,
                             std::function<void(handoff_report)> done) {
   if (drain_ || !system_) {
-    handoff_report report;
-    report.owned = owned_.size();
-    announced(false);
-    return done(report);
+    // A drain runs already (or the daemon stops): announce again, report nothing moved here.
+    return members_.drain([this, announced = std::move(announced),
+                           done = std::move(done)](bool ok) {
+      handoff_report report;
+      report.owned = owned_.size();
+      report.announced = ok;
+      announced(ok);
+      done(report);
+    });
   }
   drain_deps deps;
   deps.link = link_;
@@ -421,7 +426,6 @@ void session_service::drain(std::function<void(bool)> announced,
   deps.settings.drain_delay = settings_.drain_delay;
   deps.settings.round_robin = settings_.round_robin;
   deps.settings.membership_ttl = settings_.membership_ttl;
-  deps.sessions.assign(owned_.begin(), owned_.end());
   auto alive = std::weak_ptr<bool>(alive_);
   deps.tell = [&io = io_, alive, this](drain_news news) {
     boost::asio::post(io, [alive, this, news = std::move(news)]() mutable {
@@ -442,6 +446,15 @@ void session_service::on_drain_news(drain_news news) {
       if (auto f = std::move(drain_announced_)) f(news.ok);
       drain_announced_ = nullptr;
       return;
+    case drain_news::kind::need_sessions: {
+      owned_sessions owned;
+      for (const auto& [id, epoch] : owned_) {
+        owned.ids.push_back(id);
+        owned.epochs.push_back(epoch);
+      }
+      if (drain_) caf::anon_send(drain_, atoms::sessions::value, std::move(owned));
+      return;
+    }
     case drain_news::kind::moved:
       disown(news.id);
       if (out_)

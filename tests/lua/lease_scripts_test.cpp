@@ -154,11 +154,24 @@ TEST_CASE_METHOD(lease_fixture, "only the holder renews, and a lapsed lease is n
   CHECK(info().elements[5].integer > 4000);
   CHECK(renew("b", token_of(r), 5000).elements[1].str == "not-holder");
   CHECK(renew("a", token_of(r) + 1, 5000).elements[1].str == "not-holder");
-  CHECK(renew("a", token_of(r), 50).elements[0].integer == 1);
-  std::this_thread::sleep_for(80ms);
-  CHECK(renew("a", token_of(r), 5000).elements[1].str == "expired");
   lua.call({"DEL", lease_key});
   CHECK(renew("a", token_of(r), 5000).elements[1].str == "not-held");
+  auto brief = acquire("a", 50, 500);
+  REQUIRE(granted(brief));
+  std::this_thread::sleep_for(80ms);
+  CHECK(renew("a", token_of(brief), 5000).elements[1].str == "expired");
+}
+
+TEST_CASE_METHOD(lease_fixture, "a renewal never shortens a lease: crossing renewals keep the longer") {
+  // A holder's RENEW (long) and the keeper's renewal (short) cross: the short one lands last.
+  auto r = acquire("a", 1000);
+  REQUIRE(granted(r));
+  REQUIRE(renew("a", token_of(r), 8000).elements[0].integer == 1);
+  REQUIRE(renew("a", token_of(r), 500).elements[0].integer == 1);
+  CHECK(info().elements[5].integer > 7000);
+  CHECK(lua.call({"PTTL", lease_key}).integer > 7000);
+  std::this_thread::sleep_for(600ms); // past the short one: still held
+  CHECK(renew("a", token_of(r), 500).elements[0].integer == 1);
 }
 
 TEST_CASE_METHOD(lease_fixture, "only the holder releases: release announces itself") {

@@ -194,3 +194,35 @@ TEST_CASE_METHOD(keeper_fixture, "stop_all waits for the renewal on its way, the
   time.advance(2000ms);
   CHECK(redis->count("lease_renew") == 1);
 }
+
+TEST_CASE_METHOD(keeper_fixture, "released while a renewal is on its way: a late success is given back") {
+  redis->answer = [](const redis_link::script_call& c) -> std::optional<redis_reply> {
+    if (c.name == "lease_renew") return std::nullopt;
+    return test::status_reply(1, "released");
+  };
+  keep("job", 4, 3000ms);
+  time.advance(1000ms);
+  REQUIRE(redis->held.size() == 1);
+  caf::anon_send(keeper, atoms::forget::value, std::string("job"), std::int64_t{4});
+  time.run();
+  redis->answer_held(test::status_reply(1, "renewed"));
+  time.run();
+  REQUIRE(redis->count("lease_release") == 1);
+  CHECK(redis->calls.back().args.at(1) == "4");
+  CHECK(count(keeper_news::kind::renewed) == 0); // nothing to tell: it is not held
+}
+
+TEST_CASE_METHOD(keeper_fixture, "a holder's longer RENEW during a renewal keeps the later end") {
+  redis->answer = [](const redis_link::script_call&) { return std::nullopt; };
+  auto start = time.now();
+  keep("job", 1, 3000ms);
+  time.advance(1000ms); // the keeper's renewal (3000 ms) leaves and hangs
+  keep("job", 1, 10000ms); // the holder renews for 10 s meanwhile
+  redis->answer_held(test::status_reply(1, "renewed")); // Redis never shortens a lease
+  time.run();
+  REQUIRE(count(keeper_news::kind::renewed) == 1);
+  // The holder's promise (10 s from 1000 ms) holds, not the keeper's shorter one.
+  CHECK(news.back().safe_end == start + 1000ms + 10000ms - 10ms - 1000ms);
+  time.advance(4000ms);
+  CHECK(count(keeper_news::kind::lost) == 0);
+}

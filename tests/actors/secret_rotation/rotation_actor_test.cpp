@@ -213,9 +213,13 @@ TEST_CASE_METHOD(rotation_fixture, "killed at any step, the next rotation finish
   stop_at = where;
   auto first = start(request_for("stripe"));
   CHECK(outcomes.empty());
+  // It got as far as that step and no further: nothing after it reached Redis.
+  REQUIRE_FALSE(redis->calls.empty());
+  CHECK(redis->calls.back().name == where);
   caf::anon_send_exit(first, caf::exit_reason::kill); // kill -9 of the daemon, as the actor sees it
   time.run();
   CHECK(outcomes.empty()); // a killed rotation tells nothing
+  CHECK(redis->calls.back().name == where);
   // The next rotation (say, on another daemon) finds version 5 pending and finishes it.
   stop_at.clear();
   leave_pending("stripe", "the-staged-value");
@@ -282,6 +286,24 @@ TEST_CASE_METHOD(rotation_fixture, "a rotation still running when its lease ends
   CHECK(outcomes[0].why.find("obtaining_value") != std::string::npos);
   CHECK(redis->count("lease_release") == 1);
   CHECK(redis->count("secret_stage") == 0);
+  // The version it began is rolled back, fenced by its token, before the lease goes.
+  REQUIRE(redis->count("secret_abort") == 1);
+  CHECK(redis->calls[redis->calls.size() - 2].name == "secret_abort");
+  CHECK(redis->calls[redis->calls.size() - 2].args == std::vector<std::string>{"42", "5"});
+}
+
+TEST_CASE_METHOD(rotation_fixture, "a reply that comes after the lease's end is ignored") {
+  stop_at = "secret_stage"; // Redis stalls on the stage
+  start(request_for("stripe"));
+  time.advance(30000ms);
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].what == rotation_outcome::kind::failed);
+  CHECK(outcomes[0].why.find("staging") != std::string::npos);
+  REQUIRE(!redis->held.empty());
+  redis->answer_held(test::status_reply(1, "staged")); // the stage's late reply
+  time.run();
+  CHECK(outcomes.size() == 1);              // told once
+  CHECK(redis->count("secret_promote") == 0); // and nothing after it
 }
 
 TEST_CASE_METHOD(rotation_fixture, "Redis unreachable: unavailable, and nothing half-written") {

@@ -42,6 +42,8 @@ struct drain_fixture {
   std::vector<drain_news> news;
   redis_reply nodes = node_list({{"n1", "draining", 2}, {"n2", "active", 5}, {"n3", "active", 0}});
   drain_deps deps;
+  owned_sessions owned{{"s1", "s2"}, {3, 7}}; ///< what the session service answers
+  drain_actor drain;
 
   drain_fixture() {
     redis->answer = [this](const script_call& c) -> std::optional<redis_reply> {
@@ -68,11 +70,14 @@ struct drain_fixture {
     deps.settings.prefix = "t";
     deps.settings.drain_delay = 500ms;
     deps.settings.handoff_deadline = 10000ms;
-    deps.sessions = {{"s1", 3}, {"s2", 7}};
     auto start = time.now();
     deps.tell = [this, start](drain_news n) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.now() - start).count();
       if (n.what == drain_news::kind::announced) events.push_back("announced");
+      if (n.what == drain_news::kind::need_sessions) {
+        events.push_back("sessions asked");
+        caf::anon_send(drain, atoms::sessions::value, owned);
+      }
       if (n.what == drain_news::kind::moved) events.push_back("push " + n.id);
       if (n.what == drain_news::kind::finished)
         events.push_back("finished at " + std::to_string(ms));
@@ -85,9 +90,9 @@ struct drain_fixture {
   }
 
   drain_actor start() {
-    auto d = spawn_drain(time.system(), deps);
+    drain = spawn_drain(time.system(), deps);
     time.run();
-    return d;
+    return drain;
   }
   const drain_news& finished() const {
     REQUIRE(!news.empty());
@@ -99,21 +104,22 @@ struct drain_fixture {
 } // namespace
 
 TEST_CASE_METHOD(drain_fixture, "a drain announces, waits the delay, moves, pushes, then waits for resumes") {
-  auto drain = start();
+  start();
   time.advance(500ms);
   // Both go to the active nodes, the emptier first (n3 has 0 sessions, n2 has 5).
   CHECK(events == std::vector<std::string>{
                       "announcing at 0", "announce", "announced", "delaying at 0",
-                      "choosing_targets at 500", "moving at 500", "move s1 -> n3",
+                      "choosing_targets at 500", "sessions asked", "moving at 500", "move s1 -> n3",
                       "move s2 -> n3", "push s1", "push s2", "waiting at 500"});
   // The moves are fenced by each session's owner epoch, with a fresh nonce.
   REQUIRE(redis->count("session_move") == 2);
   CHECK(redis->calls[1].args.at(0) == "n1");
   CHECK(redis->calls[1].args.at(1) == "3");
   CHECK_FALSE(redis->calls[1].args.at(3).empty());
-  CHECK(news[1].epoch == 4);
-  CHECK(news[1].address == "n3.local");
-  CHECK(news[1].nonce == redis->calls[1].args.at(3));
+  // news: announced, need_sessions, then the first move.
+  CHECK(news[2].epoch == 4);
+  CHECK(news[2].address == "n3.local");
+  CHECK(news[2].nonce == redis->calls[1].args.at(3));
   time.advance(40ms);
   caf::anon_send(drain, atoms::resumed::value, std::string("s1"));
   time.advance(60ms);
@@ -134,7 +140,7 @@ TEST_CASE_METHOD(drain_fixture, "a session resumed before its move's reply came 
     return std::nullopt; // the batch's reply is late
   };
   deps.settings.drain_delay = 0ms;
-  auto drain = start();
+  start();
   REQUIRE(redis->held.size() == 1);
   // The resume event (another connection) overtakes the reply.
   caf::anon_send(drain, atoms::resumed::value, std::string("s1"));
@@ -148,7 +154,7 @@ TEST_CASE_METHOD(drain_fixture, "a session resumed before its move's reply came 
 }
 
 TEST_CASE_METHOD(drain_fixture, "the drain ends at the handoff deadline if a session is never resumed") {
-  auto drain = start();
+  start();
   time.advance(500ms);
   caf::anon_send(drain, atoms::resumed::value, std::string("s1"));
   time.advance(9999ms);
@@ -177,15 +183,30 @@ TEST_CASE_METHOD(drain_fixture, "a session fenced by another owner is not moved 
                           integer_reply(4)});
     return array_reply({integer_reply(1), integer_reply(8)});
   };
-  auto drain = start();
+  start();
   time.advance(500ms);
-  REQUIRE(news.size() >= 3);
-  CHECK(news[1].what == drain_news::kind::not_moved);
-  CHECK(news[1].moved_on);
+  REQUIRE(news.size() >= 4);
+  CHECK(news[2].what == drain_news::kind::not_moved);
+  CHECK(news[2].moved_on);
   caf::anon_send(drain, atoms::resumed::value, std::string("s2"));
   time.run();
   auto& r = finished().report;
   CHECK(r.failed == 1);
   CHECK(r.moved == 1);
   CHECK(r.resumed == 1);
+}
+
+TEST_CASE_METHOD(drain_fixture, "the sessions moved are those owned after the delay, not before") {
+  start();
+  time.advance(200ms);
+  owned = {{"s2", "s3"}, {7, 1}}; // s1 resumed elsewhere meanwhile, s3 arrived
+  time.advance(300ms);
+  REQUIRE(redis->count("session_move") == 2);
+  CHECK(redis->calls[1].args.at(5) == "s2");
+  CHECK(redis->calls[2].args.at(5) == "s3");
+  caf::anon_send(drain, atoms::resumed::value, std::string("s2"));
+  caf::anon_send(drain, atoms::resumed::value, std::string("s3"));
+  time.run();
+  CHECK(finished().report.owned == 2);
+  CHECK(finished().report.resumed == 2);
 }
