@@ -99,9 +99,9 @@ void secret_service::rotate(rotation_request request,
           rotations_.erase(id);
           auto it = rotation_callbacks_.find(id);
           if (it == rotation_callbacks_.end()) return;
-          auto then = std::move(it->second);
+          auto continuation = std::move(it->second);
           rotation_callbacks_.erase(it);
-          then(std::move(o));
+          continuation(std::move(o));
         });
       });
   rotations_.emplace(id, std::move(rotation));
