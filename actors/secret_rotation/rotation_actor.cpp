@@ -31,6 +31,7 @@ struct rotation_state {
   secure_bytes value;
   bool finished_earlier = false;
   bool timed_out = false; ///< past the lease's TTL: replies still on their way are ignored
+  std::string settle_why;  ///< why the lease's acquire has an unknown outcome
   static inline const char* name = "secret_rotation";
 };
 
@@ -330,6 +331,30 @@ void begin(rotation_pointer self) {
       });
 }
 
+// The acquire got no answer in time, yet Redis may have run it (a paused Redis runs what it
+// had queued): a lease nobody gives back would refuse every rotation of this secret for its
+// whole TTL (the chaos harness's drain-redis-paused fault showed it). The owner id is this
+// rotation's alone, so asking again is idempotent: granted means the lease is ours (new, or
+// the one that landed) and it is given back at once; held means another has it, so ours never
+// landed. Until Redis answers it asks again, at most until the lease's own end.
+void settle_unknown_lease(rotation_pointer self, std::string why) {
+  auto& st = self->state;
+  ask(self,
+      lease::task_lease_acquire_call(st.lease, st.deps->settings.rotation_lease, "secret rotation",
+                                     st.request.name),
+      [self, why](redis_reply r) {
+        auto result = lease::read_task_lease_reply(r, self->state.lease);
+        if (result.what == lease::task_lease_result::kind::unavailable) {
+          self->delayed_send(self, milliseconds(250), atoms::timer_tick::value,
+                             std::uint64_t{1});
+          self->state.settle_why = why;
+          return;
+        }
+        // Granted: finish() gives it back (the token is set); held: nothing of ours to give.
+        finish_unavailable(self, redis_reply::unavailable(why));
+      });
+}
+
 void take_lease(rotation_pointer self) {
   enter(self, rotation_step::taking_lease);
   auto& st = self->state;
@@ -339,8 +364,15 @@ void take_lease(rotation_pointer self) {
       [self](redis_reply r) {
         auto result = lease::read_task_lease_reply(r, self->state.lease);
         using kind = lease::task_lease_result::kind;
-        if (result.what == kind::unavailable)
-          return finish_unavailable(self, redis_reply::unavailable(result.why));
+        if (result.what == kind::unavailable) {
+          // The caller hears at once; settling the lease goes on behind its back.
+          rotation_outcome o;
+          o.what = rotation_outcome::kind::unavailable;
+          o.why = result.why;
+          if (auto done = std::move(self->state.done)) done(std::move(o));
+          self->state.done = nullptr;
+          return settle_unknown_lease(self, result.why);
+        }
         if (result.what == kind::held) {
           rotation_outcome o;
           o.what = rotation_outcome::kind::busy;
@@ -372,7 +404,10 @@ caf::behavior rotation(rotation_pointer self, std::shared_ptr<const rotation_dep
                      std::uint64_t{0});
   take_lease(self);
   return {
-      [=](atoms::timer_tick, std::uint64_t) { time_out(self); },
+      [=](atoms::timer_tick, std::uint64_t which) {
+        if (which == 1) return settle_unknown_lease(self, self->state.settle_why);
+        time_out(self);
+      },
   };
 }
 

@@ -6,6 +6,8 @@
 
 #include <caf/all.hpp>
 
+#include <set>
+
 #include "actors/secret_rotation/rotation_actor.hpp"
 #include "tests/support/fake_link.hpp"
 #include "tests/support/virtual_time.hpp"
@@ -315,4 +317,28 @@ TEST_CASE_METHOD(rotation_fixture, "Redis unreachable: unavailable, and nothing 
   REQUIRE(outcomes.size() == 1);
   CHECK(outcomes[0].what == rotation_outcome::kind::unavailable);
   CHECK(redis->count("secret_stage") == 0);
+}
+
+TEST_CASE_METHOD(rotation_fixture, "a lease acquire with no answer is settled: given back if it landed") {
+  int acquires = 0;
+  auto answer = redis->answer;
+  redis->answer = [&, answer](const script_call& c) -> std::optional<redis_reply> {
+    if (c.name == "lease_acquire" && acquires++ < 3)
+      return redis_reply::unavailable("redis did not answer within the time budget");
+    return answer(c); // then Redis answers again: the lease (same owner) is ours
+  };
+  start(request_for("stripe"));
+  // The caller hears UNAVAILABLE at once, not after the settling.
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].what == rotation_outcome::kind::unavailable);
+  time.advance(1000ms);
+  CHECK(acquires == 4);
+  // Every acquire was made as the same owner, and the lease it got is given back.
+  std::set<std::string> owners;
+  for (const auto& c : redis->calls)
+    if (c.name == "lease_acquire") owners.insert(c.args.at(0));
+  CHECK(owners.size() == 1);
+  CHECK(redis->count("lease_release") == 1);
+  CHECK(redis->count("secret_begin") == 0); // it did not go on rotating
+  CHECK(outcomes.size() == 1);
 }
