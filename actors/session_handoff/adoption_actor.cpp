@@ -179,12 +179,22 @@ void take_lease(adoption_pointer self) {
       .then(
           [self](redis_reply& r) {
             auto result = lease::read_task_lease_reply(r, self->state.lease);
+            using kind = lease::task_lease_result::kind;
+            // No answer in time, yet Redis may have run it: ask again as the same owner (the
+            // same owner asking again holds what landed) until Redis answers. Giving up would
+            // leave a landed lease held and, if every daemon gave up, nobody adopting.
+            if (result.what == kind::unavailable)
+              return self->delayed_send(self, std::chrono::milliseconds(250),
+                                        atoms::timer_tick::value, std::uint64_t{1});
             // One adopter: the daemon that gets the lease. The others find it held and leave.
-            if (result.what != lease::task_lease_result::kind::granted) return finish(self);
+            if (result.what != kind::granted) return finish(self);
             self->state.outcome.adopter = true;
             choose_targets(self);
           },
-          [self](caf::error&) { finish(self); });
+          [self](caf::error&) {
+            self->delayed_send(self, std::chrono::milliseconds(250), atoms::timer_tick::value,
+                               std::uint64_t{1});
+          });
 }
 
 caf::behavior adoption(adoption_pointer self, adoption_deps deps, std::string dead_node,
@@ -201,7 +211,11 @@ caf::behavior adoption(adoption_pointer self, adoption_deps deps, std::string de
   self->delayed_send(self, st.deps.lease_ttl, atoms::timer_tick::value, std::uint64_t{0});
   take_lease(self);
   return {
-      [=](atoms::timer_tick, std::uint64_t) {
+      [=](atoms::timer_tick, std::uint64_t which) {
+        if (which == 1) {
+          if (self->state.step == adoption_step::taking_lease) take_lease(self);
+          return;
+        }
         log::warn("session", "an adoption ran out of its lease's time",
                   {{"node", self->state.dead_node}, {"step", to_string(self->state.step)}});
         finish(self);

@@ -142,6 +142,24 @@ TEST_CASE_METHOD(adoption_fixture, "no live node to adopt them: the lease is giv
   CHECK(calls_named("lease_release").size() == 1);
 }
 
+TEST_CASE_METHOD(adoption_fixture, "a lease acquire with no answer is asked again, then the adoption goes on") {
+  auto answer = redis->answer;
+  int unanswered = 2;
+  redis->answer = [&, answer](const script_call& c) -> std::optional<redis_reply> {
+    if (c.name == "lease_acquire" && unanswered-- > 0)
+      return redis_reply::unavailable("redis did not answer within the time budget");
+    return answer(c);
+  };
+  adopt("n1");
+  time.run();
+  CHECK(outcomes.empty()); // still asking
+  time.advance(500ms);
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].adopter);
+  CHECK(outcomes[0].adopted == 2);
+  CHECK(calls_named("lease_acquire").size() == 3);
+}
+
 TEST_CASE("handoff targets: the fewest sessions first, or each in turn, never the leaving node") {
   std::vector<membership::node_record> nodes(4);
   nodes[0].id = "a";
