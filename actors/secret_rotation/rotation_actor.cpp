@@ -157,29 +157,43 @@ void promote(rotation_pointer self) {
       });
 }
 
+/// Runs a hook through the hook runner; `then` gets its result if it exited 0 in time. A hook
+/// that failed, or did not answer, rolls the staged version back ("the <which> hook <failed>").
+template <class F>
+void call_hook(rotation_pointer self, const std::string& command,
+               std::shared_ptr<const secure_bytes> input, const char* which, const char* failed,
+               F then) {
+  auto& st = self->state;
+  hook_job job{command, std::move(input), hook_environment(self),
+               st.deps->settings.hook_timeout.count()};
+  auto name = std::string("the ") + which + " hook ";
+  // The hook's own timeout ends it; the extra second covers starting and reaping it.
+  self->request(st.deps->hooks, st.deps->settings.hook_timeout + milliseconds(1000),
+                atoms::hook::value, std::move(job))
+      .then(
+          [self, name, failed, then](hook_reply& h) mutable {
+            if (self->state.timed_out) return;
+            if (!h || !h->ok)
+              return abort_and_fail(self, name + failed + ": " +
+                                              (h ? h->why : std::string("no result")));
+            then(*h);
+          },
+          [self, name](caf::error& e) {
+            if (self->state.timed_out) return;
+            abort_and_fail(self, name + "did not answer: " + self->system().render(e));
+          });
+}
+
 void test(rotation_pointer self) {
   auto& st = self->state;
   const auto& item = st.request.item;
   if (!st.request.hooks || !item || item->test_hook.empty()) return promote(self);
   enter(self, rotation_step::testing);
-  hook_job job{item->test_hook, std::make_shared<const secure_bytes>(st.value.clone()),
-               hook_environment(self), st.deps->settings.hook_timeout.count()};
-  // The hook's own timeout ends it; the extra second covers starting and reaping it.
-  self->request(st.deps->hooks, st.deps->settings.hook_timeout + milliseconds(1000),
-                atoms::hook::value, std::move(job))
-      .then(
-          [self](hook_reply& h) {
-            if (self->state.timed_out) return;
-            if (!h || !h->ok)
-              return abort_and_fail(self, "the test hook refused the new value: " +
-                                              (h ? h->why : std::string("no result")));
-            failpoint("secret-after-test");
-            promote(self);
-          },
-          [self](caf::error& e) {
-            if (self->state.timed_out) return;
-            abort_and_fail(self, "the test hook did not answer: " + self->system().render(e));
-          });
+  call_hook(self, item->test_hook, std::make_shared<const secure_bytes>(st.value.clone()),
+            "test", "refused the new value", [self](hook_result&) {
+              failpoint("secret-after-test");
+              promote(self);
+            });
 }
 
 void seal_and_stage(rotation_pointer self) {
@@ -234,26 +248,12 @@ void obtain_value(rotation_pointer self) {
   }
   const auto& item = st.request.item;
   if (st.request.hooks && item && !item->generate_hook.empty()) {
-    hook_job job{item->generate_hook, nullptr, hook_environment(self),
-                 st.deps->settings.hook_timeout.count()};
-    self->request(st.deps->hooks, st.deps->settings.hook_timeout + milliseconds(1000),
-                  atoms::hook::value, std::move(job))
-        .then(
-            [self](hook_reply& h) {
-              if (self->state.timed_out) return;
-              if (!h || !h->ok)
-                return abort_and_fail(self, "the generate hook failed: " +
-                                                (h ? h->why : std::string("no result")));
-              std::string why;
-              if (!take_generated(self, *h, why)) return abort_and_fail(self, why);
-              seal_and_stage(self);
-            },
-            [self](caf::error& e) {
-              if (self->state.timed_out) return;
-              abort_and_fail(self,
-                             "the generate hook did not answer: " + self->system().render(e));
-            });
-    return;
+    return call_hook(self, item->generate_hook, nullptr, "generate", "failed",
+                     [self](hook_result& h) {
+                       std::string why;
+                       if (!take_generated(self, h, why)) return abort_and_fail(self, why);
+                       seal_and_stage(self);
+                     });
   }
   auto bytes = random_bytes(item ? item->generate_bytes : 32);
   auto text = item && item->encoding == "base64" ? to_base64(bytes) : to_hex(bytes);
