@@ -13,6 +13,7 @@
 #include "services/rate/rate_policy.hpp"
 #include "redis/link_settings.hpp"
 #include "model/secret/secret_settings.hpp"
+#include "model/breaker/breaker_policy.hpp"
 #include "common/log.hpp"
 
 namespace baton {
@@ -137,6 +138,7 @@ struct config {
   rate_config rate;
   dedup_config dedup;
   secret::secrets_config secrets;
+  breaker::breakers_config breakers; ///< BREAKER CHECK|REPORT|STATE|...: named policies, default
   membership_config membership;
   sessions_config sessions;
   runtime_config runtime;

@@ -15,6 +15,7 @@
 #include "redis/redis_endpoint.hpp"
 #include "daemon/config_checker.hpp"
 #include "daemon/config_secrets.hpp"
+#include "daemon/config_breakers.hpp"
 
 namespace baton {
 namespace {
@@ -337,7 +338,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
   if (root.IsNull()) return result; // an empty file: all defaults
   if (!c.expect_map(root, "the top level",
                     {"node_id", "prefix", "socket", "http", "redis", "log", "access", "leases",
-                     "rate", "dedup", "secrets", "membership", "sessions", "runtime"}))
+                     "rate", "dedup", "secrets", "breakers", "membership", "sessions", "runtime"}))
     return result;
   auto& cfg = result.cfg;
   try {
@@ -352,6 +353,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
     if (auto n = root["rate"]) read_rate(c, n, cfg.rate);
     if (auto n = root["dedup"]) read_dedup(c, n, cfg.dedup);
     if (auto n = root["secrets"]) read_secrets(c, n, cfg.secrets);
+    if (auto n = root["breakers"]) read_breakers(c, n, cfg.breakers);
     if (auto n = root["membership"]) read_membership(c, n, cfg.membership);
     if (auto n = root["sessions"]) read_sessions(c, n, cfg.sessions);
     if (auto n = root["runtime"]) read_runtime(c, n, cfg.runtime);
