@@ -32,6 +32,17 @@ using stop_all = caf::atom_constant<caf::atom("stopall")>;
 /// Run a hook: (hook, hook_job) -> hook_reply.
 using hook = caf::atom_constant<caf::atom("hook")>;
 
+// -- the secret cache (actors/secret_cache) ---------------------------------------------
+/// Read a secret from Redis into the cache; `id` (0: nobody waits) comes back in the news:
+/// (load, name, id).
+using load = caf::atom_constant<caf::atom("sload")>;
+/// A payload of the secrets' announcement channel ("changed <name> <epoch>"): (announce, text).
+using announce = caf::atom_constant<caf::atom("announce")>;
+/// Reload every cached secret (announcements may have been missed): (reload_all).
+using reload_all = caf::atom_constant<caf::atom("reloadall")>;
+/// Uses of served versions counted on the reactor since the last flush: (uses, [secret_use]).
+using uses = caf::atom_constant<caf::atom("uses")>;
+
 // -- membership (actors/membership) ------------------------------------------------------
 /// Mark this node draining: (drain) -> bool.
 using drain = caf::atom_constant<caf::atom("drain")>;

@@ -27,31 +27,31 @@ secret_service::secret_service(boost::asio::io_context& io, redis_link::redis_po
                                const keyring& keys, secret_service_settings settings)
     : redis_(redis), keys_(keys), settings_(std::move(settings)), io_(io),
       audit_(io, redis, settings_.node_id, audit_stream(settings_.prefix),
-             settings_.config.audit_max_entries, settings_.config.audit_flush),
-      refresh_timer_(io) {}
+             settings_.config.audit_max_entries, settings_.config.audit_flush) {}
 
 secret_service::~secret_service() = default;
 
 // -- lifecycle -----------------------------------------------------------------------------
 
 void secret_service::start(redis_link::redis_subscriber& events) {
-  events.subscribe(events_channel(settings_.prefix),
-                   [this](const std::string& payload) { on_announcement(payload); });
+  events.subscribe(events_channel(settings_.prefix), [this](const std::string& payload) {
+    if (cache_) caf::anon_send(cache_, atoms::announce::value, payload);
+  });
   // Announcements sent while the subscription was down are lost: reload what is cached.
   events.on_resubscribed([this] {
-    for (auto& [name, entry] : cache_)
-      if (entry.loaded) load(name);
+    if (cache_) caf::anon_send(cache_, atoms::reload_all::value);
   });
   for (const auto& item : settings_.config.items)
     load(item.name);
   audit_.start();
-  arm_refresh();
 }
 
 void secret_service::stop() {
   stopped_ = true;
-  refresh_timer_.cancel();
   audit_.flush();
+  if (cache_) caf::anon_send_exit(cache_, caf::exit_reason::user_shutdown);
+  cache_ = secret_cache_actor{};
+  load_waiters_.clear(); // on this thread: they may hold client connections
   // A rotation stopped at any step leaves the served versions as they were; the next one
   // finishes or rolls back what it left pending.
   for (auto& [id, rotation] : rotations_)
@@ -76,6 +76,23 @@ void secret_service::use_actors(caf::actor_system& system, redis_link::redis_lin
     log::debug("secret", "rotation step", {{"secret", name}, {"step", to_string(step)}});
   };
   rotation_deps_ = std::move(deps);
+
+  secret_cache_deps cache;
+  cache.link = rotation_deps_->link;
+  cache.keys = rotation_deps_->keys;
+  cache.settings = settings_.config;
+  cache.prefix = settings_.prefix;
+  cache.node_id = settings_.node_id;
+  cache.max_cached = max_cached;
+  cache_counters_ = cache.counters;
+  auto alive = std::weak_ptr<bool>(alive_);
+  auto& io = io_;
+  cache.tell = [&io, alive, this](std::vector<cache_news> news) {
+    boost::asio::post(io, [alive, this, news = std::move(news)]() mutable {
+      if (alive.lock()) on_cache_news(std::move(news));
+    });
+  };
+  cache_ = spawn_secret_cache(system, std::move(cache));
 }
 
 void secret_service::rotate(rotation_request request,
@@ -110,7 +127,7 @@ void secret_service::rotate(rotation_request request,
 // -- the commands --------------------------------------------------------------------------
 
 void secret_service::get(const std::string& name, secret_caller who, secret_callback done) {
-  with_entry(name, [this, name, who, done = std::move(done)](cached_secret* entry, bool) {
+  with_entry(name, [this, name, who, done = std::move(done)](const served_secret* entry, bool) {
     if (!entry) {
       audit(who, "get", name, "unavailable");
       return done(answer(secret_answer::kind::unavailable,
@@ -125,12 +142,12 @@ void secret_service::get(const std::string& name, secret_caller who, secret_call
       return done(answer(secret_answer::kind::absent));
     }
     auto a = answer(secret_answer::kind::value);
-    a.value.assign(entry->current->value.view());
+    a.value.assign(entry->current->value->view());
     a.version = entry->current->version;
     a.state = "current";
     a.degraded = degraded(*entry);
     a.epoch = entry->epoch;
-    ++entry->unflushed_uses[a.version];
+    count_use(name, a.version);
     ++counters_.gets;
     if (a.degraded) ++counters_.degraded;
     audit_.record({who.uid, who.pid, "get", name, a.version, "ok"});
@@ -144,7 +161,7 @@ void secret_service::verify(const std::string& name, std::string candidate, secr
   OPENSSL_cleanse(candidate.data(), candidate.size());
   // Compares with every served version, without stopping at a match, in constant time per
   // comparison (digests of equal length, so the candidate's length does not show either).
-  auto check = [this, digest](cached_secret& entry, secret_answer& a) {
+  auto check = [this, name, digest](const served_secret& entry, secret_answer& a) {
     auto now = clock::now();
     const served_version* match = nullptr;
     bool is_current = false;
@@ -161,7 +178,7 @@ void secret_service::verify(const std::string& name, std::string candidate, secr
     a.what = secret_answer::kind::match;
     a.version = match->version;
     a.state = is_current ? "current" : "previous";
-    ++entry.unflushed_uses[a.version];
+    count_use(name, a.version);
     return true;
   };
   auto finish = [this, name, who, done](secret_answer a) {
@@ -173,7 +190,7 @@ void secret_service::verify(const std::string& name, std::string candidate, secr
                    a.what == secret_answer::kind::match ? a.state : "no-match"});
     done(std::move(a));
   };
-  with_entry(name, [this, name, who, check, finish, done](cached_secret* entry, bool) {
+  with_entry(name, [this, name, who, check, finish, done](const served_secret* entry, bool) {
     if (!entry) {
       audit(who, "verify", name, "unavailable");
       return done(answer(secret_answer::kind::unavailable,
@@ -198,9 +215,10 @@ void secret_service::verify(const std::string& name, std::string candidate, secr
     };
     if (!redis_.status().reachable()) return cannot_tell();
     load(name, [this, name, check, finish, cannot_tell](bool loaded) {
-      auto& reloaded = cache_[name];
+      auto it = served_.find(name);
       auto again = answer(secret_answer::kind::no_match);
-      if (check(reloaded, again) || loaded) return finish(std::move(again));
+      if (it != served_.end() && check(*it->second, again)) return finish(std::move(again));
+      if (loaded) return finish(std::move(again));
       cannot_tell();
     });
   });
@@ -233,9 +251,9 @@ void secret_service::info(const std::string& name, secret_caller who, secret_cal
         for (std::size_t i = 0; i + 1 < usage.elements.size(); i += 2)
           result->uses[std::strtoll(usage.elements[i].str.c_str(), nullptr, 10)] +=
               std::strtoll(usage.elements[i + 1].str.c_str(), nullptr, 10);
-        auto it = cache_.find(name); // this node's uses not flushed yet
-        if (it != cache_.end())
-          for (const auto& [version, uses] : it->second.unflushed_uses)
+        auto it = unflushed_uses_.find(name); // this node's uses not flushed yet
+        if (it != unflushed_uses_.end())
+          for (const auto& [version, uses] : it->second)
             result->uses[version] += uses;
         done(std::move(*result));
       });
@@ -251,8 +269,8 @@ void secret_service::change(const std::string& name, std::optional<secure_bytes>
   request.hooks = hooks;
   request.grace = grace_of(name);
   if (auto* item = settings_.config.item(name)) request.item = *item;
-  if (auto it = cache_.find(name); it != cache_.end())
-    request.version_floor = it->second.highest_version;
+  if (auto it = served_.find(name); it != served_.end())
+    request.version_floor = it->second->highest_version;
   rotate(std::move(request),
                 [this, name, command, who, done = std::move(done)](rotation_outcome o) {
                   using kind = rotation_outcome::kind;
@@ -307,17 +325,20 @@ void secret_service::render_metrics(std::string& out) const {
   e.sample("baton_secret_rotations_total{result=\"done\"}", counters_.rotations_done);
   e.sample("baton_secret_rotations_total{result=\"busy\"}", counters_.rotations_busy);
   e.sample("baton_secret_rotations_total{result=\"failed\"}", counters_.rotations_failed);
+  auto cache_count = [this](std::atomic<std::uint64_t> secret_cache_counters::*field) {
+    return cache_counters_ ? ((*cache_counters_).*field).load() : std::uint64_t{0};
+  };
   counter("baton_secret_reloads_total", "Secrets read from Redis into this daemon's memory.",
-          counters_.reloads);
+          cache_count(&secret_cache_counters::reloads));
   counter("baton_secret_degraded_total",
           "GET and VERIFY answered from memory while Redis was unreachable.", counters_.degraded);
   counter("baton_secret_decrypt_failures_total",
           "Versions that could not be decrypted (tampered, or wrapped by an unknown KEK).",
-          counters_.decrypt_failures);
+          cache_count(&secret_cache_counters::decrypt_failures));
   counter("baton_secret_refusals_total", "SECRET calls refused by the access rules.",
           counters_.refusals);
   e.declare("baton_secret_cached", "gauge", "Secret names held in this daemon's memory.");
-  e.sample("baton_secret_cached", static_cast<std::uint64_t>(cache_.size()));
+  e.sample("baton_secret_cached", cache_count(&secret_cache_counters::cached));
 }
 
 } // namespace baton::secret

@@ -1,17 +1,16 @@
 // Secrets as this daemon's clients see them: SECRET GET and VERIFY answered from memory (no
-// Redis round trip), kept fresh by the announcements of every promotion and retirement, by a
-// periodic acknowledgement that also catches a missed announcement, and by a reload when a
-// VERIFY does not match (the caller may hold a version newer than this cache). While Redis is
-// unreachable the cached versions keep being served, and answers say they are degraded.
-// Usage counts, retirement and the audit trail hang off here. Rotations are actors
-// (actors/secret_rotation): this service starts them, keeps their handles and hears their
-// outcome posted back onto the I/O thread.
+// Redis round trip), from the snapshots the secret cache actor publishes
+// (actors/secret_cache: it keeps them fresh by announcements, acknowledgements and a periodic
+// refresh), with a reload when a VERIFY does not match (the caller may hold a version newer
+// than this cache). While Redis is unreachable the cached versions keep being served, and
+// answers say they are degraded. Usage counts and the audit trail are kept here. Rotations are
+// actors (actors/secret_rotation): this service starts them, keeps their handles and hears
+// their outcome posted back onto the I/O thread.
 //
 // Runs on the I/O thread, like the lease and rate services.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <array>
 #include <chrono>
@@ -29,7 +28,9 @@
 #include "model/secret/envelope.hpp"
 #include "services/secret/secret_audit.hpp"
 #include "model/secret/secret_record.hpp"
+#include "actors/secret_cache/secret_cache_actor.hpp"
 #include "actors/secret_rotation/rotation_actor.hpp"
+#include "model/secret/served_secret.hpp"
 #include "model/secret/secret_settings.hpp"
 
 namespace baton::secret {
@@ -131,48 +132,17 @@ public:
   void render_metrics(std::string& out) const;
 
 private:
-  struct served_version {
-    std::int64_t version = 0;
-    secure_bytes value;
-    std::array<unsigned char, 32> digest{};
-    clock::time_point verify_until = clock::time_point::max(); ///< previous: its grace end
-    std::string ciphertext; ///< what it was opened from (not secret): reused while unchanged
-  };
-  struct cached_secret {
-    bool loaded = false; ///< a load has completed (the entry answers from memory)
-    bool exists = false;
-    std::int64_t epoch = -1;
-    std::int64_t rotated_at_ms = 0;
-    std::optional<served_version> current;
-    std::vector<served_version> previous;
-    std::string error;       ///< the current version could not be opened
-    bool stale = false;      ///< the last load failed: serving what an earlier load found
-    bool retire_due = false; ///< a previous version's grace is over: Redis should retire it
-    // A load in flight, and who waits for the one after it.
-    bool loading = false;
-    bool again = false;
-    std::vector<std::function<void(bool)>> waiting;      ///< the load in flight
-    std::vector<std::function<void(bool)>> next_waiting; ///< the load after it
-    std::map<std::int64_t, std::int64_t> unflushed_uses;
-    /// The highest version ever seen here, kept when Redis loses the secret: the next version
-    /// made here is above it, so a number never names two values (lua/secret_begin.lua).
-    std::int64_t highest_version = 0;
-  };
-
-  /// Loads (or reloads) one secret; `done(true)` once the cache holds what Redis had after
-  /// this call was made.
+  /// Asks the cache to read `name` from Redis; `done(ok)` runs (on this thread) once this
+  /// daemon serves what Redis had after the call, or the read failed.
   void load(const std::string& name, std::function<void(bool)> done = nullptr);
-  void start_load(const std::string& name);
-  void apply(const std::string& name, cached_secret& entry, const secret_record& record);
-  /// Answers from memory once the entry has loaded, loading it first if needed.
-  void with_entry(const std::string& name, std::function<void(cached_secret*, bool)> use);
-  void acknowledge(const std::string& name, std::int64_t version);
-  void refresh();
-  void arm_refresh();
-  void on_announcement(const std::string& payload);
-  std::int64_t estimated_redis_ms() const;
+  /// Answers from memory once the entry has loaded, loading it first if needed; nullptr if
+  /// it could not be (Redis unreachable, or too many names cached).
+  void with_entry(const std::string& name, std::function<void(const served_secret*, bool)> use);
+  void on_cache_news(std::vector<cache_news> news);
+  void rotate_on_schedule(const std::string& name, std::int64_t version_floor);
+  void count_use(const std::string& name, std::int64_t version);
   milliseconds grace_of(const std::string& name) const;
-  bool degraded(const cached_secret& entry) const;
+  bool degraded(const served_secret& entry) const;
   void rewrap_names(std::shared_ptr<std::vector<std::string>> names, std::size_t next,
                     std::shared_ptr<secret_answer> total, secret_caller who, secret_callback done);
   void scan_names(std::string cursor, std::shared_ptr<std::vector<std::string>> names,
@@ -193,15 +163,22 @@ private:
   std::uint64_t next_rotation_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); ///< outcomes posted after we die
   secret_audit audit_;
-  std::unordered_map<std::string, cached_secret> cache_;
+  /// What this daemon serves, as the cache last published it; read only on this thread.
+  std::unordered_map<std::string, std::shared_ptr<const served_secret>> served_;
+  secret_cache_actor cache_;
+  std::shared_ptr<secret_cache_counters> cache_counters_;
+  /// What runs when a load asked for by this thread is over, by id (kept here, not in the
+  /// actor: it may hold a client's connection).
+  std::unordered_map<std::uint64_t, std::function<void(bool)>> load_waiters_;
+  std::uint64_t next_load_ = 0;
+  /// Uses counted since the cache last collected them: name -> version -> uses.
+  std::unordered_map<std::string, std::map<std::int64_t, std::int64_t>> unflushed_uses_;
   std::function<void(const std::string&, std::int64_t, std::int64_t)> changed_;
-  boost::asio::steady_timer refresh_timer_;
-  std::int64_t redis_offset_ms_ = 0;     ///< Redis' clock minus this host's, as last read
   std::set<std::string> rotating_; ///< names whose scheduled rotation is in flight
   struct counters {
     std::uint64_t gets = 0, verified_current = 0, verified_previous = 0, not_matched = 0;
     std::uint64_t rotations_done = 0, rotations_failed = 0, rotations_busy = 0;
-    std::uint64_t reloads = 0, degraded = 0, decrypt_failures = 0, refusals = 0;
+    std::uint64_t degraded = 0, refusals = 0;
   } counters_;
   bool stopped_ = false;
 };

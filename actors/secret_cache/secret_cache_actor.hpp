@@ -1,0 +1,99 @@
+// The secret cache: keeps the secrets this daemon serves fresh. It reads a secret from Redis
+// when asked (first use, WATCH, a mismatch to double-check), when an announcement says it
+// changed, when the subscription came back (announcements may have been lost), and on its
+// own schedule: every `refresh` it acknowledges what it serves, finds an announcement it
+// missed (an acknowledgement answers with Redis' epoch), reloads what was stale or absent,
+// flushes usage counts, retires previous versions whose grace is over and says which
+// scheduled rotations are due. It lives across time and many round trips, so it is an actor.
+//
+// GET and VERIFY never wait for it: every load yields a new immutable `served_secret`, handed
+// to the reactor (`cache_news::published`) which answers from its own table of them, with no
+// lock and no hop. Decryption happens here, off the reactor.
+#pragma once
+
+#include <caf/actor_system.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/redis_link/redis_link_actor.hpp"
+#include "model/secret/envelope.hpp"
+#include "model/secret/secret_settings.hpp"
+#include "model/secret/served_secret.hpp"
+#include "protocol/atoms.hpp"
+
+namespace baton::secret {
+
+/// Uses of one served version counted on the reactor, flushed to Redis by the cache.
+struct secret_use {
+  std::string name;
+  std::int64_t version = 0;
+  std::int64_t count = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, secret_use& x) {
+  return f(x.name, x.version, x.count);
+}
+
+/// What the cache tells the secret service, in order (through `secret_cache_deps::tell`).
+struct cache_news {
+  enum class kind {
+    published,    ///< `name` is now served as `served` (replace the reactor's copy)
+    loaded,       ///< the load asked for with `id` is over: `ok` if Redis answered
+    changed,      ///< `name` has a new current `version` (for watchers; not on a first load)
+    rotation_due, ///< `name`'s schedule says rotate; `version` is the highest seen here
+    collect_uses, ///< send the uses counted since the last time (uses, [secret_use])
+  };
+  kind what = kind::published;
+  std::string name;
+  std::shared_ptr<const served_secret> served;
+  std::uint64_t id = 0;
+  bool ok = false;
+  std::int64_t version = 0;
+  std::int64_t epoch = 0;
+};
+
+/// Counted by the cache, read by the metrics page on the reactor.
+struct secret_cache_counters {
+  std::atomic<std::uint64_t> reloads{0};
+  std::atomic<std::uint64_t> decrypt_failures{0};
+  std::atomic<std::uint64_t> cached{0};
+};
+
+struct secret_cache_deps {
+  redis_link::redis_link_actor link;
+  std::shared_ptr<const keyring> keys; ///< read-only once loaded
+  secrets_config settings;
+  std::string prefix;
+  std::string node_id;
+  std::size_t max_cached = 10000; ///< names served from memory; more are not loaded
+  std::shared_ptr<secret_cache_counters> counters = std::make_shared<secret_cache_counters>();
+  /// Runs on the cache's thread with what one message brought, in order; the daemon posts it
+  /// onto the reactor in one hop.
+  std::function<void(std::vector<cache_news>)> tell;
+};
+
+/// The cache's protocol:
+///   (load, name, id)          read `name` from Redis; news `loaded` with `id` once the cache
+///                             holds what Redis had after this message arrived (id 0: none)
+///   (announce, payload)       a message of the secrets' channel: reload what it names
+///   (reload_all)              the subscription came back: reload everything loaded
+///   (uses, [secret_use])      the counts asked for with `collect_uses`: flush them to Redis
+///   (timer_tick, generation)  internal: the refresh is due
+using secret_cache_actor = caf::typed_actor<
+    caf::reacts_to<atoms::load, std::string, std::uint64_t>,
+    caf::reacts_to<atoms::announce, std::string>, caf::reacts_to<atoms::reload_all>,
+    caf::reacts_to<atoms::uses, std::vector<secret_use>>,
+    caf::reacts_to<atoms::timer_tick, std::uint64_t>>;
+
+secret_cache_actor spawn_secret_cache(caf::actor_system& system, secret_cache_deps deps);
+
+} // namespace baton::secret
