@@ -10,6 +10,7 @@
 #include "services/dedup/dedup_commands.hpp"
 #include "services/lease/elect_commands.hpp"
 #include "services/lease/lease_commands.hpp"
+#include "services/breaker/breaker_commands.hpp"
 #include "services/membership/node_commands.hpp"
 #include "services/rate/rate_commands.hpp"
 #include "services/secret/secret_commands.hpp"
@@ -120,6 +121,11 @@ constexpr std::pair<command_id, command_handler> bindings[] = {
     {command_id::node_list, run_node_command},
     {command_id::node_info, run_node_command},
     {command_id::node_drain, run_node_command},
+    {command_id::breaker_check, run_breaker_command},
+    {command_id::breaker_report, run_breaker_command},
+    {command_id::breaker_state, run_breaker_command},
+    {command_id::breaker_list, run_breaker_command},
+    {command_id::breaker_force, run_breaker_command},
 };
 
 } // namespace

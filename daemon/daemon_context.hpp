@@ -37,6 +37,9 @@ class session_service;
 namespace baton::secret {
 class secret_service;
 } // namespace baton::secret
+namespace baton::breaker {
+class breaker_service;
+} // namespace baton::breaker
 
 namespace baton {
 
@@ -60,6 +63,7 @@ struct daemon_context {
   secret::secret_service* secrets = nullptr;         ///< set by main when KEKs are configured
   membership::membership_service* members = nullptr; ///< set by main once built
   session::session_service* sessions = nullptr;      ///< set by main when KEKs are configured
+  breaker::breaker_service* breakers = nullptr;      ///< set by main once built
   push_hub pushes;
   /// Run with a client connection's id when it closes (crash, kill -9, QUIT, stop): whatever
   /// the client held through it (leases, later claims and sessions) is given back.

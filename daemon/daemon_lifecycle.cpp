@@ -90,6 +90,7 @@ void daemon_lifecycle::shut_down() {
   d_.server->stop();
   d_.http->stop();
   reload_signal_.cancel();
+  if (d_.breakers) d_.breakers->stop();
   if (d_.secrets) d_.secrets->stop();   // writes the audit records still batched
   if (d_.sessions) d_.sessions->stop(); // ends adoptions still running
   // Retire leases before the link goes: each ends when its holder was promised, without

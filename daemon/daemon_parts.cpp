@@ -117,6 +117,18 @@ void build_membership(daemon_parts& d) {
   d.ctx->members = d.members.get();
 }
 
+void build_breakers(daemon_parts& d) {
+  const auto& cfg = d.cfg;
+  breaker::breaker_settings s;
+  s.prefix = cfg.prefix;
+  s.node_id = cfg.node_id;
+  s.config = cfg.breakers;
+  d.breakers = std::make_unique<breaker::breaker_service>(*d.pool, std::move(s));
+  d.breakers->use_fleet(*d.system, d.link_actor, d.io, breaker::fleet_settings{});
+  d.breakers->listen(*d.events);
+  d.ctx->breakers = d.breakers.get();
+}
+
 // Secrets and sessions exist only where KEKs are configured: sessions seal their state with
 // the same envelope and sign resume tokens with a key derived from the KEK.
 bool build_secrets_and_sessions(daemon_parts& d) {
@@ -191,6 +203,7 @@ std::unique_ptr<daemon_parts> build_daemon(config cfg) {
   build_leases(*d);
   build_rates_and_dedup(*d);
   build_membership(*d);
+  build_breakers(*d);
   if (!build_secrets_and_sessions(*d)) {
     d->stop_actors();
     return nullptr;

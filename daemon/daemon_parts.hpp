@@ -23,6 +23,7 @@
 #include "redis/link_settings.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
+#include "services/breaker/breaker_service.hpp"
 #include "services/dedup/dedup_service.hpp"
 #include "services/lease/lease_service.hpp"
 #include "services/lease/lease_watch.hpp"
@@ -55,6 +56,7 @@ struct daemon_parts {
   std::unique_ptr<dedup::dedup_service> dedup;
   std::unique_ptr<membership::membership_service> members;
   std::shared_ptr<secret::keyring> keys = std::make_shared<secret::keyring>();
+  std::unique_ptr<breaker::breaker_service> breakers;
   std::unique_ptr<secret::secret_service> secrets;   ///< only with KEKs configured
   std::unique_ptr<session::session_service> sessions; ///< only with KEKs configured
   // -- the servers -------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 
 #include "metrics/prometheus_text.hpp"
 #include "services/rate/rate_service.hpp"
+#include "services/breaker/breaker_service.hpp"
 #include "services/secret/secret_service.hpp"
 #include "build_info.hpp"
 #include "common/log.hpp"
@@ -26,6 +27,7 @@ std::string family_metrics(const daemon_context& ctx) {
   std::string out;
   if (ctx.rates) ctx.rates->counters().render(out);
   if (ctx.secrets) ctx.secrets->render_metrics(out);
+  if (ctx.breakers) ctx.breakers->render_metrics(out);
   return out;
 }
 

@@ -5,8 +5,8 @@
 -- ARGV[1] node, ARGV[2] "ok" or "fail", ARGV[3] open_ms, ARGV[4] backoff, ARGV[5] max_open_ms,
 -- ARGV[6] generation floor, ARGV[7] channel, ARGV[8] name
 -- Announces "state <name> closed|open <generation> <node> <open_ms> <consecutive trips>".
--- Reply: {1, state, generation, open_ms} settled; {0, reason, generation} with reason the
--- state it is in, or "not-holder".
+-- Reply: {1, state, generation, open_ms, consecutive trips} settled; {0, reason, generation}
+-- with reason the state it is in, or "not-holder".
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cur = redis.call('HMGET', KEYS[1], 'state', 'gen', 'trips')
@@ -33,4 +33,4 @@ else
 end
 redis.call('PUBLISH', ARGV[7], 'state ' .. ARGV[8] .. ' ' .. state .. ' ' ..
            string.format('%d', gen) .. ' ' .. ARGV[1] .. ' ' .. open_ms .. ' ' .. trips)
-return {1, state, gen, open_ms}
+return {1, state, gen, open_ms, trips}

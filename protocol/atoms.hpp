@@ -43,6 +43,15 @@ using reload_all = caf::atom_constant<caf::atom("reloadall")>;
 /// Uses of served versions counted on the reactor since the last flush: (uses, [secret_use]).
 using uses = caf::atom_constant<caf::atom("uses")>;
 
+// -- breakers' fleet side (actors/breaker) -----------------------------------------------
+/// This host's breaker moved (tripped, turned half-open, its probe passed or failed):
+/// (moved, breaker_move).
+using moved = caf::atom_constant<caf::atom("bmoved")>;
+/// Read these breakers' fleet state from Redis and tell it (start, reconnect): (sync, [name]).
+using sync = caf::atom_constant<caf::atom("bsync")>;
+/// This host's windows, to report for BREAKER STATE: (counts, [breaker_count]).
+using counts = caf::atom_constant<caf::atom("bcounts")>;
+
 // -- membership (actors/membership) ------------------------------------------------------
 /// Mark this node draining: (drain) -> bool.
 using drain = caf::atom_constant<caf::atom("drain")>;

@@ -63,6 +63,11 @@ enum class command_id {
   node_list,
   node_info,
   node_drain,
+  breaker_check,
+  breaker_report,
+  breaker_state,
+  breaker_list,
+  breaker_force,
   subscribe,
   unsubscribe,
 };

@@ -172,7 +172,8 @@ std::optional<transition> breaker_machine::adopt(const shared_state& shared,
     consecutive_trips_ = std::max(shared.consecutive_trips, 1);
     break;
   case breaker_state::half_open:
-    consecutive_trips_ = std::max(shared.consecutive_trips, 0);
+    // Still the same run of trips (a probe grant does not say how many; keep what we know).
+    consecutive_trips_ = std::max(shared.consecutive_trips, consecutive_trips_);
     break;
   case breaker_state::closed:
     window_.reset(); // the fleet's probes passed: start afresh, as a local close does

@@ -1,0 +1,403 @@
+// Circuit breakers on the request path; see breaker_service.hpp.
+#include "services/breaker/breaker_service.hpp"
+
+#include <boost/asio/post.hpp>
+#include <caf/send.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/log.hpp"
+#include "model/breaker/breaker_keys.hpp"
+
+namespace baton::breaker {
+
+using std::chrono::milliseconds;
+using redis_link::redis_reply;
+using redis_link::reply_kind;
+
+breaker_service::breaker_service(redis_link::redis_pool& redis, breaker_settings settings,
+                                 std::function<clock::time_point()> now)
+    : redis_(redis), settings_(std::move(settings)), now_(std::move(now)) {
+  for (const auto& p : settings_.config.policies)
+    breakers_.emplace(p.name, std::make_unique<entry>(p, settings_.node_id));
+}
+
+// -- lifecycle -----------------------------------------------------------------------------
+
+void breaker_service::use_fleet(caf::actor_system& system, redis_link::redis_link_actor link,
+                                boost::asio::io_context& io, fleet_settings settings) {
+  settings.prefix = settings_.prefix;
+  settings.node_id = settings_.node_id;
+  auto alive = std::weak_ptr<bool>(alive_);
+  settings.tell = [&io, alive, this](std::vector<fleet_news> news) {
+    boost::asio::post(io, [alive, this, news = std::move(news)]() mutable {
+      if (alive.lock()) on_news(std::move(news));
+    });
+  };
+  fleet_ = spawn_breaker_fleet(system, std::move(link), std::move(settings));
+}
+
+void breaker_service::listen(redis_link::redis_subscriber& events) {
+  events.subscribe(events_channel(settings_.prefix), [this](const std::string& payload) {
+    if (fleet_) caf::anon_send(fleet_, atoms::announce::value, payload);
+  });
+  // Announcements sent while the subscription was down are lost: read every breaker again.
+  // (The first subscription counts as one: that is how state survives a restart.)
+  events.on_resubscribed([this] {
+    std::vector<std::string> names;
+    for (const auto& [name, e] : breakers_)
+      names.push_back(name);
+    sync(names);
+  });
+}
+
+void breaker_service::stop() {
+  if (fleet_) caf::anon_send_exit(fleet_, caf::exit_reason::user_shutdown);
+  fleet_ = breaker_fleet_actor{};
+}
+
+void breaker_service::sync(const std::vector<std::string>& names) {
+  if (!fleet_ || names.empty()) return;
+  std::vector<fleet_rules> rules;
+  for (const auto& name : names)
+    if (auto it = breakers_.find(name); it != breakers_.end())
+      rules.push_back(rules_of(name, it->second->machine.policy()));
+  caf::anon_send(fleet_, atoms::sync::value, std::move(rules));
+}
+
+// -- finding breakers ----------------------------------------------------------------------
+
+breaker_service::entry* breaker_service::find_or_create(const std::string& name,
+                                                        std::string& error) {
+  if (auto it = breakers_.find(name); it != breakers_.end()) return it->second.get();
+  if (!is_breaker_name(name)) {
+    ++counters_.refused_names;
+    error = "a breaker name is 1 to 128 letters, digits, '-', '_', '.', ':' or '/'";
+    return nullptr;
+  }
+  if (is_reserved_name(name)) {
+    ++counters_.refused_names;
+    error = "breaker names starting with 'baton' are reserved for the daemon's own";
+    return nullptr;
+  }
+  const auto* policy = settings_.config.policy_for(name);
+  if (!policy) {
+    ++counters_.refused_names;
+    error = "unknown breaker '" + name + "' (no policy names it and there is no breakers.default)";
+    return nullptr;
+  }
+  if (breakers_.size() >= settings_.max_breakers) {
+    ++counters_.refused_names;
+    error = "too many breakers (" + std::to_string(settings_.max_breakers) +
+            "); name them in breakers.policies";
+    return nullptr;
+  }
+  auto p = *policy;
+  p.name = name;
+  auto* e = breakers_.emplace(name, std::make_unique<entry>(std::move(p), settings_.node_id))
+                .first->second.get();
+  sync({name}); // a state the fleet (or an operator's FORCE) decided for it already
+  return e;
+}
+
+fleet_rules breaker_service::rules_of(const std::string& name, const breaker_policy& p) const {
+  fleet_rules r;
+  r.name = name;
+  r.hosts_needed = 1;
+  if (p.scope == scope::quorum)
+    r.hosts_needed = p.quorum_hosts > 0
+                         ? p.quorum_hosts
+                         : std::max(1, static_cast<int>(std::ceil(p.quorum_fraction * live_hosts_)));
+  r.window_ms = p.window == window_kind::time
+                    ? std::chrono::duration_cast<milliseconds>(p.window_span).count()
+                    : std::max<std::int64_t>(p.open_duration.count(), 60000);
+  r.open_ms = p.open_duration.count();
+  r.backoff = p.open_backoff;
+  r.max_open_ms = p.max_open_duration.count();
+  r.probe_ttl_ms = p.probe_timeout.count();
+  return r;
+}
+
+bool breaker_service::may_probe(const entry& e, clock::time_point now) const {
+  // A breaker open on this host's own data probes here; one open fleet-wide probes from the
+  // host that holds the fleet's probe, unless Redis is out of reach (then each host decides).
+  return e.machine.policy().scope == scope::local || !e.fleet_open || now < e.probe_until ||
+         !redis_.status().reachable();
+}
+
+// -- CHECK and REPORT ----------------------------------------------------------------------
+
+check_answer breaker_service::redis_breaker_answer() const {
+  check_answer a;
+  auto state = redis_.status().breaker;
+  a.state = state == redis_link::redis_breaker::state::open        ? breaker_state::open
+            : state == redis_link::redis_breaker::state::half_open ? breaker_state::half_open
+                                                                   : breaker_state::closed;
+  a.allowed = a.state != breaker_state::open;
+  a.degraded = !redis_.status().reachable();
+  return a;
+}
+
+std::optional<check_answer> breaker_service::check(const std::string& name, std::string& error) {
+  ++counters_.checks;
+  if (name == redis_breaker_name) return redis_breaker_answer();
+  auto* e = find_or_create(name, error);
+  if (!e) return std::nullopt;
+  auto now = now_();
+  auto r = e->machine.check(now, may_probe(*e, now));
+  if (r.changed) after(name, *e, *r.changed, now);
+  ++(r.allowed ? counters_.allowed : counters_.denied);
+  check_answer a;
+  a.allowed = r.allowed;
+  a.state = r.state;
+  a.probe = r.probe;
+  if (r.next_probe_at)
+    a.next_probe_ms =
+        std::max<std::int64_t>(0, std::chrono::ceil<milliseconds>(*r.next_probe_at - now).count());
+  a.generation = e->machine.generation();
+  a.degraded = !redis_.status().reachable();
+  return a;
+}
+
+bool breaker_service::report(const std::string& name, outcome result,
+                             std::optional<milliseconds> latency, std::string& error) {
+  if (name == redis_breaker_name) {
+    error = "'" + name + "' is the daemon's own breaker around Redis: it cannot be reported to";
+    return false;
+  }
+  auto* e = find_or_create(name, error);
+  if (!e) return false;
+  ++counters_.reports;
+  auto now = now_();
+  e->active = true;
+  // In half-open, a report on this host while its probe is out is the probe's result, whatever
+  // connection it comes on: apps call through pools, and CHECK and REPORT may take different
+  // connections.
+  if (auto t = e->machine.report(result, latency, now)) after(name, *e, *t, now);
+  return true;
+}
+
+void breaker_service::after(const std::string& name, entry& e, const transition& t,
+                            clock::time_point now) {
+  if (t.to == breaker_state::open && t.from != breaker_state::open) ++counters_.trips;
+  if (changed_) changed_(name, t.to, t.generation, settings_.node_id);
+  const auto& policy = e.machine.policy();
+  if (policy.scope == scope::local || !fleet_) return;
+  breaker_move move;
+  move.rules = rules_of(name, policy);
+  move.generation_floor = t.generation;
+  bool holds_probe = now < e.probe_until;
+  switch (t.reason) {
+  case transition_reason::failure_rate:
+  case transition_reason::slow_rate:
+    move.what = static_cast<std::int32_t>(breaker_move::kind::tripped);
+    break;
+  case transition_reason::open_elapsed:
+    if (!e.fleet_open) return; // open on this host's data alone: it probes here
+    move.what = static_cast<std::int32_t>(breaker_move::kind::probe_due);
+    break;
+  case transition_reason::probe_failed:
+    // The fleet's probe failed: re-open everywhere. A probe of this host's own trip that
+    // failed is one more trip of this host (a quorum counts it; a fleet breaker opens).
+    move.what = static_cast<std::int32_t>(holds_probe && e.fleet_open
+                                              ? breaker_move::kind::probe_failed
+                                              : breaker_move::kind::tripped);
+    break;
+  case transition_reason::probes_passed:
+    if (!(holds_probe && e.fleet_open)) return;
+    move.what = static_cast<std::int32_t>(breaker_move::kind::probe_passed);
+    break;
+  default:
+    move.what = static_cast<std::int32_t>(breaker_move::kind::settled);
+    break;
+  }
+  if (t.to == breaker_state::closed) e.fleet_open = false;
+  e.probe_until = {};
+  caf::anon_send(fleet_, atoms::moved::value, std::move(move));
+}
+
+// -- what the fleet decided ----------------------------------------------------------------
+
+void breaker_service::on_news(std::vector<fleet_news> news) {
+  for (auto& n : news) {
+    switch (n.what) {
+    case fleet_news::kind::adopt:
+      adopt(n.name, n.shared);
+      break;
+    case fleet_news::kind::probe_granted:
+      if (auto it = breakers_.find(n.name); it != breakers_.end()) {
+        adopt(n.name, n.shared); // the period first: its announcement must not reset probes
+        it->second->probe_until = now_() + n.probe_ttl;
+      }
+      break;
+    case fleet_news::kind::collect: {
+      std::vector<breaker_count> counts;
+      auto now = now_();
+      for (auto& [name, e] : breakers_) {
+        if (!e->active) continue;
+        e->active = false;
+        auto t = e->machine.totals(now);
+        counts.push_back({name, static_cast<std::int64_t>(t.calls),
+                          static_cast<std::int64_t>(t.failures), static_cast<std::int64_t>(t.slow)});
+      }
+      if (fleet_ && !counts.empty()) caf::anon_send(fleet_, atoms::counts::value, std::move(counts));
+      break;
+    }
+    }
+  }
+}
+
+void breaker_service::adopt(const std::string& name, const shared_state& shared) {
+  auto it = breakers_.find(name);
+  if (it == breakers_.end()) return; // not judged here
+  auto& e = *it->second;
+  bool forced = shared.state == breaker_state::forced_open ||
+                shared.state == breaker_state::forced_closed;
+  bool was_forced = e.machine.state() == breaker_state::forced_open ||
+                    e.machine.state() == breaker_state::forced_closed;
+  // A local breaker takes only an operator's FORCE (and its end) from the fleet.
+  if (e.machine.policy().scope == scope::local && !forced && !was_forced) return;
+  auto now = now_();
+  auto t = e.machine.adopt(shared, now);
+  if (!t) return;
+  ++counters_.adopted;
+  e.fleet_open = shared.state == breaker_state::open || shared.state == breaker_state::half_open;
+  if (shared.state != breaker_state::half_open) e.probe_until = {};
+  if (changed_) changed_(name, t->to, shared.generation, shared.tripped_by);
+}
+
+// -- STATE, LIST, FORCE --------------------------------------------------------------------
+
+bool breaker_service::state(const std::string& name, std::function<void(breaker_view)> done,
+                            std::string& error) {
+  breaker_view v;
+  v.name = name;
+  if (name == redis_breaker_name) {
+    auto a = redis_breaker_answer();
+    v.scope = "local";
+    v.state = a.state;
+    v.degraded = a.degraded;
+    done(std::move(v));
+    return true;
+  }
+  auto* e = find_or_create(name, error);
+  if (!e) return false;
+  auto now = now_();
+  e->machine.advance(now);
+  const auto& m = e->machine;
+  v.scope = scope_name(m.policy().scope);
+  v.state = m.state();
+  v.generation = m.generation();
+  v.window = e->machine.totals(now);
+  v.tripped_by = m.tripped_by();
+  v.consecutive_trips = m.consecutive_trips();
+  v.probes_out = m.probes_out();
+  v.counters = m.counters();
+  v.degraded = !redis_.status().reachable();
+  auto keys = keys_for(settings_.prefix, name);
+  auto window = std::to_string(rules_of(name, m.policy()).window_ms);
+  redis_.run_script("breaker_read", {keys.state, keys.probe, keys.trips, keys.counts}, {window},
+                    [v = std::move(v), done = std::move(done)](redis_reply r) mutable {
+                      if (r.kind == reply_kind::array && r.elements.size() >= 10) {
+                        fleet_view f;
+                        auto now_ms = r.elements[0].integer;
+                        f.state = r.elements[1].str;
+                        f.generation = r.elements[2].integer;
+                        f.open_remaining_ms = r.elements[3].integer;
+                        f.tripped_by = r.elements[4].str;
+                        if (r.elements[5].integer > 0)
+                          f.tripped_ago_ms = now_ms - r.elements[5].integer;
+                        f.consecutive_trips = r.elements[6].integer;
+                        f.probe_holder = r.elements[7].str;
+                        const auto& trips = r.elements[8].elements;
+                        for (std::size_t i = 0; i + 1 < trips.size(); i += 2)
+                          f.trips.emplace_back(trips[i].str,
+                                               now_ms - std::strtoll(trips[i + 1].str.c_str(),
+                                                                     nullptr, 10));
+                        const auto& counts = r.elements[9].elements;
+                        for (std::size_t i = 0; i + 1 < counts.size(); i += 2) {
+                          auto text = counts[i + 1].str;
+                          text = text.substr(0, text.rfind(' ')); // without when it was written
+                          f.counts.emplace_back(counts[i].str, text);
+                        }
+                        v.fleet = std::move(f);
+                      }
+                      done(std::move(v));
+                    });
+  return true;
+}
+
+std::vector<std::pair<std::string, breaker_state>> breaker_service::list() {
+  std::vector<std::pair<std::string, breaker_state>> out;
+  auto now = now_();
+  for (auto& [name, e] : breakers_) {
+    e->machine.advance(now);
+    out.emplace_back(name, e->machine.state());
+  }
+  std::sort(out.begin(), out.end());
+  out.insert(out.begin(), {redis_breaker_name, redis_breaker_answer().state});
+  return out;
+}
+
+bool breaker_service::force(
+    const std::string& name, force_mode mode, const std::string& who,
+    std::function<void(bool ok, std::string why, breaker_state, std::int64_t)> done,
+    std::string& error) {
+  if (name == redis_breaker_name) {
+    error = "'" + name + "' is the daemon's own breaker around Redis: it cannot be forced";
+    return false;
+  }
+  auto* e = find_or_create(name, error);
+  if (!e) return false;
+  ++counters_.forced;
+  const char* word = mode == force_mode::open ? "open" : mode == force_mode::closed ? "closed" : "auto";
+  log::info("breaker", "forced", {{"breaker", name}, {"mode", word}, {"by", who}});
+  auto keys = keys_for(settings_.prefix, name);
+  auto floor = std::to_string(e->machine.generation());
+  redis_.run_script(
+      "breaker_force", {keys.state, keys.probe, keys.trips},
+      {word, settings_.node_id, floor, events_channel(settings_.prefix), name},
+      [this, name, alive = std::weak_ptr<bool>(alive_), done = std::move(done)](redis_reply r) {
+        if (!alive.lock()) return;
+        if (r.kind != reply_kind::array || r.elements.size() < 3)
+          return done(false, r.str.empty() ? "unexpected reply from redis" : r.str,
+                      breaker_state::closed, 0);
+        auto state = parse_state(r.elements[1].str).value_or(breaker_state::closed);
+        shared_state shared;
+        shared.state = state;
+        shared.generation = r.elements[2].integer;
+        shared.tripped_by = settings_.node_id;
+        adopt(name, shared); // here at once; the others by the announcement
+        done(true, {}, state, shared.generation);
+      });
+  return true;
+}
+
+// -- metrics -------------------------------------------------------------------------------
+
+void breaker_service::render_metrics(std::string& out) const {
+  auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
+           " " + std::to_string(value) + "\n";
+  };
+  counter("baton_breaker_checks_total", "BREAKER CHECK calls answered (from memory).",
+          counters_.checks);
+  counter("baton_breaker_denied_total", "BREAKER CHECK calls that were not allowed.",
+          counters_.denied);
+  counter("baton_breaker_reports_total", "BREAKER REPORT calls counted.", counters_.reports);
+  counter("baton_breaker_trips_total", "Breakers opened on this host (its own data or a probe).",
+          counters_.trips);
+  counter("baton_breaker_adopted_total", "States decided elsewhere in the fleet and applied here.",
+          counters_.adopted);
+  counter("baton_breaker_forced_total", "BREAKER FORCE calls.", counters_.forced);
+  out += "# HELP baton_breaker_open Breakers open (or forced open) on this host.\n"
+         "# TYPE baton_breaker_open gauge\n";
+  std::size_t open = 0;
+  for (const auto& [name, e] : breakers_)
+    open += e->machine.state() == breaker_state::open ||
+            e->machine.state() == breaker_state::forced_open;
+  out += "baton_breaker_open " + std::to_string(open) + "\n";
+}
+
+} // namespace baton::breaker

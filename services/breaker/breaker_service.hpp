@@ -1,0 +1,159 @@
+// Circuit breakers as this daemon's clients see them: BREAKER CHECK and REPORT answered from
+// each breaker's state machine in memory (model/breaker), never a Redis round trip; STATE,
+// LIST and FORCE. What the fleet must learn (a trip, a probe, its result) is handed to the
+// fleet actor (actors/breaker), and what the fleet decided comes back as news to adopt, the
+// newest generation winning. With Redis unreachable every breaker keeps deciding on this
+// host's own data, and says so (`degraded`).
+//
+// Runs on the I/O thread, like the other services.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/breaker/breaker_fleet_actor.hpp"
+#include "model/breaker/breaker_machine.hpp"
+#include "model/breaker/breaker_policy.hpp"
+#include "redis/redis_pool.hpp"
+#include "redis/redis_subscriber.hpp"
+
+namespace baton::breaker {
+
+struct breaker_settings {
+  std::string prefix = "baton";
+  std::string node_id = "node";
+  breakers_config config;
+  /// Breakers this daemon keeps (named ones and those made from the default policy); past it,
+  /// a new name is refused rather than growing memory without bound.
+  std::size_t max_breakers = 10000;
+};
+
+/// The daemon's own breaker around Redis, shown read-only under this name.
+inline constexpr const char* redis_breaker_name = "baton:redis";
+
+/// CHECK's answer.
+struct check_answer {
+  bool allowed = false;
+  breaker_state state = breaker_state::closed;
+  bool probe = false;                 ///< admitted as the half-open probe: REPORT its result
+  std::int64_t next_probe_ms = -1;    ///< when it may next admit a probe; -1: not scheduled
+  std::int64_t generation = 0;
+  bool degraded = false; ///< Redis unreachable: deciding on this host's data alone
+};
+
+/// The fleet's view of one breaker, as Redis has it (STATE).
+struct fleet_view {
+  std::string state = "closed";
+  std::int64_t generation = 0;
+  std::int64_t open_remaining_ms = 0;
+  std::string tripped_by;
+  std::int64_t tripped_ago_ms = -1; ///< -1: never tripped
+  std::int64_t consecutive_trips = 0;
+  std::string probe_holder;
+  std::vector<std::pair<std::string, std::int64_t>> trips; ///< node, ms ago (quorum window)
+  std::vector<std::pair<std::string, std::string>> counts; ///< node, "calls failures slow"
+};
+
+/// STATE's answer: this host's machine and, when Redis answered, the fleet's view.
+struct breaker_view {
+  std::string name;
+  std::string scope;
+  breaker_state state = breaker_state::closed;
+  std::int64_t generation = 0;
+  window_totals window;
+  std::string tripped_by;
+  int consecutive_trips = 0;
+  int probes_out = 0;
+  breaker_counters counters;
+  bool degraded = false;
+  std::optional<fleet_view> fleet; ///< nullopt: Redis did not answer
+};
+
+class breaker_service {
+public:
+  using clock = std::chrono::steady_clock;
+
+  breaker_service(redis_link::redis_pool& redis, breaker_settings settings,
+                  std::function<clock::time_point()> now = [] { return clock::now(); });
+
+  /// Starts the fleet side as an actor of `system` reaching Redis through `link`, its news
+  /// posted onto `io`; until then (and after stop) breakers decide on this host alone.
+  void use_fleet(caf::actor_system& system, redis_link::redis_link_actor link,
+                 boost::asio::io_context& io, fleet_settings settings);
+  /// Follows the announcements of every daemon; re-reads the fleet's state on a reconnect.
+  void listen(redis_link::redis_subscriber& events);
+  void stop();
+
+  /// CHECK: nullopt with `error` set for an unknown name (no policy, no default), a bad one,
+  /// or one past max_breakers.
+  std::optional<check_answer> check(const std::string& name, std::string& error);
+  /// REPORT: false with `error` set as for check, and for the reserved name. In half-open, a
+  /// report while this host's probe is out settles the probe.
+  bool report(const std::string& name, outcome result,
+              std::optional<std::chrono::milliseconds> latency, std::string& error);
+  /// STATE: this host's view of `name` (false with `error` as for check), then the fleet's
+  /// from Redis in `done`.
+  bool state(const std::string& name, std::function<void(breaker_view)> done,
+             std::string& error);
+  /// LIST: every breaker this daemon keeps, sorted, with the reserved one first.
+  std::vector<std::pair<std::string, breaker_state>> list();
+  /// FORCE (admin): pins `name` on every daemon, or gives it back (auto). `done(ok, why)`
+  /// once Redis has it (and this daemon applied it).
+  bool force(const std::string& name, force_mode mode, const std::string& who,
+             std::function<void(bool ok, std::string why, breaker_state, std::int64_t)> done,
+             std::string& error);
+  /// Live daemons in the fleet, for quorum policies given as a fraction.
+  void set_live_hosts(int hosts) { live_hosts_ = std::max(hosts, 1); }
+  /// Runs on every change of a breaker's state here (local or adopted), for WATCH pushes.
+  void on_change(std::function<void(const std::string& name, breaker_state, std::int64_t generation,
+                                    const std::string& node)>
+                     handler) {
+    changed_ = std::move(handler);
+  }
+
+  /// Appends baton_breaker_* metrics (Prometheus text).
+  void render_metrics(std::string& out) const;
+
+private:
+  struct entry {
+    entry(breaker_policy p, std::string node) : machine(std::move(p), std::move(node)) {}
+    breaker_machine machine;
+    bool fleet_open = false;            ///< its open or half-open state came from the fleet
+    clock::time_point probe_until{};    ///< this host holds the fleet's probe until then
+    bool active = false;                ///< reported to since the last collect
+  };
+
+  entry* find_or_create(const std::string& name, std::string& error);
+  fleet_rules rules_of(const std::string& name, const breaker_policy& p) const;
+  bool may_probe(const entry& e, clock::time_point now) const;
+  /// After a transition here: tell the fleet what it must know, and watchers.
+  void after(const std::string& name, entry& e, const transition& t, clock::time_point now);
+  void on_news(std::vector<fleet_news> news);
+  void adopt(const std::string& name, const shared_state& shared);
+  void sync(const std::vector<std::string>& names);
+  check_answer redis_breaker_answer() const;
+
+  redis_link::redis_pool& redis_;
+  breaker_settings settings_;
+  std::function<clock::time_point()> now_;
+  std::unordered_map<std::string, std::unique_ptr<entry>> breakers_;
+  breaker_fleet_actor fleet_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  int live_hosts_ = 1;
+  std::function<void(const std::string&, breaker_state, std::int64_t, const std::string&)>
+      changed_;
+  struct counters {
+    std::uint64_t checks = 0, allowed = 0, denied = 0, reports = 0, trips = 0, adopted = 0,
+                  forced = 0, refused_names = 0;
+  } counters_;
+};
+
+} // namespace baton::breaker
