@@ -11,6 +11,7 @@
 #include "services/lease/elect_commands.hpp"
 #include "services/lease/lease_commands.hpp"
 #include "services/breaker/breaker_commands.hpp"
+#include "services/breaker/breaker_watch_commands.hpp"
 #include "services/membership/node_commands.hpp"
 #include "services/rate/rate_commands.hpp"
 #include "services/secret/secret_commands.hpp"
@@ -126,6 +127,8 @@ constexpr std::pair<command_id, command_handler> bindings[] = {
     {command_id::breaker_state, run_breaker_command},
     {command_id::breaker_list, run_breaker_command},
     {command_id::breaker_force, run_breaker_command},
+    {command_id::breaker_watch, run_breaker_watch},
+    {command_id::breaker_unwatch, run_breaker_watch},
 };
 
 } // namespace

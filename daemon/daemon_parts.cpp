@@ -18,6 +18,7 @@
 #include "model/lease/lease_keys.hpp"
 #include "model/secret/kek_loader.hpp"
 #include "protocol/command_table.hpp"
+#include "services/breaker/breaker_watch_commands.hpp"
 #include "services/lease/lease_commands.hpp"
 #include "services/secret/secret_commands.hpp"
 #include "services/session/session_commands.hpp"
@@ -127,6 +128,7 @@ void build_breakers(daemon_parts& d) {
   d.breakers->use_fleet(*d.system, d.link_actor, d.io, breaker::fleet_settings{});
   d.breakers->listen(*d.events);
   d.ctx->breakers = d.breakers.get();
+  connect_breaker_pushes(*d.ctx);
 }
 
 // Secrets and sessions exist only where KEKs are configured: sessions seal their state with

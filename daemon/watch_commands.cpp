@@ -9,6 +9,7 @@
 #include "model/lease/lease_keys.hpp"
 #include "services/lease/lease_service.hpp"
 #include "services/lease/lease_watch.hpp"
+#include "services/breaker/breaker_watch_commands.hpp"
 #include "services/session/session_commands.hpp"
 #include "daemon/watch_targets.hpp"
 #include "protocol/reply_writer.hpp"
@@ -172,7 +173,8 @@ std::string targets_of_command(command_kind kind, const std::vector<std::string>
     if (kind.pubsub) {
       auto found = target_of_channel(args[i]);
       if (!found)
-        return "ERR baton's channels are lease:<name>, elect:<group> and sessions, not '" +
+        return "ERR baton's channels are lease:<name>, elect:<group>, breaker:<name> and "
+               "sessions, not '" +
                args[i].substr(0, 64) + "'";
       target = *found;
       if (!ctx.access.allows(conn.peer(), target.elect ? "elect" : "lease"))
@@ -191,15 +193,16 @@ std::string targets_of_command(command_kind kind, const std::vector<std::string>
 
 void stop_watching(daemon_context& ctx, client_connection& conn, command_kind kind,
                    std::vector<watch_target> targets, protocol::reply_writer& out) {
-  bool sessions_stopped = false;
+  bool others_stopped = false;
   if (targets.empty()) { // without names: all of this command's kind
     if (kind.pubsub && ctx.pushes.unsubscribe(session_message_topic, conn.id())) {
-      sessions_stopped = true;
+      others_stopped = true;
       out.push(3);
       out.bulk("unsubscribe");
       out.bulk(session_channel);
       out.integer(static_cast<std::int64_t>(conn.watching()));
     }
+    if (kind.pubsub && unsubscribe_breaker_channels(ctx, conn, out) > 0) others_stopped = true;
     for (const auto& topic : ctx.pushes.topics_of(conn.id())) {
       auto target = target_of_topic(topic);
       if (!target) continue; // not a lease's (SECRET UNWATCH's, SESSION UNWATCH's)
@@ -219,7 +222,7 @@ void stop_watching(daemon_context& ctx, client_connection& conn, command_kind ki
   }
   if (!kind.pubsub) {
     out.integer(static_cast<std::int64_t>(conn.watching()));
-  } else if (targets.empty() && !sessions_stopped) {
+  } else if (targets.empty() && !others_stopped) {
     out.push(3); // as Redis answers UNSUBSCRIBE with nothing subscribed
     out.bulk("unsubscribe");
     out.null();
@@ -245,6 +248,7 @@ void run_watch_command(const protocol::command_spec& spec, std::vector<std::stri
                        client_connection& conn, daemon_context& ctx,
                        client_connection::reply_ticket ticket) {
   if (session_channel_command(spec, args, conn, ctx, ticket)) return;
+  if (breaker_channel_command(spec, args, conn, ctx, ticket)) return;
   std::string bytes;
   protocol::reply_writer out(bytes, ticket.protocol);
   std::vector<watch_target> targets;

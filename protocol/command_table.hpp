@@ -68,6 +68,8 @@ enum class command_id {
   breaker_state,
   breaker_list,
   breaker_force,
+  breaker_watch,
+  breaker_unwatch,
   subscribe,
   unsubscribe,
 };

@@ -328,6 +328,15 @@ bool breaker_service::state(const std::string& name, std::function<void(breaker_
   return true;
 }
 
+std::optional<std::pair<breaker_state, std::int64_t>> breaker_service::peek(const std::string& name,
+                                                                           std::string& error) {
+  if (name == redis_breaker_name) return std::make_pair(redis_breaker_answer().state, std::int64_t{0});
+  auto* e = find_or_create(name, error);
+  if (!e) return std::nullopt;
+  e->machine.advance(now_());
+  return std::make_pair(e->machine.state(), e->machine.generation());
+}
+
 std::vector<std::pair<std::string, breaker_state>> breaker_service::list() {
   std::vector<std::pair<std::string, breaker_state>> out;
   auto now = now_();

@@ -103,6 +103,10 @@ public:
   /// from Redis in `done`.
   bool state(const std::string& name, std::function<void(breaker_view)> done,
              std::string& error);
+  /// WATCH: whether `name` is a breaker (made from the default policy if need be), with its
+  /// state and generation now; nullopt with `error` as for check. Admits nothing.
+  std::optional<std::pair<breaker_state, std::int64_t>> peek(const std::string& name,
+                                                             std::string& error);
   /// LIST: every breaker this daemon keeps, sorted, with the reserved one first.
   std::vector<std::pair<std::string, breaker_state>> list();
   /// FORCE (admin): pins `name` on every daemon, or gives it back (auto). `done(ok, why)`

@@ -252,6 +252,45 @@ async function sessions() {
 }
 
 // Waits until the batond on `socket` answers and its link to Redis is up.
+// A fleet breaker tripped through daemon A by node-redis is heard by an ioredis subscriber
+// on daemon B (SUBSCRIBE breaker:<name>) and refused there by CHECK.
+async function breakers() {
+  const sub = new IORedis({ path: batonSockB, lazyConnect: true });
+  await sub.connect();
+  const events = messageQueue();
+  sub.on('message', (channel, message) => events.push({ channel, message }));
+  const count = await sub.subscribe('breaker:js-pay');
+  check('ioredis: subscribe to breaker:js-pay', count === 1, String(count));
+
+  const client = createClient({ socket: { path: batonSock }, RESP: 3 });
+  client.on('error', () => {});
+  await client.connect();
+  const before = fields(await client.sendCommand(['BREAKER', 'CHECK', 'js-pay']));
+  check('node-redis: BREAKER CHECK closed', before.allowed === 1 && before.state === 'closed',
+        JSON.stringify(before));
+  for (let i = 0; i < 3; i++)
+    await client.sendCommand(['BREAKER', 'REPORT', 'js-pay', 'fail', '12']);
+  let bad = null;
+  try {
+    await client.sendCommand(['BREAKER', 'REPORT', 'js-pay', 'sideways']);
+  } catch (e) {
+    bad = e;
+  }
+  check('node-redis: a bad outcome word is an error', bad && /ok, fail or slow/.test(bad.message),
+        String(bad));
+  const m = await nextMessage(events, 5000);
+  check('ioredis: the trip reaches the other daemon as a message', m &&
+        m.channel === 'breaker:js-pay' && m.message.startsWith('open ') &&
+        m.message.endsWith(' node-js'), JSON.stringify(m));
+  const other = new IORedis({ path: batonSockB });
+  const there = fields(await other.call('BREAKER', 'CHECK', 'js-pay'));
+  check('ioredis: CHECK on the other daemon refuses', there.allowed === 0 && there.state === 'open',
+        JSON.stringify(there));
+  other.disconnect();
+  await client.quit();
+  sub.disconnect();
+}
+
 async function linkUp(socket) {
   const probe = new IORedis({ path: socket, lazyConnect: true, retryStrategy: () => 50,
     maxRetriesPerRequest: null });
@@ -271,6 +310,8 @@ async function main() {
   const config = path.join(work, 'baton.yaml');
   fs.writeFileSync(config, 'rate:\n  policies:\n' +
     '    - {name: node-api, windows: [{window_ms: 3600000, limit: 4}]}\n' +
+    'breakers:\n  policies:\n' +
+    '    - {name: js-pay, window: {calls: 3}, minimum_calls: 3, open_ms: 60000, scope: fleet}\n' +
     'secrets:\n  keks:\n    - {id: js, env: BATON_JS_KEK}\n');
   const env = { ...process.env, BATON_JS_KEK: 'cd'.repeat(32) };
   procs.push(spawn(batond, ['--config', config, '--socket', batonSock,
@@ -286,6 +327,7 @@ async function main() {
   await withNodeRedis();
   await rateAndDedup();
   await sessions();
+  await breakers();
 }
 
 const overall = setTimeout(() => {

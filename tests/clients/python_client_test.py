@@ -46,6 +46,8 @@ try:
     with open(config, "w") as f:
         f.write("rate:\n  policies:\n"
                 "    - {name: py-api, windows: [{window_ms: 3600000, limit: 3}]}\n"
+                "breakers:\n  policies:\n"
+                "    - {name: py-pay, window: {calls: 3}, minimum_calls: 3, open_ms: 60000, scope: fleet}\n"
                 "secrets:\n  keks:\n    - {id: py, env: BATON_PY_KEK}\n")
     os.environ["BATON_PY_KEK"] = "ab" * 32
     procs.append(subprocess.Popen([batond, "--config", config, "--socket", baton_sock,
@@ -221,6 +223,28 @@ try:
         check("SESSION RESUME twice is refused", str(e).startswith("REFUSED the token was used"), str(e))
     listed = client.execute_command("SESSION", "LIST", "py-user")
     check("SESSION LIST", len(listed) == 1 and as_dict(listed[0])[b"id"] == sid, repr(listed))
+
+    # Breakers: CHECK and REPORT, and a pub/sub subscriber that hears the trip.
+    watcher = redis.Redis(unix_socket_path=baton_sock, socket_timeout=5).pubsub()
+    watcher.subscribe("breaker:py-pay")
+    first = watcher.get_message(timeout=5)
+    check("pubsub subscribe breaker:py-pay", first and first["type"] == "subscribe", repr(first))
+    state = as_dict(client.execute_command("BREAKER", "CHECK", "py-pay"))
+    check("BREAKER CHECK closed", state[b"allowed"] == 1 and state[b"state"] == b"closed", repr(state))
+    for _ in range(3):
+        client.execute_command("BREAKER", "REPORT", "py-pay", "fail")
+    try:
+        client.execute_command("BREAKER", "REPORT", "py-pay", "fail", "-3")
+        check("a negative latency is refused", False)
+    except redis.ResponseError as e:
+        check("a negative latency is refused", "latency_ms" in str(e), str(e))
+    state = as_dict(client.execute_command("BREAKER", "CHECK", "py-pay"))
+    check("BREAKER CHECK open after the failures", state[b"allowed"] == 0 and state[b"state"] == b"open",
+          repr(state))
+    heard = watcher.get_message(timeout=5)
+    check("the subscriber hears the trip", heard and heard["type"] == "message" and
+          heard["data"].startswith(b"open ") and heard["data"].endswith(b" py-node"), repr(heard))
+    watcher.close()
 
     procs[0].kill()
     procs[0].wait()

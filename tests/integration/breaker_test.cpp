@@ -227,3 +227,25 @@ TEST_CASE_METHOD(fleet, "bad input gets a clear error and changes nothing") {
   CHECK(text_field(list, "made-on-use") == "closed");
   CHECK(text_field(list, "baton:redis") == "closed");
 }
+
+TEST_CASE_METHOD(fleet, "BREAKER WATCH pushes the state now and every change, wherever decided") {
+  resp_client watcher(daemons[2]->socket_path());
+  watcher.call({"HELLO", "3"});
+  auto reply = watcher.call({"BREAKER", "WATCH", "pay"});
+  CHECK(reply.integer == 1);
+  auto now = watcher.read();
+  REQUIRE(now.elements.size() == 5);
+  CHECK(now.elements[0].str == "breaker");
+  CHECK(now.elements[1].str == "closed");
+  CHECK(now.elements[2].str == "pay");
+  fail_calls(0, "pay"); // tripped on another daemon
+  auto pushed = watcher.read();
+  REQUIRE(pushed.elements.size() == 5);
+  CHECK(pushed.elements[1].str == "open");
+  CHECK(pushed.elements[4].str == "a");
+  CHECK(pushed.elements[3].integer > 1);
+  // A bad name watches nothing.
+  auto refused = watcher.call({"BREAKER", "WATCH", "pay", "bad name!"});
+  CHECK(refused.kind == resp_value::type::error);
+  CHECK(watcher.call({"BREAKER", "UNWATCH"}).integer == 0);
+}

@@ -1,0 +1,151 @@
+// Breaker pushes; see breaker_watch_commands.hpp.
+#include "services/breaker/breaker_watch_commands.hpp"
+
+#include "services/breaker/breaker_service.hpp"
+
+namespace baton {
+namespace {
+
+using breaker::breaker_state;
+using breaker::state_name;
+using protocol::command_id;
+using protocol::error_code;
+
+const std::string channel_prefix = "breaker:";
+const std::string watch_prefix = "breaker-watch:"; ///< BREAKER WATCH's topic of a name
+const std::string message_prefix = "msg:breaker:"; ///< SUBSCRIBE's topic of a name
+/// Watches one connection may hold, as for leases and secrets.
+constexpr std::size_t max_watches_per_connection = 10000;
+
+void write_watch_push(protocol::reply_writer& out, const std::string& name, breaker_state state,
+                      std::int64_t generation, const std::string& node) {
+  out.push(5);
+  out.bulk("breaker");
+  out.bulk(state_name(state));
+  out.bulk(name);
+  out.integer(generation);
+  out.bulk(node);
+}
+
+void write_message_push(protocol::reply_writer& out, const std::string& name, breaker_state state,
+                        std::int64_t generation, const std::string& node) {
+  out.push(3);
+  out.bulk("message");
+  out.bulk(channel_prefix + name);
+  out.bulk(std::string(state_name(state)) + " " + std::to_string(generation) + " " + node);
+}
+
+void write_count(protocol::reply_writer& out, const char* what, const std::string& channel,
+                 const client_connection& conn) {
+  out.push(3);
+  out.bulk(what);
+  out.bulk(channel);
+  out.integer(static_cast<std::int64_t>(conn.watching()));
+}
+
+} // namespace
+
+void connect_breaker_pushes(daemon_context& ctx) {
+  if (!ctx.breakers) return;
+  ctx.breakers->on_change([&ctx](const std::string& name, breaker_state state,
+                                 std::int64_t generation, const std::string& node) {
+    ctx.pushes.publish(watch_prefix + name, [&](protocol::reply_writer& out) {
+      write_watch_push(out, name, state, generation, node);
+    });
+    ctx.pushes.publish(message_prefix + name, [&](protocol::reply_writer& out) {
+      write_message_push(out, name, state, generation, node);
+    });
+  });
+}
+
+void run_breaker_watch(const protocol::command_spec& spec, std::vector<std::string>& args,
+                       client_connection& conn, daemon_context& ctx,
+                       client_connection::reply_ticket ticket) {
+  std::string bytes;
+  protocol::reply_writer out(bytes, ticket.protocol);
+  if (spec.id == command_id::breaker_unwatch) {
+    std::vector<std::string> topics;
+    if (args.size() == 2) {
+      for (const auto& topic : ctx.pushes.topics_of(conn.id()))
+        if (topic.rfind(watch_prefix, 0) == 0) topics.push_back(topic);
+    } else {
+      for (std::size_t i = 2; i < args.size(); ++i)
+        topics.push_back(watch_prefix + args[i]);
+    }
+    for (const auto& topic : topics)
+      ctx.pushes.unsubscribe(topic, conn.id());
+    out.integer(static_cast<std::int64_t>(conn.watching()));
+    return conn.complete(ticket, std::move(bytes));
+  }
+  // Every name is checked before any is watched: a bad one changes nothing.
+  std::vector<std::pair<breaker_state, std::int64_t>> now;
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    std::string error;
+    auto state = ctx.breakers->peek(args[i], error);
+    if (!state) return conn.fail(ticket, error_code::err, error);
+    now.push_back(*state);
+  }
+  if (conn.watching() + args.size() - 2 > max_watches_per_connection)
+    return conn.fail(ticket, error_code::err,
+                     "a connection watches at most " +
+                         std::to_string(max_watches_per_connection) + " topics");
+  for (std::size_t i = 2; i < args.size(); ++i)
+    ctx.pushes.subscribe(watch_prefix + args[i], conn.id());
+  out.integer(static_cast<std::int64_t>(conn.watching()));
+  conn.complete(ticket, std::move(bytes));
+  // Then the state each is in now, so that a watcher needs no CHECK to start from.
+  for (std::size_t i = 2; i < args.size(); ++i)
+    ctx.pushes.push_to(conn.id(), [&](protocol::reply_writer& w) {
+      write_watch_push(w, args[i], now[i - 2].first, now[i - 2].second, ctx.cfg.node_id);
+    });
+}
+
+bool breaker_channel_command(const protocol::command_spec& spec,
+                             const std::vector<std::string>& args, client_connection& conn,
+                             daemon_context& ctx, client_connection::reply_ticket ticket) {
+  if (!ctx.breakers || args.size() < 2) return false;
+  for (std::size_t i = 1; i < args.size(); ++i)
+    if (args[i].rfind(channel_prefix, 0) != 0) return false;
+  bool subscribe = spec.id == command_id::subscribe;
+  if (subscribe) {
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      std::string error;
+      if (!ctx.breakers->peek(args[i].substr(channel_prefix.size()), error)) {
+        conn.fail(ticket, error_code::err, error);
+        return true;
+      }
+    }
+    if (conn.watching() + args.size() - 1 > max_watches_per_connection) {
+      conn.fail(ticket, error_code::err,
+                "a connection watches at most " + std::to_string(max_watches_per_connection) +
+                    " topics");
+      return true;
+    }
+  }
+  std::string bytes;
+  protocol::reply_writer out(bytes, ticket.protocol);
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    auto topic = message_prefix + args[i].substr(channel_prefix.size());
+    if (subscribe)
+      ctx.pushes.subscribe(topic, conn.id());
+    else
+      ctx.pushes.unsubscribe(topic, conn.id());
+    write_count(out, subscribe ? "subscribe" : "unsubscribe", args[i], conn);
+  }
+  conn.complete(ticket, std::move(bytes));
+  return true;
+}
+
+std::size_t unsubscribe_breaker_channels(daemon_context& ctx, client_connection& conn,
+                                         protocol::reply_writer& out) {
+  std::size_t dropped = 0;
+  for (const auto& topic : ctx.pushes.topics_of(conn.id())) {
+    if (topic.rfind(message_prefix, 0) != 0) continue;
+    ctx.pushes.unsubscribe(topic, conn.id());
+    write_count(out, "unsubscribe", channel_prefix + topic.substr(message_prefix.size()), conn);
+    ++dropped;
+  }
+  return dropped;
+}
+
+} // namespace baton
