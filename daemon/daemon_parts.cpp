@@ -129,6 +129,16 @@ void build_breakers(daemon_parts& d) {
   d.breakers->listen(*d.events);
   d.ctx->breakers = d.breakers.get();
   connect_breaker_pushes(*d.ctx);
+  auto* members = d.members.get();
+  d.breakers->count_hosts_with(
+      d.io,
+      [members](std::function<void(int)> answer) {
+        members->list("", [answer](bool ok, std::vector<membership::node_record> nodes,
+                                   std::string) {
+          if (ok) answer(static_cast<int>(nodes.size()));
+        });
+      },
+      cfg.membership.heartbeat * 5);
 }
 
 // Secrets and sessions exist only where KEKs are configured: sessions seal their state with

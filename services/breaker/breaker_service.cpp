@@ -52,7 +52,35 @@ void breaker_service::listen(redis_link::redis_subscriber& events) {
   });
 }
 
+void breaker_service::count_hosts_with(boost::asio::io_context& io,
+                                       std::function<void(std::function<void(int)>)> count,
+                                       milliseconds every) {
+  auto by_fraction = [](const breaker_policy& p) {
+    return p.scope == scope::quorum && p.quorum_hosts == 0;
+  };
+  const auto& c = settings_.config;
+  if (std::none_of(c.policies.begin(), c.policies.end(), by_fraction) &&
+      !(c.default_policy && by_fraction(*c.default_policy)))
+    return;
+  count_timer_ = std::make_unique<boost::asio::steady_timer>(io);
+  auto alive = std::weak_ptr<bool>(alive_);
+  auto tick = std::make_shared<std::function<void()>>();
+  *tick = [this, alive, count = std::move(count), every, weak_tick = std::weak_ptr(tick)] {
+    count([this, alive](int hosts) {
+      if (alive.lock()) set_live_hosts(hosts);
+    });
+    count_timer_->expires_after(every);
+    count_timer_->async_wait([alive, weak_tick](const boost::system::error_code& ec) {
+      auto next = weak_tick.lock();
+      if (!ec && alive.lock() && next) (*next)();
+    });
+  };
+  count_tick_ = tick;
+  (*tick)();
+}
+
 void breaker_service::stop() {
+  if (count_timer_) count_timer_->cancel();
   if (fleet_) caf::anon_send_exit(fleet_, caf::exit_reason::user_shutdown);
   fleet_ = breaker_fleet_actor{};
 }

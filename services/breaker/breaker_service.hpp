@@ -9,6 +9,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -116,6 +117,11 @@ public:
              std::string& error);
   /// Live daemons in the fleet, for quorum policies given as a fraction.
   void set_live_hosts(int hosts) { live_hosts_ = std::max(hosts, 1); }
+  /// Keeps the live count fresh with `count` (it answers through its callback) every `every`,
+  /// if any policy's quorum is a fraction of the live hosts.
+  void count_hosts_with(boost::asio::io_context& io,
+                        std::function<void(std::function<void(int)>)> count,
+                        std::chrono::milliseconds every);
   /// Runs on every change of a breaker's state here (local or adopted), for WATCH pushes.
   void on_change(std::function<void(const std::string& name, breaker_state, std::int64_t generation,
                                     const std::string& node)>
@@ -152,6 +158,8 @@ private:
   breaker_fleet_actor fleet_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   int live_hosts_ = 1;
+  std::unique_ptr<boost::asio::steady_timer> count_timer_;
+  std::shared_ptr<std::function<void()>> count_tick_; ///< what the timer runs (it holds it weakly)
   std::function<void(const std::string&, breaker_state, std::int64_t, const std::string&)>
       changed_;
   struct counters {
