@@ -16,6 +16,8 @@
 //   secret  SECRET GET and SECRET VERIFY (answered from batond's memory) vs batond's PING (the
 //           same socket, parser and writer with no work) and vs GET of a plain key on Redis
 //           (what an app that keeps its API key in Redis does). batond needs bench.yaml's KEK.
+//   breaker BREAKER CHECK (answered from memory) and BREAKER REPORT (counted in memory, sent
+//           to Redis once a second) vs batond's PING. batond needs bench.yaml's breakers.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -101,7 +103,7 @@ int main(int argc, char** argv) {
   }
   if (baton_socket.empty() || redis_socket.empty() || connections == 0 || depth == 0) {
     std::cerr << "usage: baton_bench --baton SOCKET --redis SOCKET [--connections N] [--depth D]"
-                 " [--seconds S] [--rounds R] [--scenario ping|script|lease|rate|secret|all]\n";
+                 " [--seconds S] [--rounds R] [--scenario ping|script|lease|rate|secret|breaker|all]\n";
     return 2;
   }
   auto duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
@@ -247,6 +249,26 @@ int main(int argc, char** argv) {
       std::printf("SECRET VERIFY (a matching key) vs batond PING\n");
       compare_rounds(spec("batond SECRET VERIFY", baton_socket,
                           {"SECRET", "VERIFY", "bench-api-key", "sk_bench_0123456789abcdef"}),
+                     spec("batond PING", baton_socket, {"PING"}), rounds);
+    }
+    if (scenario == "breaker" || scenario == "all") {
+      baton::protocol::resp_client probe(baton_socket);
+      auto check = probe.call({"BREAKER", "CHECK", "bench-breaker"});
+      if (check.kind == baton::protocol::resp_value::type::error)
+        throw std::runtime_error("batond answered '" + check.str +
+                                 "': start it with --config bench/bench.yaml");
+      std::printf("BREAKER CHECK (from memory) vs batond PING\n");
+      compare_rounds(spec("batond BREAKER CHECK", baton_socket, {"BREAKER", "CHECK", "bench-breaker"}),
+                     spec("batond PING", baton_socket, {"PING"}), rounds);
+      // The same bytes back without the breaker: ECHO of a payload as long as CHECK's reply,
+      // so that what the client spends reading a longer reply is on both sides.
+      std::string sized(check.to_string().size(), 'x');
+      std::printf("BREAKER CHECK vs batond ECHO of a reply as long (the breaker's own cost)\n");
+      compare_rounds(spec("batond BREAKER CHECK", baton_socket, {"BREAKER", "CHECK", "bench-breaker"}),
+                     spec("batond ECHO (same reply size)", baton_socket, {"ECHO", sized}), rounds);
+      std::printf("BREAKER REPORT ok with a latency (counted in memory) vs batond PING\n");
+      compare_rounds(spec("batond BREAKER REPORT", baton_socket,
+                          {"BREAKER", "REPORT", "bench-breaker", "ok", "12"}),
                      spec("batond PING", baton_socket, {"PING"}), rounds);
     }
   } catch (const std::exception& e) {

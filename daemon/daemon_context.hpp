@@ -76,7 +76,7 @@ struct daemon_context {
   std::atomic<std::uint64_t> commands_processed{0};
 
   /// Ready for traffic: Redis reachable and not draining (/readyz, INFO).
-  bool ready() const { return !draining.load() && redis.status().reachable(); }
+  bool ready() const { return !draining.load() && redis.reachable(); }
   std::int64_t uptime_seconds() const {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
                                                             started)

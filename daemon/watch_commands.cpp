@@ -267,7 +267,7 @@ void run_watch_command(const protocol::command_spec& spec, std::vector<std::stri
               " leases and groups");
     return conn.complete(ticket, std::move(bytes));
   }
-  if (!ctx.redis.status().reachable()) {
+  if (!ctx.redis.reachable()) {
     out.error("UNAVAILABLE redis is unreachable; nothing is watched");
     return conn.complete(ticket, std::move(bytes));
   }

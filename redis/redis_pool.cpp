@@ -147,6 +147,13 @@ void redis_pool::expire_queue() {
   arm_queue_timer();
 }
 
+bool redis_pool::reachable() const {
+  if (breaker_.current() == redis_breaker::state::open) return false;
+  for (const auto& c : connections_)
+    if (c->ready()) return true;
+  return false;
+}
+
 link_status redis_pool::status() const {
   link_status s;
   s.connections = connections_.size();

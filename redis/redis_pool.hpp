@@ -56,6 +56,9 @@ public:
   void set_affinity(std::optional<std::uint64_t> key) { affinity_ = key; }
 
   link_status status() const;
+  /// status().reachable() without building the status (its strings): for the request path,
+  /// which asks on every SECRET GET and BREAKER CHECK.
+  bool reachable() const;
   /// Changes the per-call budget (SIGHUP reload).
   void set_call_timeout(milliseconds budget) { settings_.call_timeout = budget; }
 

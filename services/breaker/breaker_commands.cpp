@@ -4,6 +4,7 @@
 #include <charconv>
 #include <functional>
 
+#include "protocol/reply_map.hpp"
 #include "protocol/reply_writer.hpp"
 #include "services/breaker/breaker_service.hpp"
 
@@ -55,14 +56,13 @@ private:
 };
 
 std::string encode_check(const check_answer& a, int protocol) {
-  return reply_fields()
-      .integer("allowed", a.allowed)
-      .text("state", state_name(a.state))
-      .integer("probe", a.probe)
-      .integer("next_probe_ms", a.next_probe_ms)
-      .integer("generation", a.generation)
-      .integer("degraded", a.degraded)
-      .encode(protocol);
+  std::string bytes;
+  reply_writer out(bytes, protocol);
+  using protocol::field;
+  protocol::write_map(out, field("allowed", a.allowed), field("state", state_name(a.state)),
+                      field("probe", a.probe), field("next_probe_ms", a.next_probe_ms),
+                      field("generation", a.generation), field("degraded", a.degraded));
+  return bytes;
 }
 
 std::string encode_state(const breaker_view& v, int protocol) {

@@ -151,7 +151,7 @@ bool breaker_service::may_probe(const entry& e, clock::time_point now) const {
   // A breaker open on this host's own data probes here; one open fleet-wide probes from the
   // host that holds the fleet's probe, unless Redis is out of reach (then each host decides).
   return e.machine.policy().scope == scope::local || !e.fleet_open || now < e.probe_until ||
-         !redis_.status().reachable();
+         !redis_.reachable();
 }
 
 // -- CHECK and REPORT ----------------------------------------------------------------------
@@ -163,7 +163,7 @@ check_answer breaker_service::redis_breaker_answer() const {
             : state == redis_link::redis_breaker::state::half_open ? breaker_state::half_open
                                                                    : breaker_state::closed;
   a.allowed = a.state != breaker_state::open;
-  a.degraded = !redis_.status().reachable();
+  a.degraded = !redis_.reachable();
   return a;
 }
 
@@ -184,7 +184,7 @@ std::optional<check_answer> breaker_service::check(const std::string& name, std:
     a.next_probe_ms =
         std::max<std::int64_t>(0, std::chrono::ceil<milliseconds>(*r.next_probe_at - now).count());
   a.generation = e->machine.generation();
-  a.degraded = !redis_.status().reachable();
+  a.degraded = !redis_.reachable();
   return a;
 }
 
@@ -322,7 +322,7 @@ bool breaker_service::state(const std::string& name, std::function<void(breaker_
   v.consecutive_trips = m.consecutive_trips();
   v.probes_out = m.probes_out();
   v.counters = m.counters();
-  v.degraded = !redis_.status().reachable();
+  v.degraded = !redis_.reachable();
   auto keys = keys_for(settings_.prefix, name);
   auto window = std::to_string(rules_of(name, m.policy()).window_ms);
   redis_.run_script("breaker_read", {keys.state, keys.probe, keys.trips, keys.counts}, {window},

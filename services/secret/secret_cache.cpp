@@ -106,7 +106,7 @@ milliseconds secret_service::grace_of(const std::string& name) const {
 }
 
 bool secret_service::degraded(const served_secret& entry) const {
-  return entry.stale || !redis_.status().reachable();
+  return entry.stale || !redis_.reachable();
 }
 
 } // namespace baton::secret

@@ -213,7 +213,7 @@ void secret_service::verify(const std::string& name, std::string candidate, secr
                   "no version served here matches, and redis is unreachable to tell whether a "
                   "newer one does"));
     };
-    if (!redis_.status().reachable()) return cannot_tell();
+    if (!redis_.reachable()) return cannot_tell();
     load(name, [this, name, check, finish, cannot_tell](bool loaded) {
       auto it = served_.find(name);
       auto again = answer(secret_answer::kind::no_match);
