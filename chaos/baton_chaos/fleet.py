@@ -15,6 +15,7 @@ from typing import Optional
 
 from .proxy import FaultProxy
 from .resp import Connection, Indefinite, ReplyError
+from .workloads.breaker import policy_yaml as breaker_policy_yaml
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 
@@ -60,6 +61,9 @@ secrets:
   grace_ms: {settings['secret']['grace_ms']}
   refresh_ms: 1000
   ack_liveness_ms: 3000
+breakers:
+  policies:
+{breaker_policy_yaml(settings['breaker'])}
 membership: {{heartbeat_ms: 200, ttl_ms: {settings['membership']['ttl_ms']}}}
 sessions: {{handoff_deadline_ms: 3000}}
 """

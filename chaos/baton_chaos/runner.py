@@ -19,11 +19,11 @@ from .fleet import Fleet, config_yaml
 from .history import History
 from .summary import summary_text, write_summary
 from .timeline import render_timeline
-from .workloads import dedup, election, lease, rate, secret, session
+from .workloads import breaker, dedup, election, lease, rate, secret, session
 from .workloads.base import Context
 
 WORKLOADS = {"lease": lease, "election": election, "session": session, "secret": secret,
-             "rate": rate, "dedup": dedup}
+             "rate": rate, "dedup": dedup, "breaker": breaker}
 
 
 def default_settings(daemons: int) -> dict:
@@ -42,6 +42,8 @@ def default_settings(daemons: int) -> dict:
              "windows": [{"window_ms": 2000, "limit": 25}]},
         ]},
         "dedup": {"clients": 6, "ttl_ms": 2000, "key_every_s": 2.0, "crash_probability": 0.1},
+        "breaker": {"clients": 3, "window_calls": 6, "open_ms": 500, "probe_timeout_ms": 1000,
+                    "period_s": 6.0, "fail_s": 3.0},
         "membership": {"ttl_ms": 1500},
         "liveness": {"serve_within_s": 10, "lease_slack_s": 2.0},
     }

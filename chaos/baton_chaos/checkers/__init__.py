@@ -4,7 +4,7 @@ bug shows up as that checker's failed verdict instead of losing the whole run's 
 
 import traceback
 
-from . import dedup, election, lease, liveness, rate, secret, session
+from . import breaker, dedup, election, lease, liveness, rate, secret, session
 
 CHECKERS = {
     "lease": lease.check,
@@ -13,6 +13,7 @@ CHECKERS = {
     "secret": secret.check,
     "rate": rate.check,
     "dedup": dedup.check,
+    "breaker": breaker.check,
     "liveness": liveness.check,
 }
 
