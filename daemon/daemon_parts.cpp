@@ -126,6 +126,7 @@ void build_breakers(daemon_parts& d) {
   s.config = cfg.breakers;
   d.breakers = std::make_unique<breaker::breaker_service>(*d.pool, std::move(s));
   d.breakers->use_fleet(*d.system, d.link_actor, d.io, breaker::fleet_settings{});
+  d.actors.push_back(d.breakers->fleet_address());
   d.breakers->listen(*d.events);
   d.ctx->breakers = d.breakers.get();
   connect_breaker_pushes(*d.ctx);
@@ -162,6 +163,7 @@ bool build_secrets_and_sessions(daemon_parts& d) {
   auto hooks = secret::spawn_hook_runner(*d.system);
   d.actors.push_back(hooks.address());
   d.secrets->use_actors(*d.system, d.link_actor, hooks, d.keys);
+  d.actors.push_back(d.secrets->cache_address());
   d.ctx->secrets = d.secrets.get();
   connect_secret_pushes(*d.ctx);
 

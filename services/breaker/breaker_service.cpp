@@ -52,12 +52,23 @@ void breaker_service::listen(redis_link::redis_subscriber& events) {
   });
 }
 
+void breaker_service::set_live_hosts(int hosts) {
+  live_hosts_ = std::max(hosts, 1);
+  // A quorum of more hosts than the fleet has can never open the breaker fleet-wide: say so
+  // (the config alone cannot know the fleet's size), once the fleet had time to assemble.
+  if (++counts_taken_ < 3) return;
+  for (const auto& p : settings_.config.policies)
+    if (p.scope == scope::quorum && p.quorum_hosts > live_hosts_ && warned_.insert(p.name).second)
+      log::warn("breaker", "quorum larger than the live fleet: it cannot open fleet-wide",
+                {{"breaker", p.name}, {"quorum", std::to_string(p.quorum_hosts)},
+                 {"live_hosts", std::to_string(live_hosts_)}});
+}
+
 void breaker_service::count_hosts_with(boost::asio::io_context& io,
                                        std::function<void(std::function<void(int)>)> count,
                                        milliseconds every) {
-  auto by_fraction = [](const breaker_policy& p) {
-    return p.scope == scope::quorum && p.quorum_hosts == 0;
-  };
+  // Counted for fractions, and to warn of a quorum of hosts the fleet does not have.
+  auto by_fraction = [](const breaker_policy& p) { return p.scope == scope::quorum; };
   const auto& c = settings_.config;
   if (std::none_of(c.policies.begin(), c.policies.end(), by_fraction) &&
       !(c.default_policy && by_fraction(*c.default_policy)))

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -92,6 +93,8 @@ public:
   /// Follows the announcements of every daemon; re-reads the fleet's state on a reconnect.
   void listen(redis_link::redis_subscriber& events);
   void stop();
+  /// The fleet actor, for the daemon to stop with the others (also when it never served).
+  caf::actor_addr fleet_address() const { return fleet_.address(); }
 
   /// CHECK: nullopt with `error` set for an unknown name (no policy, no default), a bad one,
   /// or one past max_breakers.
@@ -116,7 +119,7 @@ public:
              std::function<void(bool ok, std::string why, breaker_state, std::int64_t)> done,
              std::string& error);
   /// Live daemons in the fleet, for quorum policies given as a fraction.
-  void set_live_hosts(int hosts) { live_hosts_ = std::max(hosts, 1); }
+  void set_live_hosts(int hosts);
   /// Keeps the live count fresh with `count` (it answers through its callback) every `every`,
   /// if any policy's quorum is a fraction of the live hosts.
   void count_hosts_with(boost::asio::io_context& io,
@@ -158,6 +161,8 @@ private:
   breaker_fleet_actor fleet_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   int live_hosts_ = 1;
+  std::set<std::string> warned_; ///< quorum policies already warned about
+  int counts_taken_ = 0;
   std::unique_ptr<boost::asio::steady_timer> count_timer_;
   std::shared_ptr<std::function<void()>> count_tick_; ///< what the timer runs (it holds it weakly)
   std::function<void(const std::string&, breaker_state, std::int64_t, const std::string&)>

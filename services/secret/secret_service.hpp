@@ -102,6 +102,8 @@ public:
   /// Follows the announcements; loads the configured secrets; starts the refresh timer.
   void start(redis_link::redis_subscriber& events);
   void stop();
+  /// The cache actor, for the daemon to stop with the others (also when it never served).
+  caf::actor_addr cache_address() const { return cache_.address(); }
 
   void get(const std::string& name, secret_caller who, secret_callback done);
   void verify(const std::string& name, std::string candidate, secret_caller who,
