@@ -93,6 +93,19 @@ redis-cli -s "$dir/a.sock" SECRET VERIFY stripe sk_live_first | paste -sd' ' | s
 printf '$ batonctl secret info stripe\n'
 "$build/batonctl" --socket "$dir/a.sock" secret info stripe | sed 's/^/  /'
 
+section "a fleet circuit breaker: failures seen on one host open it on every host"
+printf '$ BREAKER CHECK bench-trip on b; 5 x BREAKER REPORT bench-trip fail on a; CHECK on b\n'
+redis-cli -s "$dir/b.sock" BREAKER CHECK bench-trip | paste -sd' ' | sed 's/^/  b: /'
+for _ in 1 2 3 4 5; do redis-cli -s "$dir/a.sock" BREAKER REPORT bench-trip fail >/dev/null; done
+sleep 0.05
+redis-cli -s "$dir/b.sock" BREAKER CHECK bench-trip | paste -sd' ' | sed 's/^/  b: /'
+printf '$ BREAKER STATE bench-trip on b (the fleet'"'"'s view: who tripped it)\n'
+redis-cli -s "$dir/b.sock" BREAKER STATE bench-trip | paste -sd' ' | cut -c1-160 | sed 's/^/  b: /'
+printf '$ BREAKER FORCE bench-trip auto on b (an operator closes it everywhere)\n'
+redis-cli -s "$dir/b.sock" BREAKER FORCE bench-trip auto | paste -sd' ' | sed 's/^/  b: /'
+sleep 0.05
+redis-cli -s "$dir/a.sock" BREAKER CHECK bench-trip | paste -sd' ' | sed 's/^/  a: /'
+
 section "health and metrics of node-a"
 printf '/healthz: %s   /readyz: %s\n' "$(curl -s localhost:19481/healthz)" "$(curl -s localhost:19481/readyz)"
 curl -s localhost:19481/metrics | grep -E '^baton_(requests_total|redis_round_trips_total|redis_commands_total|connected_clients)' | head -12
