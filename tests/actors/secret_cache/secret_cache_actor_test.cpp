@@ -8,6 +8,7 @@
 
 #include "actors/secret_cache/secret_cache_actor.hpp"
 #include "tests/support/fake_link.hpp"
+#include "tests/support/test_keys.hpp"
 #include "tests/support/virtual_time.hpp"
 
 using namespace baton;
@@ -21,17 +22,6 @@ using test::string_reply;
 
 namespace {
 
-std::shared_ptr<keyring> test_keys() {
-  auto ring = std::make_shared<keyring>();
-  secure_bytes key(32);
-  for (std::size_t i = 0; i < key.size(); ++i)
-    key.data()[i] = static_cast<unsigned char>(3 + i);
-  std::string error;
-  REQUIRE(ring->add({"k1", std::move(key)}, error));
-  REQUIRE(ring->set_active("k1"));
-  return ring;
-}
-
 std::string text_of(const served_version& v) {
   return std::string(v.value->view());
 }
@@ -39,7 +29,7 @@ std::string text_of(const served_version& v) {
 struct cache_fixture {
   test::virtual_time time;
   std::shared_ptr<test::fake_link_script> redis = std::make_shared<test::fake_link_script>();
-  std::shared_ptr<keyring> keys = test_keys();
+  std::shared_ptr<keyring> keys = test::test_keys(3);
   std::vector<cache_news> news;
   /// What secret_read answers, by secret name (a record with no fields if absent).
   std::map<std::string, redis_reply> records;

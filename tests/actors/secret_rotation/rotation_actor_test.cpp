@@ -10,6 +10,7 @@
 
 #include "actors/secret_rotation/rotation_actor.hpp"
 #include "tests/support/fake_link.hpp"
+#include "tests/support/test_keys.hpp"
 #include "tests/support/virtual_time.hpp"
 
 using namespace baton;
@@ -23,17 +24,6 @@ using test::status_reply;
 using test::string_reply;
 
 namespace {
-
-std::shared_ptr<keyring> test_keys() {
-  auto ring = std::make_shared<keyring>();
-  secure_bytes key(32);
-  for (std::size_t i = 0; i < key.size(); ++i)
-    key.data()[i] = static_cast<unsigned char>(7 + i);
-  std::string error;
-  REQUIRE(ring->add({"k1", std::move(key)}, error));
-  REQUIRE(ring->set_active("k1"));
-  return ring;
-}
 
 // Hooks answered by the test: a function of the job, or held (never answered) when it
 // returns nullptr.
@@ -71,7 +61,7 @@ struct rotation_fixture {
   test::virtual_time time;
   std::shared_ptr<test::fake_link_script> redis = std::make_shared<test::fake_link_script>();
   std::shared_ptr<fake_hooks> hooks = std::make_shared<fake_hooks>();
-  std::shared_ptr<keyring> keys = test_keys();
+  std::shared_ptr<keyring> keys = test::test_keys(7);
   std::vector<rotation_step> steps;
   std::vector<rotation_outcome> outcomes;
   std::shared_ptr<rotation_deps> deps = std::make_shared<rotation_deps>();
