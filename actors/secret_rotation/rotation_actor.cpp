@@ -31,7 +31,7 @@ struct rotation_state {
   secure_bytes value;
   bool finished_earlier = false;
   bool timed_out = false; ///< past the lease's TTL: replies still on their way are ignored
-  std::string settle_why;  ///< why the lease's acquire has an unknown outcome
+  std::string settle_why; ///< why the lease's acquire has an unknown outcome
   static inline const char* name = "secret_rotation";
 };
 
@@ -56,8 +56,8 @@ void ask(rotation_pointer self, script_call call, F then) {
           },
           [self, then](caf::error& e) mutable {
             if (!self->state.timed_out)
-              then(redis_reply::unavailable("no answer from the link: " +
-                                            self->system().render(e)));
+              then(
+                  redis_reply::unavailable("no answer from the link: " + self->system().render(e)));
           });
 }
 
@@ -75,8 +75,7 @@ void finish(rotation_pointer self, rotation_outcome o) {
   enter(self, rotation_step::done);
   st.value = secure_bytes();
   if (!st.lease.token.empty())
-    self->send(st.deps->link, atoms::redis_script::value,
-               lease::task_lease_release_call(st.lease));
+    self->send(st.deps->link, atoms::redis_script::value, lease::task_lease_release_call(st.lease));
   if (auto done = std::move(st.done)) done(std::move(o));
   self->quit();
 }
@@ -112,11 +111,10 @@ void time_out(rotation_pointer self) {
   auto why = std::string("the rotation did not finish within secrets.rotation_lease (at ") +
              to_string(st.step) + ")";
   if (st.version == 0) return fail(self, why);
-  self->request(st.deps->link, std::chrono::seconds(5), atoms::redis_script::value,
-                script_call{"secret_abort",
-                            {st.keys.record},
-                            {st.lease.token, std::to_string(st.version)},
-                            0})
+  self->request(
+          st.deps->link, std::chrono::seconds(5), atoms::redis_script::value,
+          script_call{
+              "secret_abort", {st.keys.record}, {st.lease.token, std::to_string(st.version)}, 0})
       .then(
           [self, why, promoting = st.step == rotation_step::promoting](redis_reply& r) {
             bool was_pending = !(r.kind == reply_kind::array && r.elements.size() > 1 &&
@@ -144,8 +142,8 @@ void promote(rotation_pointer self) {
       [self](redis_reply r) {
         if (r.is_error()) return finish_unavailable(self, r);
         if (r.kind != reply_kind::array || r.elements.size() < 2 || r.elements[0].integer != 1)
-          return fail(self, "could not promote: " +
-                                (r.elements.size() > 1 ? r.elements[1].str : r.str));
+          return fail(self,
+                      "could not promote: " + (r.elements.size() > 1 ? r.elements[1].str : r.str));
         failpoint("secret-after-promote");
         rotation_outcome o;
         o.what = rotation_outcome::kind::done;
@@ -174,8 +172,8 @@ void call_hook(rotation_pointer self, const std::string& command,
           [self, name, failed, then](hook_reply& h) mutable {
             if (self->state.timed_out) return;
             if (!h || !h->ok)
-              return abort_and_fail(self, name + failed + ": " +
-                                              (h ? h->why : std::string("no result")));
+              return abort_and_fail(self,
+                                    name + failed + ": " + (h ? h->why : std::string("no result")));
             then(*h);
           },
           [self, name](caf::error& e) {
@@ -189,8 +187,8 @@ void test(rotation_pointer self) {
   const auto& item = st.request.item;
   if (!st.request.hooks || !item || item->test_hook.empty()) return promote(self);
   enter(self, rotation_step::testing);
-  call_hook(self, item->test_hook, std::make_shared<const secure_bytes>(st.value.clone()),
-            "test", "refused the new value", [self](hook_result&) {
+  call_hook(self, item->test_hook, std::make_shared<const secure_bytes>(st.value.clone()), "test",
+            "refused the new value", [self](hook_result&) {
               failpoint("secret-after-test");
               promote(self);
             });
@@ -287,10 +285,9 @@ void resume_pending(rotation_pointer self) {
     if (found == record.versions.end() || found->second.state != "pending" ||
         !open(*st.deps->keys, st.request.name, std::to_string(st.version), found->second.sealed,
               value, error)) {
-      log::warn("secret", "a half-done rotation's pending version cannot be finished; rolling it back",
-                {{"secret", st.request.name},
-                 {"version", std::to_string(st.version)},
-                 {"why", error}});
+      log::warn(
+          "secret", "a half-done rotation's pending version cannot be finished; rolling it back",
+          {{"secret", st.request.name}, {"version", std::to_string(st.version)}, {"why", error}});
       return roll_back_then_begin(self);
     }
     log::info("secret", "finishing a half-done rotation",
@@ -345,8 +342,7 @@ void settle_unknown_lease(rotation_pointer self, std::string why) {
       [self, why](redis_reply r) {
         auto result = lease::read_task_lease_reply(r, self->state.lease);
         if (result.what == lease::task_lease_result::kind::unavailable) {
-          self->delayed_send(self, milliseconds(250), atoms::timer_tick::value,
-                             std::uint64_t{1});
+          self->delayed_send(self, milliseconds(250), atoms::timer_tick::value, std::uint64_t{1});
           self->state.settle_why = why;
           return;
         }
@@ -395,8 +391,8 @@ caf::behavior rotation(rotation_pointer self, std::shared_ptr<const rotation_dep
   st.keys = keys_for(st.deps->prefix, st.request.name);
   st.lease.prefix = st.deps->prefix;
   st.lease.name = rotation_lease(st.request.name);
-  st.lease.owner = st.deps->node_id + ":" + st.deps->run_id + ":rotation:" +
-                   std::to_string(++sequence);
+  st.lease.owner =
+      st.deps->node_id + ":" + st.deps->run_id + ":rotation:" + std::to_string(++sequence);
   st.lease.node = st.deps->node_id;
   // The lease bounds the whole rotation: past its TTL another daemon may take over, so this
   // one must not write any more (its writes would be refused as stale anyway).
@@ -415,15 +411,24 @@ caf::behavior rotation(rotation_pointer self, std::shared_ptr<const rotation_dep
 
 const char* to_string(rotation_step step) {
   switch (step) {
-    case rotation_step::taking_lease: return "taking_lease";
-    case rotation_step::beginning: return "beginning";
-    case rotation_step::reading_pending: return "reading_pending";
-    case rotation_step::rolling_back: return "rolling_back";
-    case rotation_step::obtaining_value: return "obtaining_value";
-    case rotation_step::staging: return "staging";
-    case rotation_step::testing: return "testing";
-    case rotation_step::promoting: return "promoting";
-    case rotation_step::done: return "done";
+  case rotation_step::taking_lease:
+    return "taking_lease";
+  case rotation_step::beginning:
+    return "beginning";
+  case rotation_step::reading_pending:
+    return "reading_pending";
+  case rotation_step::rolling_back:
+    return "rolling_back";
+  case rotation_step::obtaining_value:
+    return "obtaining_value";
+  case rotation_step::staging:
+    return "staging";
+  case rotation_step::testing:
+    return "testing";
+  case rotation_step::promoting:
+    return "promoting";
+  case rotation_step::done:
+    return "done";
   }
   return "?";
 }

@@ -173,8 +173,8 @@ void choose_targets(adoption_pointer self) {
 void take_lease(adoption_pointer self) {
   enter(self, adoption_step::taking_lease);
   auto& st = self->state;
-  auto call = lease::task_lease_acquire_call(st.lease, st.deps.lease_ttl, "session adoption",
-                                             st.dead_node);
+  auto call =
+      lease::task_lease_acquire_call(st.lease, st.deps.lease_ttl, "session adoption", st.dead_node);
   self->request(st.deps.link, st.deps.lease_ttl, atoms::redis_script::value, call)
       .then(
           [self](redis_reply& r) {
@@ -227,13 +227,20 @@ caf::behavior adoption(adoption_pointer self, adoption_deps deps, std::string de
 
 const char* to_string(adoption_step step) {
   switch (step) {
-    case adoption_step::taking_lease: return "taking_lease";
-    case adoption_step::choosing_targets: return "choosing_targets";
-    case adoption_step::reading_index: return "reading_index";
-    case adoption_step::reading_sessions: return "reading_sessions";
-    case adoption_step::moving: return "moving";
-    case adoption_step::unindexing: return "unindexing";
-    case adoption_step::done: return "done";
+  case adoption_step::taking_lease:
+    return "taking_lease";
+  case adoption_step::choosing_targets:
+    return "choosing_targets";
+  case adoption_step::reading_index:
+    return "reading_index";
+  case adoption_step::reading_sessions:
+    return "reading_sessions";
+  case adoption_step::moving:
+    return "moving";
+  case adoption_step::unindexing:
+    return "unindexing";
+  case adoption_step::done:
+    return "done";
   }
   return "?";
 }

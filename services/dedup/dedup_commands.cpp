@@ -1,9 +1,9 @@
 // DEDUP commands; see dedup_commands.hpp.
 #include "services/dedup/dedup_commands.hpp"
 
+#include "protocol/reply_writer.hpp"
 #include "services/dedup/dedup_service.hpp"
 #include "services/lease/lease_commands.hpp"
-#include "protocol/reply_writer.hpp"
 
 namespace baton {
 namespace {

@@ -1,9 +1,9 @@
 // ELECT commands; see elect_commands.hpp. Grammar and replies: protocol/API.md.
 #include "services/lease/elect_commands.hpp"
 
-#include "services/lease/lease_service.hpp"
-#include "services/lease/lease_commands.hpp"
 #include "protocol/reply_writer.hpp"
+#include "services/lease/lease_commands.hpp"
+#include "services/lease/lease_service.hpp"
 
 namespace baton {
 

@@ -1,8 +1,8 @@
 // LEASE commands; see lease_commands.hpp.
 #include "services/lease/lease_commands.hpp"
 
-#include "services/lease/lease_service.hpp"
 #include "protocol/reply_writer.hpp"
+#include "services/lease/lease_service.hpp"
 
 namespace baton {
 

@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "services/lease/lease_service.hpp"
 #include "daemon/client_connection.hpp"
 #include "daemon/daemon_context.hpp"
 #include "protocol/command_table.hpp"
 #include "protocol/reply_writer.hpp"
+#include "services/lease/lease_service.hpp"
 
 namespace baton {
 

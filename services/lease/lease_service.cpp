@@ -55,7 +55,6 @@ lease_service::lease_service(boost::asio::io_context& io, redis_link::redis_pool
     : io_(io), redis_(redis), settings_(std::move(settings)), stop_wait_timer_(io),
       keep_timer_(io) {}
 
-
 std::string lease_service::owner_for(std::uint64_t connection) const {
   return settings_.node_id + "/" + settings_.run_id + "/" + std::to_string(connection);
 }
@@ -281,7 +280,6 @@ void lease_service::info(const std::string& name, lease_callback done) {
   });
 }
 
-
 std::optional<std::int64_t> lease_service::token_held_by(const std::string& name,
                                                          std::uint64_t connection) const {
   auto it = held_.find(name);
@@ -318,7 +316,6 @@ void lease_service::connection_closed(std::uint64_t connection) {
       release_quietly(name, h.owner, h.token);
   }
 }
-
 
 // -- KEEP renewal and local expiry ---------------------------------------------
 
@@ -359,11 +356,12 @@ void lease_service::on_keep_timer() {
 
 // -- the keeper (actors/lease_keeper) ------------------------------------------
 
-void lease_service::hand_to_keeper(const std::string& name, const held_lease& h, clock::time_point sent) {
+void lease_service::hand_to_keeper(const std::string& name, const held_lease& h,
+                                   clock::time_point sent) {
   if (!h.keep || !keeper_) return;
-  kept_lease k{name, h.owner, h.token, h.ttl.count(),
-               std::chrono::duration_cast<std::chrono::nanoseconds>(sent.time_since_epoch())
-                   .count()};
+  kept_lease k{
+      name, h.owner, h.token, h.ttl.count(),
+      std::chrono::duration_cast<std::chrono::nanoseconds>(sent.time_since_epoch()).count()};
   caf::anon_send(keeper_, atoms::keep::value, std::move(k));
 }
 

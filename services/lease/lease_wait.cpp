@@ -43,7 +43,6 @@ void lease_service::listen(redis_link::redis_subscriber& events) {
   });
 }
 
-
 void lease_service::enqueue_waiter(waiter w) {
   auto name = w.request.name;
   auto& queue = waiting_[name];

@@ -3,10 +3,10 @@
 
 #include <openssl/crypto.h>
 
-#include "services/secret/secret_service.hpp"
 #include "daemon/config_secrets.hpp"
-#include "services/secret/secret_access.hpp"
 #include "protocol/reply_writer.hpp"
+#include "services/secret/secret_access.hpp"
+#include "services/secret/secret_service.hpp"
 
 namespace baton {
 namespace {

@@ -1,4 +1,5 @@
-// SECRET REWRAP: every data key (of one secret, or of all) wrapped again under the active KEK; part of secret_service (see secret_service.hpp).
+// SECRET REWRAP: every data key (of one secret, or of all) wrapped again under the active KEK; part
+// of secret_service (see secret_service.hpp).
 #include <algorithm>
 #include <memory>
 
@@ -91,6 +92,5 @@ void secret_service::rewrap_names(std::shared_ptr<std::vector<std::string>> name
     one_done();
   });
 }
-
 
 } // namespace baton::secret

@@ -11,9 +11,9 @@
 #include <algorithm>
 #include <memory>
 
+#include "common/log.hpp"
 #include "metrics/exposition.hpp"
 #include "model/secret/secret_keys.hpp"
-#include "common/log.hpp"
 
 #include "services/secret/secret_service_internal.hpp"
 
@@ -21,7 +21,6 @@ namespace baton::secret {
 
 using redis_link::redis_reply;
 using redis_link::reply_kind;
-
 
 secret_service::secret_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                                const keyring& keys, secret_service_settings settings)
@@ -95,8 +94,7 @@ void secret_service::use_actors(caf::actor_system& system, redis_link::redis_lin
   cache_ = spawn_secret_cache(system, std::move(cache));
 }
 
-void secret_service::rotate(rotation_request request,
-                            std::function<void(rotation_outcome)> then) {
+void secret_service::rotate(rotation_request request, std::function<void(rotation_outcome)> then) {
   if (!actors_ || !rotation_deps_) {
     rotation_outcome o;
     o.why = "rotations are not running (the daemon is stopping)";
@@ -109,8 +107,7 @@ void secret_service::rotate(rotation_request request,
   // the rotation's id crosses into the actor and back.
   rotation_callbacks_.emplace(id, std::move(then));
   auto rotation = spawn_rotation(
-      *actors_, rotation_deps_, std::move(request),
-      [&io, alive, id, this](rotation_outcome o) {
+      *actors_, rotation_deps_, std::move(request), [&io, alive, id, this](rotation_outcome o) {
         boost::asio::post(io, [alive, id, this, o = std::move(o)]() mutable {
           if (!alive.lock()) return;
           rotations_.erase(id);
@@ -272,31 +269,31 @@ void secret_service::change(const std::string& name, std::optional<secure_bytes>
   if (auto it = served_.find(name); it != served_.end())
     request.version_floor = it->second->highest_version;
   rotate(std::move(request),
-                [this, name, command, who, done = std::move(done)](rotation_outcome o) {
-                  using kind = rotation_outcome::kind;
-                  ++(o.what == kind::done   ? counters_.rotations_done
-                     : o.what == kind::busy ? counters_.rotations_busy
-                                            : counters_.rotations_failed);
-                  if (o.what != kind::done) {
-                    audit(who, command, name, o.what == kind::busy ? "busy" : "error: " + o.why);
-                    auto what = o.what == kind::busy          ? secret_answer::kind::busy
-                                : o.what == kind::unavailable ? secret_answer::kind::unavailable
-                                                              : secret_answer::kind::failed;
-                    return done(answer(what, o.why));
-                  }
-                  audit_.record({who.uid, who.pid, command, name, o.version,
-                                 o.finished_earlier ? "ok (finished a half-done rotation)" : "ok"});
-                  // Serve the new version here before answering, so that a GET after the reply sees
-                  // it.
-                  load(name, [done, o](bool) {
-                    auto a = answer(secret_answer::kind::changed);
-                    a.version = o.version;
-                    a.previous = o.previous;
-                    a.epoch = o.epoch;
-                    a.state = o.finished_earlier ? "finished-pending" : "current";
-                    done(std::move(a));
-                  });
-                });
+         [this, name, command, who, done = std::move(done)](rotation_outcome o) {
+           using kind = rotation_outcome::kind;
+           ++(o.what == kind::done   ? counters_.rotations_done
+              : o.what == kind::busy ? counters_.rotations_busy
+                                     : counters_.rotations_failed);
+           if (o.what != kind::done) {
+             audit(who, command, name, o.what == kind::busy ? "busy" : "error: " + o.why);
+             auto what = o.what == kind::busy          ? secret_answer::kind::busy
+                         : o.what == kind::unavailable ? secret_answer::kind::unavailable
+                                                       : secret_answer::kind::failed;
+             return done(answer(what, o.why));
+           }
+           audit_.record({who.uid, who.pid, command, name, o.version,
+                          o.finished_earlier ? "ok (finished a half-done rotation)" : "ok"});
+           // Serve the new version here before answering, so that a GET after the reply sees
+           // it.
+           load(name, [done, o](bool) {
+             auto a = answer(secret_answer::kind::changed);
+             a.version = o.version;
+             a.previous = o.previous;
+             a.epoch = o.epoch;
+             a.state = o.finished_earlier ? "finished-pending" : "current";
+             done(std::move(a));
+           });
+         });
 }
 
 void secret_service::audit(secret_caller who, const std::string& command, const std::string& name,

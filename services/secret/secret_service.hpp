@@ -23,15 +23,15 @@
 #include <unordered_map>
 #include <vector>
 
-#include "redis/redis_pool.hpp"
-#include "redis/redis_subscriber.hpp"
-#include "model/secret/envelope.hpp"
-#include "services/secret/secret_audit.hpp"
-#include "model/secret/secret_record.hpp"
 #include "actors/secret_cache/secret_cache_actor.hpp"
 #include "actors/secret_rotation/rotation_actor.hpp"
-#include "model/secret/served_secret.hpp"
+#include "model/secret/envelope.hpp"
+#include "model/secret/secret_record.hpp"
 #include "model/secret/secret_settings.hpp"
+#include "model/secret/served_secret.hpp"
+#include "redis/redis_pool.hpp"
+#include "redis/redis_subscriber.hpp"
+#include "services/secret/secret_audit.hpp"
 
 namespace baton::secret {
 

@@ -3,10 +3,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/reply_writer.hpp"
+#include "services/lease/lease_commands.hpp"
 #include "services/membership/membership_service.hpp"
 #include "services/session/session_service.hpp"
-#include "services/lease/lease_commands.hpp"
-#include "protocol/reply_writer.hpp"
 
 namespace baton {
 namespace {

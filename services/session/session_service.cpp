@@ -6,12 +6,12 @@
 
 #include <algorithm>
 
+#include "common/log.hpp"
 #include "model/lease/task_lease.hpp"
 #include "model/secret/kek_loader.hpp"
 #include "model/session/handoff_targets.hpp"
 #include "model/session/resume_token.hpp"
 #include "model/session/session_keys.hpp"
-#include "common/log.hpp"
 
 namespace baton::session {
 namespace {
@@ -71,7 +71,6 @@ std::string sealed_name(const std::string& id) {
 }
 
 } // namespace
-
 
 session_service::session_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                                  const secret::keyring& keys,
@@ -408,14 +407,14 @@ void session_service::drain(std::function<void(bool)> announced,
                             std::function<void(handoff_report)> done) {
   if (drain_ || !system_) {
     // A drain runs already (or the daemon stops): announce again, report nothing moved here.
-    return members_.drain([this, announced = std::move(announced),
-                           done = std::move(done)](bool ok) {
-      handoff_report report;
-      report.owned = owned_.size();
-      report.announced = ok;
-      announced(ok);
-      done(report);
-    });
+    return members_.drain(
+        [this, announced = std::move(announced), done = std::move(done)](bool ok) {
+          handoff_report report;
+          report.owned = owned_.size();
+          report.announced = ok;
+          announced(ok);
+          done(report);
+        });
   }
   drain_deps deps;
   deps.link = link_;
@@ -442,35 +441,35 @@ void session_service::drain(std::function<void(bool)> announced,
 
 void session_service::on_drain_news(drain_news news) {
   switch (news.what) {
-    case drain_news::kind::announced:
-      if (auto f = std::move(drain_announced_)) f(news.ok);
-      drain_announced_ = nullptr;
-      return;
-    case drain_news::kind::need_sessions: {
-      owned_sessions owned;
-      for (const auto& [id, epoch] : owned_) {
-        owned.ids.push_back(id);
-        owned.epochs.push_back(epoch);
-      }
-      if (drain_) caf::anon_send(drain_, atoms::sessions::value, std::move(owned));
-      return;
+  case drain_news::kind::announced:
+    if (auto f = std::move(drain_announced_)) f(news.ok);
+    drain_announced_ = nullptr;
+    return;
+  case drain_news::kind::need_sessions: {
+    owned_sessions owned;
+    for (const auto& [id, epoch] : owned_) {
+      owned.ids.push_back(id);
+      owned.epochs.push_back(epoch);
     }
-    case drain_news::kind::moved:
-      disown(news.id);
-      if (out_)
-        out_({news.id, news.target, news.address,
-              make_token(keys_, {news.id, news.epoch, news.nonce})});
-      return;
-    case drain_news::kind::not_moved:
-      if (news.moved_on) disown(news.id);
-      return;
-    case drain_news::kind::finished: {
-      drain_ = nullptr;
-      auto done = std::move(drain_done_);
-      drain_done_ = nullptr;
-      if (done) done(news.report);
-      return;
-    }
+    if (drain_) caf::anon_send(drain_, atoms::sessions::value, std::move(owned));
+    return;
+  }
+  case drain_news::kind::moved:
+    disown(news.id);
+    if (out_)
+      out_({news.id, news.target, news.address,
+            make_token(keys_, {news.id, news.epoch, news.nonce})});
+    return;
+  case drain_news::kind::not_moved:
+    if (news.moved_on) disown(news.id);
+    return;
+  case drain_news::kind::finished: {
+    drain_ = nullptr;
+    auto done = std::move(drain_done_);
+    drain_done_ = nullptr;
+    if (done) done(news.report);
+    return;
+  }
   }
 }
 

@@ -22,15 +22,14 @@
 #include <unordered_map>
 #include <vector>
 
-#include "services/membership/membership_service.hpp"
 #include "actors/session_handoff/adoption_actor.hpp"
 #include "actors/session_handoff/drain_actor.hpp"
+#include "model/secret/envelope.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
-#include "model/secret/envelope.hpp"
+#include "services/membership/membership_service.hpp"
 
 namespace baton::session {
-
 
 using std::chrono::milliseconds;
 

@@ -64,7 +64,8 @@ TEST_CASE("API.md's error table lists exactly the vocabulary") {
   CHECK(documented == vocabulary());
 }
 
-TEST_CASE("every error reply written literally in the sources starts with a code of the vocabulary") {
+TEST_CASE(
+    "every error reply written literally in the sources starts with a code of the vocabulary") {
   auto words = vocabulary();
   // Error replies are written by reply_writer::error and client_connection::fail; texts built
   // at run time (a family's own fail lambdas, which add ERR) are not seen by this scan.

@@ -76,8 +76,8 @@ struct rotation_fixture {
   std::vector<rotation_outcome> outcomes;
   std::shared_ptr<rotation_deps> deps = std::make_shared<rotation_deps>();
   /// What the scripted Redis answers to secret_begin, and the record secret_read returns.
-  redis_reply begin_reply = array_reply({string_reply("fresh"), integer_reply(5),
-                                         integer_reply(1000)});
+  redis_reply begin_reply =
+      array_reply({string_reply("fresh"), integer_reply(5), integer_reply(1000)});
   redis_reply record_reply = array_reply({integer_reply(1000)});
   std::string stop_at; ///< a script left unanswered (Redis stalls there)
 
@@ -88,8 +88,8 @@ struct rotation_fixture {
       if (c.name == "secret_begin") return begin_reply;
       if (c.name == "secret_read") return record_reply;
       if (c.name == "secret_promote")
-        return array_reply({integer_reply(1), integer_reply(3), string_reply("promoted"),
-                            integer_reply(4)});
+        return array_reply(
+            {integer_reply(1), integer_reply(3), string_reply("promoted"), integer_reply(4)});
       return status_reply(1, "ok"); // stage, abort, lease_release
     };
     hooks->answer = [](const hook_job&) { return hook_ok("from-the-hook\n"); };
@@ -135,14 +135,13 @@ struct rotation_fixture {
     sealed_version sealed;
     std::string error;
     REQUIRE(seal(*keys, name, "5", secure_bytes(value), sealed, error));
-    begin_reply = array_reply({string_reply("resume"), integer_reply(5), string_reply("staged"),
-                               integer_reply(1000)});
-    record_reply = array_reply({integer_reply(1000), string_reply("v5.state"),
-                                string_reply("pending"), string_reply("v5.kek"),
-                                string_reply(sealed.kek_id), string_reply("v5.wkey"),
-                                string_reply(sealed.wrapped_key), string_reply("v5.ct"),
-                                string_reply(sealed.ciphertext), string_reply("pending"),
-                                string_reply("5")});
+    begin_reply = array_reply(
+        {string_reply("resume"), integer_reply(5), string_reply("staged"), integer_reply(1000)});
+    record_reply =
+        array_reply({integer_reply(1000), string_reply("v5.state"), string_reply("pending"),
+                     string_reply("v5.kek"), string_reply(sealed.kek_id), string_reply("v5.wkey"),
+                     string_reply(sealed.wrapped_key), string_reply("v5.ct"),
+                     string_reply(sealed.ciphertext), string_reply("pending"), string_reply("5")});
   }
 
   std::vector<std::string> script_names() const {
@@ -155,7 +154,8 @@ struct rotation_fixture {
 
 } // namespace
 
-TEST_CASE_METHOD(rotation_fixture, "a fresh rotation takes its steps in order, fenced by its lease") {
+TEST_CASE_METHOD(rotation_fixture,
+                 "a fresh rotation takes its steps in order, fenced by its lease") {
   auto request = with_hooks("stripe", "try-it");
   start(std::move(request));
   REQUIRE(outcomes.size() == 1);
@@ -199,8 +199,8 @@ TEST_CASE_METHOD(rotation_fixture, "a generate hook's value is sealed without it
 
 TEST_CASE_METHOD(rotation_fixture, "another daemon rotating: busy, and nothing written") {
   redis->answer = [](const script_call&) {
-    return array_reply({integer_reply(0), string_reply("held"), integer_reply(9),
-                        string_reply("n2")});
+    return array_reply(
+        {integer_reply(0), string_reply("held"), integer_reply(9), string_reply("n2")});
   };
   start(request_for("stripe"));
   REQUIRE(outcomes.size() == 1);
@@ -209,7 +209,8 @@ TEST_CASE_METHOD(rotation_fixture, "another daemon rotating: busy, and nothing w
   CHECK(script_names() == std::vector<std::string>{"lease_acquire"});
 }
 
-TEST_CASE_METHOD(rotation_fixture, "killed at any step, the next rotation finishes the pending version") {
+TEST_CASE_METHOD(rotation_fixture,
+                 "killed at any step, the next rotation finishes the pending version") {
   // Where Redis stalls before the daemon dies; whatever it had staged is what the next finds.
   auto where = GENERATE(as<std::string>{}, "secret_begin", "secret_stage", "secret_promote");
   stop_at = where;
@@ -242,7 +243,8 @@ TEST_CASE_METHOD(rotation_fixture, "killed at any step, the next rotation finish
         "the-staged-value");
 }
 
-TEST_CASE_METHOD(rotation_fixture, "a PUT that finds a half-done rotation rolls it back and begins again") {
+TEST_CASE_METHOD(rotation_fixture,
+                 "a PUT that finds a half-done rotation rolls it back and begins again") {
   leave_pending("stripe", "old-staged");
   int begins = 0;
   auto answer = redis->answer;
@@ -259,8 +261,8 @@ TEST_CASE_METHOD(rotation_fixture, "a PUT that finds a half-done rotation rolls 
   CHECK(outcomes[0].what == rotation_outcome::kind::done);
   CHECK(outcomes[0].version == 6);
   CHECK(script_names() == std::vector<std::string>{"lease_acquire", "secret_begin", "secret_abort",
-                                                   "secret_begin", "secret_stage",
-                                                   "secret_promote", "lease_release"});
+                                                   "secret_begin", "secret_stage", "secret_promote",
+                                                   "lease_release"});
   CHECK(redis->calls[2].args == std::vector<std::string>{"42", "5"}); // abort names version 5
 }
 
@@ -304,7 +306,7 @@ TEST_CASE_METHOD(rotation_fixture, "a reply that comes after the lease's end is 
   REQUIRE(!redis->held.empty());
   redis->answer_held(test::status_reply(1, "staged")); // the stage's late reply
   time.run();
-  CHECK(outcomes.size() == 1);              // told once
+  CHECK(outcomes.size() == 1);                // told once
   CHECK(redis->count("secret_promote") == 0); // and nothing after it
 }
 
@@ -319,7 +321,8 @@ TEST_CASE_METHOD(rotation_fixture, "Redis unreachable: unavailable, and nothing 
   CHECK(redis->count("secret_stage") == 0);
 }
 
-TEST_CASE_METHOD(rotation_fixture, "a lease acquire with no answer is settled: given back if it landed") {
+TEST_CASE_METHOD(rotation_fixture,
+                 "a lease acquire with no answer is settled: given back if it landed") {
   int acquires = 0;
   auto answer = redis->answer;
   redis->answer = [&, answer](const script_call& c) -> std::optional<redis_reply> {
