@@ -16,6 +16,8 @@
 namespace baton::secret {
 namespace {
 
+using protocol::error_code;
+using protocol::result;
 using redis_link::redis_reply;
 using redis_link::reply_kind;
 using redis_link::script_call;
@@ -23,7 +25,7 @@ using redis_link::script_call;
 struct rotation_state {
   std::shared_ptr<const rotation_deps> deps;
   rotation_request request;
-  std::function<void(rotation_outcome)> done;
+  rotation_callback done;
   secret_keys keys;
   lease::task_lease lease;
   rotation_step step = rotation_step::taking_lease;
@@ -69,29 +71,23 @@ std::vector<std::string> hook_environment(rotation_pointer self) {
 
 // -- endings ---------------------------------------------------------------------------
 
-void finish(rotation_pointer self, rotation_outcome o) {
+void finish(rotation_pointer self, result<rotation_success> r) {
   auto& st = self->state;
   if (st.step == rotation_step::done) return; // a timeout and a reply may both end it
   enter(self, rotation_step::done);
   st.value = secure_bytes();
   if (!st.lease.token.empty())
     self->send(st.deps->link, atoms::redis_script::value, lease::task_lease_release_call(st.lease));
-  if (auto done = std::move(st.done)) done(std::move(o));
+  if (auto done = std::move(st.done)) done(std::move(r));
   self->quit();
 }
 
 void fail(rotation_pointer self, std::string why) {
-  rotation_outcome o;
-  o.what = rotation_outcome::kind::failed;
-  o.why = std::move(why);
-  finish(self, std::move(o));
+  finish(self, protocol::fail(error_code::err, std::move(why)));
 }
 
 void finish_unavailable(rotation_pointer self, const redis_reply& r) {
-  rotation_outcome o;
-  o.what = rotation_outcome::kind::unavailable;
-  o.why = r.str;
-  finish(self, std::move(o));
+  finish(self, protocol::fail(error_code::unavailable, r.str));
 }
 
 void abort_and_fail(rotation_pointer self, std::string why) {
@@ -145,13 +141,12 @@ void promote(rotation_pointer self) {
           return fail(self,
                       "could not promote: " + (r.elements.size() > 1 ? r.elements[1].str : r.str));
         failpoint("secret-after-promote");
-        rotation_outcome o;
-        o.what = rotation_outcome::kind::done;
-        o.version = self->state.version;
-        o.epoch = r.elements[1].integer;
-        o.previous = r.elements.size() > 3 ? r.elements[3].integer : 0;
-        o.finished_earlier = self->state.finished_earlier;
-        finish(self, std::move(o));
+        rotated done;
+        done.version = self->state.version;
+        done.epoch = r.elements[1].integer;
+        done.previous = r.elements.size() > 3 ? r.elements[3].integer : 0;
+        done.finished_earlier = self->state.finished_earlier;
+        finish(self, rotation_success(done));
       });
 }
 
@@ -313,11 +308,7 @@ void begin(rotation_pointer self) {
           return fail(self, "unexpected reply from secret_begin");
         const auto& verdict = r.elements[0].str;
         if (verdict == "stale") return fail(self, "a newer rotation took over");
-        if (verdict == "not-due") {
-          rotation_outcome o;
-          o.what = rotation_outcome::kind::not_due;
-          return finish(self, std::move(o));
-        }
+        if (verdict == "not-due") return finish(self, rotation_success(rotation_not_due{}));
         if (r.elements.size() < 2) return fail(self, "unexpected reply from secret_begin");
         self->state.version = r.elements[1].integer;
         failpoint("secret-after-begin");
@@ -340,8 +331,8 @@ void settle_unknown_lease(rotation_pointer self, std::string why) {
       lease::task_lease_acquire_call(st.lease, st.deps->settings.rotation_lease, "secret rotation",
                                      st.request.name),
       [self, why](redis_reply r) {
-        auto result = lease::read_task_lease_reply(r, self->state.lease);
-        if (result.what == lease::task_lease_result::kind::unavailable) {
+        auto taken = lease::read_task_lease_reply(r, self->state.lease);
+        if (!taken && taken.error().code == error_code::unavailable) {
           self->delayed_send(self, milliseconds(250), atoms::timer_tick::value, std::uint64_t{1});
           self->state.settle_why = why;
           return;
@@ -358,22 +349,21 @@ void take_lease(rotation_pointer self) {
       lease::task_lease_acquire_call(st.lease, st.deps->settings.rotation_lease, "secret rotation",
                                      st.request.name),
       [self](redis_reply r) {
-        auto result = lease::read_task_lease_reply(r, self->state.lease);
-        using kind = lease::task_lease_result::kind;
-        if (result.what == kind::unavailable) {
+        auto taken = lease::read_task_lease_reply(r, self->state.lease);
+        if (!taken && taken.error().code == error_code::unavailable) {
           // The caller hears at once; settling the lease goes on behind its back.
-          rotation_outcome o;
-          o.what = rotation_outcome::kind::unavailable;
-          o.why = result.why;
-          if (auto done = std::move(self->state.done)) done(std::move(o));
+          auto why = taken.error().why;
+          if (auto done = std::move(self->state.done)) done(taken.error());
           self->state.done = nullptr;
-          return settle_unknown_lease(self, result.why);
+          return settle_unknown_lease(self, why);
         }
-        if (result.what == kind::held) {
-          rotation_outcome o;
-          o.what = rotation_outcome::kind::busy;
-          o.why = "a rotation of this secret is running on node " + result.holder_node;
-          return finish(self, std::move(o));
+        if (!taken) {
+          // Denied: the holder (the context) is another rotation of this secret.
+          const auto* holder = taken.error().context_as<lease::lease_holder>();
+          return finish(self, protocol::fail(error_code::busy,
+                                             "a rotation of this secret is running on node " +
+                                                 (holder ? holder->node : std::string("?")),
+                                             taken.error().context));
         }
         failpoint("secret-after-lease");
         begin(self);
@@ -381,8 +371,7 @@ void take_lease(rotation_pointer self) {
 }
 
 caf::behavior rotation(rotation_pointer self, std::shared_ptr<const rotation_deps> deps,
-                       std::shared_ptr<rotation_request> request,
-                       std::function<void(rotation_outcome)> done) {
+                       std::shared_ptr<rotation_request> request, rotation_callback done) {
   static std::atomic<std::uint64_t> sequence{0};
   auto& st = self->state;
   st.deps = std::move(deps);
@@ -434,7 +423,7 @@ const char* to_string(rotation_step step) {
 }
 
 caf::actor spawn_rotation(caf::actor_system& system, std::shared_ptr<const rotation_deps> deps,
-                          rotation_request request, std::function<void(rotation_outcome)> done) {
+                          rotation_request request, rotation_callback done) {
   return system.spawn(rotation, std::move(deps),
                       std::make_shared<rotation_request>(std::move(request)), std::move(done));
 }

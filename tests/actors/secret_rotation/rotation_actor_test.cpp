@@ -9,12 +9,14 @@
 #include <set>
 
 #include "actors/secret_rotation/rotation_actor.hpp"
+#include "model/lease/lease_holder.hpp"
 #include "tests/support/fake_link.hpp"
 #include "tests/support/virtual_time.hpp"
 
 using namespace baton;
 using namespace baton::secret;
 using namespace std::chrono_literals;
+using protocol::error_code;
 using redis_link::redis_reply;
 using redis_link::script_call;
 using test::array_reply;
@@ -73,7 +75,7 @@ struct rotation_fixture {
   std::shared_ptr<fake_hooks> hooks = std::make_shared<fake_hooks>();
   std::shared_ptr<keyring> keys = test_keys();
   std::vector<rotation_step> steps;
-  std::vector<rotation_outcome> outcomes;
+  std::vector<protocol::result<rotation_success>> outcomes;
   std::shared_ptr<rotation_deps> deps = std::make_shared<rotation_deps>();
   /// What the scripted Redis answers to secret_begin, and the record secret_read returns.
   redis_reply begin_reply =
@@ -105,8 +107,9 @@ struct rotation_fixture {
   }
 
   caf::actor start(rotation_request request) {
-    auto a = spawn_rotation(time.system(), deps, std::move(request),
-                            [this](rotation_outcome o) { outcomes.push_back(std::move(o)); });
+    auto a = spawn_rotation(
+        time.system(), deps, std::move(request),
+        [this](protocol::result<rotation_success> r) { outcomes.push_back(std::move(r)); });
     time.run();
     return a;
   }
@@ -144,6 +147,22 @@ struct rotation_fixture {
                      string_reply(sealed.ciphertext), string_reply("pending"), string_reply("5")});
   }
 
+  /// The only outcome, as a rotation that promoted a version (the test fails if it is not).
+  const rotated& rotated_outcome() const {
+    REQUIRE(outcomes.size() == 1);
+    REQUIRE(outcomes[0].ok());
+    const auto* done = std::get_if<rotated>(&*outcomes[0]);
+    REQUIRE(done != nullptr);
+    return *done;
+  }
+
+  /// The only outcome, as a failure (the test fails if it succeeded).
+  const protocol::failure& failed_outcome() const {
+    REQUIRE(outcomes.size() == 1);
+    REQUIRE_FALSE(outcomes[0].ok());
+    return outcomes[0].error();
+  }
+
   std::vector<std::string> script_names() const {
     std::vector<std::string> names;
     for (const auto& c : redis->calls)
@@ -158,11 +177,11 @@ TEST_CASE_METHOD(rotation_fixture,
                  "a fresh rotation takes its steps in order, fenced by its lease") {
   auto request = with_hooks("stripe", "try-it");
   start(std::move(request));
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::done);
-  CHECK(outcomes[0].version == 5);
-  CHECK(outcomes[0].previous == 4);
-  CHECK_FALSE(outcomes[0].finished_earlier);
+  const auto& done = rotated_outcome();
+  CHECK(done.version == 5);
+  CHECK(done.previous == 4);
+  CHECK(done.epoch == 3);
+  CHECK_FALSE(done.finished_earlier);
   CHECK(steps == std::vector<rotation_step>{rotation_step::taking_lease, rotation_step::beginning,
                                             rotation_step::obtaining_value, rotation_step::staging,
                                             rotation_step::testing, rotation_step::promoting,
@@ -184,8 +203,7 @@ TEST_CASE_METHOD(rotation_fixture,
 TEST_CASE_METHOD(rotation_fixture, "a generate hook's value is sealed without its newline") {
   auto request = with_hooks("db", "", "new-key");
   start(std::move(request));
-  REQUIRE(outcomes.size() == 1);
-  REQUIRE(outcomes[0].what == rotation_outcome::kind::done);
+  rotated_outcome();
   // What was staged opens to the hook's output, newline gone.
   script_call stage;
   for (const auto& c : redis->calls)
@@ -203,9 +221,12 @@ TEST_CASE_METHOD(rotation_fixture, "another daemon rotating: busy, and nothing w
         {integer_reply(0), string_reply("held"), integer_reply(9), string_reply("n2")});
   };
   start(request_for("stripe"));
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::busy);
-  CHECK(outcomes[0].why.find("n2") != std::string::npos);
+  const auto& busy = failed_outcome();
+  CHECK(busy.code == error_code::busy);
+  CHECK(busy.why == "a rotation of this secret is running on node n2");
+  // The rotation lease's holder is the context.
+  REQUIRE(busy.context_as<lease::lease_holder>() != nullptr);
+  CHECK(busy.context_as<lease::lease_holder>()->node == "n2");
   CHECK(script_names() == std::vector<std::string>{"lease_acquire"});
 }
 
@@ -230,10 +251,9 @@ TEST_CASE_METHOD(rotation_fixture,
   steps.clear();
   auto request = with_hooks("stripe", "try-it");
   start(std::move(request));
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::done);
-  CHECK(outcomes[0].finished_earlier);
-  CHECK(outcomes[0].version == 5);
+  const auto& done = rotated_outcome();
+  CHECK(done.finished_earlier);
+  CHECK(done.version == 5);
   CHECK(script_names() == std::vector<std::string>{"lease_acquire", "secret_begin", "secret_read",
                                                    "secret_promote", "lease_release"});
   // The test hook tried the value that had been staged, not a new one.
@@ -257,9 +277,7 @@ TEST_CASE_METHOD(rotation_fixture,
   request.value = secure_bytes(std::string_view("given-by-put"));
   request.hooks = false;
   start(std::move(request));
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::done);
-  CHECK(outcomes[0].version == 6);
+  CHECK(rotated_outcome().version == 6);
   CHECK(script_names() == std::vector<std::string>{"lease_acquire", "secret_begin", "secret_abort",
                                                    "secret_begin", "secret_stage", "secret_promote",
                                                    "lease_release"});
@@ -270,9 +288,9 @@ TEST_CASE_METHOD(rotation_fixture, "a test hook that refuses rolls the staged ve
   hooks->answer = [](const hook_job&) { return hook_failed("exited with status 3"); };
   auto request = with_hooks("stripe", "try-it");
   start(std::move(request));
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::failed);
-  CHECK(outcomes[0].why.find("status 3") != std::string::npos);
+  const auto& failed = failed_outcome();
+  CHECK(failed.code == error_code::err);
+  CHECK(failed.why.find("status 3") != std::string::npos);
   CHECK(script_names() == std::vector<std::string>{"lease_acquire", "secret_begin", "secret_stage",
                                                    "secret_abort", "lease_release"});
 }
@@ -285,9 +303,9 @@ TEST_CASE_METHOD(rotation_fixture, "a rotation still running when its lease ends
   time.advance(29999ms);
   CHECK(outcomes.empty());
   time.advance(1ms);
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::failed);
-  CHECK(outcomes[0].why.find("obtaining_value") != std::string::npos);
+  const auto& failed = failed_outcome();
+  CHECK(failed.code == error_code::err);
+  CHECK(failed.why.find("obtaining_value") != std::string::npos);
   CHECK(redis->count("lease_release") == 1);
   CHECK(redis->count("secret_stage") == 0);
   // The version it began is rolled back, fenced by its token, before the lease goes.
@@ -300,9 +318,9 @@ TEST_CASE_METHOD(rotation_fixture, "a reply that comes after the lease's end is 
   stop_at = "secret_stage"; // Redis stalls on the stage
   start(request_for("stripe"));
   time.advance(30000ms);
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::failed);
-  CHECK(outcomes[0].why.find("staging") != std::string::npos);
+  const auto& failed = failed_outcome();
+  CHECK(failed.code == error_code::err);
+  CHECK(failed.why.find("staging") != std::string::npos);
   REQUIRE(!redis->held.empty());
   redis->answer_held(test::status_reply(1, "staged")); // the stage's late reply
   time.run();
@@ -316,8 +334,9 @@ TEST_CASE_METHOD(rotation_fixture, "Redis unreachable: unavailable, and nothing 
     return redis_reply::unavailable("connection refused");
   };
   start(request_for("stripe"));
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::unavailable);
+  const auto& unavailable = failed_outcome();
+  CHECK(unavailable.code == error_code::unavailable);
+  CHECK(unavailable.why == "connection refused");
   CHECK(redis->count("secret_stage") == 0);
 }
 
@@ -332,8 +351,7 @@ TEST_CASE_METHOD(rotation_fixture,
   };
   start(request_for("stripe"));
   // The caller hears UNAVAILABLE at once, not after the settling.
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::unavailable);
+  CHECK(failed_outcome().code == error_code::unavailable);
   time.advance(1000ms);
   CHECK(acquires == 4);
   // Every acquire was made as the same owner, and the lease it got is given back.
@@ -344,4 +362,18 @@ TEST_CASE_METHOD(rotation_fixture,
   CHECK(redis->count("lease_release") == 1);
   CHECK(redis->count("secret_begin") == 0); // it did not go on rotating
   CHECK(outcomes.size() == 1);
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a scheduled rotation that is not due does nothing and says so") {
+  begin_reply = array_reply({string_reply("not-due"), integer_reply(500)});
+  auto request = request_for("stripe");
+  request.due = 86400000ms;
+  start(std::move(request));
+  REQUIRE(outcomes.size() == 1);
+  REQUIRE(outcomes[0].ok());
+  CHECK(std::holds_alternative<rotation_not_due>(*outcomes[0]));
+  CHECK(redis->calls[1].args.at(1) == "86400000"); // the schedule is Redis' to judge
+  CHECK(script_names() ==
+        std::vector<std::string>{"lease_acquire", "secret_begin", "lease_release"});
 }
