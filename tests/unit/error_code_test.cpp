@@ -95,5 +95,5 @@ TEST_CASE(
         CHECK(words.count(word) == 1);
       }
     }
-  CHECK(seen + seen_typed > 30); // the scan does find the daemon's errors
+  CHECK(seen + seen_typed > 60); // the scan does find the daemon's errors
 }
