@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,7 +16,9 @@
 #include "daemon/daemon_context.hpp"
 #include "daemon/peer_credentials.hpp"
 #include "protocol/error_code.hpp"
+#include "protocol/reply_writer.hpp"
 #include "protocol/request_parser.hpp"
+#include "protocol/result.hpp"
 
 namespace baton {
 
@@ -106,5 +109,16 @@ private:
   std::string writing_;
   bool write_in_flight_ = false;
 };
+
+/// What completes `ticket` with a service's result<T>: its failure as its error reply
+/// (reply_writer::error(const failure&)), else its value as `write(out, value)` writes it.
+template <class T, class Write>
+std::function<void(protocol::result<T>)> reply_with(std::shared_ptr<client_connection> self,
+                                                    client_connection::reply_ticket ticket,
+                                                    Write write) {
+  return [self = std::move(self), ticket, write = std::move(write)](protocol::result<T> r) {
+    self->complete(ticket, protocol::encode_result(r, ticket.protocol, write));
+  };
+}
 
 } // namespace baton

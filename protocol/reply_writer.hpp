@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "protocol/error_code.hpp"
+#include "protocol/result.hpp"
 
 namespace baton::protocol {
 
@@ -23,6 +24,8 @@ public:
   void error(std::string_view text);
   /// "CODE why": an error of the vocabulary (protocol/error_code.hpp).
   void error(error_code code, std::string_view why);
+  /// A call's failure as its error reply: the one place failures become replies.
+  void error(const failure& f) { error(f.code, f.why); }
   void integer(std::int64_t value);
   void bulk(std::string_view data);
   void null();
@@ -39,6 +42,19 @@ private:
   std::string& out_;
   bool resp3_;
 };
+
+/// One reply from a call's result: its failure as an error reply, else what
+/// `write(out, value)` writes.
+template <class T, class Write>
+std::string encode_result(const result<T>& r, int protocol_version, Write&& write) {
+  std::string bytes;
+  reply_writer out(bytes, protocol_version);
+  if (r)
+    write(out, *r);
+  else
+    out.error(r.error());
+  return bytes;
+}
 
 /// Strips CR and LF from one-line texts (simple strings and errors must not contain them).
 std::string one_line(std::string_view text);

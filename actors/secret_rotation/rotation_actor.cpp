@@ -16,6 +16,8 @@
 namespace baton::secret {
 namespace {
 
+using protocol::error_code;
+using protocol::result;
 using redis_link::redis_reply;
 using redis_link::reply_kind;
 using redis_link::script_call;
@@ -23,7 +25,7 @@ using redis_link::script_call;
 struct rotation_state {
   std::shared_ptr<const rotation_deps> deps;
   rotation_request request;
-  std::function<void(rotation_outcome)> done;
+  rotation_callback done;
   secret_keys keys;
   lease::task_lease lease;
   rotation_step step = rotation_step::taking_lease;
@@ -31,7 +33,7 @@ struct rotation_state {
   secure_bytes value;
   bool finished_earlier = false;
   bool timed_out = false; ///< past the lease's TTL: replies still on their way are ignored
-  std::string settle_why;  ///< why the lease's acquire has an unknown outcome
+  std::string settle_why; ///< why the lease's acquire has an unknown outcome
   static inline const char* name = "secret_rotation";
 };
 
@@ -56,8 +58,8 @@ void ask(rotation_pointer self, script_call call, F then) {
           },
           [self, then](caf::error& e) mutable {
             if (!self->state.timed_out)
-              then(redis_reply::unavailable("no answer from the link: " +
-                                            self->system().render(e)));
+              then(
+                  redis_reply::unavailable("no answer from the link: " + self->system().render(e)));
           });
 }
 
@@ -69,30 +71,23 @@ std::vector<std::string> hook_environment(rotation_pointer self) {
 
 // -- endings ---------------------------------------------------------------------------
 
-void finish(rotation_pointer self, rotation_outcome o) {
+void finish(rotation_pointer self, result<rotation_success> r) {
   auto& st = self->state;
   if (st.step == rotation_step::done) return; // a timeout and a reply may both end it
   enter(self, rotation_step::done);
   st.value = secure_bytes();
   if (!st.lease.token.empty())
-    self->send(st.deps->link, atoms::redis_script::value,
-               lease::task_lease_release_call(st.lease));
-  if (auto done = std::move(st.done)) done(std::move(o));
+    self->send(st.deps->link, atoms::redis_script::value, lease::task_lease_release_call(st.lease));
+  if (auto done = std::move(st.done)) done(std::move(r));
   self->quit();
 }
 
 void fail(rotation_pointer self, std::string why) {
-  rotation_outcome o;
-  o.what = rotation_outcome::kind::failed;
-  o.why = std::move(why);
-  finish(self, std::move(o));
+  finish(self, protocol::fail(error_code::err, std::move(why)));
 }
 
 void finish_unavailable(rotation_pointer self, const redis_reply& r) {
-  rotation_outcome o;
-  o.what = rotation_outcome::kind::unavailable;
-  o.why = r.str;
-  finish(self, std::move(o));
+  finish(self, protocol::fail(error_code::unavailable, r.str));
 }
 
 void abort_and_fail(rotation_pointer self, std::string why) {
@@ -112,11 +107,10 @@ void time_out(rotation_pointer self) {
   auto why = std::string("the rotation did not finish within secrets.rotation_lease (at ") +
              to_string(st.step) + ")";
   if (st.version == 0) return fail(self, why);
-  self->request(st.deps->link, std::chrono::seconds(5), atoms::redis_script::value,
-                script_call{"secret_abort",
-                            {st.keys.record},
-                            {st.lease.token, std::to_string(st.version)},
-                            0})
+  self->request(
+          st.deps->link, std::chrono::seconds(5), atoms::redis_script::value,
+          script_call{
+              "secret_abort", {st.keys.record}, {st.lease.token, std::to_string(st.version)}, 0})
       .then(
           [self, why, promoting = st.step == rotation_step::promoting](redis_reply& r) {
             bool was_pending = !(r.kind == reply_kind::array && r.elements.size() > 1 &&
@@ -144,16 +138,15 @@ void promote(rotation_pointer self) {
       [self](redis_reply r) {
         if (r.is_error()) return finish_unavailable(self, r);
         if (r.kind != reply_kind::array || r.elements.size() < 2 || r.elements[0].integer != 1)
-          return fail(self, "could not promote: " +
-                                (r.elements.size() > 1 ? r.elements[1].str : r.str));
+          return fail(self,
+                      "could not promote: " + (r.elements.size() > 1 ? r.elements[1].str : r.str));
         failpoint("secret-after-promote");
-        rotation_outcome o;
-        o.what = rotation_outcome::kind::done;
-        o.version = self->state.version;
-        o.epoch = r.elements[1].integer;
-        o.previous = r.elements.size() > 3 ? r.elements[3].integer : 0;
-        o.finished_earlier = self->state.finished_earlier;
-        finish(self, std::move(o));
+        rotated done;
+        done.version = self->state.version;
+        done.epoch = r.elements[1].integer;
+        done.previous = r.elements.size() > 3 ? r.elements[3].integer : 0;
+        done.finished_earlier = self->state.finished_earlier;
+        finish(self, rotation_success(done));
       });
 }
 
@@ -174,8 +167,8 @@ void call_hook(rotation_pointer self, const std::string& command,
           [self, name, failed, then](hook_reply& h) mutable {
             if (self->state.timed_out) return;
             if (!h || !h->ok)
-              return abort_and_fail(self, name + failed + ": " +
-                                              (h ? h->why : std::string("no result")));
+              return abort_and_fail(self,
+                                    name + failed + ": " + (h ? h->why : std::string("no result")));
             then(*h);
           },
           [self, name](caf::error& e) {
@@ -189,8 +182,8 @@ void test(rotation_pointer self) {
   const auto& item = st.request.item;
   if (!st.request.hooks || !item || item->test_hook.empty()) return promote(self);
   enter(self, rotation_step::testing);
-  call_hook(self, item->test_hook, std::make_shared<const secure_bytes>(st.value.clone()),
-            "test", "refused the new value", [self](hook_result&) {
+  call_hook(self, item->test_hook, std::make_shared<const secure_bytes>(st.value.clone()), "test",
+            "refused the new value", [self](hook_result&) {
               failpoint("secret-after-test");
               promote(self);
             });
@@ -287,10 +280,9 @@ void resume_pending(rotation_pointer self) {
     if (found == record.versions.end() || found->second.state != "pending" ||
         !open(*st.deps->keys, st.request.name, std::to_string(st.version), found->second.sealed,
               value, error)) {
-      log::warn("secret", "a half-done rotation's pending version cannot be finished; rolling it back",
-                {{"secret", st.request.name},
-                 {"version", std::to_string(st.version)},
-                 {"why", error}});
+      log::warn(
+          "secret", "a half-done rotation's pending version cannot be finished; rolling it back",
+          {{"secret", st.request.name}, {"version", std::to_string(st.version)}, {"why", error}});
       return roll_back_then_begin(self);
     }
     log::info("secret", "finishing a half-done rotation",
@@ -316,11 +308,7 @@ void begin(rotation_pointer self) {
           return fail(self, "unexpected reply from secret_begin");
         const auto& verdict = r.elements[0].str;
         if (verdict == "stale") return fail(self, "a newer rotation took over");
-        if (verdict == "not-due") {
-          rotation_outcome o;
-          o.what = rotation_outcome::kind::not_due;
-          return finish(self, std::move(o));
-        }
+        if (verdict == "not-due") return finish(self, rotation_success(rotation_not_due{}));
         if (r.elements.size() < 2) return fail(self, "unexpected reply from secret_begin");
         self->state.version = r.elements[1].integer;
         failpoint("secret-after-begin");
@@ -343,10 +331,9 @@ void settle_unknown_lease(rotation_pointer self, std::string why) {
       lease::task_lease_acquire_call(st.lease, st.deps->settings.rotation_lease, "secret rotation",
                                      st.request.name),
       [self, why](redis_reply r) {
-        auto result = lease::read_task_lease_reply(r, self->state.lease);
-        if (result.what == lease::task_lease_result::kind::unavailable) {
-          self->delayed_send(self, milliseconds(250), atoms::timer_tick::value,
-                             std::uint64_t{1});
+        auto taken = lease::read_task_lease_reply(r, self->state.lease);
+        if (!taken && taken.error().code == error_code::unavailable) {
+          self->delayed_send(self, milliseconds(250), atoms::timer_tick::value, std::uint64_t{1});
           self->state.settle_why = why;
           return;
         }
@@ -362,22 +349,21 @@ void take_lease(rotation_pointer self) {
       lease::task_lease_acquire_call(st.lease, st.deps->settings.rotation_lease, "secret rotation",
                                      st.request.name),
       [self](redis_reply r) {
-        auto result = lease::read_task_lease_reply(r, self->state.lease);
-        using kind = lease::task_lease_result::kind;
-        if (result.what == kind::unavailable) {
+        auto taken = lease::read_task_lease_reply(r, self->state.lease);
+        if (!taken && taken.error().code == error_code::unavailable) {
           // The caller hears at once; settling the lease goes on behind its back.
-          rotation_outcome o;
-          o.what = rotation_outcome::kind::unavailable;
-          o.why = result.why;
-          if (auto done = std::move(self->state.done)) done(std::move(o));
+          auto why = taken.error().why;
+          if (auto done = std::move(self->state.done)) done(taken.error());
           self->state.done = nullptr;
-          return settle_unknown_lease(self, result.why);
+          return settle_unknown_lease(self, why);
         }
-        if (result.what == kind::held) {
-          rotation_outcome o;
-          o.what = rotation_outcome::kind::busy;
-          o.why = "a rotation of this secret is running on node " + result.holder_node;
-          return finish(self, std::move(o));
+        if (!taken) {
+          // Denied: the holder (the context) is another rotation of this secret.
+          const auto* holder = taken.error().context_as<lease::lease_holder>();
+          return finish(self, protocol::fail(error_code::busy,
+                                             "a rotation of this secret is running on node " +
+                                                 (holder ? holder->node : std::string("?")),
+                                             taken.error().context));
         }
         failpoint("secret-after-lease");
         begin(self);
@@ -385,8 +371,7 @@ void take_lease(rotation_pointer self) {
 }
 
 caf::behavior rotation(rotation_pointer self, std::shared_ptr<const rotation_deps> deps,
-                       std::shared_ptr<rotation_request> request,
-                       std::function<void(rotation_outcome)> done) {
+                       std::shared_ptr<rotation_request> request, rotation_callback done) {
   static std::atomic<std::uint64_t> sequence{0};
   auto& st = self->state;
   st.deps = std::move(deps);
@@ -395,8 +380,8 @@ caf::behavior rotation(rotation_pointer self, std::shared_ptr<const rotation_dep
   st.keys = keys_for(st.deps->prefix, st.request.name);
   st.lease.prefix = st.deps->prefix;
   st.lease.name = rotation_lease(st.request.name);
-  st.lease.owner = st.deps->node_id + ":" + st.deps->run_id + ":rotation:" +
-                   std::to_string(++sequence);
+  st.lease.owner =
+      st.deps->node_id + ":" + st.deps->run_id + ":rotation:" + std::to_string(++sequence);
   st.lease.node = st.deps->node_id;
   // The lease bounds the whole rotation: past its TTL another daemon may take over, so this
   // one must not write any more (its writes would be refused as stale anyway).
@@ -415,21 +400,30 @@ caf::behavior rotation(rotation_pointer self, std::shared_ptr<const rotation_dep
 
 const char* to_string(rotation_step step) {
   switch (step) {
-    case rotation_step::taking_lease: return "taking_lease";
-    case rotation_step::beginning: return "beginning";
-    case rotation_step::reading_pending: return "reading_pending";
-    case rotation_step::rolling_back: return "rolling_back";
-    case rotation_step::obtaining_value: return "obtaining_value";
-    case rotation_step::staging: return "staging";
-    case rotation_step::testing: return "testing";
-    case rotation_step::promoting: return "promoting";
-    case rotation_step::done: return "done";
+  case rotation_step::taking_lease:
+    return "taking_lease";
+  case rotation_step::beginning:
+    return "beginning";
+  case rotation_step::reading_pending:
+    return "reading_pending";
+  case rotation_step::rolling_back:
+    return "rolling_back";
+  case rotation_step::obtaining_value:
+    return "obtaining_value";
+  case rotation_step::staging:
+    return "staging";
+  case rotation_step::testing:
+    return "testing";
+  case rotation_step::promoting:
+    return "promoting";
+  case rotation_step::done:
+    return "done";
   }
   return "?";
 }
 
 caf::actor spawn_rotation(caf::actor_system& system, std::shared_ptr<const rotation_deps> deps,
-                          rotation_request request, std::function<void(rotation_outcome)> done) {
+                          rotation_request request, rotation_callback done) {
   return system.spawn(rotation, std::move(deps),
                       std::make_shared<rotation_request>(std::move(request)), std::move(done));
 }

@@ -12,7 +12,7 @@
 // untouched (only promotion changes them, atomically); the next rotation finds the pending
 // version and finishes it (generated values: the provider may already know the new key) or
 // rolls it back (a rotation that brings its own value). The whole rotation must end within
-// the lease's TTL: past it, it stops and answers `failed`, whatever step it is in.
+// the lease's TTL: past it, it stops and fails (ERR), whatever step it is in.
 #pragma once
 
 #include <caf/actor.hpp>
@@ -24,11 +24,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "actors/redis_link/redis_link_actor.hpp"
 #include "actors/secret_rotation/hook_runner.hpp"
 #include "model/secret/envelope.hpp"
 #include "model/secret/secret_settings.hpp"
+#include "protocol/result.hpp"
 
 namespace baton::secret {
 
@@ -42,15 +44,21 @@ struct rotation_request {
   std::int64_t version_floor = 0;  ///< the highest version this daemon has seen
 };
 
-struct rotation_outcome {
-  enum class kind { done, busy, not_due, failed, unavailable };
-  kind what = kind::failed;
+/// A rotation that promoted `version`.
+struct rotated {
   std::int64_t version = 0;
   std::int64_t previous = 0;
   std::int64_t epoch = 0;
   bool finished_earlier = false; ///< it completed a half-done rotation's pending version
-  std::string why;
 };
+/// A scheduled rotation whose current version is not old enough yet: nothing was done.
+struct rotation_not_due {};
+using rotation_success = std::variant<rotated, rotation_not_due>;
+
+/// A rotation's result. Its failures: busy (a rotation of the secret runs elsewhere; the
+/// context is the rotation lease's lease_holder), unavailable (Redis did not answer), err
+/// (a hook failed or refused, the rotation ran out of time, Redis refused a step).
+using rotation_callback = std::function<void(protocol::result<rotation_success>)>;
 
 /// The steps, in the order a fresh rotation takes them.
 enum class rotation_step {
@@ -82,6 +90,6 @@ struct rotation_deps {
 /// Starts one rotation; `done` runs once, on the rotation's thread (the daemon posts it onto
 /// the reactor), unless the actor is killed first (the daemon stopping).
 caf::actor spawn_rotation(caf::actor_system& system, std::shared_ptr<const rotation_deps> deps,
-                          rotation_request request, std::function<void(rotation_outcome)> done);
+                          rotation_request request, rotation_callback done);
 
 } // namespace baton::secret

@@ -173,21 +173,20 @@ void choose_targets(adoption_pointer self) {
 void take_lease(adoption_pointer self) {
   enter(self, adoption_step::taking_lease);
   auto& st = self->state;
-  auto call = lease::task_lease_acquire_call(st.lease, st.deps.lease_ttl, "session adoption",
-                                             st.dead_node);
+  auto call =
+      lease::task_lease_acquire_call(st.lease, st.deps.lease_ttl, "session adoption", st.dead_node);
   self->request(st.deps.link, st.deps.lease_ttl, atoms::redis_script::value, call)
       .then(
           [self](redis_reply& r) {
-            auto result = lease::read_task_lease_reply(r, self->state.lease);
-            using kind = lease::task_lease_result::kind;
+            auto taken = lease::read_task_lease_reply(r, self->state.lease);
             // No answer in time, yet Redis may have run it: ask again as the same owner (the
             // same owner asking again holds what landed) until Redis answers. Giving up would
             // leave a landed lease held and, if every daemon gave up, nobody adopting.
-            if (result.what == kind::unavailable)
+            if (!taken && taken.error().code == protocol::error_code::unavailable)
               return self->delayed_send(self, std::chrono::milliseconds(250),
                                         atoms::timer_tick::value, std::uint64_t{1});
             // One adopter: the daemon that gets the lease. The others find it held and leave.
-            if (result.what != kind::granted) return finish(self);
+            if (!taken) return finish(self);
             self->state.outcome.adopter = true;
             choose_targets(self);
           },
@@ -227,13 +226,20 @@ caf::behavior adoption(adoption_pointer self, adoption_deps deps, std::string de
 
 const char* to_string(adoption_step step) {
   switch (step) {
-    case adoption_step::taking_lease: return "taking_lease";
-    case adoption_step::choosing_targets: return "choosing_targets";
-    case adoption_step::reading_index: return "reading_index";
-    case adoption_step::reading_sessions: return "reading_sessions";
-    case adoption_step::moving: return "moving";
-    case adoption_step::unindexing: return "unindexing";
-    case adoption_step::done: return "done";
+  case adoption_step::taking_lease:
+    return "taking_lease";
+  case adoption_step::choosing_targets:
+    return "choosing_targets";
+  case adoption_step::reading_index:
+    return "reading_index";
+  case adoption_step::reading_sessions:
+    return "reading_sessions";
+  case adoption_step::moving:
+    return "moving";
+  case adoption_step::unindexing:
+    return "unindexing";
+  case adoption_step::done:
+    return "done";
   }
   return "?";
 }

@@ -17,17 +17,26 @@ redis_link::script_call task_lease_acquire_call(const task_lease& lease,
 }
 
 task_lease_result read_task_lease_reply(const redis_link::redis_reply& r, task_lease& lease) {
-  task_lease_result result;
-  if (r.kind != redis_link::reply_kind::array || r.elements.size() < 2) {
-    result.why = r.str.empty() ? "unexpected reply to lease_acquire" : r.str;
-  } else if (r.elements[0].integer == 1) {
+  using protocol::error_code;
+  if (r.kind != redis_link::reply_kind::array || r.elements.size() < 2)
+    return protocol::fail(error_code::unavailable,
+                          r.str.empty() ? "unexpected reply to lease_acquire" : r.str);
+  if (r.elements[0].integer == 1) {
     lease.token = std::to_string(r.elements[1].integer);
-    result.what = task_lease_result::kind::granted;
-  } else {
-    result.what = task_lease_result::kind::held;
-    result.holder_node = r.elements.size() > 3 ? r.elements[3].str : "?";
+    return task_lease_grant{lease.token};
   }
-  return result;
+  // The refusal: status, state, owner, node, client, token, remaining_ms.
+  lease_holder holder;
+  holder.node = r.elements.size() > 3 ? r.elements[3].str : "?";
+  if (r.elements.size() >= 7) {
+    holder.state = r.elements[1].str;
+    holder.owner = r.elements[2].str;
+    holder.client = r.elements[4].str;
+    holder.token = r.elements[5].integer;
+    holder.remaining_ms = r.elements[6].integer;
+  }
+  return protocol::fail(error_code::denied,
+                        "lease '" + lease.name + "' is held by node " + holder.node, holder);
 }
 
 redis_link::script_call task_lease_release_call(const task_lease& lease) {

@@ -9,6 +9,8 @@
 #include <functional>
 #include <string>
 
+#include "model/lease/lease_holder.hpp"
+#include "protocol/result.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/script_call.hpp"
 
@@ -22,12 +24,14 @@ struct task_lease {
   std::string token; ///< set once granted
 };
 
-struct task_lease_result {
-  enum class kind { granted, held, unavailable };
-  kind what = kind::unavailable;
-  std::string holder_node; ///< held: who has it
-  std::string why;         ///< unavailable: Redis' reply
+/// The lease is the job's under `token` (also set in the task_lease).
+struct task_lease_grant {
+  std::string token;
 };
+
+/// Taking a task lease: granted, or a failure: denied (another holds it; the context is a
+/// lease_holder naming at least its node) or unavailable (no usable answer from Redis).
+using task_lease_result = protocol::result<task_lease_grant>;
 
 /// The same as values, for actors (which send them to the link actor): the acquire call, how
 /// to read its reply (setting `lease.token` when granted), and the release call.

@@ -1,54 +1,47 @@
 // DEDUP commands; see dedup_commands.hpp.
 #include "services/dedup/dedup_commands.hpp"
 
+#include "protocol/reply_writer.hpp"
 #include "services/dedup/dedup_service.hpp"
 #include "services/lease/lease_commands.hpp"
-#include "protocol/reply_writer.hpp"
 
 namespace baton {
 namespace {
 
-using dedup::dedup_outcome;
+using dedup::claim_state;
+using protocol::reply_writer;
+using protocol::result;
 
-std::string encode(const dedup_outcome& o, int protocol) {
-  std::string bytes;
-  protocol::reply_writer out(bytes, protocol);
-  auto state = [&](const char* status) {
-    out.map(3);
-    out.bulk("status");
-    out.bulk(status);
-    out.bulk("result");
-    if (o.what == dedup_outcome::kind::done)
-      out.bulk(o.result);
-    else
-      out.null();
-    out.bulk("ttl_ms");
-    out.integer(o.ttl_ms);
-  };
-  switch (o.what) {
-  case dedup_outcome::kind::fresh:
-    state("new");
-    break;
-  case dedup_outcome::kind::pending:
-    state("pending");
-    break;
-  case dedup_outcome::kind::done:
-    state("done");
-    break;
-  case dedup_outcome::kind::absent:
+void write_state(reply_writer& out, const char* status, const std::string* result,
+                 std::int64_t ttl_ms) {
+  out.map(3);
+  out.bulk("status");
+  out.bulk(status);
+  out.bulk("result");
+  if (result)
+    out.bulk(*result);
+  else
     out.null();
-    break;
-  case dedup_outcome::kind::stored:
-    out.simple("OK");
-    break;
-  case dedup_outcome::kind::not_held:
-    out.error("NOTHELD " + o.why);
-    break;
-  case dedup_outcome::kind::unavailable:
-    out.error("UNAVAILABLE " + o.why);
-    break;
-  }
-  return bytes;
+  out.bulk("ttl_ms");
+  out.integer(ttl_ms);
+}
+
+void write_claim(reply_writer& out, const claim_state& state) {
+  if (const auto* fresh = std::get_if<dedup::claim_fresh>(&state))
+    return write_state(out, "new", nullptr, fresh->ttl_ms);
+  if (const auto* pending = std::get_if<dedup::claim_pending>(&state))
+    return write_state(out, "pending", nullptr, pending->ttl_ms);
+  const auto& done = std::get<dedup::claim_done>(state);
+  write_state(out, "done", &done.result, done.ttl_ms);
+}
+
+void write_key(reply_writer& out, const std::optional<claim_state>& state) {
+  if (!state) return out.null();
+  write_claim(out, *state);
+}
+
+void write_ok(reply_writer& out, const dedup::stored&) {
+  out.simple("OK");
 }
 
 } // namespace
@@ -71,19 +64,17 @@ void run_dedup_command(const protocol::command_spec& spec, std::vector<std::stri
   auto ttl_error = "ERR ttl_ms must be an integer from 10 to " +
                    std::to_string(limits.max_ttl.count()) + " (dedup.max_ttl_ms)";
   auto self = conn.shared_from_this(); // replies complete later; keep the connection alive
-  auto reply = [self, ticket](dedup_outcome o) {
-    self->complete(ticket, encode(o, ticket.protocol));
-  };
   auto& service = *ctx.dedup;
   switch (spec.id) {
   case protocol::command_id::dedup_claim: {
     std::chrono::milliseconds ttl{0};
     if (!read_ttl(args[3], ttl)) return fail(ttl_error);
-    return service.claim(key, ttl, conn.id(), [self, ticket, &service](dedup_outcome o) {
+    auto reply = reply_with<claim_state>(self, ticket, write_claim);
+    return service.claim(key, ttl, conn.id(), [self, reply, &service](result<claim_state> r) {
       // A claim granted after its connection closed has nobody to finish it.
-      if (o.what == dedup_outcome::kind::fresh && self->is_closed())
+      if (r && std::holds_alternative<dedup::claim_fresh>(*r) && self->is_closed())
         return service.connection_closed(self->id());
-      self->complete(ticket, encode(o, ticket.protocol));
+      reply(std::move(r));
     });
   }
   case protocol::command_id::dedup_done: {
@@ -94,10 +85,10 @@ void run_dedup_command(const protocol::command_spec& spec, std::vector<std::stri
                   std::to_string(limits.max_result_bytes) + " (dedup.max_result_bytes)");
     auto ttl = limits.result_ttl;
     if (args.size() == 5 && !read_ttl(args[4], ttl)) return fail(ttl_error);
-    return service.complete(key, result, ttl, reply);
+    return service.complete(key, result, ttl, reply_with<dedup::stored>(self, ticket, write_ok));
   }
   case protocol::command_id::dedup_get:
-    return service.get(key, reply);
+    return service.get(key, reply_with<std::optional<claim_state>>(self, ticket, write_key));
   default:
     return fail("ERR internal error: not a dedup command");
   }

@@ -12,36 +12,28 @@ using redis_link::reply_kind;
 
 namespace {
 
-dedup_outcome make(dedup_outcome::kind what, std::string why = {}) {
-  dedup_outcome o;
-  o.what = what;
-  o.why = std::move(why);
-  return o;
-}
+using protocol::error_code;
+using protocol::fail;
+using protocol::failure;
+using protocol::result;
 
-dedup_outcome unexpected(const redis_reply& reply) {
-  if (reply.is_unavailable()) return make(dedup_outcome::kind::unavailable, reply.str);
-  return make(dedup_outcome::kind::unavailable,
+failure unexpected(const redis_reply& reply) {
+  if (reply.is_unavailable()) return fail(error_code::unavailable, reply.str);
+  return fail(error_code::unavailable,
               "unexpected reply from redis: " + (reply.str.empty() ? "(no text)" : reply.str));
 }
 
 // {state, result, ms left} as dedup_claim and dedup_get answer it.
-bool read_state(const redis_reply& r, dedup_outcome& o) {
+result<claim_state> read_state(const redis_reply& r) {
   if (r.kind != reply_kind::array || r.elements.size() != 3 ||
       r.elements[2].kind != reply_kind::integer)
-    return false;
+    return unexpected(r);
   const auto& state = r.elements[0].str;
-  if (state == "new")
-    o.what = dedup_outcome::kind::fresh;
-  else if (state == "pending")
-    o.what = dedup_outcome::kind::pending;
-  else if (state == "done")
-    o.what = dedup_outcome::kind::done;
-  else
-    return false;
-  o.result = r.elements[1].str;
-  o.ttl_ms = r.elements[2].integer;
-  return true;
+  auto ttl_ms = r.elements[2].integer;
+  if (state == "new") return claim_fresh{ttl_ms};
+  if (state == "pending") return claim_pending{ttl_ms};
+  if (state == "done") return claim_done{r.elements[1].str, ttl_ms};
+  return unexpected(r);
 }
 
 } // namespace
@@ -67,29 +59,28 @@ void dedup_service::forget(const std::string& key) {
 }
 
 void dedup_service::claim(const std::string& key, milliseconds ttl, std::uint64_t connection,
-                          dedup_callback done) {
+                          dedup_callback<claim_state> done) {
   auto owner = owner_for(connection);
   auto lapses = std::chrono::steady_clock::now() + ttl;
   redis_.run_script(
       "dedup_claim", {redis_key(key)}, {owner, std::to_string(ttl.count())},
       [this, key, owner, connection, lapses, done = std::move(done)](redis_reply reply) {
-        dedup_outcome o;
-        if (!read_state(reply, o)) return done(unexpected(reply));
-        if (o.what == dedup_outcome::kind::fresh) {
+        auto state = read_state(reply);
+        if (state && std::holds_alternative<claim_fresh>(*state)) {
           forget(key); // an earlier claim of ours that ran out
           if (claims_.size() >= sweep_at_) sweep_lapsed();
           claims_[key] = {owner, connection, lapses};
           by_connection_[connection].push_back(key);
         }
-        done(std::move(o));
+        done(std::move(state));
       });
 }
 
 void dedup_service::complete(const std::string& key, const std::string& result, milliseconds ttl,
-                             dedup_callback done) {
+                             dedup_callback<stored> done) {
   auto it = claims_.find(key);
   if (it == claims_.end())
-    return done(make(dedup_outcome::kind::not_held,
+    return done(fail(error_code::notheld,
                      "no connection of this daemon holds a claim on this key; DEDUP CLAIM it "
                      "first (a claim is released when its connection closes)"));
   auto owner = it->second.owner;
@@ -100,22 +91,22 @@ void dedup_service::complete(const std::string& key, const std::string& result, 
                       auto still = claims_.find(key);
                       if (still != claims_.end() && still->second.owner == owner) forget(key);
                       const auto& verdict = reply.elements[0].str;
-                      if (verdict == "stored") return done(make(dedup_outcome::kind::stored));
+                      if (verdict == "stored") return done(stored{});
                       if (verdict == "done")
-                        return done(make(dedup_outcome::kind::not_held, "the key is already done"));
+                        return done(fail(error_code::notheld, "the key is already done"));
                       return done(
-                          make(dedup_outcome::kind::not_held,
+                          fail(error_code::notheld,
                                "the claim ran out and another caller claimed the key since"));
                     });
 }
 
-void dedup_service::get(const std::string& key, dedup_callback done) {
+void dedup_service::get(const std::string& key, dedup_callback<std::optional<claim_state>> done) {
   redis_.run_script("dedup_get", {redis_key(key)}, {}, [done = std::move(done)](redis_reply reply) {
     if (reply.kind == reply_kind::array && reply.elements.empty())
-      return done(make(dedup_outcome::kind::absent));
-    dedup_outcome o;
-    if (!read_state(reply, o)) return done(unexpected(reply));
-    done(std::move(o));
+      return done(std::optional<claim_state>());
+    auto state = read_state(reply);
+    if (!state) return done(std::move(state).error());
+    done(std::optional<claim_state>(std::move(state).value()));
   });
 }
 

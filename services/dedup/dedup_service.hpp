@@ -9,10 +9,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
+#include "protocol/result.hpp"
 #include "redis/redis_pool.hpp"
 
 namespace baton::dedup {
@@ -25,33 +28,37 @@ struct dedup_settings {
   std::string run_id = "run"; ///< random per daemon start, as for leases
 };
 
-struct dedup_outcome {
-  enum class kind {
-    fresh,       ///< CLAIM: this caller is the first; do the work, then DONE
-    pending,     ///< CLAIM/GET: another caller is working on it
-    done,        ///< CLAIM/GET: finished; `result` is set
-    absent,      ///< GET: no such key
-    stored,      ///< DONE: the result is stored
-    not_held,    ///< DONE: this daemon holds no claim on the key, or another caller took it
-    unavailable, ///< Redis could not answer in time
-  };
-  kind what = kind::unavailable;
+/// The state of a key, as CLAIM and GET find it: each is a success of CLAIM.
+struct claim_fresh { ///< this caller is the first: do the work, then DONE
+  std::int64_t ttl_ms = 0;
+};
+struct claim_pending { ///< another caller is working on it
+  std::int64_t ttl_ms = 0;
+};
+struct claim_done { ///< finished: `result` is what DONE stored
   std::string result;
   std::int64_t ttl_ms = 0;
-  std::string why;
 };
+using claim_state = std::variant<claim_fresh, claim_pending, claim_done>;
 
-using dedup_callback = std::function<void(dedup_outcome)>;
+/// DONE: the result is stored.
+struct stored {};
+
+/// The failures of a dedup call: unavailable (Redis could not answer in time), notheld (DONE
+/// without a claim of this daemon's on the key, or another caller took it).
+template <class T>
+using dedup_callback = std::function<void(protocol::result<T>)>;
 
 class dedup_service {
 public:
   dedup_service(redis_link::redis_pool& redis, dedup_settings settings);
 
   void claim(const std::string& key, milliseconds ttl, std::uint64_t connection,
-             dedup_callback done);
+             dedup_callback<claim_state> done);
   void complete(const std::string& key, const std::string& result, milliseconds ttl,
-                dedup_callback done);
-  void get(const std::string& key, dedup_callback done);
+                dedup_callback<stored> done);
+  /// nullopt: no such key.
+  void get(const std::string& key, dedup_callback<std::optional<claim_state>> done);
   /// Releases the pending claims the connection holds (it closed before DONE). Not once the
   /// daemon is stopping: then the connection was closed by the daemon, not by a client that
   /// gave up, and the client may still be doing the work; its claims last their TTL.

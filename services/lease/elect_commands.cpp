@@ -1,13 +1,14 @@
 // ELECT commands; see elect_commands.hpp. Grammar and replies: protocol/API.md.
 #include "services/lease/elect_commands.hpp"
 
-#include "services/lease/lease_service.hpp"
-#include "services/lease/lease_commands.hpp"
 #include "protocol/reply_writer.hpp"
+#include "services/lease/lease_commands.hpp"
+#include "services/lease/lease_service.hpp"
 
 namespace baton {
 
-using lease::lease_outcome;
+using protocol::error_code;
+using protocol::result;
 
 namespace {
 
@@ -18,41 +19,42 @@ std::string lease_name(const std::string& group) {
   return "elect:" + group;
 }
 
-std::string encode(const std::string& group, const lease_outcome& o, int protocol) {
-  std::string bytes;
-  protocol::reply_writer out(bytes, protocol);
-  switch (o.what) {
-  case lease_outcome::kind::granted:
-    out.map(2);
-    out.bulk("term");
-    out.integer(o.token);
-    out.bulk("validity_ms");
-    out.integer(o.validity.count());
-    break;
-  case lease_outcome::kind::denied:
-    out.error("DENIED group '" + group + "' is led by " + o.holder.node + " under term " +
-              std::to_string(o.holder.token));
-    break;
-  case lease_outcome::kind::info:
-    if (o.holder.state != "held") {
-      out.null(); // no leader (free, or in lock-delay after a leader was lost)
-      break;
-    }
-    out.map(4);
-    out.bulk("candidate");
-    out.bulk(o.holder.meta);
-    out.bulk("node");
-    out.bulk(o.holder.node);
-    out.bulk("term");
-    out.integer(o.holder.token);
-    out.bulk("remaining_ms");
-    out.integer(o.holder.remaining_ms);
-    break;
-  default:
-    if (!encode_common_outcome(o, out)) out.error("UNAVAILABLE " + o.why);
-    break;
+void write_term(protocol::reply_writer& out, const lease::lease_grant& g) {
+  out.map(2);
+  out.bulk("term");
+  out.integer(g.token);
+  out.bulk("validity_ms");
+  out.integer(g.validity.count());
+}
+
+void write_leader(protocol::reply_writer& out, const lease::lease_info& info) {
+  if (!info.holder || info.holder->state != "held") {
+    out.null(); // no leader (free, or in lock-delay after a leader was lost)
+    return;
   }
-  return bytes;
+  const auto& h = *info.holder;
+  out.map(4);
+  out.bulk("candidate");
+  out.bulk(h.meta);
+  out.bulk("node");
+  out.bulk(h.node);
+  out.bulk("term");
+  out.integer(h.token);
+  out.bulk("remaining_ms");
+  out.integer(h.remaining_ms);
+}
+
+void write_ok(protocol::reply_writer& out, const lease::released&) {
+  out.simple("OK");
+}
+
+// A lease's DENIED in an election's words, from the holder it carries.
+protocol::failure as_election(const std::string& group, protocol::failure f) {
+  if (f.code != protocol::error_code::denied) return f;
+  if (const auto* h = f.context_as<lease::lease_holder>())
+    f.why =
+        "group '" + group + "' is led by " + h->node + " under term " + std::to_string(h->token);
+  return f;
 }
 
 } // namespace
@@ -62,15 +64,7 @@ void run_elect_command(const protocol::command_spec& spec, std::vector<std::stri
                        client_connection::reply_ticket ticket) {
   auto self = conn.shared_from_this();
   const std::string group = args[2];
-  auto reply = [self, ticket, group](const lease_outcome& o) {
-    self->complete(ticket, encode(group, o, ticket.protocol));
-  };
-  auto fail = [&](const std::string& text) {
-    lease_outcome o;
-    o.what = lease_outcome::kind::invalid;
-    o.why = text;
-    reply(o);
-  };
+  auto fail = [&](const std::string& why) { conn.fail(ticket, error_code::err, why); };
   auto& leases = *ctx.leases;
   switch (spec.id) {
   case protocol::command_id::elect_join: {
@@ -97,22 +91,23 @@ void run_elect_command(const protocol::command_spec& spec, std::vector<std::stri
     request.wait = std::chrono::milliseconds(timeout);
     request.connection = conn.id();
     request.client = conn.peer().describe();
-    return acquire_for(
-        conn, leases, std::move(request),
-        [group](const lease_outcome& o, int protocol) { return encode(group, o, protocol); },
-        ticket);
+    auto reply = reply_with<lease::lease_grant>(self, ticket, write_term);
+    return acquire_for(conn, leases, std::move(request),
+                       [group, reply](result<lease::lease_grant> r) {
+                         if (!r) return reply(as_election(group, std::move(r).error()));
+                         reply(std::move(r));
+                       });
   }
   case protocol::command_id::elect_leader:
-    return leases.info(lease_name(group), reply);
+    return leases.info(lease_name(group),
+                       reply_with<lease::lease_info>(self, ticket, write_leader));
   case protocol::command_id::elect_resign: {
     auto token = leases.token_held_by(lease_name(group), conn.id());
-    if (!token) {
-      lease_outcome o;
-      o.what = lease_outcome::kind::not_held;
-      o.why = "this connection does not lead group '" + group + "'";
-      return reply(o);
-    }
-    return leases.release(lease_name(group), *token, reply);
+    if (!token)
+      return conn.fail(ticket, error_code::notheld,
+                       "this connection does not lead group '" + group + "'");
+    return leases.release(lease_name(group), *token,
+                          reply_with<lease::released>(self, ticket, write_ok));
   }
   default:
     return fail("internal error: not an elect command");

@@ -1,12 +1,12 @@
 // LEASE commands; see lease_commands.hpp.
 #include "services/lease/lease_commands.hpp"
 
-#include "services/lease/lease_service.hpp"
 #include "protocol/reply_writer.hpp"
+#include "services/lease/lease_service.hpp"
 
 namespace baton {
 
-using lease::lease_outcome;
+using protocol::result;
 
 bool parse_non_negative(const std::string& text, std::int64_t& out) {
   if (text.empty() || text.size() > 18) return false;
@@ -19,99 +19,57 @@ bool parse_non_negative(const std::string& text, std::int64_t& out) {
   return true;
 }
 
-bool encode_common_outcome(const lease::lease_outcome& o, protocol::reply_writer& out) {
-  switch (o.what) {
-  case lease_outcome::kind::lost:
-    out.error("LOST " + o.why);
-    return true;
-  case lease_outcome::kind::not_held:
-    out.error("NOTHELD " + o.why);
-    return true;
-  case lease_outcome::kind::released:
-    out.simple("OK");
-    return true;
-  case lease_outcome::kind::invalid:
-    out.error("ERR " + o.why);
-    return true;
-  case lease_outcome::kind::unavailable:
-    out.error("UNAVAILABLE " + o.why);
-    return true;
-  default:
-    return false;
-  }
-}
-
 void acquire_for(client_connection& conn, lease::lease_service& leases,
                  lease::acquire_request request,
-                 std::function<std::string(const lease::lease_outcome&, int)> encode,
-                 client_connection::reply_ticket ticket) {
+                 std::function<void(result<lease::lease_grant>)> reply) {
   auto self = conn.shared_from_this();
-  leases.acquire(std::move(request), [self, ticket, &leases, encode](lease_outcome o) {
+  leases.acquire(std::move(request), [self, &leases, reply](result<lease::lease_grant> r) {
     // The client may have gone while Redis answered (or while it waited): then nobody holds
     // this grant.
-    if (o.what == lease_outcome::kind::granted && self->is_closed()) {
+    if (r && self->is_closed()) {
       leases.connection_closed(self->id());
       return;
     }
-    self->complete(ticket, encode(o, ticket.protocol));
+    reply(std::move(r));
   });
 }
 
 namespace {
 
-std::string describe_holder(const std::string& name, const lease::lease_holder& h) {
-  if (h.state == "lock-delay")
-    return "DENIED lease '" + name + "' is in lock-delay for " + std::to_string(h.remaining_ms) +
-           " ms after its holder on node " + h.node + " was lost";
-  return "DENIED lease '" + name + "' is held by node " + h.node +
-         (h.client.empty() ? "" : " (" + h.client + ")") + " under token " +
-         std::to_string(h.token) + " for " + std::to_string(h.remaining_ms) + " ms more";
+void write_grant(protocol::reply_writer& out, const lease::lease_grant& g) {
+  out.map(2);
+  out.bulk("token");
+  out.integer(g.token);
+  out.bulk("validity_ms");
+  out.integer(g.validity.count());
 }
 
-// Encodes an outcome for the client.
-std::string encode(const std::string& name, const lease_outcome& o, int protocol) {
-  std::string bytes;
-  protocol::reply_writer out(bytes, protocol);
-  switch (o.what) {
-  case lease_outcome::kind::granted:
-    out.map(2);
-    out.bulk("token");
-    out.integer(o.token);
-    out.bulk("validity_ms");
-    out.integer(o.validity.count());
-    break;
-  case lease_outcome::kind::denied:
-    out.error(describe_holder(name, o.holder));
-    break;
-  case lease_outcome::kind::listing:
-    out.array(o.names.size());
-    for (const auto& n : o.names)
-      out.bulk(n);
-    break;
-  default:
-    encode_common_outcome(o, out);
-    break;
-  case lease_outcome::kind::info:
-    if (o.holder.state.empty()) {
-      out.null();
-      break;
-    }
-    out.map(6);
-    out.bulk("state");
-    out.bulk(o.holder.state);
-    out.bulk("node");
-    out.bulk(o.holder.node);
-    out.bulk("client");
-    out.bulk(o.holder.client);
-    out.bulk("token");
-    out.integer(o.holder.token);
-    out.bulk("remaining_ms");
-    out.integer(o.holder.remaining_ms);
-    out.bulk("meta");
-    out.bulk(o.holder.meta);
-    break;
-  }
-  return bytes;
+void write_info(protocol::reply_writer& out, const lease::lease_info& info) {
+  if (!info.holder) return out.null();
+  const auto& h = *info.holder;
+  out.map(6);
+  out.bulk("state");
+  out.bulk(h.state);
+  out.bulk("node");
+  out.bulk(h.node);
+  out.bulk("client");
+  out.bulk(h.client);
+  out.bulk("token");
+  out.integer(h.token);
+  out.bulk("remaining_ms");
+  out.integer(h.remaining_ms);
+  out.bulk("meta");
+  out.bulk(h.meta);
+}
+
+void write_names(protocol::reply_writer& out, const std::vector<std::string>& names) {
+  out.array(names.size());
+  for (const auto& n : names)
+    out.bulk(n);
+}
+
+void write_ok(protocol::reply_writer& out, const lease::released&) {
+  out.simple("OK");
 }
 
 } // namespace
@@ -121,9 +79,6 @@ void run_lease_command(const protocol::command_spec& spec, std::vector<std::stri
                        client_connection::reply_ticket ticket) {
   auto self = conn.shared_from_this(); // replies complete later; keep the connection alive
   const std::string name = args.size() > 2 ? args[2] : "*";
-  auto reply = [self, ticket, name](const lease_outcome& o) {
-    self->complete(ticket, encode(name, o, ticket.protocol));
-  };
   auto fail = [&](const std::string& text) { conn.fail(ticket, text); };
   auto& leases = *ctx.leases;
   std::int64_t number = 0;
@@ -154,9 +109,8 @@ void run_lease_command(const protocol::command_spec& spec, std::vector<std::stri
     }
     request.connection = conn.id();
     request.client = conn.peer().describe() + (conn.name().empty() ? "" : " name=" + conn.name());
-    return acquire_for(
-        conn, leases, std::move(request),
-        [name](const lease_outcome& o, int protocol) { return encode(name, o, protocol); }, ticket);
+    return acquire_for(conn, leases, std::move(request),
+                       reply_with<lease::lease_grant>(self, ticket, write_grant));
   }
   case protocol::command_id::lease_renew: {
     if (!parse_non_negative(args[3], number)) return fail("ERR token must be an integer");
@@ -169,16 +123,17 @@ void run_lease_command(const protocol::command_spec& spec, std::vector<std::stri
     } else if (args.size() > 5) {
       return fail("ERR wrong number of arguments for 'lease renew' command");
     }
-    return leases.renew(name, number, ttl, reply);
+    return leases.renew(name, number, ttl,
+                        reply_with<lease::lease_grant>(self, ticket, write_grant));
   }
   case protocol::command_id::lease_release:
     if (!parse_non_negative(args[3], number)) return fail("ERR token must be an integer");
-    return leases.release(name, number, reply);
+    return leases.release(name, number, reply_with<lease::released>(self, ticket, write_ok));
   case protocol::command_id::lease_list:
     if (args.size() > 3) return fail("ERR wrong number of arguments for 'lease list' command");
-    return leases.list(name, reply);
+    return leases.list(name, reply_with<std::vector<std::string>>(self, ticket, write_names));
   case protocol::command_id::lease_info:
-    return leases.info(name, reply);
+    return leases.info(name, reply_with<lease::lease_info>(self, ticket, write_info));
   default:
     return fail("ERR internal error: not a lease command");
   }

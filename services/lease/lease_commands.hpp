@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "services/lease/lease_service.hpp"
 #include "daemon/client_connection.hpp"
 #include "daemon/daemon_context.hpp"
 #include "protocol/command_table.hpp"
 #include "protocol/reply_writer.hpp"
+#include "services/lease/lease_service.hpp"
 
 namespace baton {
 
@@ -18,16 +18,11 @@ void run_lease_command(const protocol::command_spec& spec, std::vector<std::stri
                        client_connection& conn, daemon_context& ctx,
                        client_connection::reply_ticket ticket);
 
-/// Encodes the outcomes LEASE and ELECT answer alike (LOST, NOTHELD, OK, ERR, UNAVAILABLE);
-/// false for the others.
-bool encode_common_outcome(const lease::lease_outcome& o, protocol::reply_writer& out);
-
-/// Acquires for a connection and completes its reply with `encode`; a grant that arrives
-/// after the connection closed is released at once.
+/// Acquires for a connection and hands the result to `reply`; a grant that arrives after the
+/// connection closed is released at once instead.
 void acquire_for(client_connection& conn, lease::lease_service& leases,
                  lease::acquire_request request,
-                 std::function<std::string(const lease::lease_outcome&, int)> encode,
-                 client_connection::reply_ticket ticket);
+                 std::function<void(protocol::result<lease::lease_grant>)> reply);
 
 /// Parses a non-negative decimal integer that fits in int64; false for anything else.
 bool parse_non_negative(const std::string& text, std::int64_t& out);

@@ -17,7 +17,7 @@ struct list_scan {
   std::string cursor = "0";
   std::vector<std::string> names;
   std::size_t steps = 0;
-  lease_callback done;
+  lease_callback<std::vector<std::string>> done;
 };
 
 namespace {
@@ -34,13 +34,14 @@ std::string escape_glob(const std::string& text) {
 }
 } // namespace
 
-void lease_service::list(const std::string& pattern, lease_callback done) {
+void lease_service::list(const std::string& pattern,
+                         lease_callback<std::vector<std::string>> done) {
   if (pattern.size() > settings_.max_name_length)
-    return done(make(lease_outcome::kind::invalid, "pattern is longer than the longest name"));
+    return done(fail(error_code::err, "pattern is longer than the longest name"));
   for (char c : pattern)
     if (static_cast<unsigned char>(c) <= ' ' || c == '{' || c == '}')
-      return done(make(lease_outcome::kind::invalid,
-                       "pattern must not contain spaces, control characters or braces"));
+      return done(
+          fail(error_code::err, "pattern must not contain spaces, control characters or braces"));
   auto scan = std::make_shared<list_scan>();
   scan->key_prefix = settings_.prefix + ":lease:{";
   scan->match = escape_glob(scan->key_prefix) + pattern + "}";
@@ -63,12 +64,11 @@ void lease_service::scan_step(std::shared_ptr<list_scan> scan) {
                 if (scan->cursor != "0" && scan->names.size() < list_limit &&
                     ++scan->steps < list_max_steps)
                   return scan_step(scan);
-                lease_outcome o = make(lease_outcome::kind::listing);
-                o.names = std::move(scan->names);
-                std::sort(o.names.begin(), o.names.end());
-                o.names.erase(std::unique(o.names.begin(), o.names.end()), o.names.end());
-                if (o.names.size() > list_limit) o.names.resize(list_limit);
-                scan->done(std::move(o));
+                auto names = std::move(scan->names);
+                std::sort(names.begin(), names.end());
+                names.erase(std::unique(names.begin(), names.end()), names.end());
+                if (names.size() > list_limit) names.resize(list_limit);
+                scan->done(std::move(names));
               });
 }
 

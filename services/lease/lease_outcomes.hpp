@@ -1,4 +1,4 @@
-// Building lease outcomes from Redis' replies, shared by the files of lease_service.
+// Building lease results from Redis' replies, shared by the files of lease_service.
 #pragma once
 
 #include <string>
@@ -8,22 +8,34 @@
 
 namespace baton::lease {
 
-inline lease_outcome make(lease_outcome::kind what, std::string why = {}) {
-  lease_outcome o;
-  o.what = what;
-  o.why = std::move(why);
-  return o;
-}
+using protocol::error_code;
+using protocol::fail;
+using protocol::failure;
 
 inline std::int64_t remaining_ms(clock::time_point until, clock::time_point now) {
   return std::chrono::duration_cast<milliseconds>(until - now).count();
 }
 
 // A reply that is not what our own script returns: Redis' error, or a bug.
-inline lease_outcome unexpected(const redis_link::redis_reply& reply) {
-  if (reply.is_unavailable()) return make(lease_outcome::kind::unavailable, reply.str);
-  return make(lease_outcome::kind::unavailable,
+inline failure unexpected(const redis_link::redis_reply& reply) {
+  if (reply.is_unavailable()) return fail(error_code::unavailable, reply.str);
+  return fail(error_code::unavailable,
               "unexpected reply from redis: " + (reply.str.empty() ? "(no text)" : reply.str));
+}
+
+// DENIED for lease `name`, in LEASE's words; the holder is the context (ELECT words it its
+// own way from it).
+inline failure denied(const std::string& name, const lease_holder& h) {
+  if (h.state == "lock-delay")
+    return fail(error_code::denied,
+                "lease '" + name + "' is in lock-delay for " + std::to_string(h.remaining_ms) +
+                    " ms after its holder on node " + h.node + " was lost",
+                h);
+  return fail(error_code::denied,
+              "lease '" + name + "' is held by node " + h.node +
+                  (h.client.empty() ? "" : " (" + h.client + ")") + " under token " +
+                  std::to_string(h.token) + " for " + std::to_string(h.remaining_ms) + " ms more",
+              h);
 }
 
 // lease_acquire's refusal and lease_info share a layout from `offset` on:

@@ -55,7 +55,6 @@ lease_service::lease_service(boost::asio::io_context& io, redis_link::redis_pool
     : io_(io), redis_(redis), settings_(std::move(settings)), stop_wait_timer_(io),
       keep_timer_(io) {}
 
-
 std::string lease_service::owner_for(std::uint64_t connection) const {
   return settings_.node_id + "/" + settings_.run_id + "/" + std::to_string(connection);
 }
@@ -106,7 +105,7 @@ void lease_service::forget(const std::string& name) {
   if (names.empty()) by_connection_.erase(c);
 }
 
-void lease_service::acquire(acquire_request request, lease_callback done) {
+void lease_service::acquire(acquire_request request, lease_callback<lease_grant> done) {
   if (!request.wait) return attempt(std::move(request), std::move(done));
   waiter w;
   w.deadline = clock::now() + *request.wait;
@@ -115,24 +114,24 @@ void lease_service::acquire(acquire_request request, lease_callback done) {
   enqueue_waiter(std::move(w));
 }
 
-void lease_service::attempt(acquire_request request, lease_callback done) {
+void lease_service::attempt(acquire_request request, lease_callback<lease_grant> done) {
   if (auto problem = check_name(request.name, settings_.max_name_length); !problem.empty())
-    return done(make(lease_outcome::kind::invalid, problem));
+    return done(fail(error_code::err, problem));
   if (auto problem = check_ttl(request.ttl); !problem.empty())
-    return done(make(lease_outcome::kind::invalid, problem));
+    return done(fail(error_code::err, problem));
   auto now = clock::now();
   if (auto it = held_.find(request.name); it != held_.end()) {
     if (now >= it->second.valid_until) {
       mark_lost(request.name, it->second.token);
     } else if (it->second.connection != request.connection) {
       // Another client of this daemon holds it: answer without asking Redis.
-      lease_outcome o = make(lease_outcome::kind::denied);
-      o.holder.state = "held";
-      o.holder.owner = it->second.owner;
-      o.holder.node = settings_.node_id;
-      o.holder.token = it->second.token;
-      o.holder.remaining_ms = remaining_ms(it->second.valid_until, now);
-      return done(std::move(o));
+      lease_holder holder;
+      holder.state = "held";
+      holder.owner = it->second.owner;
+      holder.node = settings_.node_id;
+      holder.token = it->second.token;
+      holder.remaining_ms = remaining_ms(it->second.valid_until, now);
+      return done(denied(request.name, holder));
     }
   }
   auto keys = keys_for(settings_.prefix, request.name);
@@ -156,10 +155,9 @@ void lease_service::attempt(acquire_request request, lease_callback done) {
         if (!is_status_array(reply, 3)) return done(unexpected(reply));
         if (reply.elements[0].integer == 0) {
           if (reply.elements.size() < 7) return done(unexpected(reply));
-          lease_outcome o = make(lease_outcome::kind::denied);
-          o.holder = holder_from(reply, 1);
-          remember_token(request.name, o.holder.token);
-          return done(std::move(o));
+          auto holder = holder_from(reply, 1);
+          remember_token(request.name, holder.token);
+          return done(denied(request.name, holder));
         }
         auto token = reply.elements[1].integer;
         remember_token(request.name, token);
@@ -168,7 +166,7 @@ void lease_service::attempt(acquire_request request, lease_callback done) {
         auto replied = clock::now();
         if (valid_until <= replied) {
           release_quietly(request.name, owner, token);
-          return done(make(lease_outcome::kind::unavailable,
+          return done(fail(error_code::unavailable,
                            "redis answered too late for the lease to be safely held; released it"));
         }
         forget(request.name); // a re-acquire by the same connection replaces its record
@@ -184,36 +182,32 @@ void lease_service::attempt(acquire_request request, lease_callback done) {
         by_connection_[request.connection].push_back(request.name);
         hand_to_keeper(request.name, h, sent);
         wake_at(h.valid_until);
-        lease_outcome o = make(lease_outcome::kind::granted);
-        o.token = token;
-        o.validity = milliseconds(remaining_ms(valid_until, replied));
-        done(std::move(o));
+        done(lease_grant{token, milliseconds(remaining_ms(valid_until, replied))});
       });
 }
 
 void lease_service::renew(const std::string& name, std::int64_t token,
-                          std::optional<milliseconds> ttl, lease_callback done) {
+                          std::optional<milliseconds> ttl, lease_callback<lease_grant> done) {
   if (auto problem = check_name(name, settings_.max_name_length); !problem.empty())
-    return done(make(lease_outcome::kind::invalid, problem));
+    return done(fail(error_code::err, problem));
   auto it = held_.find(name);
   if (was_lost(name, token) && (it == held_.end() || it->second.token != token))
-    return done(make(lease_outcome::kind::lost, "lease '" + name + "' under token " +
-                                                    std::to_string(token) +
-                                                    " was lost: its safe validity ended"));
+    return done(fail(error_code::lost, "lease '" + name + "' under token " + std::to_string(token) +
+                                           " was lost: its safe validity ended"));
   if (it == held_.end())
-    return done(make(lease_outcome::kind::not_held,
+    return done(fail(error_code::notheld,
                      "this node holds no lease '" + name + "' (never acquired, or released)"));
   if (it->second.token != token)
-    return done(make(lease_outcome::kind::lost, "lease '" + name + "' is held under token " +
-                                                    std::to_string(it->second.token) + " now"));
+    return done(fail(error_code::lost, "lease '" + name + "' is held under token " +
+                                           std::to_string(it->second.token) + " now"));
   auto now = clock::now();
   if (now >= it->second.valid_until) {
     mark_lost(name, token);
-    return done(make(lease_outcome::kind::lost, "the safe validity of lease '" + name + "' ended"));
+    return done(fail(error_code::lost, "the safe validity of lease '" + name + "' ended"));
   }
   auto new_ttl = ttl.value_or(it->second.ttl);
   if (auto problem = check_ttl(new_ttl); !problem.empty())
-    return done(make(lease_outcome::kind::invalid, problem));
+    return done(fail(error_code::err, problem));
   auto sent = clock::now();
   send_renew(name, it->second.owner, token, new_ttl,
              [this, name, token, new_ttl, sent, done = std::move(done)](redis_reply reply) {
@@ -221,7 +215,7 @@ void lease_service::renew(const std::string& name, std::int64_t token,
                auto entry = held_.find(name);
                if (reply.elements[0].integer == 0) {
                  if (entry != held_.end() && entry->second.token == token) mark_lost(name, token);
-                 return done(make(lease_outcome::kind::lost,
+                 return done(fail(error_code::lost,
                                   "lease '" + name + "' is lost: " + reply.elements[1].str));
                }
                auto keep = entry != held_.end() && entry->second.keep;
@@ -233,24 +227,22 @@ void lease_service::renew(const std::string& name, std::int64_t token,
                  hand_to_keeper(name, entry->second, sent);
                  wake_at(entry->second.valid_until);
                }
-               lease_outcome o = make(lease_outcome::kind::granted);
-               o.token = token;
-               o.validity =
-                   milliseconds(std::max<std::int64_t>(0, remaining_ms(valid_until, clock::now())));
-               done(std::move(o));
+               done(lease_grant{token, milliseconds(std::max<std::int64_t>(
+                                           0, remaining_ms(valid_until, clock::now())))});
              });
 }
 
-void lease_service::release(const std::string& name, std::int64_t token, lease_callback done) {
+void lease_service::release(const std::string& name, std::int64_t token,
+                            lease_callback<released> done) {
   if (auto problem = check_name(name, settings_.max_name_length); !problem.empty())
-    return done(make(lease_outcome::kind::invalid, problem));
+    return done(fail(error_code::err, problem));
   auto it = held_.find(name);
   if (it == held_.end() || it->second.token != token) {
     if (was_lost(name, token))
-      return done(make(lease_outcome::kind::lost, "lease '" + name + "' under token " +
-                                                      std::to_string(token) + " was already lost"));
-    return done(make(lease_outcome::kind::not_held, "this node holds no lease '" + name +
-                                                        "' under token " + std::to_string(token)));
+      return done(fail(error_code::lost, "lease '" + name + "' under token " +
+                                             std::to_string(token) + " was already lost"));
+    return done(fail(error_code::notheld, "this node holds no lease '" + name + "' under token " +
+                                              std::to_string(token)));
   }
   send_release(name, it->second.owner, token,
                [this, name, token, done = std::move(done)](redis_reply reply) {
@@ -258,29 +250,28 @@ void lease_service::release(const std::string& name, std::int64_t token, lease_c
                  auto entry = held_.find(name);
                  if (entry != held_.end() && entry->second.token == token) forget(name);
                  if (reply.elements[0].integer == 0)
-                   return done(
-                       make(lease_outcome::kind::lost,
-                            "lease '" + name + "' was already lost: " + reply.elements[1].str));
-                 done(make(lease_outcome::kind::released));
+                   return done(fail(error_code::lost, "lease '" + name + "' was already lost: " +
+                                                          reply.elements[1].str));
+                 done(released{});
                  wake(name); // a waiter on this host need not wait for the announcement
                });
 }
 
-void lease_service::info(const std::string& name, lease_callback done) {
+void lease_service::info(const std::string& name, lease_callback<lease_info> done) {
   if (auto problem = check_name(name, settings_.max_name_length); !problem.empty())
-    return done(make(lease_outcome::kind::invalid, problem));
+    return done(fail(error_code::err, problem));
   auto keys = keys_for(settings_.prefix, name);
   redis_.run_script("lease_info", {keys.lease}, {}, [done = std::move(done)](redis_reply reply) {
     if (reply.kind != reply_kind::array) return done(unexpected(reply));
-    lease_outcome o = make(lease_outcome::kind::info);
-    if (reply.elements.size() >= 8) {
-      o.holder = holder_from(reply, 0);
-      o.holder.meta = reply.elements[6].str;
+    lease_info info;
+    // A free lease has no holder (lua/lease_info.lua answers an empty array).
+    if (reply.elements.size() >= 8 && !reply.elements[0].str.empty()) {
+      info.holder = holder_from(reply, 0);
+      info.holder->meta = reply.elements[6].str;
     }
-    done(std::move(o));
+    done(std::move(info));
   });
 }
-
 
 std::optional<std::int64_t> lease_service::token_held_by(const std::string& name,
                                                          std::uint64_t connection) const {
@@ -318,7 +309,6 @@ void lease_service::connection_closed(std::uint64_t connection) {
       release_quietly(name, h.owner, h.token);
   }
 }
-
 
 // -- KEEP renewal and local expiry ---------------------------------------------
 
@@ -359,11 +349,12 @@ void lease_service::on_keep_timer() {
 
 // -- the keeper (actors/lease_keeper) ------------------------------------------
 
-void lease_service::hand_to_keeper(const std::string& name, const held_lease& h, clock::time_point sent) {
+void lease_service::hand_to_keeper(const std::string& name, const held_lease& h,
+                                   clock::time_point sent) {
   if (!h.keep || !keeper_) return;
-  kept_lease k{name, h.owner, h.token, h.ttl.count(),
-               std::chrono::duration_cast<std::chrono::nanoseconds>(sent.time_since_epoch())
-                   .count()};
+  kept_lease k{
+      name, h.owner, h.token, h.ttl.count(),
+      std::chrono::duration_cast<std::chrono::nanoseconds>(sent.time_since_epoch()).count()};
   caf::anon_send(keeper_, atoms::keep::value, std::move(k));
 }
 

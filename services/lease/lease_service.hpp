@@ -26,6 +26,8 @@
 
 #include "actors/lease_keeper/lease_keeper.hpp"
 #include "model/lease/lease_event.hpp"
+#include "model/lease/lease_holder.hpp"
+#include "protocol/result.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
 
@@ -45,14 +47,6 @@ struct lease_settings {
   milliseconds max_ttl{24 * 3600 * 1000};
 };
 
-/// Who holds a lease (for DENIED and INFO).
-struct lease_holder {
-  std::string state; ///< "held" or "lock-delay"
-  std::string owner, node, client, meta;
-  std::int64_t token = 0;
-  std::int64_t remaining_ms = 0;
-};
-
 struct acquire_request {
   std::string name;
   milliseconds ttl{0};
@@ -63,27 +57,25 @@ struct acquire_request {
   std::string client; ///< "uid=... pid=... name=..." for INFO
 };
 
-struct lease_outcome {
-  enum class kind {
-    granted,     ///< token and validity are set
-    denied,      ///< holder is set (someone else holds it, or lock-delay)
-    lost,        ///< RENEW: the lease is no longer this token's
-    not_held,    ///< RELEASE/RENEW of a lease this daemon does not hold under that token
-    released,    ///< RELEASE done
-    info,        ///< INFO: holder is set (or empty state when free)
-    listing,     ///< LIST: names is set
-    unavailable, ///< Redis could not answer in time; why is set
-    invalid,     ///< bad arguments; why is set
-  };
-  kind what = kind::unavailable;
+/// ACQUIRE and RENEW: the lease is the caller's under `token`, safely for `validity`.
+struct lease_grant {
   std::int64_t token = 0;
   milliseconds validity{0};
-  lease_holder holder;
-  std::string why;
-  std::vector<std::string> names; ///< LIST
 };
 
-using lease_callback = std::function<void(lease_outcome)>;
+/// RELEASE: done.
+struct released {};
+
+/// INFO: who holds the lease (holding it or in lock-delay); nullopt when it is free.
+struct lease_info {
+  std::optional<lease_holder> holder;
+};
+
+/// The failures of a lease call: err (bad arguments), unavailable (Redis did not answer in
+/// time), denied (someone else holds it, or lock-delay: a lease_holder is the context), lost
+/// (the lease is no longer this token's), notheld (this daemon holds no lease under it).
+template <class T>
+using lease_callback = std::function<void(protocol::result<T>)>;
 
 class lease_service {
 public:
@@ -97,15 +89,15 @@ public:
   /// LEASE WATCH and the `lost` push to a holder.
   void on_event(std::function<void(const lease_event&)> sink) { event_sink_ = std::move(sink); }
 
-  void acquire(acquire_request request, lease_callback done);
+  void acquire(acquire_request request, lease_callback<lease_grant> done);
   /// `ttl` empty: the ttl it was acquired with.
   void renew(const std::string& name, std::int64_t token, std::optional<milliseconds> ttl,
-             lease_callback done);
-  void release(const std::string& name, std::int64_t token, lease_callback done);
-  void info(const std::string& name, lease_callback done);
+             lease_callback<lease_grant> done);
+  void release(const std::string& name, std::int64_t token, lease_callback<released> done);
+  void info(const std::string& name, lease_callback<lease_info> done);
   /// Names of leases held or in lock-delay, matching a glob pattern ("*" for all), sorted,
-  /// at most `limit_`; `names` in the outcome. Scans Redis (on one node in a cluster).
-  void list(const std::string& pattern, lease_callback done);
+  /// at most `list_limit`. Scans Redis (on one node in a cluster).
+  void list(const std::string& pattern, lease_callback<std::vector<std::string>> done);
   /// Releases every lease the connection holds (it closed: crash, kill -9, or QUIT). Once the
   /// daemon is stopping, the connections it closes itself have their leases retired instead.
   void connection_closed(std::uint64_t connection);
@@ -166,9 +158,9 @@ private:
   // -- WAIT ------------------------------------------------------------------------
   struct waiter {
     acquire_request request;
-    lease_callback done;
+    lease_callback<lease_grant> done;
     clock::time_point deadline;
-    lease_outcome last_denial;
+    std::optional<protocol::failure> last_denial; ///< the last DENIED its attempts heard
   };
   struct wait_queue {
     std::deque<waiter> waiters; ///< arrival order on this host
@@ -176,7 +168,7 @@ private:
     std::unique_ptr<boost::asio::steady_timer> timer;
     std::uint64_t timer_generation = 0;
   };
-  void attempt(acquire_request request, lease_callback done);
+  void attempt(acquire_request request, lease_callback<lease_grant> done);
   void enqueue_waiter(waiter w);
   void try_head(const std::string& name);
   void schedule_retry(const std::string& name, clock::time_point when);

@@ -43,7 +43,6 @@ void lease_service::listen(redis_link::redis_subscriber& events) {
   });
 }
 
-
 void lease_service::enqueue_waiter(waiter w) {
   auto name = w.request.name;
   auto& queue = waiting_[name];
@@ -57,31 +56,33 @@ void lease_service::try_head(const std::string& name) {
   if (it == waiting_.end() || it->second.trying) return;
   auto& queue = it->second;
   auto now = clock::now();
-  // Waiters whose time is up get the last refusal they saw.
+  // Waiters whose time is up get the last refusal they saw (none yet: a holder unknown).
   while (!queue.waiters.empty() && queue.waiters.front().deadline <= now) {
     auto expired = std::move(queue.waiters.front());
     queue.waiters.pop_front();
-    if (expired.last_denial.what == lease_outcome::kind::denied)
-      expired.done(std::move(expired.last_denial));
+    if (expired.last_denial)
+      expired.done(std::move(*expired.last_denial));
     else
-      expired.done(make(lease_outcome::kind::denied));
+      expired.done(denied(name, lease_holder{}));
   }
   if (queue.waiters.empty()) {
     waiting_.erase(it);
     return;
   }
   queue.trying = true;
-  attempt(queue.waiters.front().request, [this, name](lease_outcome o) {
+  attempt(queue.waiters.front().request, [this, name](protocol::result<lease_grant> r) {
     auto found = waiting_.find(name);
     if (found == waiting_.end() || found->second.waiters.empty()) return;
     auto& q = found->second;
     q.trying = false;
-    if (o.what == lease_outcome::kind::denied) {
+    if (!r && r.error().code == error_code::denied) {
       auto& head = q.waiters.front();
       // Retry when the holder's time runs out (an expiry announces nothing), or earlier when
       // a release is announced, or give up at the deadline.
-      auto retry_at = clock::now() + milliseconds(o.holder.remaining_ms) + milliseconds(1);
-      head.last_denial = std::move(o);
+      const auto* holder = r.error().context_as<lease_holder>();
+      auto left = milliseconds(holder ? holder->remaining_ms : 0);
+      auto retry_at = clock::now() + left + milliseconds(1);
+      head.last_denial = std::move(r).error();
       auto first_deadline = head.deadline;
       for (const auto& w : q.waiters)
         first_deadline = std::min(first_deadline, w.deadline);
@@ -89,7 +90,7 @@ void lease_service::try_head(const std::string& name) {
     }
     auto head = std::move(q.waiters.front());
     q.waiters.pop_front();
-    head.done(std::move(o)); // granted, or a hard error such as UNAVAILABLE
+    head.done(std::move(r)); // granted, or a hard error such as UNAVAILABLE
     try_head(name);          // the next in line learns of the new holder at once
   });
 }

@@ -86,16 +86,21 @@ void secret_service::rotate_on_schedule(const std::string& name, std::int64_t ve
   request.grace = grace_of(name);
   request.item = *item;
   request.version_floor = version_floor;
-  rotate(std::move(request), [this, name](rotation_outcome o) {
+  rotate(std::move(request), [this, name](result<rotation_success> r) {
     rotating_.erase(name);
-    if (o.what == rotation_outcome::kind::done) {
-      audit({}, "rotate", name, "ok (schedule) version " + std::to_string(o.version));
-      log::info("secret", "rotated on schedule",
-                {{"secret", name}, {"version", std::to_string(o.version)}});
-      load(name);
-    } else if (o.what == rotation_outcome::kind::failed) {
-      audit({}, "rotate", name, "error (schedule): " + o.why);
-      log::warn("secret", "scheduled rotation failed", {{"secret", name}, {"why", o.why}});
+    if (r) {
+      // Not due: nothing was done, nothing to tell.
+      if (const auto* done = std::get_if<rotated>(&*r)) {
+        audit({}, "rotate", name, "ok (schedule) version " + std::to_string(done->version));
+        log::info("secret", "rotated on schedule",
+                  {{"secret", name}, {"version", std::to_string(done->version)}});
+        load(name);
+      }
+    } else if (r.error().code == error_code::err) {
+      // Only a failed rotation is audited: busy means another daemon rotates it,
+      // unavailable that Redis is away.
+      audit({}, "rotate", name, "error (schedule): " + r.error().why);
+      log::warn("secret", "scheduled rotation failed", {{"secret", name}, {"why", r.error().why}});
     }
   });
 }

@@ -3,16 +3,16 @@
 
 #include <openssl/crypto.h>
 
-#include "services/secret/secret_service.hpp"
 #include "daemon/config_secrets.hpp"
-#include "services/secret/secret_access.hpp"
 #include "protocol/reply_writer.hpp"
+#include "services/secret/secret_access.hpp"
+#include "services/secret/secret_service.hpp"
 
 namespace baton {
 namespace {
 
 using protocol::command_id;
-using secret::secret_answer;
+using protocol::result;
 
 constexpr std::size_t max_watches_per_connection = 10000;
 
@@ -21,8 +21,10 @@ void write_degraded(protocol::reply_writer& out, bool degraded) {
   out.integer(degraded ? 1 : 0);
 }
 
-void write_info(protocol::reply_writer& out, const std::string& name, const secret_answer& a) {
-  const auto& r = a.record;
+void write_info(protocol::reply_writer& out, const std::string& name,
+                const std::optional<secret::secret_info>& info) {
+  if (!info) return out.null();
+  const auto& r = info->record;
   out.map(7);
   out.bulk("name");
   out.bulk(name);
@@ -38,7 +40,7 @@ void write_info(protocol::reply_writer& out, const std::string& name, const secr
   out.array(r.versions.size());
   for (auto it = r.versions.rbegin(); it != r.versions.rend(); ++it) {
     const auto& v = it->second;
-    auto uses = a.uses.find(it->first);
+    auto uses = info->uses.find(it->first);
     out.map(8);
     out.bulk("version");
     out.integer(it->first);
@@ -55,11 +57,11 @@ void write_info(protocol::reply_writer& out, const std::string& name, const secr
     out.bulk("retired_ms");
     out.integer(v.retired_ms);
     out.bulk("uses");
-    out.integer(uses == a.uses.end() ? 0 : uses->second);
+    out.integer(uses == info->uses.end() ? 0 : uses->second);
   }
   out.bulk("nodes");
-  out.array(a.nodes.size());
-  for (const auto& n : a.nodes) {
+  out.array(info->nodes.size());
+  for (const auto& n : info->nodes) {
     out.map(3);
     out.bulk("node");
     out.bulk(n.node);
@@ -70,71 +72,56 @@ void write_info(protocol::reply_writer& out, const std::string& name, const secr
   }
 }
 
-std::string encode(const std::string& name, const secret_answer& a, int protocol) {
-  std::string bytes;
-  protocol::reply_writer out(bytes, protocol);
-  switch (a.what) {
-  case secret_answer::kind::value:
-    out.map(4);
-    out.bulk("value");
-    out.bulk(a.value);
-    out.bulk("version");
-    out.integer(a.version);
-    out.bulk("state");
-    out.bulk(a.state);
-    write_degraded(out, a.degraded);
-    break;
-  case secret_answer::kind::match:
-  case secret_answer::kind::no_match:
-    out.map(4);
-    out.bulk("match");
-    out.integer(a.what == secret_answer::kind::match ? 1 : 0);
-    out.bulk("version");
-    out.integer(a.version);
-    out.bulk("state");
-    if (a.state.empty())
-      out.null();
-    else
-      out.bulk(a.state);
-    write_degraded(out, a.degraded);
-    break;
-  case secret_answer::kind::absent:
+void write_value(protocol::reply_writer& out, const std::optional<secret::secret_value>& a) {
+  if (!a) return out.null();
+  out.map(4);
+  out.bulk("value");
+  out.bulk(a->value);
+  out.bulk("version");
+  out.integer(a->version);
+  out.bulk("state");
+  out.bulk(a->state);
+  write_degraded(out, a->degraded);
+}
+
+void write_verdict(protocol::reply_writer& out,
+                   const std::optional<secret::verify_verdict>& verdict) {
+  if (!verdict) return out.null();
+  const auto* match = std::get_if<secret::secret_match>(&*verdict);
+  out.map(4);
+  out.bulk("match");
+  out.integer(match ? 1 : 0);
+  out.bulk("version");
+  out.integer(match ? match->version : 0);
+  out.bulk("state");
+  if (match)
+    out.bulk(match->state);
+  else
     out.null();
-    break;
-  case secret_answer::kind::changed:
-    out.map(4);
-    out.bulk("version");
-    out.integer(a.version);
-    out.bulk("previous");
-    out.integer(a.previous);
-    out.bulk("epoch");
-    out.integer(a.epoch);
-    out.bulk("finished_pending");
-    out.integer(a.state == "finished-pending" ? 1 : 0);
-    break;
-  case secret_answer::kind::info:
-    write_info(out, name, a);
-    break;
-  case secret_answer::kind::rewrapped:
-    out.map(3);
-    out.bulk("rewrapped");
-    out.integer(a.rewrapped);
-    out.bulk("already");
-    out.integer(a.already);
-    out.bulk("failed");
-    out.integer(a.skipped);
-    break;
-  case secret_answer::kind::unavailable:
-    out.error("UNAVAILABLE " + a.why);
-    break;
-  case secret_answer::kind::busy:
-    out.error("BUSY " + a.why);
-    break;
-  case secret_answer::kind::failed:
-    out.error("ERR " + a.why);
-    break;
-  }
-  return bytes;
+  write_degraded(out,
+                 match ? match->degraded : std::get<secret::secret_no_match>(*verdict).degraded);
+}
+
+void write_changed(protocol::reply_writer& out, const secret::secret_changed& c) {
+  out.map(4);
+  out.bulk("version");
+  out.integer(c.version);
+  out.bulk("previous");
+  out.integer(c.previous);
+  out.bulk("epoch");
+  out.integer(c.epoch);
+  out.bulk("finished_pending");
+  out.integer(c.finished_pending ? 1 : 0);
+}
+
+void write_totals(protocol::reply_writer& out, const secret::rewrap_totals& t) {
+  out.map(3);
+  out.bulk("rewrapped");
+  out.integer(t.rewrapped);
+  out.bulk("already");
+  out.integer(t.already);
+  out.bulk("failed");
+  out.integer(t.skipped);
 }
 
 secret_verb verb_of(command_id id) {
@@ -242,22 +229,29 @@ void run_secret_command(const protocol::command_spec& spec, std::vector<std::str
 
   auto self = conn.shared_from_this(); // replies complete later; keep the connection alive
   std::string name = names.empty() ? std::string() : names.front();
-  auto reply = [self, ticket, name](secret_answer a) {
-    auto bytes = encode(name, a, ticket.protocol);
-    OPENSSL_cleanse(a.value.data(), a.value.size());
-    self->complete(ticket, std::move(bytes));
-  };
   auto& service = *ctx.secrets;
   switch (spec.id) {
   case command_id::secret_get:
-    return service.get(name, who, reply);
+    return service.get(name, who, [self, ticket](result<std::optional<secret::secret_value>> r) {
+      auto bytes = protocol::encode_result(r, ticket.protocol, write_value);
+      if (r && *r) OPENSSL_cleanse((*r)->value.data(), (*r)->value.size());
+      self->complete(ticket, std::move(bytes));
+    });
   case command_id::secret_verify: {
     auto candidate = std::move(args[3]);
     OPENSSL_cleanse(args[3].data(), args[3].size());
-    return service.verify(name, std::move(candidate), who, reply);
+    return service.verify(
+        name, std::move(candidate), who,
+        reply_with<std::optional<secret::verify_verdict>>(self, ticket, write_verdict));
   }
   case command_id::secret_info:
-    return service.info(name, who, reply);
+    return service.info(
+        name, who,
+        reply_with<std::optional<secret::secret_info>>(
+            self, ticket,
+            [name](protocol::reply_writer& out, const std::optional<secret::secret_info>& info) {
+              write_info(out, name, info);
+            }));
   case command_id::secret_put:
   case command_id::secret_rotate: {
     std::optional<secret::secure_bytes> value;
@@ -274,11 +268,12 @@ void run_secret_command(const protocol::command_spec& spec, std::vector<std::str
       return fail("ERR a secret value is 1 to " + std::to_string(config.max_value_bytes) +
                   " bytes (secrets.max_value_bytes), got " + std::to_string(value->size()));
     bool hooks = spec.id == command_id::secret_rotate;
-    return service.change(name, std::move(value), hooks, protocol::to_lower(spec.verb), who, reply);
+    return service.change(name, std::move(value), hooks, protocol::to_lower(spec.verb), who,
+                          reply_with<secret::secret_changed>(self, ticket, write_changed));
   }
   case command_id::secret_rewrap:
     return service.rewrap(names.empty() ? std::nullopt : std::optional<std::string>(name), who,
-                          reply);
+                          reply_with<secret::rewrap_totals>(self, ticket, write_totals));
   default:
     return fail("ERR internal error: not a secret command");
   }

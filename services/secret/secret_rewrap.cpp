@@ -1,4 +1,5 @@
-// SECRET REWRAP: every data key (of one secret, or of all) wrapped again under the active KEK; part of secret_service (see secret_service.hpp).
+// SECRET REWRAP: every data key (of one secret, or of all) wrapped again under the active KEK; part
+// of secret_service (see secret_service.hpp).
 #include <algorithm>
 #include <memory>
 
@@ -27,15 +28,15 @@ void secret_service::scan_names(std::string cursor, std::shared_ptr<std::vector<
 }
 
 void secret_service::rewrap(const std::optional<std::string>& name, secret_caller who,
-                            secret_callback done) {
+                            secret_callback<rewrap_totals> done) {
   auto names = std::make_shared<std::vector<std::string>>();
-  auto total = std::make_shared<secret_answer>(answer(secret_answer::kind::rewrapped));
+  auto total = std::make_shared<rewrap_totals>();
   if (name) {
     names->push_back(*name);
     return rewrap_names(names, 0, total, who, std::move(done));
   }
   scan_names("0", names, [this, names, total, who, done](bool ok) {
-    if (!ok) return done(answer(secret_answer::kind::unavailable, "could not list the secrets"));
+    if (!ok) return done(fail(error_code::unavailable, "could not list the secrets"));
     std::sort(names->begin(), names->end());
     names->erase(std::unique(names->begin(), names->end()), names->end());
     rewrap_names(names, 0, total, who, done);
@@ -43,8 +44,8 @@ void secret_service::rewrap(const std::optional<std::string>& name, secret_calle
 }
 
 void secret_service::rewrap_names(std::shared_ptr<std::vector<std::string>> names, std::size_t next,
-                                  std::shared_ptr<secret_answer> total, secret_caller who,
-                                  secret_callback done) {
+                                  std::shared_ptr<rewrap_totals> total, secret_caller who,
+                                  secret_callback<rewrap_totals> done) {
   if (next >= names->size()) {
     audit(who, "rewrap", names->size() == 1 ? names->front() : "*",
           "ok: " + std::to_string(total->rewrapped) + " rewrapped, " +
@@ -55,8 +56,7 @@ void secret_service::rewrap_names(std::shared_ptr<std::vector<std::string>> name
   auto keys = keys_for(settings_.prefix, name);
   redis_.run_script("secret_read", {keys.record}, {}, [=](redis_reply r) {
     secret_record record;
-    if (r.is_error() || !parse_record(r, record))
-      return done(answer(secret_answer::kind::unavailable, r.str));
+    if (r.is_error() || !parse_record(r, record)) return done(fail(error_code::unavailable, r.str));
     const auto* active = keys_.active();
     auto left = std::make_shared<std::size_t>(1); // one for this loop
     auto one_done = [=] {
@@ -91,6 +91,5 @@ void secret_service::rewrap_names(std::shared_ptr<std::vector<std::string>> name
     one_done();
   });
 }
-
 
 } // namespace baton::secret

@@ -11,9 +11,9 @@
 #include <algorithm>
 #include <memory>
 
+#include "common/log.hpp"
 #include "metrics/exposition.hpp"
 #include "model/secret/secret_keys.hpp"
-#include "common/log.hpp"
 
 #include "services/secret/secret_service_internal.hpp"
 
@@ -21,7 +21,6 @@ namespace baton::secret {
 
 using redis_link::redis_reply;
 using redis_link::reply_kind;
-
 
 secret_service::secret_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                                const keyring& keys, secret_service_settings settings)
@@ -95,53 +94,50 @@ void secret_service::use_actors(caf::actor_system& system, redis_link::redis_lin
   cache_ = spawn_secret_cache(system, std::move(cache));
 }
 
-void secret_service::rotate(rotation_request request,
-                            std::function<void(rotation_outcome)> then) {
-  if (!actors_ || !rotation_deps_) {
-    rotation_outcome o;
-    o.why = "rotations are not running (the daemon is stopping)";
-    return then(std::move(o));
-  }
+void secret_service::rotate(rotation_request request, rotation_callback then) {
+  if (!actors_ || !rotation_deps_)
+    return then(fail(error_code::err, "rotations are not running (the daemon is stopping)"));
   auto id = ++next_rotation_;
   auto alive = std::weak_ptr<bool>(alive_);
   auto& io = io_;
   // The continuation stays here, on the I/O thread (it may hold a client's connection): only
   // the rotation's id crosses into the actor and back.
   rotation_callbacks_.emplace(id, std::move(then));
-  auto rotation = spawn_rotation(
-      *actors_, rotation_deps_, std::move(request),
-      [&io, alive, id, this](rotation_outcome o) {
-        boost::asio::post(io, [alive, id, this, o = std::move(o)]() mutable {
-          if (!alive.lock()) return;
-          rotations_.erase(id);
-          auto it = rotation_callbacks_.find(id);
-          if (it == rotation_callbacks_.end()) return;
-          auto continuation = std::move(it->second);
-          rotation_callbacks_.erase(it);
-          continuation(std::move(o));
-        });
-      });
+  auto rotation =
+      spawn_rotation(*actors_, rotation_deps_, std::move(request),
+                     [&io, alive, id, this](result<rotation_success> r) {
+                       boost::asio::post(io, [alive, id, this, r = std::move(r)]() mutable {
+                         if (!alive.lock()) return;
+                         rotations_.erase(id);
+                         auto it = rotation_callbacks_.find(id);
+                         if (it == rotation_callbacks_.end()) return;
+                         auto continuation = std::move(it->second);
+                         rotation_callbacks_.erase(it);
+                         continuation(std::move(r));
+                       });
+                     });
   rotations_.emplace(id, std::move(rotation));
 }
 
 // -- the commands --------------------------------------------------------------------------
 
-void secret_service::get(const std::string& name, secret_caller who, secret_callback done) {
+void secret_service::get(const std::string& name, secret_caller who,
+                         secret_callback<std::optional<secret_value>> done) {
   with_entry(name, [this, name, who, done = std::move(done)](const served_secret* entry, bool) {
     if (!entry) {
       audit(who, "get", name, "unavailable");
-      return done(answer(secret_answer::kind::unavailable,
-                         "redis is unreachable and secret '" + name + "' is not cached here"));
+      return done(fail(error_code::unavailable,
+                       "redis is unreachable and secret '" + name + "' is not cached here"));
     }
     if (!entry->error.empty()) {
       audit(who, "get", name, "error: cannot decrypt");
-      return done(answer(secret_answer::kind::failed, entry->error));
+      return done(fail(error_code::err, entry->error));
     }
     if (!entry->exists || !entry->current) {
       audit(who, "get", name, "absent");
-      return done(answer(secret_answer::kind::absent));
+      return done(std::optional<secret_value>());
     }
-    auto a = answer(secret_answer::kind::value);
+    secret_value a;
     a.value.assign(entry->current->value->view());
     a.version = entry->current->version;
     a.state = "current";
@@ -156,12 +152,12 @@ void secret_service::get(const std::string& name, secret_caller who, secret_call
 }
 
 void secret_service::verify(const std::string& name, std::string candidate, secret_caller who,
-                            secret_callback done) {
+                            secret_callback<std::optional<verify_verdict>> done) {
   auto digest = digest_of(candidate);
   OPENSSL_cleanse(candidate.data(), candidate.size());
   // Compares with every served version, without stopping at a match, in constant time per
   // comparison (digests of equal length, so the candidate's length does not show either).
-  auto check = [this, name, digest](const served_secret& entry, secret_answer& a) {
+  auto check = [this, name, digest](const served_secret& entry) -> verify_verdict {
     auto now = clock::now();
     const served_version* match = nullptr;
     bool is_current = false;
@@ -172,36 +168,35 @@ void secret_service::verify(const std::string& name, std::string candidate, secr
     for (const auto& v : entry.previous)
       if (CRYPTO_memcmp(v.digest.data(), digest.data(), 32) == 0 && v.verify_until > now && !match)
         match = &v;
-    a.degraded = degraded(entry);
-    a.epoch = entry.epoch;
-    if (!match) return false;
-    a.what = secret_answer::kind::match;
-    a.version = match->version;
-    a.state = is_current ? "current" : "previous";
-    count_use(name, a.version);
-    return true;
+    if (!match) return secret_no_match{degraded(entry), entry.epoch};
+    count_use(name, match->version);
+    return secret_match{match->version, is_current ? "current" : "previous", degraded(entry),
+                        entry.epoch};
   };
-  auto finish = [this, name, who, done](secret_answer a) {
-    bool matched = a.what == secret_answer::kind::match;
-    ++(matched ? (a.state == "current" ? counters_.verified_current : counters_.verified_previous)
-               : counters_.not_matched);
-    if (a.degraded) ++counters_.degraded;
-    audit_.record({who.uid, who.pid, "verify", name, a.version,
-                   a.what == secret_answer::kind::match ? a.state : "no-match"});
-    done(std::move(a));
+  auto finish = [this, name, who, done](verify_verdict verdict) {
+    if (const auto* m = std::get_if<secret_match>(&verdict)) {
+      ++(m->state == "current" ? counters_.verified_current : counters_.verified_previous);
+      if (m->degraded) ++counters_.degraded;
+      audit_.record({who.uid, who.pid, "verify", name, m->version, m->state});
+    } else {
+      ++counters_.not_matched;
+      if (std::get<secret_no_match>(verdict).degraded) ++counters_.degraded;
+      audit_.record({who.uid, who.pid, "verify", name, 0, "no-match"});
+    }
+    done(std::optional<verify_verdict>(std::move(verdict)));
   };
   with_entry(name, [this, name, who, check, finish, done](const served_secret* entry, bool) {
     if (!entry) {
       audit(who, "verify", name, "unavailable");
-      return done(answer(secret_answer::kind::unavailable,
-                         "redis is unreachable and secret '" + name + "' is not cached here"));
+      return done(fail(error_code::unavailable,
+                       "redis is unreachable and secret '" + name + "' is not cached here"));
     }
     if (!entry->exists && entry->error.empty()) {
       audit(who, "verify", name, "absent");
-      return done(answer(secret_answer::kind::absent));
+      return done(std::optional<verify_verdict>());
     }
-    auto a = answer(secret_answer::kind::no_match);
-    if (check(*entry, a)) return finish(std::move(a));
+    auto verdict = check(*entry);
+    if (std::holds_alternative<secret_match>(verdict)) return finish(std::move(verdict));
     // The caller may hold a version promoted a moment ago whose announcement is still on its
     // way here: read Redis once more before saying no. Without Redis there is no telling, and
     // "no match" would be a wrong answer to a caller holding a newer key than this daemon saw
@@ -209,32 +204,33 @@ void secret_service::verify(const std::string& name, std::string candidate, secr
     auto cannot_tell = [this, name, who, done] {
       ++counters_.degraded;
       audit(who, "verify", name, "unavailable");
-      done(answer(secret_answer::kind::unavailable,
-                  "no version served here matches, and redis is unreachable to tell whether a "
-                  "newer one does"));
+      done(fail(error_code::unavailable,
+                "no version served here matches, and redis is unreachable to tell whether a "
+                "newer one does"));
     };
     if (!redis_.reachable()) return cannot_tell();
     load(name, [this, name, check, finish, cannot_tell](bool loaded) {
       auto it = served_.find(name);
-      auto again = answer(secret_answer::kind::no_match);
-      if (it != served_.end() && check(*it->second, again)) return finish(std::move(again));
-      if (loaded) return finish(std::move(again));
+      verify_verdict again = secret_no_match{};
+      if (it != served_.end()) again = check(*it->second);
+      if (std::holds_alternative<secret_match>(again) || loaded) return finish(std::move(again));
       cannot_tell();
     });
   });
 }
 
-void secret_service::info(const std::string& name, secret_caller who, secret_callback done) {
+void secret_service::info(const std::string& name, secret_caller who,
+                          secret_callback<std::optional<secret_info>> done) {
   auto keys = keys_for(settings_.prefix, name);
-  auto result = std::make_shared<secret_answer>(answer(secret_answer::kind::info));
+  auto result = std::make_shared<secret_info>();
   audit(who, "info", name, "ok");
   redis_.run_script("secret_read", {keys.record}, {}, [=](redis_reply r) {
     if (r.is_error() || !parse_record(r, result->record))
-      return done(answer(secret_answer::kind::unavailable, r.str));
+      return done(fail(error_code::unavailable, r.str));
     if (!result->record.exists() && result->record.pending == 0)
-      return done(answer(secret_answer::kind::absent));
+      return done(std::optional<secret_info>());
     redis_.call({"HGETALL", keys.acks}, [=](redis_reply acks) {
-      if (acks.is_error()) return done(answer(secret_answer::kind::unavailable, acks.str));
+      if (acks.is_error()) return done(fail(error_code::unavailable, acks.str));
       for (std::size_t i = 0; i + 1 < acks.elements.size(); i += 2) {
         node_ack n;
         n.node = acks.elements[i].str;
@@ -247,7 +243,7 @@ void secret_service::info(const std::string& name, secret_caller who, secret_cal
         result->nodes.push_back(std::move(n));
       }
       redis_.call({"HGETALL", keys.usage}, [=](redis_reply usage) {
-        if (usage.is_error()) return done(answer(secret_answer::kind::unavailable, usage.str));
+        if (usage.is_error()) return done(fail(error_code::unavailable, usage.str));
         for (std::size_t i = 0; i + 1 < usage.elements.size(); i += 2)
           result->uses[std::strtoll(usage.elements[i].str.c_str(), nullptr, 10)] +=
               std::strtoll(usage.elements[i + 1].str.c_str(), nullptr, 10);
@@ -255,14 +251,15 @@ void secret_service::info(const std::string& name, secret_caller who, secret_cal
         if (it != unflushed_uses_.end())
           for (const auto& [version, uses] : it->second)
             result->uses[version] += uses;
-        done(std::move(*result));
+        done(std::optional<secret_info>(std::move(*result)));
       });
     });
   });
 }
 
 void secret_service::change(const std::string& name, std::optional<secure_bytes> value, bool hooks,
-                            const std::string& command, secret_caller who, secret_callback done) {
+                            const std::string& command, secret_caller who,
+                            secret_callback<secret_changed> done) {
   rotation_request request;
   request.name = name;
   request.value = std::move(value);
@@ -272,31 +269,27 @@ void secret_service::change(const std::string& name, std::optional<secure_bytes>
   if (auto it = served_.find(name); it != served_.end())
     request.version_floor = it->second->highest_version;
   rotate(std::move(request),
-                [this, name, command, who, done = std::move(done)](rotation_outcome o) {
-                  using kind = rotation_outcome::kind;
-                  ++(o.what == kind::done   ? counters_.rotations_done
-                     : o.what == kind::busy ? counters_.rotations_busy
-                                            : counters_.rotations_failed);
-                  if (o.what != kind::done) {
-                    audit(who, command, name, o.what == kind::busy ? "busy" : "error: " + o.why);
-                    auto what = o.what == kind::busy          ? secret_answer::kind::busy
-                                : o.what == kind::unavailable ? secret_answer::kind::unavailable
-                                                              : secret_answer::kind::failed;
-                    return done(answer(what, o.why));
-                  }
-                  audit_.record({who.uid, who.pid, command, name, o.version,
-                                 o.finished_earlier ? "ok (finished a half-done rotation)" : "ok"});
-                  // Serve the new version here before answering, so that a GET after the reply sees
-                  // it.
-                  load(name, [done, o](bool) {
-                    auto a = answer(secret_answer::kind::changed);
-                    a.version = o.version;
-                    a.previous = o.previous;
-                    a.epoch = o.epoch;
-                    a.state = o.finished_earlier ? "finished-pending" : "current";
-                    done(std::move(a));
-                  });
-                });
+         [this, name, command, who, done = std::move(done)](result<rotation_success> r) {
+           // PUT and ROTATE are never due-checked (due is 0), so "not due" cannot come back
+           // here; if it did, the change did not happen: a failure.
+           const rotated* done_rotation = r ? std::get_if<rotated>(&*r) : nullptr;
+           if (!done_rotation) {
+             auto failed = r ? fail(error_code::err, "internal error: the rotation was not due")
+                             : std::move(r).error();
+             bool busy = failed.code == error_code::busy;
+             ++(busy ? counters_.rotations_busy : counters_.rotations_failed);
+             audit(who, command, name, busy ? "busy" : "error: " + failed.why);
+             return done(std::move(failed));
+           }
+           auto o = *done_rotation;
+           ++counters_.rotations_done;
+           audit_.record({who.uid, who.pid, command, name, o.version,
+                          o.finished_earlier ? "ok (finished a half-done rotation)" : "ok"});
+           // Serve the new version here before answering, so that a GET after the reply sees it.
+           load(name, [done, o](bool) {
+             done(secret_changed{o.version, o.previous, o.epoch, o.finished_earlier});
+           });
+         });
 }
 
 void secret_service::audit(secret_caller who, const std::string& command, const std::string& name,

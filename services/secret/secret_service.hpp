@@ -21,17 +21,19 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
-#include "redis/redis_pool.hpp"
-#include "redis/redis_subscriber.hpp"
-#include "model/secret/envelope.hpp"
-#include "services/secret/secret_audit.hpp"
-#include "model/secret/secret_record.hpp"
 #include "actors/secret_cache/secret_cache_actor.hpp"
 #include "actors/secret_rotation/rotation_actor.hpp"
-#include "model/secret/served_secret.hpp"
+#include "model/secret/envelope.hpp"
+#include "model/secret/secret_record.hpp"
 #include "model/secret/secret_settings.hpp"
+#include "model/secret/served_secret.hpp"
+#include "protocol/result.hpp"
+#include "redis/redis_pool.hpp"
+#include "redis/redis_subscriber.hpp"
+#include "services/secret/secret_audit.hpp"
 
 namespace baton::secret {
 
@@ -49,36 +51,54 @@ struct node_ack {
   std::int64_t age_ms = 0;
 };
 
-struct secret_answer {
-  enum class kind {
-    value,
-    match,
-    no_match,
-    absent,
-    changed,
-    info,
-    rewrapped,
-    unavailable,
-    failed,
-    busy
-  };
-  kind what = kind::failed;
-  std::string value; ///< GET: the plaintext, for the reply only
+/// GET: the current version's plaintext (for the reply only).
+struct secret_value {
+  std::string value;
   std::int64_t version = 0;
-  std::string state; ///< current or previous
+  std::string state; ///< "current"
   bool degraded = false;
   std::int64_t epoch = 0;
-  std::int64_t previous = 0;
-  std::string why;
-  // INFO
+};
+
+/// VERIFY: the candidate is a version served here (current, or previous within its grace).
+struct secret_match {
+  std::int64_t version = 0;
+  std::string state; ///< "current" or "previous"
+  bool degraded = false;
+  std::int64_t epoch = 0;
+};
+/// VERIFY: the candidate is none of the versions served here.
+struct secret_no_match {
+  bool degraded = false;
+  std::int64_t epoch = 0;
+};
+using verify_verdict = std::variant<secret_match, secret_no_match>;
+
+/// INFO: the record, the nodes' acknowledgements and the uses per version.
+struct secret_info {
   secret_record record;
   std::vector<node_ack> nodes;
   std::map<std::int64_t, std::int64_t> uses;
-  // REWRAP
+};
+
+/// PUT and ROTATE: the new current version.
+struct secret_changed {
+  std::int64_t version = 0;
+  std::int64_t previous = 0;
+  std::int64_t epoch = 0;
+  bool finished_pending = false; ///< it finished a half-done rotation's pending version
+};
+
+/// REWRAP: how many data keys were wrapped again, were already under the active KEK, failed.
+struct rewrap_totals {
   std::int64_t rewrapped = 0, already = 0, skipped = 0;
 };
 
-using secret_callback = std::function<void(secret_answer)>;
+/// The failures of a secret call: unavailable (Redis unreachable and nothing to answer
+/// from), err (cannot decrypt; a rotation failed), busy (a rotation runs elsewhere).
+/// GET, VERIFY and INFO answer nullopt for a secret that does not exist.
+template <class T>
+using secret_callback = std::function<void(protocol::result<T>)>;
 
 struct secret_service_settings {
   std::string prefix = "baton";
@@ -95,7 +115,7 @@ public:
   ~secret_service();
 
   /// Rotations run as actors of `system`, reaching Redis through `link` and hooks through
-  /// `hooks`; until this is called (and after stop) a rotation answers `failed`.
+  /// `hooks`; until this is called (and after stop) a rotation fails (ERR).
   void use_actors(caf::actor_system& system, redis_link::redis_link_actor link,
                   hook_runner_actor hooks, std::shared_ptr<const keyring> keys);
 
@@ -105,15 +125,18 @@ public:
   /// The cache actor, for the daemon to stop with the others (also when it never served).
   caf::actor_addr cache_address() const { return cache_.address(); }
 
-  void get(const std::string& name, secret_caller who, secret_callback done);
+  void get(const std::string& name, secret_caller who,
+           secret_callback<std::optional<secret_value>> done);
   void verify(const std::string& name, std::string candidate, secret_caller who,
-              secret_callback done);
-  void info(const std::string& name, secret_caller who, secret_callback done);
+              secret_callback<std::optional<verify_verdict>> done);
+  void info(const std::string& name, secret_caller who,
+            secret_callback<std::optional<secret_info>> done);
   /// PUT (value set, no hooks) and ROTATE (value optional, hooks).
   void change(const std::string& name, std::optional<secure_bytes> value, bool hooks,
-              const std::string& command, secret_caller who, secret_callback done);
+              const std::string& command, secret_caller who, secret_callback<secret_changed> done);
   /// Re-wraps every data key (of `name`, or of all secrets) under the active KEK.
-  void rewrap(const std::optional<std::string>& name, secret_caller who, secret_callback done);
+  void rewrap(const std::optional<std::string>& name, secret_caller who,
+              secret_callback<rewrap_totals> done);
   /// Keeps `name` in this daemon's cache (SECRET WATCH), so that its changes reach here and
   /// are pushed even if no one here reads it; `done` runs once it is loaded (or could not be),
   /// so that every version after it is pushed.
@@ -146,22 +169,23 @@ private:
   milliseconds grace_of(const std::string& name) const;
   bool degraded(const served_secret& entry) const;
   void rewrap_names(std::shared_ptr<std::vector<std::string>> names, std::size_t next,
-                    std::shared_ptr<secret_answer> total, secret_caller who, secret_callback done);
+                    std::shared_ptr<rewrap_totals> total, secret_caller who,
+                    secret_callback<rewrap_totals> done);
   void scan_names(std::string cursor, std::shared_ptr<std::vector<std::string>> names,
                   std::function<void(bool)> done);
 
   redis_link::redis_pool& redis_;
   const keyring& keys_;
   secret_service_settings settings_;
-  /// Starts a rotation actor; `then` runs on the I/O thread with its outcome.
-  void rotate(rotation_request request, std::function<void(rotation_outcome)> then);
+  /// Starts a rotation actor; `then` runs on the I/O thread with its result.
+  void rotate(rotation_request request, rotation_callback then);
 
   boost::asio::io_context& io_;
   caf::actor_system* actors_ = nullptr;
   std::shared_ptr<const rotation_deps> rotation_deps_;
   std::unordered_map<std::uint64_t, caf::actor> rotations_; ///< running, by id: stop() ends them
   /// What runs with each rotation's outcome, kept on this thread (not in the actor).
-  std::unordered_map<std::uint64_t, std::function<void(rotation_outcome)>> rotation_callbacks_;
+  std::unordered_map<std::uint64_t, rotation_callback> rotation_callbacks_;
   std::uint64_t next_rotation_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); ///< outcomes posted after we die
   secret_audit audit_;

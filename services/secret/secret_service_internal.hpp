@@ -1,4 +1,4 @@
-// What the files of secret_service share: the cache's bound and building answers.
+// What the files of secret_service share: the cache's bound and the names of results.
 #pragma once
 
 #include <array>
@@ -14,11 +14,8 @@ namespace baton::secret {
 
 inline constexpr std::size_t max_cached = 10000; ///< names this daemon serves from memory
 
-inline secret_answer answer(secret_answer::kind what, std::string why = {}) {
-  secret_answer a;
-  a.what = what;
-  a.why = std::move(why);
-  return a;
-}
+using protocol::error_code;
+using protocol::fail;
+using protocol::result;
 
 } // namespace baton::secret

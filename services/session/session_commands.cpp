@@ -3,16 +3,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/reply_writer.hpp"
+#include "services/lease/lease_commands.hpp"
 #include "services/membership/membership_service.hpp"
 #include "services/session/session_service.hpp"
-#include "services/lease/lease_commands.hpp"
-#include "protocol/reply_writer.hpp"
 
 namespace baton {
 namespace {
 
 using protocol::command_id;
-using session::session_answer;
 using session::session_view;
 
 void write_view(protocol::reply_writer& out, const session_view& v) {
@@ -39,110 +38,80 @@ void write_view(protocol::reply_writer& out, const session_view& v) {
   out.integer(v.state_version);
 }
 
-std::string encode(command_id id, const session_answer& a, int protocol) {
-  std::string bytes;
-  protocol::reply_writer out(bytes, protocol);
-  const auto& v = a.view;
-  switch (a.what) {
-  case session_answer::kind::absent:
-    if (id == command_id::session_close)
-      out.integer(0);
-    else if (id == command_id::session_state_op)
-      out.error("ERR no such session (closed or expired)");
-    else
-      out.null();
-    return bytes;
-  case session_answer::kind::moved:
-    out.error("MOVED the session is owned by node " + a.owner +
-              " now; its state is written there (resume it there)");
-    return bytes;
-  case session_answer::kind::refused:
-    out.error("REFUSED " + a.why);
-    return bytes;
-  case session_answer::kind::conflict:
-    out.error("CONFLICT " + a.why);
-    return bytes;
-  case session_answer::kind::unavailable:
-    out.error("UNAVAILABLE " + a.why);
-    return bytes;
-  case session_answer::kind::failed:
-    out.error("ERR " + a.why);
-    return bytes;
-  case session_answer::kind::ok:
-    break;
-  }
-  switch (id) {
-  case command_id::session_open:
-    out.map(5);
-    out.bulk("id");
-    out.bulk(v.id);
-    out.bulk("token");
-    out.bulk(v.token);
-    out.bulk("owner");
-    out.bulk(v.owner);
-    out.bulk("epoch");
-    out.integer(v.epoch);
-    out.bulk("ttl_ms");
-    out.integer(v.ttl_ms);
-    break;
-  case command_id::session_get:
-    write_view(out, v);
-    break;
-  case command_id::session_touch:
-    out.map(3);
-    out.bulk("owner");
-    out.bulk(v.owner);
-    out.bulk("epoch");
-    out.integer(v.epoch);
-    out.bulk("ttl_ms");
-    out.integer(v.ttl_ms);
-    break;
-  case command_id::session_close:
-    out.integer(1);
-    break;
-  case command_id::session_list:
-    out.array(a.list.size());
-    for (const auto& s : a.list)
-      write_view(out, s);
-    break;
-  case command_id::session_state_op:
-    out.map(2);
-    out.bulk("state_version");
-    out.integer(v.state_version);
-    out.bulk("state");
-    if (v.state)
-      out.bulk(*v.state);
-    else
-      out.null();
-    break;
-  case command_id::session_resume:
-    out.map(9);
-    out.bulk("id");
-    out.bulk(v.id);
-    out.bulk("user");
-    out.bulk(v.user);
-    out.bulk("owner");
-    out.bulk(v.owner);
-    out.bulk("epoch");
-    out.integer(v.epoch);
-    out.bulk("meta");
-    out.bulk(v.meta);
-    out.bulk("ttl_ms");
-    out.integer(v.ttl_ms);
-    out.bulk("state_version");
-    out.integer(v.state_version);
-    out.bulk("state");
-    if (v.state)
-      out.bulk(*v.state);
-    else
-      out.null();
-    out.bulk("token");
-    out.bulk(v.token);
-    break;
-  default:
-    out.error("ERR internal error: not a session reply");
-  }
-  return bytes;
+void write_opened(protocol::reply_writer& out, const session_view& v) {
+  out.map(5);
+  out.bulk("id");
+  out.bulk(v.id);
+  out.bulk("token");
+  out.bulk(v.token);
+  out.bulk("owner");
+  out.bulk(v.owner);
+  out.bulk("epoch");
+  out.integer(v.epoch);
+  out.bulk("ttl_ms");
+  out.integer(v.ttl_ms);
+}
+
+void write_found(protocol::reply_writer& out, const std::optional<session_view>& v) {
+  if (!v) return out.null();
+  write_view(out, *v);
+}
+
+void write_touched(protocol::reply_writer& out, const std::optional<session::touched_session>& t) {
+  if (!t) return out.null();
+  out.map(3);
+  out.bulk("owner");
+  out.bulk(t->owner);
+  out.bulk("epoch");
+  out.integer(t->epoch);
+  out.bulk("ttl_ms");
+  out.integer(t->ttl_ms);
+}
+
+void write_closed(protocol::reply_writer& out, const session::closed_session& c) {
+  out.integer(c.existed ? 1 : 0);
+}
+
+void write_list(protocol::reply_writer& out, const std::vector<session_view>& sessions) {
+  out.array(sessions.size());
+  for (const auto& s : sessions)
+    write_view(out, s);
+}
+
+void write_state(protocol::reply_writer& out, const session::session_state& s) {
+  out.map(2);
+  out.bulk("state_version");
+  out.integer(s.version);
+  out.bulk("state");
+  if (s.plaintext)
+    out.bulk(*s.plaintext);
+  else
+    out.null();
+}
+
+void write_resumed(protocol::reply_writer& out, const session_view& v) {
+  out.map(9);
+  out.bulk("id");
+  out.bulk(v.id);
+  out.bulk("user");
+  out.bulk(v.user);
+  out.bulk("owner");
+  out.bulk(v.owner);
+  out.bulk("epoch");
+  out.integer(v.epoch);
+  out.bulk("meta");
+  out.bulk(v.meta);
+  out.bulk("ttl_ms");
+  out.integer(v.ttl_ms);
+  out.bulk("state_version");
+  out.integer(v.state_version);
+  out.bulk("state");
+  if (v.state)
+    out.bulk(*v.state);
+  else
+    out.null();
+  out.bulk("token");
+  out.bulk(v.token);
 }
 
 bool is_session_id(const std::string& id) {
@@ -213,9 +182,6 @@ void run_session_command(const protocol::command_spec& spec, std::vector<std::st
   const auto& limits = ctx.cfg.sessions;
   auto self = conn.shared_from_this(); // replies complete later; keep the connection alive
   auto id = spec.id;
-  auto reply = [self, ticket, id](session_answer a) {
-    self->complete(ticket, encode(id, a, ticket.protocol));
-  };
   auto& service = *ctx.sessions;
   if (id == command_id::session_watch || id == command_id::session_unwatch) {
     if (args.size() != 2)
@@ -237,7 +203,7 @@ void run_session_command(const protocol::command_spec& spec, std::vector<std::st
                   std::to_string(user.size()));
     if (id == command_id::session_list) {
       if (args.size() != 3) return fail("ERR wrong number of arguments for 'session list' command");
-      return service.list(user, reply);
+      return service.list(user, reply_with<std::vector<session_view>>(self, ticket, write_list));
     }
     auto ttl = limits.default_ttl;
     std::string meta = "{}";
@@ -261,11 +227,11 @@ void run_session_command(const protocol::command_spec& spec, std::vector<std::st
       }
     }
     if (ctx.draining) return refuse_draining(ctx, self, ticket);
-    return service.open(user, ttl, meta, reply);
+    return service.open(user, ttl, meta, reply_with<session_view>(self, ticket, write_opened));
   }
   if (id == command_id::session_resume) {
     if (args.size() != 3) return fail("ERR wrong number of arguments for 'session resume' command");
-    return service.resume(args[2], reply);
+    return service.resume(args[2], reply_with<session_view>(self, ticket, write_resumed));
   }
   const auto& session_id = args[2];
   if (!is_session_id(session_id))
@@ -273,20 +239,26 @@ void run_session_command(const protocol::command_spec& spec, std::vector<std::st
   switch (id) {
   case command_id::session_get:
     if (args.size() != 3) break;
-    return service.get(session_id, reply);
+    return service.get(session_id,
+                       reply_with<std::optional<session_view>>(self, ticket, write_found));
   case command_id::session_touch:
     if (args.size() != 3) break;
-    return service.touch(session_id, reply);
+    return service.touch(session_id, reply_with<std::optional<session::touched_session>>(
+                                         self, ticket, write_touched));
   case command_id::session_close:
     if (args.size() != 3) break;
-    return service.close(session_id, reply);
+    return service.close(session_id,
+                         reply_with<session::closed_session>(self, ticket, write_closed));
   case command_id::session_state_op:
-    if (args.size() == 3) return service.read_state(session_id, reply);
+    if (args.size() == 3)
+      return service.read_state(session_id,
+                                reply_with<session::session_state>(self, ticket, write_state));
     if (args.size() == 5 && protocol::to_upper(args[3]) == "SET") {
       if (args[4].size() > limits.max_state_bytes)
         return fail("ERR state is " + std::to_string(args[4].size()) + " bytes; at most " +
                     std::to_string(limits.max_state_bytes) + " (sessions.max_state_bytes)");
-      return service.write_state(session_id, std::move(args[4]), reply);
+      return service.write_state(session_id, std::move(args[4]),
+                                 reply_with<session::session_state>(self, ticket, write_state));
     }
     return fail("ERR syntax error; expected SESSION STATE id [SET blob]");
   default:

@@ -1,17 +1,13 @@
-// Sessions and their handoff; see session_service.hpp.
+// Sessions: the commands; see session_service.hpp. The announcements, the drain and the
+// adoption of a dead node's sessions are in session_handoff.cpp.
 #include "services/session/session_service.hpp"
-
-#include <boost/asio/post.hpp>
-#include <caf/send.hpp>
 
 #include <algorithm>
 
-#include "model/lease/task_lease.hpp"
+#include "common/log.hpp"
 #include "model/secret/kek_loader.hpp"
-#include "model/session/handoff_targets.hpp"
 #include "model/session/resume_token.hpp"
 #include "model/session/session_keys.hpp"
-#include "common/log.hpp"
 
 namespace baton::session {
 namespace {
@@ -19,15 +15,26 @@ namespace {
 using redis_link::redis_reply;
 using redis_link::reply_kind;
 
-session_answer answer(session_answer::kind what, std::string why = {}) {
-  session_answer a;
-  a.what = what;
-  a.why = std::move(why);
-  return a;
+using protocol::error_code;
+using protocol::fail;
+using protocol::failure;
+using protocol::result;
+
+failure unavailable(const redis_reply& r) {
+  return fail(error_code::unavailable, r.str.empty() ? "unexpected reply" : r.str);
 }
 
-session_answer unavailable(const redis_reply& r) {
-  return answer(session_answer::kind::unavailable, r.str.empty() ? "unexpected reply" : r.str);
+// STATE of a session that is closed or expired.
+failure no_such_session() {
+  return fail(error_code::err, "no such session (closed or expired)");
+}
+
+// STATE SET on a node that no longer owns the session.
+failure moved_to(const std::string& node) {
+  return fail(error_code::moved,
+              "the session is owned by node " + node +
+                  " now; its state is written there (resume it there)",
+              new_owner{node});
 }
 
 std::int64_t number(const std::string& text) {
@@ -71,7 +78,6 @@ std::string sealed_name(const std::string& id) {
 }
 
 } // namespace
-
 
 session_service::session_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                                  const secret::keyring& keys,
@@ -128,136 +134,134 @@ void session_service::disown(const std::string& id) {
 // -- the commands --------------------------------------------------------------------------
 
 void session_service::open(const std::string& user, milliseconds ttl, const std::string& meta,
-                           session_callback done) {
+                           session_callback<session_view> done) {
   auto id = random_id();
   auto nonce = random_id();
-  redis_.run_script(
-      "session_open", {key(id)},
-      {user, settings_.node_id, std::to_string(ttl.count()), meta, nonce},
-      [this, id, nonce, user, ttl, meta, done = std::move(done)](redis_reply r) {
-        if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
-        if (r.elements[0].integer != 1)
-          return done(answer(session_answer::kind::failed, "session id collision; try again"));
-        own(id, 1, ttl.count());
-        index(user_index(user), true, id, ttl.count());
-        auto a = answer(session_answer::kind::ok);
-        a.view.id = id;
-        a.view.user = user;
-        a.view.owner = settings_.node_id;
-        a.view.meta = meta;
-        a.view.epoch = 1;
-        a.view.ttl_ms = ttl.count();
-        a.view.expires_in_ms = ttl.count();
-        a.view.created_ms = a.view.touched_ms = r.elements[1].integer;
-        a.view.token = make_token(keys_, {id, 1, nonce});
-        done(std::move(a));
-      });
+  redis_.run_script("session_open", {key(id)},
+                    {user, settings_.node_id, std::to_string(ttl.count()), meta, nonce},
+                    [this, id, nonce, user, ttl, meta, done = std::move(done)](redis_reply r) {
+                      if (r.kind != reply_kind::array || r.elements.size() < 2)
+                        return done(unavailable(r));
+                      if (r.elements[0].integer != 1)
+                        return done(fail(error_code::err, "session id collision; try again"));
+                      own(id, 1, ttl.count());
+                      index(user_index(user), true, id, ttl.count());
+                      session_view v;
+                      v.id = id;
+                      v.user = user;
+                      v.owner = settings_.node_id;
+                      v.meta = meta;
+                      v.epoch = 1;
+                      v.ttl_ms = ttl.count();
+                      v.expires_in_ms = ttl.count();
+                      v.created_ms = v.touched_ms = r.elements[1].integer;
+                      v.token = make_token(keys_, {id, 1, nonce});
+                      done(std::move(v));
+                    });
 }
 
-void session_service::get(const std::string& id, session_callback done) {
+void session_service::get(const std::string& id,
+                          session_callback<std::optional<session_view>> done) {
   redis_.run_script("session_read", {key(id)}, {}, [id, done = std::move(done)](redis_reply r) {
     if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
-    if (r.elements[1].integer < 0) return done(answer(session_answer::kind::absent));
-    auto a = answer(session_answer::kind::ok);
-    a.view = view_of(id, fields_of(r, 2));
-    a.view.expires_in_ms = r.elements[1].integer;
-    done(std::move(a));
+    if (r.elements[1].integer < 0) return done(std::optional<session_view>());
+    auto v = view_of(id, fields_of(r, 2));
+    v.expires_in_ms = r.elements[1].integer;
+    done(std::optional<session_view>(std::move(v)));
   });
 }
 
-void session_service::touch(const std::string& id, session_callback done) {
+void session_service::touch(const std::string& id,
+                            session_callback<std::optional<touched_session>> done) {
   redis_.run_script("session_touch", {key(id)}, {},
                     [this, id, done = std::move(done)](redis_reply r) {
                       if (r.kind != reply_kind::array || r.elements.size() < 2)
                         return done(unavailable(r));
-                      if (r.elements[0].integer != 1)
-                        return done(answer(session_answer::kind::absent));
-                      auto a = answer(session_answer::kind::ok);
-                      a.view.id = id;
-                      a.view.owner = r.elements[1].str;
-                      a.view.epoch = r.elements[2].integer;
-                      a.view.ttl_ms = a.view.expires_in_ms = r.elements[3].integer;
-                      a.view.user = r.elements.size() > 4 ? r.elements[4].str : "";
+                      if (r.elements[0].integer != 1) return done(std::optional<touched_session>());
+                      touched_session t;
+                      t.owner = r.elements[1].str;
+                      t.epoch = r.elements[2].integer;
+                      t.ttl_ms = r.elements[3].integer;
+                      t.user = r.elements.size() > 4 ? r.elements[4].str : "";
                       // The indexes expire entries when the session would have: slide them too.
-                      index(user_index(a.view.user), true, id, a.view.ttl_ms);
-                      if (a.view.owner == settings_.node_id)
-                        index(node_index(settings_.node_id), true, id, a.view.ttl_ms);
-                      done(std::move(a));
+                      index(user_index(t.user), true, id, t.ttl_ms);
+                      if (t.owner == settings_.node_id)
+                        index(node_index(settings_.node_id), true, id, t.ttl_ms);
+                      done(std::optional<touched_session>(std::move(t)));
                     });
 }
 
-void session_service::close(const std::string& id, session_callback done) {
+void session_service::close(const std::string& id, session_callback<closed_session> done) {
   redis_.run_script("session_close", {key(id)}, {channel_, id},
                     [this, id, done = std::move(done)](redis_reply r) {
                       if (r.kind != reply_kind::array || r.elements.size() < 2)
                         return done(unavailable(r));
-                      if (r.elements[0].integer != 1)
-                        return done(answer(session_answer::kind::absent));
+                      if (r.elements[0].integer != 1) return done(closed_session{false});
                       index(user_index(r.elements[1].str), false, id, 0);
                       index(node_index(r.elements[2].str), false, id, 0);
                       owned_.erase(id);
                       count_owned();
-                      done(answer(session_answer::kind::ok));
+                      done(closed_session{true});
                     });
 }
 
-void session_service::list(const std::string& user, session_callback done) {
-  redis_.call({"ZRANGE", user_index(user), "0", "-1"}, [this, user,
-                                                        done = std::move(done)](redis_reply r) {
-    if (r.kind != reply_kind::array) return done(unavailable(r));
-    auto result = std::make_shared<session_answer>(answer(session_answer::kind::ok));
-    auto left = std::make_shared<std::size_t>(r.elements.size() + 1);
-    auto one_done = [result, left, done] {
-      if (--*left != 0) return;
-      std::sort(result->list.begin(), result->list.end(),
-                [](const session_view& a, const session_view& b) {
-                  return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.id < b.id;
-                });
-      done(std::move(*result));
-    };
-    for (const auto& e : r.elements) {
-      auto id = e.str;
-      redis_.run_script("session_read", {key(id)}, {},
-                        [this, id, user, result, one_done](redis_reply s) {
-                          if (s.kind == reply_kind::array && s.elements.size() >= 2) {
-                            if (s.elements[1].integer < 0) {
-                              index(user_index(user), false, id, 0); // expired: drop the hint
-                            } else {
-                              auto v = view_of(id, fields_of(s, 2));
-                              v.expires_in_ms = s.elements[1].integer;
-                              if (v.user == user) result->list.push_back(std::move(v));
-                            }
-                          }
-                          one_done();
-                        });
-    }
-    one_done();
-  });
-}
-
-void session_service::read_state(const std::string& id, session_callback done) {
-  redis_.run_script(
-      "session_read", {key(id)}, {}, [this, id, done = std::move(done)](redis_reply r) {
-        if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
-        if (r.elements[1].integer < 0) return done(answer(session_answer::kind::absent));
-        auto f = fields_of(r, 2);
-        auto a = answer(session_answer::kind::ok);
-        a.view = view_of(id, f);
-        if (a.view.state_version > 0) {
-          secret::sealed_version sealed{f["state_kek"], f["state_wkey"], f["state_ct"]};
-          secret::secure_bytes plain;
-          std::string error;
-          if (!secret::open(keys_, sealed_name(id), std::to_string(a.view.state_version), sealed,
-                            plain, error))
-            return done(answer(session_answer::kind::failed,
-                               "the session's state cannot be decrypted: " + error));
-          a.view.state = std::string(plain.view());
+void session_service::list(const std::string& user,
+                           session_callback<std::vector<session_view>> done) {
+  redis_.call(
+      {"ZRANGE", user_index(user), "0", "-1"}, [this, user, done = std::move(done)](redis_reply r) {
+        if (r.kind != reply_kind::array) return done(unavailable(r));
+        auto found = std::make_shared<std::vector<session_view>>();
+        auto left = std::make_shared<std::size_t>(r.elements.size() + 1);
+        auto one_done = [found, left, done] {
+          if (--*left != 0) return;
+          std::sort(found->begin(), found->end(), [](const session_view& a, const session_view& b) {
+            return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.id < b.id;
+          });
+          done(std::move(*found));
+        };
+        for (const auto& e : r.elements) {
+          auto id = e.str;
+          redis_.run_script("session_read", {key(id)}, {},
+                            [this, id, user, found, one_done](redis_reply s) {
+                              if (s.kind == reply_kind::array && s.elements.size() >= 2) {
+                                if (s.elements[1].integer < 0) {
+                                  index(user_index(user), false, id, 0); // expired: drop the hint
+                                } else {
+                                  auto v = view_of(id, fields_of(s, 2));
+                                  v.expires_in_ms = s.elements[1].integer;
+                                  if (v.user == user) found->push_back(std::move(v));
+                                }
+                              }
+                              one_done();
+                            });
         }
-        done(std::move(a));
+        one_done();
       });
 }
 
-void session_service::write_state(const std::string& id, std::string state, session_callback done) {
+void session_service::read_state(const std::string& id, session_callback<session_state> done) {
+  redis_.run_script(
+      "session_read", {key(id)}, {}, [this, id, done = std::move(done)](redis_reply r) {
+        if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
+        if (r.elements[1].integer < 0) return done(no_such_session());
+        auto f = fields_of(r, 2);
+        session_state state;
+        state.version = number(f["state_version"]);
+        if (state.version > 0) {
+          secret::sealed_version sealed{f["state_kek"], f["state_wkey"], f["state_ct"]};
+          secret::secure_bytes plain;
+          std::string error;
+          if (!secret::open(keys_, sealed_name(id), std::to_string(state.version), sealed, plain,
+                            error))
+            return done(fail(error_code::err, "the session's state cannot be decrypted: " + error));
+          state.plaintext = std::string(plain.view());
+        }
+        done(std::move(state));
+      });
+}
+
+void session_service::write_state(const std::string& id, std::string state,
+                                  session_callback<session_state> done) {
   auto plain = std::make_shared<secret::secure_bytes>(state);
   OPENSSL_cleanse(state.data(), state.size());
   write_state_attempt(id, plain, 3, std::move(done));
@@ -265,55 +269,46 @@ void session_service::write_state(const std::string& id, std::string state, sess
 
 void session_service::write_state_attempt(const std::string& id,
                                           std::shared_ptr<secret::secure_bytes> state,
-                                          int attempts_left, session_callback done) {
-  redis_.run_script(
-      "session_read", {key(id)}, {},
-      [this, id, state, attempts_left, done = std::move(done)](redis_reply r) {
-        if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
-        if (r.elements[1].integer < 0) return done(answer(session_answer::kind::absent));
-        auto f = fields_of(r, 2);
-        if (f["owner"] != settings_.node_id) {
-          auto a = answer(session_answer::kind::moved);
-          a.owner = f["owner"];
-          return done(std::move(a));
-        }
-        auto current = number(f["state_version"]);
-        secret::sealed_version sealed;
-        std::string error;
-        if (!secret::seal(keys_, sealed_name(id), std::to_string(current + 1), *state, sealed,
-                          error))
-          return done(answer(session_answer::kind::failed, "cannot encrypt the state: " + error));
-        redis_.run_script(
-            "session_state", {key(id)},
-            {settings_.node_id, std::to_string(current), sealed.kek_id, sealed.wrapped_key,
-             sealed.ciphertext},
-            [this, id, state, attempts_left, done](redis_reply w) {
-              if (w.kind != reply_kind::array || w.elements.size() < 2) return done(unavailable(w));
-              if (w.elements[0].integer == 1) {
-                auto a = answer(session_answer::kind::ok);
-                a.view.id = id;
-                a.view.state_version = w.elements[1].integer;
-                return done(std::move(a));
-              }
-              const auto& why = w.elements[1].str;
-              if (why == "gone") return done(answer(session_answer::kind::absent));
-              if (why == "moved") {
-                auto a = answer(session_answer::kind::moved);
-                a.owner = w.elements.size() > 2 ? w.elements[2].str : "";
-                return done(std::move(a));
-              }
-              // Another write on this node got in between: read again and write over it.
-              if (attempts_left > 1) return write_state_attempt(id, state, attempts_left - 1, done);
-              done(answer(session_answer::kind::conflict, "the state kept changing; try again"));
-            });
-      });
+                                          int attempts_left, session_callback<session_state> done) {
+  redis_.run_script("session_read", {key(id)}, {},
+                    [this, id, state, attempts_left, done = std::move(done)](redis_reply r) {
+                      if (r.kind != reply_kind::array || r.elements.size() < 2)
+                        return done(unavailable(r));
+                      if (r.elements[1].integer < 0) return done(no_such_session());
+                      auto f = fields_of(r, 2);
+                      if (f["owner"] != settings_.node_id) return done(moved_to(f["owner"]));
+                      auto current = number(f["state_version"]);
+                      secret::sealed_version sealed;
+                      std::string error;
+                      if (!secret::seal(keys_, sealed_name(id), std::to_string(current + 1), *state,
+                                        sealed, error))
+                        return done(fail(error_code::err, "cannot encrypt the state: " + error));
+                      redis_.run_script(
+                          "session_state", {key(id)},
+                          {settings_.node_id, std::to_string(current), sealed.kek_id,
+                           sealed.wrapped_key, sealed.ciphertext},
+                          [this, id, state, attempts_left, done](redis_reply w) {
+                            if (w.kind != reply_kind::array || w.elements.size() < 2)
+                              return done(unavailable(w));
+                            if (w.elements[0].integer == 1)
+                              return done(session_state{w.elements[1].integer, {}});
+                            const auto& why = w.elements[1].str;
+                            if (why == "gone") return done(no_such_session());
+                            if (why == "moved")
+                              return done(moved_to(w.elements.size() > 2 ? w.elements[2].str : ""));
+                            // Another write on this node got in between: read again and write over
+                            // it.
+                            if (attempts_left > 1)
+                              return write_state_attempt(id, state, attempts_left - 1, done);
+                            done(fail(error_code::conflict, "the state kept changing; try again"));
+                          });
+                    });
 }
 
-void session_service::resume(const std::string& token, session_callback done) {
+void session_service::resume(const std::string& token, session_callback<session_view> done) {
   token_claims claims;
   std::string why;
-  if (!check_token(keys_, token, claims, why))
-    return done(answer(session_answer::kind::refused, why));
+  if (!check_token(keys_, token, claims, why)) return done(fail(error_code::refused, why));
   auto next = random_id();
   auto id = claims.session;
   redis_.run_script(
@@ -322,183 +317,30 @@ void session_service::resume(const std::string& token, session_callback done) {
       [this, id, next, done = std::move(done)](redis_reply r) {
         if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
         if (r.elements[0].integer != 1)
-          return done(answer(session_answer::kind::refused,
-                             r.elements[1].str == "gone"
-                                 ? "the session is closed or expired"
-                                 : "the token was used already, or a newer handoff replaced it"));
+          return done(fail(error_code::refused,
+                           r.elements[1].str == "gone"
+                               ? "the session is closed or expired"
+                               : "the token was used already, or a newer handoff replaced it"));
         auto epoch = r.elements[1].integer;
         auto f = fields_of(r, 2);
-        auto a = answer(session_answer::kind::ok);
-        a.view = view_of(id, f);
-        a.view.expires_in_ms = a.view.ttl_ms;
-        a.view.token = make_token(keys_, {id, epoch, next});
-        if (a.view.state_version > 0) {
+        auto v = view_of(id, f);
+        v.expires_in_ms = v.ttl_ms;
+        v.token = make_token(keys_, {id, epoch, next});
+        if (v.state_version > 0) {
           secret::sealed_version sealed{f["state_kek"], f["state_wkey"], f["state_ct"]};
           secret::secure_bytes plain;
           std::string error;
-          if (secret::open(keys_, sealed_name(id), std::to_string(a.view.state_version), sealed,
-                           plain, error))
-            a.view.state = std::string(plain.view());
+          if (secret::open(keys_, sealed_name(id), std::to_string(v.state_version), sealed, plain,
+                           error))
+            v.state = std::string(plain.view());
           else
             log::error("session", "a resumed session's state cannot be decrypted",
                        {{"session", id}, {"why", error}});
         }
-        own(id, epoch, a.view.ttl_ms);
-        index(user_index(a.view.user), true, id, a.view.ttl_ms);
-        done(std::move(a));
+        own(id, epoch, v.ttl_ms);
+        index(user_index(v.user), true, id, v.ttl_ms);
+        done(std::move(v));
       });
-}
-
-// -- announcements and the drain -----------------------------------------------------------
-
-void session_service::on_event(const std::string& payload) {
-  // "handoff <id> <from> <to> <epoch>", "resumed <id> <node> <epoch>", "closed <id> <owner>"
-  std::vector<std::string> words;
-  std::string word;
-  for (char c : payload + " ") {
-    if (c == ' ') {
-      if (!word.empty()) words.push_back(std::move(word));
-      word.clear();
-    } else {
-      word += c;
-    }
-  }
-  if (words.size() < 3) return;
-  const auto& what = words[0];
-  const auto& id = words[1];
-  if (what == "handoff" && words.size() == 5) {
-    if (words[3] == settings_.node_id) {
-      owned_[id] = number(words[4]);
-      count_owned();
-      // Index it under this node for as long as the session has left.
-      redis_.run_script("session_read", {key(id)}, {}, [this, id](redis_reply r) {
-        if (r.kind == reply_kind::array && r.elements.size() >= 2 && r.elements[1].integer > 0)
-          index(node_index(settings_.node_id), true, id, r.elements[1].integer);
-      });
-      if (in_) in_(id, words[2]);
-    }
-  } else if (what == "resumed" && words.size() == 4) {
-    if (words[2] != settings_.node_id && owned_.count(id)) disown(id);
-    if (drain_) caf::anon_send(drain_, atoms::resumed::value, id);
-  } else if (what == "closed") {
-    owned_.erase(id);
-    count_owned();
-    if (drain_) caf::anon_send(drain_, atoms::closed::value, id);
-  }
-}
-
-// -- the actors: drain and adoption ----------------------------------------------------------
-
-void session_service::use_actors(caf::actor_system& system, redis_link::redis_link_actor link,
-                                 membership::membership_actor membership) {
-  system_ = &system;
-  link_ = std::move(link);
-  membership_ = std::move(membership);
-}
-
-void session_service::stop() {
-  if (drain_) caf::anon_send_exit(drain_, caf::exit_reason::user_shutdown);
-  for (auto& [id, adoption] : adoptions_)
-    caf::anon_send_exit(adoption, caf::exit_reason::user_shutdown);
-  adoptions_.clear();
-  system_ = nullptr;
-}
-
-void session_service::drain(std::function<void(bool)> announced,
-                            std::function<void(handoff_report)> done) {
-  if (drain_ || !system_) {
-    // A drain runs already (or the daemon stops): announce again, report nothing moved here.
-    return members_.drain([this, announced = std::move(announced),
-                           done = std::move(done)](bool ok) {
-      handoff_report report;
-      report.owned = owned_.size();
-      report.announced = ok;
-      announced(ok);
-      done(report);
-    });
-  }
-  drain_deps deps;
-  deps.link = link_;
-  deps.membership = membership_;
-  deps.settings.prefix = settings_.prefix;
-  deps.settings.node_id = settings_.node_id;
-  deps.settings.handoff_deadline = settings_.handoff_deadline;
-  deps.settings.drain_delay = settings_.drain_delay;
-  deps.settings.round_robin = settings_.round_robin;
-  deps.settings.membership_ttl = settings_.membership_ttl;
-  auto alive = std::weak_ptr<bool>(alive_);
-  deps.tell = [&io = io_, alive, this](drain_news news) {
-    boost::asio::post(io, [alive, this, news = std::move(news)]() mutable {
-      if (alive.lock()) on_drain_news(std::move(news));
-    });
-  };
-  deps.on_step = [](drain_step step) {
-    log::debug("session", "drain step", {{"step", to_string(step)}});
-  };
-  drain_announced_ = std::move(announced);
-  drain_done_ = std::move(done);
-  drain_ = spawn_drain(*system_, std::move(deps));
-}
-
-void session_service::on_drain_news(drain_news news) {
-  switch (news.what) {
-    case drain_news::kind::announced:
-      if (auto f = std::move(drain_announced_)) f(news.ok);
-      drain_announced_ = nullptr;
-      return;
-    case drain_news::kind::need_sessions: {
-      owned_sessions owned;
-      for (const auto& [id, epoch] : owned_) {
-        owned.ids.push_back(id);
-        owned.epochs.push_back(epoch);
-      }
-      if (drain_) caf::anon_send(drain_, atoms::sessions::value, std::move(owned));
-      return;
-    }
-    case drain_news::kind::moved:
-      disown(news.id);
-      if (out_)
-        out_({news.id, news.target, news.address,
-              make_token(keys_, {news.id, news.epoch, news.nonce})});
-      return;
-    case drain_news::kind::not_moved:
-      if (news.moved_on) disown(news.id);
-      return;
-    case drain_news::kind::finished: {
-      drain_ = nullptr;
-      auto done = std::move(drain_done_);
-      drain_done_ = nullptr;
-      if (done) done(news.report);
-      return;
-    }
-  }
-}
-
-void session_service::count_owned() {
-  // Read by the heartbeat actor for this node's record (and so for others' choice of target).
-  members_.set_session_count(static_cast<std::int64_t>(owned_.size()));
-}
-
-// -- adoption ------------------------------------------------------------------------------
-
-void session_service::adopt(const std::string& dead_node) {
-  if (dead_node == settings_.node_id || !system_) return;
-  adoption_deps deps;
-  deps.link = link_;
-  deps.prefix = settings_.prefix;
-  deps.node_id = settings_.node_id;
-  deps.run_id = settings_.run_id;
-  deps.round_robin = settings_.round_robin;
-  deps.membership_ttl = settings_.membership_ttl;
-  auto id = ++next_adoption_;
-  auto alive = std::weak_ptr<bool>(alive_);
-  auto adoption = spawn_adoption(*system_, std::move(deps), dead_node,
-                                 [&io = io_, alive, this, id](adoption_outcome) {
-                                   boost::asio::post(io, [alive, this, id] {
-                                     if (alive.lock()) adoptions_.erase(id);
-                                   });
-                                 });
-  adoptions_.emplace(id, std::move(adoption));
 }
 
 } // namespace baton::session

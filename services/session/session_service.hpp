@@ -22,15 +22,15 @@
 #include <unordered_map>
 #include <vector>
 
-#include "services/membership/membership_service.hpp"
 #include "actors/session_handoff/adoption_actor.hpp"
 #include "actors/session_handoff/drain_actor.hpp"
+#include "model/secret/envelope.hpp"
+#include "protocol/result.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
-#include "model/secret/envelope.hpp"
+#include "services/membership/membership_service.hpp"
 
 namespace baton::session {
-
 
 using std::chrono::milliseconds;
 
@@ -49,20 +49,40 @@ struct session_view {
   std::int64_t epoch = 0;
   std::int64_t created_ms = 0, touched_ms = 0, ttl_ms = 0, expires_in_ms = 0;
   std::int64_t state_version = 0;
-  std::optional<std::string> state; ///< RESUME and STATE: the plaintext state, if any
+  std::optional<std::string> state; ///< RESUME: the plaintext state, if any
   std::string token;                ///< OPEN and RESUME: the next resume token
 };
 
-struct session_answer {
-  enum class kind { ok, absent, moved, refused, conflict, unavailable, failed };
-  kind what = kind::failed;
-  session_view view;
-  std::vector<session_view> list;
-  std::string why;
-  std::string owner; ///< moved: who owns it now
+/// TOUCH: the session's owner and its renewed ttl.
+struct touched_session {
+  std::string owner, user;
+  std::int64_t epoch = 0;
+  std::int64_t ttl_ms = 0;
 };
 
-using session_callback = std::function<void(session_answer)>;
+/// CLOSE: whether there was a session to close.
+struct closed_session {
+  bool existed = false;
+};
+
+/// STATE (read or written): the state's version, and the plaintext when read.
+struct session_state {
+  std::int64_t version = 0;
+  std::optional<std::string> plaintext;
+};
+
+/// The context of a MOVED failure: the node that owns the session now.
+struct new_owner {
+  std::string node;
+};
+
+/// The failures of a session call: unavailable (Redis could not answer), err (no such session
+/// for STATE; an id collision; the state cannot be sealed or opened), moved (STATE SET on a
+/// node that no longer owns it; new_owner is the context), refused (a resume token that is
+/// not, or no longer, valid), conflict (the state kept changing under the write). GET and
+/// TOUCH answer nullopt for a session that does not exist.
+template <class T>
+using session_callback = std::function<void(protocol::result<T>)>;
 
 class session_service {
 public:
@@ -72,15 +92,18 @@ public:
 
   void start(redis_link::redis_subscriber& events);
 
+  /// The new session's view, with its first resume token.
   void open(const std::string& user, milliseconds ttl, const std::string& meta,
-            session_callback done);
-  void get(const std::string& id, session_callback done);
-  void touch(const std::string& id, session_callback done);
-  void close(const std::string& id, session_callback done);
-  void list(const std::string& user, session_callback done);
-  void read_state(const std::string& id, session_callback done);
-  void write_state(const std::string& id, std::string state, session_callback done);
-  void resume(const std::string& token, session_callback done);
+            session_callback<session_view> done);
+  void get(const std::string& id, session_callback<std::optional<session_view>> done);
+  void touch(const std::string& id, session_callback<std::optional<touched_session>> done);
+  void close(const std::string& id, session_callback<closed_session> done);
+  /// The user's sessions, oldest first.
+  void list(const std::string& user, session_callback<std::vector<session_view>> done);
+  void read_state(const std::string& id, session_callback<session_state> done);
+  void write_state(const std::string& id, std::string state, session_callback<session_state> done);
+  /// The resumed session's view, with its state and its next resume token.
+  void resume(const std::string& token, session_callback<session_view> done);
 
   /// The drain and adoption actors run in `system`, reaching Redis through `link`; the drain
   /// marks this node draining through the heartbeat actor `membership`.
@@ -120,7 +143,7 @@ private:
   void disown(const std::string& id);
   void on_event(const std::string& payload);
   void write_state_attempt(const std::string& id, std::shared_ptr<secret::secure_bytes> state,
-                           int attempts_left, session_callback done);
+                           int attempts_left, session_callback<session_state> done);
   /// Publishes how many sessions this node owns (after each change of owned_).
   void count_owned();
   void on_drain_news(drain_news news);

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "actors/secret_rotation/rotation_actor.hpp"
+#include "model/lease/lease_holder.hpp"
 #include "tests/support/fake_link.hpp"
 #include "tests/support/test_keys.hpp"
 #include "tests/support/virtual_time.hpp"
@@ -16,6 +17,7 @@
 using namespace baton;
 using namespace baton::secret;
 using namespace std::chrono_literals;
+using protocol::error_code;
 using redis_link::redis_reply;
 using redis_link::script_call;
 using test::array_reply;
@@ -63,11 +65,11 @@ struct rotation_fixture {
   std::shared_ptr<fake_hooks> hooks = std::make_shared<fake_hooks>();
   std::shared_ptr<keyring> keys = test::test_keys(7);
   std::vector<rotation_step> steps;
-  std::vector<rotation_outcome> outcomes;
+  std::vector<protocol::result<rotation_success>> outcomes;
   std::shared_ptr<rotation_deps> deps = std::make_shared<rotation_deps>();
   /// What the scripted Redis answers to secret_begin, and the record secret_read returns.
-  redis_reply begin_reply = array_reply({string_reply("fresh"), integer_reply(5),
-                                         integer_reply(1000)});
+  redis_reply begin_reply =
+      array_reply({string_reply("fresh"), integer_reply(5), integer_reply(1000)});
   redis_reply record_reply = array_reply({integer_reply(1000)});
   std::string stop_at; ///< a script left unanswered (Redis stalls there)
 
@@ -78,8 +80,8 @@ struct rotation_fixture {
       if (c.name == "secret_begin") return begin_reply;
       if (c.name == "secret_read") return record_reply;
       if (c.name == "secret_promote")
-        return array_reply({integer_reply(1), integer_reply(3), string_reply("promoted"),
-                            integer_reply(4)});
+        return array_reply(
+            {integer_reply(1), integer_reply(3), string_reply("promoted"), integer_reply(4)});
       return status_reply(1, "ok"); // stage, abort, lease_release
     };
     hooks->answer = [](const hook_job&) { return hook_ok("from-the-hook\n"); };
@@ -95,8 +97,9 @@ struct rotation_fixture {
   }
 
   caf::actor start(rotation_request request) {
-    auto a = spawn_rotation(time.system(), deps, std::move(request),
-                            [this](rotation_outcome o) { outcomes.push_back(std::move(o)); });
+    auto a = spawn_rotation(
+        time.system(), deps, std::move(request),
+        [this](protocol::result<rotation_success> r) { outcomes.push_back(std::move(r)); });
     time.run();
     return a;
   }
@@ -125,14 +128,29 @@ struct rotation_fixture {
     sealed_version sealed;
     std::string error;
     REQUIRE(seal(*keys, name, "5", secure_bytes(value), sealed, error));
-    begin_reply = array_reply({string_reply("resume"), integer_reply(5), string_reply("staged"),
-                               integer_reply(1000)});
-    record_reply = array_reply({integer_reply(1000), string_reply("v5.state"),
-                                string_reply("pending"), string_reply("v5.kek"),
-                                string_reply(sealed.kek_id), string_reply("v5.wkey"),
-                                string_reply(sealed.wrapped_key), string_reply("v5.ct"),
-                                string_reply(sealed.ciphertext), string_reply("pending"),
-                                string_reply("5")});
+    begin_reply = array_reply(
+        {string_reply("resume"), integer_reply(5), string_reply("staged"), integer_reply(1000)});
+    record_reply =
+        array_reply({integer_reply(1000), string_reply("v5.state"), string_reply("pending"),
+                     string_reply("v5.kek"), string_reply(sealed.kek_id), string_reply("v5.wkey"),
+                     string_reply(sealed.wrapped_key), string_reply("v5.ct"),
+                     string_reply(sealed.ciphertext), string_reply("pending"), string_reply("5")});
+  }
+
+  /// The only outcome, as a rotation that promoted a version (the test fails if it is not).
+  const rotated& rotated_outcome() const {
+    REQUIRE(outcomes.size() == 1);
+    REQUIRE(outcomes[0].ok());
+    const auto* done = std::get_if<rotated>(&*outcomes[0]);
+    REQUIRE(done != nullptr);
+    return *done;
+  }
+
+  /// The only outcome, as a failure (the test fails if it succeeded).
+  const protocol::failure& failed_outcome() const {
+    REQUIRE(outcomes.size() == 1);
+    REQUIRE_FALSE(outcomes[0].ok());
+    return outcomes[0].error();
   }
 
   std::vector<std::string> script_names() const {
@@ -145,14 +163,15 @@ struct rotation_fixture {
 
 } // namespace
 
-TEST_CASE_METHOD(rotation_fixture, "a fresh rotation takes its steps in order, fenced by its lease") {
+TEST_CASE_METHOD(rotation_fixture,
+                 "a fresh rotation takes its steps in order, fenced by its lease") {
   auto request = with_hooks("stripe", "try-it");
   start(std::move(request));
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::done);
-  CHECK(outcomes[0].version == 5);
-  CHECK(outcomes[0].previous == 4);
-  CHECK_FALSE(outcomes[0].finished_earlier);
+  const auto& done = rotated_outcome();
+  CHECK(done.version == 5);
+  CHECK(done.previous == 4);
+  CHECK(done.epoch == 3);
+  CHECK_FALSE(done.finished_earlier);
   CHECK(steps == std::vector<rotation_step>{rotation_step::taking_lease, rotation_step::beginning,
                                             rotation_step::obtaining_value, rotation_step::staging,
                                             rotation_step::testing, rotation_step::promoting,
@@ -174,8 +193,7 @@ TEST_CASE_METHOD(rotation_fixture, "a fresh rotation takes its steps in order, f
 TEST_CASE_METHOD(rotation_fixture, "a generate hook's value is sealed without its newline") {
   auto request = with_hooks("db", "", "new-key");
   start(std::move(request));
-  REQUIRE(outcomes.size() == 1);
-  REQUIRE(outcomes[0].what == rotation_outcome::kind::done);
+  rotated_outcome();
   // What was staged opens to the hook's output, newline gone.
   script_call stage;
   for (const auto& c : redis->calls)
@@ -189,17 +207,21 @@ TEST_CASE_METHOD(rotation_fixture, "a generate hook's value is sealed without it
 
 TEST_CASE_METHOD(rotation_fixture, "another daemon rotating: busy, and nothing written") {
   redis->answer = [](const script_call&) {
-    return array_reply({integer_reply(0), string_reply("held"), integer_reply(9),
-                        string_reply("n2")});
+    return array_reply(
+        {integer_reply(0), string_reply("held"), integer_reply(9), string_reply("n2")});
   };
   start(request_for("stripe"));
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::busy);
-  CHECK(outcomes[0].why.find("n2") != std::string::npos);
+  const auto& busy = failed_outcome();
+  CHECK(busy.code == error_code::busy);
+  CHECK(busy.why == "a rotation of this secret is running on node n2");
+  // The rotation lease's holder is the context.
+  REQUIRE(busy.context_as<lease::lease_holder>() != nullptr);
+  CHECK(busy.context_as<lease::lease_holder>()->node == "n2");
   CHECK(script_names() == std::vector<std::string>{"lease_acquire"});
 }
 
-TEST_CASE_METHOD(rotation_fixture, "killed at any step, the next rotation finishes the pending version") {
+TEST_CASE_METHOD(rotation_fixture,
+                 "killed at any step, the next rotation finishes the pending version") {
   // Where Redis stalls before the daemon dies; whatever it had staged is what the next finds.
   auto where = GENERATE(as<std::string>{}, "secret_begin", "secret_stage", "secret_promote");
   stop_at = where;
@@ -219,10 +241,9 @@ TEST_CASE_METHOD(rotation_fixture, "killed at any step, the next rotation finish
   steps.clear();
   auto request = with_hooks("stripe", "try-it");
   start(std::move(request));
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::done);
-  CHECK(outcomes[0].finished_earlier);
-  CHECK(outcomes[0].version == 5);
+  const auto& done = rotated_outcome();
+  CHECK(done.finished_earlier);
+  CHECK(done.version == 5);
   CHECK(script_names() == std::vector<std::string>{"lease_acquire", "secret_begin", "secret_read",
                                                    "secret_promote", "lease_release"});
   // The test hook tried the value that had been staged, not a new one.
@@ -232,7 +253,8 @@ TEST_CASE_METHOD(rotation_fixture, "killed at any step, the next rotation finish
         "the-staged-value");
 }
 
-TEST_CASE_METHOD(rotation_fixture, "a PUT that finds a half-done rotation rolls it back and begins again") {
+TEST_CASE_METHOD(rotation_fixture,
+                 "a PUT that finds a half-done rotation rolls it back and begins again") {
   leave_pending("stripe", "old-staged");
   int begins = 0;
   auto answer = redis->answer;
@@ -245,12 +267,10 @@ TEST_CASE_METHOD(rotation_fixture, "a PUT that finds a half-done rotation rolls 
   request.value = secure_bytes(std::string_view("given-by-put"));
   request.hooks = false;
   start(std::move(request));
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::done);
-  CHECK(outcomes[0].version == 6);
+  CHECK(rotated_outcome().version == 6);
   CHECK(script_names() == std::vector<std::string>{"lease_acquire", "secret_begin", "secret_abort",
-                                                   "secret_begin", "secret_stage",
-                                                   "secret_promote", "lease_release"});
+                                                   "secret_begin", "secret_stage", "secret_promote",
+                                                   "lease_release"});
   CHECK(redis->calls[2].args == std::vector<std::string>{"42", "5"}); // abort names version 5
 }
 
@@ -258,9 +278,9 @@ TEST_CASE_METHOD(rotation_fixture, "a test hook that refuses rolls the staged ve
   hooks->answer = [](const hook_job&) { return hook_failed("exited with status 3"); };
   auto request = with_hooks("stripe", "try-it");
   start(std::move(request));
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::failed);
-  CHECK(outcomes[0].why.find("status 3") != std::string::npos);
+  const auto& failed = failed_outcome();
+  CHECK(failed.code == error_code::err);
+  CHECK(failed.why.find("status 3") != std::string::npos);
   CHECK(script_names() == std::vector<std::string>{"lease_acquire", "secret_begin", "secret_stage",
                                                    "secret_abort", "lease_release"});
 }
@@ -273,9 +293,9 @@ TEST_CASE_METHOD(rotation_fixture, "a rotation still running when its lease ends
   time.advance(29999ms);
   CHECK(outcomes.empty());
   time.advance(1ms);
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::failed);
-  CHECK(outcomes[0].why.find("obtaining_value") != std::string::npos);
+  const auto& failed = failed_outcome();
+  CHECK(failed.code == error_code::err);
+  CHECK(failed.why.find("obtaining_value") != std::string::npos);
   CHECK(redis->count("lease_release") == 1);
   CHECK(redis->count("secret_stage") == 0);
   // The version it began is rolled back, fenced by its token, before the lease goes.
@@ -288,13 +308,13 @@ TEST_CASE_METHOD(rotation_fixture, "a reply that comes after the lease's end is 
   stop_at = "secret_stage"; // Redis stalls on the stage
   start(request_for("stripe"));
   time.advance(30000ms);
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::failed);
-  CHECK(outcomes[0].why.find("staging") != std::string::npos);
+  const auto& failed = failed_outcome();
+  CHECK(failed.code == error_code::err);
+  CHECK(failed.why.find("staging") != std::string::npos);
   REQUIRE(!redis->held.empty());
   redis->answer_held(test::status_reply(1, "staged")); // the stage's late reply
   time.run();
-  CHECK(outcomes.size() == 1);              // told once
+  CHECK(outcomes.size() == 1);                // told once
   CHECK(redis->count("secret_promote") == 0); // and nothing after it
 }
 
@@ -304,12 +324,14 @@ TEST_CASE_METHOD(rotation_fixture, "Redis unreachable: unavailable, and nothing 
     return redis_reply::unavailable("connection refused");
   };
   start(request_for("stripe"));
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::unavailable);
+  const auto& unavailable = failed_outcome();
+  CHECK(unavailable.code == error_code::unavailable);
+  CHECK(unavailable.why == "connection refused");
   CHECK(redis->count("secret_stage") == 0);
 }
 
-TEST_CASE_METHOD(rotation_fixture, "a lease acquire with no answer is settled: given back if it landed") {
+TEST_CASE_METHOD(rotation_fixture,
+                 "a lease acquire with no answer is settled: given back if it landed") {
   int acquires = 0;
   auto answer = redis->answer;
   redis->answer = [&, answer](const script_call& c) -> std::optional<redis_reply> {
@@ -319,8 +341,7 @@ TEST_CASE_METHOD(rotation_fixture, "a lease acquire with no answer is settled: g
   };
   start(request_for("stripe"));
   // The caller hears UNAVAILABLE at once, not after the settling.
-  REQUIRE(outcomes.size() == 1);
-  CHECK(outcomes[0].what == rotation_outcome::kind::unavailable);
+  CHECK(failed_outcome().code == error_code::unavailable);
   time.advance(1000ms);
   CHECK(acquires == 4);
   // Every acquire was made as the same owner, and the lease it got is given back.
@@ -331,4 +352,18 @@ TEST_CASE_METHOD(rotation_fixture, "a lease acquire with no answer is settled: g
   CHECK(redis->count("lease_release") == 1);
   CHECK(redis->count("secret_begin") == 0); // it did not go on rotating
   CHECK(outcomes.size() == 1);
+}
+
+TEST_CASE_METHOD(rotation_fixture,
+                 "a scheduled rotation that is not due does nothing and says so") {
+  begin_reply = array_reply({string_reply("not-due"), integer_reply(500)});
+  auto request = request_for("stripe");
+  request.due = 86400000ms;
+  start(std::move(request));
+  REQUIRE(outcomes.size() == 1);
+  REQUIRE(outcomes[0].ok());
+  CHECK(std::holds_alternative<rotation_not_due>(*outcomes[0]));
+  CHECK(redis->calls[1].args.at(1) == "86400000"); // the schedule is Redis' to judge
+  CHECK(script_names() ==
+        std::vector<std::string>{"lease_acquire", "secret_begin", "lease_release"});
 }
