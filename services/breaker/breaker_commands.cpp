@@ -44,28 +44,19 @@ public:
     for (const auto& item : items_)
       item(out);
   }
-  std::string encode(int protocol) const {
-    std::string bytes;
-    reply_writer out(bytes, protocol);
-    write(out);
-    return bytes;
-  }
 
 private:
   std::vector<std::function<void(reply_writer&)>> items_;
 };
 
-std::string encode_check(const check_answer& a, int protocol) {
-  std::string bytes;
-  reply_writer out(bytes, protocol);
+void write_check(reply_writer& out, const check_answer& a) {
   using protocol::field;
   protocol::write_map(out, field("allowed", a.allowed), field("state", state_name(a.state)),
                       field("probe", a.probe), field("next_probe_ms", a.next_probe_ms),
                       field("generation", a.generation), field("degraded", a.degraded));
-  return bytes;
 }
 
-std::string encode_state(const breaker_view& v, int protocol) {
+void write_state(reply_writer& out, const breaker_view& v) {
   reply_fields f;
   f.text("name", v.name)
       .text("scope", v.scope)
@@ -79,9 +70,9 @@ std::string encode_state(const breaker_view& v, int protocol) {
       .integer("probes_out", v.probes_out)
       .integer("ignored_reports", static_cast<std::int64_t>(v.counters.ignored_reports))
       .integer("degraded", v.degraded);
-  if (!v.fleet) return f.text("fleet", "unavailable").encode(protocol);
+  if (!v.fleet) return f.text("fleet", "unavailable").write(out);
   auto fleet = *v.fleet;
-  f.nested("fleet", [fleet](reply_writer& out) {
+  f.nested("fleet", [fleet](reply_writer& inner) {
     reply_fields g;
     g.text("state", fleet.state)
         .integer("generation", fleet.generation)
@@ -105,9 +96,9 @@ std::string encode_state(const breaker_view& v, int protocol) {
             o.bulk(counts);
           }
         });
-    g.write(out);
+    g.write(inner);
   });
-  return f.encode(protocol);
+  f.write(out);
 }
 
 bool parse_latency(const std::string& text, std::chrono::milliseconds& out) {
@@ -126,8 +117,9 @@ void run_breaker_command(const protocol::command_spec& spec, std::vector<std::st
                          client_connection::reply_ticket ticket) {
   using protocol::command_id;
   auto* breakers = ctx.breakers;
-  std::string error;
-  auto refuse = [&] { conn.fail(ticket, error_code::err, error); };
+  auto answer = [&](const auto& r, auto write) {
+    conn.complete(ticket, protocol::encode_result(r, ticket.protocol, write));
+  };
 
   if (spec.id == command_id::breaker_list) {
     auto all = breakers->list();
@@ -142,15 +134,12 @@ void run_breaker_command(const protocol::command_spec& spec, std::vector<std::st
   }
   const auto& name = args[2];
 
-  if (spec.id == command_id::breaker_check) {
-    auto answer = breakers->check(name, error);
-    if (!answer) return refuse();
-    return conn.complete(ticket, encode_check(*answer, ticket.protocol));
-  }
+  if (spec.id == command_id::breaker_check)
+    return answer(breakers->check(name), write_check);
 
   if (spec.id == command_id::breaker_report) {
-    auto result = parse_outcome(protocol::to_lower(args[3]));
-    if (!result)
+    auto what = parse_outcome(protocol::to_lower(args[3]));
+    if (!what)
       return conn.fail(ticket, error_code::err,
                        "a call's outcome is ok, fail or slow; got '" + args[3].substr(0, 32) + "'");
     std::optional<std::chrono::milliseconds> latency;
@@ -165,38 +154,25 @@ void run_breaker_command(const protocol::command_spec& spec, std::vector<std::st
                              args[4].substr(0, 32) + "'");
       latency = ms;
     }
-    if (!breakers->report(name, *result, latency, error)) return refuse();
-    std::string bytes;
-    reply_writer(bytes, ticket.protocol).simple("OK");
-    return conn.complete(ticket, std::move(bytes));
+    return answer(breakers->report(name, *what, latency),
+                  [](reply_writer& out, const reported&) { out.simple("OK"); });
   }
 
   auto self = conn.shared_from_this(); // replies complete later; keep the connection alive
-  if (spec.id == command_id::breaker_state) {
-    if (!breakers->state(
-            name,
-            [self, ticket](breaker_view v) { self->complete(ticket, encode_state(v, ticket.protocol)); },
-            error))
-      return refuse();
-    return;
-  }
+  if (spec.id == command_id::breaker_state)
+    return breakers->state(name, reply_with<breaker_view>(self, ticket, write_state));
 
   // FORCE (the router checked the caller is an admin)
   auto mode = parse_force_mode(protocol::to_lower(args[3]));
   if (!mode)
     return conn.fail(ticket, error_code::err,
                      "FORCE takes open, closed or auto; got '" + args[3].substr(0, 32) + "'");
-  if (!breakers->force(
-          name, *mode, conn.peer().describe(),
-          [self, ticket](bool ok, std::string why, breaker_state state, std::int64_t generation) {
-            if (!ok) return self->fail(ticket, error_code::unavailable, why);
-            self->complete(ticket, reply_fields()
-                                       .text("state", state_name(state))
-                                       .integer("generation", generation)
-                                       .encode(ticket.protocol));
-          },
-          error))
-    return refuse();
+  breakers->force(name, *mode, conn.peer().describe(),
+                  reply_with<forced>(self, ticket, [](reply_writer& out, const forced& f) {
+                    using protocol::field;
+                    protocol::write_map(out, field("state", state_name(f.state)),
+                                        field("generation", f.generation));
+                  }));
 }
 
 } // namespace baton

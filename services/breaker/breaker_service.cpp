@@ -107,31 +107,24 @@ void breaker_service::sync(const std::vector<std::string>& names) {
 
 // -- finding breakers ----------------------------------------------------------------------
 
-breaker_service::entry* breaker_service::find_or_create(const std::string& name,
-                                                        std::string& error) {
+result<breaker_service::entry*> breaker_service::find_or_create(const std::string& name) {
+  using protocol::error_code;
   if (auto it = breakers_.find(name); it != breakers_.end()) return it->second.get();
-  if (!is_breaker_name(name)) {
+  auto refuse = [this](std::string why) {
     ++counters_.refused_names;
-    error = "a breaker name is 1 to 128 letters, digits, '-', '_', '.', ':' or '/'";
-    return nullptr;
-  }
-  if (is_reserved_name(name)) {
-    ++counters_.refused_names;
-    error = "breaker names starting with 'baton' are reserved for the daemon's own";
-    return nullptr;
-  }
+    return protocol::fail(error_code::err, std::move(why));
+  };
+  if (!is_breaker_name(name))
+    return refuse("a breaker name is 1 to 128 letters, digits, '-', '_', '.', ':' or '/'");
+  if (is_reserved_name(name))
+    return refuse("breaker names starting with 'baton' are reserved for the daemon's own");
   const auto* policy = settings_.config.policy_for(name);
-  if (!policy) {
-    ++counters_.refused_names;
-    error = "unknown breaker '" + name + "' (no policy names it and there is no breakers.default)";
-    return nullptr;
-  }
-  if (breakers_.size() >= settings_.max_breakers) {
-    ++counters_.refused_names;
-    error = "too many breakers (" + std::to_string(settings_.max_breakers) +
-            "); name them in breakers.policies";
-    return nullptr;
-  }
+  if (!policy)
+    return refuse("unknown breaker '" + name +
+                  "' (no policy names it and there is no breakers.default)");
+  if (breakers_.size() >= settings_.max_breakers)
+    return refuse("too many breakers (" + std::to_string(settings_.max_breakers) +
+                  "); name them in breakers.policies");
   auto p = *policy;
   p.name = name;
   auto* e = breakers_.emplace(name, std::make_unique<entry>(std::move(p), settings_.node_id))
@@ -178,11 +171,12 @@ check_answer breaker_service::redis_breaker_answer() const {
   return a;
 }
 
-std::optional<check_answer> breaker_service::check(const std::string& name, std::string& error) {
+result<check_answer> breaker_service::check(const std::string& name) {
   ++counters_.checks;
   if (name == redis_breaker_name) return redis_breaker_answer();
-  auto* e = find_or_create(name, error);
-  if (!e) return std::nullopt;
+  auto found = find_or_create(name);
+  if (!found) return std::move(found).error();
+  auto* e = *found;
   auto now = now_();
   auto r = e->machine.check(now, may_probe(*e, now));
   if (r.changed) after(name, *e, *r.changed, now);
@@ -199,22 +193,23 @@ std::optional<check_answer> breaker_service::check(const std::string& name, std:
   return a;
 }
 
-bool breaker_service::report(const std::string& name, outcome result,
-                             std::optional<milliseconds> latency, std::string& error) {
-  if (name == redis_breaker_name) {
-    error = "'" + name + "' is the daemon's own breaker around Redis: it cannot be reported to";
-    return false;
-  }
-  auto* e = find_or_create(name, error);
-  if (!e) return false;
+result<reported> breaker_service::report(const std::string& name, outcome what,
+                                         std::optional<milliseconds> latency) {
+  if (name == redis_breaker_name)
+    return protocol::fail(protocol::error_code::err,
+                          "'" + name +
+                              "' is the daemon's own breaker around Redis: it cannot be reported to");
+  auto found = find_or_create(name);
+  if (!found) return std::move(found).error();
+  auto* e = *found;
   ++counters_.reports;
   auto now = now_();
   e->active = true;
   // In half-open, a report on this host while its probe is out is the probe's result, whatever
   // connection it comes on: apps call through pools, and CHECK and REPORT may take different
   // connections.
-  if (auto t = e->machine.report(result, latency, now)) after(name, *e, *t, now);
-  return true;
+  if (auto t = e->machine.report(what, latency, now)) after(name, *e, *t, now);
+  return reported{};
 }
 
 void breaker_service::after(const std::string& name, entry& e, const transition& t,
@@ -304,148 +299,6 @@ void breaker_service::adopt(const std::string& name, const shared_state& shared)
   e.fleet_open = shared.state == breaker_state::open || shared.state == breaker_state::half_open;
   if (shared.state != breaker_state::half_open) e.probe_until = {};
   if (changed_) changed_(name, t->to, shared.generation, shared.tripped_by);
-}
-
-// -- STATE, LIST, FORCE --------------------------------------------------------------------
-
-bool breaker_service::state(const std::string& name, std::function<void(breaker_view)> done,
-                            std::string& error) {
-  breaker_view v;
-  v.name = name;
-  if (name == redis_breaker_name) {
-    auto a = redis_breaker_answer();
-    v.scope = "local";
-    v.state = a.state;
-    v.degraded = a.degraded;
-    done(std::move(v));
-    return true;
-  }
-  auto* e = find_or_create(name, error);
-  if (!e) return false;
-  auto now = now_();
-  e->machine.advance(now);
-  const auto& m = e->machine;
-  v.scope = scope_name(m.policy().scope);
-  v.state = m.state();
-  v.generation = m.generation();
-  v.window = e->machine.totals(now);
-  v.tripped_by = m.tripped_by();
-  v.consecutive_trips = m.consecutive_trips();
-  v.probes_out = m.probes_out();
-  v.counters = m.counters();
-  v.degraded = !redis_.reachable();
-  auto keys = keys_for(settings_.prefix, name);
-  auto window = std::to_string(rules_of(name, m.policy()).window_ms);
-  redis_.run_script("breaker_read", {keys.state, keys.probe, keys.trips, keys.counts}, {window},
-                    [v = std::move(v), done = std::move(done)](redis_reply r) mutable {
-                      if (r.kind == reply_kind::array && r.elements.size() >= 10) {
-                        fleet_view f;
-                        auto now_ms = r.elements[0].integer;
-                        f.state = r.elements[1].str;
-                        f.generation = r.elements[2].integer;
-                        f.open_remaining_ms = r.elements[3].integer;
-                        f.tripped_by = r.elements[4].str;
-                        if (r.elements[5].integer > 0)
-                          f.tripped_ago_ms = now_ms - r.elements[5].integer;
-                        f.consecutive_trips = r.elements[6].integer;
-                        f.probe_holder = r.elements[7].str;
-                        const auto& trips = r.elements[8].elements;
-                        for (std::size_t i = 0; i + 1 < trips.size(); i += 2)
-                          f.trips.emplace_back(trips[i].str,
-                                               now_ms - std::strtoll(trips[i + 1].str.c_str(),
-                                                                     nullptr, 10));
-                        const auto& counts = r.elements[9].elements;
-                        for (std::size_t i = 0; i + 1 < counts.size(); i += 2) {
-                          auto text = counts[i + 1].str;
-                          text = text.substr(0, text.rfind(' ')); // without when it was written
-                          f.counts.emplace_back(counts[i].str, text);
-                        }
-                        v.fleet = std::move(f);
-                      }
-                      done(std::move(v));
-                    });
-  return true;
-}
-
-std::optional<std::pair<breaker_state, std::int64_t>> breaker_service::peek(const std::string& name,
-                                                                           std::string& error) {
-  if (name == redis_breaker_name) return std::make_pair(redis_breaker_answer().state, std::int64_t{0});
-  auto* e = find_or_create(name, error);
-  if (!e) return std::nullopt;
-  e->machine.advance(now_());
-  return std::make_pair(e->machine.state(), e->machine.generation());
-}
-
-std::vector<std::pair<std::string, breaker_state>> breaker_service::list() {
-  std::vector<std::pair<std::string, breaker_state>> out;
-  auto now = now_();
-  for (auto& [name, e] : breakers_) {
-    e->machine.advance(now);
-    out.emplace_back(name, e->machine.state());
-  }
-  std::sort(out.begin(), out.end());
-  out.insert(out.begin(), {redis_breaker_name, redis_breaker_answer().state});
-  return out;
-}
-
-bool breaker_service::force(
-    const std::string& name, force_mode mode, const std::string& who,
-    std::function<void(bool ok, std::string why, breaker_state, std::int64_t)> done,
-    std::string& error) {
-  if (name == redis_breaker_name) {
-    error = "'" + name + "' is the daemon's own breaker around Redis: it cannot be forced";
-    return false;
-  }
-  auto* e = find_or_create(name, error);
-  if (!e) return false;
-  ++counters_.forced;
-  const char* word = mode == force_mode::open ? "open" : mode == force_mode::closed ? "closed" : "auto";
-  log::info("breaker", "forced", {{"breaker", name}, {"mode", word}, {"by", who}});
-  auto keys = keys_for(settings_.prefix, name);
-  auto floor = std::to_string(e->machine.generation());
-  redis_.run_script(
-      "breaker_force", {keys.state, keys.probe, keys.trips},
-      {word, settings_.node_id, floor, events_channel(settings_.prefix), name},
-      [this, name, alive = std::weak_ptr<bool>(alive_), done = std::move(done)](redis_reply r) {
-        if (!alive.lock()) return;
-        if (r.kind != reply_kind::array || r.elements.size() < 3)
-          return done(false, r.str.empty() ? "unexpected reply from redis" : r.str,
-                      breaker_state::closed, 0);
-        auto state = parse_state(r.elements[1].str).value_or(breaker_state::closed);
-        shared_state shared;
-        shared.state = state;
-        shared.generation = r.elements[2].integer;
-        shared.tripped_by = settings_.node_id;
-        adopt(name, shared); // here at once; the others by the announcement
-        done(true, {}, state, shared.generation);
-      });
-  return true;
-}
-
-// -- metrics -------------------------------------------------------------------------------
-
-void breaker_service::render_metrics(std::string& out) const {
-  auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
-           " " + std::to_string(value) + "\n";
-  };
-  counter("baton_breaker_checks_total", "BREAKER CHECK calls answered (from memory).",
-          counters_.checks);
-  counter("baton_breaker_denied_total", "BREAKER CHECK calls that were not allowed.",
-          counters_.denied);
-  counter("baton_breaker_reports_total", "BREAKER REPORT calls counted.", counters_.reports);
-  counter("baton_breaker_trips_total", "Breakers opened on this host (its own data or a probe).",
-          counters_.trips);
-  counter("baton_breaker_adopted_total", "States decided elsewhere in the fleet and applied here.",
-          counters_.adopted);
-  counter("baton_breaker_forced_total", "BREAKER FORCE calls.", counters_.forced);
-  out += "# HELP baton_breaker_open Breakers open (or forced open) on this host.\n"
-         "# TYPE baton_breaker_open gauge\n";
-  std::size_t open = 0;
-  for (const auto& [name, e] : breakers_)
-    open += e->machine.state() == breaker_state::open ||
-            e->machine.state() == breaker_state::forced_open;
-  out += "baton_breaker_open " + std::to_string(open) + "\n";
 }
 
 } // namespace baton::breaker

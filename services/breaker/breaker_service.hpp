@@ -25,6 +25,7 @@
 #include "model/breaker/breaker_machine.hpp"
 #include "model/breaker/breaker_policy.hpp"
 #include "redis/redis_pool.hpp"
+#include "protocol/result.hpp"
 #include "redis/redis_subscriber.hpp"
 
 namespace baton::breaker {
@@ -40,6 +41,17 @@ struct breaker_settings {
 
 /// The daemon's own breaker around Redis, shown read-only under this name.
 inline constexpr const char* redis_breaker_name = "baton:redis";
+
+using protocol::result;
+
+/// REPORT's answer: the call was counted (or, while open or forced, ignored and counted so).
+struct reported {};
+
+/// FORCE's answer.
+struct forced {
+  breaker_state state = breaker_state::closed;
+  std::int64_t generation = 0;
+};
 
 /// CHECK's answer.
 struct check_answer {
@@ -96,28 +108,24 @@ public:
   /// The fleet actor, for the daemon to stop with the others (also when it never served).
   caf::actor_addr fleet_address() const { return fleet_.address(); }
 
-  /// CHECK: nullopt with `error` set for an unknown name (no policy, no default), a bad one,
-  /// or one past max_breakers.
-  std::optional<check_answer> check(const std::string& name, std::string& error);
-  /// REPORT: false with `error` set as for check, and for the reserved name. In half-open, a
-  /// report while this host's probe is out settles the probe.
-  bool report(const std::string& name, outcome result,
-              std::optional<std::chrono::milliseconds> latency, std::string& error);
-  /// STATE: this host's view of `name` (false with `error` as for check), then the fleet's
-  /// from Redis in `done`.
-  bool state(const std::string& name, std::function<void(breaker_view)> done,
-             std::string& error);
+  /// CHECK: ERR for an unknown name (no policy, no default), a bad or reserved one, or one
+  /// past max_breakers.
+  result<check_answer> check(const std::string& name);
+  /// REPORT: ERR as for check, and for the reserved name. In half-open, a report while this
+  /// host's probe is out settles the probe.
+  result<reported> report(const std::string& name, outcome what,
+                          std::optional<std::chrono::milliseconds> latency);
+  /// STATE: this host's view of `name` with the fleet's from Redis (or ERR as for check).
+  void state(const std::string& name, std::function<void(result<breaker_view>)> done);
   /// WATCH: whether `name` is a breaker (made from the default policy if need be), with its
   /// state and generation now; nullopt with `error` as for check. Admits nothing.
-  std::optional<std::pair<breaker_state, std::int64_t>> peek(const std::string& name,
-                                                             std::string& error);
+  result<std::pair<breaker_state, std::int64_t>> peek(const std::string& name);
   /// LIST: every breaker this daemon keeps, sorted, with the reserved one first.
   std::vector<std::pair<std::string, breaker_state>> list();
-  /// FORCE (admin): pins `name` on every daemon, or gives it back (auto). `done(ok, why)`
-  /// once Redis has it (and this daemon applied it).
-  bool force(const std::string& name, force_mode mode, const std::string& who,
-             std::function<void(bool ok, std::string why, breaker_state, std::int64_t)> done,
-             std::string& error);
+  /// FORCE (admin): pins `name` on every daemon, or gives it back (auto), once Redis has it
+  /// (and this daemon applied it); UNAVAILABLE if Redis did not answer.
+  void force(const std::string& name, force_mode mode, const std::string& who,
+             std::function<void(result<forced>)> done);
   /// Live daemons in the fleet, for quorum policies given as a fraction.
   void set_live_hosts(int hosts);
   /// Keeps the live count fresh with `count` (it answers through its callback) every `every`,
@@ -144,7 +152,7 @@ private:
     bool active = false;                ///< reported to since the last collect
   };
 
-  entry* find_or_create(const std::string& name, std::string& error);
+  result<entry*> find_or_create(const std::string& name);
   fleet_rules rules_of(const std::string& name, const breaker_policy& p) const;
   bool may_probe(const entry& e, clock::time_point now) const;
   /// After a transition here: tell the fleet what it must know, and watchers.

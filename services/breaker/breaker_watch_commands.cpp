@@ -80,9 +80,8 @@ void run_breaker_watch(const protocol::command_spec& spec, std::vector<std::stri
   // Every name is checked before any is watched: a bad one changes nothing.
   std::vector<std::pair<breaker_state, std::int64_t>> now;
   for (std::size_t i = 2; i < args.size(); ++i) {
-    std::string error;
-    auto state = ctx.breakers->peek(args[i], error);
-    if (!state) return conn.fail(ticket, error_code::err, error);
+    auto state = ctx.breakers->peek(args[i]);
+    if (!state) return conn.fail(ticket, state.error().code, state.error().why);
     now.push_back(*state);
   }
   if (conn.watching() + args.size() - 2 > max_watches_per_connection)
@@ -109,9 +108,9 @@ bool breaker_channel_command(const protocol::command_spec& spec,
   bool subscribe = spec.id == command_id::subscribe;
   if (subscribe) {
     for (std::size_t i = 1; i < args.size(); ++i) {
-      std::string error;
-      if (!ctx.breakers->peek(args[i].substr(channel_prefix.size()), error)) {
-        conn.fail(ticket, error_code::err, error);
+      auto state = ctx.breakers->peek(args[i].substr(channel_prefix.size()));
+      if (!state) {
+        conn.fail(ticket, state.error().code, state.error().why);
         return true;
       }
     }
