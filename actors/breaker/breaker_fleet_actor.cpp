@@ -61,7 +61,8 @@ void arm(fleet_pointer self) {
 }
 
 void adopt(fleet_pointer self, const std::string& name, breaker_state state,
-           std::int64_t generation, std::int64_t open_ms, const std::string& node, int trips) {
+           std::int64_t generation, std::int64_t open_ms, const std::string& node, int trips,
+           bool resync = false) {
   auto& b = self->state.breakers[name];
   b.generation = std::max(b.generation, generation);
   fleet_news n;
@@ -72,6 +73,7 @@ void adopt(fleet_pointer self, const std::string& name, breaker_state state,
   n.shared.open_remaining = milliseconds(std::max<std::int64_t>(open_ms, 0));
   n.shared.tripped_by = node;
   n.shared.consecutive_trips = trips;
+  n.shared.resync = resync;
   self->state.outbox.push_back(std::move(n));
 }
 
@@ -97,18 +99,19 @@ bool is_array(const redis_reply& r, std::size_t size) {
 
 // -- reading the fleet's state -------------------------------------------------------------
 
-void read_and_adopt(fleet_pointer self, const std::string& name) {
+void read_and_adopt(fleet_pointer self, const std::string& name, bool resync = false) {
   auto& st = self->state;
   auto keys = keys_for(st.settings.prefix, name);
   auto window = std::to_string(st.breakers[name].rules.window_ms);
   run(self, script_call{"breaker_read", {keys.state, keys.probe, keys.trips, keys.counts}, {window}, 0},
-      [self, name](const redis_reply& r) {
+      [self, name, resync](const redis_reply& r) {
         if (!is_array(r, 8)) return;
         auto state = parse_state(r.elements[1].str);
         auto generation = r.elements[2].integer;
-        if (!state || generation == 0) return; // Redis never heard of it: nothing to adopt
+        // Redis never heard of it: nothing to adopt, unless this host must take Redis' word.
+        if (!state || (generation == 0 && !resync)) return;
         adopt(self, name, *state, generation, r.elements[3].integer, r.elements[4].str,
-              static_cast<int>(r.elements[6].integer));
+              static_cast<int>(r.elements[6].integer), resync);
         auto& b = self->state.breakers[name];
         b.wants_probe = *state == breaker_state::half_open;
         b.probe_at = self->clock().now();
@@ -123,12 +126,15 @@ void ask_for_probe(fleet_pointer self, const std::string& name) {
   if (b.probe_in_flight) return;
   b.probe_in_flight = true;
   auto keys = keys_for(st.settings.prefix, name);
+  // The key lives two probe timeouts; this host admits a probe for one timeout from now (the
+  // request's send), and that probe may run one more: the key outlives them.
   script_call call{"breaker_probe",
                    {keys.state, keys.probe},
-                   {st.settings.node_id, std::to_string(b.rules.probe_ttl_ms),
+                   {st.settings.node_id, std::to_string(2 * b.rules.probe_ttl_ms),
                     std::to_string(b.generation), events_channel(st.settings.prefix), name},
                    0};
-  run(self, std::move(call), [self, name](const redis_reply& r) {
+  auto sent = self->clock().now();
+  run(self, std::move(call), [self, name, sent](const redis_reply& r) {
     auto& fb = self->state.breakers[name];
     fb.probe_in_flight = false;
     auto now = self->clock().now();
@@ -139,11 +145,14 @@ void ask_for_probe(fleet_pointer self, const std::string& name) {
       fleet_news n;
       n.what = fleet_news::kind::probe_granted;
       n.name = name;
-      n.probe_ttl = ttl;
+      // Counted from the request's send: the key was set after it.
+      n.probe_ttl = std::max(milliseconds(0),
+                             ttl - std::chrono::duration_cast<milliseconds>(now - sent));
       // The half-open period the probe belongs to: adopted before the probe is admitted, so
       // that its announcement, arriving later, is no news and admits no second probe.
       n.shared.state = breaker_state::half_open;
       n.shared.generation = r.elements[1].integer;
+      n.shared.tripped_by = self->state.settings.node_id;
       self->state.outbox.push_back(std::move(n));
       // Still half-open once the probe's TTL ran out: its caller never reported. Ask again.
       fb.wants_probe = true;
@@ -162,8 +171,9 @@ void ask_for_probe(fleet_pointer self, const std::string& name) {
     } else if (state == "half-open") {
       fb.probe_at = now + retry; // another host holds it; it may vanish
     } else {
-      fb.wants_probe = false; // closed or forced meanwhile: learn how
-      if (r.elements[2].integer > fb.generation) read_and_adopt(self, name);
+      // Closed or forced while this host thought it half-open: take Redis' word for it.
+      fb.wants_probe = false;
+      read_and_adopt(self, name, true);
     }
   });
 }
@@ -215,7 +225,9 @@ void settle(fleet_pointer self, const std::string& name, bool passed) {
         adopt(self, name, *state, r.elements[2].integer, r.elements[3].integer,
               self->state.settings.node_id, static_cast<int>(r.elements[4].integer));
     } else if (is_array(r, 3)) {
-      read_and_adopt(self, name); // not the holder any more: learn what the fleet decided
+      // Not the holder any more (its key expired and another host took the probe), or no
+      // longer half-open: this host's own close or re-open was not the fleet's. Take Redis'.
+      read_and_adopt(self, name, true);
     }
   });
 }

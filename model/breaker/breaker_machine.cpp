@@ -159,10 +159,12 @@ std::optional<transition> breaker_machine::force(force_mode mode) {
 
 std::optional<transition> breaker_machine::adopt(const shared_state& shared,
                                                  clock::time_point now) {
-  if (shared.generation <= generation_) return std::nullopt; // stale: ours is as new or newer
-  transition t{state_, shared.state, shared.generation, transition_reason::adopted};
+  if (!shared.resync && shared.generation <= generation_)
+    return std::nullopt; // stale: ours is as new or newer
+  auto generation = shared.resync ? std::max(generation_ + 1, shared.generation) : shared.generation;
+  transition t{state_, shared.state, generation, transition_reason::adopted};
   state_ = shared.state;
-  generation_ = shared.generation;
+  generation_ = generation;
   clear_probes();
   switch (shared.state) {
   case breaker_state::open:

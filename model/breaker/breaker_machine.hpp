@@ -68,6 +68,10 @@ struct shared_state {
   std::chrono::milliseconds open_remaining{0}; ///< open: until half-open
   std::string tripped_by;                      ///< the node whose trip opened it
   int consecutive_trips = 0;                   ///< so that backoff continues fleet-wide
+  /// Redis' state as read after this host learned it was wrong (its settle was refused, a
+  /// probe found the breaker closed): applied even if not newer, with the next generation
+  /// here, so that generations still never go back.
+  bool resync = false;
 };
 
 /// What a report or probe did not count for, and how often it tripped (for STATE and metrics).

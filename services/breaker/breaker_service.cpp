@@ -137,10 +137,13 @@ fleet_rules breaker_service::rules_of(const std::string& name, const breaker_pol
   fleet_rules r;
   r.name = name;
   r.hosts_needed = 1;
+  // A fraction of a fleet not counted yet opens nothing fleet-wide (the trip still counts in
+  // Redis, for when a later trip finds the count).
   if (p.scope == scope::quorum)
-    r.hosts_needed = p.quorum_hosts > 0
-                         ? p.quorum_hosts
-                         : std::max(1, static_cast<int>(std::ceil(p.quorum_fraction * live_hosts_)));
+    r.hosts_needed =
+        p.quorum_hosts > 0 ? p.quorum_hosts
+        : live_hosts_ == 0 ? 1000000
+                           : std::max(1, static_cast<int>(std::ceil(p.quorum_fraction * live_hosts_)));
   r.window_ms = p.window == window_kind::time
                     ? std::chrono::duration_cast<milliseconds>(p.window_span).count()
                     : std::max<std::int64_t>(p.open_duration.count(), 60000);
@@ -154,8 +157,8 @@ fleet_rules breaker_service::rules_of(const std::string& name, const breaker_pol
 bool breaker_service::may_probe(const entry& e, clock::time_point now) const {
   // A breaker open on this host's own data probes here; one open fleet-wide probes from the
   // host that holds the fleet's probe, unless Redis is out of reach (then each host decides).
-  return e.machine.policy().scope == scope::local || !e.fleet_open || now < e.probe_until ||
-         !redis_.reachable();
+  bool holds = now < e.probe_until && e.machine.generation() == e.probe_generation;
+  return e.machine.policy().scope == scope::local || !e.fleet_open || holds || !redis_.reachable();
 }
 
 // -- CHECK and REPORT ----------------------------------------------------------------------
@@ -262,7 +265,9 @@ void breaker_service::on_news(std::vector<fleet_news> news) {
     case fleet_news::kind::probe_granted:
       if (auto it = breakers_.find(n.name); it != breakers_.end()) {
         adopt(n.name, n.shared); // the period first: its announcement must not reset probes
+        // A grant for a period this host has moved past (its adopt was stale) admits nothing.
         it->second->probe_until = now_() + n.probe_ttl;
+        it->second->probe_generation = n.shared.generation;
       }
       break;
     case fleet_news::kind::collect: {

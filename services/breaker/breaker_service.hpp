@@ -149,6 +149,7 @@ private:
     breaker_machine machine;
     bool fleet_open = false;            ///< its open or half-open state came from the fleet
     clock::time_point probe_until{};    ///< this host holds the fleet's probe until then
+    std::int64_t probe_generation = 0;  ///< ... for the half-open period of this generation
     bool active = false;                ///< reported to since the last collect
   };
 
@@ -168,7 +169,7 @@ private:
   std::unordered_map<std::string, std::unique_ptr<entry>> breakers_;
   breaker_fleet_actor fleet_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  int live_hosts_ = 1;
+  int live_hosts_ = 0; ///< 0: not counted yet
   std::set<std::string> warned_; ///< quorum policies already warned about
   int counts_taken_ = 0;
   std::unique_ptr<boost::asio::steady_timer> count_timer_;

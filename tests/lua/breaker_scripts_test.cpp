@@ -93,8 +93,20 @@ TEST_CASE_METHOD(breaker_fixture, "one host at a time holds the probe, once the 
   auto other = probe("c");
   CHECK(other.elements.at(0).integer == 0);
   CHECK(other.elements.at(3).str == "b");
-  CHECK(probe("b").elements.at(0).integer == 1); // asking again keeps it
-  CHECK(lua.call({"PTTL", probe_key}).integer > 0); // a lost prober gives it up in time
+  lua.call({"PEXPIRE", probe_key, "100"});
+  CHECK(probe("b").elements.at(0).integer == 1); // asking again keeps it, for the full TTL
+  CHECK(lua.call({"PTTL", probe_key}).integer > 4000); // and a lost prober gives it up in time
+}
+
+TEST_CASE_METHOD(breaker_fixture, "a breaker whose hash Redis lost probes rather than waits") {
+  // A daemon knew it open (floor > 0); Redis restarted without its data.
+  auto got = probe("a", "5000");
+  REQUIRE(got.elements.at(0).integer == 1);
+  CHECK(got.elements.at(1).integer > 5000);
+  CHECK(lua.call({"HGET", state_key, "state"}).str == "half-open");
+  // Never heard of by anyone (floor 0): closed, nothing to probe.
+  lua.call({"DEL", state_key, probe_key});
+  CHECK(probe("a", "0").elements.at(1).str == "closed");
 }
 
 TEST_CASE_METHOD(breaker_fixture, "only the probe's holder settles: ok closes, fail re-opens longer") {

@@ -324,3 +324,22 @@ TEST_CASE("states, outcomes and force words read and print as the protocol spell
   CHECK_FALSE(parse_force_mode("close"));
   CHECK(std::string(reason_name(transition_reason::probe_failed)) == "probe-failed");
 }
+
+TEST_CASE("a resync applies Redis' state even when not newer, and the generation still grows") {
+  breaker_machine m(small_policy(), "web-1");
+  time_point t{};
+  REQUIRE(m.adopt({breaker_state::half_open, 20, 0ms, "b", 1}, t));
+  auto probe = m.check(t);
+  REQUIRE(probe.probe);
+  auto closed = m.report(outcome::ok, std::nullopt, t); // this host's own close: 21
+  REQUIRE(closed);
+  CHECK(m.generation() == 21);
+  shared_state redis{breaker_state::half_open, 20, 0ms, "b", 1};
+  CHECK_FALSE(m.adopt(redis, t)); // as an announcement: stale
+  redis.resync = true;
+  auto back = m.adopt(redis, t);
+  REQUIRE(back);
+  CHECK(m.state() == breaker_state::half_open);
+  CHECK(m.generation() == 22);
+  CHECK_FALSE(m.check(t, false).allowed); // another host holds the probe
+}

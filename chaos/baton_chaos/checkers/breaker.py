@@ -107,8 +107,10 @@ def check_generations(verdict, node, ops, restarts):
 def check_probes(verdict, checks, probe_timeout, faults):
     """Probes of one half-open period (its generation) on different daemons, answered without
     `degraded`, must lie a probe timeout apart: the first one's lease ran out first."""
-    busy = [(num(f.get("t_start"), float("-inf")), num(f.get("t_healed"), float("inf")))
-            for f in faults or () if isinstance(f, dict)]
+    # The faults that can cut a daemon off the fleet's probe lease: on Redis, on every daemon,
+    # or on one of the two daemons involved.
+    busy = [(num(f.get("t_start"), float("-inf")), num(f.get("t_healed"), float("inf")),
+             f.get("target")) for f in faults or () if isinstance(f, dict)]
     probes = [op for op in checks if op.result.get("probe") == 1 and op.result.get("degraded") == 0]
     by_generation = defaultdict(list)
     for op in probes:
@@ -118,7 +120,9 @@ def check_probes(verdict, checks, probe_timeout, faults):
         for first, second in zip(ops, ops[1:]):
             if first.node == second.node or second.t0 - first.t1 >= probe_timeout:
                 continue
-            if any(lo <= second.t1 and hi >= first.t0 for lo, hi in busy):
+            involved = {first.node, second.node, "redis", "all", None}
+            if any(lo <= second.t1 and hi >= first.t0 and target in involved
+                   for lo, hi, target in busy):
                 verdict.measured["exempt_probe_pairs"] += 1
                 continue
             verdict.violate(TWO_PROBES, f"generation {gen}: {first.describe()} and "

@@ -224,3 +224,36 @@ TEST_CASE_METHOD(fleet_fixture, "windows are collected once per interval and wri
   time.advance(1000ms);
   CHECK(of_kind(fleet_news::kind::collect).size() == 2);
 }
+
+TEST_CASE_METHOD(fleet_fixture, "a settle refused (the probe's key expired, another host took it) takes Redis' state") {
+  answer = [](const script_call& c) -> std::optional<redis_reply> {
+    if (c.name == "breaker_settle")
+      return array_reply({integer_reply(0), string_reply("not-holder"), integer_reply(20)});
+    if (c.name == "breaker_read")
+      return array_reply({integer_reply(1000), string_reply("half-open"), integer_reply(20),
+                          integer_reply(0), string_reply("b"), integer_reply(0), integer_reply(1),
+                          string_reply("b"), array_reply({}), array_reply({})});
+    return integer_reply(1);
+  };
+  move(breaker_move::kind::probe_passed);
+  auto adopted = of_kind(fleet_news::kind::adopt);
+  REQUIRE(adopted.size() == 1);
+  CHECK(adopted[0].shared.state == breaker_state::half_open);
+  CHECK(adopted[0].shared.generation == 20);
+  CHECK(adopted[0].shared.resync); // applied although this host's own close is newer
+}
+
+TEST_CASE_METHOD(fleet_fixture, "a grant is timed from the request's send, and its key outlives two probe timeouts") {
+  redis_reply granted = array_reply({integer_reply(1), integer_reply(30)});
+  answer = [](const script_call&) -> std::optional<redis_reply> { return std::nullopt; };
+  move(breaker_move::kind::probe_due);
+  REQUIRE(redis->count("breaker_probe") == 1);
+  CHECK(redis->calls.back().args.at(1) == "10000"); // 2 x the 5000 ms probe timeout
+  time.advance(1200ms); // Redis is slow to answer
+  redis->answer_held(granted);
+  time.run();
+  auto grants = of_kind(fleet_news::kind::probe_granted);
+  REQUIRE(grants.size() == 1);
+  CHECK(grants[0].probe_ttl == 3800ms);
+  CHECK(grants[0].shared.tripped_by == "a");
+}
