@@ -10,10 +10,11 @@ from checkers_support import History, VerdictAsserts, fault
 CONFIG = {"breaker": {"probe_timeout_ms": 1000}}
 
 
-def check(h, process, t0, t1, allowed, state, generation, probe=0, degraded=0, node="d1"):
+def check(h, process, t0, t1, allowed, state, generation, probe=0, degraded=0, node="d1",
+          fleet=1):
     return h.op(process, "check", t0, t1, {"name": "chaos-breaker"},
                 {"allowed": allowed, "state": state, "probe": probe, "generation": generation,
-                 "degraded": degraded}, node=node)
+                 "degraded": degraded, "fleet": fleet}, node=node)
 
 
 def trip_probe_close():
@@ -77,6 +78,8 @@ class BreakerCheckerTest(VerdictAsserts, unittest.TestCase):
         h = trip_probe_close()
         check(h, "breaker-3", 1.8, 1.81, 1, "half-open", 1002, probe=1, node="d3")
         check(h, "breaker-4", 0.72, 0.73, 1, "half-open", 1002, probe=1, degraded=1, node="d4")
+        # a host open on its own data (it tripped while Redis was out of reach) probes alone
+        check(h, "breaker-5", 0.72, 0.73, 1, "half-open", 1002, probe=1, node="d5", fleet=0)
         self.assertValid(breaker.check(h.events(), [], CONFIG))
         h = trip_probe_close()
         check(h, "breaker-2", 0.72, 0.73, 1, "half-open", 1002, probe=1, node="d2")

@@ -53,7 +53,8 @@ void write_check(reply_writer& out, const check_answer& a) {
   using protocol::field;
   protocol::write_map(out, field("allowed", a.allowed), field("state", state_name(a.state)),
                       field("probe", a.probe), field("next_probe_ms", a.next_probe_ms),
-                      field("generation", a.generation), field("degraded", a.degraded));
+                      field("generation", a.generation), field("degraded", a.degraded),
+                      field("fleet", a.fleet));
 }
 
 void write_state(reply_writer& out, const breaker_view& v) {

@@ -43,13 +43,30 @@ void breaker_service::listen(redis_link::redis_subscriber& events) {
     if (fleet_) caf::anon_send(fleet_, atoms::announce::value, payload);
   });
   // Announcements sent while the subscription was down are lost: read every breaker again.
-  // (The first subscription counts as one: that is how state survives a restart.)
+  // (The first subscription counts as one: that is how state survives a restart.) A fleet
+  // breaker that tripped here while Redis was out of reach tells the fleet now.
   events.on_resubscribed([this] {
     std::vector<std::string> names;
     for (const auto& [name, e] : breakers_)
       names.push_back(name);
     sync(names);
+    tell_lone_trips();
   });
+}
+
+void breaker_service::tell_lone_trips() {
+  if (!fleet_) return;
+  for (const auto& [name, e] : breakers_) {
+    auto state = e->machine.state();
+    bool open_alone = (state == breaker_state::open || state == breaker_state::half_open) &&
+                      !e->fleet_open && e->machine.policy().scope != scope::local;
+    if (!open_alone) continue;
+    breaker_move move;
+    move.rules = rules_of(name, e->machine.policy());
+    move.what = static_cast<std::int32_t>(breaker_move::kind::tripped);
+    move.generation_floor = e->machine.generation();
+    caf::anon_send(fleet_, atoms::moved::value, std::move(move));
+  }
 }
 
 void breaker_service::set_live_hosts(int hosts) {
@@ -193,6 +210,7 @@ result<check_answer> breaker_service::check(const std::string& name) {
         std::max<std::int64_t>(0, std::chrono::ceil<milliseconds>(*r.next_probe_at - now).count());
   a.generation = e->machine.generation();
   a.degraded = !redis_.reachable();
+  a.fleet = e->fleet_open && (r.state == breaker_state::open || r.state == breaker_state::half_open);
   return a;
 }
 
@@ -281,6 +299,9 @@ void breaker_service::on_news(std::vector<fleet_news> news) {
                           static_cast<std::int64_t>(t.failures), static_cast<std::int64_t>(t.slow)});
       }
       if (fleet_ && !counts.empty()) caf::anon_send(fleet_, atoms::counts::value, std::move(counts));
+      // A trip the fleet did not hear (Redis was out of reach) is told again, once a second,
+      // until the fleet's state is adopted or this host closed on its own.
+      tell_lone_trips();
       break;
     }
     }

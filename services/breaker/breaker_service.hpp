@@ -61,6 +61,9 @@ struct check_answer {
   std::int64_t next_probe_ms = -1;    ///< when it may next admit a probe; -1: not scheduled
   std::int64_t generation = 0;
   bool degraded = false; ///< Redis unreachable: deciding on this host's data alone
+  /// Open or half-open fleet-wide (decided through Redis); false when closed, or open on this
+  /// host's data alone (it tripped while Redis was out of reach, or a quorum not reached).
+  bool fleet = false;
 };
 
 /// The fleet's view of one breaker, as Redis has it (STATE).
@@ -161,6 +164,8 @@ private:
   void on_news(std::vector<fleet_news> news);
   void adopt(const std::string& name, const shared_state& shared);
   void sync(const std::vector<std::string>& names);
+  /// Tells the fleet of every fleet or quorum breaker open here on this host's data alone.
+  void tell_lone_trips();
   check_answer redis_breaker_answer() const;
 
   redis_link::redis_pool& redis_;

@@ -200,6 +200,15 @@ TEST_CASE_METHOD(fleet, "with Redis killed, breakers keep deciding on local data
       [&] { return text_field(check(0, "baton:redis"), "state") != "closed"; }, 5000));
   auto state = call(0, {"BREAKER", "STATE", "pay"});
   CHECK(text_field(state, "fleet") == "unavailable");
+  // A trip while Redis is out of reach is this host's alone (fleet 0) until Redis is back;
+  // then the fleet hears of it.
+  fail_calls(0, "long");
+  auto alone = check(0, "long");
+  CHECK(text_field(alone, "state") == "open");
+  CHECK(field(alone, "fleet") == 0);
+  redis.start();
+  CHECK(test::eventually([&] { return state_everywhere("long", "open"); }, 8000));
+  CHECK(field(check(1, "long"), "fleet") == 1);
 }
 
 TEST_CASE_METHOD(fleet, "bad input gets a clear error and changes nothing") {

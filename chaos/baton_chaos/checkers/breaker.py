@@ -2,7 +2,8 @@
 breaker it answers about is open (outside its probe); a daemon's generations never go back
 (within one life of its process: a restarted daemon starts from what Redis says); and while
 the fleet can coordinate, one half-open period admits one probe at a time across the fleet
-(a second only after the first one's probe timeout gave it back)."""
+(a second only after the first one's probe timeout gave it back; a host open on its own data,
+`fleet` 0, probes on its own)."""
 
 from collections import defaultdict
 
@@ -111,7 +112,10 @@ def check_probes(verdict, checks, probe_timeout, faults):
     # or on one of the two daemons involved.
     busy = [(num(f.get("t_start"), float("-inf")), num(f.get("t_healed"), float("inf")),
              f.get("target")) for f in faults or () if isinstance(f, dict)]
-    probes = [op for op in checks if op.result.get("probe") == 1 and op.result.get("degraded") == 0]
+    # Probes of a period the fleet decided (fleet 1); a host open on its own data (it tripped
+    # while Redis was out of reach) probes on its own by design.
+    probes = [op for op in checks if op.result.get("probe") == 1 and op.result.get("degraded") == 0
+              and op.result.get("fleet", 1) == 1]
     by_generation = defaultdict(list)
     for op in probes:
         by_generation[op.result.get("generation")].append(op)

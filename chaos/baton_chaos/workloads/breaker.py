@@ -49,7 +49,8 @@ async def _client(ctx: Context, process: str, node: str, settings: dict):
                 m = as_map(await conn.call("BREAKER", "CHECK", NAME, timeout=2.0))
                 allowed = m["allowed"] == 1
                 out.value = {"allowed": m["allowed"], "state": m["state"], "probe": m["probe"],
-                             "generation": m["generation"], "degraded": m["degraded"]}
+                             "generation": m["generation"], "degraded": m["degraded"],
+                             "fleet": m.get("fleet", 1)}
         except ReplyError:
             pass
         except Indefinite:
