@@ -4,26 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include "daemon/config_loader.hpp"
+#include "tests/support/config_problems.hpp"
 
 using namespace baton;
 using namespace std::chrono_literals;
 
-namespace {
-
-bool has_problem(const config_result& r, const std::string& text) {
-  for (const auto& p : r.problems)
-    if (p.find(text) != std::string::npos) return true;
-  return false;
-}
-
-std::string dump(const config_result& r) {
-  std::string all;
-  for (const auto& p : r.problems)
-    all += p + "\n";
-  return all;
-}
-
-} // namespace
+using baton::test::dump;
+using baton::test::has_problem;
 
 TEST_CASE("the breakers section is read: a default policy and named ones with every field") {
   auto r =

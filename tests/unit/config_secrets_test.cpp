@@ -8,26 +8,13 @@
 
 #include "model/secret/kek_loader.hpp"
 #include "daemon/config_loader.hpp"
+#include "tests/support/config_problems.hpp"
 #include "tests/support/test_redis.hpp"
 
 using namespace baton;
 
-namespace {
-
-bool has_problem(const config_result& r, const std::string& text) {
-  for (const auto& p : r.problems)
-    if (p.find(text) != std::string::npos) return true;
-  return false;
-}
-
-std::string dump(const config_result& r) {
-  std::string all;
-  for (const auto& p : r.problems)
-    all += p + "\n";
-  return all;
-}
-
-} // namespace
+using baton::test::dump;
+using baton::test::has_problem;
 
 TEST_CASE("the secrets section is read: KEKs, limits, access rules and items") {
   test::temp_dir dir;

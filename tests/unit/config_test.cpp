@@ -8,17 +8,13 @@
 #include <fstream>
 
 #include "daemon/config_loader.hpp"
+#include "tests/support/config_problems.hpp"
 #include "tests/support/test_redis.hpp"
 
 using namespace baton;
 
-namespace {
-bool has_problem(const config_result& r, const std::string& text) {
-  for (const auto& p : r.problems)
-    if (p.find(text) != std::string::npos) return true;
-  return false;
-}
-} // namespace
+using baton::test::dump;
+using baton::test::has_problem;
 
 TEST_CASE("an empty config gives safe defaults") {
   auto r = load_config_text("", "empty.yaml");
