@@ -25,8 +25,8 @@ private:
 
 // The checks every command passes, in order: known (and its arity), allowed in watch mode,
 // its family allowed to this peer, admin if it needs it. Empty when it may run, else the error.
-std::string refusal(const protocol::lookup_result& found, client_connection& conn,
-                    daemon_context& ctx) {
+std::string refusal(const protocol::lookup_result& found, const std::vector<std::string>& args,
+                    client_connection& conn, daemon_context& ctx) {
   if (found.status != protocol::lookup_status::found) return found.error;
   const auto& spec = *found.spec;
   auto name = protocol::to_lower(protocol::full_name(spec));
@@ -36,8 +36,11 @@ std::string refusal(const protocol::lookup_result& found, client_connection& con
            "WATCH|UNWATCH, SUBSCRIBE, UNSUBSCRIBE, PING, HELLO and QUIT (HELLO 3 mixes "
            "pushes with commands)";
   using protocol::error_code;
-  if (!ctx.access.allows(conn.peer(), spec.family))
-    return error_text(error_code::noperm, conn.peer().describe() + " may not run '" + name + "'");
+  auto names = protocol::names_of(spec.id);
+  if (!ctx.access.allows(conn.peer(), spec.family, names.kind, protocol::names_in(names, args)))
+    return error_text(error_code::noperm,
+                      conn.peer().describe() + " may not run '" + name + "'" +
+                          (names.kind == protocol::naming::nothing ? "" : " on what it names"));
   if (spec.admin && !ctx.access.is_admin(conn.peer()))
     return error_text(error_code::noperm, conn.peer().describe() + " may not run '" + name +
                                               "': it needs an admin group");
@@ -53,7 +56,7 @@ void route_command(daemon_context& ctx, client_connection& conn, std::vector<std
   affinity_scope same_connection(ctx.redis, conn.id());
   auto found = protocol::lookup_command(args);
   ticket.family = ctx.requests.family_index(found.spec ? found.spec->family : "unknown");
-  if (auto error = refusal(found, conn, ctx); !error.empty()) {
+  if (auto error = refusal(found, args, conn, ctx); !error.empty()) {
     std::string bytes;
     protocol::reply_writer(bytes, ticket.protocol).error(error);
     return conn.complete(ticket, std::move(bytes));

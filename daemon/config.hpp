@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "services/rate/rate_policy.hpp"
-#include "redis/link_settings.hpp"
-#include "model/secret/secret_settings.hpp"
-#include "model/breaker/breaker_policy.hpp"
 #include "common/log.hpp"
+#include "model/breaker/breaker_policy.hpp"
+#include "model/secret/secret_settings.hpp"
+#include "redis/link_settings.hpp"
+#include "services/rate/rate_policy.hpp"
 
 namespace baton {
 
@@ -66,6 +66,9 @@ struct access_rule {
   std::vector<uid_t> uids;           ///< resolved from `users` and `uids`
   std::vector<gid_t> gids;           ///< resolved from `groups`
   std::vector<std::string> families; ///< lower case; "*" for all
+  /// Empty: every name. Else the families are granted for these names only (exact, or a
+  /// prefix ending in '*'), and not for commands that name nothing (protocol/command_names).
+  std::vector<std::string> names;
 };
 
 struct access_config {
@@ -122,7 +125,8 @@ struct membership_config {
 struct runtime_config {
   std::size_t worker_threads = 2;    ///< CAF scheduler threads
   std::string scheduler = "sharing"; ///< CAF scheduler.policy: sharing or stealing
-  milliseconds drift_margin{10};     ///< subtracted from validity windows (later families)
+  milliseconds drift_margin{10};     ///< the least subtracted from a lease's validity
+  double drift_fraction = 0.01;      ///< ... and at least this share of its TTL
 };
 
 struct config {

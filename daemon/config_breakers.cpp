@@ -30,19 +30,6 @@ void read_duration(checker& c, const YAML::Node& map, const char* key, milliseco
   c.read_ms(map, key, LLONG_MIN, LLONG_MAX, out);
 }
 
-/// A finite number (YAML would also take .inf and .nan).
-void read_number(checker& c, const YAML::Node& map, const char* key, double& out) {
-  auto node = map[key];
-  if (!node) return;
-  double value = 0;
-  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value) || !std::isfinite(value)) {
-    c.problem(node.Mark(),
-              std::string(key) + " must be a number, got '" + checker::text_of(node) + "'");
-    return;
-  }
-  out = value;
-}
-
 void read_window(checker& c, const YAML::Node& node, breaker_policy& p) {
   if (!c.expect_map(node, "a breaker window", {"calls", "seconds"})) return;
   bool by_calls = static_cast<bool>(node["calls"]);
@@ -65,12 +52,12 @@ void read_window(checker& c, const YAML::Node& node, breaker_policy& p) {
 /// each at the key it concerns. `label` names the policy in messages.
 void read_policy(checker& c, const YAML::Node& item, breaker_policy& p, const std::string& label) {
   if (auto window = item["window"]) read_window(c, window, p);
-  read_number(c, item, "failure_rate", p.failure_rate_threshold);
-  read_number(c, item, "slow_rate", p.slow_rate_threshold);
+  c.read_number(item, "failure_rate", p.failure_rate_threshold);
+  c.read_number(item, "slow_rate", p.slow_rate_threshold);
   read_duration(c, item, "slow_call_ms", p.slow_call_duration);
   read_count(c, item, "minimum_calls", p.minimum_calls);
   read_duration(c, item, "open_ms", p.open_duration);
-  read_number(c, item, "open_backoff", p.open_backoff);
+  c.read_number(item, "open_backoff", p.open_backoff);
   read_duration(c, item, "max_open_ms", p.max_open_duration);
   read_count(c, item, "half_open_probes", p.half_open_probes);
   read_duration(c, item, "probe_timeout_ms", p.probe_timeout);
@@ -84,7 +71,7 @@ void read_policy(checker& c, const YAML::Node& item, breaker_policy& p, const st
   if (auto quorum = item["quorum"]) {
     if (c.expect_map(quorum, "a breaker quorum", {"hosts", "fraction"})) {
       read_count(c, quorum, "hosts", p.quorum_hosts);
-      read_number(c, quorum, "fraction", p.quorum_fraction);
+      c.read_number(quorum, "fraction", p.quorum_fraction);
     }
   }
   for (const auto& problem : breaker::policy_problems(p)) {

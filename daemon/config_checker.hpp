@@ -8,6 +8,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -98,6 +100,25 @@ public:
                milliseconds& out) {
     long long value = 0;
     if (read_int(map, key, min, max, value)) out = milliseconds(value);
+  }
+
+  /// A finite number (YAML would also take .inf and .nan), within [min, max].
+  void read_number(const YAML::Node& map, const char* key, double& out,
+                   double min = -std::numeric_limits<double>::max(),
+                   double max = std::numeric_limits<double>::max()) {
+    auto node = map[key];
+    if (!node) return;
+    double value = 0;
+    if (!node.IsScalar() || !YAML::convert<double>::decode(node, value) || !std::isfinite(value)) {
+      problem(node.Mark(), std::string(key) + " must be a number, got '" + text_of(node) + "'");
+      return;
+    }
+    if (value < min || value > max) {
+      problem(node.Mark(), std::string(key) + " must be between " + std::to_string(min) + " and " +
+                               std::to_string(max) + ", got '" + text_of(node) + "'");
+      return;
+    }
+    out = value;
   }
 
   void read_bool(const YAML::Node& map, const char* key, bool& out) {

@@ -12,10 +12,10 @@
 #include <set>
 #include <sstream>
 
-#include "redis/redis_endpoint.hpp"
+#include "daemon/config_breakers.hpp"
 #include "daemon/config_checker.hpp"
 #include "daemon/config_secrets.hpp"
-#include "daemon/config_breakers.hpp"
+#include "redis/redis_endpoint.hpp"
 
 namespace baton {
 namespace {
@@ -153,7 +153,7 @@ void read_access(checker& c, const YAML::Node& node, access_config& a) {
     return;
   }
   for (const auto& item : rules) {
-    if (!c.expect_map(item, "access rule", {"users", "uids", "groups", "allow"})) continue;
+    if (!c.expect_map(item, "access rule", {"users", "uids", "groups", "allow", "names"})) continue;
     access_rule rule;
     read_callers(c, item, rule.uids, rule.gids);
     for (auto& f : c.read_string_list(item, "allow")) {
@@ -161,6 +161,18 @@ void read_access(checker& c, const YAML::Node& node, access_config& a) {
         ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       rule.families.push_back(f);
     }
+    rule.names = c.read_string_list(item, "names");
+    for (std::size_t i = 0; i < rule.names.size(); ++i) {
+      const auto& pattern = rule.names[i];
+      auto star = pattern.find('*');
+      if (pattern.empty() || pattern == "*" ||
+          (star != std::string::npos && star + 1 != pattern.size()))
+        c.problem(item["names"][i].Mark(),
+                  "a name is exact or a prefix ending in '*' (\"billing/*\"), got '" + pattern +
+                      "'; leave names out to grant every name");
+    }
+    if (item["names"] && rule.names.empty())
+      c.problem(item["names"].Mark(), "names is empty: leave it out to grant every name");
     if (rule.uids.empty() && rule.gids.empty())
       c.problem(item.Mark(), "an access rule needs users, uids or groups");
     if (!item["allow"])
@@ -312,7 +324,9 @@ void read_sessions(checker& c, const YAML::Node& node, sessions_config& s) {
 }
 
 void read_runtime(checker& c, const YAML::Node& node, runtime_config& r) {
-  if (!c.expect_map(node, "runtime", {"worker_threads", "scheduler", "drift_margin_ms"})) return;
+  if (!c.expect_map(node, "runtime",
+                    {"worker_threads", "scheduler", "drift_margin_ms", "drift_fraction"}))
+    return;
   c.read_size(node, "worker_threads", 1, 64, r.worker_threads);
   if (auto s = node["scheduler"]) {
     auto text = checker::text_of(s);
@@ -322,6 +336,7 @@ void read_runtime(checker& c, const YAML::Node& node, runtime_config& r) {
       r.scheduler = text;
   }
   c.read_ms(node, "drift_margin_ms", 0, 60000, r.drift_margin);
+  c.read_number(node, "drift_fraction", r.drift_fraction, 0.0, 0.5);
 }
 
 config_result load_yaml(const std::string& text, const std::string& name) {

@@ -52,15 +52,18 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
                             cur.membership.ttl != next.membership.ttl);
   const auto& sa = cur.sessions;
   const auto& sb = next.sessions;
-  differs("sessions", sa.default_ttl != sb.default_ttl || sa.max_ttl != sb.max_ttl ||
-                          sa.max_state_bytes != sb.max_state_bytes ||
-                          sa.max_meta_bytes != sb.max_meta_bytes ||
-                          sa.max_user_length != sb.max_user_length ||
-                          sa.handoff_deadline != sb.handoff_deadline ||
-                          sa.drain_delay != sb.drain_delay ||
-                          sa.handoff_strategy != sb.handoff_strategy);
+  differs("sessions",
+          sa.default_ttl != sb.default_ttl || sa.max_ttl != sb.max_ttl ||
+              sa.max_state_bytes != sb.max_state_bytes || sa.max_meta_bytes != sb.max_meta_bytes ||
+              sa.max_user_length != sb.max_user_length ||
+              sa.handoff_deadline != sb.handoff_deadline || sa.drain_delay != sb.drain_delay ||
+              sa.handoff_strategy != sb.handoff_strategy);
+  // The drift margin is in every lease's validity, and the keeper's: a lease granted before a
+  // reload and renewed after it must not be judged by two margins, so it waits for a restart.
   differs("runtime", cur.runtime.worker_threads != next.runtime.worker_threads ||
-                         cur.runtime.scheduler != next.runtime.scheduler);
+                         cur.runtime.scheduler != next.runtime.scheduler ||
+                         cur.runtime.drift_margin != next.runtime.drift_margin ||
+                         cur.runtime.drift_fraction != next.runtime.drift_fraction);
 
   // What can change now.
   log::set_level(next.log.level);
@@ -70,7 +73,6 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
   ctx.access = access_policy(next.access);
   cur.redis.call_timeout = next.redis.call_timeout;
   ctx.redis.set_call_timeout(next.redis.call_timeout);
-  cur.runtime.drift_margin = next.runtime.drift_margin;
   return needs_restart;
 }
 

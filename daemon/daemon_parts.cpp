@@ -60,6 +60,7 @@ void build_leases(daemon_parts& d) {
   s.node_id = cfg.node_id;
   s.run_id = d.run_id;
   s.drift_margin = cfg.runtime.drift_margin;
+  s.drift_fraction = cfg.runtime.drift_fraction;
   s.lock_delay = cfg.leases.lock_delay;
   s.max_name_length = cfg.leases.max_name_length;
   s.min_ttl = cfg.leases.min_ttl;
@@ -67,14 +68,15 @@ void build_leases(daemon_parts& d) {
   d.leases = std::make_unique<lease::lease_service>(d.io, *d.pool, s);
   auto* leases = d.leases.get();
   auto& io = d.io;
-  auto keeper = lease::spawn_lease_keeper(
-      *d.system, d.link_actor,
-      {cfg.prefix, cfg.runtime.drift_margin, [&io, leases](std::vector<lease::keeper_news> news) {
-         boost::asio::post(io, [leases, news = std::move(news)] {
-           for (const auto& n : news)
-             leases->on_keeper_news(n);
-         });
-       }});
+  auto keeper =
+      lease::spawn_lease_keeper(*d.system, d.link_actor,
+                                {cfg.prefix, cfg.runtime.drift_margin, cfg.runtime.drift_fraction,
+                                 [&io, leases](std::vector<lease::keeper_news> news) {
+                                   boost::asio::post(io, [leases, news = std::move(news)] {
+                                     for (const auto& n : news)
+                                       leases->on_keeper_news(n);
+                                   });
+                                 }});
   d.actors.push_back(keeper.address());
   d.leases->use_keeper(keeper);
   d.ctx->leases = leases;
@@ -96,7 +98,7 @@ void build_rates_and_dedup(daemon_parts& d) {
   d.rates->listen(*d.events);
   d.ctx->rates = d.rates.get();
   d.dedup = std::make_unique<dedup::dedup_service>(
-      *d.pool, dedup::dedup_settings{cfg.prefix, cfg.node_id, d.run_id});
+      d.io, *d.pool, dedup::dedup_settings{cfg.prefix, cfg.node_id, d.run_id});
   auto* dedup = d.dedup.get();
   d.ctx->dedup = dedup;
   d.ctx->on_client_closed.push_back([dedup](std::uint64_t id) { dedup->connection_closed(id); });
@@ -134,10 +136,10 @@ void build_breakers(daemon_parts& d) {
   d.breakers->count_hosts_with(
       d.io,
       [members](std::function<void(int)> answer) {
-        members->list("", [answer](bool ok, std::vector<membership::node_record> nodes,
-                                   std::string) {
-          if (ok) answer(static_cast<int>(nodes.size()));
-        });
+        members->list("",
+                      [answer](bool ok, std::vector<membership::node_record> nodes, std::string) {
+                        if (ok) answer(static_cast<int>(nodes.size()));
+                      });
       },
       cfg.membership.heartbeat * 5);
 }

@@ -4,10 +4,12 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 
 namespace baton {
 
 bool peer_credentials::in_group(gid_t g) const {
+  if (!groups_known) return false;
   return gid == g || std::find(groups.begin(), groups.end(), g) != groups.end();
 }
 
@@ -24,14 +26,23 @@ peer_credentials read_peer_credentials(int fd) {
     result.pid = cred.pid;
     result.uid = cred.uid;
     result.gid = cred.gid;
+  } else {
+    result.groups_known = false; // uid and gid stay -1: nobody's
+    return result;
   }
 #ifdef SO_PEERGROUPS
   std::vector<gid_t> groups(64);
   socklen_t bytes = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) != 0 && errno == ERANGE) {
+  int rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes);
+  if (rc != 0 && errno == ERANGE) {
     groups.resize(bytes / sizeof(gid_t) + 1);
     bytes = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) != 0) bytes = 0;
+    rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes);
+  }
+  if (rc != 0) {
+    // Failing open here would judge the caller by its primary group alone, or worse: closed.
+    result.groups_known = false;
+    bytes = 0;
   }
   groups.resize(bytes / sizeof(gid_t));
   result.groups = std::move(groups);

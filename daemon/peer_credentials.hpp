@@ -15,6 +15,9 @@ struct peer_credentials {
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
   std::vector<gid_t> groups; ///< supplementary groups, primary included
+  /// False when the kernel would not say (SO_PEERGROUPS failed): the caller may be in any
+  /// group, so no group grants it anything and only connection commands are open to it.
+  bool groups_known = true;
 
   bool in_group(gid_t g) const;
   std::string describe() const; ///< "uid=1000 gid=1000 pid=42"

@@ -68,6 +68,19 @@ void push_hub::publish(const std::string& topic, const encoder& write) const {
     push_to(id, write);
 }
 
+void push_hub::publish_each(const std::string& topic, const chooser& choose) const {
+  auto t = topics_.find(topic);
+  if (t == topics_.end()) return;
+  std::vector<std::uint64_t> watchers(t->second.begin(), t->second.end());
+  for (auto id : watchers) {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) continue;
+    auto conn = it->second.conn.lock();
+    if (!conn) continue;
+    if (const auto* write = choose(*conn)) push_to(id, *write);
+  }
+}
+
 void push_hub::push_to(std::uint64_t connection, const encoder& write) const {
   auto it = clients_.find(connection);
   if (it == clients_.end()) return;

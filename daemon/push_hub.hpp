@@ -40,6 +40,10 @@ public:
 
   /// Pushes to every watcher of the topic.
   void publish(const std::string& topic, const encoder& write) const;
+  /// What one watcher of a topic gets, chosen per connection (a session's token only for its
+  /// own uid): the encoder to push, or nullptr for nothing.
+  using chooser = std::function<const encoder*(const client_connection&)>;
+  void publish_each(const std::string& topic, const chooser& choose) const;
   /// Pushes to one connection, if it can take a push now (RESP3, or RESP2 in watch mode).
   void push_to(std::uint64_t connection, const encoder& write) const;
 

@@ -1,6 +1,7 @@
 // The local API socket; see socket_server.hpp.
 #include "daemon/socket_server.hpp"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,6 +37,31 @@ bool socket_is_live(const std::string& path) {
   return live;
 }
 
+// The socket's directory decides who can replace the socket (or plant a symlink where it will
+// be): it must be a real directory, the daemon's or root's, and writable by nobody else unless
+// it is sticky (as /tmp is: then others cannot remove or rename what is ours).
+void check_directory_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  struct stat info {};
+  if (::lstat(dir.c_str(), &info) != 0)
+    throw std::runtime_error("the socket's directory '" + dir + "' cannot be read: " +
+                             std::strerror(errno) + " (systemd's RuntimeDirectory=baton makes it)");
+  if (S_ISLNK(info.st_mode))
+    throw std::runtime_error("the socket's directory '" + dir +
+                             "' is a symlink; give the real directory");
+  if (!S_ISDIR(info.st_mode))
+    throw std::runtime_error("the socket's directory '" + dir + "' is not a directory");
+  if (info.st_uid != ::geteuid() && info.st_uid != 0)
+    throw std::runtime_error("the socket's directory '" + dir + "' belongs to uid " +
+                             std::to_string(info.st_uid) +
+                             ", who could replace the socket; use a directory of batond's own");
+  if ((info.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (info.st_mode & S_ISVTX) == 0)
+    throw std::runtime_error("the socket's directory '" + dir +
+                             "' is writable by others and not sticky, so they could replace "
+                             "the socket; chmod go-w it");
+}
+
 } // namespace
 
 socket_server::socket_server(daemon_context& ctx)
@@ -49,6 +75,7 @@ void socket_server::start() {
   if (path_.size() >= sizeof(sockaddr_un::sun_path))
     throw std::runtime_error("socket path '" + path_ + "' is longer than " +
                              std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
+  check_directory_of(path_);
   struct stat info {};
   if (::lstat(path_.c_str(), &info) == 0) {
     if (!S_ISSOCK(info.st_mode))
@@ -60,24 +87,28 @@ void socket_server::start() {
     log::warn("server", "replacing stale socket left by a previous batond", {{"socket", path_}});
     ::unlink(path_.c_str());
   }
-  // Bind under a restrictive umask so that nobody can connect before chmod/chown below.
-  mode_t old_umask = ::umask(0177);
+  // The socket is born with its configured mode (the umask around bind), so there is no
+  // moment with a wider one and no chmod by path that a swapped-in symlink could redirect.
+  // With a group configured, it is born owner-only and opened to the group once it is the
+  // group's (lchown: a symlink is not followed).
+  const auto& cfg = ctx_.cfg.socket;
+  mode_t born = cfg.group.empty() ? cfg.mode : (cfg.mode & 0700);
+  mode_t old_umask = ::umask(static_cast<mode_t>(~born & 0777));
   error_code ec;
   acceptor_.open(asio::local::stream_protocol(), ec);
   if (!ec) acceptor_.bind(asio::local::stream_protocol::endpoint(path_), ec);
   ::umask(old_umask);
   if (ec) throw std::runtime_error("cannot bind socket '" + path_ + "': " + ec.message());
-  const auto& cfg = ctx_.cfg.socket;
   if (!cfg.group.empty()) {
     struct group* grp = ::getgrnam(cfg.group.c_str());
     gid_t gid =
         grp ? grp->gr_gid : static_cast<gid_t>(std::strtoul(cfg.group.c_str(), nullptr, 10));
-    if (::chown(path_.c_str(), static_cast<uid_t>(-1), gid) != 0)
+    if (::lchown(path_.c_str(), static_cast<uid_t>(-1), gid) != 0)
       throw std::runtime_error("cannot give socket '" + path_ + "' to group '" + cfg.group +
                                "': " + std::strerror(errno));
+    if (::fchmodat(AT_FDCWD, path_.c_str(), cfg.mode, AT_SYMLINK_NOFOLLOW) != 0)
+      throw std::runtime_error("cannot chmod socket '" + path_ + "': " + std::strerror(errno));
   }
-  if (::chmod(path_.c_str(), cfg.mode) != 0)
-    throw std::runtime_error("cannot chmod socket '" + path_ + "': " + std::strerror(errno));
   acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error("cannot listen on socket '" + path_ + "': " + ec.message());
   listening_ = true;

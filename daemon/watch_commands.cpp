@@ -6,13 +6,13 @@
 #include <algorithm>
 #include <memory>
 
+#include "daemon/watch_targets.hpp"
 #include "model/lease/lease_keys.hpp"
+#include "protocol/reply_writer.hpp"
+#include "services/breaker/breaker_watch_commands.hpp"
 #include "services/lease/lease_service.hpp"
 #include "services/lease/lease_watch.hpp"
-#include "services/breaker/breaker_watch_commands.hpp"
 #include "services/session/session_commands.hpp"
-#include "daemon/watch_targets.hpp"
-#include "protocol/reply_writer.hpp"
 
 namespace baton {
 
@@ -32,7 +32,7 @@ bool session_channel_command(const protocol::command_spec& spec,
     conn.fail(ticket, "ERR sessions are off on this daemon: they need secrets.keks");
     return true;
   }
-  if (subscribe && !ctx.access.allows(conn.peer(), "session")) {
+  if (subscribe && !ctx.access.allows(conn.peer(), "session", protocol::naming::owned)) {
     conn.fail(ticket, "NOPERM " + conn.peer().describe() + " may not watch 'sessions'");
     return true;
   }
@@ -177,7 +177,8 @@ std::string targets_of_command(command_kind kind, const std::vector<std::string>
                "sessions, not '" +
                args[i].substr(0, 64) + "'";
       target = *found;
-      if (!ctx.access.allows(conn.peer(), target.elect ? "elect" : "lease"))
+      if (!ctx.access.allows(conn.peer(), target.elect ? "elect" : "lease", protocol::naming::one,
+                             {target.name}))
         return "NOPERM " + conn.peer().describe() + " may not watch '" + args[i].substr(0, 64) +
                "'";
     }

@@ -6,9 +6,16 @@
 -- (it may never hear the push); whichever is used first cancels both.
 -- KEYS[1] session hash; ARGV[1] from node, ARGV[2] expected epoch, ARGV[3] to node,
 -- ARGV[4] new nonce or empty (keep the token), ARGV[5] events channel, ARGV[6] session id
--- Reply: {1, new epoch} or {0, "gone"} or {0, "fenced", owner, epoch}
-local s = redis.call('HMGET', KEYS[1], 'owner', 'epoch')
+-- Reply: {1, new epoch, uid} or {0, "gone"} or {0, "fenced", owner, epoch}; uid is the
+-- opener's ("" for a session opened before sessions carried one): only its connections may
+-- hear the new token.
+local s = redis.call('HMGET', KEYS[1], 'owner', 'epoch', 'uid', 'nonce')
 if not s[1] then return {0, 'gone'} end
+-- This very move again (its answer was lost, and the drain sends it again): it landed.
+if s[1] == ARGV[3] and tonumber(s[2]) == tonumber(ARGV[2]) + 1 and
+    (ARGV[4] == '' or s[4] == ARGV[4]) then
+  return {1, tonumber(s[2]), s[3] or ''}
+end
 if s[1] ~= ARGV[1] or s[2] ~= ARGV[2] then return {0, 'fenced', s[1], tonumber(s[2])} end
 local epoch = tonumber(s[2]) + 1
 redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'epoch', tostring(epoch))
@@ -22,4 +29,4 @@ if ARGV[4] ~= '' then
 end
 redis.call('PUBLISH', ARGV[5], 'handoff ' .. ARGV[6] .. ' ' .. ARGV[1] .. ' ' .. ARGV[3] .. ' ' ..
            epoch)
-return {1, epoch}
+return {1, epoch, s[3] or ''}

@@ -17,6 +17,7 @@ std::string_view code_word(error_code code) {
     case error_code::refused: return "REFUSED";
     case error_code::busy: return "BUSY";
     case error_code::conflict: return "CONFLICT";
+    case error_code::unknown: return "UNKNOWN";
   }
   return "ERR";
 }

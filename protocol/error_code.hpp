@@ -24,13 +24,15 @@ enum class error_code {
   refused,     ///< a token or request that is not (or no longer) valid
   busy,        ///< the same work is running elsewhere (a rotation)
   conflict,    ///< a concurrent change won (a session's state)
+  unknown,     ///< Redis may or may not have applied it, and the daemon could not find out
 };
 
 /// Every code, in the order of the enum.
-inline constexpr std::array<error_code, 12> all_error_codes = {
-    error_code::err,      error_code::noproto, error_code::noperm,   error_code::unavailable,
-    error_code::denied,   error_code::lost,    error_code::notheld,  error_code::draining,
-    error_code::moved,    error_code::refused, error_code::busy,     error_code::conflict};
+inline constexpr std::array<error_code, 13> all_error_codes = {
+    error_code::err,    error_code::noproto, error_code::noperm,  error_code::unavailable,
+    error_code::denied, error_code::lost,    error_code::notheld, error_code::draining,
+    error_code::moved,  error_code::refused, error_code::busy,    error_code::conflict,
+    error_code::unknown};
 
 /// "ERR", "UNAVAILABLE", ...: the word that starts the error reply.
 std::string_view code_word(error_code code);

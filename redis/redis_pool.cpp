@@ -88,6 +88,17 @@ void redis_pool::run_script(std::string_view name, const std::vector<std::string
 
 void redis_pool::dispatch(std::string formatted, reply_callback done, clock::time_point deadline) {
   if (stopped_) return done(redis_reply::unavailable("link stopped"));
+  if (affinity_) {
+    // The client's next call may be made from this one's reply (a write after a read, the
+    // EVAL after NOSCRIPT, an abandon after a timeout): it keeps to the same connection, so
+    // that it runs in Redis after this one and in step with the client's later requests.
+    done = [this, key = *affinity_, done = std::move(done)](redis_reply reply) {
+      auto outer = affinity_;
+      affinity_ = key;
+      done(std::move(reply));
+      affinity_ = outer;
+    };
+  }
   auto now = clock::now();
   if (!breaker_.allow(now)) {
     counters_.add(counters_.breaker_rejects);

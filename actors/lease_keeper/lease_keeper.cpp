@@ -44,7 +44,9 @@ struct keeper_state {
 
 using keeper_pointer = lease_keeper_actor::stateful_pointer<keeper_state>;
 
-time_point from_ns(std::int64_t ns) { return time_point(std::chrono::nanoseconds(ns)); }
+time_point from_ns(std::int64_t ns) {
+  return time_point(std::chrono::nanoseconds(ns));
+}
 
 time_point next_event(const kept& k) {
   return k.renewing ? k.safe_end : std::min(k.renew_at, k.safe_end);
@@ -62,8 +64,7 @@ void flush(keeper_pointer self) {
   if (st.settings.tell) st.settings.tell(std::move(news));
 }
 
-void declare_lost(keeper_pointer self, const std::string& name, const kept& k,
-                  std::string reason) {
+void declare_lost(keeper_pointer self, const std::string& name, const kept& k, std::string reason) {
   auto& st = self->state;
   if (st.declared_lost.size() > 100000) st.declared_lost.clear();
   st.declared_lost[name] = k.token;
@@ -115,7 +116,7 @@ void on_renewed(keeper_pointer self, const std::string& name, std::int64_t token
   if (renewed) {
     // Redis holds the lease at least this renewal's TTL from when it left (lua/lease_renew.lua
     // never shortens one), and at least what a holder's RENEW meanwhile promised (keep).
-    k.safe_end = std::max(k.safe_end, keep_safe_end(sent, ttl, st.settings.drift_margin));
+    k.safe_end = std::max(k.safe_end, keep_safe_end(sent, ttl, st.settings));
     k.renew_at = std::max(k.renew_at, sent + ttl / 3);
     keeper_news news;
     news.name = name;
@@ -210,7 +211,7 @@ lease_keeper_actor::behavior_type keeper(keeper_pointer self, redis_link::redis_
         k.token = lease.token;
         k.ttl = milliseconds(lease.ttl_ms);
         auto sent = from_ns(lease.sent_ns);
-        k.safe_end = keep_safe_end(sent, k.ttl, st.settings.drift_margin);
+        k.safe_end = keep_safe_end(sent, k.ttl, st.settings);
         k.renew_at = sent + k.ttl / 3;
         if (auto it = st.leases.find(lease.name);
             it != st.leases.end() && it->second.token == lease.token) {
@@ -256,8 +257,8 @@ time_point keep_safe_end(time_point sent, milliseconds ttl, milliseconds drift_m
   return sent + ttl - drift_margin - keep_notice(ttl);
 }
 
-lease_keeper_actor spawn_lease_keeper(caf::actor_system& system,
-                                      redis_link::redis_link_actor link, keeper_settings settings) {
+lease_keeper_actor spawn_lease_keeper(caf::actor_system& system, redis_link::redis_link_actor link,
+                                      keeper_settings settings) {
   return system.spawn(keeper, std::move(link), std::move(settings));
 }
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "actors/redis_link/redis_link_actor.hpp"
+#include "model/lease/drift.hpp"
 #include "protocol/atoms.hpp"
 
 namespace baton::lease {
@@ -57,7 +58,8 @@ struct keeper_news {
 
 struct keeper_settings {
   std::string prefix = "baton";
-  std::chrono::milliseconds drift_margin{10};
+  std::chrono::milliseconds drift_margin{10}; ///< the floor of the margin (model/lease/drift.hpp)
+  double drift_fraction = 0;                  ///< the margin's share of the TTL
   /// Runs on the keeper's thread with what one message (a batch's replies, a tick) brought,
   /// in order; the daemon posts it onto the reactor in one hop, not one per lease.
   std::function<void(std::vector<keeper_news>)> tell;
@@ -68,9 +70,11 @@ struct keeper_settings {
 ///   (forget, name, token)      stop: released, or its holder went away
 ///   (stop_all)                 the daemon stops: renew nothing more, then tell `stopped`
 ///   (timer_tick, generation)   internal: the next renewal or verdict is due
-using lease_keeper_actor = caf::typed_actor<
-    caf::reacts_to<atoms::keep, kept_lease>, caf::reacts_to<atoms::forget, std::string, std::int64_t>,
-    caf::reacts_to<atoms::stop_all>, caf::reacts_to<atoms::timer_tick, std::uint64_t>>;
+using lease_keeper_actor =
+    caf::typed_actor<caf::reacts_to<atoms::keep, kept_lease>,
+                     caf::reacts_to<atoms::forget, std::string, std::int64_t>,
+                     caf::reacts_to<atoms::stop_all>,
+                     caf::reacts_to<atoms::timer_tick, std::uint64_t>>;
 
 /// How long before a KEEP lease's safe end its holder is told `lost`: a tenth of the TTL, at
 /// most 1 s (and the notice a clean stop leaves it).
@@ -83,8 +87,14 @@ inline std::chrono::milliseconds keep_notice(std::chrono::milliseconds ttl) {
 caf::actor_clock::time_point keep_safe_end(caf::actor_clock::time_point sent,
                                            std::chrono::milliseconds ttl,
                                            std::chrono::milliseconds drift_margin);
+/// The same, with the margin for this TTL.
+inline caf::actor_clock::time_point keep_safe_end(caf::actor_clock::time_point sent,
+                                                  std::chrono::milliseconds ttl,
+                                                  const keeper_settings& s) {
+  return keep_safe_end(sent, ttl, lease::drift_margin_for(ttl, s.drift_margin, s.drift_fraction));
+}
 
-lease_keeper_actor spawn_lease_keeper(caf::actor_system& system,
-                                      redis_link::redis_link_actor link, keeper_settings settings);
+lease_keeper_actor spawn_lease_keeper(caf::actor_system& system, redis_link::redis_link_actor link,
+                                      keeper_settings settings);
 
 } // namespace baton::lease

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,6 +77,12 @@ hook_result run_blocking(const std::string& command, const secure_bytes& input,
     dup2(to_child[0], 0);
     dup2(from_child[1], 1);
     close_inherited_descriptors();
+    // The daemon is non-dumpable, but exec makes a process dumpable again: a hook that crashes
+    // while holding a new secret must not write it to a core file. The limit survives exec.
+    struct rlimit no_core {
+      0, 0
+    };
+    setrlimit(RLIMIT_CORE, &no_core);
     setpgid(0, 0); // its own group, so a timeout kills what it started too
     execve(argv[0], argv, envp.data());
     _exit(127);

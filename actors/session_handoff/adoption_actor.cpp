@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "common/log.hpp"
+#include "model/lease/reserved_names.hpp"
 #include "model/lease/task_lease.hpp"
 #include "model/membership/node_list.hpp"
 #include "model/session/handoff_targets.hpp"
@@ -203,7 +204,7 @@ caf::behavior adoption(adoption_pointer self, adoption_deps deps, std::string de
   st.dead_node = std::move(dead_node);
   st.done = std::move(done);
   st.lease.prefix = st.deps.prefix;
-  st.lease.name = "session-adopt/" + st.dead_node;
+  st.lease.name = lease::with_prefix(lease::adoption_prefix, st.dead_node);
   st.lease.owner = st.deps.node_id + ":" + st.deps.run_id + ":adopt";
   st.lease.node = st.deps.node_id;
   // Past the lease, another daemon may adopt too; this one stops.

@@ -25,6 +25,20 @@ using time_point = caf::actor_clock::time_point;
 // Timer generations: each step arms at most one timer.
 constexpr std::uint64_t delay_timer = 1;
 constexpr std::uint64_t deadline_timer = 2;
+constexpr std::uint64_t choose_retry_timer = 3; ///< the node list went unanswered: ask again
+constexpr std::uint64_t move_retry_timer = 4;   ///< moves went unanswered: send them again
+
+// Redis slow or paused (a CLIENT PAUSE, a failover) must not turn a planned handoff into a
+// crash adoption after the TTL: what went unanswered is asked again this often, until the
+// handoff deadline. A move sent again with its nonce is recognised by lua/session_move.lua.
+constexpr std::chrono::milliseconds retry_every{100};
+
+struct planned_move {
+  std::string id;
+  std::int64_t epoch = 0;
+  membership::node_record to;
+  std::string nonce;
+};
 
 struct drain_state {
   drain_deps deps;
@@ -35,6 +49,8 @@ struct drain_state {
   /// Resumed (true) or closed before their move's reply came: the event travels on another
   /// connection than the reply and may overtake it.
   std::map<std::string, std::pair<bool, time_point>> early;
+  std::vector<planned_move> unanswered; ///< to send again at the next move_retry_timer
+  time_point choosing_since{};          ///< the first ask for the node list
   handoff_report report;
   time_point started{};
   static inline const char* name = "session_drain";
@@ -56,8 +72,7 @@ void finish(drain_pointer self) {
   if (st.step == drain_step::done) return;
   enter(self, drain_step::done);
   if (st.started != time_point{})
-    st.report.took =
-        std::chrono::duration_cast<milliseconds>(self->clock().now() - st.started);
+    st.report.took = std::chrono::duration_cast<milliseconds>(self->clock().now() - st.started);
   drain_news news;
   news.what = drain_news::kind::finished;
   news.report = st.report;
@@ -98,6 +113,9 @@ void on_moved(drain_pointer self, const std::string& id, const membership::node_
     news.address = to.address;
     news.epoch = r.elements[1].integer;
     news.nonce = nonce;
+    // lua/session_move.lua answers the opener's uid third ("" before sessions carried one).
+    if (r.elements.size() >= 3 && !r.elements[2].str.empty())
+      news.uid = std::strtoll(r.elements[2].str.c_str(), nullptr, 10);
   } else {
     ++st.report.failed;
     news.what = drain_news::kind::not_moved;
@@ -108,33 +126,48 @@ void on_moved(drain_pointer self, const std::string& id, const membership::node_
   tell(self, std::move(news));
 }
 
+void send_moves(drain_pointer self, std::vector<planned_move> moves) {
+  auto& st = self->state;
+  auto channel = session_events_channel(st.deps.settings.prefix);
+  std::vector<script_call> calls;
+  for (const auto& m : moves)
+    calls.push_back(
+        {"session_move",
+         {session_key(st.deps.settings.prefix, m.id)},
+         {st.deps.settings.node_id, std::to_string(m.epoch), m.to.id, m.nonce, channel, m.id},
+         0});
+  auto done = [self, moves](const std::vector<redis_reply>& replies) {
+    auto& state = self->state;
+    bool in_time = self->clock().now() < state.started + state.deps.settings.handoff_deadline;
+    for (std::size_t i = 0; i < moves.size(); ++i) {
+      auto reply = i < replies.size() ? replies[i] : redis_reply::unavailable("no reply");
+      if (reply.is_unavailable() && in_time) {
+        state.unanswered.push_back(moves[i]);
+        continue;
+      }
+      on_moved(self, moves[i].id, moves[i].to, moves[i].nonce, reply);
+    }
+    if (!state.unanswered.empty()) {
+      self->delayed_send(self, retry_every, atoms::timer_tick::value, move_retry_timer);
+      return;
+    }
+    wait_for_resumes(self);
+  };
+  self->request(st.deps.link, std::chrono::seconds(30), atoms::redis_batch::value, std::move(calls))
+      .then([done](std::vector<redis_reply>& r) { done(r); }, [done](caf::error&) { done({}); });
+}
+
 void move_all(drain_pointer self, handoff_targets targets) {
   enter(self, drain_step::moving);
   auto& st = self->state;
   st.started = self->clock().now();
-  auto channel = session_events_channel(st.deps.settings.prefix);
-  std::vector<script_call> calls;
-  std::vector<std::tuple<std::string, membership::node_record, std::string>> moves;
+  std::vector<planned_move> moves;
   for (const auto& [id, epoch] : st.pending) {
-    const auto& to = targets.next();
-    auto nonce = random_id();
-    calls.push_back({"session_move",
-                     {session_key(st.deps.settings.prefix, id)},
-                     {st.deps.settings.node_id, std::to_string(epoch), to.id, nonce, channel, id},
-                     0});
-    moves.emplace_back(id, to, nonce);
+    moves.push_back({id, epoch, targets.next(), random_id()});
     st.in_flight.insert(id);
   }
   st.pending.clear();
-  auto done = [self, moves](const std::vector<redis_reply>& replies) {
-    for (std::size_t i = 0; i < moves.size(); ++i)
-      on_moved(self, std::get<0>(moves[i]), std::get<1>(moves[i]), std::get<2>(moves[i]),
-               i < replies.size() ? replies[i] : redis_reply::unavailable("no reply"));
-    wait_for_resumes(self);
-  };
-  self->request(st.deps.link, std::chrono::seconds(30), atoms::redis_batch::value,
-                std::move(calls))
-      .then([done](std::vector<redis_reply>& r) { done(r); }, [done](caf::error&) { done({}); });
+  send_moves(self, std::move(moves));
 }
 
 // After the delay: what does this node own now? (Sessions resumed elsewhere or closed during
@@ -146,6 +179,8 @@ void ask_for_sessions(drain_pointer self) {
   tell(self, std::move(news));
 }
 
+void ask_for_targets(drain_pointer self);
+
 void choose_targets(drain_pointer self, const owned_sessions& owned) {
   auto& st = self->state;
   if (st.step != drain_step::choosing_targets || !st.pending.empty()) return; // not asked
@@ -153,19 +188,29 @@ void choose_targets(drain_pointer self, const owned_sessions& owned) {
     st.pending.emplace_back(owned.ids[i], owned.epochs[i]);
   st.report.owned = st.pending.size();
   if (st.pending.empty()) return finish(self);
-  auto call = membership::node_list_call(st.deps.settings.prefix,
-                                         st.deps.settings.membership_ttl.count());
+  st.choosing_since = self->clock().now();
+  ask_for_targets(self);
+}
+
+void ask_for_targets(drain_pointer self) {
+  auto& st = self->state;
+  auto call =
+      membership::node_list_call(st.deps.settings.prefix, st.deps.settings.membership_ttl.count());
   auto go = [self](const redis_reply& r) {
     auto& state = self->state;
     std::vector<membership::node_record> nodes;
     std::string why;
     bool ok = membership::parse_node_list(r, nodes, why);
+    if (!ok && self->clock().now() < state.choosing_since + state.deps.settings.handoff_deadline) {
+      self->delayed_send(self, retry_every, atoms::timer_tick::value, choose_retry_timer);
+      return;
+    }
     handoff_targets targets(std::move(nodes), state.deps.settings.node_id,
                             state.deps.settings.round_robin);
     if (!ok || targets.empty()) {
-      log::warn("session", "no active node to hand sessions to; they stay here",
-                {{"sessions", std::to_string(state.pending.size())},
-                 {"why", ok ? "none active" : why}});
+      log::warn(
+          "session", "no active node to hand sessions to; they stay here",
+          {{"sessions", std::to_string(state.pending.size())}, {"why", ok ? "none active" : why}});
       state.report.stayed = state.pending.size();
       return finish(self);
     }
@@ -222,6 +267,13 @@ drain_actor::behavior_type drain(drain_pointer self, drain_deps deps) {
         auto step = self->state.step;
         if (which == delay_timer && step == drain_step::delaying) return ask_for_sessions(self);
         if (which == deadline_timer && step == drain_step::waiting) return finish(self);
+        if (which == choose_retry_timer && step == drain_step::choosing_targets)
+          return ask_for_targets(self);
+        if (which == move_retry_timer && step == drain_step::moving) {
+          auto again = std::move(self->state.unanswered);
+          self->state.unanswered.clear();
+          return send_moves(self, std::move(again));
+        }
       },
   };
 }
@@ -230,12 +282,18 @@ drain_actor::behavior_type drain(drain_pointer self, drain_deps deps) {
 
 const char* to_string(drain_step step) {
   switch (step) {
-    case drain_step::announcing: return "announcing";
-    case drain_step::delaying: return "delaying";
-    case drain_step::choosing_targets: return "choosing_targets";
-    case drain_step::moving: return "moving";
-    case drain_step::waiting: return "waiting";
-    case drain_step::done: return "done";
+  case drain_step::announcing:
+    return "announcing";
+  case drain_step::delaying:
+    return "delaying";
+  case drain_step::choosing_targets:
+    return "choosing_targets";
+  case drain_step::moving:
+    return "moving";
+  case drain_step::waiting:
+    return "waiting";
+  case drain_step::done:
+    return "done";
   }
   return "?";
 }

@@ -35,8 +35,8 @@ using std::chrono::milliseconds;
 struct handoff_report {
   bool announced = false; ///< the fleet heard this node is draining
   std::size_t owned = 0, moved = 0, resumed = 0, failed = 0;
-  std::size_t stayed = 0; ///< no active node to take them
-  milliseconds took{0};   ///< from the first move to the end
+  std::size_t stayed = 0;        ///< no active node to take them
+  milliseconds took{0};          ///< from the first move to the end
   std::vector<double> resume_ms; ///< from the first move to each resume
 };
 
@@ -48,14 +48,15 @@ struct drain_news {
   enum class kind {
     announced,     ///< `ok`: the fleet heard it (NODE DRAIN without WAIT answers now)
     need_sessions, ///< answer with (sessions, owned_sessions): what this node owns now
-    moved,     ///< `id` now belongs to `target`: push handoff-out with `epoch` and `nonce`
-    not_moved, ///< `id` could not be moved; `moved_on`: it is not this node's any more
-    finished,  ///< `report`
+    moved,         ///< `id` now belongs to `target`: push handoff-out with `epoch` and `nonce`
+    not_moved,     ///< `id` could not be moved; `moved_on`: it is not this node's any more
+    finished,      ///< `report`
   };
   kind what = kind::finished;
   bool ok = false;
   std::string id, target, address, nonce;
   std::int64_t epoch = 0;
+  std::int64_t uid = -1; ///< moved: the uid that opened it (-1: unknown), who may hear the token
   bool moved_on = false;
   handoff_report report;
 };
@@ -93,11 +94,9 @@ struct drain_deps {
 ///   (sessions, owned_sessions)   what this node owns now (after need_sessions)
 ///   (resumed, id)                resumed on another node
 ///   (closed, id)                 closed by its app
-using drain_actor =
-    caf::typed_actor<caf::reacts_to<atoms::sessions, owned_sessions>,
-                     caf::reacts_to<atoms::resumed, std::string>,
-                     caf::reacts_to<atoms::closed, std::string>,
-                     caf::reacts_to<atoms::timer_tick, std::uint64_t>>;
+using drain_actor = caf::typed_actor<
+    caf::reacts_to<atoms::sessions, owned_sessions>, caf::reacts_to<atoms::resumed, std::string>,
+    caf::reacts_to<atoms::closed, std::string>, caf::reacts_to<atoms::timer_tick, std::uint64_t>>;
 
 drain_actor spawn_drain(caf::actor_system& system, drain_deps deps);
 

@@ -1,6 +1,8 @@
 // Secret keys; see secret_keys.hpp.
 #include "model/secret/secret_keys.hpp"
 
+#include "model/lease/reserved_names.hpp"
+
 namespace baton::secret {
 
 secret_keys keys_for(const std::string& prefix, const std::string& name) {
@@ -17,7 +19,7 @@ std::string audit_stream(const std::string& prefix) {
 }
 
 std::string rotation_lease(const std::string& name) {
-  return "secret-rotation/" + name;
+  return lease::with_prefix(lease::rotation_prefix, name);
 }
 
 std::string name_of_record(const std::string& prefix, const std::string& key) {

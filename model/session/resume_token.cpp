@@ -55,6 +55,13 @@ std::string random_id() {
   return secret::to_hex(secret::random_bytes(16));
 }
 
+std::string next_nonce(const secret::keyring& keys, const token_claims& claims,
+                       const std::string& node) {
+  auto text = "next." + claims.session + "." + std::to_string(claims.epoch) + "." + claims.nonce +
+              "." + node;
+  return mac_hex(*keys.active(), text).substr(0, 32);
+}
+
 std::string make_token(const secret::keyring& keys, const token_claims& claims) {
   const auto* k = keys.active();
   auto text = "v1." + claims.session + "." + std::to_string(claims.epoch) + "." + claims.nonce +

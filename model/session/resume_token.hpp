@@ -27,6 +27,13 @@ std::string make_token(const secret::keyring& keys, const token_claims& claims);
 bool check_token(const secret::keyring& keys, const std::string& token, token_claims& out,
                  std::string& why);
 
+/// The nonce a resume with `claims` on `node` puts in place: derived from the token, not
+/// random, so that a resume whose answer was lost, sent again with the same token on the same
+/// node, finds the nonce it put there and gets the same next token (lua/session_resume.lua).
+/// Nobody without the KEK can compute it.
+std::string next_nonce(const secret::keyring& keys, const token_claims& claims,
+                       const std::string& node);
+
 /// 16 random bytes as 32 hex digits: session ids and nonces.
 std::string random_id();
 

@@ -86,8 +86,8 @@ void run_breaker_watch(const protocol::command_spec& spec, std::vector<std::stri
   }
   if (conn.watching() + args.size() - 2 > max_watches_per_connection)
     return conn.fail(ticket, error_code::err,
-                     "a connection watches at most " +
-                         std::to_string(max_watches_per_connection) + " topics");
+                     "a connection watches at most " + std::to_string(max_watches_per_connection) +
+                         " topics");
   for (std::size_t i = 2; i < args.size(); ++i)
     ctx.pushes.subscribe(watch_prefix + args[i], conn.id());
   out.integer(static_cast<std::int64_t>(conn.watching()));
@@ -107,6 +107,14 @@ bool breaker_channel_command(const protocol::command_spec& spec,
     if (args[i].rfind(channel_prefix, 0) != 0) return false;
   bool subscribe = spec.id == command_id::subscribe;
   if (subscribe) {
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      auto name = std::string_view(args[i]).substr(channel_prefix.size());
+      if (!ctx.access.allows(conn.peer(), "breaker", protocol::naming::one, {name})) {
+        conn.fail(ticket, error_code::noperm,
+                  conn.peer().describe() + " may not watch '" + args[i].substr(0, 64) + "'");
+        return true;
+      }
+    }
     for (std::size_t i = 1; i < args.size(); ++i) {
       auto state = ctx.breakers->peek(args[i].substr(channel_prefix.size()));
       if (!state) {

@@ -70,12 +70,14 @@ void run_dedup_command(const protocol::command_spec& spec, std::vector<std::stri
     std::chrono::milliseconds ttl{0};
     if (!read_ttl(args[3], ttl)) return fail(ttl_error);
     auto reply = reply_with<claim_state>(self, ticket, write_claim);
-    return service.claim(key, ttl, conn.id(), [self, reply, &service](result<claim_state> r) {
-      // A claim granted after its connection closed has nobody to finish it.
-      if (r && std::holds_alternative<dedup::claim_fresh>(*r) && self->is_closed())
-        return service.connection_closed(self->id());
-      reply(std::move(r));
-    });
+    return service.claim(key, ttl, conn.id(), ctx.access.caller_for(conn.peer()),
+                         [self, reply, &service](result<claim_state> r) {
+                           // A claim granted after its connection closed has nobody to finish it.
+                           if (r && std::holds_alternative<dedup::claim_fresh>(*r) &&
+                               self->is_closed())
+                             return service.connection_closed(self->id());
+                           reply(std::move(r));
+                         });
   }
   case protocol::command_id::dedup_done: {
     if (args.size() > 5) return fail("ERR wrong number of arguments for 'dedup done' command");
@@ -85,7 +87,8 @@ void run_dedup_command(const protocol::command_spec& spec, std::vector<std::stri
                   std::to_string(limits.max_result_bytes) + " (dedup.max_result_bytes)");
     auto ttl = limits.result_ttl;
     if (args.size() == 5 && !read_ttl(args[4], ttl)) return fail(ttl_error);
-    return service.complete(key, result, ttl, reply_with<dedup::stored>(self, ticket, write_ok));
+    return service.complete(key, result, ttl, ctx.access.caller_for(conn.peer()),
+                            reply_with<dedup::stored>(self, ticket, write_ok));
   }
   case protocol::command_id::dedup_get:
     return service.get(key, reply_with<std::optional<claim_state>>(self, ticket, write_key));

@@ -38,8 +38,9 @@ result<claim_state> read_state(const redis_reply& r) {
 
 } // namespace
 
-dedup_service::dedup_service(redis_link::redis_pool& redis, dedup_settings settings)
-    : redis_(redis), settings_(std::move(settings)) {}
+dedup_service::dedup_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
+                             dedup_settings settings)
+    : redis_(redis), settings_(std::move(settings)), cleanups_(io, redis) {}
 
 std::string dedup_service::redis_key(const std::string& key) const {
   return settings_.prefix + ":dedup:{" + key + "}";
@@ -59,45 +60,78 @@ void dedup_service::forget(const std::string& key) {
 }
 
 void dedup_service::claim(const std::string& key, milliseconds ttl, std::uint64_t connection,
-                          dedup_callback<claim_state> done) {
+                          const caller& who, dedup_callback<claim_state> done) {
   auto owner = owner_for(connection);
   auto lapses = std::chrono::steady_clock::now() + ttl;
-  redis_.run_script(
-      "dedup_claim", {redis_key(key)}, {owner, std::to_string(ttl.count())},
-      [this, key, owner, connection, lapses, done = std::move(done)](redis_reply reply) {
-        auto state = read_state(reply);
-        if (state && std::holds_alternative<claim_fresh>(*state)) {
-          forget(key); // an earlier claim of ours that ran out
-          if (claims_.size() >= sweep_at_) sweep_lapsed();
-          claims_[key] = {owner, connection, lapses};
-          by_connection_[connection].push_back(key);
-        }
-        done(std::move(state));
-      });
+  redis_.run_script("dedup_claim", {redis_key(key)}, {owner, std::to_string(ttl.count())},
+                    [this, key, owner, connection, uid = who.uid, lapses,
+                     done = std::move(done)](redis_reply reply) {
+                      // No answer in time: the claim may stand in Redis with nobody to finish
+                      // it, and every retry would hear `pending` until its TTL. Release it (by
+                      // this request's owner id, on the same connection, so after the claim)
+                      // and say that nothing was claimed.
+                      if (reply.is_unavailable())
+                        return release_unanswered(key, owner, reply.str, done);
+                      auto state = read_state(reply);
+                      if (state && std::holds_alternative<claim_fresh>(*state)) {
+                        forget(key); // an earlier claim of ours that ran out
+                        if (claims_.size() >= sweep_at_) sweep_lapsed();
+                        claims_[key] = {owner, connection, uid, lapses};
+                        by_connection_[connection].push_back(key);
+                      }
+                      done(std::move(state));
+                    });
+}
+
+void dedup_service::release_unanswered(const std::string& key, const std::string& owner,
+                                       const std::string& why,
+                                       const dedup_callback<claim_state>& done) {
+  if (auto it = claims_.find(key); it != claims_.end() && it->second.owner == owner)
+    return done(
+        fail(error_code::unavailable, "redis did not answer in time (" + why +
+                                          "); this connection's earlier claim on the key stands"));
+  cleanups_.run("dedup-release " + owner + " " + key, "dedup_release", {redis_key(key)}, {owner},
+                [why, done](const redis_reply& r) {
+                  done(fail(error_code::unavailable,
+                            "redis did not answer in time (" + why + "); nothing is claimed: " +
+                                (r.kind == reply_kind::integer
+                                     ? "a claim made meanwhile was released; claim again"
+                                     : "a claim Redis may have made is released as soon as "
+                                       "Redis answers")));
+                });
 }
 
 void dedup_service::complete(const std::string& key, const std::string& result, milliseconds ttl,
-                             dedup_callback<stored> done) {
+                             const caller& who, dedup_callback<stored> done) {
   auto it = claims_.find(key);
   if (it == claims_.end())
     return done(fail(error_code::notheld,
                      "no connection of this daemon holds a claim on this key; DEDUP CLAIM it "
                      "first (a claim is released when its connection closes)"));
+  if (!who.owns(it->second.uid))
+    return done(fail(error_code::noperm,
+                     "the claim on this key is another user's; only its uid may complete it"));
   auto owner = it->second.owner;
-  redis_.run_script("dedup_done", {redis_key(key)}, {owner, result, std::to_string(ttl.count())},
-                    [this, key, owner, done = std::move(done)](redis_reply reply) {
-                      if (reply.kind != reply_kind::array || reply.elements.empty())
-                        return done(unexpected(reply));
-                      auto still = claims_.find(key);
-                      if (still != claims_.end() && still->second.owner == owner) forget(key);
-                      const auto& verdict = reply.elements[0].str;
-                      if (verdict == "stored") return done(stored{});
-                      if (verdict == "done")
-                        return done(fail(error_code::notheld, "the key is already done"));
-                      return done(
-                          fail(error_code::notheld,
-                               "the claim ran out and another caller claimed the key since"));
-                    });
+  redis_.run_script(
+      "dedup_done", {redis_key(key)}, {owner, result, std::to_string(ttl.count())},
+      [this, key, owner, done = std::move(done)](redis_reply reply) {
+        if (reply.is_unavailable())
+          // It may have landed: the claim stays this daemon's, and the same DONE
+          // sent again learns which (lua/dedup_done.lua answers "stored" again).
+          return done(
+              fail(error_code::unknown, "redis did not answer in time (" + reply.str +
+                                            "); the result may or may not be stored: send the "
+                                            "same DEDUP DONE again, which is safe"));
+        if (reply.kind != reply_kind::array || reply.elements.empty())
+          return done(unexpected(reply));
+        auto still = claims_.find(key);
+        if (still != claims_.end() && still->second.owner == owner) forget(key);
+        const auto& verdict = reply.elements[0].str;
+        if (verdict == "stored") return done(stored{});
+        if (verdict == "done") return done(fail(error_code::notheld, "the key is already done"));
+        return done(fail(error_code::notheld,
+                         "the claim ran out and another caller claimed the key since"));
+      });
 }
 
 void dedup_service::get(const std::string& key, dedup_callback<std::optional<claim_state>> done) {

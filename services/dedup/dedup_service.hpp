@@ -15,7 +15,9 @@
 #include <variant>
 #include <vector>
 
+#include "model/caller.hpp"
 #include "protocol/result.hpp"
+#include "redis/cleanup_retrier.hpp"
 #include "redis/redis_pool.hpp"
 
 namespace baton::dedup {
@@ -51,12 +53,15 @@ using dedup_callback = std::function<void(protocol::result<T>)>;
 
 class dedup_service {
 public:
-  dedup_service(redis_link::redis_pool& redis, dedup_settings settings);
+  dedup_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
+                dedup_settings settings);
 
-  void claim(const std::string& key, milliseconds ttl, std::uint64_t connection,
+  /// A fresh claim is `who`'s uid's: any of its connections on this daemon may complete it.
+  void claim(const std::string& key, milliseconds ttl, std::uint64_t connection, const caller& who,
              dedup_callback<claim_state> done);
+  /// NOPERM when the claim is another uid's (an app must not finish another's work).
   void complete(const std::string& key, const std::string& result, milliseconds ttl,
-                dedup_callback<stored> done);
+                const caller& who, dedup_callback<stored> done);
   /// nullopt: no such key.
   void get(const std::string& key, dedup_callback<std::optional<claim_state>> done);
   /// Releases the pending claims the connection holds (it closed before DONE). Not once the
@@ -73,11 +78,16 @@ private:
   /// that forgot them): Redis has already let them go.
   void sweep_lapsed();
 
+  void release_unanswered(const std::string& key, const std::string& owner,
+                          const std::string& why, const dedup_callback<claim_state>& done);
+
   redis_link::redis_pool& redis_;
   dedup_settings settings_;
+  redis_link::cleanup_retrier cleanups_;
   struct claim_record {
     std::string owner;
     std::uint64_t connection = 0;
+    std::int64_t uid = caller::unknown_uid;
     std::chrono::steady_clock::time_point lapses;
   };
   std::unordered_map<std::string, claim_record> claims_; ///< pending claims made here

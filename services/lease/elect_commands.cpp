@@ -1,6 +1,7 @@
 // ELECT commands; see elect_commands.hpp. Grammar and replies: protocol/API.md.
 #include "services/lease/elect_commands.hpp"
 
+#include "model/lease/reserved_names.hpp"
 #include "protocol/reply_writer.hpp"
 #include "services/lease/lease_commands.hpp"
 #include "services/lease/lease_service.hpp"
@@ -16,7 +17,7 @@ constexpr std::int64_t default_ttl_ms = 10000;
 constexpr std::int64_t default_timeout_ms = 3600000;
 
 std::string lease_name(const std::string& group) {
-  return "elect:" + group;
+  return lease::with_prefix(lease::election_prefix, group);
 }
 
 void write_term(protocol::reply_writer& out, const lease::lease_grant& g) {
@@ -57,6 +58,16 @@ protocol::failure as_election(const std::string& group, protocol::failure f) {
   return f;
 }
 
+// A group's leader is public to whoever the access rules let use the group: candidates are
+// there to be found (ELECT LEADER, and the DENIED a JOIN hears), whatever uid leads. Leadership
+// itself stays its holder's: RESIGN is by connection, and LEASE RELEASE of "elect:" names is
+// refused (reserved_names.hpp).
+caller group_member(const client_connection& conn, const daemon_context& ctx) {
+  auto who = ctx.access.caller_for(conn.peer());
+  who.admin = true; // sees the holder as an admin would; overrides nothing (no FORCE here)
+  return who;
+}
+
 } // namespace
 
 void run_elect_command(const protocol::command_spec& spec, std::vector<std::string>& args,
@@ -91,6 +102,7 @@ void run_elect_command(const protocol::command_spec& spec, std::vector<std::stri
     request.wait = std::chrono::milliseconds(timeout);
     request.connection = conn.id();
     request.client = conn.peer().describe();
+    request.who = group_member(conn, ctx);
     auto reply = reply_with<lease::lease_grant>(self, ticket, write_term);
     return acquire_for(conn, leases, std::move(request),
                        [group, reply](result<lease::lease_grant> r) {
@@ -99,14 +111,14 @@ void run_elect_command(const protocol::command_spec& spec, std::vector<std::stri
                        });
   }
   case protocol::command_id::elect_leader:
-    return leases.info(lease_name(group),
+    return leases.info(lease_name(group), group_member(conn, ctx),
                        reply_with<lease::lease_info>(self, ticket, write_leader));
   case protocol::command_id::elect_resign: {
     auto token = leases.token_held_by(lease_name(group), conn.id());
     if (!token)
       return conn.fail(ticket, error_code::notheld,
                        "this connection does not lead group '" + group + "'");
-    return leases.release(lease_name(group), *token,
+    return leases.release(lease_name(group), *token, ctx.access.caller_for(conn.peer()), false,
                           reply_with<lease::released>(self, ticket, write_ok));
   }
   default:

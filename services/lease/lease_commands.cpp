@@ -1,6 +1,7 @@
 // LEASE commands; see lease_commands.hpp.
 #include "services/lease/lease_commands.hpp"
 
+#include "model/lease/reserved_names.hpp"
 #include "protocol/reply_writer.hpp"
 #include "services/lease/lease_service.hpp"
 
@@ -72,6 +73,17 @@ void write_ok(protocol::reply_writer& out, const lease::released&) {
   out.simple("OK");
 }
 
+// Taking, renewing or releasing a name the daemons keep for themselves (reserved_names.hpp).
+std::string reserved_refusal(const std::string& name) {
+  auto prefix = lease::reserved_prefix_of(name);
+  if (!prefix) return {};
+  return protocol::error_text(
+      protocol::error_code::noperm,
+      "lease names starting with '" + std::string(*prefix) + "' are the daemons' own" +
+          (*prefix == lease::election_prefix ? " (use ELECT JOIN|RESIGN)" : "") +
+          "; they can be read (LEASE INFO|LIST|WATCH), not taken, renewed or released");
+}
+
 } // namespace
 
 void run_lease_command(const protocol::command_spec& spec, std::vector<std::string>& args,
@@ -81,7 +93,13 @@ void run_lease_command(const protocol::command_spec& spec, std::vector<std::stri
   const std::string name = args.size() > 2 ? args[2] : "*";
   auto fail = [&](const std::string& text) { conn.fail(ticket, text); };
   auto& leases = *ctx.leases;
+  auto who = ctx.access.caller_for(conn.peer());
   std::int64_t number = 0;
+  bool changes = spec.id == protocol::command_id::lease_acquire ||
+                 spec.id == protocol::command_id::lease_renew ||
+                 spec.id == protocol::command_id::lease_release;
+  if (changes)
+    if (auto refused = reserved_refusal(name); !refused.empty()) return fail(refused);
   switch (spec.id) {
   case protocol::command_id::lease_acquire: {
     lease::acquire_request request;
@@ -109,6 +127,7 @@ void run_lease_command(const protocol::command_spec& spec, std::vector<std::stri
     }
     request.connection = conn.id();
     request.client = conn.peer().describe() + (conn.name().empty() ? "" : " name=" + conn.name());
+    request.who = who;
     return acquire_for(conn, leases, std::move(request),
                        reply_with<lease::lease_grant>(self, ticket, write_grant));
   }
@@ -123,17 +142,26 @@ void run_lease_command(const protocol::command_spec& spec, std::vector<std::stri
     } else if (args.size() > 5) {
       return fail("ERR wrong number of arguments for 'lease renew' command");
     }
-    return leases.renew(name, number, ttl,
+    return leases.renew(name, number, ttl, who,
                         reply_with<lease::lease_grant>(self, ticket, write_grant));
   }
-  case protocol::command_id::lease_release:
+  case protocol::command_id::lease_release: {
     if (!parse_non_negative(args[3], number)) return fail("ERR token must be an integer");
-    return leases.release(name, number, reply_with<lease::released>(self, ticket, write_ok));
+    bool force = args.size() == 5 && protocol::to_upper(args[4]) == "FORCE";
+    if (args.size() > 5 || (args.size() == 5 && !force))
+      return fail("ERR syntax error; expected LEASE RELEASE name token [FORCE]");
+    if (force && !who.admin)
+      return fail(protocol::error_text(protocol::error_code::noperm,
+                                       conn.peer().describe() +
+                                           " may not release with FORCE: it needs an admin group"));
+    return leases.release(name, number, who, force,
+                          reply_with<lease::released>(self, ticket, write_ok));
+  }
   case protocol::command_id::lease_list:
     if (args.size() > 3) return fail("ERR wrong number of arguments for 'lease list' command");
     return leases.list(name, reply_with<std::vector<std::string>>(self, ticket, write_names));
   case protocol::command_id::lease_info:
-    return leases.info(name, reply_with<lease::lease_info>(self, ticket, write_info));
+    return leases.info(name, who, reply_with<lease::lease_info>(self, ticket, write_info));
   default:
     return fail("ERR internal error: not a lease command");
   }

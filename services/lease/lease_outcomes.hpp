@@ -23,18 +23,23 @@ inline failure unexpected(const redis_link::redis_reply& reply) {
               "unexpected reply from redis: " + (reply.str.empty() ? "(no text)" : reply.str));
 }
 
-// DENIED for lease `name`, in LEASE's words; the holder is the context (ELECT words it its
-// own way from it).
-inline failure denied(const std::string& name, const lease_holder& h) {
+// DENIED for lease `name`, in LEASE's words, as `viewer` may see it: who holds it only for
+// the holder's own uid and admins. The holder, so seen, is the context (ELECT words it its own
+// way from it).
+inline failure denied(const std::string& name, const lease_holder& holder, const caller& viewer) {
+  auto h = holder.as_seen_by(viewer);
+  bool named = !h.node.empty();
   if (h.state == "lock-delay")
     return fail(error_code::denied,
                 "lease '" + name + "' is in lock-delay for " + std::to_string(h.remaining_ms) +
-                    " ms after its holder on node " + h.node + " was lost",
+                    " ms after its holder" + (named ? " on node " + h.node : "") + " was lost",
                 h);
   return fail(error_code::denied,
-              "lease '" + name + "' is held by node " + h.node +
-                  (h.client.empty() ? "" : " (" + h.client + ")") + " under token " +
-                  std::to_string(h.token) + " for " + std::to_string(h.remaining_ms) + " ms more",
+              "lease '" + name + "' is held by " +
+                  (named ? "node " + h.node + (h.client.empty() ? "" : " (" + h.client + ")")
+                         : std::string("another user")) +
+                  " under token " + std::to_string(h.token) + " for " +
+                  std::to_string(h.remaining_ms) + " ms more",
               h);
 }
 
@@ -48,6 +53,7 @@ inline lease_holder holder_from(const redis_link::redis_reply& r, std::size_t of
   h.client = r.elements[offset + 3].str;
   h.token = r.elements[offset + 4].integer;
   h.remaining_ms = r.elements[offset + 5].integer;
+  h.uid = uid_in_description(h.client);
   return h;
 }
 

@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "common/log.hpp"
+#include "model/lease/drift.hpp"
 #include "model/lease/lease_keys.hpp"
 #include "services/lease/lease_outcomes.hpp"
 
@@ -25,7 +26,7 @@ std::string lease_service::check_ttl(milliseconds ttl) const {
 
 clock::time_point lease_service::safe_until(clock::time_point sent, milliseconds ttl,
                                             bool keep) const {
-  auto until = sent + ttl - settings_.drift_margin;
+  auto until = sent + ttl - drift_margin_for(ttl, settings_.drift_margin, settings_.drift_fraction);
   if (keep) until -= keep_notice(ttl);
   return until;
 }
@@ -52,8 +53,8 @@ void lease_service::send_release(const std::string& name, const std::string& own
 
 lease_service::lease_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                              lease_settings settings)
-    : io_(io), redis_(redis), settings_(std::move(settings)), stop_wait_timer_(io),
-      keep_timer_(io) {}
+    : cleanups_(io, redis), io_(io), redis_(redis), settings_(std::move(settings)),
+      stop_wait_timer_(io), keep_timer_(io) {}
 
 std::string lease_service::owner_for(std::uint64_t connection) const {
   return settings_.node_id + "/" + settings_.run_id + "/" + std::to_string(connection);
@@ -129,9 +130,11 @@ void lease_service::attempt(acquire_request request, lease_callback<lease_grant>
       holder.state = "held";
       holder.owner = it->second.owner;
       holder.node = settings_.node_id;
+      holder.client = it->second.client;
+      holder.uid = it->second.uid;
       holder.token = it->second.token;
       holder.remaining_ms = remaining_ms(it->second.valid_until, now);
-      return done(denied(request.name, holder));
+      return done(denied(request.name, holder, request.who));
     }
   }
   auto keys = keys_for(settings_.prefix, request.name);
@@ -152,12 +155,14 @@ void lease_service::attempt(acquire_request request, lease_callback<lease_grant>
   redis_.run_script(
       "lease_acquire", {keys.lease, keys.fence}, args,
       [this, request = std::move(request), owner, sent, done = std::move(done)](redis_reply reply) {
+        // No answer in time: Redis may have granted it or not. Resolve that before answering.
+        if (reply.is_unavailable()) return resolve_unanswered(request, owner, reply, done);
         if (!is_status_array(reply, 3)) return done(unexpected(reply));
         if (reply.elements[0].integer == 0) {
           if (reply.elements.size() < 7) return done(unexpected(reply));
           auto holder = holder_from(reply, 1);
           remember_token(request.name, holder.token);
-          return done(denied(request.name, holder));
+          return done(denied(request.name, holder, request.who));
         }
         auto token = reply.elements[1].integer;
         remember_token(request.name, token);
@@ -175,6 +180,8 @@ void lease_service::attempt(acquire_request request, lease_callback<lease_grant>
         h.meta = request.meta;
         h.token = token;
         h.connection = request.connection;
+        h.uid = request.who.uid;
+        h.client = request.client;
         h.ttl = request.ttl;
         h.keep = request.keep;
         h.valid_until = valid_until;
@@ -186,8 +193,21 @@ void lease_service::attempt(acquire_request request, lease_callback<lease_grant>
       });
 }
 
+std::optional<protocol::failure> lease_service::refuse_other_uid(const std::string& name,
+                                                                 const held_lease& h,
+                                                                 const caller& who,
+                                                                 bool force) const {
+  if (who.owns(h.uid) || (force && who.admin)) return std::nullopt;
+  return fail(error_code::noperm,
+              "lease '" + name +
+                  "' is held by another user; only its holder's uid may renew or "
+                  "release it" +
+                  (who.admin ? " (an admin may release it with FORCE)" : ""));
+}
+
 void lease_service::renew(const std::string& name, std::int64_t token,
-                          std::optional<milliseconds> ttl, lease_callback<lease_grant> done) {
+                          std::optional<milliseconds> ttl, const caller& who,
+                          lease_callback<lease_grant> done) {
   if (auto problem = check_name(name, settings_.max_name_length); !problem.empty())
     return done(fail(error_code::err, problem));
   auto it = held_.find(name);
@@ -197,6 +217,8 @@ void lease_service::renew(const std::string& name, std::int64_t token,
   if (it == held_.end())
     return done(fail(error_code::notheld,
                      "this node holds no lease '" + name + "' (never acquired, or released)"));
+  if (auto refused = refuse_other_uid(name, it->second, who, false))
+    return done(std::move(*refused));
   if (it->second.token != token)
     return done(fail(error_code::lost, "lease '" + name + "' is held under token " +
                                            std::to_string(it->second.token) + " now"));
@@ -232,11 +254,15 @@ void lease_service::renew(const std::string& name, std::int64_t token,
              });
 }
 
-void lease_service::release(const std::string& name, std::int64_t token,
-                            lease_callback<released> done) {
+void lease_service::release(const std::string& name, std::int64_t token, const caller& who,
+                            bool force, lease_callback<released> done) {
   if (auto problem = check_name(name, settings_.max_name_length); !problem.empty())
     return done(fail(error_code::err, problem));
   auto it = held_.find(name);
+  // Checked before the token: a token shown by a DENIED must not tell another app anything.
+  if (it != held_.end())
+    if (auto refused = refuse_other_uid(name, it->second, who, force))
+      return done(std::move(*refused));
   if (it == held_.end() || it->second.token != token) {
     if (was_lost(name, token))
       return done(fail(error_code::lost, "lease '" + name + "' under token " +
@@ -257,20 +283,23 @@ void lease_service::release(const std::string& name, std::int64_t token,
                });
 }
 
-void lease_service::info(const std::string& name, lease_callback<lease_info> done) {
+void lease_service::info(const std::string& name, const caller& who,
+                         lease_callback<lease_info> done) {
   if (auto problem = check_name(name, settings_.max_name_length); !problem.empty())
     return done(fail(error_code::err, problem));
   auto keys = keys_for(settings_.prefix, name);
-  redis_.run_script("lease_info", {keys.lease}, {}, [done = std::move(done)](redis_reply reply) {
-    if (reply.kind != reply_kind::array) return done(unexpected(reply));
-    lease_info info;
-    // A free lease has no holder (lua/lease_info.lua answers an empty array).
-    if (reply.elements.size() >= 8 && !reply.elements[0].str.empty()) {
-      info.holder = holder_from(reply, 0);
-      info.holder->meta = reply.elements[6].str;
-    }
-    done(std::move(info));
-  });
+  redis_.run_script("lease_info", {keys.lease}, {},
+                    [who, done = std::move(done)](redis_reply reply) {
+                      if (reply.kind != reply_kind::array) return done(unexpected(reply));
+                      lease_info info;
+                      // A free lease has no holder (lua/lease_info.lua answers an empty array).
+                      if (reply.elements.size() >= 8 && !reply.elements[0].str.empty()) {
+                        auto holder = holder_from(reply, 0);
+                        holder.meta = reply.elements[6].str;
+                        info.holder = holder.as_seen_by(who);
+                      }
+                      done(std::move(info));
+                    });
 }
 
 std::optional<std::int64_t> lease_service::token_held_by(const std::string& name,

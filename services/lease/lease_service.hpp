@@ -25,9 +25,11 @@
 #include <vector>
 
 #include "actors/lease_keeper/lease_keeper.hpp"
+#include "model/caller.hpp"
 #include "model/lease/lease_event.hpp"
 #include "model/lease/lease_holder.hpp"
 #include "protocol/result.hpp"
+#include "redis/cleanup_retrier.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
 
@@ -39,8 +41,9 @@ using std::chrono::milliseconds;
 struct lease_settings {
   std::string prefix = "baton";
   std::string node_id = "node";
-  std::string run_id = "run"; ///< random per daemon start: owners of a previous run are others
-  milliseconds drift_margin{10};
+  std::string run_id = "run";    ///< random per daemon start: owners of a previous run are others
+  milliseconds drift_margin{10}; ///< the floor of the margin (model/lease/drift.hpp)
+  double drift_fraction = 0;     ///< the margin's share of the TTL
   milliseconds lock_delay{0};
   std::size_t max_name_length = 256;
   milliseconds min_ttl{10};
@@ -55,6 +58,7 @@ struct acquire_request {
   std::optional<milliseconds> wait; ///< WAIT: queue until free or this long has passed
   std::uint64_t connection = 0;
   std::string client; ///< "uid=... pid=... name=..." for INFO
+  caller who;         ///< the lease is this uid's; a DENIED names the holder only as it may see
 };
 
 /// ACQUIRE and RENEW: the lease is the caller's under `token`, safely for `validity`.
@@ -90,11 +94,14 @@ public:
   void on_event(std::function<void(const lease_event&)> sink) { event_sink_ = std::move(sink); }
 
   void acquire(acquire_request request, lease_callback<lease_grant> done);
-  /// `ttl` empty: the ttl it was acquired with.
+  /// `ttl` empty: the ttl it was acquired with. Only the holder's uid may renew (NOPERM).
   void renew(const std::string& name, std::int64_t token, std::optional<milliseconds> ttl,
-             lease_callback<lease_grant> done);
-  void release(const std::string& name, std::int64_t token, lease_callback<released> done);
-  void info(const std::string& name, lease_callback<lease_info> done);
+             const caller& who, lease_callback<lease_grant> done);
+  /// Only the holder's uid may release, or an admin that says `force` (NOPERM).
+  void release(const std::string& name, std::int64_t token, const caller& who, bool force,
+               lease_callback<released> done);
+  /// The holder as `who` may see it (lease_holder::as_seen_by).
+  void info(const std::string& name, const caller& who, lease_callback<lease_info> done);
   /// Names of leases held or in lock-delay, matching a glob pattern ("*" for all), sorted,
   /// at most `list_limit`. Scans Redis (on one node in a cluster).
   void list(const std::string& pattern, lease_callback<std::vector<std::string>> done);
@@ -123,8 +130,10 @@ private:
   struct held_lease {
     std::string owner;
     std::string meta;
+    std::string client; ///< "uid=... pid=...", as a DENIED from this node names the holder
     std::int64_t token = 0;
     std::uint64_t connection = 0;
+    std::int64_t uid = caller::unknown_uid; ///< the holder's; only it may renew or release
     milliseconds ttl{0};
     bool keep = false;
     clock::time_point valid_until; ///< safe validity: sent + ttl - drift (KEEP: - notice)
@@ -135,6 +144,9 @@ private:
   /// still: its holder relies on the `lost` push, which must reach it while the lease is safe.
   clock::time_point safe_until(clock::time_point sent, milliseconds ttl, bool keep) const;
   void emit(const lease_event& event) const;
+  /// NOPERM when `who` may not act on `h` (another uid's; `force` lets an admin release).
+  std::optional<protocol::failure> refuse_other_uid(const std::string& name, const held_lease& h,
+                                                    const caller& who, bool force) const;
   /// Empty when `ttl` is within the configured bounds, else the reason.
   std::string check_ttl(milliseconds ttl) const;
   /// lua/lease_renew.lua and lua/lease_release.lua with their keys and arguments.
@@ -174,6 +186,15 @@ private:
   void schedule_retry(const std::string& name, clock::time_point when);
   void wake(const std::string& name);
   std::unordered_map<std::string, wait_queue> waiting_;
+
+  // -- acquisitions Redis did not answer in time (lease_unanswered.cpp) ---------------
+  /// Makes the answer certain: the lease is not the caller's. A grant Redis may have made is
+  /// abandoned (lua/lease_abandon.lua), unless the connection held the lease already (a
+  /// re-acquire: its earlier grant stands). An abandon that fails is retried until it lands.
+  void resolve_unanswered(const acquire_request& request, const std::string& owner,
+                          const redis_link::redis_reply& reply,
+                          const lease_callback<lease_grant>& done);
+  redis_link::cleanup_retrier cleanups_;
 
   void scan_step(std::shared_ptr<struct list_scan> scan);
   void release_quietly(const std::string& name, const std::string& owner, std::int64_t token);

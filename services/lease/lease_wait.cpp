@@ -56,14 +56,14 @@ void lease_service::try_head(const std::string& name) {
   if (it == waiting_.end() || it->second.trying) return;
   auto& queue = it->second;
   auto now = clock::now();
-  // Waiters whose time is up get the last refusal they saw (none yet: a holder unknown).
-  while (!queue.waiters.empty() && queue.waiters.front().deadline <= now) {
+  // Waiters whose time is up get the last refusal they heard. One that has not tried yet
+  // (WAIT 0, or its time ran out behind others) tries once first: it must not be told who
+  // holds the lease without asking, nor be refused a lease that is free.
+  while (!queue.waiters.empty() && queue.waiters.front().deadline <= now &&
+         queue.waiters.front().last_denial) {
     auto expired = std::move(queue.waiters.front());
     queue.waiters.pop_front();
-    if (expired.last_denial)
-      expired.done(std::move(*expired.last_denial));
-    else
-      expired.done(denied(name, lease_holder{}));
+    expired.done(std::move(*expired.last_denial));
   }
   if (queue.waiters.empty()) {
     waiting_.erase(it);

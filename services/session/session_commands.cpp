@@ -148,17 +148,43 @@ void connect_session_pushes(daemon_context& ctx) {
       out.bulk(text);
     });
   };
-  ctx.sessions->on_handoff_out([&ctx, message](const session::session_service::handoff_out& h) {
-    message("handoff-out " + h.id + " " + h.target + " " + h.address + " " + h.token);
-    ctx.pushes.publish(session_topic, [&](protocol::reply_writer& out) {
-      out.push(6);
-      out.bulk("session");
-      out.bulk("handoff-out");
-      out.bulk(h.id);
-      out.bulk(h.target);
-      out.bulk(h.address);
-      out.bulk(h.token);
-    });
+  // A handoff-out's token resumes the session: only connections of the uid that opened it
+  // hear it. Admins hear that it moved, without the token; other uids hear nothing.
+  ctx.sessions->on_handoff_out([&ctx](const session::session_service::handoff_out& h) {
+    auto text = "handoff-out " + h.id + " " + h.target + " " + h.address;
+    push_hub::encoder message_with_token = [&](protocol::reply_writer& out) {
+      out.push(3);
+      out.bulk("message");
+      out.bulk(session_channel);
+      out.bulk(text + " " + h.token);
+    };
+    push_hub::encoder message_without = [&](protocol::reply_writer& out) {
+      out.push(3);
+      out.bulk("message");
+      out.bulk(session_channel);
+      out.bulk(text);
+    };
+    auto push_of = [&](bool with_token) {
+      return [&h, with_token](protocol::reply_writer& out) {
+        out.push(with_token ? 6 : 5);
+        out.bulk("session");
+        out.bulk("handoff-out");
+        out.bulk(h.id);
+        out.bulk(h.target);
+        out.bulk(h.address);
+        if (with_token) out.bulk(h.token);
+      };
+    };
+    push_hub::encoder push_with_token = push_of(true), push_without = push_of(false);
+    auto choose = [&](const push_hub::encoder& with, const push_hub::encoder& without) {
+      return [&](const client_connection& conn) -> const push_hub::encoder* {
+        auto who = ctx.access.caller_for(conn.peer());
+        if (who.owns(h.uid)) return &with;
+        return who.admin ? &without : nullptr;
+      };
+    };
+    ctx.pushes.publish_each(session_message_topic, choose(message_with_token, message_without));
+    ctx.pushes.publish_each(session_topic, choose(push_with_token, push_without));
   });
   ctx.sessions->on_handoff_in([&ctx, message](const std::string& id, const std::string& from) {
     message("handoff-in " + id + " " + from);
@@ -183,6 +209,7 @@ void run_session_command(const protocol::command_spec& spec, std::vector<std::st
   auto self = conn.shared_from_this(); // replies complete later; keep the connection alive
   auto id = spec.id;
   auto& service = *ctx.sessions;
+  auto who = ctx.access.caller_for(conn.peer());
   if (id == command_id::session_watch || id == command_id::session_unwatch) {
     if (args.size() != 2)
       return fail("ERR wrong number of arguments for 'session " + protocol::to_lower(spec.verb) +
@@ -203,7 +230,8 @@ void run_session_command(const protocol::command_spec& spec, std::vector<std::st
                   std::to_string(user.size()));
     if (id == command_id::session_list) {
       if (args.size() != 3) return fail("ERR wrong number of arguments for 'session list' command");
-      return service.list(user, reply_with<std::vector<session_view>>(self, ticket, write_list));
+      return service.list(user, who,
+                          reply_with<std::vector<session_view>>(self, ticket, write_list));
     }
     auto ttl = limits.default_ttl;
     std::string meta = "{}";
@@ -227,7 +255,7 @@ void run_session_command(const protocol::command_spec& spec, std::vector<std::st
       }
     }
     if (ctx.draining) return refuse_draining(ctx, self, ticket);
-    return service.open(user, ttl, meta, reply_with<session_view>(self, ticket, write_opened));
+    return service.open(user, ttl, meta, who, reply_with<session_view>(self, ticket, write_opened));
   }
   if (id == command_id::session_resume) {
     if (args.size() != 3) return fail("ERR wrong number of arguments for 'session resume' command");
@@ -239,25 +267,26 @@ void run_session_command(const protocol::command_spec& spec, std::vector<std::st
   switch (id) {
   case command_id::session_get:
     if (args.size() != 3) break;
-    return service.get(session_id,
+    return service.get(session_id, who,
                        reply_with<std::optional<session_view>>(self, ticket, write_found));
   case command_id::session_touch:
     if (args.size() != 3) break;
-    return service.touch(session_id, reply_with<std::optional<session::touched_session>>(
-                                         self, ticket, write_touched));
+    return service.touch(
+        session_id, who,
+        reply_with<std::optional<session::touched_session>>(self, ticket, write_touched));
   case command_id::session_close:
     if (args.size() != 3) break;
-    return service.close(session_id,
+    return service.close(session_id, who,
                          reply_with<session::closed_session>(self, ticket, write_closed));
   case command_id::session_state_op:
     if (args.size() == 3)
-      return service.read_state(session_id,
+      return service.read_state(session_id, who,
                                 reply_with<session::session_state>(self, ticket, write_state));
     if (args.size() == 5 && protocol::to_upper(args[3]) == "SET") {
       if (args[4].size() > limits.max_state_bytes)
         return fail("ERR state is " + std::to_string(args[4].size()) + " bytes; at most " +
                     std::to_string(limits.max_state_bytes) + " (sessions.max_state_bytes)");
-      return service.write_state(session_id, std::move(args[4]),
+      return service.write_state(session_id, std::move(args[4]), who,
                                  reply_with<session::session_state>(self, ticket, write_state));
     }
     return fail("ERR syntax error; expected SESSION STATE id [SET blob]");

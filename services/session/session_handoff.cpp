@@ -127,7 +127,7 @@ void session_service::on_drain_news(drain_news news) {
     disown(news.id);
     if (out_)
       out_({news.id, news.target, news.address,
-            make_token(keys_, {news.id, news.epoch, news.nonce})});
+            make_token(keys_, {news.id, news.epoch, news.nonce}), news.uid});
     return;
   case drain_news::kind::not_moved:
     if (news.moved_on) disown(news.id);

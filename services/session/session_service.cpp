@@ -29,6 +29,16 @@ failure no_such_session() {
   return fail(error_code::err, "no such session (closed or expired)");
 }
 
+// How long a resume whose answer was lost may be sent again with the same token and get the
+// same answer (lua/session_resume.lua): a client's retries, not a second life for the token.
+constexpr std::chrono::milliseconds resume_repeat_window{30000};
+
+// Another uid's session (model/caller.hpp).
+failure not_yours() {
+  return fail(error_code::noperm, "the session is another user's; only the uid that opened it "
+                                  "may use it (and an admin GET, LIST or CLOSE it)");
+}
+
 // STATE SET on a node that no longer owns the session.
 failure moved_to(const std::string& node) {
   return fail(error_code::moved,
@@ -69,6 +79,7 @@ session_view view_of(const std::string& id, const session_fields& f) {
   v.touched_ms = number(f["touched"]);
   v.ttl_ms = number(f["ttl"]);
   v.state_version = number(f["state_version"]);
+  v.uid = f["uid"].empty() ? caller::unknown_uid : number(f["uid"]);
   return v;
 }
 
@@ -134,50 +145,58 @@ void session_service::disown(const std::string& id) {
 // -- the commands --------------------------------------------------------------------------
 
 void session_service::open(const std::string& user, milliseconds ttl, const std::string& meta,
-                           session_callback<session_view> done) {
+                           const caller& who, session_callback<session_view> done) {
   auto id = random_id();
   auto nonce = random_id();
-  redis_.run_script("session_open", {key(id)},
-                    {user, settings_.node_id, std::to_string(ttl.count()), meta, nonce},
-                    [this, id, nonce, user, ttl, meta, done = std::move(done)](redis_reply r) {
+  redis_.run_script(
+      "session_open", {key(id)},
+      {user, settings_.node_id, std::to_string(ttl.count()), meta, nonce, std::to_string(who.uid)},
+      [this, id, nonce, user, ttl, meta, uid = who.uid, done = std::move(done)](redis_reply r) {
+        if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
+        if (r.elements[0].integer != 1)
+          return done(fail(error_code::err, "session id collision; try again"));
+        own(id, 1, ttl.count());
+        index(user_index(user), true, id, ttl.count());
+        session_view v;
+        v.id = id;
+        v.user = user;
+        v.owner = settings_.node_id;
+        v.meta = meta;
+        v.epoch = 1;
+        v.uid = uid;
+        v.ttl_ms = ttl.count();
+        v.expires_in_ms = ttl.count();
+        v.created_ms = v.touched_ms = r.elements[1].integer;
+        v.token = make_token(keys_, {id, 1, nonce});
+        done(std::move(v));
+      });
+}
+
+void session_service::get(const std::string& id, const caller& who,
+                          session_callback<std::optional<session_view>> done) {
+  redis_.run_script("session_read", {key(id)}, {},
+                    [id, who, done = std::move(done)](redis_reply r) {
                       if (r.kind != reply_kind::array || r.elements.size() < 2)
                         return done(unavailable(r));
-                      if (r.elements[0].integer != 1)
-                        return done(fail(error_code::err, "session id collision; try again"));
-                      own(id, 1, ttl.count());
-                      index(user_index(user), true, id, ttl.count());
-                      session_view v;
-                      v.id = id;
-                      v.user = user;
-                      v.owner = settings_.node_id;
-                      v.meta = meta;
-                      v.epoch = 1;
-                      v.ttl_ms = ttl.count();
-                      v.expires_in_ms = ttl.count();
-                      v.created_ms = v.touched_ms = r.elements[1].integer;
-                      v.token = make_token(keys_, {id, 1, nonce});
-                      done(std::move(v));
+                      if (r.elements[1].integer < 0) return done(std::optional<session_view>());
+                      auto v = view_of(id, fields_of(r, 2));
+                      if (!who.may_see(v.uid)) return done(not_yours());
+                      v.expires_in_ms = r.elements[1].integer;
+                      done(std::optional<session_view>(std::move(v)));
                     });
 }
 
-void session_service::get(const std::string& id,
-                          session_callback<std::optional<session_view>> done) {
-  redis_.run_script("session_read", {key(id)}, {}, [id, done = std::move(done)](redis_reply r) {
-    if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
-    if (r.elements[1].integer < 0) return done(std::optional<session_view>());
-    auto v = view_of(id, fields_of(r, 2));
-    v.expires_in_ms = r.elements[1].integer;
-    done(std::optional<session_view>(std::move(v)));
-  });
-}
-
-void session_service::touch(const std::string& id,
+void session_service::touch(const std::string& id, const caller& who,
                             session_callback<std::optional<touched_session>> done) {
-  redis_.run_script("session_touch", {key(id)}, {},
+  redis_.run_script("session_touch", {key(id)}, {std::to_string(who.uid)},
                     [this, id, done = std::move(done)](redis_reply r) {
                       if (r.kind != reply_kind::array || r.elements.size() < 2)
                         return done(unavailable(r));
-                      if (r.elements[0].integer != 1) return done(std::optional<touched_session>());
+                      if (r.elements[0].integer != 1) {
+                        if (r.elements[1].str == "noperm") return done(not_yours());
+                        return done(std::optional<touched_session>());
+                      }
+                      if (r.elements.size() < 4) return done(unavailable(r));
                       touched_session t;
                       t.owner = r.elements[1].str;
                       t.epoch = r.elements[2].integer;
@@ -191,12 +210,18 @@ void session_service::touch(const std::string& id,
                     });
 }
 
-void session_service::close(const std::string& id, session_callback<closed_session> done) {
-  redis_.run_script("session_close", {key(id)}, {channel_, id},
+void session_service::close(const std::string& id, const caller& who,
+                            session_callback<closed_session> done) {
+  redis_.run_script("session_close", {key(id)},
+                    {channel_, id, who.admin ? "*" : std::to_string(who.uid)},
                     [this, id, done = std::move(done)](redis_reply r) {
                       if (r.kind != reply_kind::array || r.elements.size() < 2)
                         return done(unavailable(r));
-                      if (r.elements[0].integer != 1) return done(closed_session{false});
+                      if (r.elements[0].integer != 1) {
+                        if (r.elements[1].str == "noperm") return done(not_yours());
+                        return done(closed_session{false});
+                      }
+                      if (r.elements.size() < 3) return done(unavailable(r));
                       index(user_index(r.elements[1].str), false, id, 0);
                       index(node_index(r.elements[2].str), false, id, 0);
                       owned_.erase(id);
@@ -205,46 +230,49 @@ void session_service::close(const std::string& id, session_callback<closed_sessi
                     });
 }
 
-void session_service::list(const std::string& user,
+void session_service::list(const std::string& user, const caller& who,
                            session_callback<std::vector<session_view>> done) {
-  redis_.call(
-      {"ZRANGE", user_index(user), "0", "-1"}, [this, user, done = std::move(done)](redis_reply r) {
-        if (r.kind != reply_kind::array) return done(unavailable(r));
-        auto found = std::make_shared<std::vector<session_view>>();
-        auto left = std::make_shared<std::size_t>(r.elements.size() + 1);
-        auto one_done = [found, left, done] {
-          if (--*left != 0) return;
-          std::sort(found->begin(), found->end(), [](const session_view& a, const session_view& b) {
-            return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.id < b.id;
-          });
-          done(std::move(*found));
-        };
-        for (const auto& e : r.elements) {
-          auto id = e.str;
-          redis_.run_script("session_read", {key(id)}, {},
-                            [this, id, user, found, one_done](redis_reply s) {
-                              if (s.kind == reply_kind::array && s.elements.size() >= 2) {
-                                if (s.elements[1].integer < 0) {
-                                  index(user_index(user), false, id, 0); // expired: drop the hint
-                                } else {
-                                  auto v = view_of(id, fields_of(s, 2));
-                                  v.expires_in_ms = s.elements[1].integer;
-                                  if (v.user == user) found->push_back(std::move(v));
-                                }
-                              }
-                              one_done();
-                            });
-        }
-        one_done();
+  redis_.call({"ZRANGE", user_index(user), "0", "-1"}, [this, user, who,
+                                                        done = std::move(done)](redis_reply r) {
+    if (r.kind != reply_kind::array) return done(unavailable(r));
+    auto found = std::make_shared<std::vector<session_view>>();
+    auto left = std::make_shared<std::size_t>(r.elements.size() + 1);
+    auto one_done = [found, left, done] {
+      if (--*left != 0) return;
+      std::sort(found->begin(), found->end(), [](const session_view& a, const session_view& b) {
+        return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.id < b.id;
       });
+      done(std::move(*found));
+    };
+    for (const auto& e : r.elements) {
+      auto id = e.str;
+      redis_.run_script("session_read", {key(id)}, {},
+                        [this, id, user, who, found, one_done](redis_reply s) {
+                          if (s.kind == reply_kind::array && s.elements.size() >= 2) {
+                            if (s.elements[1].integer < 0) {
+                              index(user_index(user), false, id, 0); // expired: drop the hint
+                            } else {
+                              auto v = view_of(id, fields_of(s, 2));
+                              v.expires_in_ms = s.elements[1].integer;
+                              if (v.user == user && who.may_see(v.uid))
+                                found->push_back(std::move(v));
+                            }
+                          }
+                          one_done();
+                        });
+    }
+    one_done();
+  });
 }
 
-void session_service::read_state(const std::string& id, session_callback<session_state> done) {
+void session_service::read_state(const std::string& id, const caller& who,
+                                 session_callback<session_state> done) {
   redis_.run_script(
-      "session_read", {key(id)}, {}, [this, id, done = std::move(done)](redis_reply r) {
+      "session_read", {key(id)}, {}, [this, id, who, done = std::move(done)](redis_reply r) {
         if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
         if (r.elements[1].integer < 0) return done(no_such_session());
         auto f = fields_of(r, 2);
+        if (!who.owns(view_of(id, f).uid)) return done(not_yours());
         session_state state;
         state.version = number(f["state_version"]);
         if (state.version > 0) {
@@ -260,22 +288,26 @@ void session_service::read_state(const std::string& id, session_callback<session
       });
 }
 
-void session_service::write_state(const std::string& id, std::string state,
+void session_service::write_state(const std::string& id, std::string state, const caller& who,
                                   session_callback<session_state> done) {
   auto plain = std::make_shared<secret::secure_bytes>(state);
   OPENSSL_cleanse(state.data(), state.size());
-  write_state_attempt(id, plain, 3, std::move(done));
+  write_state_attempt(id, plain, 3, who, std::move(done));
 }
 
 void session_service::write_state_attempt(const std::string& id,
                                           std::shared_ptr<secret::secure_bytes> state,
-                                          int attempts_left, session_callback<session_state> done) {
+                                          int attempts_left, const caller& who,
+                                          session_callback<session_state> done) {
+  // The uid is checked on what this read found: a session's uid never changes, so the script
+  // that writes need not check it again.
   redis_.run_script("session_read", {key(id)}, {},
-                    [this, id, state, attempts_left, done = std::move(done)](redis_reply r) {
+                    [this, id, state, attempts_left, who, done = std::move(done)](redis_reply r) {
                       if (r.kind != reply_kind::array || r.elements.size() < 2)
                         return done(unavailable(r));
                       if (r.elements[1].integer < 0) return done(no_such_session());
                       auto f = fields_of(r, 2);
+                      if (!who.owns(view_of(id, f).uid)) return done(not_yours());
                       if (f["owner"] != settings_.node_id) return done(moved_to(f["owner"]));
                       auto current = number(f["state_version"]);
                       secret::sealed_version sealed;
@@ -287,7 +319,7 @@ void session_service::write_state_attempt(const std::string& id,
                           "session_state", {key(id)},
                           {settings_.node_id, std::to_string(current), sealed.kek_id,
                            sealed.wrapped_key, sealed.ciphertext},
-                          [this, id, state, attempts_left, done](redis_reply w) {
+                          [this, id, state, attempts_left, who, done](redis_reply w) {
                             if (w.kind != reply_kind::array || w.elements.size() < 2)
                               return done(unavailable(w));
                             if (w.elements[0].integer == 1)
@@ -299,7 +331,7 @@ void session_service::write_state_attempt(const std::string& id,
                             // Another write on this node got in between: read again and write over
                             // it.
                             if (attempts_left > 1)
-                              return write_state_attempt(id, state, attempts_left - 1, done);
+                              return write_state_attempt(id, state, attempts_left - 1, who, done);
                             done(fail(error_code::conflict, "the state kept changing; try again"));
                           });
                     });
@@ -309,12 +341,29 @@ void session_service::resume(const std::string& token, session_callback<session_
   token_claims claims;
   std::string why;
   if (!check_token(keys_, token, claims, why)) return done(fail(error_code::refused, why));
-  auto next = random_id();
+  auto next = next_nonce(keys_, claims, settings_.node_id);
   auto id = claims.session;
+  // Only a resume this node left unanswered may be repeated: a token replayed after its
+  // resume was answered stays spent.
+  auto now = std::chrono::steady_clock::now();
+  auto unanswered = unanswered_resumes_.find(token);
+  bool repeat = unanswered != unanswered_resumes_.end() && now < unanswered->second;
+  if (unanswered != unanswered_resumes_.end()) unanswered_resumes_.erase(unanswered);
   redis_.run_script(
       "session_resume", {key(id)},
-      {std::to_string(claims.epoch), claims.nonce, settings_.node_id, next, channel_, id},
-      [this, id, next, done = std::move(done)](redis_reply r) {
+      {std::to_string(claims.epoch), claims.nonce, settings_.node_id, next, channel_, id,
+       std::to_string(repeat ? resume_repeat_window.count() : 0)},
+      [this, id, next, token, done = std::move(done)](redis_reply r) {
+        if (r.is_unavailable()) {
+          if (unanswered_resumes_.size() >= 10000) unanswered_resumes_.clear(); // bounded
+          unanswered_resumes_[token] = std::chrono::steady_clock::now() + resume_repeat_window;
+          return done(fail(error_code::unknown,
+                           "redis did not answer in time (" + r.str +
+                               "); the session may have been resumed: send the same RESUME "
+                               "again on this node within " +
+                               std::to_string(resume_repeat_window.count() / 1000) +
+                               " s, and it is answered as the first was"));
+        }
         if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
         if (r.elements[0].integer != 1)
           return done(fail(error_code::refused,

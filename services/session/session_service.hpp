@@ -24,6 +24,7 @@
 
 #include "actors/session_handoff/adoption_actor.hpp"
 #include "actors/session_handoff/drain_actor.hpp"
+#include "model/caller.hpp"
 #include "model/secret/envelope.hpp"
 #include "protocol/result.hpp"
 #include "redis/redis_pool.hpp"
@@ -49,8 +50,9 @@ struct session_view {
   std::int64_t epoch = 0;
   std::int64_t created_ms = 0, touched_ms = 0, ttl_ms = 0, expires_in_ms = 0;
   std::int64_t state_version = 0;
-  std::optional<std::string> state; ///< RESUME: the plaintext state, if any
-  std::string token;                ///< OPEN and RESUME: the next resume token
+  std::int64_t uid = caller::unknown_uid; ///< the opener's
+  std::optional<std::string> state;       ///< RESUME: the plaintext state, if any
+  std::string token;                      ///< OPEN and RESUME: the next resume token
 };
 
 /// TOUCH: the session's owner and its renewed ttl.
@@ -92,16 +94,24 @@ public:
 
   void start(redis_link::redis_subscriber& events);
 
-  /// The new session's view, with its first resume token.
-  void open(const std::string& user, milliseconds ttl, const std::string& meta,
+  // A session is its opener's uid's (model/caller.hpp): another uid's GET, TOUCH, CLOSE and
+  // STATE answer NOPERM, except that an admin may GET, LIST and CLOSE any (an operator's
+  // view and kick), never read or write its state. RESUME needs only the token.
+
+  /// The new session's view, with its first resume token; the session is `who`'s uid's.
+  void open(const std::string& user, milliseconds ttl, const std::string& meta, const caller& who,
             session_callback<session_view> done);
-  void get(const std::string& id, session_callback<std::optional<session_view>> done);
-  void touch(const std::string& id, session_callback<std::optional<touched_session>> done);
-  void close(const std::string& id, session_callback<closed_session> done);
-  /// The user's sessions, oldest first.
-  void list(const std::string& user, session_callback<std::vector<session_view>> done);
-  void read_state(const std::string& id, session_callback<session_state> done);
-  void write_state(const std::string& id, std::string state, session_callback<session_state> done);
+  void get(const std::string& id, const caller& who,
+           session_callback<std::optional<session_view>> done);
+  void touch(const std::string& id, const caller& who,
+             session_callback<std::optional<touched_session>> done);
+  void close(const std::string& id, const caller& who, session_callback<closed_session> done);
+  /// The user's sessions that `who` may see, oldest first.
+  void list(const std::string& user, const caller& who,
+            session_callback<std::vector<session_view>> done);
+  void read_state(const std::string& id, const caller& who, session_callback<session_state> done);
+  void write_state(const std::string& id, std::string state, const caller& who,
+                   session_callback<session_state> done);
   /// The resumed session's view, with its state and its next resume token.
   void resume(const std::string& token, session_callback<session_view> done);
 
@@ -118,9 +128,10 @@ public:
   void stop();
 
   /// Pushes for local apps: handoff-out (id, target node, target address, token) and
-  /// handoff-in (id, from node).
+  /// handoff-in (id, from node). The token is only for connections of the session's `uid`.
   struct handoff_out {
     std::string id, target, address, token;
+    std::int64_t uid = caller::unknown_uid;
   };
   void on_handoff_out(std::function<void(const handoff_out&)> f) { out_ = std::move(f); }
   void on_handoff_in(std::function<void(const std::string& id, const std::string& from)> f) {
@@ -143,7 +154,8 @@ private:
   void disown(const std::string& id);
   void on_event(const std::string& payload);
   void write_state_attempt(const std::string& id, std::shared_ptr<secret::secure_bytes> state,
-                           int attempts_left, session_callback<session_state> done);
+                           int attempts_left, const caller& who,
+                           session_callback<session_state> done);
   /// Publishes how many sessions this node owns (after each change of owned_).
   void count_owned();
   void on_drain_news(drain_news news);
@@ -155,6 +167,8 @@ private:
   session_settings settings_;
   std::string channel_;
   std::unordered_map<std::string, std::int64_t> owned_; ///< id -> owner epoch known here
+  /// RESUMEs Redis did not answer in time, by token, until when they may be sent again.
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> unanswered_resumes_;
   std::function<void(const handoff_out&)> out_;
   std::function<void(const std::string&, const std::string&)> in_;
   caf::actor_system* system_ = nullptr;

@@ -23,7 +23,7 @@ struct link_fixture {
   std::unique_ptr<redis_pool> pool;
 
   void open(const std::string& url, milliseconds budget = 100ms, tls_options tls = {},
-            std::string user = "", std::string password = "") {
+            std::string user = "", std::string password = "", std::size_t connections = 2) {
     link_settings s;
     std::string error;
     s.endpoint = *parse_redis_url(url, error);
@@ -35,6 +35,7 @@ struct link_fixture {
     s.reconnect_min = 20ms;
     s.reconnect_max = 200ms;
     s.breaker_cooldown = 50ms;
+    s.connections = connections;
     pool = std::make_unique<redis_pool>(io, s, counters);
     pool->start();
   }
@@ -93,6 +94,31 @@ TEST_CASE_METHOD(link_fixture, "commands and scripts go through, and NOSCRIPT is
   CHECK(script("time").kind == reply_kind::array);
   CHECK(counters.script_reloads.load() == reloads + 1);
   CHECK(script("no_such_script").is_unavailable());
+}
+
+TEST_CASE_METHOD(link_fixture, "a call made from a reply keeps to its client's connection") {
+  // A client's second-stage calls (a write after a read, the EVAL after NOSCRIPT, the abandon
+  // of a grant that came too late) must run in Redis after the first and before the client's
+  // later requests: on the same connection.
+  test::test_redis redis;
+  open(redis.unix_url(), 1000ms, {}, "", "", 4);
+  wait_ready();
+  int same = 0, done = 0;
+  constexpr int clients = 16;
+  for (int client = 0; client < clients; ++client) {
+    pool->set_affinity(static_cast<std::uint64_t>(client));
+    pool->call({"CLIENT", "ID"}, [&](redis_reply first) {
+      // The callback runs on the I/O thread, outside any request's routing.
+      pool->call({"CLIENT", "ID"}, [&, first_id = first.integer](redis_reply second) {
+        if (second.integer == first_id) ++same;
+        ++done;
+      });
+    });
+    pool->set_affinity(std::nullopt);
+  }
+  drive([&] { return done == clients; });
+  CHECK(done == clients);
+  CHECK(same == clients);
 }
 
 TEST_CASE_METHOD(link_fixture, "every script is loaded before a connection is ready, again "

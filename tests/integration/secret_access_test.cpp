@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/integration/secret_fixture.hpp"
+#include "tests/support/test_users.hpp"
 
 using namespace baton;
 using protocol::resp_client;
@@ -25,19 +26,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct test_user {
-  uid_t uid = 0;
-  gid_t gid = 0;
-};
-
-// Creates a system user without a home or a login shell, unless it exists.
-test_user ensure_user(const std::string& name) {
-  if (!getpwnam(name.c_str()))
-    test::run_command("useradd --system --no-create-home --shell /usr/sbin/nologin " + name);
-  const auto* pw = getpwnam(name.c_str());
-  if (!pw) throw std::runtime_error("cannot create user " + name + " (the tests run as root)");
-  return {pw->pw_uid, pw->pw_gid};
-}
+using test::ensure_user;
+using test::test_user;
 
 struct call_result {
   std::string reply;

@@ -188,3 +188,49 @@ TEST_CASE("the socket gets the configured mode") {
   REQUIRE(::stat(daemon.socket_path().c_str(), &info) == 0);
   CHECK((info.st_mode & 0777) == 0600);
 }
+
+TEST_CASE("the socket's directory must be the daemon's and closed to others") {
+  test::test_redis redis;
+  test::temp_dir dir;
+  auto refused = [&](const std::string& socket_dir, const std::string& expected) {
+    std::string output;
+    // `timeout`: a daemon that wrongly starts must fail the test, not hang it.
+    int code = test::run_command(
+        std::string("timeout 20 ") + BATOND_PATH + " --redis " + redis.unix_url() + " --socket " +
+            socket_dir + "/baton.sock --http 127.0.0.1:" + std::to_string(test::free_port()),
+        &output);
+    INFO(output);
+    CHECK(code != 0);
+    CHECK(output.find(expected) != std::string::npos);
+    CHECK(::access((socket_dir + "/baton.sock").c_str(), F_OK) != 0); // nothing was bound
+  };
+  // Writable by others without the sticky bit: they could swap the socket for their own.
+  auto open_dir = dir.file("open");
+  REQUIRE(::mkdir(open_dir.c_str(), 0700) == 0);
+  REQUIRE(::chmod(open_dir.c_str(), 0777) == 0);
+  refused(open_dir, "is writable by others and not sticky");
+  // A symlink where the directory should be.
+  auto real_dir = dir.file("real");
+  REQUIRE(::mkdir(real_dir.c_str(), 0700) == 0);
+  REQUIRE(::symlink(real_dir.c_str(), dir.file("link").c_str()) == 0);
+  refused(dir.file("link"), "is a symlink");
+  // Sticky and world-writable (like /tmp) is fine: others cannot remove what is ours.
+  auto sticky = dir.file("sticky");
+  REQUIRE(::mkdir(sticky.c_str(), 0700) == 0);
+  REQUIRE(::chmod(sticky.c_str(), 01777) == 0);
+  test::test_batond ok(redis.unix_url(), {"--socket", sticky + "/baton.sock"});
+  CHECK(resp_client(ok.socket_path()).call({"PING"}).str == "PONG");
+}
+
+TEST_CASE("a socket with a group is born owner-only and opened to the group once it is its") {
+  test::test_redis redis;
+  test::temp_dir dir;
+  // The group is root's own here (gid 0), so the test needs no users; the mode is what counts.
+  std::ofstream(dir.file("g.yaml")) << "socket: {mode: \"0660\", group: root}\n";
+  test::test_batond daemon(redis.unix_url(), {"--config", dir.file("g.yaml")});
+  struct stat info {};
+  REQUIRE(::lstat(daemon.socket_path().c_str(), &info) == 0);
+  CHECK(S_ISSOCK(info.st_mode));
+  CHECK((info.st_mode & 0777) == 0660);
+  CHECK(info.st_gid == 0);
+}

@@ -24,9 +24,9 @@ struct breaker_fixture {
 
   resp_value trip(const std::string& node, int needed = 1, const std::string& floor = "0",
                   const std::string& window_ms = "10000") {
-    return lua.run("breaker_trip", {state_key, trips_key, probe_key},
-                   {node, std::to_string(needed), window_ms, "1000", "2", "60000", floor, channel,
-                    "pay"});
+    return lua.run(
+        "breaker_trip", {state_key, trips_key, probe_key},
+        {node, std::to_string(needed), window_ms, "1000", "2", "60000", floor, channel, "pay"});
   }
   resp_value probe(const std::string& node, const std::string& floor = "0") {
     return lua.run("breaker_probe", {state_key, probe_key}, {node, "5000", floor, channel, "pay"});
@@ -81,7 +81,8 @@ TEST_CASE_METHOD(breaker_fixture, "a trip older than the window does not count t
   CHECK(lua.call({"ZCARD", trips_key}).integer == 1); // and it is forgotten
 }
 
-TEST_CASE_METHOD(breaker_fixture, "one host at a time holds the probe, once the open time is over") {
+TEST_CASE_METHOD(breaker_fixture,
+                 "one host at a time holds the probe, once the open time is over") {
   trip("a");
   auto early = probe("a");
   CHECK(early.elements.at(0).integer == 0);
@@ -94,7 +95,7 @@ TEST_CASE_METHOD(breaker_fixture, "one host at a time holds the probe, once the 
   CHECK(other.elements.at(0).integer == 0);
   CHECK(other.elements.at(3).str == "b");
   lua.call({"PEXPIRE", probe_key, "100"});
-  CHECK(probe("b").elements.at(0).integer == 1); // asking again keeps it, for the full TTL
+  CHECK(probe("b").elements.at(0).integer == 1);       // asking again keeps it, for the full TTL
   CHECK(lua.call({"PTTL", probe_key}).integer > 4000); // and a lost prober gives it up in time
 }
 
@@ -109,7 +110,8 @@ TEST_CASE_METHOD(breaker_fixture, "a breaker whose hash Redis lost probes rather
   CHECK(probe("a", "0").elements.at(1).str == "closed");
 }
 
-TEST_CASE_METHOD(breaker_fixture, "only the probe's holder settles: ok closes, fail re-opens longer") {
+TEST_CASE_METHOD(breaker_fixture,
+                 "only the probe's holder settles: ok closes, fail re-opens longer") {
   trip("a");
   end_open_time();
   probe("b");
@@ -128,7 +130,8 @@ TEST_CASE_METHOD(breaker_fixture, "only the probe's holder settles: ok closes, f
   CHECK(lua.call({"HGET", state_key, "trips"}).str == "0");
 }
 
-TEST_CASE_METHOD(breaker_fixture, "FORCE pins a state that trips cannot change, and auto gives it back") {
+TEST_CASE_METHOD(breaker_fixture,
+                 "FORCE pins a state that trips cannot change, and auto gives it back") {
   CHECK(force("open").elements.at(1).str == "forced-open");
   CHECK(trip("a").elements.at(1).str == "forced-open");
   CHECK(probe("a").elements.at(0).integer == 0);
@@ -141,12 +144,13 @@ TEST_CASE_METHOD(breaker_fixture, "FORCE pins a state that trips cannot change, 
 TEST_CASE_METHOD(breaker_fixture, "generations never go back, also after Redis lost the breaker") {
   auto first = trip("a").elements.at(1).integer;
   auto floor = std::to_string(first + 1000000); // a daemon saw one far ahead of Redis' clock
-  lua.call({"DEL", state_key, trips_key});     // lost: a restart without persistence
+  lua.call({"DEL", state_key, trips_key});      // lost: a restart without persistence
   auto second = trip("a", 1, floor).elements.at(1).integer;
   CHECK(second == first + 1000001);
 }
 
-TEST_CASE_METHOD(breaker_fixture, "read gives the state, the probe holder, the trips and the counts") {
+TEST_CASE_METHOD(breaker_fixture,
+                 "read gives the state, the probe holder, the trips and the counts") {
   CHECK(read().elements.at(1).str == "closed"); // never heard of: closed, generation 0
   CHECK(read().elements.at(2).integer == 0);
   trip("a");

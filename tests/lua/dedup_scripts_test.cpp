@@ -56,6 +56,8 @@ TEST_CASE_METHOD(dedup_fixture, "only the owner completes: a finished key stays 
   REQUIRE(status(done("a:1:1", "real")) == "stored");
   CHECK(status(done("a:1:1", "again")) == "done");
   CHECK(lua.call({"HGET", key, "result"}).str == "real");
+  // The same DONE sent again (its answer was lost) learns that it landed.
+  CHECK(status(done("a:1:1", "real")) == "stored");
 }
 
 TEST_CASE_METHOD(dedup_fixture, "release frees only its owner's pending claim") {

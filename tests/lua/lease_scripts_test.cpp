@@ -38,9 +38,9 @@ struct lease_fixture {
                    {owner, std::to_string(token), "baton:lease-events", "jobs"});
   }
   resp_value retire(const std::string& owner, std::int64_t token, int ms) {
-    return lua.run("lease_retire", {lease_key},
-                   {owner, std::to_string(token), std::to_string(ms), "baton:lease-events",
-                    "jobs"});
+    return lua.run(
+        "lease_retire", {lease_key},
+        {owner, std::to_string(token), std::to_string(ms), "baton:lease-events", "jobs"});
   }
   resp_value info() { return lua.run("lease_info", {lease_key}, {}); }
 };
@@ -162,7 +162,8 @@ TEST_CASE_METHOD(lease_fixture, "only the holder renews, and a lapsed lease is n
   CHECK(renew("a", token_of(brief), 5000).elements[1].str == "expired");
 }
 
-TEST_CASE_METHOD(lease_fixture, "a renewal never shortens a lease: crossing renewals keep the longer") {
+TEST_CASE_METHOD(lease_fixture,
+                 "a renewal never shortens a lease: crossing renewals keep the longer") {
   // A holder's RENEW (long) and the keeper's renewal (short) cross: the short one lands last.
   auto r = acquire("a", 1000);
   REQUIRE(granted(r));
@@ -247,4 +248,20 @@ TEST_CASE_METHOD(lease_fixture, "a new grant is announced on the name's watch ch
   auto next = watcher.read();
   CHECK(next.elements.at(2).str ==
         "acquired " + std::to_string(token_of(second)) + " 5000 node-b meta of b");
+}
+
+TEST_CASE_METHOD(lease_fixture, "abandon releases a grant only for the owner that asked") {
+  auto abandon = [&](const std::string& owner) {
+    return lua.run("lease_abandon", {lease_key}, {owner, "baton:lease-events", "jobs"});
+  };
+  CHECK(abandon("a").integer == 0); // nothing held: nothing to do, and still safe
+  auto granted = acquire("a", 5000);
+  auto token = granted.elements.at(1).integer;
+  CHECK(abandon("b").integer == 0); // another owner's grant stays
+  CHECK(redis.cli({"HGET", lease_key, "owner"}) == "a");
+  CHECK(abandon("a").integer == token);
+  CHECK(redis.cli({"EXISTS", lease_key}) == "0");
+  // The name is free at once (no lock-delay), and tokens still grow.
+  auto next = acquire("b", 5000);
+  CHECK(next.elements.at(1).integer > token);
 }

@@ -23,7 +23,7 @@ struct session_fixture {
   test::script_runner lua{redis.socket_path()};
 
   resp_value open(const std::string& ttl = "60000") {
-    return lua.run("session_open", {key}, {"alice", "a", ttl, "{}", "n1"});
+    return lua.run("session_open", {key}, {"alice", "a", ttl, "{}", "n1", "1000"});
   }
   resp_value state(const std::string& node, const std::string& expected) {
     return lua.run("session_state", {key}, {node, expected, "k1", "wk", "ct-" + expected});
@@ -43,11 +43,11 @@ TEST_CASE_METHOD(session_fixture, "a session lives for its sliding ttl") {
   CHECK(field("owner") == "a");
   CHECK(field("epoch") == "1");
   std::this_thread::sleep_for(200ms);
-  auto touched = lua.run("session_touch", {key}, {});
+  auto touched = lua.run("session_touch", {key}, {"1000"});
   CHECK(touched.elements.at(1).str == "a");
   CHECK(lua.call({"PTTL", key}).integer > 250); // slid
   std::this_thread::sleep_for(350ms);
-  CHECK(lua.run("session_touch", {key}, {}).elements.at(1).str == "gone");
+  CHECK(lua.run("session_touch", {key}, {"1000"}).elements.at(1).str == "gone");
   auto read = lua.run("session_read", {key}, {});
   CHECK(read.elements.at(1).integer == -2);
 }
@@ -116,9 +116,62 @@ TEST_CASE_METHOD(session_fixture, "a resume token works once, and never after cl
   CHECK(field("owner") == "d");
   auto adopted = resume("3", "n5", "e", "n6");
   CHECK(adopted.elements.at(1).integer == 5);
-  auto closed = lua.run("session_close", {key}, {channel, "s1"});
+  auto closed = lua.run("session_close", {key}, {channel, "s1", "1000"});
   CHECK(closed.elements.at(1).str == "alice");
   CHECK(resume("5", "n6", "e", "n7").elements.at(1).str == "gone");
+}
+
+TEST_CASE_METHOD(session_fixture,
+                 "a session is its opener's uid's: touch and close refuse others") {
+  open();
+  CHECK(field("uid") == "1000");
+  CHECK(lua.run("session_touch", {key}, {"1001"}).elements.at(1).str == "noperm");
+  CHECK(lua.run("session_close", {key}, {channel, "s1", "1001"}).elements.at(1).str == "noperm");
+  CHECK(field("owner") == "a"); // untouched, still there
+  CHECK(lua.run("session_touch", {key}, {"1000"}).elements.at(0).integer == 1);
+  // An admin ("*") may close it.
+  CHECK(lua.run("session_close", {key}, {channel, "s1", "*"}).elements.at(0).integer == 1);
+  // A session written before sessions carried a uid is anyone's, as it was then.
+  lua.call({"HSET", key, "owner", "a", "epoch", "1", "ttl", "60000", "user", "bob"});
+  CHECK(lua.run("session_touch", {key}, {"1001"}).elements.at(0).integer == 1);
+}
+
+TEST_CASE_METHOD(session_fixture, "a move sent again after its answer was lost lands once") {
+  open();
+  auto moved = lua.run("session_move", {key}, {"a", "1", "b", "n2", channel, "s1"});
+  REQUIRE(moved.elements.at(0).integer == 1);
+  CHECK(moved.elements.at(2).str == "1000"); // who may hear the token
+  auto again = lua.run("session_move", {key}, {"a", "1", "b", "n2", channel, "s1"});
+  CHECK(again.elements.at(0).integer == 1);
+  CHECK(again.elements.at(1).integer == 2); // the same epoch: not moved twice
+  CHECK(field("epoch") == "2");
+  CHECK(field("nonce") == "n2");
+  // Another mover with the same view is still fenced.
+  CHECK(lua.run("session_move", {key}, {"a", "1", "c", "n3", channel, "s1"}).elements.at(1).str ==
+        "fenced");
+}
+
+TEST_CASE_METHOD(session_fixture, "a resume sent again after its answer was lost is answered again") {
+  open();
+  auto with_window = [&](const std::string& epoch, const std::string& nonce,
+                         const std::string& node, const std::string& next) {
+    return lua.run("session_resume", {key}, {epoch, nonce, node, next, channel, "s1", "30000"});
+  };
+  auto first = with_window("1", "n1", "b", "n2");
+  REQUIRE(first.elements.at(0).integer == 1);
+  // The same token, node and next nonce (the daemon derives it from the token): same answer,
+  // nothing changes.
+  auto again = with_window("1", "n1", "b", "n2");
+  CHECK(again.elements.at(0).integer == 1);
+  CHECK(again.elements.at(1).integer == first.elements.at(1).integer);
+  CHECK(field("nonce") == "n2");
+  CHECK(field("epoch") == "2");
+  // Not on another node, and not once something newer replaced it.
+  CHECK(with_window("1", "n1", "c", "n2").elements.at(1).str == "used");
+  REQUIRE(with_window("2", "n2", "b", "n3").elements.at(0).integer == 1);
+  CHECK(with_window("1", "n1", "b", "n2").elements.at(1).str == "used");
+  // Without a window (or past it), a used token stays used.
+  CHECK(resume("2", "n2", "b", "n3").elements.at(1).str == "used");
 }
 
 TEST_CASE_METHOD(session_fixture, "indexes forget expired sessions") {

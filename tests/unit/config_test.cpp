@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "daemon/config_loader.hpp"
+#include "model/lease/drift.hpp"
 #include "tests/support/config_problems.hpp"
 #include "tests/support/test_redis.hpp"
 
@@ -68,6 +69,26 @@ TEST_CASE("bounds and types are checked") {
   CHECK(has_problem(load_config_text("access: {rules: [{allow: ['*']}]}", "f"),
                     "needs users, uids or groups"));
   CHECK(has_problem(load_config_text("typo_key: 1", "f"), "unknown key 'typo_key'"));
+  CHECK(has_problem(
+      load_config_text("access: {rules: [{uids: [5], allow: [lease], names: ['a*b']}]}", "f"),
+      "a name is exact or a prefix ending in '*'"));
+  CHECK(has_problem(
+      load_config_text("access: {rules: [{uids: [5], allow: [lease], names: ['*']}]}", "f"),
+      "leave names out to grant every name"));
+  CHECK(has_problem(
+      load_config_text("access: {rules: [{uids: [5], allow: [lease], names: []}]}", "f"),
+      "names is empty"));
+}
+
+TEST_CASE("access rules can grant families for name prefixes") {
+  auto r = load_config_text(
+      "access: {default: deny, rules: [{uids: [5], allow: [lease, rate], names: ['billing/*', "
+      "shared]}]}",
+      "f");
+  REQUIRE(r.problems.empty());
+  REQUIRE(r.cfg.access.rules.size() == 1);
+  CHECK(r.cfg.access.rules[0].names == std::vector<std::string>{"billing/*", "shared"});
+  CHECK_FALSE(r.cfg.access.default_allow);
 }
 
 TEST_CASE("broken YAML is one clear line") {
@@ -240,4 +261,19 @@ dedup:
   CHECK(all.find("max_key_length") != std::string::npos);
   CHECK(all.find("result_ttl_ms must not exceed") != std::string::npos);
   CHECK(all.find("results") != std::string::npos); // unknown key
+}
+
+TEST_CASE("the drift margin grows with the TTL, from a floor") {
+  using std::chrono::milliseconds;
+  CHECK(lease::drift_margin_for(milliseconds(1000), milliseconds(10), 0.01) == milliseconds(10));
+  CHECK(lease::drift_margin_for(milliseconds(3600000), milliseconds(10), 0.01) ==
+        milliseconds(36000));
+  CHECK(lease::drift_margin_for(milliseconds(5000), milliseconds(10), 0) == milliseconds(10));
+  auto r = load_config_text("runtime: {drift_fraction: 0.02, drift_margin_ms: 5}", "f");
+  REQUIRE(r.problems.empty());
+  CHECK(r.cfg.runtime.drift_fraction == 0.02);
+  CHECK(has_problem(load_config_text("runtime: {drift_fraction: 0.9}", "f"),
+                    "drift_fraction must be between"));
+  CHECK(has_problem(load_config_text("runtime: {drift_fraction: .nan}", "f"),
+                    "drift_fraction must be a number"));
 }

@@ -73,9 +73,9 @@ TEST_CASE("the runner actor answers from a detached actor per hook") {
   char dir[] = "/tmp/baton-hook-XXXXXX";
   REQUIRE(mkdtemp(dir) != nullptr);
   auto flag = std::string(dir) + "/flag";
-  self->send(runner, baton::atoms::hook::value,
-             hook_job{"while [ ! -e " + flag + " ]; do sleep 0.02; done; echo first", nullptr,
-                      {}, 20000});
+  self->send(
+      runner, baton::atoms::hook::value,
+      hook_job{"while [ ! -e " + flag + " ]; do sleep 0.02; done; echo first", nullptr, {}, 20000});
   self->send(runner, baton::atoms::hook::value,
              hook_job{"touch " + flag + "; echo second", nullptr, {}, 20000});
   std::vector<std::string> outputs;
@@ -92,4 +92,10 @@ TEST_CASE("the runner actor answers from a detached actor per hook") {
   unlink(flag.c_str());
   rmdir(dir);
   caf::anon_send_exit(runner, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a hook cannot dump core: what it holds (a new secret) stays out of core files") {
+  auto r = run_hook("ulimit -c; ulimit -H -c", secure_bytes(), {}, 5000ms);
+  REQUIRE(r.ok);
+  CHECK(text(r.output) == "0\n0\n");
 }

@@ -6,6 +6,9 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <set>
+
 #include "actors/session_handoff/drain_actor.hpp"
 #include "tests/support/fake_link.hpp"
 #include "tests/support/virtual_time.hpp"
@@ -27,10 +30,10 @@ redis_reply node_list(std::vector<std::tuple<std::string, std::string, int>> nod
   for (const auto& [id, state, sessions] : nodes) {
     e.push_back(string_reply(id));
     e.push_back(integer_reply(10));
-    e.push_back(string_reply(nlohmann::json{{"address", id + ".local"},
-                                            {"state", state},
-                                            {"sessions", sessions}}
-                                 .dump()));
+    e.push_back(string_reply(nlohmann::json{
+        {"address", id + ".local"},
+        {"state", state},
+        {"sessions", sessions}}.dump()));
   }
   return array_reply(std::move(e));
 }
@@ -55,17 +58,17 @@ struct drain_fixture {
       return std::nullopt;
     };
     deps.link = test::spawn_fake_link(time.system(), redis);
-    deps.membership = time.system().spawn(
-        [this](membership::membership_actor::pointer) -> membership::membership_actor::behavior_type {
-          return {
-              [this](atoms::drain) {
-                events.push_back("announce");
-                return true;
-              },
-              [](atoms::leave) { return true; },
-              [](atoms::timer_tick, std::uint64_t) {},
-          };
-        });
+    deps.membership = time.system().spawn([this](membership::membership_actor::pointer)
+                                              -> membership::membership_actor::behavior_type {
+      return {
+          [this](atoms::drain) {
+            events.push_back("announce");
+            return true;
+          },
+          [](atoms::leave) { return true; },
+          [](atoms::timer_tick, std::uint64_t) {},
+      };
+    });
     deps.settings.node_id = "n1";
     deps.settings.prefix = "t";
     deps.settings.drain_delay = 500ms;
@@ -103,7 +106,8 @@ struct drain_fixture {
 
 } // namespace
 
-TEST_CASE_METHOD(drain_fixture, "a drain announces, waits the delay, moves, pushes, then waits for resumes") {
+TEST_CASE_METHOD(drain_fixture,
+                 "a drain announces, waits the delay, moves, pushes, then waits for resumes") {
   start();
   time.advance(500ms);
   // Both go to the active nodes, the emptier first (n3 has 0 sessions, n2 has 5).
@@ -134,7 +138,8 @@ TEST_CASE_METHOD(drain_fixture, "a drain announces, waits the delay, moves, push
   CHECK(r.took == 100ms);
 }
 
-TEST_CASE_METHOD(drain_fixture, "a session resumed before its move's reply came is counted, not waited for") {
+TEST_CASE_METHOD(drain_fixture,
+                 "a session resumed before its move's reply came is counted, not waited for") {
   redis->answer = [this](const script_call& c) -> std::optional<redis_reply> {
     if (c.name == "node_list") return nodes;
     return std::nullopt; // the batch's reply is late
@@ -153,7 +158,8 @@ TEST_CASE_METHOD(drain_fixture, "a session resumed before its move's reply came 
   CHECK(r.resumed == 1);
 }
 
-TEST_CASE_METHOD(drain_fixture, "the drain ends at the handoff deadline if a session is never resumed") {
+TEST_CASE_METHOD(drain_fixture,
+                 "the drain ends at the handoff deadline if a session is never resumed") {
   start();
   time.advance(500ms);
   caf::anon_send(drain, atoms::resumed::value, std::string("s1"));
@@ -179,8 +185,8 @@ TEST_CASE_METHOD(drain_fixture, "a session fenced by another owner is not moved 
   redis->answer = [this](const script_call& c) -> std::optional<redis_reply> {
     if (c.name == "node_list") return nodes;
     if (c.args.at(5) == "s1")
-      return array_reply({integer_reply(0), string_reply("fenced"), string_reply("n2"),
-                          integer_reply(4)});
+      return array_reply(
+          {integer_reply(0), string_reply("fenced"), string_reply("n2"), integer_reply(4)});
     return array_reply({integer_reply(1), integer_reply(8)});
   };
   start();
@@ -209,4 +215,56 @@ TEST_CASE_METHOD(drain_fixture, "the sessions moved are those owned after the de
   time.run();
   CHECK(finished().report.owned == 2);
   CHECK(finished().report.resumed == 2);
+}
+
+TEST_CASE_METHOD(drain_fixture,
+                 "Redis paused as a drain begins: it asks again and moves every session") {
+  // The issue's reproduction: a 700 ms CLIENT PAUSE WRITE as the drain begins made it give up
+  // at once ("no active node to hand sessions to"), and the sessions waited for adoption.
+  int unanswered_lists = 3, unanswered_moves = 2;
+  std::set<std::string> nonces_of_s1;
+  redis->answer = [&](const script_call& c) -> std::optional<redis_reply> {
+    if (c.name == "node_list") {
+      if (unanswered_lists-- > 0) return redis_reply::unavailable("paused");
+      return nodes;
+    }
+    if (c.name == "session_move") {
+      if (c.args.at(5) == "s1") nonces_of_s1.insert(c.args.at(3));
+      if (unanswered_moves-- > 0) return redis_reply::unavailable("paused");
+      events.push_back("move " + c.args.at(5));
+      return array_reply(
+          {integer_reply(1), integer_reply(std::stoll(c.args.at(1)) + 1), string_reply("1000")});
+    }
+    return std::nullopt;
+  };
+  start();
+  time.advance(500ms);
+  for (int i = 0; i < 10; ++i)
+    time.advance(100ms);
+  std::vector<std::string> pushed;
+  for (const auto& n : news)
+    if (n.what == drain_news::kind::moved) {
+      pushed.push_back(n.id);
+      CHECK(n.uid == 1000); // who may hear its token
+    }
+  CHECK(pushed == std::vector<std::string>{"s1", "s2"});
+  // Sent again with the same nonce: the move the client will resume with is the one pushed.
+  CHECK(nonces_of_s1.size() == 1);
+  CHECK(std::count(events.begin(), events.end(), "move s1") == 1);
+}
+
+TEST_CASE_METHOD(drain_fixture,
+                 "moves still unanswered at the handoff deadline are reported failed") {
+  deps.settings.handoff_deadline = 1000ms;
+  redis->answer = [&](const script_call& c) -> std::optional<redis_reply> {
+    if (c.name == "node_list") return nodes;
+    if (c.name == "session_move") return redis_reply::unavailable("paused");
+    return std::nullopt;
+  };
+  start();
+  time.advance(500ms);
+  for (int i = 0; i < 15; ++i)
+    time.advance(100ms);
+  CHECK(finished().report.failed == 2);
+  CHECK(finished().report.moved == 0);
 }
