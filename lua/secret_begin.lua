@@ -6,6 +6,11 @@
 -- ARGV[3] version floor: the highest version the caller has seen. A Redis that lost its data
 -- would otherwise number versions from 1 again, and a daemon still holding the old version 3
 -- would take a new version 3 for the one it knows (the chaos harness's data-loss mix).
+-- ARGV[4] incarnation: a random id the caller made, stored only if the record has none. This
+-- script is the first to write a secret's record, so the id names one history of the secret:
+-- after Redis lost the record, the next begin stores a new one, and a daemon still holding
+-- the old history sees a different id even where epochs and versions start over and repeat.
+-- (The daemon makes the id: math.random in a Redis script is seeded the same every time.)
 -- Reply: {"fresh", version, now_ms}: a new version number to seal the value for
 --        {"resume", version, phase, now_ms}: a half-done rotation left a pending version
 --        {"stale", fence}: a newer rotation holds the fence
@@ -23,6 +28,7 @@ if due > 0 then
   end
 end
 redis.call('HSET', KEYS[1], 'fence', ARGV[1])
+if ARGV[4] and ARGV[4] ~= '' then redis.call('HSETNX', KEYS[1], 'incarnation', ARGV[4]) end
 local pending = redis.call('HMGET', KEYS[1], 'pending', 'phase')
 if pending[1] and pending[1] ~= '0' then
   return {'resume', tonumber(pending[1]), pending[2] or 'staged', now}

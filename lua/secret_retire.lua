@@ -4,7 +4,8 @@
 -- sealed value and keeps a short record. Safe to run from every daemon: it is idempotent.
 -- KEYS[1] secret hash, KEYS[2] acks hash (node -> "version ack_ms"); ARGV[1] liveness_ms,
 -- ARGV[2] channel, ARGV[3] secret name, ARGV[4] retired records to keep
--- Reply: {retired count, epoch, lagging node, ...}
+-- Reply: {retired count, epoch, lagging node, ...}; a retirement is announced as promotions
+-- are (lua/secret_promote.lua): "changed <name> <epoch> <incarnation>"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local current = tonumber(redis.call('HGET', KEYS[1], 'current') or '0')
@@ -50,5 +51,8 @@ end
 redis.call('HSET', KEYS[1], 'retired', table.concat(history, ' '))
 reply[1] = #retired
 reply[2] = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
-redis.call('PUBLISH', ARGV[2], 'changed ' .. ARGV[3] .. ' ' .. reply[2])
+local incarnation = redis.call('HGET', KEYS[1], 'incarnation')
+local news = 'changed ' .. ARGV[3] .. ' ' .. reply[2]
+if incarnation then news = news .. ' ' .. incarnation end
+redis.call('PUBLISH', ARGV[2], news)
 return reply

@@ -10,6 +10,7 @@
 #include "actors/support/wake_timer.hpp"
 #include "common/log.hpp"
 #include "model/secret/secret_digest.hpp"
+#include "model/secret/secret_identity.hpp"
 #include "model/secret/secret_keys.hpp"
 #include "model/secret/secret_record.hpp"
 
@@ -140,6 +141,9 @@ void apply(cache_pointer self, const std::string& name, cache_entry& e,
   st.redis_offset_ms = record.redis_now_ms - system_ms();
   const served_secret* before = e.served.get();
   auto was = before && before->current ? before->current->version : 0;
+  // A secret made again after Redis lost it may reuse the version number served here with
+  // another value: that is a change all the same, for watchers and for the acknowledgement.
+  std::string was_sealed = before && before->current ? before->current->ciphertext : "";
   auto now = self->clock().now();
   auto next = std::make_shared<served_secret>();
   e.retire_due = false;
@@ -175,12 +179,14 @@ void apply(cache_pointer self, const std::string& name, cache_entry& e,
   bool first_load = before == nullptr;
   next->exists = record.exists();
   next->epoch = record.epoch;
+  next->incarnation = record.incarnation;
   next->rotated_at_ms = record.rotated_at_ms;
   next->highest_version = e.highest_version;
   auto now_serving = next->current ? next->current->version : 0;
+  bool new_value = now_serving != was || (next->current && next->current->ciphertext != was_sealed);
   auto epoch = next->epoch;
   publish(self, name, e, std::move(next));
-  if (now_serving != 0 && now_serving != was) {
+  if (now_serving != 0 && new_value) {
     acknowledge(self, name, now_serving);
     // A first load is no change: watchers hear of versions that come after they watch.
     if (!first_load) {
@@ -244,11 +250,13 @@ void acknowledge(cache_pointer self, const std::string& name, std::int64_t versi
   self->request(st.deps.link, call_timeout, atoms::redis_script::value, std::move(call))
       .then(
           [self, name](redis_reply& r) {
-            if (r.kind != reply_kind::integer) return;
+            auto now = parse_ack_reply(r);
+            if (!now) return;
             auto it = self->state.entries.find(name);
-            // A missed announcement: Redis has moved on since our last load.
+            // A missed announcement, a secret Redis lost (epoch 0) or one made again since
+            // (another incarnation, its epoch counting from 1 again): any difference reloads.
             if (it != self->state.entries.end() && it->second.served &&
-                r.integer > it->second.served->epoch) {
+                !same_history(*it->second.served, *now)) {
               load(self, name, 0);
               flush(self);
             }
@@ -345,15 +353,12 @@ void flush_uses(cache_pointer self, const std::vector<secret_use>& uses) {
 }
 
 void on_announcement(cache_pointer self, const std::string& payload) {
-  // "changed <name> <epoch>"
-  auto first = payload.find(' ');
-  auto last = payload.rfind(' ');
-  if (first == std::string::npos || last == first) return;
-  auto name = payload.substr(first + 1, last - first - 1);
-  auto epoch = std::strtoll(payload.c_str() + last + 1, nullptr, 10);
-  auto it = self->state.entries.find(name);
+  auto news = parse_announcement(payload);
+  if (!news) return;
+  auto it = self->state.entries.find(news->name);
   if (it == self->state.entries.end() || !it->second.served) return; // not served here
-  if (epoch > it->second.served->epoch) load(self, name, 0);
+  // Not only a larger epoch: after a data loss the secret's new history counts from 1 again.
+  if (!same_history(*it->second.served, news->identity)) load(self, news->name, 0);
 }
 
 secret_cache_actor::behavior_type cache_behavior(cache_pointer self, secret_cache_deps deps) {

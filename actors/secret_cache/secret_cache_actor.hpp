@@ -2,8 +2,9 @@
 // when asked (first use, WATCH, a mismatch to double-check), when an announcement says it
 // changed, when the subscription came back (announcements may have been lost), and on its
 // own schedule: every `refresh` it acknowledges what it serves, finds an announcement it
-// missed (an acknowledgement answers with Redis' epoch), reloads what was stale or absent,
-// flushes usage counts, retires previous versions whose grace is over and says which
+// missed or a record Redis lost or made again (an acknowledgement answers with the record's
+// epoch and incarnation: any difference reloads), reloads what was stale or absent, flushes
+// usage counts, retires previous versions whose grace is over and says which
 // scheduled rotations are due. It lives across time and many round trips, so it is an actor.
 //
 // GET and VERIFY never wait for it: every load yields a new immutable `served_secret`, handed

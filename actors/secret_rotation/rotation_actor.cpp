@@ -299,8 +299,10 @@ void begin(rotation_pointer self) {
   ask(self,
       {"secret_begin",
        {st.keys.record},
+       // A fresh incarnation id every time: the script keeps the record's own if it has one,
+       // and only a record made anew (first PUT, or after Redis lost it) takes this one.
        {st.lease.token, std::to_string(st.request.due.count()),
-        std::to_string(st.request.version_floor)},
+        std::to_string(st.request.version_floor), to_hex(random_bytes(16))},
        0},
       [self](redis_reply r) {
         if (r.is_error()) return finish_unavailable(self, r);

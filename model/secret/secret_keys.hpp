@@ -14,7 +14,8 @@ struct secret_keys {
 
 secret_keys keys_for(const std::string& prefix, const std::string& name);
 
-/// Where promotions and retirements are announced: "changed <name> <epoch>".
+/// Where promotions and retirements are announced: "changed <name> <epoch> <incarnation>"
+/// (model/secret/secret_identity.hpp parses it).
 std::string events_channel(const std::string& prefix);
 /// The capped audit stream.
 std::string audit_stream(const std::string& prefix);

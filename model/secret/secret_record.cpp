@@ -56,6 +56,8 @@ bool parse_record(const redis_link::redis_reply& reply, secret_record& out) {
         v.retired_ms = number(value);
     } else if (field == "epoch") {
       out.epoch = number(value);
+    } else if (field == "incarnation") {
+      out.incarnation = value;
     } else if (field == "current") {
       out.current = number(value);
     } else if (field == "pending") {

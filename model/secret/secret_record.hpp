@@ -24,6 +24,7 @@ struct version_record {
 struct secret_record {
   std::int64_t redis_now_ms = 0; ///< Redis' clock when it was read
   std::int64_t epoch = 0;        ///< changes with every promotion and retirement
+  std::string incarnation;       ///< random, new when the record is made again after a loss
   std::int64_t current = 0;      ///< 0: no such secret (yet)
   std::int64_t pending = 0;
   std::int64_t rotated_at_ms = 0;

@@ -31,6 +31,9 @@ struct served_version {
 struct served_secret {
   bool exists = false;
   std::int64_t epoch = -1;
+  /// The history it was loaded from (model/secret/secret_identity.hpp): with the epoch, what an
+  /// announcement or acknowledgement is compared with. Empty for a record without one.
+  std::string incarnation;
   std::int64_t rotated_at_ms = 0;
   std::optional<served_version> current;
   std::vector<served_version> previous;

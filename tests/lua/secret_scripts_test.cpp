@@ -1,7 +1,9 @@
 // lua/secret_*.lua on a real redis-server: the rotation steps are fenced by the rotation
 // token, promotion swaps current and previous in one step and announces it, a half-done
 // rotation is found by the next one, retirement waits for the grace window and for lagging
-// live daemons, rewrap only replaces the key it read, and the audit stream stays capped.
+// live daemons, rewrap only replaces the key it read, and the audit stream stays capped. A
+// record carries an incarnation, kept across rotations and new after a data loss, which
+// announcements and acknowledgements carry so that a daemon can tell a history made again.
 #include <catch2/catch.hpp>
 
 #include <thread>
@@ -23,8 +25,8 @@ struct secret_fixture {
   test::script_runner lua{redis.socket_path()};
 
   resp_value begin(const std::string& token, const std::string& due = "0",
-                   const std::string& floor = "0") {
-    return lua.run("secret_begin", {key}, {token, due, floor});
+                   const std::string& floor = "0", const std::string& incarnation = "") {
+    return lua.run("secret_begin", {key}, {token, due, floor, incarnation});
   }
   resp_value stage(const std::string& token, const std::string& version,
                    const std::string& ct = "ct") {
@@ -63,6 +65,59 @@ TEST_CASE_METHOD(secret_fixture,
   REQUIRE(stage("102", "3").elements.at(0).integer == 1);
   REQUIRE(promote("102", "3").elements.at(0).integer == 1);
   CHECK(begin("103", "0", "1").elements.at(1).integer == 4);
+}
+
+TEST_CASE_METHOD(secret_fixture,
+                 "a record keeps its first incarnation; after Redis lost it, it takes a new one") {
+  protocol::resp_client events(redis.socket_path());
+  events.call({"SUBSCRIBE", channel});
+  REQUIRE(begin("100", "0", "0", "first").elements.at(0).str == "fresh");
+  CHECK(field("incarnation") == "first");
+  REQUIRE(stage("100", "1").elements.at(0).integer == 1);
+  REQUIRE(promote("100", "1").elements.at(0).integer == 1);
+  CHECK(events.read().elements.at(2).str == "changed stripe 1 first");
+  // Later rotations bring their own random id; the record keeps the one it has.
+  REQUIRE(begin("200", "0", "0", "second").elements.at(0).str == "fresh");
+  CHECK(field("incarnation") == "first");
+  REQUIRE(stage("200", "2").elements.at(0).integer == 1);
+  REQUIRE(promote("200", "2", "0").elements.at(0).integer == 1);
+  CHECK(events.read().elements.at(2).str == "changed stripe 2 first");
+  auto acked = lua.run("secret_ack", {key, acks}, {"a", "2"});
+  REQUIRE(acked.elements.size() == 2);
+  CHECK(acked.elements[0].integer == 2);
+  CHECK(acked.elements[1].str == "first");
+  // Retirement announces the incarnation too.
+  REQUIRE(retire().elements.at(0).integer == 1);
+  CHECK(events.read().elements.at(2).str == "changed stripe 3 first");
+
+  lua.call({"FLUSHALL"}); // a restart without persistence: the history is gone
+  auto gone = lua.run("secret_ack", {key, acks}, {"a", "2"});
+  REQUIRE(gone.elements.size() == 2);
+  CHECK(gone.elements[0].integer == 0); // a daemon serving epoch 3 sees the difference
+  CHECK(gone.elements[1].str == "");
+  // Made again: the epoch starts over at 1, below what daemons hold; the incarnation tells.
+  REQUIRE(begin("300", "0", "2", "again").elements.at(0).str == "fresh");
+  CHECK(field("incarnation") == "again");
+  REQUIRE(stage("300", "3").elements.at(0).integer == 1);
+  auto promoted = promote("300", "3");
+  REQUIRE(promoted.elements.at(0).integer == 1);
+  CHECK(promoted.elements[1].integer == 1);
+  CHECK(events.read().elements.at(2).str == "changed stripe 1 again");
+  auto now = lua.run("secret_ack", {key, acks}, {"a", "3"});
+  CHECK(now.elements.at(0).integer == 1);
+  CHECK(now.elements.at(1).str == "again");
+}
+
+TEST_CASE_METHOD(secret_fixture, "a record made before incarnations announces without one") {
+  protocol::resp_client events(redis.socket_path());
+  events.call({"SUBSCRIBE", channel});
+  rotate("100"); // no incarnation given: the record has none, as one an older daemon made
+  CHECK(lua.call({"HEXISTS", key, "incarnation"}).integer == 0);
+  CHECK(events.read().elements.at(2).str == "changed stripe 1");
+  CHECK(lua.run("secret_ack", {key, acks}, {"a", "1"}).elements.at(1).str == "");
+  // The next rotation by a newer daemon gives it one.
+  REQUIRE(begin("200", "0", "0", "later").elements.at(0).str == "fresh");
+  CHECK(field("incarnation") == "later");
 }
 
 TEST_CASE_METHOD(secret_fixture, "a rotation stages pending, then promotes it and announces") {
@@ -154,8 +209,8 @@ TEST_CASE_METHOD(secret_fixture, "retirement waits for the grace window and for 
   REQUIRE(lagging.elements.size() == 3);
   CHECK(lagging.elements[2].str == "b");
   CHECK(field("v1.state") == "previous");
-  auto epoch = lua.run("secret_ack", {key, acks}, {"b", "2"});
-  CHECK(epoch.integer == 2);
+  auto acked = lua.run("secret_ack", {key, acks}, {"b", "2"});
+  CHECK(acked.elements.at(0).integer == 2); // the epoch
   auto done = retire();
   CHECK(done.elements.at(0).integer == 1);
   CHECK(done.elements[1].integer == 3); // retiring changes the epoch (daemons drop the value)

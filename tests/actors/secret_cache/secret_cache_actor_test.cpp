@@ -2,6 +2,8 @@
 // and coalesce; announcements and acknowledgements that show Redis moved on cause a reload;
 // a failed load keeps serving, marked stale, until the refresh reads it again; the refresh
 // retires versions whose grace is over, collects use counts and says which rotations are due.
+// A record Redis lost, or made again with its epoch counting from 1 (another incarnation), is
+// noticed by an announcement or an acknowledgement that differs in any way, not only upwards.
 #include <catch2/catch.hpp>
 
 #include <caf/all.hpp>
@@ -34,6 +36,7 @@ struct cache_fixture {
   /// What secret_read answers, by secret name (a record with no fields if absent).
   std::map<std::string, redis_reply> records;
   std::map<std::pair<std::string, std::int64_t>, sealed_version> sealed_versions;
+  std::string value_prefix = "value-"; ///< what set_record seals: "<prefix><version>"
   redis_reply ack_reply = integer_reply(0);
   bool reads_held = false;
   secret_cache_actor cache;
@@ -78,10 +81,12 @@ struct cache_fixture {
   /// `previous` (with their grace ending at `grace_until`), at Redis time 1000.
   void set_record(const std::string& name, std::int64_t epoch, std::int64_t current,
                   std::vector<std::int64_t> previous = {}, std::int64_t grace_until = 61000,
-                  std::int64_t rotated_at = 1000) {
+                  std::int64_t rotated_at = 1000, const std::string& incarnation = "first") {
     std::vector<redis_reply> fields{integer_reply(1000),
                                     string_reply("epoch"),
                                     string_reply(std::to_string(epoch)),
+                                    string_reply("incarnation"),
+                                    string_reply(incarnation),
                                     string_reply("current"),
                                     string_reply(std::to_string(current)),
                                     string_reply("rotated_at"),
@@ -92,7 +97,7 @@ struct cache_fixture {
       std::string error;
       if (sealed.ciphertext.empty())
         REQUIRE(seal(*keys, name, std::to_string(version),
-                     secure_bytes("value-" + std::to_string(version)), sealed, error));
+                     secure_bytes(value_prefix + std::to_string(version)), sealed, error));
       auto field = [&](const std::string& f, const std::string& v) {
         fields.push_back(string_reply("v" + std::to_string(version) + "." + f));
         fields.push_back(string_reply(v));
@@ -107,6 +112,18 @@ struct cache_fixture {
     for (auto v : previous)
       add(v, "previous");
     records[name] = array_reply(std::move(fields));
+  }
+
+  /// The same secret made again after Redis lost it: a new incarnation whose epoch and
+  /// version count from 1 again, the same numbers as the one served, with another value.
+  void remake_record(const std::string& name, std::int64_t epoch, std::int64_t current) {
+    value_prefix = "again-";
+    sealed_versions.clear();
+    set_record(name, epoch, current, {}, 61000, 1000, "second");
+  }
+
+  static redis_reply ack_of(std::int64_t epoch, const std::string& incarnation) {
+    return array_reply({integer_reply(epoch), string_reply(incarnation)});
   }
 
   void send_load(const std::string& name, std::uint64_t id) {
@@ -175,13 +192,15 @@ TEST_CASE_METHOD(cache_fixture, "loads asked while one is in flight share one mo
   CHECK(redis->count("secret_read") == 2);
 }
 
-TEST_CASE_METHOD(cache_fixture, "an announcement of a newer epoch reloads, an older one does not") {
+TEST_CASE_METHOD(cache_fixture, "an announcement of a newer epoch reloads, the same one does not") {
   set_record("db", 5, 1);
   start();
   send_load("db", 1);
-  caf::anon_send(cache, atoms::announce::value, std::string("changed db 5"));
-  caf::anon_send(cache, atoms::announce::value, std::string("changed other 9"));
+  caf::anon_send(cache, atoms::announce::value, std::string("changed db 5 first"));
+  caf::anon_send(cache, atoms::announce::value, std::string("changed db 5")); // older form
+  caf::anon_send(cache, atoms::announce::value, std::string("changed other 9 first"));
   caf::anon_send(cache, atoms::announce::value, std::string("garbage"));
+  caf::anon_send(cache, atoms::announce::value, std::string("changed db x first"));
   time.run();
   CHECK(redis->count("secret_read") == 1);
   set_record("db", 6, 2, {1});
@@ -194,6 +213,39 @@ TEST_CASE_METHOD(cache_fixture, "an announcement of a newer epoch reloads, an ol
   CHECK(changed[0].version == 2);
   CHECK(changed[0].epoch == 6);
   CHECK(text_of(*last_published("db")->current) == "value-2");
+}
+
+TEST_CASE_METHOD(cache_fixture,
+                 "an announcement of a smaller epoch reloads: a history begun again") {
+  set_record("db", 5, 1);
+  start();
+  send_load("db", 1);
+  remake_record("db", 1, 1);
+  // In the older form, without an incarnation: the epoch differs, and that is enough.
+  caf::anon_send(cache, atoms::announce::value, std::string("changed db 1"));
+  time.run();
+  CHECK(redis->count("secret_read") == 2);
+  auto served = last_published("db");
+  CHECK(served->epoch == 1);
+  CHECK(served->incarnation == "second");
+  CHECK(text_of(*served->current) == "again-1");
+}
+
+TEST_CASE_METHOD(cache_fixture, "an announcement of another incarnation reloads at any epoch") {
+  set_record("db", 1, 1);
+  start();
+  send_load("db", 1);
+  remake_record("db", 1, 1); // Redis lost it and it was PUT again: epoch 1, version 1 again
+  caf::anon_send(cache, atoms::announce::value, std::string("changed db 1 second"));
+  time.run();
+  CHECK(redis->count("secret_read") == 2);
+  CHECK(text_of(*last_published("db")->current) == "again-1");
+  // The same version number with another value is a change: watchers hear of it, and what is
+  // served now is acknowledged.
+  auto changed = of_kind(cache_news::kind::changed);
+  REQUIRE(changed.size() == 1);
+  CHECK(changed[0].version == 1);
+  CHECK(redis->count("secret_ack") == 2);
 }
 
 TEST_CASE_METHOD(cache_fixture, "a version already open is reused, not decrypted again") {
@@ -214,9 +266,43 @@ TEST_CASE_METHOD(cache_fixture, "an acknowledgement that shows a missed announce
   start();
   send_load("db", 1);
   CHECK(redis->count("secret_read") == 1);
-  ack_reply = integer_reply(8); // Redis is at epoch 8: an announcement never reached us
-  time.advance(5000ms);         // the refresh acknowledges
+  ack_reply = ack_of(5, "first"); // what is served: nothing to do
+  time.advance(5000ms);
+  CHECK(redis->count("secret_read") == 1);
+  ack_reply = ack_of(8, "first"); // Redis is at epoch 8: an announcement never reached us
+  time.advance(5000ms);           // the refresh acknowledges
   CHECK(redis->count("secret_read") == 2);
+}
+
+TEST_CASE_METHOD(
+    cache_fixture,
+    "an acknowledgement that shows the record made again reloads, at a smaller epoch") {
+  set_record("db", 5, 1);
+  start();
+  send_load("db", 1);
+  REQUIRE(text_of(*last_published("db")->current) == "value-1");
+  // Redis lost its data, the secret was PUT again and its announcement missed this daemon.
+  remake_record("db", 1, 1);
+  ack_reply = ack_of(1, "second");
+  time.advance(5000ms);
+  CHECK(redis->count("secret_read") == 2);
+  CHECK(text_of(*last_published("db")->current) == "again-1");
+  // From then on the acknowledgements agree with what is served: no more reads.
+  time.advance(5000ms);
+  CHECK(redis->count("secret_read") == 2);
+}
+
+TEST_CASE_METHOD(cache_fixture, "an acknowledgement that shows the record gone reloads: absent") {
+  set_record("db", 5, 1);
+  start();
+  send_load("db", 1);
+  records.erase("db"); // Redis lost its data; nobody PUT the secret again
+  ack_reply = ack_of(0, "");
+  time.advance(5000ms);
+  CHECK(redis->count("secret_read") == 2);
+  auto served = last_published("db");
+  CHECK_FALSE(served->exists); // GET answers nil, as for a name never PUT
+  CHECK_FALSE(served->current);
 }
 
 TEST_CASE_METHOD(cache_fixture, "a failed load keeps serving, stale, until the refresh reads it") {
