@@ -31,13 +31,72 @@ client_connection::client_connection(daemon_context& ctx, socket_type socket)
 
 client_connection::~client_connection() {
   ctx_.requests.connected_clients.fetch_sub(1, std::memory_order_relaxed);
+  ctx_.buffered_bytes -= accounted_;
+  if (counted_uid_) {
+    auto it = ctx_.clients_per_uid.find(peer_.uid);
+    if (it != ctx_.clients_per_uid.end() && --it->second == 0) ctx_.clients_per_uid.erase(it);
+  }
 }
 
 void client_connection::start() {
   log::debug("server", "client connected",
              {{"client", std::to_string(id_)}, {"peer", peer_.describe()}});
+  counted_uid_ = true;
+  if (++ctx_.clients_per_uid[peer_.uid] > ctx_.cfg.socket.max_clients_per_uid) {
+    // One app (or a leak in it) must not take the connections every app shares.
+    ctx_.requests.rejected_clients.fetch_add(1, std::memory_order_relaxed);
+    log::warn("server", "refusing a client over max_clients_per_uid", {{"peer", peer_.describe()}});
+    std::string bytes;
+    protocol::reply_writer(bytes, protocol_)
+        .error("ERR max number of clients for uid " + std::to_string(peer_.uid) +
+               " reached (socket.max_clients_per_uid)");
+    error_code ignored;
+    asio::write(socket_, asio::buffer(bytes), ignored); // a tiny write to a fresh socket
+    close();
+    return;
+  }
   ctx_.pushes.attach(shared_from_this());
   read();
+}
+
+bool client_connection::account() {
+  auto now = input_.size() + output_.size() + writing_.size();
+  ctx_.buffered_bytes = ctx_.buffered_bytes - accounted_ + now;
+  accounted_ = now;
+  return ctx_.buffered_bytes <= ctx_.cfg.socket.max_buffered_bytes;
+}
+
+void client_connection::close_over_budget(const char* what) {
+  ctx_.requests.buffer_cap_closed.fetch_add(1, std::memory_order_relaxed);
+  log::warn("server", "closing the client whose buffer took all clients past max_buffered_bytes",
+            {{"client", std::to_string(id_)},
+             {"peer", peer_.describe()},
+             {"growing", what},
+             {"its_bytes", std::to_string(accounted_)},
+             {"all_bytes", std::to_string(ctx_.buffered_bytes)}});
+  close();
+}
+
+bool client_connection::close_if_stalled(clock::time_point now) {
+  if (closed_) return false;
+  const auto& cfg = ctx_.cfg.socket;
+  if (partial_since_ != clock::time_point{} && now - partial_since_ > cfg.request_timeout) {
+    ctx_.requests.slow_clients_closed.fetch_add(1, std::memory_order_relaxed);
+    log::info("server", "closing a client whose request did not finish in time",
+              {{"client", std::to_string(id_)},
+               {"peer", peer_.describe()},
+               {"buffered_bytes", std::to_string(input_.size())}});
+    close();
+    return true;
+  }
+  bool busy = watching_ > 0 || !slots_.empty() || write_in_flight_ || !output_.empty();
+  if (cfg.idle_timeout.count() > 0 && !busy && now - last_activity_ > cfg.idle_timeout) {
+    ctx_.requests.idle_clients_closed.fetch_add(1, std::memory_order_relaxed);
+    log::debug("server", "closing an idle client", {{"client", std::to_string(id_)}});
+    close();
+    return true;
+  }
+  return false;
 }
 
 bool client_connection::can_accept_more() const {
@@ -62,6 +121,8 @@ void client_connection::on_read(const error_code& ec, std::size_t bytes) {
     return;
   }
   input_.append(read_buffer_.data(), bytes);
+  last_activity_ = clock::now();
+  if (!account()) return close_over_budget("a request");
   process_input();
 }
 
@@ -72,9 +133,13 @@ void client_connection::process_input() {
   processing_ = true;
   std::size_t offset = 0;
   bool protocol_error = false;
+  bool waiting_for_more = false;
   while (can_accept_more() && offset < input_.size()) {
     auto parsed = parser_.parse(input_.data() + offset, input_.size() - offset, args_);
-    if (parsed.status == protocol::parse_status::need_more) break;
+    if (parsed.status == protocol::parse_status::need_more) {
+      waiting_for_more = true;
+      break;
+    }
     if (parsed.status == protocol::parse_status::error) {
       ctx_.requests.protocol_errors.fetch_add(1, std::memory_order_relaxed);
       log::info(
@@ -95,6 +160,13 @@ void client_connection::process_input() {
     input_.clear();
   else
     input_.erase(0, offset);
+  // The clock of a request in progress starts at its first byte and stops when it is whole.
+  if (waiting_for_more)
+    partial_since_ =
+        offset > 0 || partial_since_ == clock::time_point{} ? clock::now() : partial_since_;
+  else
+    partial_since_ = {};
+  if (!closed_) account();
   processing_ = false;
   if (protocol_error)
     flush_ready_replies();
@@ -146,6 +218,7 @@ void client_connection::push(std::string encoded) {
   }
   // Between whole replies: output_ only ever holds complete replies and pushes.
   output_ += encoded;
+  if (!account()) return close_over_budget("unread pushes");
   ctx_.requests.pushes_sent.fetch_add(1, std::memory_order_relaxed);
   write();
 }
@@ -158,7 +231,10 @@ void client_connection::flush_ready_replies() {
     ++first_sequence_;
     moved = true;
   }
-  if (moved) write();
+  if (moved) {
+    account(); // replies are bounded per client (reading pauses at output_high_water)
+    write();
+  }
   if (close_after_flush_ && slots_.empty() && output_.empty() && !write_in_flight_) {
     close();
     return;
@@ -179,6 +255,7 @@ void client_connection::write() {
                         return;
                       }
                       self->writing_.clear();
+                      self->account();
                       if (!self->output_.empty())
                         self->write();
                       else if (self->close_after_flush_ && self->slots_.empty())
@@ -196,7 +273,9 @@ void client_connection::close() {
   socket_.close(ignored);
   slots_.clear();
   input_.clear();
-  output_.clear();
+  output_.clear(); // writing_ may still be on its way out: the write's handler lets it go
+  ctx_.buffered_bytes -= accounted_;
+  accounted_ = 0;
   // What the client held through this connection is given back at once (leases included).
   for (const auto& closed : ctx_.on_client_closed)
     closed(id_);

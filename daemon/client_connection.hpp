@@ -33,6 +33,11 @@ public:
   void start();
   /// Closes the connection now (daemon stopping); pending replies are dropped.
   void shut_down() { close(); }
+  /// Closes a client whose request in progress began more than socket.request_timeout_ms
+  /// ago (one that trickles a request, slow-loris), or that sent nothing for
+  /// socket.idle_timeout_ms (if set; not while it watches or waits for replies). True if it
+  /// closed it. socket_server calls it once a second.
+  bool close_if_stalled(clock::time_point now);
 
   // -- what command handlers read and change ---------------------------------
   std::uint64_t id() const { return id_; }
@@ -80,6 +85,10 @@ private:
   void flush_ready_replies();
   void write();
   void close();
+  /// Keeps ctx.buffered_bytes in step with what this connection holds; false when all
+  /// clients together are past socket.max_buffered_bytes (the caller closes this one).
+  bool account();
+  void close_over_budget(const char* what);
 
   daemon_context& ctx_;
   socket_type socket_;
@@ -94,6 +103,10 @@ private:
   bool processing_ = false;
   bool closed_ = false;
   bool close_after_flush_ = false;
+  std::size_t accounted_ = 0;         ///< this connection's part of ctx.buffered_bytes
+  clock::time_point partial_since_{}; ///< a request began and is not complete yet
+  clock::time_point last_activity_ = clock::now();
+  bool counted_uid_ = false;
   int protocol_ = 2;
   std::string name_;
   std::size_t watching_ = 0;

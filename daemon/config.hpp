@@ -28,6 +28,12 @@ struct socket_config {
   std::size_t max_request_bytes = 4 << 20; ///< one request
   std::size_t max_arguments = 4096;        ///< per request
   std::size_t max_pipeline = 256;          ///< unanswered requests per connection
+  std::size_t max_clients_per_uid = 1024;  ///< one app cannot take every connection
+  milliseconds request_timeout{10000};     ///< a request begun must end within this
+  milliseconds idle_timeout{0};            ///< 0: never; watchers are never idle
+  /// Partial requests and unsent replies and pushes of all clients together: past it, the
+  /// client whose buffer just grew is disconnected (one client cannot starve the others).
+  std::size_t max_buffered_bytes = 256 << 20;
 };
 
 struct http_config {

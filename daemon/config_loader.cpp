@@ -23,7 +23,8 @@ namespace {
 void read_socket(checker& c, const YAML::Node& node, socket_config& s) {
   if (!c.expect_map(node, "socket",
                     {"path", "mode", "group", "max_clients", "max_request_bytes", "max_arguments",
-                     "max_pipeline"}))
+                     "max_pipeline", "max_clients_per_uid", "request_timeout_ms", "idle_timeout_ms",
+                     "max_buffered_bytes"}))
     return;
   c.read_string(node, "path", s.path, true);
   if (auto mode = node["mode"]) {
@@ -46,6 +47,10 @@ void read_socket(checker& c, const YAML::Node& node, socket_config& s) {
   c.read_size(node, "max_request_bytes", 1024, 512LL << 20, s.max_request_bytes);
   c.read_size(node, "max_arguments", 3, 1 << 20, s.max_arguments);
   c.read_size(node, "max_pipeline", 1, 1 << 20, s.max_pipeline);
+  c.read_size(node, "max_clients_per_uid", 1, 1000000, s.max_clients_per_uid);
+  c.read_ms(node, "request_timeout_ms", 100, 3600 * 1000, s.request_timeout);
+  c.read_ms(node, "idle_timeout_ms", 0, 30LL * 24 * 3600 * 1000, s.idle_timeout);
+  c.read_size(node, "max_buffered_bytes", 64 << 10, 64LL << 30, s.max_buffered_bytes);
 }
 
 void read_http(checker& c, const YAML::Node& node, http_config& h) {

@@ -9,14 +9,15 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <unordered_map>
 #include <vector>
 
-#include "metrics/request_metrics.hpp"
-#include "redis/link_counters.hpp"
-#include "redis/redis_pool.hpp"
 #include "daemon/access_policy.hpp"
 #include "daemon/config.hpp"
 #include "daemon/push_hub.hpp"
+#include "metrics/request_metrics.hpp"
+#include "redis/link_counters.hpp"
+#include "redis/redis_pool.hpp"
 
 namespace baton::lease {
 class lease_service;
@@ -73,6 +74,9 @@ struct daemon_context {
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::atomic<bool> draining{false};
   std::uint64_t next_client_id = 0;
+  // What all clients hold, for the caps in socket_config (I/O thread only).
+  std::size_t buffered_bytes = 0; ///< partial requests and unsent replies and pushes
+  std::unordered_map<uid_t, std::size_t> clients_per_uid;
   std::atomic<std::uint64_t> commands_processed{0};
 
   /// Ready for traffic: Redis reachable and not draining (/readyz, INFO).

@@ -65,7 +65,7 @@ void check_directory_of(const std::string& path) {
 } // namespace
 
 socket_server::socket_server(daemon_context& ctx)
-    : ctx_(ctx), acceptor_(ctx.io), path_(ctx.cfg.socket.path) {}
+    : ctx_(ctx), acceptor_(ctx.io), path_(ctx.cfg.socket.path), sweep_timer_(ctx.io) {}
 
 socket_server::~socket_server() {
   stop();
@@ -114,11 +114,26 @@ void socket_server::start() {
   listening_ = true;
   log::info("server", "listening", {{"socket", path_}});
   accept();
+  sweep();
+}
+
+void socket_server::sweep() {
+  // Once a second: the stalled requests and idle clients (client_connection::close_if_stalled).
+  // One timer for all clients, rather than one per client on the hot path.
+  sweep_timer_.expires_after(std::chrono::seconds(1));
+  sweep_timer_.async_wait([this](const error_code& ec) {
+    if (ec || !listening_) return;
+    auto now = std::chrono::steady_clock::now();
+    for (auto& weak : clients_)
+      if (auto client = weak.lock()) client->close_if_stalled(now);
+    sweep();
+  });
 }
 
 void socket_server::stop() {
   if (!listening_) return;
   listening_ = false;
+  sweep_timer_.cancel();
   error_code ignored;
   acceptor_.close(ignored);
   ::unlink(path_.c_str());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <memory>
 #include <string>
@@ -30,12 +31,14 @@ public:
 private:
   void accept();
   void track(const std::shared_ptr<client_connection>& client);
+  void sweep();
 
   daemon_context& ctx_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   std::string path_;
   bool listening_ = false;
   std::vector<std::weak_ptr<client_connection>> clients_; ///< pruned as it grows
+  boost::asio::steady_timer sweep_timer_;
 };
 
 } // namespace baton

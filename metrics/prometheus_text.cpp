@@ -44,8 +44,8 @@ std::string render_prometheus(const request_metrics& requests,
       auto n = requests.requests(f, r);
       if (n == 0 && r != 0)
         continue; // keep the exposition short: every family shows ok, other results once seen
-      e.sample("baton_requests_total{family=\"" + families[f] + "\",result=\"" +
-                   result_name(r) + "\"}",
+      e.sample("baton_requests_total{family=\"" + families[f] + "\",result=\"" + result_name(r) +
+                   "\"}",
                n);
     }
 
@@ -80,8 +80,18 @@ std::string render_prometheus(const request_metrics& requests,
         static_cast<double>(requests.connected_clients.load()));
   counter("baton_accepted_clients_total", "Local API connections accepted.",
           load(requests.accepted_clients));
-  counter("baton_rejected_clients_total", "Local API connections refused over max_clients.",
+  counter("baton_rejected_clients_total",
+          "Local API connections refused over max_clients or max_clients_per_uid.",
           load(requests.rejected_clients));
+  counter("baton_slow_clients_closed_total",
+          "Connections closed for a request not finished within socket.request_timeout_ms.",
+          load(requests.slow_clients_closed));
+  counter("baton_idle_clients_closed_total",
+          "Connections closed after socket.idle_timeout_ms without a request.",
+          load(requests.idle_clients_closed));
+  counter("baton_buffer_cap_closed_total",
+          "Connections closed because all clients' buffers passed socket.max_buffered_bytes.",
+          load(requests.buffer_cap_closed));
   counter("baton_pushes_total", "Push events sent to local clients (WATCH, lost leases).",
           load(requests.pushes_sent));
   counter("baton_protocol_errors_total", "Connections closed for malformed or oversized requests.",

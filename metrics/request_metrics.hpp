@@ -51,8 +51,11 @@ public:
   std::atomic<std::int64_t> connected_clients{0};
   std::atomic<std::uint64_t> accepted_clients{0};
   std::atomic<std::uint64_t> protocol_errors{0};
-  std::atomic<std::uint64_t> rejected_clients{0}; ///< over max_clients
-  std::atomic<std::uint64_t> pushes_sent{0};      ///< push events written to clients
+  std::atomic<std::uint64_t> rejected_clients{0};    ///< over max_clients or max_clients_per_uid
+  std::atomic<std::uint64_t> slow_clients_closed{0}; ///< a request not finished in time
+  std::atomic<std::uint64_t> idle_clients_closed{0};
+  std::atomic<std::uint64_t> buffer_cap_closed{0}; ///< over socket.max_buffered_bytes
+  std::atomic<std::uint64_t> pushes_sent{0};       ///< push events written to clients
 
 private:
   struct family_slot {

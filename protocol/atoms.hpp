@@ -36,7 +36,8 @@ using hook = caf::atom_constant<caf::atom("hook")>;
 /// Read a secret from Redis into the cache; `id` (0: nobody waits) comes back in the news:
 /// (load, name, id).
 using load = caf::atom_constant<caf::atom("sload")>;
-/// A payload of the secrets' announcement channel ("changed <name> <epoch>"): (announce, text).
+/// A payload of the secrets' announcement channel ("changed <name> <epoch> <incarnation>"):
+/// (announce, text).
 using announce = caf::atom_constant<caf::atom("announce")>;
 /// Reload every cached secret (announcements may have been missed): (reload_all).
 using reload_all = caf::atom_constant<caf::atom("reloadall")>;

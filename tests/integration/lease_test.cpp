@@ -355,7 +355,7 @@ TEST_CASE("SIGTERM: a KEEP lease ends after its holder's notice, not at once nor
   auto after = granted_at - t;
   INFO("granted " << std::chrono::duration_cast<std::chrono::milliseconds>(after).count()
                   << " ms after SIGTERM");
-  CHECK(after >= 900ms);  // the notice: 60 s / 10, at most 1 s
+  CHECK(after >= 900ms); // the notice: 60 s / 10, at most 1 s
   CHECK(after < 4000ms); // not the 60 s TTL
 }
 
@@ -488,4 +488,18 @@ TEST_CASE("WAIT: a waiter that hangs up is dropped and takes nothing") {
   holder.call({"LEASE", "RELEASE", "job", std::to_string(field(held, "token"))});
   resp_client other(a.socket_path());
   CHECK(granted(other.call({"LEASE", "ACQUIRE", "job", "1000"})));
+}
+
+TEST_CASE("WAIT 0 and TIMEOUT 0 try once: a free lease or group is taken, a held one is DENIED") {
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+  resp_client c(a.socket_path()), other(a.socket_path());
+  // Before, a free lease answered "DENIED ... held by node  under token 0" without asking.
+  auto token = field(c.call({"LEASE", "ACQUIRE", "x", "5000", "WAIT", "0"}), "token");
+  CHECK(token > 0);
+  auto denied = other.call({"LEASE", "ACQUIRE", "x", "5000", "WAIT", "0"});
+  CHECK(denied.str.rfind("DENIED lease 'x' is held by node a", 0) == 0);
+  CHECK(denied.str.find("under token " + std::to_string(token)) != std::string::npos);
+  CHECK(field(c.call({"ELECT", "JOIN", "g", "c-1", "TIMEOUT", "0"}), "term") > 0);
+  CHECK(other.call({"ELECT", "JOIN", "g", "c-2", "TIMEOUT", "0"}).str.rfind("DENIED", 0) == 0);
 }

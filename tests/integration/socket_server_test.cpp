@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "protocol/resp_client.hpp"
 #include "tests/support/test_batond.hpp"
@@ -15,6 +16,7 @@
 using namespace baton;
 using protocol::resp_client;
 using protocol::resp_value;
+using namespace std::chrono_literals;
 
 namespace {
 struct fixture {
@@ -233,4 +235,96 @@ TEST_CASE("a socket with a group is born owner-only and opened to the group once
   CHECK(S_ISSOCK(info.st_mode));
   CHECK((info.st_mode & 0777) == 0660);
   CHECK(info.st_gid == 0);
+}
+
+namespace {
+
+// A daemon with the socket's caps set low enough to reach in a test.
+struct capped {
+  test::test_redis redis;
+  test::temp_dir dir;
+  std::unique_ptr<test::test_batond> daemon;
+  explicit capped(const std::string& socket_yaml) {
+    std::ofstream(dir.file("c.yaml")) << "socket: {" << socket_yaml << "}\n";
+    daemon = std::make_unique<test::test_batond>(
+        redis.unix_url(), std::vector<std::string>{"--config", dir.file("c.yaml")});
+  }
+  std::string metrics() {
+    std::string body;
+    test::http_get(daemon->http_port(), "/metrics", &body);
+    return body;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a request trickled past request_timeout_ms is cut off, others are served") {
+  capped t("request_timeout_ms: 500");
+  resp_client slow(t.daemon->socket_path()), good(t.daemon->socket_path());
+  slow.send_raw("*2\r\n$4\r\nECHO\r\n$10\r\nhel"); // and then a byte now and then
+  for (int i = 0; i < 2; ++i) {                    // 400 ms: still within its time
+    std::this_thread::sleep_for(200ms);
+    slow.send_raw("l");
+    CHECK(good.call({"PING"}).str == "PONG");
+  }
+  // Its request began long ago: the daemon closes it at its next sweep (once a second).
+  CHECK(test::eventually([&] { return slow.closed_by_peer(); }, 5000));
+  CHECK(t.metrics().find("baton_slow_clients_closed_total 1") != std::string::npos);
+  // A client that finishes its requests in time, however many, is never cut off.
+  for (int i = 0; i < 20; ++i) {
+    good.send_raw("*1\r\n$4\r\n");
+    std::this_thread::sleep_for(50ms);
+    good.send_raw("PING\r\n");
+    CHECK(good.read().str == "PONG");
+  }
+}
+
+TEST_CASE("an idle client is closed after idle_timeout_ms, a watcher is not") {
+  capped t("idle_timeout_ms: 300");
+  resp_client idle(t.daemon->socket_path()), watcher(t.daemon->socket_path());
+  REQUIRE(watcher.call({"LEASE", "WATCH", "x"}).integer == 1);
+  CHECK(test::eventually([&] { return idle.closed_by_peer(); }, 5000));
+  std::this_thread::sleep_for(1500ms);
+  CHECK(watcher.call({"PING"}).elements.at(0).str == "pong"); // RESP2 watch mode's PING
+}
+
+TEST_CASE("one uid cannot take every connection: max_clients_per_uid") {
+  capped t("max_clients_per_uid: 3");
+  std::vector<std::unique_ptr<resp_client>> mine;
+  mine.push_back(std::make_unique<resp_client>(t.daemon->socket_path()));
+  // The start-up check's connection is gone once this one is the only client.
+  REQUIRE(test::eventually([&] {
+    return mine[0]->call({"INFO", "clients"}).str.find("connected_clients:1\r") !=
+           std::string::npos;
+  }));
+  for (int i = 1; i < 3; ++i) {
+    mine.push_back(std::make_unique<resp_client>(t.daemon->socket_path()));
+    CHECK(mine.back()->call({"PING"}).str == "PONG");
+  }
+  resp_client fourth(t.daemon->socket_path());
+  CHECK(fourth.read().str == "ERR max number of clients for uid 0 reached "
+                             "(socket.max_clients_per_uid)");
+  CHECK(fourth.closed_by_peer());
+  mine.pop_back(); // one leaves: another may come
+  CHECK(test::eventually([&] {
+    resp_client again(t.daemon->socket_path());
+    return again.call({"PING"}).str == "PONG";
+  }));
+}
+
+TEST_CASE("clients' buffers together are capped: the one that grows past is closed") {
+  capped t("max_buffered_bytes: 1048576");
+  resp_client good(t.daemon->socket_path());
+  std::vector<std::unique_ptr<resp_client>> hoarders;
+  // Each sends most of a 600 KiB argument and holds it: the second takes all past 1 MiB.
+  for (int i = 0; i < 2; ++i) {
+    hoarders.push_back(std::make_unique<resp_client>(t.daemon->socket_path()));
+    hoarders.back()->send_raw("*2\r\n$4\r\nECHO\r\n$614400\r\n" + std::string(600000, 'h'));
+  }
+  CHECK(test::eventually([&] { return hoarders[1]->closed_by_peer(); }, 5000));
+  CHECK(good.call({"PING"}).str == "PONG");
+  CHECK(t.metrics().find("baton_buffer_cap_closed_total 1") != std::string::npos);
+  // The first finishes its request and is answered.
+  hoarders[0]->send_raw(std::string(14400, 'h') + "\r\n");
+  CHECK(hoarders[0]->read().str.size() == 614400);
 }

@@ -95,9 +95,9 @@ TEST_CASE("a SESSION RESUME that Redis runs after the budget can be sent again f
   test::test_redis redis;
   test::temp_dir dir;
   std::ofstream(dir.file("k.hex")) << std::string(64, 'a') << "\n";
-  std::ofstream(dir.file("s.yaml")) << "redis: {call_timeout_ms: 100}\n"
-                                    << "secrets:\n  keks:\n    - {id: k1, file: "
-                                    << dir.file("k.hex") << "}\n";
+  std::ofstream(dir.file("s.yaml"))
+      << "redis: {call_timeout_ms: 100}\n"
+      << "secrets:\n  keks:\n    - {id: k1, file: " << dir.file("k.hex") << "}\n";
   test::test_batond a(redis.unix_url(), {"--node-id", "a", "--config", dir.file("s.yaml")});
   test::test_batond b(redis.unix_url(), {"--node-id", "b", "--config", dir.file("s.yaml")});
   resp_client ca(a.socket_path()), cb(b.socket_path());

@@ -68,7 +68,7 @@ TEST_CASE_METHOD(secret_fixture,
 }
 
 TEST_CASE_METHOD(secret_fixture,
-                 "a record keeps its first incarnation; after Redis lost it, it takes a new one") {
+                 "a record keeps its first incarnation, and takes a new one after Redis lost it") {
   protocol::resp_client events(redis.socket_path());
   events.call({"SUBSCRIBE", channel});
   REQUIRE(begin("100", "0", "0", "first").elements.at(0).str == "fresh");
