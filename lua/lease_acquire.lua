@@ -6,7 +6,10 @@
 -- is lost uncleanly), ARGV[7] token floor (highest token the caller has seen, or 0),
 -- ARGV[8] watch channel of this name: a new grant is announced there as
 -- "acquired <token> <ttl_ms> <node> <meta>" for daemons whose clients LEASE WATCH it
--- (publishing to a channel nobody listens to costs Redis a hash lookup)
+-- (publishing to a channel nobody listens to costs Redis a hash lookup), ARGV[9] the request's
+-- id (optional): the grant remembers which request of its owner it answers, so that the
+-- abandon of an earlier request whose answer came too late (lua/lease_abandon.lua) cannot
+-- take a later grant of the same owner
 --
 -- Tokens strictly increase per name, also after Redis lost the fence key (restart without
 -- persistence, failover): a token is at least Redis TIME in microseconds, an epoch that a
@@ -26,7 +29,8 @@ if current[1] then
   local valid_until = tonumber(current[3])
   if current[1] == ARGV[1] and now < valid_until then
     -- The same owner asks again (a retry after a lost reply): it still holds the lease.
-    redis.call('HSET', KEYS[1], 'valid_until', string.format('%d', now + ttl * 1000))
+    redis.call('HSET', KEYS[1], 'valid_until', string.format('%d', now + ttl * 1000), 'req',
+               ARGV[9] or '')
     redis.call('PEXPIRE', KEYS[1], ttl + lock_delay)
     return {1, tonumber(current[2]), ttl, 'held'}
   end
@@ -47,7 +51,7 @@ redis.call('SET', KEYS[2], token_text, 'PX', 30 * 24 * 3600 * 1000)
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', token_text,
            'valid_until', string.format('%d', now + ttl * 1000), 'node', ARGV[3],
            'client', ARGV[4], 'meta', ARGV[5], 'acquired_at', string.format('%d', now),
-           'lock_delay', ARGV[6])
+           'lock_delay', ARGV[6], 'req', ARGV[9] or '')
 redis.call('PEXPIRE', KEYS[1], ttl + lock_delay)
 if ARGV[8] and ARGV[8] ~= '' then
   redis.call('PUBLISH', ARGV[8], 'acquired ' .. token_text .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] ..

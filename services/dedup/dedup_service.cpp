@@ -63,15 +63,17 @@ void dedup_service::claim(const std::string& key, milliseconds ttl, std::uint64_
                           const caller& who, dedup_callback<claim_state> done) {
   auto owner = owner_for(connection);
   auto lapses = std::chrono::steady_clock::now() + ttl;
-  redis_.run_script("dedup_claim", {redis_key(key)}, {owner, std::to_string(ttl.count())},
-                    [this, key, owner, connection, uid = who.uid, lapses,
+  auto request_id = std::to_string(++request_sequence_);
+  redis_.run_script("dedup_claim", {redis_key(key)},
+                    {owner, std::to_string(ttl.count()), request_id},
+                    [this, key, owner, request_id, connection, uid = who.uid, lapses,
                      done = std::move(done)](redis_reply reply) {
                       // No answer in time: the claim may stand in Redis with nobody to finish
                       // it, and every retry would hear `pending` until its TTL. Release it (by
                       // this request's owner id, on the same connection, so after the claim)
                       // and say that nothing was claimed.
                       if (reply.is_unavailable())
-                        return release_unanswered(key, owner, reply.str, done);
+                        return release_unanswered(key, owner, request_id, reply.str, done);
                       auto state = read_state(reply);
                       if (state && std::holds_alternative<claim_fresh>(*state)) {
                         forget(key); // an earlier claim of ours that ran out
@@ -84,14 +86,14 @@ void dedup_service::claim(const std::string& key, milliseconds ttl, std::uint64_
 }
 
 void dedup_service::release_unanswered(const std::string& key, const std::string& owner,
-                                       const std::string& why,
+                                       const std::string& request_id, const std::string& why,
                                        const dedup_callback<claim_state>& done) {
   if (auto it = claims_.find(key); it != claims_.end() && it->second.owner == owner)
     return done(
         fail(error_code::unavailable, "redis did not answer in time (" + why +
                                           "); this connection's earlier claim on the key stands"));
-  cleanups_.run("dedup-release " + owner + " " + key, "dedup_release", {redis_key(key)}, {owner},
-                [why, done](const redis_reply& r) {
+  cleanups_.run("dedup-release " + request_id, "dedup_release", {redis_key(key)},
+                {owner, request_id}, [why, done](const redis_reply& r) {
                   done(fail(error_code::unavailable,
                             "redis did not answer in time (" + why + "); nothing is claimed: " +
                                 (r.kind == reply_kind::integer

@@ -79,7 +79,9 @@ private:
   void sweep_lapsed();
 
   void release_unanswered(const std::string& key, const std::string& owner,
-                          const std::string& why, const dedup_callback<claim_state>& done);
+                          const std::string& request_id, const std::string& why,
+                          const dedup_callback<claim_state>& done);
+  std::uint64_t request_sequence_ = 0; ///< ids of this daemon run's claims
 
   redis_link::redis_pool& redis_;
   dedup_settings settings_;

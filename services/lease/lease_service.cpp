@@ -150,13 +150,16 @@ void lease_service::attempt(acquire_request request, lease_callback<lease_grant>
                                    request.meta,
                                    std::to_string(settings_.lock_delay.count()),
                                    std::to_string(floor),
-                                   watch_channel(settings_.prefix, request.name)};
+                                   watch_channel(settings_.prefix, request.name),
+                                   std::to_string(++request_sequence_)};
   auto sent = clock::now();
   redis_.run_script(
       "lease_acquire", {keys.lease, keys.fence}, args,
-      [this, request = std::move(request), owner, sent, done = std::move(done)](redis_reply reply) {
+      [this, request = std::move(request), owner, request_id = args.back(), sent,
+       done = std::move(done)](redis_reply reply) {
         // No answer in time: Redis may have granted it or not. Resolve that before answering.
-        if (reply.is_unavailable()) return resolve_unanswered(request, owner, reply, done);
+        if (reply.is_unavailable())
+          return resolve_unanswered(request, owner, request_id, reply, done);
         if (!is_status_array(reply, 3)) return done(unexpected(reply));
         if (reply.elements[0].integer == 0) {
           if (reply.elements.size() < 7) return done(unexpected(reply));

@@ -192,8 +192,9 @@ private:
   /// abandoned (lua/lease_abandon.lua), unless the connection held the lease already (a
   /// re-acquire: its earlier grant stands). An abandon that fails is retried until it lands.
   void resolve_unanswered(const acquire_request& request, const std::string& owner,
-                          const redis_link::redis_reply& reply,
+                          const std::string& request_id, const redis_link::redis_reply& reply,
                           const lease_callback<lease_grant>& done);
+  std::uint64_t request_sequence_ = 0; ///< ids of this daemon run's acquisitions
   redis_link::cleanup_retrier cleanups_;
 
   void scan_step(std::shared_ptr<struct list_scan> scan);

@@ -15,23 +15,25 @@ using redis_link::redis_reply;
 using redis_link::reply_kind;
 
 void lease_service::resolve_unanswered(const acquire_request& request, const std::string& owner,
-                                       const redis_reply& reply,
+                                       const std::string& request_id, const redis_reply& reply,
                                        const lease_callback<lease_grant>& done) {
   auto why = reply.str.empty() ? std::string("no answer in time") : reply.str;
   if (auto it = held_.find(request.name);
       it != held_.end() && it->second.connection == request.connection) {
     // A re-acquire: the earlier grant stands, whatever this one did (Redis never shortens it).
-    return done(fail(error_code::unavailable,
-                     "redis did not answer in time (" + why +
-                         "); the lease is still yours under token " +
-                         std::to_string(it->second.token) + " until its earlier end"));
+    return done(fail(error_code::unavailable, "redis did not answer in time (" + why +
+                                                  "); the lease is still yours under token " +
+                                                  std::to_string(it->second.token) +
+                                                  " until its earlier end"));
   }
   auto name = request.name;
   // Sent from the reply's callback, so on the same Redis connection as the acquire
   // (redis_pool keeps a client's calls together): Redis runs it after the acquire.
-  cleanups_.run("lease-abandon " + owner + " " + name, "lease_abandon",
+  // The request's id, not only its owner: a stale abandon retried later must not take a
+  // grant the same connection got since (the chaos harness's lease checker caught that).
+  cleanups_.run("lease-abandon " + request_id, "lease_abandon",
                 {keys_for(settings_.prefix, name).lease},
-                {owner, events_channel(settings_.prefix), name},
+                {owner, events_channel(settings_.prefix), name, request_id},
                 [this, name, why, done](const redis_reply& r) {
                   bool landed = r.kind == reply_kind::integer;
                   if (landed && r.integer > 0) {

@@ -70,6 +70,19 @@ TEST_CASE_METHOD(dedup_fixture, "release frees only its owner's pending claim") 
   CHECK(status(claim("c:1:1")) == "done");
 }
 
+TEST_CASE_METHOD(dedup_fixture, "a release for one request leaves a later claim of its owner") {
+  auto claim_as = [&](const std::string& owner, const std::string& request) {
+    return lua.run("dedup_claim", {key}, {owner, "5000", request});
+  };
+  REQUIRE(status(claim_as("a:1:1", "4")) == "new");
+  CHECK(lua.run("dedup_release", {key}, {"a:1:1", "3"}).integer == 0); // an older request's
+  CHECK(lua.call({"HGET", key, "state"}).str == "pending");
+  CHECK(lua.run("dedup_release", {key}, {"a:1:1", "4"}).integer == 1);
+  // Without a request id (the connection closed), any claim of the owner goes.
+  REQUIRE(status(claim_as("a:1:1", "5")) == "new");
+  CHECK(lua.run("dedup_release", {key}, {"a:1:1"}).integer == 1);
+}
+
 TEST_CASE_METHOD(dedup_fixture, "a result arriving after the claim ran out is still stored") {
   REQUIRE(status(claim("a:1:1", "20")) == "new");
   REQUIRE(test::eventually([&] { return lua.call({"EXISTS", key}).integer == 0; }, 2000));

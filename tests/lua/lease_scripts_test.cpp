@@ -250,18 +250,37 @@ TEST_CASE_METHOD(lease_fixture, "a new grant is announced on the name's watch ch
         "acquired " + std::to_string(token_of(second)) + " 5000 node-b meta of b");
 }
 
-TEST_CASE_METHOD(lease_fixture, "abandon releases a grant only for the owner that asked") {
-  auto abandon = [&](const std::string& owner) {
-    return lua.run("lease_abandon", {lease_key}, {owner, "baton:lease-events", "jobs"});
+TEST_CASE_METHOD(lease_fixture, "abandon releases a grant only for the request that asked") {
+  auto acquire_as = [&](const std::string& owner, const std::string& request) {
+    return lua.run(
+        "lease_acquire", {lease_key, fence_key},
+        {owner, "5000", "node-" + owner, "client", "meta", "0", "0", watch_channel, request});
   };
-  CHECK(abandon("a").integer == 0); // nothing held: nothing to do, and still safe
-  auto granted = acquire("a", 5000);
-  auto token = granted.elements.at(1).integer;
-  CHECK(abandon("b").integer == 0); // another owner's grant stays
+  auto abandon = [&](const std::string& owner, const std::string& request) {
+    return lua.run("lease_abandon", {lease_key}, {owner, "baton:lease-events", "jobs", request});
+  };
+  CHECK(abandon("a", "1").integer == 0); // nothing held: nothing to do, and still safe
+  auto token = acquire_as("a", "1").elements.at(1).integer;
+  CHECK(abandon("b", "1").integer == 0); // another owner's grant stays
+  CHECK(abandon("a", "2").integer == 0); // and another request's
   CHECK(redis.cli({"HGET", lease_key, "owner"}) == "a");
-  CHECK(abandon("a").integer == token);
+  CHECK(abandon("a", "1").integer == token);
   CHECK(redis.cli({"EXISTS", lease_key}) == "0");
   // The name is free at once (no lock-delay), and tokens still grow.
-  auto next = acquire("b", 5000);
-  CHECK(next.elements.at(1).integer > token);
+  auto next = acquire_as("b", "7").elements.at(1).integer;
+  CHECK(next > token);
+  // The chaos harness's case: request 8 of owner c timed out and its abandon waited; c asked
+  // again (request 9) and was granted. The late abandon of request 8 must not take it.
+  REQUIRE(lua.run("lease_release", {lease_key},
+                  {"b", std::to_string(next), "baton:lease-events", "jobs"})
+              .elements.at(0)
+              .integer == 1);
+  auto granted = acquire_as("c", "9").elements.at(1).integer;
+  CHECK(abandon("c", "8").integer == 0);
+  CHECK(redis.cli({"HGET", lease_key, "token"}) == std::to_string(granted));
+  // A request asked again while its first grant stands is the newest: it is what an abandon of
+  // the newest request gives up.
+  acquire_as("c", "10");
+  CHECK(abandon("c", "9").integer == 0);
+  CHECK(abandon("c", "10").integer == granted);
 }
