@@ -32,10 +32,16 @@ client_connection::client_connection(daemon_context& ctx, socket_type socket)
 client_connection::~client_connection() {
   ctx_.requests.connected_clients.fetch_sub(1, std::memory_order_relaxed);
   ctx_.buffered_bytes -= accounted_;
-  if (counted_uid_) {
-    auto it = ctx_.clients_per_uid.find(peer_.uid);
-    if (it != ctx_.clients_per_uid.end() && --it->second == 0) ctx_.clients_per_uid.erase(it);
-  }
+  uncount_uid();
+}
+
+void client_connection::uncount_uid() {
+  // At close, not at destruction: a closed connection kept alive by callbacks still on their
+  // way must not keep its app from reconnecting.
+  if (!counted_uid_) return;
+  counted_uid_ = false;
+  auto it = ctx_.clients_per_uid.find(peer_.uid);
+  if (it != ctx_.clients_per_uid.end() && --it->second == 0) ctx_.clients_per_uid.erase(it);
 }
 
 void client_connection::start() {
@@ -63,15 +69,27 @@ bool client_connection::account() {
   auto now = input_.size() + output_.size() + writing_.size();
   ctx_.buffered_bytes = ctx_.buffered_bytes - accounted_ + now;
   accounted_ = now;
+  ctx_.requests.buffered_bytes.store(static_cast<std::int64_t>(ctx_.buffered_bytes),
+                                     std::memory_order_relaxed);
   return ctx_.buffered_bytes <= ctx_.cfg.socket.max_buffered_bytes;
 }
 
-void client_connection::close_over_budget(const char* what) {
+void client_connection::shed() {
+  // The largest holder, not the client that happened to cross the line: a few hoarders must
+  // not get every well-behaved client closed in their place.
+  while (ctx_.buffered_bytes > ctx_.cfg.socket.max_buffered_bytes && ctx_.close_largest_client &&
+         ctx_.close_largest_client()) {
+  }
+}
+
+void client_connection::close_over_budget() {
+  if (closed_) return;
   ctx_.requests.buffer_cap_closed.fetch_add(1, std::memory_order_relaxed);
-  log::warn("server", "closing the client whose buffer took all clients past max_buffered_bytes",
+  log::warn("server",
+            "closing the client that holds the most while all clients are past "
+            "max_buffered_bytes",
             {{"client", std::to_string(id_)},
              {"peer", peer_.describe()},
-             {"growing", what},
              {"its_bytes", std::to_string(accounted_)},
              {"all_bytes", std::to_string(ctx_.buffered_bytes)}});
   close();
@@ -122,7 +140,8 @@ void client_connection::on_read(const error_code& ec, std::size_t bytes) {
   }
   input_.append(read_buffer_.data(), bytes);
   last_activity_ = clock::now();
-  if (!account()) return close_over_budget("a request");
+  if (!account()) shed();
+  if (closed_) return;
   process_input();
 }
 
@@ -166,7 +185,7 @@ void client_connection::process_input() {
         offset > 0 || partial_since_ == clock::time_point{} ? clock::now() : partial_since_;
   else
     partial_since_ = {};
-  if (!closed_) account();
+  if (!closed_ && !account()) shed();
   processing_ = false;
   if (protocol_error)
     flush_ready_replies();
@@ -218,7 +237,8 @@ void client_connection::push(std::string encoded) {
   }
   // Between whole replies: output_ only ever holds complete replies and pushes.
   output_ += encoded;
-  if (!account()) return close_over_budget("unread pushes");
+  if (!account()) shed();
+  if (closed_) return;
   ctx_.requests.pushes_sent.fetch_add(1, std::memory_order_relaxed);
   write();
 }
@@ -232,7 +252,10 @@ void client_connection::flush_ready_replies() {
     moved = true;
   }
   if (moved) {
-    account(); // replies are bounded per client (reading pauses at output_high_water)
+    // Mid-request (processing_), the request's own bytes are still counted and about to go:
+    // process_input sheds once they are gone.
+    if (!account() && !processing_) shed();
+    if (closed_) return;
     write();
   }
   if (close_after_flush_ && slots_.empty() && output_.empty() && !write_in_flight_) {
@@ -276,6 +299,9 @@ void client_connection::close() {
   output_.clear(); // writing_ may still be on its way out: the write's handler lets it go
   ctx_.buffered_bytes -= accounted_;
   accounted_ = 0;
+  ctx_.requests.buffered_bytes.store(static_cast<std::int64_t>(ctx_.buffered_bytes),
+                                     std::memory_order_relaxed);
+  uncount_uid();
   // What the client held through this connection is given back at once (leases included).
   for (const auto& closed : ctx_.on_client_closed)
     closed(id_);

@@ -38,6 +38,10 @@ public:
   /// socket.idle_timeout_ms (if set; not while it watches or waits for replies). True if it
   /// closed it. socket_server calls it once a second.
   bool close_if_stalled(clock::time_point now);
+  /// What this connection holds in partial requests and unsent replies and pushes.
+  std::size_t buffered() const { return accounted_; }
+  /// Closes it for holding the most when all clients together were past the cap.
+  void close_over_budget();
 
   // -- what command handlers read and change ---------------------------------
   std::uint64_t id() const { return id_; }
@@ -88,7 +92,9 @@ private:
   /// Keeps ctx.buffered_bytes in step with what this connection holds; false when all
   /// clients together are past socket.max_buffered_bytes (the caller closes this one).
   bool account();
-  void close_over_budget(const char* what);
+  /// Past the cap: the client holding the most goes (which may be this one), until under.
+  void shed();
+  void uncount_uid();
 
   daemon_context& ctx_;
   socket_type socket_;

@@ -77,6 +77,9 @@ struct daemon_context {
   // What all clients hold, for the caps in socket_config (I/O thread only).
   std::size_t buffered_bytes = 0; ///< partial requests and unsent replies and pushes
   std::unordered_map<uid_t, std::size_t> clients_per_uid;
+  /// Closes the client that holds the most buffered bytes (socket_server sets it); false if
+  /// there was none to close.
+  std::function<bool()> close_largest_client;
   std::atomic<std::uint64_t> commands_processed{0};
 
   /// Ready for traffic: Redis reachable and not draining (/readyz, INFO).

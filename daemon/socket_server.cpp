@@ -112,6 +112,16 @@ void socket_server::start() {
   acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error("cannot listen on socket '" + path_ + "': " + ec.message());
   listening_ = true;
+  ctx_.close_largest_client = [this] {
+    std::shared_ptr<client_connection> largest;
+    for (auto& weak : clients_)
+      if (auto c = weak.lock(); c && !c->is_closed() && c->buffered() > 0 &&
+                                (!largest || c->buffered() > largest->buffered()))
+        largest = c;
+    if (!largest) return false;
+    largest->close_over_budget();
+    return true;
+  };
   log::info("server", "listening", {{"socket", path_}});
   accept();
   sweep();
@@ -133,6 +143,7 @@ void socket_server::sweep() {
 void socket_server::stop() {
   if (!listening_) return;
   listening_ = false;
+  ctx_.close_largest_client = nullptr;
   sweep_timer_.cancel();
   error_code ignored;
   acceptor_.close(ignored);

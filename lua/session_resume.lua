@@ -8,11 +8,14 @@
 -- finds its own nonce in place, and is answered again, without a change, within ARGV[7] ms of
 -- the first and while nothing newer (a resume, a handoff) replaced it.
 -- KEYS[1] session hash; ARGV[1] token epoch, ARGV[2] token nonce, ARGV[3] resuming node,
--- ARGV[4] next nonce, ARGV[5] events channel, ARGV[6] session id, ARGV[7] repeat window ms
--- Reply: {1, epoch, field, value, ...} or {0, "gone"|"used"}
+-- ARGV[4] next nonce, ARGV[5] events channel, ARGV[6] session id, ARGV[7] repeat window ms,
+-- ARGV[8] the resuming caller's uid: only the uid that opened the session may resume it, even
+-- with its token (checked before anything changes, so a refused resume spends nothing)
+-- Reply: {1, epoch, field, value, ...} or {0, "gone"|"used"|"noperm"}
 local s = redis.call('HMGET', KEYS[1], 'token_epoch', 'nonce', 'owner', 'epoch', 'ttl',
-                    'prev_token_epoch', 'prev_nonce', 'resumed_with', 'resumed_at')
+                    'prev_token_epoch', 'prev_nonce', 'resumed_with', 'resumed_at', 'uid')
 if not s[1] then return {0, 'gone'} end
+if s[10] and ARGV[8] and s[10] ~= ARGV[8] then return {0, 'noperm'} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local presented = ARGV[1] .. '.' .. ARGV[2]

@@ -89,6 +89,9 @@ std::string render_prometheus(const request_metrics& requests,
   counter("baton_idle_clients_closed_total",
           "Connections closed after socket.idle_timeout_ms without a request.",
           load(requests.idle_clients_closed));
+  gauge("baton_buffered_bytes",
+        "Partial requests and unsent replies and pushes of all local clients, in bytes.",
+        static_cast<double>(requests.buffered_bytes.load()));
   counter("baton_buffer_cap_closed_total",
           "Connections closed because all clients' buffers passed socket.max_buffered_bytes.",
           load(requests.buffer_cap_closed));

@@ -55,6 +55,7 @@ public:
   std::atomic<std::uint64_t> slow_clients_closed{0}; ///< a request not finished in time
   std::atomic<std::uint64_t> idle_clients_closed{0};
   std::atomic<std::uint64_t> buffer_cap_closed{0}; ///< over socket.max_buffered_bytes
+  std::atomic<std::int64_t> buffered_bytes{0};     ///< what all clients hold now
   std::atomic<std::uint64_t> pushes_sent{0};       ///< push events written to clients
 
 private:

@@ -119,7 +119,7 @@ void run_elect_command(const protocol::command_spec& spec, std::vector<std::stri
       return conn.fail(ticket, error_code::notheld,
                        "this connection does not lead group '" + group + "'");
     return leases.release(lease_name(group), *token, ctx.access.caller_for(conn.peer()), false,
-                          reply_with<lease::released>(self, ticket, write_ok));
+                          conn.id(), reply_with<lease::released>(self, ticket, write_ok));
   }
   default:
     return fail("internal error: not an elect command");

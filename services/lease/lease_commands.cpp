@@ -154,7 +154,7 @@ void run_lease_command(const protocol::command_spec& spec, std::vector<std::stri
       return fail(protocol::error_text(protocol::error_code::noperm,
                                        conn.peer().describe() +
                                            " may not release with FORCE: it needs an admin group"));
-    return leases.release(name, number, who, force,
+    return leases.release(name, number, who, force, conn.id(),
                           reply_with<lease::released>(self, ticket, write_ok));
   }
   case protocol::command_id::lease_list:

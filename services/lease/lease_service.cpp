@@ -258,7 +258,7 @@ void lease_service::renew(const std::string& name, std::int64_t token,
 }
 
 void lease_service::release(const std::string& name, std::int64_t token, const caller& who,
-                            bool force, lease_callback<released> done) {
+                            bool force, std::uint64_t connection, lease_callback<released> done) {
   if (auto problem = check_name(name, settings_.max_name_length); !problem.empty())
     return done(fail(error_code::err, problem));
   auto it = held_.find(name);
@@ -273,11 +273,25 @@ void lease_service::release(const std::string& name, std::int64_t token, const c
     return done(fail(error_code::notheld, "this node holds no lease '" + name + "' under token " +
                                               std::to_string(token)));
   }
+  // Released by another connection than the holder's (an admin's FORCE, a pooled connection
+  // of the same app): the holder hears `lost`, as when its lease lapses, and does not go on
+  // believing it holds a lease someone else may take now.
+  bool holder_elsewhere = it->second.connection != connection;
   send_release(name, it->second.owner, token,
-               [this, name, token, done = std::move(done)](redis_reply reply) {
+               [this, name, token, holder_elsewhere, done = std::move(done)](redis_reply reply) {
+                 if (reply.is_unavailable())
+                   return done(fail(error_code::unknown,
+                                    "redis did not answer in time (" + reply.str +
+                                        "); the lease may be released or not: do not use it any "
+                                        "more, and RELEASE again (OK or LOST: released)"));
                  if (!is_status_array(reply, 2)) return done(unexpected(reply));
                  auto entry = held_.find(name);
-                 if (entry != held_.end() && entry->second.token == token) forget(name);
+                 if (entry != held_.end() && entry->second.token == token) {
+                   if (holder_elsewhere)
+                     mark_lost(name, token);
+                   else
+                     forget(name);
+                 }
                  if (reply.elements[0].integer == 0)
                    return done(fail(error_code::lost, "lease '" + name + "' was already lost: " +
                                                           reply.elements[1].str));

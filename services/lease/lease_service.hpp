@@ -97,9 +97,10 @@ public:
   /// `ttl` empty: the ttl it was acquired with. Only the holder's uid may renew (NOPERM).
   void renew(const std::string& name, std::int64_t token, std::optional<milliseconds> ttl,
              const caller& who, lease_callback<lease_grant> done);
-  /// Only the holder's uid may release, or an admin that says `force` (NOPERM).
+  /// Only the holder's uid may release, or an admin that says `force` (NOPERM). Released
+  /// from another `connection` than the holder's, the holder hears `lost`.
   void release(const std::string& name, std::int64_t token, const caller& who, bool force,
-               lease_callback<released> done);
+               std::uint64_t connection, lease_callback<released> done);
   /// The holder as `who` may see it (lease_holder::as_seen_by).
   void info(const std::string& name, const caller& who, lease_callback<lease_info> done);
   /// Names of leases held or in lock-delay, matching a glob pattern ("*" for all), sorted,

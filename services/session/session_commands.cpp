@@ -259,7 +259,7 @@ void run_session_command(const protocol::command_spec& spec, std::vector<std::st
   }
   if (id == command_id::session_resume) {
     if (args.size() != 3) return fail("ERR wrong number of arguments for 'session resume' command");
-    return service.resume(args[2], reply_with<session_view>(self, ticket, write_resumed));
+    return service.resume(args[2], who, reply_with<session_view>(self, ticket, write_resumed));
   }
   const auto& session_id = args[2];
   if (!is_session_id(session_id))

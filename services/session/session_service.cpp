@@ -337,7 +337,8 @@ void session_service::write_state_attempt(const std::string& id,
                     });
 }
 
-void session_service::resume(const std::string& token, session_callback<session_view> done) {
+void session_service::resume(const std::string& token, const caller& who,
+                             session_callback<session_view> done) {
   token_claims claims;
   std::string why;
   if (!check_token(keys_, token, claims, why)) return done(fail(error_code::refused, why));
@@ -352,7 +353,7 @@ void session_service::resume(const std::string& token, session_callback<session_
   redis_.run_script(
       "session_resume", {key(id)},
       {std::to_string(claims.epoch), claims.nonce, settings_.node_id, next, channel_, id,
-       std::to_string(repeat ? resume_repeat_window.count() : 0)},
+       std::to_string(repeat ? resume_repeat_window.count() : 0), std::to_string(who.uid)},
       [this, id, next, token, done = std::move(done)](redis_reply r) {
         if (r.is_unavailable()) {
           if (unanswered_resumes_.size() >= 10000) unanswered_resumes_.clear(); // bounded
@@ -365,6 +366,7 @@ void session_service::resume(const std::string& token, session_callback<session_
                                " s, and it is answered as the first was"));
         }
         if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
+        if (r.elements[0].integer != 1 && r.elements[1].str == "noperm") return done(not_yours());
         if (r.elements[0].integer != 1)
           return done(fail(error_code::refused,
                            r.elements[1].str == "gone"

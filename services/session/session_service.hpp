@@ -113,7 +113,7 @@ public:
   void write_state(const std::string& id, std::string state, const caller& who,
                    session_callback<session_state> done);
   /// The resumed session's view, with its state and its next resume token.
-  void resume(const std::string& token, session_callback<session_view> done);
+  void resume(const std::string& token, const caller& who, session_callback<session_view> done);
 
   /// The drain and adoption actors run in `system`, reaching Redis through `link`; the drain
   /// marks this node draining through the heartbeat actor `membership`.

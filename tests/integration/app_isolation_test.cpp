@@ -102,8 +102,15 @@ TEST_CASE("a lease is its holder's uid's: another app can neither renew nor rele
   CHECK(starts_with(root.call({"LEASE", "RELEASE", "job", t_text}),
                     "NOPERM lease 'job' is held by another user; only its holder's uid may renew "
                     "or release it (an admin may release it with FORCE)"));
+  a->call({"HELLO", "3"}); // the holder takes pushes: it must hear that its lease is gone
   CHECK(root.call({"LEASE", "RELEASE", "job", t_text, "FORCE"}).str == "OK");
   CHECK(root.call({"LEASE", "INFO", "job"}).kind == resp_value::type::null);
+  auto lost = a->read();
+  REQUIRE(lost.elements.size() >= 3);
+  CHECK(lost.elements[0].str == "lease");
+  CHECK(lost.elements[1].str == "lost");
+  CHECK(lost.elements[2].str == "job");
+  CHECK(starts_with(a->call({"LEASE", "RENEW", "job", t_text}), "LOST"));
 }
 
 TEST_CASE("the daemons' own lease names cannot be taken, renewed or released by an app") {
@@ -166,6 +173,9 @@ TEST_CASE("a session is its opener's uid's: every verb but RESUME refuses anothe
     CHECK(starts_with(refused, "NOPERM the session is another user's"));
   }
   CHECK(b->call({"SESSION", "LIST", "alice"}).elements.empty());
+  // Even with the token (had it leaked), another app cannot take the session over.
+  CHECK(starts_with(b->call({"SESSION", "RESUME", text_field(opened, "token")}),
+                    "NOPERM the session is another user's"));
   // Nothing changed: same state version, still open.
   CHECK(field(a2->call({"SESSION", "STATE", id}), "state_version") == 1);
   CHECK(text_field(a2->call({"SESSION", "GET", id}), "user") == "alice");

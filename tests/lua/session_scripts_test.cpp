@@ -151,7 +151,18 @@ TEST_CASE_METHOD(session_fixture, "a move sent again after its answer was lost l
         "fenced");
 }
 
-TEST_CASE_METHOD(session_fixture, "a resume sent again after its answer was lost is answered again") {
+TEST_CASE_METHOD(session_fixture, "only the opener's uid resumes, and a refusal spends nothing") {
+  open();
+  auto as = [&](const std::string& uid) {
+    return lua.run("session_resume", {key}, {"1", "n1", "b", "n2", channel, "s1", "0", uid});
+  };
+  CHECK(as("1001").elements.at(1).str == "noperm");
+  CHECK(field("nonce") == "n1"); // the token still works for its own app
+  CHECK(as("1000").elements.at(0).integer == 1);
+}
+
+TEST_CASE_METHOD(session_fixture,
+                 "a resume sent again after its answer was lost is answered again") {
   open();
   auto with_window = [&](const std::string& epoch, const std::string& nonce,
                          const std::string& node, const std::string& next) {

@@ -12,8 +12,18 @@
 
 namespace baton::test {
 
+namespace {
+
+// useradd, usermod and groupadd lock /etc/passwd and /etc/group, and fail rather than wait when
+// another holds the lock: tests that run at once (ctest -j) take turns through one file lock.
+void run_locked(const std::string& command) {
+  run_command("flock /tmp/baton-test-users.lock " + command);
+}
+
+} // namespace
+
 gid_t ensure_group(const std::string& name) {
-  if (!getgrnam(name.c_str())) run_command("groupadd --system " + name);
+  if (!getgrnam(name.c_str())) run_locked("groupadd --system " + name);
   const auto* gr = getgrnam(name.c_str());
   if (!gr) throw std::runtime_error("cannot create group " + name + " (the tests run as root)");
   return gr->gr_gid;
@@ -21,10 +31,10 @@ gid_t ensure_group(const std::string& name) {
 
 test_user ensure_user(const std::string& name, const std::string& group) {
   if (!getpwnam(name.c_str()))
-    run_command("useradd --system --no-create-home --shell /usr/sbin/nologin " + name);
+    run_locked("useradd --system --no-create-home --shell /usr/sbin/nologin " + name);
   if (!group.empty()) {
     ensure_group(group);
-    run_command("usermod -a -G " + group + " " + name);
+    run_locked("usermod -a -G " + group + " " + name);
   }
   const auto* pw = getpwnam(name.c_str());
   if (!pw) throw std::runtime_error("cannot create user " + name + " (the tests run as root)");

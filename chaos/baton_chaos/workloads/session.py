@@ -242,7 +242,17 @@ class _Client:
             async with op(self.h, self.process, WORKLOAD, "resume", node,
                           {"id": s.id, "token_id": token_id(s.token), "final": final},
                           definite_unavailable=False) as out:
-                r = as_map(await conn.call("SESSION", "RESUME", s.token, timeout=2.0))
+                reply = None
+                for attempt in range(2):
+                    try:
+                        reply = await conn.call("SESSION", "RESUME", s.token, timeout=2.0)
+                        break
+                    except ReplyError as e:
+                        # UNKNOWN: the resume may have happened. The same RESUME sent again to
+                        # the same node is answered as the first was (protocol/API.md).
+                        if e.code != "UNKNOWN" or attempt == 1:
+                            raise
+                r = as_map(reply)
                 out.value = {"owner": r["owner"], "epoch": int(r["epoch"]),
                              "seq": _seq_of(r.get("state")),
                              "state_version": int(r["state_version"]),
@@ -256,7 +266,7 @@ class _Client:
             raise
         except ReplyError as e:
             s.handed_off = False  # refused: the checker judges it; no resuming in a loop
-            if e.code == "UNAVAILABLE":
+            if e.code in ("UNAVAILABLE", "UNKNOWN"):
                 s.uncertain = True
                 self.h.event(self.process, WORKLOAD, "unknown-token", node, {"id": s.id})
             raise
