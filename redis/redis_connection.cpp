@@ -296,19 +296,24 @@ void redis_connection::on_deadline() {
     fail("no reply from redis for " + std::to_string(settings_.dead_connection.count()) + " ms");
     return;
   }
-  auto generation = generation_;
+  // Taken out first, answered after: an answer may send the next call at once (the abandon of
+  // a grant that came too late goes on this very connection), and a send while iterating
+  // pending_ invalidated the loop (the chaos harness's slow network crashed a daemon so).
+  std::vector<reply_callback> expired;
   for (auto& call : pending_) {
     if (call.done && call.deadline <= now) {
-      auto done = std::move(call.done);
+      expired.push_back(std::move(call.done));
       call.done = nullptr;
-      counters_.add(counters_.timeouts);
-      counters_.add(counters_.unavailable);
-      listener_.on_failure();
-      done(redis_reply::unavailable("redis did not answer within the time budget"));
-      if (generation != generation_) return;
     }
   }
-  arm_deadline_timer();
+  auto generation = generation_;
+  for (auto& done : expired) {
+    counters_.add(counters_.timeouts);
+    counters_.add(counters_.unavailable);
+    listener_.on_failure();
+    done(redis_reply::unavailable("redis did not answer within the time budget"));
+  }
+  if (generation == generation_ && state_ != state::stopped) arm_deadline_timer();
 }
 
 void redis_connection::fail(const std::string& reason) {
