@@ -9,7 +9,8 @@
 
 namespace baton::redis_link {
 
-/// {seconds, microseconds} as microseconds since the epoch; nullopt for any other shape.
+/// {seconds, microseconds} as microseconds since the epoch; nullopt for any other shape or
+/// for values no clock shows (negative, or seconds whose microseconds overflow 64 bits).
 std::optional<std::int64_t> read_redis_time_us(const redis_reply& r);
 
 } // namespace baton::redis_link
