@@ -22,14 +22,14 @@ nice -n 10 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/%/_fuzz}"
 # Replay first: every seed and regression input must pass before any new fuzzing.
 (cd "$build" && ctest --output-on-failure -L fuzz)
 
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 for target in "${targets[@]}"; do
   echo "== fuzzing $target for ${seconds}s"
   mkdir -p "$scratch/$target"
   # New inputs into the scratch corpus (first directory); the seeds are read from the second.
-  if ! "$build/${target}_fuzz" -max_total_time="$seconds" -print_final_stats=1 \
+  if ! "$build/fuzz/${target}_fuzz" -max_total_time="$seconds" -print_final_stats=1 \
       -artifact_prefix="$scratch/$target-" "$scratch/$target" "fuzz/corpus/$target" \
       >"$scratch/$target.log" 2>&1; then
     tail -n 60 "$scratch/$target.log"
