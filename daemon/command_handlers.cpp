@@ -7,6 +7,7 @@
 #include "daemon/connection_commands.hpp"
 #include "daemon/watch_commands.hpp"
 #include "protocol/reply_writer.hpp"
+#include "redis/redis_time.hpp"
 #include "services/dedup/dedup_commands.hpp"
 #include "services/lease/elect_commands.hpp"
 #include "services/lease/lease_commands.hpp"
@@ -47,12 +48,12 @@ void debug_rtt(const protocol::command_spec&, std::vector<std::string>&, client_
     protocol::reply_writer out(bytes, ticket.protocol);
     if (reply.is_unavailable()) {
       out.error("UNAVAILABLE " + reply.str);
-    } else if (reply.kind != redis_link::reply_kind::array || reply.elements.size() != 2) {
+    } else if (auto redis_time_us = redis_link::read_redis_time_us(reply); !redis_time_us) {
       out.error("ERR unexpected reply from redis: " + reply.str);
     } else {
       out.map(2);
       out.bulk("redis_time_us");
-      out.integer(reply.elements[0].integer * 1000000 + reply.elements[1].integer);
+      out.integer(*redis_time_us);
       out.bulk("round_trip_us");
       out.integer(micros);
     }

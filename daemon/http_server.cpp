@@ -13,6 +13,7 @@
 #include "build_info.hpp"
 #include "common/log.hpp"
 #include "daemon/config_loader.hpp"
+#include "daemon/http_request.hpp"
 
 namespace baton {
 namespace asio = boost::asio;
@@ -42,7 +43,7 @@ private:
   void read() {
     request_ = {};
     parser_.emplace();
-    parser_->body_limit(4096); // operators' GETs carry no body
+    limit_http_parser(*parser_);
     stream_.expires_after(std::chrono::seconds(10));
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](const error_code& ec, std::size_t) {
@@ -78,8 +79,8 @@ private:
 
   daemon_context& ctx_;
   beast::tcp_stream stream_;
-  beast::flat_buffer buffer_{8192};
-  std::optional<http::request_parser<http::string_body>> parser_;
+  beast::flat_buffer buffer_{http_buffer_limit};
+  std::optional<http_request_parser> parser_;
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
 };
@@ -87,16 +88,17 @@ private:
 } // namespace
 
 http_answer answer_http(daemon_context& ctx, const std::string& method, const std::string& target) {
-  if (method != "GET" && method != "HEAD") return {405, "text/plain", "only GET and HEAD\n"};
-  auto path = target.substr(0, target.find('?'));
-  if (path == "/metrics") {
+  auto endpoint = route_http(method, target);
+  if (endpoint == http_endpoint::method_not_allowed)
+    return {405, "text/plain", "only GET and HEAD\n"};
+  if (endpoint == http_endpoint::metrics) {
     metrics::process_facts facts{ctx.cfg.node_id, baton::version, ctx.start_unix_seconds,
                                  ctx.ready(), ctx.draining.load()};
     return {200, "text/plain; version=0.0.4; charset=utf-8",
             metrics::render_prometheus(ctx.requests, ctx.link, facts) + family_metrics(ctx)};
   }
-  if (path == "/healthz") return {200, "text/plain", "ok\n"};
-  if (path == "/readyz") {
+  if (endpoint == http_endpoint::healthz) return {200, "text/plain", "ok\n"};
+  if (endpoint == http_endpoint::readyz) {
     if (ctx.draining.load()) return {503, "text/plain", "not ready: draining\n"};
     auto status = ctx.redis.status();
     if (!status.reachable())

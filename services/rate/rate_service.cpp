@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "services/rate/rate_keys.hpp"
+#include "services/rate/rate_reply.hpp"
 #include "common/log.hpp"
 
 namespace baton::rate {
@@ -22,13 +23,6 @@ std::vector<std::string> policy_names(const std::vector<rate_policy>& policies) 
   for (const auto& p : policies)
     names.push_back(p.name);
   return names;
-}
-
-// The scripts' reply: {allowed, remaining, reset_ms, retry_after_ms, refusing window}.
-bool well_formed(const redis_reply& r) {
-  if (r.kind != reply_kind::array || r.elements.size() != 5) return false;
-  return std::all_of(r.elements.begin(), r.elements.end(),
-                     [](const redis_reply& e) { return e.kind == reply_kind::integer; });
 }
 
 } // namespace
@@ -122,21 +116,17 @@ void rate_service::check(const rate_policy& policy, const std::string& key, std:
   redis_.run_script(
       p.script, {state_key(p, key)}, args,
       [this, &p, key, cost, charge, sent = now, done = std::move(done)](redis_reply reply) {
-        if (!well_formed(reply)) {
+        rate_decision d;
+        if (!read_rate_reply(reply, d)) {
           auto why = reply.str.empty() ? std::string("unexpected reply from redis") : reply.str;
-          auto d = degrade(p, key, cost, charge, why);
-          settle(p, d, charge);
-          return done(std::move(d));
+          auto fallback = degrade(p, key, cost, charge, why);
+          settle(p, fallback, charge);
+          return done(std::move(fallback));
         }
         if (degraded_) {
           degraded_ = false;
           log::info("rate", "redis answers again; rate limits are enforced fleet-wide");
         }
-        rate_decision d;
-        d.allowed = reply.elements[0].integer == 1;
-        d.remaining = reply.elements[1].integer;
-        d.reset_ms = reply.elements[2].integer;
-        d.retry_after_ms = reply.elements[3].integer;
         if (!d.allowed && charge && d.retry_after_ms > 0)
           // Counted from when the request was sent: the entry never outlives Redis' answer.
           cache_.remember(
