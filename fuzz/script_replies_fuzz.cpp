@@ -26,7 +26,12 @@ using baton::redis_link::redis_reply;
 void read_lease_replies(const redis_reply& r) {
   using namespace baton::lease;
   if (is_status_array(r, 3)) {
-    if (r.elements[0].integer == 0 && r.elements.size() >= 7) denied("fuzz", holder_from(r, 1));
+    if (r.elements[0].integer == 0 && r.elements.size() >= 7) {
+      // As another uid sees it and as the holder's own: both ways of writing the refusal.
+      auto holder = holder_from(r, 1);
+      denied("fuzz", holder, baton::caller{holder.uid + 1, false});
+      denied("fuzz", holder, baton::caller{holder.uid, false});
+    }
   } else {
     unexpected(r);
   }
