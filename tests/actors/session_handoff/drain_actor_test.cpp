@@ -251,6 +251,10 @@ TEST_CASE_METHOD(drain_fixture,
   // Sent again with the same nonce: the move the client will resume with is the one pushed.
   CHECK(nonces_of_s1.size() == 1);
   CHECK(std::count(events.begin(), events.end(), "move s1") == 1);
+  // Nobody resumes here: the drain ends at its deadline (and so before the fixture does).
+  time.advance(10000ms);
+  CHECK(finished().report.moved == 2);
+  CHECK(finished().report.failed == 0);
 }
 
 TEST_CASE_METHOD(drain_fixture,
