@@ -139,6 +139,8 @@ struct config {
   std::string source = "(defaults)"; ///< the file it came from
   std::string node_id;               ///< default: hostname
   std::string prefix = "baton";      ///< every Redis key starts with "<prefix>:"
+  /// What the daemon keeps across its restarts (the fencing token floor); empty: nothing.
+  std::string state_dir = "/var/lib/baton";
   socket_config socket;
   http_config http;
   redis_config redis;

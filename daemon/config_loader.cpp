@@ -357,13 +357,15 @@ config_result load_yaml(const std::string& text, const std::string& name) {
   }
   if (root.IsNull()) return result; // an empty file: all defaults
   if (!c.expect_map(root, "the top level",
-                    {"node_id", "prefix", "socket", "http", "redis", "log", "access", "leases",
-                     "rate", "dedup", "secrets", "breakers", "membership", "sessions", "runtime"}))
+                    {"node_id", "prefix", "state_dir", "socket", "http", "redis", "log", "access",
+                     "leases", "rate", "dedup", "secrets", "breakers", "membership", "sessions",
+                     "runtime"}))
     return result;
   auto& cfg = result.cfg;
   try {
     c.read_string(root, "node_id", cfg.node_id, true);
     c.read_string(root, "prefix", cfg.prefix, true);
+    c.read_string(root, "state_dir", cfg.state_dir, false);
     if (auto n = root["socket"]) read_socket(c, n, cfg.socket);
     if (auto n = root["http"]) read_http(c, n, cfg.http);
     if (auto n = root["redis"]) read_redis(c, n, cfg.redis);
@@ -427,6 +429,9 @@ void validate_config(config& cfg, std::vector<std::string>& problems) {
                          "' may contain only letters, digits, '-', '_' and '.'");
       break;
     }
+  if (!cfg.state_dir.empty() && cfg.state_dir.front() != '/')
+    problems.push_back(cfg.source +
+                       ": state_dir must be an absolute path (or empty: keep nothing)");
   if (cfg.prefix.find_first_of("{} \r\n") != std::string::npos)
     problems.push_back(cfg.source + ": prefix must not contain braces or whitespace");
   std::string error;

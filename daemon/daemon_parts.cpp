@@ -5,6 +5,11 @@
 #include <caf/all.hpp>
 
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cstdio>
 #include <random>
@@ -53,6 +58,26 @@ void build_actor_system(daemon_parts& d) {
   d.link_actor = redis_link::spawn_redis_link_actor(*d.system, *d.pool, d.io);
 }
 
+// The state directory if the daemon can keep files there (created if missing, like systemd's
+// StateDirectory= does), else empty with a warning: a daemon that cannot keep its token floor
+// still runs, with its clock as the floor across its restarts (model/lease/token_floor.hpp).
+std::string usable_state_dir(const std::string& dir) {
+  if (dir.empty()) return {};
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    log::warn("daemon", "state_dir " + dir + ": " + std::strerror(errno) +
+                            "; the fencing token floor is not kept across restarts");
+    return {};
+  }
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || ::access(dir.c_str(), W_OK) != 0) {
+    log::warn("daemon", "state_dir " + dir +
+                            " is not a writable directory; the fencing token floor is not kept "
+                            "across restarts");
+    return {};
+  }
+  return dir;
+}
+
 void build_leases(daemon_parts& d) {
   const auto& cfg = d.cfg;
   lease::lease_settings s;
@@ -65,6 +90,7 @@ void build_leases(daemon_parts& d) {
   s.max_name_length = cfg.leases.max_name_length;
   s.min_ttl = cfg.leases.min_ttl;
   s.max_ttl = cfg.leases.max_ttl;
+  s.floor_file = lease::token_floor_file::path_in(usable_state_dir(cfg.state_dir), cfg.node_id);
   d.leases = std::make_unique<lease::lease_service>(d.io, *d.pool, s);
   auto* leases = d.leases.get();
   auto& io = d.io;

@@ -18,6 +18,7 @@ std::string usage() {
          "  --redis URL          redis://host:port/db, rediss://... (TLS), unix:///path\n"
          "  --node-id ID         this node's id in the fleet (default: hostname)\n"
          "  --prefix P           prefix of every Redis key (default: baton)\n"
+         "  --state-dir DIR      what is kept across restarts (default: /var/lib/baton; '' none)\n"
          "  --log-level LEVEL    debug, info, warning or error\n"
          "  --version            print the version and exit\n"
          "  --help               print this text and exit\n"
@@ -73,6 +74,8 @@ bool parse_flags(int argc, char** argv, flags& out, std::string& error) {
       ok = take_opt(out.node_id);
     else if (arg == "--prefix")
       ok = take_opt(out.prefix);
+    else if (arg == "--state-dir")
+      ok = take_opt(out.state_dir);
     else if (arg == "--log-level")
       ok = take_opt(out.log_level);
     else {
@@ -93,6 +96,7 @@ void apply_flags(const flags& f, config& cfg) {
   if (f.redis) cfg.redis.url = *f.redis;
   if (f.node_id) cfg.node_id = *f.node_id;
   if (f.prefix) cfg.prefix = *f.prefix;
+  if (f.state_dir) cfg.state_dir = *f.state_dir;
   if (f.log_level) log::parse_level(*f.log_level, cfg.log.level);
 }
 

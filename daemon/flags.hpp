@@ -17,6 +17,7 @@ struct flags {
   std::optional<std::string> redis;     ///< --redis URL
   std::optional<std::string> node_id;   ///< --node-id ID
   std::optional<std::string> prefix;    ///< --prefix P
+  std::optional<std::string> state_dir; ///< --state-dir DIR
   std::optional<std::string> log_level; ///< --log-level LEVEL
   bool help = false;
   bool version = false;

@@ -3,7 +3,8 @@
 -- KEYS[2] fence        "<prefix>:lease:{<name>}:fence" (highest token granted)
 -- ARGV[1] owner id (unique per daemon connection), ARGV[2] ttl_ms, ARGV[3] node id,
 -- ARGV[4] client description, ARGV[5] meta, ARGV[6] lock_delay_ms (applies if this holder
--- is lost uncleanly), ARGV[7] token floor (highest token the caller has seen, or 0),
+-- is lost uncleanly), ARGV[7] token floor: the highest token the calling daemon has seen (kept
+-- across its restarts) or its clock in microseconds, whichever is higher, or 0,
 -- ARGV[8] watch channel of this name: a new grant is announced there as
 -- "acquired <token> <ttl_ms> <node> <meta>" for daemons whose clients LEASE WATCH it
 -- (publishing to a channel nobody listens to costs Redis a hash lookup), ARGV[9] the request's
@@ -13,7 +14,8 @@
 --
 -- Tokens strictly increase per name, also after Redis lost the fence key (restart without
 -- persistence, failover): a token is at least Redis TIME in microseconds, an epoch that a
--- restart does not reset, and above both the stored fence and the caller's floor.
+-- restart does not reset, and above both the stored fence and the caller's floor, which holds
+-- when Redis' clock is behind as well (model/lease/token_floor.hpp).
 --
 -- The hash lives ttl + lock_delay: valid_until says when the holder's right ends, and the
 -- rest of the key's life is the lock-delay during which nobody may take the name after an

@@ -2,6 +2,7 @@
 #include "model/lease/task_lease.hpp"
 
 #include "model/lease/lease_keys.hpp"
+#include "model/lease/token_floor.hpp"
 
 namespace baton::lease {
 
@@ -9,10 +10,12 @@ redis_link::script_call task_lease_acquire_call(const task_lease& lease,
                                                 std::chrono::milliseconds ttl,
                                                 const std::string& about, const std::string& meta) {
   auto keys = keys_for(lease.prefix, lease.name);
+  // The daemon's own jobs are fenced by this host's clock as well (token_floor.hpp).
+  auto floor = clock_floor(std::chrono::system_clock::now());
   return {"lease_acquire",
           {keys.lease, keys.fence},
-          {lease.owner, std::to_string(ttl.count()), lease.node, about, meta, "0", "0",
-           watch_channel(lease.prefix, lease.name)},
+          {lease.owner, std::to_string(ttl.count()), lease.node, about, meta, "0",
+           std::to_string(floor), watch_channel(lease.prefix, lease.name)},
           0};
 }
 

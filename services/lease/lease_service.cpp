@@ -11,6 +11,7 @@
 #include "common/log.hpp"
 #include "model/lease/drift.hpp"
 #include "model/lease/lease_keys.hpp"
+#include "model/lease/token_floor.hpp"
 #include "services/lease/lease_outcomes.hpp"
 
 namespace baton::lease {
@@ -54,18 +55,49 @@ void lease_service::send_release(const std::string& name, const std::string& own
 lease_service::lease_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                              lease_settings settings)
     : cleanups_(io, redis), io_(io), redis_(redis), settings_(std::move(settings)),
-      stop_wait_timer_(io), keep_timer_(io) {}
+      floor_file_(settings_.floor_file), floor_timer_(io), stop_wait_timer_(io), keep_timer_(io) {
+  std::string problem;
+  highest_token_ = persisted_token_ = floor_file_.load(problem);
+  if (!problem.empty())
+    log::warn("lease", problem + "; fencing tokens are floored by this host's clock only");
+}
+
+lease_service::~lease_service() {
+  persist_floor();
+}
 
 std::string lease_service::owner_for(std::uint64_t connection) const {
   return settings_.node_id + "/" + settings_.run_id + "/" + std::to_string(connection);
 }
 
-void lease_service::remember_token(const std::string& name, std::int64_t token) {
-  // Bounded: the floor only guards against a Redis that lost its fence keys, and Redis TIME
-  // already does most of that; forgetting old names costs nothing but that extra margin.
-  if (token_floor_.size() > 100000) token_floor_.clear();
-  auto& floor = token_floor_[name];
-  floor = std::max(floor, token);
+void lease_service::remember_token(std::int64_t token) {
+  if (token <= highest_token_) return;
+  highest_token_ = token;
+  if (floor_timer_armed_ || settings_.floor_file.empty()) return;
+  // At most one write a second, off the request's path. A daemon killed within that second
+  // and restarted with its clock behind relies on the fence keys Redis kept (see
+  // model/lease/token_floor.hpp for what it takes to lose both).
+  floor_timer_armed_ = true;
+  floor_timer_.expires_after(std::chrono::seconds(1));
+  floor_timer_.async_wait([this](const boost::system::error_code& ec) {
+    floor_timer_armed_ = false;
+    if (!ec) persist_floor();
+  });
+}
+
+void lease_service::persist_floor() {
+  if (highest_token_ <= persisted_token_) return;
+  std::string problem;
+  if (floor_file_.save(highest_token_, problem)) {
+    if (floor_save_failing_) log::info("lease", "the token floor is written again");
+    floor_save_failing_ = false;
+    persisted_token_ = highest_token_;
+    return;
+  }
+  // Logged once per stretch of failures; the next grant tries again.
+  if (!floor_save_failing_)
+    log::warn("lease", problem + "; the token floor is kept in memory only");
+  floor_save_failing_ = true;
 }
 
 void lease_service::mark_lost(const std::string& name, std::int64_t token) {
@@ -139,8 +171,7 @@ void lease_service::attempt(acquire_request request, lease_callback<lease_grant>
   }
   auto keys = keys_for(settings_.prefix, request.name);
   auto owner = owner_for(request.connection);
-  std::int64_t floor = 0;
-  if (auto f = token_floor_.find(request.name); f != token_floor_.end()) floor = f->second;
+  auto floor = grant_floor(highest_token_, std::chrono::system_clock::now());
   // Built before the call: the callback below takes `request` by move, and the order in which
   // a call's arguments are evaluated is unspecified.
   std::vector<std::string> args = {owner,
@@ -164,11 +195,11 @@ void lease_service::attempt(acquire_request request, lease_callback<lease_grant>
         if (reply.elements[0].integer == 0) {
           if (reply.elements.size() < 7) return done(unexpected(reply));
           auto holder = holder_from(reply, 1);
-          remember_token(request.name, holder.token);
+          remember_token(holder.token);
           return done(denied(request.name, holder, request.who));
         }
         auto token = reply.elements[1].integer;
-        remember_token(request.name, token);
+        remember_token(token);
         // Safe validity counts from when the request was sent, not from when Redis granted it.
         auto valid_until = safe_until(sent, request.ttl, request.keep);
         auto replied = clock::now();

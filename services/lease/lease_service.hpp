@@ -32,6 +32,7 @@
 #include "redis/cleanup_retrier.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
+#include "services/lease/token_floor_file.hpp"
 
 namespace baton::lease {
 
@@ -48,6 +49,8 @@ struct lease_settings {
   std::size_t max_name_length = 256;
   milliseconds min_ttl{10};
   milliseconds max_ttl{24 * 3600 * 1000};
+  /// Where the highest token seen is kept across restarts (token_floor_file); empty: nowhere.
+  std::string floor_file;
 };
 
 struct acquire_request {
@@ -85,6 +88,8 @@ class lease_service {
 public:
   lease_service(boost::asio::io_context& io, redis_link::redis_pool& redis,
                 lease_settings settings);
+  /// Writes the token floor down if it grew since it last was.
+  ~lease_service();
 
   /// Listens for releases announced by every daemon (lua/lease_release.lua publishes them),
   /// so that WAIT wakes up at once instead of polling.
@@ -159,7 +164,10 @@ private:
   /// Gives a lease up the way a stopping daemon must: lua/lease_retire.lua, with an end that
   /// Redis measures (see retire_all).
   void retire_quietly(const std::string& name, const held_lease& h);
-  void remember_token(const std::string& name, std::int64_t token);
+  /// Raises the token floor to `token` (a grant, or a holder a refusal named); the file
+  /// follows within a second, and at the stop.
+  void remember_token(std::int64_t token);
+  void persist_floor();
   void forget(const std::string& name);
   void mark_lost(const std::string& name, std::int64_t token);
   bool was_lost(const std::string& name, std::int64_t token) const;
@@ -206,8 +214,15 @@ private:
   lease_settings settings_;
   std::unordered_map<std::string, held_lease> held_;
   std::unordered_map<std::uint64_t, std::vector<std::string>> by_connection_;
-  std::unordered_map<std::string, std::int64_t> token_floor_; ///< highest token seen per name
-  std::unordered_map<std::string, std::int64_t> lost_;        ///< lapsed here: name -> token
+  /// The highest token seen for any name: one floor for all names is as safe as one per
+  /// name (tokens need only increase per name) and needs no bound.
+  std::int64_t highest_token_ = 0;
+  std::int64_t persisted_token_ = 0; ///< what the floor file holds
+  token_floor_file floor_file_;
+  boost::asio::steady_timer floor_timer_;
+  bool floor_timer_armed_ = false;
+  bool floor_save_failing_ = false;
+  std::unordered_map<std::string, std::int64_t> lost_; ///< lapsed here: name -> token
   std::size_t releases_in_flight_ = 0;
   std::function<void()> when_released_; ///< retire_all's `done`, once none is in flight
   bool stopping_ = false;

@@ -18,7 +18,8 @@
 
 namespace baton::test {
 
-test_batond::test_batond(const std::string& redis_url, std::vector<std::string> extra)
+test_batond::test_batond(const std::string& redis_url, std::vector<std::string> extra,
+                         std::vector<std::string> wrapper)
     : socket_(dir_.file("baton.sock")), http_port_(free_port()) {
   for (std::size_t i = 0; i + 1 < extra.size(); ++i)
     if (extra[i] == "--socket") socket_ = extra[i + 1]; // the later flag wins in batond too
@@ -28,8 +29,11 @@ test_batond::test_batond(const std::string& redis_url, std::vector<std::string> 
                                    "--redis",
                                    redis_url,
                                    "--http",
-                                   "127.0.0.1:" + std::to_string(http_port_)};
+                                   "127.0.0.1:" + std::to_string(http_port_),
+                                   "--state-dir",
+                                   dir_.path()};
   args.insert(args.end(), extra.begin(), extra.end());
+  args.insert(args.begin(), wrapper.begin(), wrapper.end());
   pid_ = spawn(args, dir_.file("batond.log"));
   bool up = answers_ping(socket_);
   if (!up) throw std::runtime_error("batond did not start:\n" + log());

@@ -14,7 +14,10 @@ namespace baton::test {
 class test_batond {
 public:
   /// Starts batond with `--redis redis_url` and `extra` flags; waits until it answers PING.
-  test_batond(const std::string& redis_url, std::vector<std::string> extra = {});
+  /// Its state directory is its own temporary one unless `extra` names another. `wrapper`
+  /// runs it under another program (e.g. test::clock_shift_wrapper).
+  test_batond(const std::string& redis_url, std::vector<std::string> extra = {},
+              std::vector<std::string> wrapper = {});
   ~test_batond();
 
   const std::string& socket_path() const { return socket_; }

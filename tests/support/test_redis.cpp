@@ -115,9 +115,15 @@ void test_redis::start() {
                                    "--logfile",
                                    dir_.file("redis.log")};
   args.insert(args.end(), extra_.begin(), extra_.end());
+  args.insert(args.begin(), wrapper_.begin(), wrapper_.end());
   pid_ = spawn(args, "");
   if (!answers_ping(socket_))
     throw std::runtime_error("redis-server did not start; see " + dir_.file("redis.log"));
+}
+
+std::vector<std::string> clock_shift_wrapper(long seconds) {
+  return {"env", std::string("LD_PRELOAD=") + BATON_CLOCK_SHIFT_PATH,
+          "BATON_CLOCK_SHIFT_S=" + std::to_string(seconds)};
 }
 
 void test_redis::pause() {

@@ -37,6 +37,8 @@ public:
   const std::string& dir() const { return dir_.path(); }
 
   void start();
+  /// From the next start on, runs redis-server under `prefix` (e.g. clock_shift_wrapper()).
+  void run_under(std::vector<std::string> prefix) { wrapper_ = std::move(prefix); }
   void kill(); ///< SIGKILL, like a crash
   void stop(); ///< SHUTDOWN NOSAVE and wait
   void restart() {
@@ -55,8 +57,13 @@ private:
   temp_dir dir_;
   std::string socket_;
   std::vector<std::string> extra_;
+  std::vector<std::string> wrapper_;
   pid_t pid_ = -1;
 };
+
+/// A command prefix that runs a program with its wall clock moved by `seconds` (negative:
+/// behind); monotonic clocks stay real, so timers and timeouts are unaffected.
+std::vector<std::string> clock_shift_wrapper(long seconds);
 
 /// Starts a program (args[0], searched in PATH) with stdout and stderr to `log_path`
 /// (inherited if empty); returns its pid.
