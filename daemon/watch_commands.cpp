@@ -64,11 +64,24 @@ std::vector<watch_target> targets_of(const std::string& lease) {
   return targets;
 }
 
+// A lease's watchers of another uid hear that it changed hands, not where (its node); an
+// election's leader is public to its group (as ELECT LEADER is).
 void publish(daemon_context& ctx, const lease_event& e) {
-  for (const auto& target : targets_of(e.name))
-    ctx.pushes.publish(target.topic(), [&](protocol::reply_writer& out) {
+  for (const auto& target : targets_of(e.name)) {
+    push_hub::encoder full = [&](protocol::reply_writer& out) {
       write_event(out, target, event_name(target, e.what), e.token, e.node, e.meta);
+    };
+    if (target.elect) {
+      ctx.pushes.publish(target.topic(), full);
+      continue;
+    }
+    push_hub::encoder redacted = [&](protocol::reply_writer& out) {
+      write_event(out, target, event_name(target, e.what), e.token, "", "");
+    };
+    ctx.pushes.publish_each(target.topic(), [&](const client_connection& conn) {
+      return ctx.access.caller_for(conn.peer()).may_see(e.uid) ? &full : &redacted;
     });
+  }
 }
 
 // A holder hears `lost` on its own connection (RESP3) unless it watches the lease anyway.

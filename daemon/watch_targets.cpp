@@ -77,7 +77,8 @@ void write_event(protocol::reply_writer& out, const watch_target& target, const 
                  std::int64_t token, const std::string& node, const std::string& meta) {
   if (target.how == watch_target::style::message) {
     // The candidate goes last: it may contain spaces.
-    auto payload = std::string(event) + " " + std::to_string(token) + " " + node;
+    auto payload = std::string(event) + " " + std::to_string(token);
+    if (!node.empty() || target.elect) payload += " " + node; // none: another uid's lease
     if (target.elect) payload += " " + meta;
     out.push(3);
     out.bulk("message");

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/lease/grant_announcement.hpp"
 #include "model/lease/task_lease.hpp"
 #include "model/membership/node_list.hpp"
 #include "model/secret/secret_record.hpp"
@@ -52,6 +53,8 @@ void decode_all(const redis_reply& r) {
   baton::rate::rate_decision decision;
   baton::rate::read_rate_reply(r, decision);
   baton::redis_link::read_redis_time_us(r);
+  // Pub/sub payloads are bulk strings: a grant announcement on a lease's watch channel.
+  baton::lease::parse_grant_announcement(r.str);
 }
 
 // hiredis 0.14 allocates an array's elements when it reads the count, before they arrive

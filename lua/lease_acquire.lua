@@ -6,7 +6,8 @@
 -- is lost uncleanly), ARGV[7] token floor: the highest token the calling daemon has seen (kept
 -- across its restarts) or its clock in microseconds, whichever is higher, or 0,
 -- ARGV[8] watch channel of this name: a new grant is announced there as
--- "acquired <token> <ttl_ms> <node> <meta>" for daemons whose clients LEASE WATCH it
+-- "acquired <token> <ttl_ms> <node> uid=<uid> <meta>" (uid from the client description, or
+-- "-"; model/lease/grant_announcement.hpp) for daemons whose clients LEASE WATCH it
 -- (publishing to a channel nobody listens to costs Redis a hash lookup), ARGV[9] the request's
 -- id (optional): the grant remembers which request of its owner it answers, so that the
 -- abandon of an earlier request whose answer came too late (lua/lease_abandon.lua) cannot
@@ -56,7 +57,8 @@ redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', token_text,
            'lock_delay', ARGV[6], 'req', ARGV[9] or '')
 redis.call('PEXPIRE', KEYS[1], ttl + lock_delay)
 if ARGV[8] and ARGV[8] ~= '' then
+  local uid = string.match(ARGV[4], '^uid=(%d+)') or '-'
   redis.call('PUBLISH', ARGV[8], 'acquired ' .. token_text .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] ..
-             ' ' .. ARGV[5])
+             ' uid=' .. uid .. ' ' .. ARGV[5])
 end
 return {1, token, ttl, 'granted'}

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "model/caller.hpp"
+
 namespace baton::lease {
 
 struct lease_event {
@@ -18,6 +20,8 @@ struct lease_event {
   std::int64_t token = 0;
   std::string node; ///< the holder's node, when known
   std::string meta; ///< the holder's META (ELECT: the candidate), when known
+  /// The holder's uid, when known: watchers of another uid hear of the lease, not of its node.
+  std::int64_t uid = caller::unknown_uid;
   std::chrono::milliseconds ttl{0};
   std::uint64_t connection = 0; ///< lost: the client connection that held it on this node
 };

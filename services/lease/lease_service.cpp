@@ -113,6 +113,7 @@ void lease_service::mark_lost(const std::string& name, std::int64_t token) {
   if (auto it = held_.find(name); it != held_.end() && it->second.token == token) {
     event.connection = it->second.connection;
     event.meta = it->second.meta;
+    event.uid = it->second.uid;
     event.ttl = it->second.ttl;
   }
   forget(name);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "model/lease/grant_announcement.hpp"
 #include "model/lease/lease_keys.hpp"
 
 namespace baton::lease {
@@ -89,7 +90,8 @@ void lease_watch::reconcile(const std::string& name, std::uint64_t generation,
     if (!f.ever_synced) {
       // The first read adopts whoever holds it: watching starts from here, nothing changed.
       if (held) {
-        f.holder = {token, reply.elements[2].str, reply.elements[6].str};
+        f.holder = {token, reply.elements[2].str, reply.elements[6].str,
+                    uid_in_description(reply.elements[3].str)};
         check_at(name, remaining + past_end);
       }
     } else if (held && token == f.holder.token) {
@@ -97,7 +99,10 @@ void lease_watch::reconcile(const std::string& name, std::uint64_t generation,
     } else {
       if (f.holder.token != 0) ended(f, name, lease_event::kind::expired, f.holder.token);
       if (held && token > f.last_ended)
-        granted(f, name, token, reply.elements[2].str, reply.elements[6].str, remaining);
+        granted(f, name, token,
+                {token, reply.elements[2].str, reply.elements[6].str,
+                 uid_in_description(reply.elements[3].str)},
+                remaining);
     }
   }
   f.ever_synced = true;
@@ -109,21 +114,16 @@ void lease_watch::reconcile(const std::string& name, std::uint64_t generation,
 }
 
 void lease_watch::on_message(const std::string& name, const std::string& payload) {
-  // "acquired <token> <ttl_ms> <node> <meta>" (lua/lease_acquire.lua)
   auto it = names_.find(name);
-  if (it == names_.end() || payload.rfind("acquired ", 0) != 0) return;
+  if (it == names_.end()) return;
   auto& f = it->second;
-  char* end = nullptr;
-  auto token = std::strtoll(payload.c_str() + 9, &end, 10);
-  auto ttl = std::strtoll(end, &end, 10);
-  std::string rest = end != nullptr && *end == ' ' ? std::string(end + 1) : std::string();
-  auto space = rest.find(' ');
-  auto node = rest.substr(0, space);
-  auto meta = space == std::string::npos ? std::string() : rest.substr(space + 1);
-  if (token <= f.last_ended || token <= f.holder.token) return; // already known
+  auto grant = parse_grant_announcement(payload);
+  if (!grant) return;
+  if (grant->holder.token <= f.last_ended || grant->holder.token <= f.holder.token)
+    return; // already known
   // A new holder while the old one was never seen to go: the old one's time ran out.
   if (f.holder.token != 0) ended(f, name, lease_event::kind::expired, f.holder.token);
-  granted(f, name, token, std::move(node), std::move(meta), milliseconds(ttl));
+  granted(f, name, grant->holder.token, std::move(grant->holder), grant->ttl);
 }
 
 void lease_watch::observe(const lease_event& event) {
@@ -135,7 +135,8 @@ void lease_watch::observe(const lease_event& event) {
     // way): it was acquired first, whatever order the news arrives in.
     if (event.token > f.holder.token && event.token > f.last_ended) {
       if (f.holder.token != 0) ended(f, event.name, lease_event::kind::expired, f.holder.token);
-      granted(f, event.name, event.token, event.node, event.meta, event.ttl);
+      granted(f, event.name, event.token, {event.token, event.node, event.meta, event.uid},
+              event.ttl);
     }
     return report(event); // Redis may still hold it: its end comes as expired or released
   }
@@ -145,8 +146,8 @@ void lease_watch::observe(const lease_event& event) {
 }
 
 void lease_watch::granted(followed& f, const std::string& name, std::int64_t token,
-                          std::string node, std::string meta, milliseconds ttl) {
-  f.holder = {token, std::move(node), std::move(meta)};
+                          known_holder holder, milliseconds ttl) {
+  f.holder = std::move(holder);
   f.generation = ++next_generation_;
   lease_event event;
   event.what = lease_event::kind::acquired;
@@ -154,6 +155,7 @@ void lease_watch::granted(followed& f, const std::string& name, std::int64_t tok
   event.token = token;
   event.node = f.holder.node;
   event.meta = f.holder.meta;
+  event.uid = f.holder.uid;
   event.ttl = ttl;
   report(event);
   check_at(name, ttl + past_end);
@@ -168,6 +170,7 @@ void lease_watch::ended(followed& f, const std::string& name, lease_event::kind 
   if (token == f.holder.token) {
     event.node = f.holder.node;
     event.meta = f.holder.meta;
+    event.uid = f.holder.uid;
   }
   f.last_ended = std::max(f.last_ended, token);
   f.holder = {};

@@ -20,17 +20,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "model/lease/known_holder.hpp"
 #include "model/lease/lease_event.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
 
 namespace baton::lease {
-
-/// The holder a watcher knows of (token 0: none).
-struct known_holder {
-  std::int64_t token = 0;
-  std::string node, meta;
-};
 
 class lease_watch {
 public:
@@ -75,8 +70,8 @@ private:
   void check(const std::string& name);
   void reconcile(const std::string& name, std::uint64_t generation,
                  const redis_link::redis_reply& reply);
-  void granted(followed& f, const std::string& name, std::int64_t token, std::string node,
-               std::string meta, std::chrono::milliseconds ttl);
+  void granted(followed& f, const std::string& name, std::int64_t token, known_holder holder,
+               std::chrono::milliseconds ttl);
   void ended(followed& f, const std::string& name, lease_event::kind how, std::int64_t token);
   void check_at(const std::string& name, std::chrono::milliseconds from_now);
   void report(lease_event event) const;

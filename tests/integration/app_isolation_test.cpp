@@ -113,6 +113,35 @@ TEST_CASE("a lease is its holder's uid's: another app can neither renew nor rele
   CHECK(starts_with(a->call({"LEASE", "RENEW", "job", t_text}), "LOST"));
 }
 
+TEST_CASE("a lease's watchers of another app hear it change hands, not where it is held") {
+  two_apps t;
+  auto d = t.start("a");
+  auto holder = t.as(t.a, *d), own = t.as(t.a, *d), other = t.as(t.b, *d);
+  resp_client admin(d->socket_path());
+  for (auto* c : {own.get(), other.get(), &admin}) {
+    c->call({"HELLO", "3"});
+    REQUIRE(c->call({"LEASE", "WATCH", "job"}).integer == 1);
+  }
+  auto token = field(holder->call({"LEASE", "ACQUIRE", "job", "5000"}), "token");
+  REQUIRE(holder->call({"LEASE", "RELEASE", "job", std::to_string(token)}).str == "OK");
+  // Each push: lease <event> <name> <token> <node>.
+  for (auto event : {"acquired", "released"}) {
+    INFO(event);
+    for (auto* c : {own.get(), &admin}) {
+      auto push = c->read();
+      REQUIRE(push.elements.size() == 5);
+      CHECK(push.elements[1].str == event);
+      CHECK(push.elements[3].integer == token);
+      CHECK(push.elements[4].str == "a");
+    }
+    auto seen = other->read();
+    REQUIRE(seen.elements.size() == 5);
+    CHECK(seen.elements[1].str == event);
+    CHECK(seen.elements[3].integer == token);
+    CHECK(seen.elements[4].str.empty());
+  }
+}
+
 TEST_CASE("the daemons' own lease names cannot be taken, renewed or released by an app") {
   two_apps t;
   auto d = t.start("a");

@@ -239,7 +239,7 @@ TEST_CASE_METHOD(lease_fixture, "a new grant is announced on the name's watch ch
   REQUIRE(message.elements.size() == 3);
   CHECK(message.elements[1].str == watch_channel);
   CHECK(message.elements[2].str ==
-        "acquired " + std::to_string(token_of(first)) + " 10000 node-a meta of a");
+        "acquired " + std::to_string(token_of(first)) + " 10000 node-a uid=- meta of a");
   // A retry by the holder changes nothing and announces nothing; a release is announced on
   // the daemons' common channel (for WAIT), not here; the next grant is.
   REQUIRE(granted(acquire("a", 10000)));
@@ -247,7 +247,16 @@ TEST_CASE_METHOD(lease_fixture, "a new grant is announced on the name's watch ch
   auto second = acquire("b", 5000);
   auto next = watcher.read();
   CHECK(next.elements.at(2).str ==
-        "acquired " + std::to_string(token_of(second)) + " 5000 node-b meta of b");
+        "acquired " + std::to_string(token_of(second)) + " 5000 node-b uid=- meta of b");
+  // A client described by its uid (as batond describes them) is announced with it, so that
+  // watchers of other uids can be told less (model/lease/grant_announcement.hpp).
+  REQUIRE(granted(release("b", token_of(second))));
+  auto third =
+      lua.run("lease_acquire", {lease_key, fence_key},
+              {"c", "5000", "node-c", "uid=1001 gid=1001 pid=7", "m", "0", "0", watch_channel});
+  REQUIRE(granted(third));
+  CHECK(watcher.read().elements.at(2).str ==
+        "acquired " + std::to_string(token_of(third)) + " 5000 node-c uid=1001 m");
 }
 
 TEST_CASE_METHOD(lease_fixture, "abandon releases a grant only for the request that asked") {
