@@ -140,29 +140,19 @@ TEST_CASE("a SESSION TOUCH whose answer was lost is retried, then answers UNKNOW
 
 // -- SESSION STATE SET: the write names itself (its ciphertext), so a retry is recognised ---
 
-TEST_CASE("a SESSION STATE SET whose answer was lost is retried and recognised, not doubled") {
+TEST_CASE("a SESSION STATE SET whose read was unanswered wrote nothing: UNAVAILABLE") {
+  // SET reads the session before it writes, so a paused Redis holds the read and the write is
+  // never sent. (The write itself, sent and unanswered, is retried and recognised by
+  // lua/session_state.lua: tests/lua/session_scripts_test.cpp.)
   fixture t;
   auto id = t.open_session();
-  t.pause_redis(answered_by_retry_ms);
-  auto written = t.call({"SESSION", "STATE", id, "SET", "cart=1"});
-  INFO(written.to_string());
-  CHECK(field(written, "state_version") == 1);
-  CHECK(t.redis.cli({"HGET", t.session_key(id), "state_version"}) == "1");
-  std::this_thread::sleep_for(300ms);
   t.pause_redis(unanswered_ms);
-  auto lost = t.call({"SESSION", "STATE", id, "SET", "cart=2"});
-  INFO(lost.str);
-  CHECK(starts_with(lost, "UNKNOWN redis did not answer in time"));
-  // What happened is read back: the write landed once.
-  resp_value read;
-  CHECK(test::eventually(
-      [&] {
-        read = t.call({"SESSION", "STATE", id});
-        return !read.is_error();
-      },
-      5000));
-  CHECK(field(read, "state_version") == 2);
-  CHECK(text_field(read, "state") == "cart=2");
+  auto reply = t.call({"SESSION", "STATE", id, "SET", "cart=1"});
+  INFO(reply.str);
+  CHECK(starts_with(reply, "UNAVAILABLE"));
+  std::this_thread::sleep_for(1200ms);
+  CHECK(t.redis.cli({"HGET", t.session_key(id), "state_version"}) == "0");
+  CHECK(field(t.call({"SESSION", "STATE", id, "SET", "cart=1"}), "state_version") == 1);
   t.stop_redis();
   CHECK(starts_with(t.call({"SESSION", "STATE", id, "SET", "cart=3"}), "UNAVAILABLE"));
 }
@@ -186,8 +176,13 @@ TEST_CASE("an ELECT RESIGN whose answer was lost is retried, then answers UNKNOW
   auto lost = t.call({"ELECT", "RESIGN", "g"});
   INFO(lost.str);
   CHECK(starts_with(lost, "UNKNOWN redis did not answer in time"));
-  // RESIGN again: the connection still counts as leader until an answer says otherwise.
-  CHECK(test::eventually([&] { return t.call({"ELECT", "RESIGN", "g"}).str == "OK"; }, 5000));
+  // RESIGN again: OK, or NOTHELD once the daemon heard the release land; both say resigned.
+  CHECK(test::eventually(
+      [&] {
+        auto again = t.call({"ELECT", "RESIGN", "g"});
+        return again.str == "OK" || starts_with(again, "NOTHELD");
+      },
+      5000));
 }
 
 TEST_CASE("a LEASE RELEASE refused before it was sent answers UNAVAILABLE, not UNKNOWN") {
@@ -244,7 +239,8 @@ TEST_CASE("a BREAKER FORCE whose answer was lost is retried, then answers UNKNOW
 
 TEST_CASE("a SECRET ROTATE whose promotion was unanswered answers UNKNOWN") {
   // The test hook runs between stage and promote: it pauses Redis, so the promote waits.
-  fixture t(std::string("  rotation_lease_ms: 5000\n  items:\n    - {name: api, test_hook: '") +
+  fixture t(std::string("  rotation_lease_ms: 5000\n  hook_timeout_ms: 3000\n  items:\n    - "
+                        "{name: api, test_hook: '") +
             "cat > /dev/null; redis-cli -s REDIS CLIENT PAUSE " + unanswered_ms +
             " ALL > /dev/null'}\n");
   REQUIRE(field(t.call({"SECRET", "PUT", "api", "v1"}), "version") == 1);
