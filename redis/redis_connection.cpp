@@ -168,6 +168,7 @@ void redis_connection::enqueue(std::string formatted, reply_callback done,
                                clock::time_point deadline) {
   output_ += formatted;
   pending_.push_back({std::move(done), deadline, clock::now()});
+  ++unwritten_;
   arm_deadline_timer_at(std::min(deadline, pending_.front().sent + settings_.dead_connection));
   schedule_flush();
 }
@@ -190,6 +191,7 @@ void redis_connection::flush() {
   if (state_ != state::ready && state_ != state::handshaking) return;
   writing_.swap(output_);
   output_.clear();
+  unwritten_ = 0; // from here on Redis may receive and run them
   write_in_flight_ = true;
   counters_.add(counters_.round_trips);
   auto self = shared_from_this();
@@ -311,7 +313,8 @@ void redis_connection::on_deadline() {
     counters_.add(counters_.timeouts);
     counters_.add(counters_.unavailable);
     listener_.on_failure();
-    done(redis_reply::unavailable("redis did not answer within the time budget"));
+    // Sent, or still to be written: either way Redis may run it after this answer.
+    done(redis_reply::unanswered("redis did not answer within the time budget"));
   }
   if (generation == generation_ && state_ != state::stopped) arm_deadline_timer();
 }
@@ -330,6 +333,10 @@ void redis_connection::fail(const std::string& reason) {
   write_in_flight_ = false;
   auto orphans = std::move(pending_);
   pending_.clear();
+  // The newest `unwritten_` calls never left (their bytes were in output_): certainly not run.
+  // The others were written, perhaps in part: Redis may have run them.
+  auto written = orphans.size() - std::min(unwritten_, orphans.size());
+  unwritten_ = 0;
   // One warning per outage, not one per reconnect attempt: while Redis stays away the
   // repeats go to debug (the metrics count them all).
   auto level = !stopping_ && (was_ready || attempt_ == 0) ? log::level::warning : log::level::debug;
@@ -340,10 +347,11 @@ void redis_connection::fail(const std::string& reason) {
                 {"endpoint", settings_.endpoint.describe()},
                 {"attempt", std::to_string(attempt_)}});
   listener_.on_down(index_, reason);
-  for (auto& call : orphans) {
+  for (std::size_t i = 0; i < orphans.size(); ++i) {
+    auto& call = orphans[i];
     if (call.done) {
       counters_.add(counters_.unavailable);
-      call.done(redis_reply::unavailable(reason));
+      call.done(i < written ? redis_reply::unanswered(reason) : redis_reply::unavailable(reason));
     }
   }
   schedule_reconnect();

@@ -1,7 +1,8 @@
 // One pipelined connection to Redis. Commands are appended to an output buffer and written
 // in one batch per turn of the event loop, replies are matched to callers in order. A call
-// past its budget is answered UNAVAILABLE at once and its late reply dropped; a connection
-// that stays silent for `dead_connection` is closed and dialled again with backoff.
+// past its budget is answered UNAVAILABLE at once (marked `sent`: Redis may still run it) and
+// its late reply dropped; a connection that stays silent for `dead_connection` is closed and
+// dialled again with backoff.
 // Runs entirely on the I/O thread.
 #pragma once
 
@@ -87,8 +88,9 @@ private:
   state state_ = state::idle;
   std::uint64_t generation_ = 0; ///< bumped on every (re)connect; stale handlers check it
   std::deque<pending_call> pending_;
-  std::string output_;  ///< commands waiting for the next write
-  std::string writing_; ///< the batch being written
+  std::string output_;        ///< commands waiting for the next write
+  std::string writing_;       ///< the batch being written
+  std::size_t unwritten_ = 0; ///< calls at the end of pending_ whose bytes are still in output_
   bool write_in_flight_ = false;
   bool flush_scheduled_ = false;
   bool timer_armed_ = false;

@@ -58,8 +58,8 @@ void ask(rotation_pointer self, script_call call, F then) {
           },
           [self, then](caf::error& e) mutable {
             if (!self->state.timed_out)
-              then(
-                  redis_reply::unavailable("no answer from the link: " + self->system().render(e)));
+              // The link may have sent it before its answer was late: as if sent.
+              then(redis_reply::unanswered("no answer from the link: " + self->system().render(e)));
           });
 }
 
@@ -87,6 +87,21 @@ void fail(rotation_pointer self, std::string why) {
 }
 
 void finish_unavailable(rotation_pointer self, const redis_reply& r) {
+  // Begin, stage and promote change the record: one whose answer was lost after it was sent
+  // may have landed. A lost promote may have made the new version current; a lost stage or
+  // begin may leave a pending version that the next scheduled rotation finishes and promotes
+  // (resume_pending). Neither is "not done": UNKNOWN, and SECRET INFO tells which version is
+  // current. Earlier steps (the lease, reading or rolling back a half-done rotation) change
+  // nothing of this caller's: UNAVAILABLE.
+  auto step = self->state.step;
+  bool changes = step == rotation_step::beginning || step == rotation_step::staging ||
+                 step == rotation_step::promoting;
+  if (changes && r.outcome_unknown())
+    return finish(self, protocol::fail(error_code::unknown,
+                                       "redis did not answer in time (" + r.str +
+                                           "); the new version may or may not become current: "
+                                           "SECRET INFO shows the current version; if it is "
+                                           "not a new one, send the PUT or ROTATE again"));
   finish(self, protocol::fail(error_code::unavailable, r.str));
 }
 

@@ -5,7 +5,9 @@
 #include "common/log.hpp"
 #include "metrics/exposition.hpp"
 #include "model/breaker/breaker_keys.hpp"
+#include "redis/idempotent_call.hpp"
 #include "services/breaker/breaker_service.hpp"
+#include "services/unanswered.hpp"
 
 namespace baton::breaker {
 
@@ -57,9 +59,9 @@ void breaker_service::state(const std::string& name,
                         f.probe_holder = r.elements[7].str;
                         const auto& trips = r.elements[8].elements;
                         for (std::size_t i = 0; i + 1 < trips.size(); i += 2)
-                          f.trips.emplace_back(trips[i].str,
-                                               now_ms - std::strtoll(trips[i + 1].str.c_str(),
-                                                                     nullptr, 10));
+                          f.trips.emplace_back(
+                              trips[i].str,
+                              now_ms - std::strtoll(trips[i + 1].str.c_str(), nullptr, 10));
                         const auto& counts = r.elements[9].elements;
                         for (std::size_t i = 0; i + 1 < counts.size(); i += 2) {
                           auto text = counts[i + 1].str;
@@ -73,7 +75,8 @@ void breaker_service::state(const std::string& name,
 }
 
 result<std::pair<breaker_state, std::int64_t>> breaker_service::peek(const std::string& name) {
-  if (name == redis_breaker_name) return std::make_pair(redis_breaker_answer().state, std::int64_t{0});
+  if (name == redis_breaker_name)
+    return std::make_pair(redis_breaker_answer().state, std::int64_t{0});
   auto found = find_or_create(name);
   if (!found) return std::move(found).error();
   auto* e = *found;
@@ -98,20 +101,29 @@ void breaker_service::force(const std::string& name, force_mode mode, const std:
   using protocol::error_code;
   if (name == redis_breaker_name)
     return done(protocol::fail(
-        error_code::err, "'" + name + "' is the daemon's own breaker around Redis: it cannot be forced"));
+        error_code::err,
+        "'" + name + "' is the daemon's own breaker around Redis: it cannot be forced"));
   auto found = find_or_create(name);
   if (!found) return done(std::move(found).error());
   auto* e = *found;
   ++counters_.forced;
-  const char* word = mode == force_mode::open ? "open" : mode == force_mode::closed ? "closed" : "auto";
+  const char* word = mode == force_mode::open     ? "open"
+                     : mode == force_mode::closed ? "closed"
+                                                  : "auto";
   log::info("breaker", "forced", {{"breaker", name}, {"mode", word}, {"by", who}});
   auto keys = keys_for(settings_.prefix, name);
   auto floor = std::to_string(e->machine.generation());
-  redis_.run_script(
-      "breaker_force", {keys.state, keys.probe, keys.trips},
+  // Idempotent (the same state pinned again, under a newer generation): a lost answer is
+  // asked once more, then UNKNOWN.
+  redis_link::run_idempotent(
+      redis_, "breaker_force", {keys.state, keys.probe, keys.trips},
       {word, settings_.node_id, floor, events_channel(settings_.prefix), name},
-      [this, name, alive = std::weak_ptr<bool>(alive_), done = std::move(done)](redis_reply r) {
+      [this, name, alive = std::weak_ptr<bool>(alive_), done = std::move(done)](redis_reply r,
+                                                                                bool) {
         if (!alive.lock()) return;
+        if (r.is_unavailable())
+          return done(unanswered(r, "the breaker may or may not be forced: FORCE it again, "
+                                    "which is safe"));
         if (r.kind != reply_kind::array || r.elements.size() < 3)
           return done(protocol::fail(error_code::unavailable,
                                      r.str.empty() ? "unexpected reply from redis" : r.str));

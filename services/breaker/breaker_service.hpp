@@ -24,8 +24,8 @@
 #include "actors/breaker/breaker_fleet_actor.hpp"
 #include "model/breaker/breaker_machine.hpp"
 #include "model/breaker/breaker_policy.hpp"
-#include "redis/redis_pool.hpp"
 #include "protocol/result.hpp"
+#include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
 
 namespace baton::breaker {
@@ -57,8 +57,8 @@ struct forced {
 struct check_answer {
   bool allowed = false;
   breaker_state state = breaker_state::closed;
-  bool probe = false;                 ///< admitted as the half-open probe: REPORT its result
-  std::int64_t next_probe_ms = -1;    ///< when it may next admit a probe; -1: not scheduled
+  bool probe = false;              ///< admitted as the half-open probe: REPORT its result
+  std::int64_t next_probe_ms = -1; ///< when it may next admit a probe; -1: not scheduled
   std::int64_t generation = 0;
   bool degraded = false; ///< Redis unreachable: deciding on this host's data alone
   /// Open or half-open fleet-wide (decided through Redis); false when closed, or open on this
@@ -98,8 +98,9 @@ class breaker_service {
 public:
   using clock = std::chrono::steady_clock;
 
-  breaker_service(redis_link::redis_pool& redis, breaker_settings settings,
-                  std::function<clock::time_point()> now = [] { return clock::now(); });
+  breaker_service(
+      redis_link::redis_pool& redis, breaker_settings settings,
+      std::function<clock::time_point()> now = [] { return clock::now(); });
 
   /// Starts the fleet side as an actor of `system` reaching Redis through `link`, its news
   /// posted onto `io`; until then (and after stop) breakers decide on this host alone.
@@ -126,7 +127,8 @@ public:
   /// LIST: every breaker this daemon keeps, sorted, with the reserved one first.
   std::vector<std::pair<std::string, breaker_state>> list();
   /// FORCE (admin): pins `name` on every daemon, or gives it back (auto), once Redis has it
-  /// (and this daemon applied it); UNAVAILABLE if Redis did not answer.
+  /// (and this daemon applied it); UNAVAILABLE if the call never reached Redis, UNKNOWN if
+  /// it was sent and neither it nor its one retry was answered.
   void force(const std::string& name, force_mode mode, const std::string& who,
              std::function<void(result<forced>)> done);
   /// Live daemons in the fleet, for quorum policies given as a fraction.
@@ -150,10 +152,10 @@ private:
   struct entry {
     entry(breaker_policy p, std::string node) : machine(std::move(p), std::move(node)) {}
     breaker_machine machine;
-    bool fleet_open = false;            ///< its open or half-open state came from the fleet
-    clock::time_point probe_until{};    ///< this host holds the fleet's probe until then
-    std::int64_t probe_generation = 0;  ///< ... for the half-open period of this generation
-    bool active = false;                ///< reported to since the last collect
+    bool fleet_open = false;           ///< its open or half-open state came from the fleet
+    clock::time_point probe_until{};   ///< this host holds the fleet's probe until then
+    std::int64_t probe_generation = 0; ///< ... for the half-open period of this generation
+    bool active = false;               ///< reported to since the last collect
   };
 
   result<entry*> find_or_create(const std::string& name);
@@ -174,13 +176,12 @@ private:
   std::unordered_map<std::string, std::unique_ptr<entry>> breakers_;
   breaker_fleet_actor fleet_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  int live_hosts_ = 0; ///< 0: not counted yet
+  int live_hosts_ = 0;           ///< 0: not counted yet
   std::set<std::string> warned_; ///< quorum policies already warned about
   int counts_taken_ = 0;
   std::unique_ptr<boost::asio::steady_timer> count_timer_;
   std::shared_ptr<std::function<void()>> count_tick_; ///< what the timer runs (it holds it weakly)
-  std::function<void(const std::string&, breaker_state, std::int64_t, const std::string&)>
-      changed_;
+  std::function<void(const std::string&, breaker_state, std::int64_t, const std::string&)> changed_;
   struct counters {
     std::uint64_t checks = 0, allowed = 0, denied = 0, reports = 0, trips = 0, adopted = 0,
                   forced = 0, refused_names = 0;

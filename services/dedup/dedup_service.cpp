@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/log.hpp"
+#include "services/unanswered.hpp"
 
 namespace baton::dedup {
 
@@ -118,12 +119,11 @@ void dedup_service::complete(const std::string& key, const std::string& result, 
       "dedup_done", {redis_key(key)}, {owner, result, std::to_string(ttl.count())},
       [this, key, owner, done = std::move(done)](redis_reply reply) {
         if (reply.is_unavailable())
-          // It may have landed: the claim stays this daemon's, and the same DONE
-          // sent again learns which (lua/dedup_done.lua answers "stored" again).
-          return done(
-              fail(error_code::unknown, "redis did not answer in time (" + reply.str +
-                                            "); the result may or may not be stored: send the "
-                                            "same DEDUP DONE again, which is safe"));
+          // Sent, it may have landed: the claim stays this daemon's, and the same DONE
+          // sent again learns which (lua/dedup_done.lua answers "stored" again). Never
+          // sent: UNAVAILABLE, nothing stored.
+          return done(unanswered(reply, "the result may or may not be stored: send the "
+                                        "same DEDUP DONE again, which is safe"));
         if (reply.kind != reply_kind::array || reply.elements.empty())
           return done(unexpected(reply));
         auto still = claims_.find(key);

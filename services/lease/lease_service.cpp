@@ -12,7 +12,9 @@
 #include "model/lease/drift.hpp"
 #include "model/lease/lease_keys.hpp"
 #include "model/lease/token_floor.hpp"
+#include "redis/idempotent_call.hpp"
 #include "services/lease/lease_outcomes.hpp"
+#include "services/unanswered.hpp"
 
 namespace baton::lease {
 
@@ -309,27 +311,33 @@ void lease_service::release(const std::string& name, std::int64_t token, const c
   // of the same app): the holder hears `lost`, as when its lease lapses, and does not go on
   // believing it holds a lease someone else may take now.
   bool holder_elsewhere = it->second.connection != connection;
-  send_release(name, it->second.owner, token,
-               [this, name, token, holder_elsewhere, done = std::move(done)](redis_reply reply) {
-                 if (reply.is_unavailable())
-                   return done(fail(error_code::unknown,
-                                    "redis did not answer in time (" + reply.str +
-                                        "); the lease may be released or not: do not use it any "
-                                        "more, and RELEASE again (OK or LOST: released)"));
-                 if (!is_status_array(reply, 2)) return done(unexpected(reply));
-                 auto entry = held_.find(name);
-                 if (entry != held_.end() && entry->second.token == token) {
-                   if (holder_elsewhere)
-                     mark_lost(name, token);
-                   else
-                     forget(name);
-                 }
-                 if (reply.elements[0].integer == 0)
-                   return done(fail(error_code::lost, "lease '" + name + "' was already lost: " +
-                                                          reply.elements[1].str));
-                 done(released{});
-                 wake(name); // a waiter on this host need not wait for the announcement
-               });
+  // Idempotent (by owner and token): a lost answer is asked once more, then UNKNOWN.
+  redis_link::run_idempotent(
+      redis_, "lease_release", {keys_for(settings_.prefix, name).lease},
+      {it->second.owner, std::to_string(token), events_channel(settings_.prefix), name},
+      [this, name, token, holder_elsewhere, done = std::move(done)](redis_reply reply,
+                                                                    bool retried) {
+        if (reply.is_unavailable())
+          return done(unanswered(reply,
+                                 "the lease may be released or not: do not use it any more, and "
+                                 "RELEASE again (OK or LOST: released)"));
+        if (!is_status_array(reply, 2)) return done(unexpected(reply));
+        // Not held on the second try: the first released it (its answer was lost)
+        // or it had lapsed; either way it is released, which is what was asked.
+        bool released_now = reply.elements[0].integer != 0 || retried;
+        auto entry = held_.find(name);
+        if (entry != held_.end() && entry->second.token == token) {
+          if (holder_elsewhere)
+            mark_lost(name, token);
+          else
+            forget(name);
+        }
+        if (!released_now)
+          return done(fail(error_code::lost,
+                           "lease '" + name + "' was already lost: " + reply.elements[1].str));
+        done(released{});
+        wake(name); // a waiter on this host need not wait for the announcement
+      });
 }
 
 void lease_service::info(const std::string& name, const caller& who,

@@ -1,9 +1,10 @@
 // RATE commands; see rate_commands.hpp.
 #include "services/rate/rate_commands.hpp"
 
-#include "services/rate/rate_service.hpp"
-#include "services/lease/lease_commands.hpp"
 #include "protocol/reply_writer.hpp"
+#include "services/lease/lease_commands.hpp"
+#include "services/rate/rate_service.hpp"
+#include "services/unanswered.hpp"
 
 namespace baton {
 namespace {
@@ -63,8 +64,12 @@ void run_rate_command(const protocol::command_spec& spec, std::vector<std::strin
       protocol::reply_writer out(bytes, ticket.protocol);
       if (reply.kind == redis_link::reply_kind::integer)
         out.integer(reply.integer);
-      else
-        out.error((reply.is_unavailable() ? "UNAVAILABLE " : "ERR redis: ") + reply.str);
+      else if (reply.is_unavailable()) {
+        auto f = unanswered(reply, "the key's counts may or may not be reset: RESET it again, "
+                                   "which is safe");
+        out.error(protocol::error_text(f.code, f.why));
+      } else
+        out.error("ERR redis: " + reply.str);
       self->complete(ticket, std::move(bytes));
     });
   }

@@ -4,9 +4,10 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/log.hpp"
+#include "redis/idempotent_call.hpp"
 #include "services/rate/rate_keys.hpp"
 #include "services/rate/rate_reply.hpp"
-#include "common/log.hpp"
 
 namespace baton::rate {
 
@@ -171,9 +172,10 @@ void rate_service::reset(const rate_policy& policy, const std::string& key,
                          redis_link::reply_callback done) {
   const auto& p = compiled(policy);
   cache_.forget(policy.name, key);
-  redis_.run_script("rate_reset", {state_key(p, key)},
-                    {events_channel(settings_.prefix), "reset " + policy.name + " " + key},
-                    std::move(done));
+  redis_link::run_idempotent(
+      redis_, "rate_reset", {state_key(p, key)},
+      {events_channel(settings_.prefix), "reset " + policy.name + " " + key},
+      [done = std::move(done)](redis_reply reply, bool) { done(std::move(reply)); });
 }
 
 void rate_service::refresh_live_nodes(clock::time_point now) {

@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "redis/redis_pool.hpp"
+#include "redis/redis_subscriber.hpp"
 #include "services/rate/local_limiter.hpp"
 #include "services/rate/over_limit_cache.hpp"
 #include "services/rate/rate_counters.hpp"
 #include "services/rate/rate_policy.hpp"
-#include "redis/redis_pool.hpp"
-#include "redis/redis_subscriber.hpp"
 
 namespace baton::rate {
 
@@ -67,7 +67,9 @@ public:
   /// (1 <= cost <= the policy's smallest limit).
   void check(const rate_policy& policy, const std::string& key, std::int64_t cost, bool charge,
              std::function<void(rate_decision)> done);
-  /// RATE RESET: `done` gets Redis' reply (1 if the key had state, 0 if not).
+  /// RATE RESET: `done` gets Redis' reply (1 if the key had state, 0 if not). Idempotent: a
+  /// reply lost after it was sent is asked once more (redis/idempotent_call.hpp), so an
+  /// `unavailable` reply still `sent` means neither attempt was answered.
   void reset(const rate_policy& policy, const std::string& key, redis_link::reply_callback done);
 
   const rate_counters& counters() const { return counters_; }

@@ -8,6 +8,8 @@
 #include "model/secret/kek_loader.hpp"
 #include "model/session/resume_token.hpp"
 #include "model/session/session_keys.hpp"
+#include "redis/idempotent_call.hpp"
+#include "services/unanswered.hpp"
 
 namespace baton::session {
 namespace {
@@ -94,7 +96,7 @@ session_service::session_service(boost::asio::io_context& io, redis_link::redis_
                                  const secret::keyring& keys,
                                  membership::membership_service& members, session_settings settings)
     : io_(io), redis_(redis), keys_(keys), members_(members), settings_(std::move(settings)),
-      channel_(session_events_channel(settings_.prefix)) {
+      channel_(session_events_channel(settings_.prefix)), cleanups_(io, redis) {
   count_owned();
 }
 
@@ -152,6 +154,7 @@ void session_service::open(const std::string& user, milliseconds ttl, const std:
       "session_open", {key(id)},
       {user, settings_.node_id, std::to_string(ttl.count()), meta, nonce, std::to_string(who.uid)},
       [this, id, nonce, user, ttl, meta, uid = who.uid, done = std::move(done)](redis_reply r) {
+        if (r.outcome_unknown()) return close_unanswered_open(id, r.str, done);
         if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
         if (r.elements[0].integer != 1)
           return done(fail(error_code::err, "session id collision; try again"));
@@ -172,6 +175,25 @@ void session_service::open(const std::string& user, milliseconds ttl, const std:
       });
 }
 
+void session_service::close_unanswered_open(const std::string& id, const std::string& why,
+                                            const session_callback<session_view>& done) {
+  // The open may have made a session whose id and token nobody heard: useless to the client,
+  // counted against its user until its TTL, and the client cannot know whether to OPEN again.
+  // Close it by its id (which names this open's session and nothing else), as an admin would,
+  // on the same Redis connection (a call from a reply keeps to it), so after the open; the
+  // retrier sends the close until Redis answers. Then "not opened" is certain: UNAVAILABLE.
+  cleanups_.run("session-abandon " + id, "session_close", {key(id)}, {channel_, id, "*"},
+                [why, done](const redis_reply& r) {
+                  bool landed = r.kind == reply_kind::array;
+                  done(fail(error_code::unavailable,
+                            "redis did not answer in time (" + why + "); no session was opened: " +
+                                (landed ? "one Redis made meanwhile was closed"
+                                        : "one Redis may have made is closed as soon as Redis "
+                                          "answers") +
+                                "; OPEN again"));
+                });
+}
+
 void session_service::get(const std::string& id, const caller& who,
                           session_callback<std::optional<session_view>> done) {
   redis_.run_script("session_read", {key(id)}, {},
@@ -188,46 +210,63 @@ void session_service::get(const std::string& id, const caller& who,
 
 void session_service::touch(const std::string& id, const caller& who,
                             session_callback<std::optional<touched_session>> done) {
-  redis_.run_script("session_touch", {key(id)}, {std::to_string(who.uid)},
-                    [this, id, done = std::move(done)](redis_reply r) {
-                      if (r.kind != reply_kind::array || r.elements.size() < 2)
-                        return done(unavailable(r));
-                      if (r.elements[0].integer != 1) {
-                        if (r.elements[1].str == "noperm") return done(not_yours());
-                        return done(std::optional<touched_session>());
-                      }
-                      if (r.elements.size() < 4) return done(unavailable(r));
-                      touched_session t;
-                      t.owner = r.elements[1].str;
-                      t.epoch = r.elements[2].integer;
-                      t.ttl_ms = r.elements[3].integer;
-                      t.user = r.elements.size() > 4 ? r.elements[4].str : "";
-                      // The indexes expire entries when the session would have: slide them too.
-                      index(user_index(t.user), true, id, t.ttl_ms);
-                      if (t.owner == settings_.node_id)
-                        index(node_index(settings_.node_id), true, id, t.ttl_ms);
-                      done(std::optional<touched_session>(std::move(t)));
-                    });
+  // Idempotent (a TTL set again from now): a lost answer is asked once more, then UNKNOWN.
+  redis_link::run_idempotent(redis_, "session_touch", {key(id)}, {std::to_string(who.uid)},
+                             [this, id, done = std::move(done)](redis_reply r, bool) {
+                               if (r.is_unavailable())
+                                 return done(unanswered(r,
+                                                        "the session may or may not have been "
+                                                        "touched: TOUCH it again, which is safe"));
+                               if (r.kind != reply_kind::array || r.elements.size() < 2)
+                                 return done(unavailable(r));
+                               if (r.elements[0].integer != 1) {
+                                 if (r.elements[1].str == "noperm") return done(not_yours());
+                                 return done(std::optional<touched_session>());
+                               }
+                               if (r.elements.size() < 4) return done(unavailable(r));
+                               touched_session t;
+                               t.owner = r.elements[1].str;
+                               t.epoch = r.elements[2].integer;
+                               t.ttl_ms = r.elements[3].integer;
+                               t.user = r.elements.size() > 4 ? r.elements[4].str : "";
+                               // The indexes expire entries when the session would have: slide them
+                               // too.
+                               index(user_index(t.user), true, id, t.ttl_ms);
+                               if (t.owner == settings_.node_id)
+                                 index(node_index(settings_.node_id), true, id, t.ttl_ms);
+                               done(std::optional<touched_session>(std::move(t)));
+                             });
 }
 
 void session_service::close(const std::string& id, const caller& who,
                             session_callback<closed_session> done) {
-  redis_.run_script("session_close", {key(id)},
-                    {channel_, id, who.admin ? "*" : std::to_string(who.uid)},
-                    [this, id, done = std::move(done)](redis_reply r) {
-                      if (r.kind != reply_kind::array || r.elements.size() < 2)
-                        return done(unavailable(r));
-                      if (r.elements[0].integer != 1) {
-                        if (r.elements[1].str == "noperm") return done(not_yours());
-                        return done(closed_session{false});
-                      }
-                      if (r.elements.size() < 3) return done(unavailable(r));
-                      index(user_index(r.elements[1].str), false, id, 0);
-                      index(node_index(r.elements[2].str), false, id, 0);
-                      owned_.erase(id);
-                      count_owned();
-                      done(closed_session{true});
-                    });
+  // Idempotent: a lost answer is asked once more, then UNKNOWN.
+  redis_link::run_idempotent(
+      redis_, "session_close", {key(id)}, {channel_, id, who.admin ? "*" : std::to_string(who.uid)},
+      [this, id, done = std::move(done)](redis_reply r, bool retried) {
+        if (r.is_unavailable())
+          return done(unanswered(r, "the session may or may not be closed: CLOSE "
+                                    "it again, which is safe"));
+        if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
+        if (r.elements[0].integer != 1) {
+          if (r.elements[1].str == "noperm") return done(not_yours());
+          if (retried) {
+            // Gone on the second try: most likely the first closed it (its
+            // answer was lost). Either way it is closed, which is what CLOSE
+            // asked; the indexes drop it lazily (LIST) or at their scores.
+            owned_.erase(id);
+            count_owned();
+            return done(closed_session{true});
+          }
+          return done(closed_session{false});
+        }
+        if (r.elements.size() < 3) return done(unavailable(r));
+        index(user_index(r.elements[1].str), false, id, 0);
+        index(node_index(r.elements[2].str), false, id, 0);
+        owned_.erase(id);
+        count_owned();
+        done(closed_session{true});
+      });
 }
 
 void session_service::list(const std::string& user, const caller& who,
@@ -301,40 +340,44 @@ void session_service::write_state_attempt(const std::string& id,
                                           session_callback<session_state> done) {
   // The uid is checked on what this read found: a session's uid never changes, so the script
   // that writes need not check it again.
-  redis_.run_script("session_read", {key(id)}, {},
-                    [this, id, state, attempts_left, who, done = std::move(done)](redis_reply r) {
-                      if (r.kind != reply_kind::array || r.elements.size() < 2)
-                        return done(unavailable(r));
-                      if (r.elements[1].integer < 0) return done(no_such_session());
-                      auto f = fields_of(r, 2);
-                      if (!who.owns(view_of(id, f).uid)) return done(not_yours());
-                      if (f["owner"] != settings_.node_id) return done(moved_to(f["owner"]));
-                      auto current = number(f["state_version"]);
-                      secret::sealed_version sealed;
-                      std::string error;
-                      if (!secret::seal(keys_, sealed_name(id), std::to_string(current + 1), *state,
-                                        sealed, error))
-                        return done(fail(error_code::err, "cannot encrypt the state: " + error));
-                      redis_.run_script(
-                          "session_state", {key(id)},
-                          {settings_.node_id, std::to_string(current), sealed.kek_id,
-                           sealed.wrapped_key, sealed.ciphertext},
-                          [this, id, state, attempts_left, who, done](redis_reply w) {
-                            if (w.kind != reply_kind::array || w.elements.size() < 2)
-                              return done(unavailable(w));
-                            if (w.elements[0].integer == 1)
-                              return done(session_state{w.elements[1].integer, {}});
-                            const auto& why = w.elements[1].str;
-                            if (why == "gone") return done(no_such_session());
-                            if (why == "moved")
-                              return done(moved_to(w.elements.size() > 2 ? w.elements[2].str : ""));
-                            // Another write on this node got in between: read again and write over
-                            // it.
-                            if (attempts_left > 1)
-                              return write_state_attempt(id, state, attempts_left - 1, who, done);
-                            done(fail(error_code::conflict, "the state kept changing; try again"));
-                          });
-                    });
+  redis_.run_script(
+      "session_read", {key(id)}, {},
+      [this, id, state, attempts_left, who, done = std::move(done)](redis_reply r) {
+        if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
+        if (r.elements[1].integer < 0) return done(no_such_session());
+        auto f = fields_of(r, 2);
+        if (!who.owns(view_of(id, f).uid)) return done(not_yours());
+        if (f["owner"] != settings_.node_id) return done(moved_to(f["owner"]));
+        auto current = number(f["state_version"]);
+        secret::sealed_version sealed;
+        std::string error;
+        if (!secret::seal(keys_, sealed_name(id), std::to_string(current + 1), *state, sealed,
+                          error))
+          return done(fail(error_code::err, "cannot encrypt the state: " + error));
+        // The ciphertext (random nonce) names this write: sent again after a
+        // lost answer, lua/session_state.lua recognises it as already done.
+        redis_link::run_idempotent(
+            redis_, "session_state", {key(id)},
+            {settings_.node_id, std::to_string(current), sealed.kek_id, sealed.wrapped_key,
+             sealed.ciphertext},
+            [this, id, state, attempts_left, who, done](redis_reply w, bool) {
+              if (w.is_unavailable())
+                return done(unanswered(w, "the state may or may not be written: SESSION STATE id "
+                                          "reads it (its state_version tells), SET it again if it "
+                                          "is not yours"));
+              if (w.kind != reply_kind::array || w.elements.size() < 2) return done(unavailable(w));
+              if (w.elements[0].integer == 1) return done(session_state{w.elements[1].integer, {}});
+              const auto& why = w.elements[1].str;
+              if (why == "gone") return done(no_such_session());
+              if (why == "moved")
+                return done(moved_to(w.elements.size() > 2 ? w.elements[2].str : ""));
+              // Another write on this node got in between: read again and write over
+              // it.
+              if (attempts_left > 1)
+                return write_state_attempt(id, state, attempts_left - 1, who, done);
+              done(fail(error_code::conflict, "the state kept changing; try again"));
+            });
+      });
 }
 
 void session_service::resume(const std::string& token, const caller& who,
@@ -355,6 +398,7 @@ void session_service::resume(const std::string& token, const caller& who,
       {std::to_string(claims.epoch), claims.nonce, settings_.node_id, next, channel_, id,
        std::to_string(repeat ? resume_repeat_window.count() : 0), std::to_string(who.uid)},
       [this, id, next, token, done = std::move(done)](redis_reply r) {
+        if (r.is_unavailable() && !r.outcome_unknown()) return done(unavailable(r));
         if (r.is_unavailable()) {
           if (unanswered_resumes_.size() >= 10000) unanswered_resumes_.clear(); // bounded
           unanswered_resumes_[token] = std::chrono::steady_clock::now() + resume_repeat_window;

@@ -27,6 +27,7 @@
 #include "model/caller.hpp"
 #include "model/secret/envelope.hpp"
 #include "protocol/result.hpp"
+#include "redis/cleanup_retrier.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
 #include "services/membership/membership_service.hpp"
@@ -81,8 +82,10 @@ struct new_owner {
 /// The failures of a session call: unavailable (Redis could not answer), err (no such session
 /// for STATE; an id collision; the state cannot be sealed or opened), moved (STATE SET on a
 /// node that no longer owns it; new_owner is the context), refused (a resume token that is
-/// not, or no longer, valid), conflict (the state kept changing under the write). GET and
-/// TOUCH answer nullopt for a session that does not exist.
+/// not, or no longer, valid), conflict (the state kept changing under the write), unknown
+/// (a TOUCH, CLOSE or STATE SET sent, retried once, and never answered; a RESUME sent and not
+/// answered). An OPEN whose answer was lost closes what it may have made and answers
+/// unavailable. GET and TOUCH answer nullopt for a session that does not exist.
 template <class T>
 using session_callback = std::function<void(protocol::result<T>)>;
 
@@ -153,6 +156,10 @@ private:
   void own(const std::string& id, std::int64_t epoch, std::int64_t ttl_ms);
   void disown(const std::string& id);
   void on_event(const std::string& payload);
+  /// An OPEN Redis did not answer after it was sent: closes what it may have made, then
+  /// answers UNAVAILABLE (see session_service.cpp).
+  void close_unanswered_open(const std::string& id, const std::string& why,
+                             const session_callback<session_view>& done);
   void write_state_attempt(const std::string& id, std::shared_ptr<secret::secure_bytes> state,
                            int attempts_left, const caller& who,
                            session_callback<session_state> done);
@@ -166,6 +173,7 @@ private:
   membership::membership_service& members_;
   session_settings settings_;
   std::string channel_;
+  redis_link::cleanup_retrier cleanups_;                ///< closes of OPENs whose answer was lost
   std::unordered_map<std::string, std::int64_t> owned_; ///< id -> owner epoch known here
   /// RESUMEs Redis did not answer in time, by token, until when they may be sent again.
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> unanswered_resumes_;

@@ -266,6 +266,7 @@ TEST_CASE_METHOD(link_fixture, "Redis paused past the budget: UNAVAILABLE in tim
   auto reply = call({"GET", "x"});
   auto elapsed = millis_since(t);
   CHECK(reply.is_unavailable());
+  CHECK(reply.outcome_unknown()); // it was sent: Redis runs it when the pause ends
   CHECK(elapsed >= 90);
   CHECK(elapsed < 100 + 150);
   CHECK(counters.timeouts.load() >= 1);
@@ -280,6 +281,19 @@ TEST_CASE_METHOD(link_fixture, "Redis paused past the budget: UNAVAILABLE in tim
       3000ms);
   CHECK(recovered);
   CHECK(call({"ECHO", "in order"}).str == "in order");
+}
+
+TEST_CASE_METHOD(link_fixture, "a call that never left for a stopped Redis is not unknown") {
+  test::test_redis redis;
+  open(redis.unix_url(), 100ms);
+  wait_ready();
+  redis.stop();
+  drive([] { return false; }, 300ms); // the link sees its connections close
+  // Whether the breaker refuses it or no connection takes it, it was never written.
+  auto reply = call({"SET", "x", "1"});
+  INFO(reply.str);
+  CHECK(reply.is_unavailable());
+  CHECK_FALSE(reply.outcome_unknown());
 }
 
 TEST_CASE_METHOD(link_fixture, "AUTH with an ACL user") {

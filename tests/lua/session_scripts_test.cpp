@@ -25,8 +25,9 @@ struct session_fixture {
   resp_value open(const std::string& ttl = "60000") {
     return lua.run("session_open", {key}, {"alice", "a", ttl, "{}", "n1", "1000"});
   }
-  resp_value state(const std::string& node, const std::string& expected) {
-    return lua.run("session_state", {key}, {node, expected, "k1", "wk", "ct-" + expected});
+  resp_value state(const std::string& node, const std::string& expected,
+                   const std::string& writer = "") {
+    return lua.run("session_state", {key}, {node, expected, "k1", "wk", "ct-" + expected + writer});
   }
   resp_value resume(const std::string& epoch, const std::string& nonce, const std::string& node,
                     const std::string& next) {
@@ -55,7 +56,7 @@ TEST_CASE_METHOD(session_fixture, "a session lives for its sliding ttl") {
 TEST_CASE_METHOD(session_fixture, "only the owner writes state, over the version it read") {
   open();
   CHECK(state("a", "0").elements.at(1).integer == 1);
-  auto stale = state("a", "0");
+  auto stale = state("a", "0", "-another-writer");
   CHECK(stale.elements.at(1).str == "conflict");
   CHECK(stale.elements.at(2).integer == 1);
   auto other = state("b", "1");
@@ -63,6 +64,21 @@ TEST_CASE_METHOD(session_fixture, "only the owner writes state, over the version
   CHECK(other.elements.at(2).str == "a");
   CHECK(field("state_ct") == "ct-0");
   CHECK(state("a", "1").elements.at(1).integer == 2);
+}
+
+TEST_CASE_METHOD(session_fixture, "a state write sent again is answered as the first was") {
+  open();
+  REQUIRE(state("a", "0").elements.at(1).integer == 1);
+  // The same write (its answer lost): recognised by its ciphertext, not applied twice.
+  auto again = state("a", "0");
+  CHECK(again.elements.at(0).integer == 1);
+  CHECK(again.elements.at(1).integer == 1);
+  CHECK(field("state_version") == "1");
+  // Once another write came after it, the old one sent again is a conflict, not a success.
+  REQUIRE(state("a", "1").elements.at(1).integer == 2);
+  auto late = state("a", "0");
+  CHECK(late.elements.at(1).str == "conflict");
+  CHECK(late.elements.at(2).integer == 2);
 }
 
 TEST_CASE_METHOD(session_fixture, "a handoff is fenced by the owner epoch") {
