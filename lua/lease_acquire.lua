@@ -1,6 +1,8 @@
 -- Grants a lease with a fencing token, or says who holds it.
 -- KEYS[1] lease hash   "<prefix>:lease:{<name>}"
 -- KEYS[2] fence        "<prefix>:lease:{<name>}:fence" (highest token granted)
+-- KEYS[3] abandoned    "<prefix>:lease:{<name>}:abandoned" (optional): requests whose daemon
+--                      gave up on them (lua/lease_abandon.lua); such a request grants nothing
 -- ARGV[1] owner id (unique per daemon connection), ARGV[2] ttl_ms, ARGV[3] node id,
 -- ARGV[4] client description, ARGV[5] meta, ARGV[6] lock_delay_ms (applies if this holder
 -- is lost uncleanly), ARGV[7] token floor: the highest token the calling daemon has seen (kept
@@ -22,7 +24,10 @@
 -- rest of the key's life is the lock-delay during which nobody may take the name after an
 -- unclean loss (a clean release deletes the key, so no delay).
 -- Reply: {1, token, ttl_ms, "granted"|"held"} or {0, reason, owner, node, client, token,
--- remaining_ms} with reason "held" or "lock-delay".
+-- remaining_ms} with reason "held", "lock-delay" or "abandoned" (nobody waits for that answer).
+if KEYS[3] and ARGV[9] and redis.call('HDEL', KEYS[3], ARGV[1] .. ' ' .. ARGV[9]) == 1 then
+  return {0, 'abandoned', '', '', '', 0, 0}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local ttl = tonumber(ARGV[2])

@@ -17,7 +17,7 @@ std::string check_name(std::string_view name, std::size_t max_length) {
 
 lease_keys keys_for(const std::string& prefix, const std::string& name) {
   std::string lease = prefix + ":lease:{" + name + "}";
-  return {lease, lease + ":fence"};
+  return {lease, lease + ":fence", lease + ":abandoned"};
 }
 
 std::string events_channel(const std::string& prefix) {

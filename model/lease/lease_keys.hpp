@@ -14,6 +14,9 @@ std::string check_name(std::string_view name, std::size_t max_length);
 struct lease_keys {
   std::string lease; ///< "<prefix>:lease:{<name>}"
   std::string fence; ///< "<prefix>:lease:{<name>}:fence"
+  /// "<prefix>:lease:{<name>}:abandoned": requests given up before Redis ran them
+  /// (lua/lease_abandon.lua), so that their acquire, should it arrive after all, grants nothing.
+  std::string abandoned;
 };
 
 lease_keys keys_for(const std::string& prefix, const std::string& name);

@@ -188,7 +188,7 @@ void lease_service::attempt(acquire_request request, lease_callback<lease_grant>
                                    std::to_string(++request_sequence_)};
   auto sent = clock::now();
   redis_.run_script(
-      "lease_acquire", {keys.lease, keys.fence}, args,
+      "lease_acquire", {keys.lease, keys.fence, keys.abandoned}, args,
       [this, request = std::move(request), owner, request_id = args.back(), sent,
        done = std::move(done)](redis_reply reply) {
         // No answer in time: Redis may have granted it or not. Resolve that before answering.
