@@ -2,6 +2,9 @@
 // pipelining, backpressure and hostile input.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -338,4 +341,89 @@ TEST_CASE("clients' buffers together are capped: the client holding the most is 
   CHECK(t.metrics().find("baton_buffer_cap_closed_total 1") != std::string::npos);
   send(modest, std::string(414400, 'm') + "\r\n");
   CHECK(modest.read().str.size() == 614400);
+}
+
+namespace {
+
+// A daemon with a whole config of its own (capped sets only socket keys).
+struct configured {
+  test::test_redis redis;
+  test::temp_dir dir;
+  std::unique_ptr<test::test_batond> daemon;
+  explicit configured(const std::string& yaml) {
+    std::ofstream(dir.file("c.yaml")) << yaml;
+    daemon = std::make_unique<test::test_batond>(
+        redis.unix_url(), std::vector<std::string>{"--config", dir.file("c.yaml")});
+  }
+  std::string metrics() {
+    std::string body;
+    test::http_get(daemon->http_port(), "/metrics", &body);
+    return body;
+  }
+};
+
+// A TCP connection to the daemon's HTTP port that sends nothing; -1 if it cannot connect.
+int connect_http(unsigned short port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True when the peer closes the connection within the timeout.
+bool closed_within(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0) return false;
+  char byte = 0;
+  return ::recv(fd, &byte, 1, 0) == 0;
+}
+
+} // namespace
+
+TEST_CASE("one uid cannot watch everything: max_watches_per_uid") {
+  configured t("socket: {max_watches_per_uid: 3}\n");
+  resp_client a(t.daemon->socket_path()), b(t.daemon->socket_path()),
+      c(t.daemon->socket_path());
+  CHECK(a.call({"LEASE", "WATCH", "x", "y"}).integer == 2);
+  // Counted over all connections of the uid: b's two more would make four.
+  auto refused = b.call({"LEASE", "WATCH", "z", "w"});
+  CHECK(refused.str == "ERR max number of watched names for this uid reached "
+                       "(socket.max_watches_per_uid = 3); UNWATCH some first");
+  CHECK(b.call({"LEASE", "WATCH", "z"}).integer == 1);
+  CHECK(a.call({"LEASE", "WATCH", "x"}).integer == 2); // watched already: takes no room
+  CHECK(c.call({"SUBSCRIBE", "lease:q"}).is_error());  // pub/sub style counts the same
+  auto m = t.metrics();
+  CHECK(m.find("baton_watches_refused_total 2\n") != std::string::npos);
+  CHECK(m.find("baton_watches 3\n") != std::string::npos);
+  // What a connection watched is given back when it closes.
+  CHECK(a.call({"LEASE", "UNWATCH", "x"}).integer == 1);
+  auto subscribed = c.call({"SUBSCRIBE", "lease:q"});
+  REQUIRE(subscribed.elements.size() == 3);
+  CHECK(subscribed.elements.at(2).integer == 1);
+}
+
+TEST_CASE("http: past max_connections a new connection is closed at once, and counted") {
+  configured t("http: {max_connections: 2}\n");
+  auto port = t.daemon->http_port();
+  int first = connect_http(port), second = connect_http(port);
+  REQUIRE(first >= 0);
+  REQUIRE(second >= 0);
+  CHECK_FALSE(closed_within(first, 300)); // accepted and waiting for a request
+  int third = connect_http(port);
+  REQUIRE(third >= 0); // the kernel accepts it; the daemon closes it at once
+  CHECK(closed_within(third, 2000));
+  ::close(third);
+  ::close(first); // one leaves: the next scrape is served
+  std::string body;
+  CHECK(test::eventually([&] { return test::http_get(port, "/metrics", &body) == 200; }));
+  CHECK(body.find("baton_http_rejected_connections_total 0") == std::string::npos);
+  CHECK(body.find("baton_http_connections 2\n") != std::string::npos);
+  CHECK(body.find("baton_accept_errors_total{listener=\"http\"} 0\n") != std::string::npos);
+  ::close(second);
 }
