@@ -17,8 +17,8 @@ public:
   static constexpr std::chrono::milliseconds longest_delay{1000};
 
   struct step {
-    std::chrono::milliseconds delay;   ///< wait this long before accepting again
-    bool starts_episode = false;       ///< the first failure since a success: log it
+    std::chrono::milliseconds delay; ///< wait this long before accepting again
+    bool starts_episode = false;     ///< the first failure since a success: log it
   };
 
   /// An accept failed.

@@ -311,8 +311,8 @@ void read_membership(checker& c, const YAML::Node& node, membership_config& m) {
 void read_sessions(checker& c, const YAML::Node& node, sessions_config& s) {
   if (!c.expect_map(node, "sessions",
                     {"default_ttl_ms", "max_ttl_ms", "max_state_bytes", "max_meta_bytes",
-                     "max_user_length", "handoff_deadline_ms", "drain_delay_ms",
-                     "handoff_strategy", "max_per_user", "max_per_node"}))
+                     "max_user_length", "handoff_deadline_ms", "drain_delay_ms", "handoff_strategy",
+                     "max_per_user", "max_per_node"}))
     return;
   c.read_ms(node, "default_ttl_ms", 1000, 365LL * 24 * 3600 * 1000, s.default_ttl);
   c.read_ms(node, "max_ttl_ms", 1000, 365LL * 24 * 3600 * 1000, s.max_ttl);

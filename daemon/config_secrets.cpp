@@ -129,8 +129,8 @@ void read_secrets(checker& c, const YAML::Node& node, secrets_config& s) {
   if (!c.expect_map(node, "secrets",
                     {"keks", "active_kek", "grace_ms", "max_value_bytes", "max_name_length",
                      "rotation_lease_ms", "hook_timeout_ms", "audit_max_entries", "audit_flush_ms",
-                     "ack_liveness_ms", "refresh_ms", "allow_core_dumps", "cache_max_entries", "access",
-                     "items"}))
+                     "ack_liveness_ms", "refresh_ms", "allow_core_dumps", "cache_max_entries",
+                     "access", "items"}))
     return;
   c.read_size(node, "max_name_length", 1, 1024, s.max_name_length);
   if (auto keks = node["keks"]) read_keks(c, keks, s);

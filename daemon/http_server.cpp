@@ -6,15 +6,15 @@
 
 #include <memory>
 
-#include "metrics/prometheus_text.hpp"
-#include "services/rate/rate_service.hpp"
-#include "services/breaker/breaker_service.hpp"
-#include "services/secret/secret_service.hpp"
-#include "services/session/session_service.hpp"
 #include "build_info.hpp"
 #include "common/log.hpp"
 #include "daemon/config_loader.hpp"
 #include "daemon/http_request.hpp"
+#include "metrics/prometheus_text.hpp"
+#include "services/breaker/breaker_service.hpp"
+#include "services/rate/rate_service.hpp"
+#include "services/secret/secret_service.hpp"
+#include "services/session/session_service.hpp"
 
 namespace baton {
 namespace asio = boost::asio;

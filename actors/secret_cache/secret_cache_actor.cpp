@@ -18,10 +18,10 @@
 namespace baton::secret {
 namespace {
 
-using std::chrono::milliseconds;
 using redis_link::redis_reply;
 using redis_link::reply_kind;
 using redis_link::script_call;
+using std::chrono::milliseconds;
 
 /// The most a read or an acknowledgement may take before it counts as Redis unavailable; the
 /// link answers sooner with its own budget, this is the backstop if the link is gone.
@@ -37,7 +37,7 @@ std::int64_t system_ms() {
 struct cache_entry {
   std::shared_ptr<const served_secret> served; ///< null until a load has succeeded
   bool loading = false;
-  bool again = false;                   ///< one more load after the one in flight
+  bool again = false;                      ///< one more load after the one in flight
   std::vector<std::uint64_t> waiting;      ///< ids waiting for the load in flight
   std::vector<std::uint64_t> next_waiting; ///< ids waiting for the load after it
   bool retire_due = false; ///< Redis still holds a previous version whose grace is over
@@ -48,7 +48,7 @@ struct cache_entry {
 struct secret_cache_state {
   secret_cache_deps deps;
   std::unordered_map<std::string, cache_entry> entries;
-  std::list<std::string> recency; ///< every name in entries, the most recently used first
+  std::list<std::string> recency;   ///< every name in entries, the most recently used first
   std::int64_t redis_offset_ms = 0; ///< Redis' clock minus this host's, as last read
   actors::wake_timer timer;
   std::vector<cache_news> outbox; ///< told at the end of the message that produced it
@@ -106,7 +106,8 @@ bool evict_one(cache_pointer self) {
     st.entries.erase(found);
     st.recency.erase(std::next(it).base());
     ++st.deps.counters->evictions;
-    log::debug("secret", "evicted from the cache (secrets.cache_max_entries)", {{"secret", n.name}});
+    log::debug("secret", "evicted from the cache (secrets.cache_max_entries)",
+               {{"secret", n.name}});
     tell(self, std::move(n));
     return true;
   }
@@ -281,8 +282,8 @@ void start_load(cache_pointer self, const std::string& name) {
 void acknowledge(cache_pointer self, const std::string& name, std::int64_t version) {
   auto& st = self->state;
   auto keys = keys_for(st.deps.prefix, name);
-  script_call call{"secret_ack", {keys.record, keys.acks},
-                   {st.deps.node_id, std::to_string(version)}, 0};
+  script_call call{
+      "secret_ack", {keys.record, keys.acks}, {st.deps.node_id, std::to_string(version)}, 0};
   self->request(st.deps.link, call_timeout, atoms::redis_script::value, std::move(call))
       .then(
           [self, name](redis_reply& r) {

@@ -99,11 +99,11 @@ struct secret_cache_deps {
 ///                             (and count each name as used now; a count of 0 is a watched
 ///                             name, kept recent but not flushed)
 ///   (timer_tick, generation)  internal: the refresh is due
-using secret_cache_actor = caf::typed_actor<
-    caf::reacts_to<atoms::load, std::string, std::uint64_t>,
-    caf::reacts_to<atoms::announce, std::string>, caf::reacts_to<atoms::reload_all>,
-    caf::reacts_to<atoms::uses, std::vector<secret_use>>,
-    caf::reacts_to<atoms::timer_tick, std::uint64_t>>;
+using secret_cache_actor = caf::typed_actor<caf::reacts_to<atoms::load, std::string, std::uint64_t>,
+                                            caf::reacts_to<atoms::announce, std::string>,
+                                            caf::reacts_to<atoms::reload_all>,
+                                            caf::reacts_to<atoms::uses, std::vector<secret_use>>,
+                                            caf::reacts_to<atoms::timer_tick, std::uint64_t>>;
 
 secret_cache_actor spawn_secret_cache(caf::actor_system& system, secret_cache_deps deps);
 

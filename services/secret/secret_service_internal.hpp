@@ -12,7 +12,6 @@
 
 namespace baton::secret {
 
-
 using protocol::error_code;
 using protocol::fail;
 using protocol::result;

@@ -160,7 +160,8 @@ private:
   void reserve(const std::string& user, const std::string& id, milliseconds ttl,
                std::function<void(std::optional<protocol::failure>)> done);
   void open_reserved(const std::string& id, const std::string& user, milliseconds ttl,
-                     const std::string& meta, std::int64_t uid, session_callback<session_view> done);
+                     const std::string& meta, std::int64_t uid,
+                     session_callback<session_view> done);
   void own(const std::string& id, std::int64_t epoch, std::int64_t ttl_ms);
   void disown(const std::string& id);
   void on_event(const std::string& payload);
@@ -192,8 +193,8 @@ private:
   std::unordered_map<std::uint64_t, caf::actor> adoptions_; ///< running, by id: stop() ends them
   std::uint64_t next_adoption_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); ///< news posted after we die
-  std::uint64_t refused_user_ = 0; ///< OPENs refused over max_per_user
-  std::uint64_t refused_node_ = 0; ///< OPENs refused over max_per_node
+  std::uint64_t refused_user_ = 0;                             ///< OPENs refused over max_per_user
+  std::uint64_t refused_node_ = 0;                             ///< OPENs refused over max_per_node
 };
 
 } // namespace baton::session

@@ -360,6 +360,11 @@ TEST_CASE("sessions are capped per user fleet-wide and per node: OPEN past eithe
   CHECK(text_field(cb.call({"SESSION", "OPEN", "carol"}), "id").size() == 32);
   // A refusal took no place: a closed session gives its place back, to the user and the node.
   CHECK(cb.call({"SESSION", "CLOSE", first}).integer == 1);
+  resp_client raw(redis.socket_path()); // the indexes are updated just after CLOSE answers
+  CHECK(test::eventually([&] {
+    return raw.call({"ZCARD", "baton:user-sessions:{alice}"}).integer == 1 &&
+           raw.call({"ZCARD", "baton:node-sessions:{a}"}).integer == 2;
+  }));
   CHECK(text_field(cb.call({"SESSION", "OPEN", "alice"}), "id").size() == 32);
   CHECK(text_field(ca.call({"SESSION", "OPEN", "dave"}), "id").size() == 32);
   std::string body;

@@ -388,8 +388,7 @@ bool closed_within(int fd, int timeout_ms) {
 
 TEST_CASE("one uid cannot watch everything: max_watches_per_uid") {
   configured t("socket: {max_watches_per_uid: 3}\n");
-  resp_client a(t.daemon->socket_path()), b(t.daemon->socket_path()),
-      c(t.daemon->socket_path());
+  resp_client a(t.daemon->socket_path()), b(t.daemon->socket_path()), c(t.daemon->socket_path());
   CHECK(a.call({"LEASE", "WATCH", "x", "y"}).integer == 2);
   // Counted over all connections of the uid: b's two more would make four.
   auto refused = b.call({"LEASE", "WATCH", "z", "w"});

@@ -197,7 +197,8 @@ TEST_CASE_METHOD(session_fixture, "indexes forget expired sessions") {
   CHECK(lua.call({"EXISTS", index}).integer == 0);
 }
 
-TEST_CASE_METHOD(session_fixture, "a reservation past the cap is refused, and expired ones stop counting") {
+TEST_CASE_METHOD(session_fixture,
+                 "a reservation past the cap is refused, and expired ones stop counting") {
   const std::string index = "baton:user-sessions:{bob}";
   CHECK(lua.run("session_index", {index}, {"reserve", "s1", "60000", "2"}).integer == 1);
   CHECK(lua.run("session_index", {index}, {"reserve", "s2", "100", "2"}).integer == 2);

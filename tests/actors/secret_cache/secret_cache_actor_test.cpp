@@ -389,7 +389,8 @@ TEST_CASE_METHOD(cache_fixture, "a configured secret not loaded yet is loaded by
   CHECK(of_kind(cache_news::kind::rotation_due).empty()); // not before it is known
 }
 
-TEST_CASE_METHOD(cache_fixture, "past the most names it holds, the least recently used is evicted") {
+TEST_CASE_METHOD(cache_fixture,
+                 "past the most names it holds, the least recently used is evicted") {
   deps.max_cached = 2;
   set_record("a", 1, 1);
   set_record("b", 1, 1);
