@@ -159,8 +159,8 @@ void http_server::accept() {
     if (ec) return on_accept_error(ec);
     if (auto ended = backoff_.succeeded())
       log::info("http", "accepting again", {{"failed_accepts", std::to_string(ended)}});
-    auto open = ctx_.requests.http_connections->load(std::memory_order_relaxed);
-    if (open >= static_cast<std::int64_t>(ctx_.cfg.http.max_connections)) {
+    auto open_now = ctx_.requests.http_connections->load(std::memory_order_relaxed);
+    if (open_now >= static_cast<std::int64_t>(ctx_.cfg.http.max_connections)) {
       // Closed before anything is read: costs the daemon nothing but the accept.
       auto rejected = ctx_.requests.http_rejected.fetch_add(1, std::memory_order_relaxed);
       if (rejected == 0 || (rejected + 1) % 1000 == 0)

@@ -165,21 +165,21 @@ void session_service::reserve(const std::string& user, const std::string& id, mi
   // its full ttl): an OPEN whose answer was lost does not hold a place for a whole ttl.
   auto hold = std::min<std::int64_t>(ttl.count(), reservation_hold.count());
   struct both {
-    std::int64_t user = 0, node = 0; ///< the replies: places left, -1 refused, -2 unanswered
+    std::int64_t in_user = 0, in_node = 0; ///< places left, -1 refused, -2 unanswered
     int left = 2;
   };
   auto got = std::make_shared<both>();
   auto finish = [this, user, id, got, done = std::move(done)]() {
     if (--got->left != 0) return;
     auto give_back = [&] {
-      if (got->user >= 0) index(user_index(user), false, id, 0);
-      if (got->node >= 0) index(node_index(settings_.node_id), false, id, 0);
+      if (got->in_user >= 0) index(user_index(user), false, id, 0);
+      if (got->in_node >= 0) index(node_index(settings_.node_id), false, id, 0);
     };
-    if (got->user == -2 || got->node == -2) {
+    if (got->in_user == -2 || got->in_node == -2) {
       give_back();
       return done(fail(error_code::unavailable, "redis did not answer; no session was opened"));
     }
-    if (got->user == -1) {
+    if (got->in_user == -1) {
       give_back();
       ++refused_user_;
       return done(fail(error_code::err, "max number of sessions for this user reached "
@@ -187,7 +187,7 @@ void session_service::reserve(const std::string& user, const std::string& id, mi
                                             std::to_string(settings_.max_per_user) +
                                             "); close one first"));
     }
-    if (got->node == -1) {
+    if (got->in_node == -1) {
       give_back();
       ++refused_node_;
       return done(fail(error_code::err, "max number of sessions on this node reached "
@@ -205,10 +205,10 @@ void session_service::reserve(const std::string& user, const std::string& id, mi
   };
   redis_.run_script("session_index", {user_index(user)},
                     {"reserve", id, std::to_string(hold), std::to_string(settings_.max_per_user)},
-                    place(got->user));
+                    place(got->in_user));
   redis_.run_script("session_index", {node_index(settings_.node_id)},
                     {"reserve", id, std::to_string(hold), std::to_string(settings_.max_per_node)},
-                    place(got->node));
+                    place(got->in_node));
 }
 
 void session_service::open_reserved(const std::string& id, const std::string& user,
