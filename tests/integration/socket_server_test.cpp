@@ -5,12 +5,16 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "protocol/resp_client.hpp"
@@ -425,4 +429,82 @@ TEST_CASE("http: past max_connections a new connection is closed at once, and co
   CHECK(body.find("baton_http_connections 2\n") != std::string::npos);
   CHECK(body.find("baton_accept_errors_total{listener=\"http\"} 0\n") != std::string::npos);
   ::close(second);
+}
+
+namespace {
+
+std::size_t open_descriptors(pid_t pid) {
+  std::size_t n = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+// User plus system CPU time of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15).
+long cpu_ticks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i)
+    fields >> skip;
+  long user = 0, system = 0;
+  fields >> user >> system;
+  return user + system;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+    ++n;
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("accept failing with EMFILE backs off instead of spinning, logs once, and recovers") {
+  configured t("log: {level: info}\n");
+  auto pid = t.daemon->pid();
+  rlimit before{};
+  REQUIRE(::prlimit(pid, RLIMIT_NOFILE, nullptr, &before) == 0);
+  // Room for two more descriptors: the third client waits in the backlog, its accept failing.
+  rlimit low{open_descriptors(pid) + 2, before.rlim_max};
+  REQUIRE(::prlimit(pid, RLIMIT_NOFILE, &low, nullptr) == 0);
+  std::vector<std::unique_ptr<resp_client>> served, waiting;
+  for (int i = 0; i < 5; ++i) {
+    auto c = std::make_unique<resp_client>(t.daemon->socket_path(), 500);
+    bool answered = false;
+    try {
+      answered = c->call({"PING"}).str == "PONG";
+    } catch (const std::exception&) {
+    }
+    (answered ? served : waiting).push_back(std::move(c));
+  }
+  REQUIRE_FALSE(waiting.empty());
+  // A second of failing accepts: with the backoff the daemon sleeps through it.
+  auto ticks = cpu_ticks(pid);
+  std::this_thread::sleep_for(1000ms);
+  CHECK(cpu_ticks(pid) - ticks < ::sysconf(_SC_CLK_TCK) / 4);
+  // Descriptors free again: the waiting clients are accepted at the next try (within 1 s).
+  REQUIRE(::prlimit(pid, RLIMIT_NOFILE, &before, nullptr) == 0);
+  for (auto& c : waiting)
+    CHECK(test::eventually(
+        [&] {
+          try {
+            return c->read().str == "PONG";
+          } catch (const std::exception&) {
+            return false;
+          }
+        },
+        5000));
+  auto m = t.metrics();
+  auto at = m.find("baton_accept_errors_total{listener=\"socket\"} ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stoll(m.substr(at + 45)) >= 3); // 100, 200, 400 ms ... apart
+  // One line for the episode and one for its end, not one per failed accept.
+  CHECK(count_of(t.daemon->log(), "accept failed; backing off") == 1);
+  CHECK(count_of(t.daemon->log(), "accepting again") == 1);
 }
