@@ -34,11 +34,15 @@ struct socket_config {
   /// Partial requests and unsent replies and pushes of all clients together: past it, the
   /// client whose buffer just grew is disconnected (one client cannot starve the others).
   std::size_t max_buffered_bytes = 256 << 20;
+  /// Names (leases, groups, secrets, breakers, session feeds) watched by all connections of
+  /// one uid together: one app cannot make this node follow everything.
+  std::size_t max_watches_per_uid = 100000;
 };
 
 struct http_config {
   bool enabled = true;
   std::string listen = "127.0.0.1:9464";
+  std::size_t max_connections = 64; ///< open at once; more are closed at once and counted
 };
 
 struct redis_config {
@@ -119,6 +123,10 @@ struct sessions_config {
   /// balancers (which poll /readyz) stop sending new clients first.
   milliseconds drain_delay{0};
   std::string handoff_strategy = "least_sessions"; ///< or round_robin
+  /// Sessions open for one `user` value, fleet-wide (counted in Redis, lua/session_index.lua).
+  std::size_t max_per_user = 1000;
+  /// Sessions this node owns; OPEN past it is refused (handoffs and adoptions are not).
+  std::size_t max_per_node = 1000000;
 };
 
 /// NODE LIST|INFO|DRAIN: this daemon's record in the fleet, kept alive by heartbeats.

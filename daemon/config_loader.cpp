@@ -24,7 +24,7 @@ void read_socket(checker& c, const YAML::Node& node, socket_config& s) {
   if (!c.expect_map(node, "socket",
                     {"path", "mode", "group", "max_clients", "max_request_bytes", "max_arguments",
                      "max_pipeline", "max_clients_per_uid", "request_timeout_ms", "idle_timeout_ms",
-                     "max_buffered_bytes"}))
+                     "max_buffered_bytes", "max_watches_per_uid"}))
     return;
   c.read_string(node, "path", s.path, true);
   if (auto mode = node["mode"]) {
@@ -51,11 +51,13 @@ void read_socket(checker& c, const YAML::Node& node, socket_config& s) {
   c.read_ms(node, "request_timeout_ms", 100, 3600 * 1000, s.request_timeout);
   c.read_ms(node, "idle_timeout_ms", 0, 30LL * 24 * 3600 * 1000, s.idle_timeout);
   c.read_size(node, "max_buffered_bytes", 64 << 10, 64LL << 30, s.max_buffered_bytes);
+  c.read_size(node, "max_watches_per_uid", 1, 100000000, s.max_watches_per_uid);
 }
 
 void read_http(checker& c, const YAML::Node& node, http_config& h) {
-  if (!c.expect_map(node, "http", {"enabled", "listen"})) return;
+  if (!c.expect_map(node, "http", {"enabled", "listen", "max_connections"})) return;
   c.read_bool(node, "enabled", h.enabled);
+  c.read_size(node, "max_connections", 1, 100000, h.max_connections);
   c.read_string(node, "listen", h.listen, true);
   std::string host;
   unsigned short port = 0;
@@ -309,8 +311,8 @@ void read_membership(checker& c, const YAML::Node& node, membership_config& m) {
 void read_sessions(checker& c, const YAML::Node& node, sessions_config& s) {
   if (!c.expect_map(node, "sessions",
                     {"default_ttl_ms", "max_ttl_ms", "max_state_bytes", "max_meta_bytes",
-                     "max_user_length", "handoff_deadline_ms", "drain_delay_ms",
-                     "handoff_strategy"}))
+                     "max_user_length", "handoff_deadline_ms", "drain_delay_ms", "handoff_strategy",
+                     "max_per_user", "max_per_node"}))
     return;
   c.read_ms(node, "default_ttl_ms", 1000, 365LL * 24 * 3600 * 1000, s.default_ttl);
   c.read_ms(node, "max_ttl_ms", 1000, 365LL * 24 * 3600 * 1000, s.max_ttl);
@@ -320,6 +322,8 @@ void read_sessions(checker& c, const YAML::Node& node, sessions_config& s) {
   c.read_ms(node, "handoff_deadline_ms", 10, 3600 * 1000, s.handoff_deadline);
   c.read_ms(node, "drain_delay_ms", 0, 600 * 1000, s.drain_delay);
   c.read_string(node, "handoff_strategy", s.handoff_strategy);
+  c.read_size(node, "max_per_user", 1, 100000000, s.max_per_user);
+  c.read_size(node, "max_per_node", 1, 100000000, s.max_per_node);
   if (s.handoff_strategy != "least_sessions" && s.handoff_strategy != "round_robin")
     c.problem(node["handoff_strategy"].Mark(),
               "handoff_strategy must be least_sessions or round_robin, got '" + s.handoff_strategy +

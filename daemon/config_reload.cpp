@@ -19,8 +19,10 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
   differs("socket limits", cur.socket.max_request_bytes != next.socket.max_request_bytes ||
                                cur.socket.max_arguments != next.socket.max_arguments ||
                                cur.socket.max_pipeline != next.socket.max_pipeline ||
-                               cur.socket.max_clients != next.socket.max_clients);
-  differs("http", cur.http.enabled != next.http.enabled || cur.http.listen != next.http.listen);
+                               cur.socket.max_clients != next.socket.max_clients ||
+                               cur.socket.max_watches_per_uid != next.socket.max_watches_per_uid);
+  differs("http", cur.http.enabled != next.http.enabled || cur.http.listen != next.http.listen ||
+                      cur.http.max_connections != next.http.max_connections);
   const auto& a = cur.redis;
   const auto& b = next.redis;
   differs("redis endpoint and credentials",
@@ -57,7 +59,8 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
               sa.max_state_bytes != sb.max_state_bytes || sa.max_meta_bytes != sb.max_meta_bytes ||
               sa.max_user_length != sb.max_user_length ||
               sa.handoff_deadline != sb.handoff_deadline || sa.drain_delay != sb.drain_delay ||
-              sa.handoff_strategy != sb.handoff_strategy);
+              sa.handoff_strategy != sb.handoff_strategy || sa.max_per_user != sb.max_per_user ||
+              sa.max_per_node != sb.max_per_node);
   // The drift margin is in every lease's validity, and the keeper's: a lease granted before a
   // reload and renewed after it must not be judged by two margins, so it waits for a restart.
   differs("runtime", cur.runtime.worker_threads != next.runtime.worker_threads ||

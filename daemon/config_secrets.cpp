@@ -129,7 +129,8 @@ void read_secrets(checker& c, const YAML::Node& node, secrets_config& s) {
   if (!c.expect_map(node, "secrets",
                     {"keks", "active_kek", "grace_ms", "max_value_bytes", "max_name_length",
                      "rotation_lease_ms", "hook_timeout_ms", "audit_max_entries", "audit_flush_ms",
-                     "ack_liveness_ms", "refresh_ms", "allow_core_dumps", "access", "items"}))
+                     "ack_liveness_ms", "refresh_ms", "allow_core_dumps", "cache_max_entries",
+                     "access", "items"}))
     return;
   c.read_size(node, "max_name_length", 1, 1024, s.max_name_length);
   if (auto keks = node["keks"]) read_keks(c, keks, s);
@@ -143,8 +144,14 @@ void read_secrets(checker& c, const YAML::Node& node, secrets_config& s) {
   c.read_ms(node, "ack_liveness_ms", 1000, 3600 * 1000, s.ack_liveness);
   c.read_ms(node, "refresh_ms", 100, 600 * 1000, s.refresh);
   c.read_bool(node, "allow_core_dumps", s.allow_core_dumps);
+  c.read_size(node, "cache_max_entries", 1, 10000000, s.cache_max_entries);
   if (auto access = node["access"]) read_access(c, access, s);
   if (auto items = node["items"]) read_items(c, items, s);
+  // Scheduled items are read every refresh: fewer places than items would evict them in turn.
+  if (s.cache_max_entries < s.items.size())
+    c.problem(node.Mark(), "secrets.cache_max_entries (" + std::to_string(s.cache_max_entries) +
+                               ") must be at least the number of items (" +
+                               std::to_string(s.items.size()) + ")");
   if (s.hook_timeout >= s.rotation_lease)
     c.problem(node.Mark(), "secrets.hook_timeout_ms must be shorter than rotation_lease_ms");
   if (s.ack_liveness <= s.refresh)

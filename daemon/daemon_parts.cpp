@@ -203,6 +203,8 @@ bool build_secrets_and_sessions(daemon_parts& d) {
   s.drain_delay = cfg.sessions.drain_delay;
   s.round_robin = cfg.sessions.handoff_strategy == "round_robin";
   s.membership_ttl = cfg.membership.ttl;
+  s.max_per_user = cfg.sessions.max_per_user;
+  s.max_per_node = cfg.sessions.max_per_node;
   d.sessions = std::make_unique<session::session_service>(d.io, *d.pool, *d.keys, *d.members, s);
   d.sessions->use_actors(*d.system, d.link_actor, d.members->heartbeat());
   d.ctx->sessions = d.sessions.get();
@@ -240,6 +242,7 @@ std::unique_ptr<daemon_parts> build_daemon(config cfg) {
     return nullptr;
   }
   d->ctx = std::make_unique<daemon_context>(d->io, d->cfg, *d->pool, d->counters, *d->requests);
+  d->ctx->pushes.set_max_watches_per_uid(d->cfg.socket.max_watches_per_uid);
   build_actor_system(*d);
   d->events = std::make_shared<redis_link::redis_subscriber>(d->io, d->link);
   build_leases(*d);

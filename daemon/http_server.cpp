@@ -6,14 +6,15 @@
 
 #include <memory>
 
-#include "metrics/prometheus_text.hpp"
-#include "services/rate/rate_service.hpp"
-#include "services/breaker/breaker_service.hpp"
-#include "services/secret/secret_service.hpp"
 #include "build_info.hpp"
 #include "common/log.hpp"
 #include "daemon/config_loader.hpp"
 #include "daemon/http_request.hpp"
+#include "metrics/prometheus_text.hpp"
+#include "services/breaker/breaker_service.hpp"
+#include "services/rate/rate_service.hpp"
+#include "services/secret/secret_service.hpp"
+#include "services/session/session_service.hpp"
 
 namespace baton {
 namespace asio = boost::asio;
@@ -29,13 +30,20 @@ std::string family_metrics(const daemon_context& ctx) {
   if (ctx.rates) ctx.rates->counters().render(out);
   if (ctx.secrets) ctx.secrets->render_metrics(out);
   if (ctx.breakers) ctx.breakers->render_metrics(out);
+  if (ctx.sessions) ctx.sessions->render_metrics(out);
+  ctx.pushes.render_metrics(out);
   return out;
 }
 
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
   http_session(daemon_context& ctx, asio::ip::tcp::socket socket)
-      : ctx_(ctx), stream_(std::move(socket)) {}
+      : ctx_(ctx), stream_(std::move(socket)), open_(ctx.requests.http_connections) {
+    open_->fetch_add(1, std::memory_order_relaxed);
+  }
+  ~http_session() { open_->fetch_sub(1, std::memory_order_relaxed); }
+  http_session(const http_session&) = delete;
+  http_session& operator=(const http_session&) = delete;
 
   void start() { read(); }
 
@@ -80,6 +88,7 @@ private:
   daemon_context& ctx_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_{http_buffer_limit};
+  std::shared_ptr<std::atomic<std::int64_t>> open_; ///< counts this session while it lives
   std::optional<http_request_parser> parser_;
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
@@ -111,7 +120,7 @@ http_answer answer_http(daemon_context& ctx, const std::string& method, const st
   return {404, "text/plain", "not found; try /metrics, /healthz or /readyz\n"};
 }
 
-http_server::http_server(daemon_context& ctx) : ctx_(ctx), acceptor_(ctx.io) {}
+http_server::http_server(daemon_context& ctx) : ctx_(ctx), acceptor_(ctx.io), retry_(ctx.io) {}
 
 void http_server::start() {
   std::string host;
@@ -139,6 +148,7 @@ void http_server::start() {
 
 void http_server::stop() {
   listening_ = false;
+  retry_.cancel();
   error_code ignored;
   acceptor_.close(ignored);
 }
@@ -146,8 +156,35 @@ void http_server::stop() {
 void http_server::accept() {
   acceptor_.async_accept([this](const error_code& ec, asio::ip::tcp::socket socket) {
     if (!listening_) return;
-    if (!ec) std::make_shared<http_session>(ctx_, std::move(socket))->start();
+    if (ec) return on_accept_error(ec);
+    if (auto ended = backoff_.succeeded())
+      log::info("http", "accepting again", {{"failed_accepts", std::to_string(ended)}});
+    auto open_now = ctx_.requests.http_connections->load(std::memory_order_relaxed);
+    if (open_now >= static_cast<std::int64_t>(ctx_.cfg.http.max_connections)) {
+      // Closed before anything is read: costs the daemon nothing but the accept.
+      auto rejected = ctx_.requests.http_rejected.fetch_add(1, std::memory_order_relaxed);
+      if (rejected == 0 || (rejected + 1) % 1000 == 0)
+        log::warn("http", "connection refused: http.max_connections reached",
+                  {{"max_connections", std::to_string(ctx_.cfg.http.max_connections)},
+                   {"refused_so_far", std::to_string(rejected + 1)}});
+      error_code ignored;
+      socket.close(ignored);
+    } else {
+      std::make_shared<http_session>(ctx_, std::move(socket))->start();
+    }
     accept();
+  });
+}
+
+void http_server::on_accept_error(const error_code& ec) {
+  ctx_.requests.http_accept_errors.fetch_add(1, std::memory_order_relaxed);
+  auto step = backoff_.failed();
+  if (step.starts_episode)
+    log::warn("http", "accept failed; backing off until it succeeds",
+              {{"error", ec.message()}, {"delay_ms", std::to_string(step.delay.count())}});
+  retry_.expires_after(step.delay);
+  retry_.async_wait([this](const error_code& wait_error) {
+    if (!wait_error && listening_) accept();
   });
 }
 

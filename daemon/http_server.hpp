@@ -2,13 +2,17 @@
 //   /metrics  Prometheus text format
 //   /healthz  200 while the process serves at all
 //   /readyz   200 when Redis is reachable and the node is not draining, 503 otherwise
-// Built on Boost.Beast; one short exchange per request, keep-alive honoured.
+// Built on Boost.Beast; one short exchange per request, keep-alive honoured. At most
+// http.max_connections are open at once (more are closed as soon as accepted, so a scraper
+// gone wild cannot take the daemon's descriptors), and a failing accept backs off.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <string>
 
+#include "daemon/accept_backoff.hpp"
 #include "daemon/daemon_context.hpp"
 
 namespace baton {
@@ -23,10 +27,13 @@ public:
 
 private:
   void accept();
+  void on_accept_error(const boost::system::error_code& ec);
 
   daemon_context& ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
   bool listening_ = false;
+  accept_backoff backoff_;
+  boost::asio::steady_timer retry_;
 };
 
 /// Builds the reply for one path: status code, content type and body.

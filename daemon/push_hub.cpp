@@ -4,11 +4,51 @@
 #include <algorithm>
 
 #include "daemon/client_connection.hpp"
+#include "metrics/exposition.hpp"
 
 namespace baton {
 
 void push_hub::attach(const std::shared_ptr<client_connection>& conn) {
-  clients_[conn->id()].conn = conn;
+  auto& c = clients_[conn->id()];
+  c.conn = conn;
+  c.uid = conn->peer().uid;
+}
+
+void push_hub::count_uid(uid_t uid, std::size_t added, std::size_t removed) {
+  watches_ = watches_ + added - removed;
+  auto& n = watches_by_uid_[uid];
+  n = n + added - removed;
+  if (n == 0) watches_by_uid_.erase(uid);
+}
+
+bool push_hub::room_for(std::uint64_t connection, const std::vector<std::string>& topics) {
+  auto it = clients_.find(connection);
+  if (it == clients_.end()) return true; // closed: subscribe() will refuse it anyway
+  std::size_t added = 0;
+  for (const auto& topic : topics)
+    if (it->second.topics.count(topic) == 0) ++added;
+  if (watches_of_uid(it->second.uid) + added <= max_watches_per_uid_) return true;
+  ++refused_;
+  return false;
+}
+
+std::string push_hub::limit_error() const {
+  return "ERR max number of watched names for this uid reached (socket.max_watches_per_uid = " +
+         std::to_string(max_watches_per_uid_) + "); UNWATCH some first";
+}
+
+std::size_t push_hub::watches_of_uid(uid_t uid) const {
+  auto it = watches_by_uid_.find(uid);
+  return it == watches_by_uid_.end() ? 0 : it->second;
+}
+
+void push_hub::render_metrics(std::string& out) const {
+  metrics::exposition e(out);
+  e.declare("baton_watches", "gauge", "Names watched by local connections now (per connection).");
+  e.sample("baton_watches", static_cast<std::uint64_t>(watches_));
+  e.declare("baton_watches_refused_total", "counter",
+            "WATCH and SUBSCRIBE refused over socket.max_watches_per_uid.");
+  e.sample("baton_watches_refused_total", refused_);
 }
 
 std::vector<std::string> push_hub::detach(std::uint64_t connection) {
@@ -22,6 +62,7 @@ std::vector<std::string> push_hub::detach(std::uint64_t connection) {
     t->second.erase(connection);
     if (t->second.empty()) topics_.erase(t);
   }
+  count_uid(it->second.uid, 0, it->second.topics.size());
   clients_.erase(it);
   return watched;
 }
@@ -30,6 +71,7 @@ bool push_hub::subscribe(const std::string& topic, std::uint64_t connection) {
   auto it = clients_.find(connection);
   if (it == clients_.end() || !it->second.topics.insert(topic).second) return false;
   topics_[topic].insert(connection);
+  count_uid(it->second.uid, 1, 0);
   if (auto conn = it->second.conn.lock()) conn->set_watching(it->second.topics.size());
   return true;
 }
@@ -37,6 +79,7 @@ bool push_hub::subscribe(const std::string& topic, std::uint64_t connection) {
 bool push_hub::unsubscribe(const std::string& topic, std::uint64_t connection) {
   auto it = clients_.find(connection);
   if (it == clients_.end() || it->second.topics.erase(topic) == 0) return false;
+  count_uid(it->second.uid, 0, 1);
   if (auto conn = it->second.conn.lock()) conn->set_watching(it->second.topics.size());
   auto t = topics_.find(topic);
   if (t != topics_.end()) {
@@ -57,6 +100,13 @@ std::vector<std::string> push_hub::topics_of(std::uint64_t connection) const {
 bool push_hub::watches(std::uint64_t connection, const std::string& topic) const {
   auto it = clients_.find(connection);
   return it != clients_.end() && it->second.topics.count(topic) != 0;
+}
+
+std::vector<std::string> push_hub::topics_with_prefix(std::string_view prefix) const {
+  std::vector<std::string> found;
+  for (const auto& [topic, watchers] : topics_)
+    if (std::string_view(topic).substr(0, prefix.size()) == prefix) found.push_back(topic);
+  return found;
 }
 
 void push_hub::publish(const std::string& topic, const encoder& write) const {

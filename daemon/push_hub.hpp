@@ -3,13 +3,18 @@
 // works: such a connection accepts only WATCH, UNWATCH, PING, HELLO and QUIT). Clients
 // subscribe to topics ("lease:<name>", "elect:<group>"); the parts that produce events
 // publish to a topic, or push to one connection (a holder told it lost its lease).
+// What all connections of one uid watch together is capped (socket.max_watches_per_uid): the
+// WATCH commands ask room_for() before they subscribe, and a refusal is counted.
 // Lives on the I/O thread, in daemon_context.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -30,6 +35,18 @@ public:
   /// The connection closed: forgets it, and answers the topics it watched.
   std::vector<std::string> detach(std::uint64_t connection);
 
+  /// Caps the topics all connections of one uid watch together.
+  void set_max_watches_per_uid(std::size_t max) { max_watches_per_uid_ = max; }
+  /// Whether the connection may start watching `topics` (those it watches already do not
+  /// count) without its uid passing the cap. A refusal is counted.
+  bool room_for(std::uint64_t connection, const std::vector<std::string>& topics);
+  /// The error a WATCH answers when room_for() refused.
+  std::string limit_error() const;
+  /// Topics watched by all connections of a uid.
+  std::size_t watches_of_uid(uid_t uid) const;
+  /// baton_watches (gauge) and baton_watches_refused_total.
+  void render_metrics(std::string& out) const;
+
   /// True when the connection did not watch the topic before.
   bool subscribe(const std::string& topic, std::uint64_t connection);
   /// True when the connection did watch the topic.
@@ -37,6 +54,8 @@ public:
   /// The topics a connection watches, sorted.
   std::vector<std::string> topics_of(std::uint64_t connection) const;
   bool watches(std::uint64_t connection, const std::string& topic) const;
+  /// Every topic someone watches that starts with `prefix`.
+  std::vector<std::string> topics_with_prefix(std::string_view prefix) const;
 
   /// Pushes to every watcher of the topic.
   void publish(const std::string& topic, const encoder& write) const;
@@ -50,12 +69,19 @@ public:
 private:
   void deliver(client_connection& conn, const encoder& write) const;
 
+  void count_uid(uid_t uid, std::size_t added, std::size_t removed);
+
   struct client {
     std::weak_ptr<client_connection> conn;
+    uid_t uid = static_cast<uid_t>(-1);
     std::unordered_set<std::string> topics;
   };
   std::unordered_map<std::uint64_t, client> clients_;
   std::unordered_map<std::string, std::unordered_set<std::uint64_t>> topics_;
+  std::size_t max_watches_per_uid_ = 100000;
+  std::unordered_map<uid_t, std::size_t> watches_by_uid_; ///< only uids that watch something
+  std::size_t watches_ = 0;                               ///< (connection, topic) pairs
+  std::uint64_t refused_ = 0;
 };
 
 } // namespace baton

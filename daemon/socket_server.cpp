@@ -65,7 +65,8 @@ void check_directory_of(const std::string& path) {
 } // namespace
 
 socket_server::socket_server(daemon_context& ctx)
-    : ctx_(ctx), acceptor_(ctx.io), path_(ctx.cfg.socket.path), sweep_timer_(ctx.io) {}
+    : ctx_(ctx), acceptor_(ctx.io), path_(ctx.cfg.socket.path), sweep_timer_(ctx.io),
+      retry_(ctx.io) {}
 
 socket_server::~socket_server() {
   stop();
@@ -145,6 +146,7 @@ void socket_server::stop() {
   listening_ = false;
   ctx_.close_largest_client = nullptr;
   sweep_timer_.cancel();
+  retry_.cancel();
   error_code ignored;
   acceptor_.close(ignored);
   ::unlink(path_.c_str());
@@ -165,15 +167,9 @@ void socket_server::track(const std::shared_ptr<client_connection>& client) {
 void socket_server::accept() {
   acceptor_.async_accept([this](const error_code& ec, asio::local::stream_protocol::socket socket) {
     if (!listening_) return;
-    if (ec) {
-      // EMFILE and friends: log, back off a little, and keep accepting.
-      log::warn("server", "accept failed", {{"error", ec.message()}});
-      auto timer = std::make_shared<asio::steady_timer>(ctx_.io, std::chrono::milliseconds(50));
-      timer->async_wait([this, timer](const error_code&) {
-        if (listening_) accept();
-      });
-      return;
-    }
+    if (ec) return on_accept_error(ec);
+    if (auto ended = backoff_.succeeded())
+      log::info("server", "accepting again", {{"failed_accepts", std::to_string(ended)}});
     if (static_cast<std::size_t>(ctx_.requests.connected_clients.load()) >=
         ctx_.cfg.socket.max_clients) {
       ctx_.requests.rejected_clients.fetch_add(1, std::memory_order_relaxed);
@@ -187,6 +183,19 @@ void socket_server::accept() {
       client->start();
     }
     accept();
+  });
+}
+
+void socket_server::on_accept_error(const error_code& ec) {
+  // EMFILE and friends: the listening socket stays readable, so back off rather than spin.
+  ctx_.requests.socket_accept_errors.fetch_add(1, std::memory_order_relaxed);
+  auto step = backoff_.failed();
+  if (step.starts_episode)
+    log::warn("server", "accept failed; backing off until it succeeds",
+              {{"error", ec.message()}, {"delay_ms", std::to_string(step.delay.count())}});
+  retry_.expires_after(step.delay);
+  retry_.async_wait([this](const error_code& wait_error) {
+    if (!wait_error && listening_) accept();
   });
 }
 

@@ -1,6 +1,7 @@
 // The Unix socket of the local API. On start it refuses to steal a socket that a live batond
 // still serves, replaces a stale file left by a crashed one, and sets the configured mode and
-// group before accepting anyone. Past max_clients, new connections get an error and close.
+// group before accepting anyone. Past max_clients, new connections get an error and close; a
+// failing accept (EMFILE...) backs off (daemon/accept_backoff.hpp).
 #pragma once
 
 #include <boost/asio/local/stream_protocol.hpp>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/accept_backoff.hpp"
 #include "daemon/daemon_context.hpp"
 
 namespace baton {
@@ -30,6 +32,7 @@ public:
 
 private:
   void accept();
+  void on_accept_error(const boost::system::error_code& ec);
   void track(const std::shared_ptr<client_connection>& client);
   void sweep();
 
@@ -39,6 +42,8 @@ private:
   bool listening_ = false;
   std::vector<std::weak_ptr<client_connection>> clients_; ///< pruned as it grows
   boost::asio::steady_timer sweep_timer_;
+  accept_backoff backoff_;
+  boost::asio::steady_timer retry_;
 };
 
 } // namespace baton

@@ -36,6 +36,10 @@ bool session_channel_command(const protocol::command_spec& spec,
     conn.fail(ticket, "NOPERM " + conn.peer().describe() + " may not watch 'sessions'");
     return true;
   }
+  if (subscribe && !ctx.pushes.room_for(conn.id(), {session_message_topic})) {
+    conn.fail(ticket, ctx.pushes.limit_error());
+    return true;
+  }
   if (subscribe)
     ctx.pushes.subscribe(session_message_topic, conn.id());
   else
@@ -111,6 +115,13 @@ struct pending_watch {
   std::unique_ptr<boost::asio::steady_timer> budget;
 };
 
+std::vector<std::string> topics_of(const std::vector<watch_target>& targets) {
+  std::vector<std::string> topics;
+  for (const auto& target : targets)
+    topics.push_back(target.topic());
+  return topics;
+}
+
 void finish_watch(daemon_context& ctx, pending_watch& w, bool in_time) {
   if (w.finished) return;
   w.finished = true;
@@ -121,6 +132,13 @@ void finish_watch(daemon_context& ctx, pending_watch& w, bool in_time) {
     for (const auto& target : w.targets)
       ctx.lease_watch->unwatch(target.lease());
     out.error("UNAVAILABLE could not follow them through redis in time; nothing is watched");
+    return w.conn->complete(w.ticket, std::move(bytes));
+  }
+  // Asked again: other WATCHes of the same uid may have ended while this one waited.
+  if (!ctx.pushes.room_for(w.conn->id(), topics_of(w.targets))) {
+    for (const auto& target : w.targets)
+      ctx.lease_watch->unwatch(target.lease());
+    out.error(ctx.pushes.limit_error());
     return w.conn->complete(w.ticket, std::move(bytes));
   }
   // All at once on this thread: no event can fall between the reply and the first push.
@@ -279,6 +297,10 @@ void run_watch_command(const protocol::command_spec& spec, std::vector<std::stri
   if (conn.watching() + targets.size() > max_watches_per_connection) {
     out.error("ERR a connection watches at most " + std::to_string(max_watches_per_connection) +
               " leases and groups");
+    return conn.complete(ticket, std::move(bytes));
+  }
+  if (!ctx.pushes.room_for(conn.id(), topics_of(targets))) {
+    out.error(ctx.pushes.limit_error());
     return conn.complete(ticket, std::move(bytes));
   }
   if (!ctx.redis.reachable()) {

@@ -97,6 +97,15 @@ std::string render_prometheus(const request_metrics& requests,
           load(requests.buffer_cap_closed));
   counter("baton_pushes_total", "Push events sent to local clients (WATCH, lost leases).",
           load(requests.pushes_sent));
+  e.declare("baton_accept_errors_total", "counter",
+            "accept() failures (EMFILE, ENFILE...), after each of which the listener backs off.");
+  e.sample("baton_accept_errors_total{listener=\"socket\"}", load(requests.socket_accept_errors));
+  e.sample("baton_accept_errors_total{listener=\"http\"}", load(requests.http_accept_errors));
+  gauge("baton_http_connections", "HTTP connections open now.",
+        static_cast<double>(requests.http_connections->load()));
+  counter("baton_http_rejected_connections_total",
+          "HTTP connections closed at once over http.max_connections.",
+          load(requests.http_rejected));
   counter("baton_protocol_errors_total", "Connections closed for malformed or oversized requests.",
           load(requests.protocol_errors));
 

@@ -54,9 +54,16 @@ public:
   std::atomic<std::uint64_t> rejected_clients{0};    ///< over max_clients or max_clients_per_uid
   std::atomic<std::uint64_t> slow_clients_closed{0}; ///< a request not finished in time
   std::atomic<std::uint64_t> idle_clients_closed{0};
-  std::atomic<std::uint64_t> buffer_cap_closed{0}; ///< over socket.max_buffered_bytes
-  std::atomic<std::int64_t> buffered_bytes{0};     ///< what all clients hold now
-  std::atomic<std::uint64_t> pushes_sent{0};       ///< push events written to clients
+  std::atomic<std::uint64_t> buffer_cap_closed{0};    ///< over socket.max_buffered_bytes
+  std::atomic<std::int64_t> buffered_bytes{0};        ///< what all clients hold now
+  std::atomic<std::uint64_t> pushes_sent{0};          ///< push events written to clients
+  std::atomic<std::uint64_t> socket_accept_errors{0}; ///< accept() failed (EMFILE...)
+  // The HTTP endpoint's connections.
+  /// Shared: an HTTP session the reactor drops at exit may outlive these counters.
+  std::shared_ptr<std::atomic<std::int64_t>> http_connections =
+      std::make_shared<std::atomic<std::int64_t>>(0);
+  std::atomic<std::uint64_t> http_rejected{0}; ///< over http.max_connections
+  std::atomic<std::uint64_t> http_accept_errors{0};
 
 private:
   struct family_slot {

@@ -4,6 +4,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <list>
 #include <map>
 #include <unordered_map>
 
@@ -17,10 +18,10 @@
 namespace baton::secret {
 namespace {
 
-using std::chrono::milliseconds;
 using redis_link::redis_reply;
 using redis_link::reply_kind;
 using redis_link::script_call;
+using std::chrono::milliseconds;
 
 /// The most a read or an acknowledgement may take before it counts as Redis unavailable; the
 /// link answers sooner with its own budget, this is the backstop if the link is gone.
@@ -36,16 +37,18 @@ std::int64_t system_ms() {
 struct cache_entry {
   std::shared_ptr<const served_secret> served; ///< null until a load has succeeded
   bool loading = false;
-  bool again = false;                   ///< one more load after the one in flight
+  bool again = false;                      ///< one more load after the one in flight
   std::vector<std::uint64_t> waiting;      ///< ids waiting for the load in flight
   std::vector<std::uint64_t> next_waiting; ///< ids waiting for the load after it
   bool retire_due = false; ///< Redis still holds a previous version whose grace is over
   std::int64_t highest_version = 0;
+  std::list<std::string>::iterator recency; ///< its place in secret_cache_state::recency
 };
 
 struct secret_cache_state {
   secret_cache_deps deps;
   std::unordered_map<std::string, cache_entry> entries;
+  std::list<std::string> recency;   ///< every name in entries, the most recently used first
   std::int64_t redis_offset_ms = 0; ///< Redis' clock minus this host's, as last read
   actors::wake_timer timer;
   std::vector<cache_news> outbox; ///< told at the end of the message that produced it
@@ -87,13 +90,45 @@ void publish(cache_pointer self, const std::string& name, cache_entry& e,
 
 void start_load(cache_pointer self, const std::string& name);
 
+void touch(secret_cache_state& st, cache_entry& e) {
+  st.recency.splice(st.recency.begin(), st.recency, e.recency);
+}
+
+/// Drops the least recently used name that no load is in flight for; false if there is none.
+bool evict_one(cache_pointer self) {
+  auto& st = self->state;
+  for (auto it = st.recency.rbegin(); it != st.recency.rend(); ++it) {
+    auto found = st.entries.find(*it);
+    if (found == st.entries.end() || found->second.loading) continue;
+    cache_news n;
+    n.what = cache_news::kind::evicted;
+    n.name = *it;
+    st.entries.erase(found);
+    st.recency.erase(std::next(it).base());
+    ++st.deps.counters->evictions;
+    log::debug("secret", "evicted from the cache (secrets.cache_max_entries)",
+               {{"secret", n.name}});
+    tell(self, std::move(n));
+    return true;
+  }
+  return false;
+}
+
 void load(cache_pointer self, const std::string& name, std::uint64_t id) {
   auto& st = self->state;
   auto it = st.entries.find(name);
   if (it == st.entries.end()) {
-    if (st.entries.size() >= st.deps.max_cached) return tell_loaded(self, id, false);
+    if (st.entries.size() >= st.deps.max_cached && !evict_one(self)) {
+      log::warn("secret", "not cached: every name held is being loaded",
+                {{"secret", name}, {"max", std::to_string(st.deps.max_cached)}});
+      return tell_loaded(self, id, false);
+    }
     it = st.entries.emplace(name, cache_entry{}).first;
+    st.recency.push_front(name);
+    it->second.recency = st.recency.begin();
     st.deps.counters->cached = st.entries.size();
+  } else {
+    touch(st, it->second);
   }
   auto& e = it->second;
   if (e.loading) {
@@ -201,7 +236,9 @@ void apply(cache_pointer self, const std::string& name, cache_entry& e,
 }
 
 void on_read(cache_pointer self, const std::string& name, const redis_reply& reply) {
-  auto& e = self->state.entries[name];
+  auto found = self->state.entries.find(name);
+  if (found == self->state.entries.end()) return; // cannot happen: a loading name stays
+  auto& e = found->second;
   secret_record record;
   bool ok = !reply.is_error() && parse_record(reply, record);
   if (ok) {
@@ -228,7 +265,7 @@ void on_read(cache_pointer self, const std::string& name, const redis_reply& rep
 
 void start_load(cache_pointer self, const std::string& name) {
   auto& st = self->state;
-  st.entries[name].loading = true;
+  st.entries.at(name).loading = true;
   script_call call{"secret_read", {keys_for(st.deps.prefix, name).record}, {}, 0};
   self->request(st.deps.link, call_timeout, atoms::redis_script::value, std::move(call))
       .then(
@@ -245,8 +282,8 @@ void start_load(cache_pointer self, const std::string& name) {
 void acknowledge(cache_pointer self, const std::string& name, std::int64_t version) {
   auto& st = self->state;
   auto keys = keys_for(st.deps.prefix, name);
-  script_call call{"secret_ack", {keys.record, keys.acks},
-                   {st.deps.node_id, std::to_string(version)}, 0};
+  script_call call{
+      "secret_ack", {keys.record, keys.acks}, {st.deps.node_id, std::to_string(version)}, 0};
   self->request(st.deps.link, call_timeout, atoms::redis_script::value, std::move(call))
       .then(
           [self, name](redis_reply& r) {
@@ -341,6 +378,8 @@ void flush_uses(cache_pointer self, const std::vector<secret_use>& uses) {
   auto& st = self->state;
   std::map<std::string, std::vector<std::string>> by_name;
   for (const auto& u : uses) {
+    if (auto it = st.entries.find(u.name); it != st.entries.end()) touch(st, it->second);
+    if (u.count == 0) continue; // watched, not used: recent, nothing to count
     auto& args = by_name[u.name];
     args.push_back(std::to_string(u.version));
     args.push_back(std::to_string(u.count));

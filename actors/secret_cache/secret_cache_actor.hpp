@@ -7,6 +7,10 @@
 // usage counts, retires previous versions whose grace is over and says which
 // scheduled rotations are due. It lives across time and many round trips, so it is an actor.
 //
+// It holds at most `max_cached` names: a new one evicts the least recently used (by loads
+// asked for, and by the uses and watches the reactor reports each refresh, so that GETs
+// answered from memory need no hop to count), which is read from Redis again when next asked.
+//
 // GET and VERIFY never wait for it: every load yields a new immutable `served_secret`, handed
 // to the reactor (`cache_news::published`) which answers from its own table of them, with no
 // lock and no hop. Decryption happens here, off the reactor.
@@ -52,6 +56,7 @@ struct cache_news {
     changed,      ///< `name` has a new current `version` (for watchers; not on a first load)
     rotation_due, ///< `name`'s schedule says rotate; `version` is the highest seen here
     collect_uses, ///< send the uses counted since the last time (uses, [secret_use])
+    evicted,      ///< `name` is no longer held: forget the reactor's copy
   };
   kind what = kind::published;
   std::string name;
@@ -67,6 +72,7 @@ struct secret_cache_counters {
   std::atomic<std::uint64_t> reloads{0};
   std::atomic<std::uint64_t> decrypt_failures{0};
   std::atomic<std::uint64_t> cached{0};
+  std::atomic<std::uint64_t> evictions{0}; ///< names dropped for a new one past max_cached
 };
 
 struct secret_cache_deps {
@@ -75,7 +81,9 @@ struct secret_cache_deps {
   secrets_config settings;
   std::string prefix;
   std::string node_id;
-  std::size_t max_cached = 10000; ///< names served from memory; more are not loaded
+  /// Names served from memory; a new one past it evicts the least recently used (refused only
+  /// when every name held is being loaded).
+  std::size_t max_cached = 10000;
   std::shared_ptr<secret_cache_counters> counters = std::make_shared<secret_cache_counters>();
   /// Runs on the cache's thread with what one message brought, in order; the daemon posts it
   /// onto the reactor in one hop.
@@ -88,12 +96,14 @@ struct secret_cache_deps {
 ///   (announce, payload)       a message of the secrets' channel: reload what it names
 ///   (reload_all)              the subscription came back: reload everything loaded
 ///   (uses, [secret_use])      the counts asked for with `collect_uses`: flush them to Redis
+///                             (and count each name as used now; a count of 0 is a watched
+///                             name, kept recent but not flushed)
 ///   (timer_tick, generation)  internal: the refresh is due
-using secret_cache_actor = caf::typed_actor<
-    caf::reacts_to<atoms::load, std::string, std::uint64_t>,
-    caf::reacts_to<atoms::announce, std::string>, caf::reacts_to<atoms::reload_all>,
-    caf::reacts_to<atoms::uses, std::vector<secret_use>>,
-    caf::reacts_to<atoms::timer_tick, std::uint64_t>>;
+using secret_cache_actor = caf::typed_actor<caf::reacts_to<atoms::load, std::string, std::uint64_t>,
+                                            caf::reacts_to<atoms::announce, std::string>,
+                                            caf::reacts_to<atoms::reload_all>,
+                                            caf::reacts_to<atoms::uses, std::vector<secret_use>>,
+                                            caf::reacts_to<atoms::timer_tick, std::uint64_t>>;
 
 secret_cache_actor spawn_secret_cache(caf::actor_system& system, secret_cache_deps deps);
 

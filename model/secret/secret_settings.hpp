@@ -76,16 +76,20 @@ struct secrets_config {
   milliseconds ack_liveness{15 * 1000};
   milliseconds refresh{5 * 1000}; ///< acknowledge, count usage, check schedules this often
   bool allow_core_dumps = false;  ///< with KEKs configured, batond is made non-dumpable
+  /// Names the cache holds in memory; past it the least recently used is evicted (and read
+  /// from Redis again when next asked for).
+  std::size_t cache_max_entries = 10000;
   std::vector<secret_access_rule> access;
   std::vector<secret_item> items;
 
   bool operator==(const secrets_config& o) const {
     return std::tie(keks, active_kek, grace, max_value_bytes, max_name_length, rotation_lease,
                     hook_timeout, audit_max_entries, audit_flush, ack_liveness, refresh,
-                    allow_core_dumps, access, items) ==
+                    allow_core_dumps, cache_max_entries, access, items) ==
            std::tie(o.keks, o.active_kek, o.grace, o.max_value_bytes, o.max_name_length,
                     o.rotation_lease, o.hook_timeout, o.audit_max_entries, o.audit_flush,
-                    o.ack_liveness, o.refresh, o.allow_core_dumps, o.access, o.items);
+                    o.ack_liveness, o.refresh, o.allow_core_dumps, o.cache_max_entries, o.access,
+                    o.items);
   }
   bool operator!=(const secrets_config& o) const { return !(*this == o); }
 

@@ -88,8 +88,12 @@ void run_breaker_watch(const protocol::command_spec& spec, std::vector<std::stri
     return conn.fail(ticket, error_code::err,
                      "a connection watches at most " + std::to_string(max_watches_per_connection) +
                          " topics");
+  std::vector<std::string> topics;
   for (std::size_t i = 2; i < args.size(); ++i)
-    ctx.pushes.subscribe(watch_prefix + args[i], conn.id());
+    topics.push_back(watch_prefix + args[i]);
+  if (!ctx.pushes.room_for(conn.id(), topics)) return conn.fail(ticket, ctx.pushes.limit_error());
+  for (const auto& topic : topics)
+    ctx.pushes.subscribe(topic, conn.id());
   out.integer(static_cast<std::int64_t>(conn.watching()));
   conn.complete(ticket, std::move(bytes));
   // Then the state each is in now, so that a watcher needs no CHECK to start from.
@@ -126,6 +130,13 @@ bool breaker_channel_command(const protocol::command_spec& spec,
       conn.fail(ticket, error_code::err,
                 "a connection watches at most " + std::to_string(max_watches_per_connection) +
                     " topics");
+      return true;
+    }
+    std::vector<std::string> topics;
+    for (std::size_t i = 1; i < args.size(); ++i)
+      topics.push_back(message_prefix + args[i].substr(channel_prefix.size()));
+    if (!ctx.pushes.room_for(conn.id(), topics)) {
+      conn.fail(ticket, ctx.pushes.limit_error());
       return true;
     }
   }

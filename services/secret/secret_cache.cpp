@@ -68,9 +68,15 @@ void secret_service::on_cache_news(std::vector<cache_news> news) {
         for (const auto& [version, count] : versions)
           uses.push_back({name, version, count});
       unflushed_uses_.clear();
+      if (watched_)
+        for (auto& name : watched_())
+          uses.push_back({std::move(name), 0, 0}); // recent, nothing to count
       if (!uses.empty() && cache_) caf::anon_send(cache_, atoms::uses::value, std::move(uses));
       break;
     }
+    case cache_news::kind::evicted:
+      served_.erase(n.name); // read from Redis again when next asked for
+      break;
     }
   }
 }

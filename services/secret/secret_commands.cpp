@@ -160,8 +160,12 @@ void watch(const protocol::command_spec& spec, std::vector<std::string>& args,
   if (conn.watching() + args.size() - 2 > max_watches_per_connection)
     return conn.fail(ticket, "ERR a connection watches at most " +
                                  std::to_string(max_watches_per_connection) + " topics");
+  std::vector<std::string> topics;
   for (std::size_t i = 2; i < args.size(); ++i)
-    ctx.pushes.subscribe(secret_topic_prefix + args[i], conn.id());
+    topics.push_back(secret_topic_prefix + args[i]);
+  if (!ctx.pushes.room_for(conn.id(), topics)) return conn.fail(ticket, ctx.pushes.limit_error());
+  for (const auto& topic : topics)
+    ctx.pushes.subscribe(topic, conn.id());
   // Answer once every name is in the cache: from then on each new version is pushed.
   auto self = conn.shared_from_this();
   auto left = std::make_shared<std::size_t>(args.size() - 2);
@@ -190,6 +194,12 @@ void connect_secret_pushes(daemon_context& ctx) {
           out.integer(epoch);
         });
       });
+  ctx.secrets->on_collect_watched([&ctx] {
+    std::vector<std::string> names;
+    for (const auto& topic : ctx.pushes.topics_with_prefix(secret_topic_prefix))
+      names.push_back(topic.substr(std::string_view(secret_topic_prefix).size()));
+    return names;
+  });
 }
 
 void run_secret_command(const protocol::command_spec& spec, std::vector<std::string>& args,

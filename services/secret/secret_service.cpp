@@ -82,7 +82,7 @@ void secret_service::use_actors(caf::actor_system& system, redis_link::redis_lin
   cache.settings = settings_.config;
   cache.prefix = settings_.prefix;
   cache.node_id = settings_.node_id;
-  cache.max_cached = max_cached;
+  cache.max_cached = settings_.config.cache_max_entries;
   cache_counters_ = cache.counters;
   auto alive = std::weak_ptr<bool>(alive_);
   auto& io = io_;
@@ -330,6 +330,9 @@ void secret_service::render_metrics(std::string& out) const {
           cache_count(&secret_cache_counters::decrypt_failures));
   counter("baton_secret_refusals_total", "SECRET calls refused by the access rules.",
           counters_.refusals);
+  counter("baton_secret_cache_evictions_total",
+          "Secret names dropped from memory for a new one past secrets.cache_max_entries.",
+          cache_count(&secret_cache_counters::evictions));
   e.declare("baton_secret_cached", "gauge", "Secret names held in this daemon's memory.");
   e.sample("baton_secret_cached", cache_count(&secret_cache_counters::cached));
 }

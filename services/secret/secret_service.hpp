@@ -151,6 +151,9 @@ public:
                  handler) {
     changed_ = std::move(handler);
   }
+  /// The names local clients watch (SECRET WATCH): each refresh they count as used, so that
+  /// the cache does not evict them for names that are only read.
+  void on_collect_watched(std::function<std::vector<std::string>()> f) { watched_ = std::move(f); }
 
   const secrets_config& config() const { return settings_.config; }
   /// Appends baton_secret_* metrics (Prometheus text; no secret names, no values).
@@ -200,6 +203,7 @@ private:
   /// Uses counted since the cache last collected them: name -> version -> uses.
   std::unordered_map<std::string, std::map<std::int64_t, std::int64_t>> unflushed_uses_;
   std::function<void(const std::string&, std::int64_t, std::int64_t)> changed_;
+  std::function<std::vector<std::string>()> watched_;
   std::set<std::string> rotating_; ///< names whose scheduled rotation is in flight
   struct counters {
     std::uint64_t gets = 0, verified_current = 0, verified_previous = 0, not_matched = 0;

@@ -12,8 +12,6 @@
 
 namespace baton::secret {
 
-inline constexpr std::size_t max_cached = 10000; ///< names this daemon serves from memory
-
 using protocol::error_code;
 using protocol::fail;
 using protocol::result;

@@ -214,6 +214,8 @@ void run_session_command(const protocol::command_spec& spec, std::vector<std::st
     if (args.size() != 2)
       return fail("ERR wrong number of arguments for 'session " + protocol::to_lower(spec.verb) +
                   "' command");
+    if (id == command_id::session_watch && !ctx.pushes.room_for(conn.id(), {session_topic}))
+      return fail(ctx.pushes.limit_error());
     if (id == command_id::session_watch)
       ctx.pushes.subscribe(session_topic, conn.id());
     else

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/log.hpp"
+#include "metrics/exposition.hpp"
 #include "model/secret/kek_loader.hpp"
 #include "model/session/resume_token.hpp"
 #include "model/session/session_keys.hpp"
@@ -34,6 +35,9 @@ failure no_such_session() {
 // How long a resume whose answer was lost may be sent again with the same token and get the
 // same answer (lua/session_resume.lua): a client's retries, not a second life for the token.
 constexpr std::chrono::milliseconds resume_repeat_window{30000};
+
+// How long OPEN's place under the caps is held before its session exists (lua/session_index.lua).
+constexpr std::chrono::milliseconds reservation_hold{60000};
 
 // Another uid's session (model/caller.hpp).
 failure not_yours() {
@@ -149,15 +153,81 @@ void session_service::disown(const std::string& id) {
 void session_service::open(const std::string& user, milliseconds ttl, const std::string& meta,
                            const caller& who, session_callback<session_view> done) {
   auto id = random_id();
+  reserve(user, id, ttl,
+          [this, id, user, ttl, meta, uid = who.uid,
+           done = std::move(done)](std::optional<failure> refused) mutable {
+            if (refused) return done(std::move(*refused));
+            open_reserved(id, user, ttl, meta, uid, std::move(done));
+          });
+}
+
+void session_service::reserve(const std::string& user, const std::string& id, milliseconds ttl,
+                              std::function<void(std::optional<failure>)> done) {
+  // A place is held only this long until the session exists (then OPEN's index adds give it
+  // its full ttl): an OPEN whose answer was lost does not hold a place for a whole ttl.
+  auto hold = std::min<std::int64_t>(ttl.count(), reservation_hold.count());
+  struct both {
+    std::int64_t in_user = 0, in_node = 0; ///< places left, -1 refused, -2 unanswered
+    int left = 2;
+  };
+  auto got = std::make_shared<both>();
+  auto finish = [this, user, id, got, done = std::move(done)]() {
+    if (--got->left != 0) return;
+    auto give_back = [&] {
+      if (got->in_user >= 0) index(user_index(user), false, id, 0);
+      if (got->in_node >= 0) index(node_index(settings_.node_id), false, id, 0);
+    };
+    if (got->in_user == -2 || got->in_node == -2) {
+      give_back();
+      return done(fail(error_code::unavailable, "redis did not answer; no session was opened"));
+    }
+    if (got->in_user == -1) {
+      give_back();
+      ++refused_user_;
+      return done(fail(error_code::err, "max number of sessions for this user reached "
+                                        "(sessions.max_per_user = " +
+                                            std::to_string(settings_.max_per_user) +
+                                            "); close one first"));
+    }
+    if (got->in_node == -1) {
+      give_back();
+      ++refused_node_;
+      return done(fail(error_code::err, "max number of sessions on this node reached "
+                                        "(sessions.max_per_node = " +
+                                            std::to_string(settings_.max_per_node) +
+                                            "); open it on another node"));
+    }
+    done(std::nullopt);
+  };
+  auto place = [finish](std::int64_t& into) {
+    return [finish, &into](redis_reply r) mutable {
+      into = r.kind == reply_kind::integer ? r.integer : -2;
+      finish();
+    };
+  };
+  redis_.run_script("session_index", {user_index(user)},
+                    {"reserve", id, std::to_string(hold), std::to_string(settings_.max_per_user)},
+                    place(got->in_user));
+  redis_.run_script("session_index", {node_index(settings_.node_id)},
+                    {"reserve", id, std::to_string(hold), std::to_string(settings_.max_per_node)},
+                    place(got->in_node));
+}
+
+void session_service::open_reserved(const std::string& id, const std::string& user,
+                                    milliseconds ttl, const std::string& meta, std::int64_t uid,
+                                    session_callback<session_view> done) {
   auto nonce = random_id();
   redis_.run_script(
       "session_open", {key(id)},
-      {user, settings_.node_id, std::to_string(ttl.count()), meta, nonce, std::to_string(who.uid)},
-      [this, id, nonce, user, ttl, meta, uid = who.uid, done = std::move(done)](redis_reply r) {
+      {user, settings_.node_id, std::to_string(ttl.count()), meta, nonce, std::to_string(uid)},
+      [this, id, nonce, user, ttl, meta, uid, done = std::move(done)](redis_reply r) {
         if (r.outcome_unknown()) return close_unanswered_open(id, r.str, done);
         if (r.kind != reply_kind::array || r.elements.size() < 2) return done(unavailable(r));
-        if (r.elements[0].integer != 1)
+        if (r.elements[0].integer != 1) {
+          index(user_index(user), false, id, 0);
+          index(node_index(settings_.node_id), false, id, 0);
           return done(fail(error_code::err, "session id collision; try again"));
+        }
         own(id, 1, ttl.count());
         index(user_index(user), true, id, ttl.count());
         session_view v;
@@ -192,6 +262,14 @@ void session_service::close_unanswered_open(const std::string& id, const std::st
                                           "answers") +
                                 "; OPEN again"));
                 });
+}
+
+void session_service::render_metrics(std::string& out) const {
+  metrics::exposition e(out);
+  e.declare("baton_session_limit_refusals_total", "counter",
+            "SESSION OPEN refused over sessions.max_per_user or sessions.max_per_node.");
+  e.sample("baton_session_limit_refusals_total{cap=\"user\"}", refused_user_);
+  e.sample("baton_session_limit_refusals_total{cap=\"node\"}", refused_node_);
 }
 
 void session_service::get(const std::string& id, const caller& who,

@@ -44,6 +44,8 @@ struct session_settings {
   milliseconds drain_delay{0};          ///< a drain waits this long (load balancers see 503) first
   bool round_robin = false;             ///< targets in turn; else the one with the fewest sessions
   milliseconds membership_ttl{5000};    ///< nodes with a heartbeat this recent are live
+  std::size_t max_per_user = 1000;      ///< OPEN: sessions of one `user`, fleet-wide
+  std::size_t max_per_node = 1000000;   ///< OPEN: sessions this node owns
 };
 
 struct session_view {
@@ -148,11 +150,21 @@ public:
 
   std::size_t owned() const { return owned_.size(); }
 
+  /// baton_session_limit_refusals_total{cap="user"|"node"}.
+  void render_metrics(std::string& out) const;
+
 private:
   std::string key(const std::string& id) const;
   std::string user_index(const std::string& user) const;
   std::string node_index(const std::string& node) const;
   void index(const std::string& index_key, bool add, const std::string& id, std::int64_t ttl_ms);
+  /// OPEN's places under the caps: in the user's and this node's indexes at once. `done` gets
+  /// nothing if both were taken, else the failure (and a place taken is given back).
+  void reserve(const std::string& user, const std::string& id, milliseconds ttl,
+               std::function<void(std::optional<protocol::failure>)> done);
+  void open_reserved(const std::string& id, const std::string& user, milliseconds ttl,
+                     const std::string& meta, std::int64_t uid,
+                     session_callback<session_view> done);
   void own(const std::string& id, std::int64_t epoch, std::int64_t ttl_ms);
   void disown(const std::string& id);
   void on_event(const std::string& payload);
@@ -189,6 +201,8 @@ private:
   std::unordered_map<std::uint64_t, caf::actor> adoptions_; ///< running, by id: stop() ends them
   std::uint64_t next_adoption_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); ///< news posted after we die
+  std::uint64_t refused_user_ = 0;                             ///< OPENs refused over max_per_user
+  std::uint64_t refused_node_ = 0;                             ///< OPENs refused over max_per_node
 };
 
 } // namespace baton::session

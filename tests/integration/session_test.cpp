@@ -334,3 +334,42 @@ TEST_CASE("a drain waits drain_delay_ms after /readyz turns 503, and round_robin
   CHECK(owners["b"] == 3);
   CHECK(owners["c"] == 3);
 }
+
+TEST_CASE("sessions are capped per user fleet-wide and per node: OPEN past either is refused") {
+  test::test_redis redis;
+  test::temp_dir dir;
+  auto config = test::write_secret_config(
+      dir, "s.yaml", "",
+      "membership: {heartbeat_ms: 100, ttl_ms: 1000}\n"
+      "sessions: {handoff_deadline_ms: 3000, max_per_user: 2, max_per_node: 3}\n");
+  auto a = session_daemon(redis, "a", config);
+  auto b = session_daemon(redis, "b", config);
+  resp_client ca(a->socket_path()), cb(b->socket_path());
+  auto first = text_field(ca.call({"SESSION", "OPEN", "alice"}), "id");
+  REQUIRE(first.size() == 32);
+  REQUIRE(text_field(ca.call({"SESSION", "OPEN", "alice"}), "id").size() == 32);
+  // The user's cap holds across the fleet: b has no session yet, and still refuses a third.
+  CHECK(cb.call({"SESSION", "OPEN", "alice"}).str ==
+        "ERR max number of sessions for this user reached (sessions.max_per_user = 2); close "
+        "one first");
+  // The node's cap: a owns three now.
+  REQUIRE(text_field(ca.call({"SESSION", "OPEN", "bob"}), "id").size() == 32);
+  CHECK(ca.call({"SESSION", "OPEN", "carol"}).str ==
+        "ERR max number of sessions on this node reached (sessions.max_per_node = 3); open it "
+        "on another node");
+  CHECK(text_field(cb.call({"SESSION", "OPEN", "carol"}), "id").size() == 32);
+  // A refusal took no place: a closed session gives its place back, to the user and the node.
+  CHECK(cb.call({"SESSION", "CLOSE", first}).integer == 1);
+  resp_client raw(redis.socket_path()); // the indexes are updated just after CLOSE answers
+  CHECK(test::eventually([&] {
+    return raw.call({"ZCARD", "baton:user-sessions:{alice}"}).integer == 1 &&
+           raw.call({"ZCARD", "baton:node-sessions:{a}"}).integer == 2;
+  }));
+  CHECK(text_field(cb.call({"SESSION", "OPEN", "alice"}), "id").size() == 32);
+  CHECK(text_field(ca.call({"SESSION", "OPEN", "dave"}), "id").size() == 32);
+  std::string body;
+  test::http_get(b->http_port(), "/metrics", &body);
+  CHECK(body.find("baton_session_limit_refusals_total{cap=\"user\"} 1\n") != std::string::npos);
+  test::http_get(a->http_port(), "/metrics", &body);
+  CHECK(body.find("baton_session_limit_refusals_total{cap=\"node\"} 1\n") != std::string::npos);
+}

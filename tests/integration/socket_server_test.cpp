@@ -2,12 +2,19 @@
 // pipelining, backpressure and hostile input.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "protocol/resp_client.hpp"
@@ -338,4 +345,166 @@ TEST_CASE("clients' buffers together are capped: the client holding the most is 
   CHECK(t.metrics().find("baton_buffer_cap_closed_total 1") != std::string::npos);
   send(modest, std::string(414400, 'm') + "\r\n");
   CHECK(modest.read().str.size() == 614400);
+}
+
+namespace {
+
+// A daemon with a whole config of its own (capped sets only socket keys).
+struct configured {
+  test::test_redis redis;
+  test::temp_dir dir;
+  std::unique_ptr<test::test_batond> daemon;
+  explicit configured(const std::string& yaml) {
+    std::ofstream(dir.file("c.yaml")) << yaml;
+    daemon = std::make_unique<test::test_batond>(
+        redis.unix_url(), std::vector<std::string>{"--config", dir.file("c.yaml")});
+  }
+  std::string metrics() {
+    std::string body;
+    test::http_get(daemon->http_port(), "/metrics", &body);
+    return body;
+  }
+};
+
+// A TCP connection to the daemon's HTTP port that sends nothing; -1 if it cannot connect.
+int connect_http(unsigned short port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True when the peer closes the connection within the timeout.
+bool closed_within(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0) return false;
+  char byte = 0;
+  return ::recv(fd, &byte, 1, 0) == 0;
+}
+
+} // namespace
+
+TEST_CASE("one uid cannot watch everything: max_watches_per_uid") {
+  configured t("socket: {max_watches_per_uid: 3}\n");
+  resp_client a(t.daemon->socket_path()), b(t.daemon->socket_path()), c(t.daemon->socket_path());
+  CHECK(a.call({"LEASE", "WATCH", "x", "y"}).integer == 2);
+  // Counted over all connections of the uid: b's two more would make four.
+  auto refused = b.call({"LEASE", "WATCH", "z", "w"});
+  CHECK(refused.str == "ERR max number of watched names for this uid reached "
+                       "(socket.max_watches_per_uid = 3); UNWATCH some first");
+  CHECK(b.call({"LEASE", "WATCH", "z"}).integer == 1);
+  CHECK(a.call({"LEASE", "WATCH", "x"}).integer == 2); // watched already: takes no room
+  CHECK(c.call({"SUBSCRIBE", "lease:q"}).is_error());  // pub/sub style counts the same
+  auto m = t.metrics();
+  CHECK(m.find("baton_watches_refused_total 2\n") != std::string::npos);
+  CHECK(m.find("baton_watches 3\n") != std::string::npos);
+  // What a connection watched is given back when it closes.
+  CHECK(a.call({"LEASE", "UNWATCH", "x"}).integer == 1);
+  auto subscribed = c.call({"SUBSCRIBE", "lease:q"});
+  REQUIRE(subscribed.elements.size() == 3);
+  CHECK(subscribed.elements.at(2).integer == 1);
+}
+
+TEST_CASE("http: past max_connections a new connection is closed at once, and counted") {
+  configured t("http: {max_connections: 2}\n");
+  auto port = t.daemon->http_port();
+  int first = connect_http(port), second = connect_http(port);
+  REQUIRE(first >= 0);
+  REQUIRE(second >= 0);
+  CHECK_FALSE(closed_within(first, 300)); // accepted and waiting for a request
+  int third = connect_http(port);
+  REQUIRE(third >= 0); // the kernel accepts it; the daemon closes it at once
+  CHECK(closed_within(third, 2000));
+  ::close(third);
+  ::close(first); // one leaves: the next scrape is served
+  std::string body;
+  CHECK(test::eventually([&] { return test::http_get(port, "/metrics", &body) == 200; }));
+  CHECK(body.find("baton_http_rejected_connections_total 0") == std::string::npos);
+  CHECK(body.find("baton_http_connections 2\n") != std::string::npos);
+  CHECK(body.find("baton_accept_errors_total{listener=\"http\"} 0\n") != std::string::npos);
+  ::close(second);
+}
+
+namespace {
+
+std::size_t open_descriptors(pid_t pid) {
+  std::size_t n = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+// User plus system CPU time of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15).
+long cpu_ticks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i)
+    fields >> skip;
+  long user = 0, system = 0;
+  fields >> user >> system;
+  return user + system;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+    ++n;
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("accept failing with EMFILE backs off instead of spinning, logs once, and recovers") {
+  configured t("log: {level: info}\n");
+  auto pid = t.daemon->pid();
+  rlimit before{};
+  REQUIRE(::prlimit(pid, RLIMIT_NOFILE, nullptr, &before) == 0);
+  // Room for two more descriptors: the third client waits in the backlog, its accept failing.
+  rlimit low{open_descriptors(pid) + 2, before.rlim_max};
+  REQUIRE(::prlimit(pid, RLIMIT_NOFILE, &low, nullptr) == 0);
+  std::vector<std::unique_ptr<resp_client>> served, waiting;
+  for (int i = 0; i < 5; ++i) {
+    auto c = std::make_unique<resp_client>(t.daemon->socket_path(), 500);
+    bool answered = false;
+    try {
+      answered = c->call({"PING"}).str == "PONG";
+    } catch (const std::exception&) {
+    }
+    (answered ? served : waiting).push_back(std::move(c));
+  }
+  REQUIRE_FALSE(waiting.empty());
+  // A second of failing accepts: with the backoff the daemon sleeps through it.
+  auto ticks = cpu_ticks(pid);
+  std::this_thread::sleep_for(1000ms);
+  CHECK(cpu_ticks(pid) - ticks < ::sysconf(_SC_CLK_TCK) / 4);
+  // Descriptors free again: the waiting clients are accepted at the next try (within 1 s).
+  REQUIRE(::prlimit(pid, RLIMIT_NOFILE, &before, nullptr) == 0);
+  for (auto& c : waiting)
+    CHECK(test::eventually(
+        [&] {
+          try {
+            return c->read().str == "PONG";
+          } catch (const std::exception&) {
+            return false;
+          }
+        },
+        5000));
+  auto m = t.metrics();
+  auto at = m.find("baton_accept_errors_total{listener=\"socket\"} ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stoll(m.substr(at + 45)) >= 3); // 100, 200, 400 ms ... apart
+  // One line for the episode and one for its end, not one per failed accept.
+  CHECK(count_of(t.daemon->log(), "accept failed; backing off") == 1);
+  CHECK(count_of(t.daemon->log(), "accepting again") == 1);
 }

@@ -212,3 +212,23 @@ TEST_CASE_METHOD(session_fixture, "indexes forget expired sessions") {
   CHECK(lua.run("session_index", {index}, {"remove", "s3", "0"}).integer == 0);
   CHECK(lua.call({"EXISTS", index}).integer == 0);
 }
+
+TEST_CASE_METHOD(session_fixture,
+                 "a reservation past the cap is refused, and expired ones stop counting") {
+  const std::string index = "baton:user-sessions:{bob}";
+  CHECK(lua.run("session_index", {index}, {"reserve", "s1", "60000", "2"}).integer == 1);
+  CHECK(lua.run("session_index", {index}, {"reserve", "s2", "100", "2"}).integer == 2);
+  // Full: a third is refused and changes nothing; one already in is not refused.
+  CHECK(lua.run("session_index", {index}, {"reserve", "s3", "60000", "2"}).integer == -1);
+  CHECK(lua.call({"ZSCORE", index, "s3"}).kind == resp_value::type::null);
+  CHECK(lua.run("session_index", {index}, {"reserve", "s1", "60000", "2"}).integer == 2);
+  // A closed session gives its place back; so does one that expired without a close.
+  CHECK(lua.run("session_index", {index}, {"remove", "s1", "0"}).integer == 1);
+  CHECK(lua.run("session_index", {index}, {"reserve", "s3", "60000", "2"}).integer == 2);
+  CHECK(lua.run("session_index", {index}, {"reserve", "s4", "60000", "2"}).integer == -1);
+  std::this_thread::sleep_for(150ms);
+  CHECK(lua.run("session_index", {index}, {"reserve", "s4", "60000", "2"}).integer == 2);
+  CHECK(lua.call({"ZSCORE", index, "s2"}).kind == resp_value::type::null);
+  // add (TOUCH, RESUME, a handoff) is never refused: only new sessions count against the cap.
+  CHECK(lua.run("session_index", {index}, {"add", "s5", "60000"}).integer == 3);
+}

@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "model/secret/kek_loader.hpp"
 #include "daemon/config_loader.hpp"
+#include "model/secret/kek_loader.hpp"
 #include "tests/support/config_problems.hpp"
 #include "tests/support/test_redis.hpp"
 
@@ -93,6 +93,18 @@ TEST_CASE("broken secrets config fails the check, each problem with its position
   CHECK(has_problem(r, "grace_ms must be shorter than rotate_every_ms"));
   CHECK(has_problem(r, "duplicate secret 'x'"));
   CHECK(has_problem(r, "encoding must be hex or base64, got 'ascii'"));
+}
+
+TEST_CASE("secrets.cache_max_entries is bounded, and holds at least the items") {
+  CHECK(has_problem(load_config_text("secrets: {cache_max_entries: 0}", "f"),
+                    "cache_max_entries must be between 1 and"));
+  auto r = load_config_text("secrets:\n"
+                            "  cache_max_entries: 1\n"
+                            "  items: [{name: x}, {name: y}]\n",
+                            "f");
+  CHECK(has_problem(r, "secrets.cache_max_entries (1) must be at least the number of items (2)"));
+  CHECK(load_config_text("secrets: {cache_max_entries: 5}", "f").cfg.secrets.cache_max_entries ==
+        5);
 }
 
 TEST_CASE("KEKs that do not load fail the check with what is wrong, never the key") {

@@ -277,3 +277,32 @@ TEST_CASE("the drift margin grows with the TTL, from a floor") {
   CHECK(has_problem(load_config_text("runtime: {drift_fraction: .nan}", "f"),
                     "drift_fraction must be a number"));
 }
+
+TEST_CASE("the caps of issue 14 are read, bounded, and the example sets their defaults") {
+  auto r = load_config_text("socket: {max_watches_per_uid: 7}\n"
+                            "http: {max_connections: 5}\n"
+                            "sessions: {max_per_user: 3, max_per_node: 9}\n",
+                            "caps.yaml");
+  REQUIRE(r.ok());
+  CHECK(r.cfg.socket.max_watches_per_uid == 7);
+  CHECK(r.cfg.http.max_connections == 5);
+  CHECK(r.cfg.sessions.max_per_user == 3);
+  CHECK(r.cfg.sessions.max_per_node == 9);
+  CHECK(has_problem(load_config_text("socket: {max_watches_per_uid: 0}", "f"),
+                    "f:1:31: max_watches_per_uid must be between 1 and"));
+  CHECK(has_problem(load_config_text("http: {max_connections: 0}", "f"),
+                    "f:1:25: max_connections must be between 1 and"));
+  CHECK(has_problem(load_config_text("sessions: {max_per_user: 0}", "f"),
+                    "max_per_user must be between 1 and"));
+  CHECK(has_problem(load_config_text("sessions: {max_per_node: many}", "f"),
+                    "max_per_node must be an integer, got 'many'"));
+
+  auto example = load_config_file(std::string(BATON_SOURCE_DIR) + "/deploy/baton.example.yaml");
+  REQUIRE(example.ok());
+  config defaults;
+  CHECK(example.cfg.socket.max_watches_per_uid == defaults.socket.max_watches_per_uid);
+  CHECK(example.cfg.http.max_connections == defaults.http.max_connections);
+  CHECK(example.cfg.sessions.max_per_user == defaults.sessions.max_per_user);
+  CHECK(example.cfg.sessions.max_per_node == defaults.sessions.max_per_node);
+  CHECK(example.cfg.secrets.cache_max_entries == defaults.secrets.cache_max_entries);
+}

@@ -389,18 +389,52 @@ TEST_CASE_METHOD(cache_fixture, "a configured secret not loaded yet is loaded by
   CHECK(of_kind(cache_news::kind::rotation_due).empty()); // not before it is known
 }
 
-TEST_CASE_METHOD(cache_fixture, "past the most names it serves, a new name is refused unread") {
+TEST_CASE_METHOD(cache_fixture,
+                 "past the most names it holds, the least recently used is evicted") {
   deps.max_cached = 2;
   set_record("a", 1, 1);
   set_record("b", 1, 1);
   set_record("c", 1, 1);
+  set_record("d", 1, 1);
+  start();
+  send_load("a", 1);
+  send_load("b", 2);
+  send_load("a", 3); // a is used again: b is now the least recently used
+  send_load("c", 4);
+  auto evicted = of_kind(cache_news::kind::evicted);
+  REQUIRE(evicted.size() == 1);
+  CHECK(evicted[0].name == "b");
+  auto loaded = of_kind(cache_news::kind::loaded);
+  REQUIRE(loaded.size() == 4);
+  CHECK(loaded[3].ok); // not refused: evicted for
+  CHECK(deps.counters->cached == 2);
+  CHECK(deps.counters->evictions == 1);
+  // Uses reported by the reactor count as recent too (a GET answered from memory).
+  caf::anon_send(cache, atoms::uses::value, std::vector<secret_use>{{"a", 1, 0}});
+  time.run();
+  send_load("d", 5);
+  evicted = of_kind(cache_news::kind::evicted);
+  REQUIRE(evicted.size() == 2);
+  CHECK(evicted[1].name == "c");
+  // An evicted name is simply read again when next asked for.
+  auto reads = redis->count("secret_read");
+  send_load("b", 6);
+  CHECK(redis->count("secret_read") == reads + 1);
+  CHECK(of_kind(cache_news::kind::loaded).back().ok);
+}
+
+TEST_CASE_METHOD(cache_fixture, "a name being loaded is not evicted: past the cap then, refused") {
+  deps.max_cached = 2;
+  reads_held = true;
   start();
   send_load("a", 1);
   send_load("b", 2);
   send_load("c", 3);
   CHECK(redis->count("secret_read") == 2);
+  CHECK(of_kind(cache_news::kind::evicted).empty());
   auto loaded = of_kind(cache_news::kind::loaded);
-  REQUIRE(loaded.size() == 3);
-  CHECK_FALSE(loaded[2].ok);
+  REQUIRE(loaded.size() == 1);
+  CHECK_FALSE(loaded[0].ok);
+  CHECK(loaded[0].id == 3);
   CHECK(deps.counters->cached == 2);
 }
