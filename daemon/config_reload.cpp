@@ -13,6 +13,7 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
   };
   differs("node_id", cur.node_id != next.node_id);
   differs("prefix", cur.prefix != next.prefix);
+  differs("state_dir", cur.state_dir != next.state_dir);
   differs("socket.path", cur.socket.path != next.socket.path);
   differs("socket.mode", cur.socket.mode != next.socket.mode);
   differs("socket.group", cur.socket.group != next.socket.group);

@@ -8,19 +8,17 @@
 -- When the request holds nothing, its acquire ran without a grant or has not run yet: a retry
 -- of this abandon goes out on a new connection when the first one broke, and Redis need not run
 -- two connections' calls in the order they were sent. So the request is also marked abandoned
--- (KEYS[2], one field per request): lua/lease_acquire.lua grants nothing to a marked request.
--- The mark lives the lease's TTL plus a minute: an acquire later than that would have run out
--- its lease by the time it ends, had it been granted at once.
--- KEYS[1] lease hash, KEYS[2] abandoned requests of the name (optional);
+-- (KEYS[2], a key of its own): lua/lease_acquire.lua grants nothing to a marked request. The
+-- mark lives the lease's TTL plus a minute: an acquire later than that would have run out its
+-- lease by the time it ends, had it been granted at once.
+-- KEYS[1] lease hash, KEYS[2] this request's abandon mark (optional);
 -- ARGV[1] owner id, ARGV[2] event channel, ARGV[3] name, ARGV[4] request id, ARGV[5] ttl_ms of
 -- the acquire (optional)
 -- Reply: the token released, or 0 when the request held nothing
 local current = redis.call('HMGET', KEYS[1], 'owner', 'token', 'req')
 if not current[1] or current[1] ~= ARGV[1] or current[3] ~= ARGV[4] then
   if KEYS[2] and ARGV[5] then
-    local mark_ms = tonumber(ARGV[5]) + 60000
-    redis.call('HSET', KEYS[2], ARGV[1] .. ' ' .. ARGV[4], '1')
-    if redis.call('PTTL', KEYS[2]) < mark_ms then redis.call('PEXPIRE', KEYS[2], mark_ms) end
+    redis.call('SET', KEYS[2], '1', 'PX', tonumber(ARGV[5]) + 60000)
   end
   return 0
 end

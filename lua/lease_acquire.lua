@@ -1,8 +1,9 @@
 -- Grants a lease with a fencing token, or says who holds it.
 -- KEYS[1] lease hash   "<prefix>:lease:{<name>}"
 -- KEYS[2] fence        "<prefix>:lease:{<name>}:fence" (highest token granted)
--- KEYS[3] abandoned    "<prefix>:lease:{<name>}:abandoned" (optional): requests whose daemon
---                      gave up on them (lua/lease_abandon.lua); such a request grants nothing
+-- KEYS[3] abandon mark "<prefix>:lease:{<name>}:abandoned:<owner>:<request id>" (optional):
+--                      set when the daemon gave up on this request before Redis ran it
+--                      (lua/lease_abandon.lua); such a request grants nothing
 -- ARGV[1] owner id (unique per daemon connection), ARGV[2] ttl_ms, ARGV[3] node id,
 -- ARGV[4] client description, ARGV[5] meta, ARGV[6] lock_delay_ms (applies if this holder
 -- is lost uncleanly), ARGV[7] token floor: the highest token the calling daemon has seen (kept
@@ -25,7 +26,7 @@
 -- unclean loss (a clean release deletes the key, so no delay).
 -- Reply: {1, token, ttl_ms, "granted"|"held"} or {0, reason, owner, node, client, token,
 -- remaining_ms} with reason "held", "lock-delay" or "abandoned" (nobody waits for that answer).
-if KEYS[3] and ARGV[9] and redis.call('HDEL', KEYS[3], ARGV[1] .. ' ' .. ARGV[9]) == 1 then
+if KEYS[3] and redis.call('DEL', KEYS[3]) == 1 then
   return {0, 'abandoned', '', '', '', 0, 0}
 end
 local t = redis.call('TIME')

@@ -17,7 +17,12 @@ std::string check_name(std::string_view name, std::size_t max_length) {
 
 lease_keys keys_for(const std::string& prefix, const std::string& name) {
   std::string lease = prefix + ":lease:{" + name + "}";
-  return {lease, lease + ":fence", lease + ":abandoned"};
+  return {lease, lease + ":fence"};
+}
+
+std::string abandoned_key(const std::string& prefix, const std::string& name,
+                          const std::string& owner, const std::string& request_id) {
+  return prefix + ":lease:{" + name + "}:abandoned:" + owner + ":" + request_id;
 }
 
 std::string events_channel(const std::string& prefix) {

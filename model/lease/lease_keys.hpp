@@ -14,12 +14,15 @@ std::string check_name(std::string_view name, std::size_t max_length);
 struct lease_keys {
   std::string lease; ///< "<prefix>:lease:{<name>}"
   std::string fence; ///< "<prefix>:lease:{<name>}:fence"
-  /// "<prefix>:lease:{<name>}:abandoned": requests given up before Redis ran them
-  /// (lua/lease_abandon.lua), so that their acquire, should it arrive after all, grants nothing.
-  std::string abandoned;
 };
 
 lease_keys keys_for(const std::string& prefix, const std::string& name);
+
+/// "<prefix>:lease:{<name>}:abandoned:<owner>:<request id>": the mark of a request given up
+/// before Redis ran it (lua/lease_abandon.lua), so that its acquire, should it arrive after
+/// all, grants nothing. One short-lived key per request: nothing accumulates.
+std::string abandoned_key(const std::string& prefix, const std::string& name,
+                          const std::string& owner, const std::string& request_id);
 
 /// The pub/sub channel on which releases are announced.
 std::string events_channel(const std::string& prefix);

@@ -111,8 +111,8 @@ void lease_service::mark_lost(const std::string& name, std::int64_t token) {
   event.what = lease_event::kind::lost;
   event.name = name;
   event.token = token;
-  event.node = settings_.node_id;
   if (auto it = held_.find(name); it != held_.end() && it->second.token == token) {
+    event.node = settings_.node_id; // with the uid: watchers of other uids are not told it
     event.connection = it->second.connection;
     event.meta = it->second.meta;
     event.uid = it->second.uid;
@@ -188,7 +188,9 @@ void lease_service::attempt(acquire_request request, lease_callback<lease_grant>
                                    std::to_string(++request_sequence_)};
   auto sent = clock::now();
   redis_.run_script(
-      "lease_acquire", {keys.lease, keys.fence, keys.abandoned}, args,
+      "lease_acquire",
+      {keys.lease, keys.fence, abandoned_key(settings_.prefix, request.name, owner, args.back())},
+      args,
       [this, request = std::move(request), owner, request_id = args.back(), sent,
        done = std::move(done)](redis_reply reply) {
         // No answer in time: Redis may have granted it or not. Resolve that before answering.
@@ -270,8 +272,18 @@ void lease_service::renew(const std::string& name, std::int64_t token,
   auto sent = clock::now();
   send_renew(name, it->second.owner, token, new_ttl,
              [this, name, token, new_ttl, sent, done = std::move(done)](redis_reply reply) {
-               if (!is_status_array(reply, 2)) return done(unexpected(reply));
                auto entry = held_.find(name);
+               if (reply.is_unavailable() && entry != held_.end() && entry->second.token == token) {
+                 // Not ambiguous where it matters: Redis never shortens a lease, so whatever
+                 // the renewal did, the lease is the caller's until its earlier end.
+                 auto left = remaining_ms(entry->second.valid_until, clock::now());
+                 return done(fail(error_code::unavailable,
+                                  "redis did not answer in time (" + reply.str +
+                                      "); the lease is still yours under token " +
+                                      std::to_string(token) + " for " + std::to_string(left) +
+                                      " ms, as before this RENEW; renew again"));
+               }
+               if (!is_status_array(reply, 2)) return done(unexpected(reply));
                if (reply.elements[0].integer == 0) {
                  if (entry != held_.end() && entry->second.token == token) mark_lost(name, token);
                  return done(fail(error_code::lost,

@@ -31,8 +31,9 @@ void lease_service::resolve_unanswered(const acquire_request& request, const std
   // (redis_pool keeps a client's calls together): Redis runs it after the acquire.
   // The request's id, not only its owner: a stale abandon retried later must not take a
   // grant the same connection got since (the chaos harness's lease checker caught that).
-  auto keys = keys_for(settings_.prefix, name);
-  cleanups_.run("lease-abandon " + request_id, "lease_abandon", {keys.lease, keys.abandoned},
+  cleanups_.run("lease-abandon " + request_id, "lease_abandon",
+                {keys_for(settings_.prefix, name).lease,
+                 abandoned_key(settings_.prefix, name, owner, request_id)},
                 {owner, events_channel(settings_.prefix), name, request_id,
                  std::to_string(request.ttl.count())},
                 [this, name, why, done](const redis_reply& r) {

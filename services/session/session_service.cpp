@@ -438,15 +438,23 @@ void session_service::write_state_attempt(const std::string& id,
             redis_, "session_state", {key(id)},
             {settings_.node_id, std::to_string(current), sealed.kek_id, sealed.wrapped_key,
              sealed.ciphertext},
-            [this, id, state, attempts_left, who, done](redis_reply w, bool) {
-              if (w.is_unavailable())
-                return done(unanswered(w, "the state may or may not be written: SESSION STATE id "
-                                          "reads it (its state_version tells), SET it again if it "
-                                          "is not yours"));
+            [this, id, state, attempts_left, who, done](redis_reply w, bool retried) {
+              static const std::string advice =
+                  "the state may or may not be written: SESSION STATE id reads it (its "
+                  "state_version tells), SET it again if it is not yours";
+              if (w.is_unavailable()) return done(unanswered(w, advice));
               if (w.kind != reply_kind::array || w.elements.size() < 2) return done(unavailable(w));
               if (w.elements[0].integer == 1) return done(session_state{w.elements[1].integer, {}});
               const auto& why = w.elements[1].str;
               if (why == "gone") return done(no_such_session());
+              // The retry of a write whose answer was lost found the session changed: by the
+              // first attempt, then another writer (or a handoff), or by those alone. Writing
+              // again could put this state over a newer one: say it is unknown.
+              if (retried)
+                return done(fail(error_code::unknown,
+                                 "redis did not answer the first attempt and the session changed "
+                                 "since; " +
+                                     advice));
               if (why == "moved")
                 return done(moved_to(w.elements.size() > 2 ? w.elements[2].str : ""));
               // Another write on this node got in between: read again and write over

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include "protocol/resp_client.hpp"
@@ -58,7 +59,13 @@ TEST_CASE("a restarted daemon grants above its earlier tokens when Redis came ba
   SECTION("after a kill -9 a second after the grant") {
     test::test_batond daemon(redis.unix_url(), node);
     first = acquire(daemon, "job");
-    std::this_thread::sleep_for(1500ms); // the floor is written within a second of a grant
+    // The floor is written within a second of a grant (off the request's path).
+    auto kept = [&] {
+      std::ifstream in(state.file("token-floor.floor-node"));
+      std::int64_t value = 0;
+      return in >> value && value >= first;
+    };
+    REQUIRE(test::eventually(kept, 10000));
     daemon.kill();
   }
   lose_data_and_step_back(redis);

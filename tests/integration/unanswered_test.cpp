@@ -76,6 +76,20 @@ TEST_CASE("a re-acquire that times out keeps the grant the connection already ha
   CHECK(a.call({"LEASE", "RELEASE", "job", std::to_string(token)}).str == "OK");
 }
 
+TEST_CASE("a LEASE RENEW that times out says the lease stands until its earlier end") {
+  paused_redis t;
+  resp_client a(t.daemon->socket_path());
+  auto token = field(a.call({"LEASE", "ACQUIRE", "job", "60000"}), "token");
+  REQUIRE(token > 0);
+  auto reply = t.while_stopped(a, {"LEASE", "RENEW", "job", std::to_string(token), "120000"});
+  INFO(reply.str);
+  CHECK(reply.str.rfind("UNAVAILABLE redis did not answer in time", 0) == 0);
+  CHECK(reply.str.find("the lease is still yours under token " + std::to_string(token) + " for ") !=
+        std::string::npos);
+  // It is: the next renewal goes through under the same token.
+  CHECK(field(a.call({"LEASE", "RENEW", "job", std::to_string(token)}), "token") == token);
+}
+
 TEST_CASE("a DEDUP CLAIM that Redis runs after the budget leaves no claim behind") {
   paused_redis t;
   resp_client a(t.daemon->socket_path()), b(t.daemon->socket_path());

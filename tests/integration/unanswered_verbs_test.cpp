@@ -75,7 +75,9 @@ TEST_CASE("an unanswered SESSION OPEN leaves no session behind and says none was
   t.pause_redis(unanswered_ms);
   auto reply = t.call({"SESSION", "OPEN", "alice", "60000"});
   INFO(reply.str);
-  CHECK(starts_with(reply, "UNAVAILABLE redis did not answer in time"));
+  // The pause meets the open's reservation of a place under the caps (lua/session_index.lua)
+  // or the open itself: either way nothing is opened, and the answer says so.
+  CHECK(starts_with(reply, "UNAVAILABLE redis did not answer"));
   CHECK(reply.str.find("no session was opened") != std::string::npos);
   // Redis ran the open once it could, and the close after it.
   CHECK(test::eventually([&] { return t.redis.cli({"KEYS", "baton:session:{*"}).empty(); }, 5000));
