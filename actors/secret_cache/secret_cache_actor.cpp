@@ -7,6 +7,7 @@
 #include <list>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "actors/support/wake_timer.hpp"
 #include "common/log.hpp"
@@ -48,8 +49,9 @@ struct cache_entry {
 struct secret_cache_state {
   secret_cache_deps deps;
   std::unordered_map<std::string, cache_entry> entries;
-  std::list<std::string> recency;   ///< every name in entries, the most recently used first
-  std::int64_t redis_offset_ms = 0; ///< Redis' clock minus this host's, as last read
+  std::list<std::string> recency;          ///< every name in entries, the most recently used first
+  std::unordered_set<std::string> watched; ///< as of the last refresh: never evicted
+  std::int64_t redis_offset_ms = 0;        ///< Redis' clock minus this host's, as last read
   actors::wake_timer timer;
   std::vector<cache_news> outbox; ///< told at the end of the message that produced it
   static inline const char* name = "secret_cache";
@@ -94,12 +96,13 @@ void touch(secret_cache_state& st, cache_entry& e) {
   st.recency.splice(st.recency.begin(), st.recency, e.recency);
 }
 
-/// Drops the least recently used name that no load is in flight for; false if there is none.
+/// Drops the least recently used name that no load is in flight for and nobody watches; false
+/// if there is none.
 bool evict_one(cache_pointer self) {
   auto& st = self->state;
   for (auto it = st.recency.rbegin(); it != st.recency.rend(); ++it) {
     auto found = st.entries.find(*it);
-    if (found == st.entries.end() || found->second.loading) continue;
+    if (found == st.entries.end() || found->second.loading || st.watched.count(*it)) continue;
     cache_news n;
     n.what = cache_news::kind::evicted;
     n.name = *it;
@@ -377,7 +380,9 @@ void refresh(cache_pointer self) {
 void flush_uses(cache_pointer self, const std::vector<secret_use>& uses) {
   auto& st = self->state;
   std::map<std::string, std::vector<std::string>> by_name;
+  st.watched.clear();
   for (const auto& u : uses) {
+    if (u.watched) st.watched.insert(u.name);
     if (auto it = st.entries.find(u.name); it != st.entries.end()) touch(st, it->second);
     if (u.count == 0) continue; // watched, not used: recent, nothing to count
     auto& args = by_name[u.name];

@@ -36,16 +36,19 @@
 
 namespace baton::secret {
 
-/// Uses of one served version counted on the reactor, flushed to Redis by the cache.
+/// Uses of one served version counted on the reactor, flushed to Redis by the cache; or, with
+/// `watched`, a name a local client watches (count 0): never evicted, since a watcher is told
+/// of a rotation only while its name is cached here.
 struct secret_use {
   std::string name;
   std::int64_t version = 0;
   std::int64_t count = 0;
+  bool watched = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, secret_use& x) {
-  return f(x.name, x.version, x.count);
+  return f(x.name, x.version, x.count, x.watched);
 }
 
 /// What the cache tells the secret service, in order (through `secret_cache_deps::tell`).

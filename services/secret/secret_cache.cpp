@@ -4,6 +4,7 @@
 // (see secret_service.hpp; the actor is actors/secret_cache).
 #include <caf/send.hpp>
 
+#include <algorithm>
 #include <memory>
 
 #include "common/log.hpp"
@@ -70,12 +71,19 @@ void secret_service::on_cache_news(std::vector<cache_news> news) {
       unflushed_uses_.clear();
       if (watched_)
         for (auto& name : watched_())
-          uses.push_back({std::move(name), 0, 0}); // recent, nothing to count
+          uses.push_back({std::move(name), 0, 0, true}); // recent and kept, nothing to count
       if (!uses.empty() && cache_) caf::anon_send(cache_, atoms::uses::value, std::move(uses));
       break;
     }
     case cache_news::kind::evicted:
       served_.erase(n.name); // read from Redis again when next asked for
+      // Watched since the cache last heard the watched names: keep following it, or its
+      // watchers would not hear of its rotation.
+      if (watched_ && cache_) {
+        auto names = watched_();
+        if (std::find(names.begin(), names.end(), n.name) != names.end())
+          caf::anon_send(cache_, atoms::load::value, n.name, std::uint64_t{0});
+      }
       break;
     }
   }

@@ -423,6 +423,31 @@ TEST_CASE_METHOD(cache_fixture,
   CHECK(of_kind(cache_news::kind::loaded).back().ok);
 }
 
+TEST_CASE_METHOD(cache_fixture, "a watched name is never evicted, however long unused") {
+  deps.max_cached = 2;
+  set_record("a", 1, 1);
+  set_record("b", 1, 1);
+  set_record("c", 1, 1);
+  start();
+  send_load("a", 1);
+  send_load("b", 2);
+  // The reactor reports a as watched; then b is used, so a is the least recently used.
+  caf::anon_send(cache, atoms::uses::value, std::vector<secret_use>{{"a", 0, 0, true}});
+  time.run();
+  send_load("b", 3);
+  send_load("c", 4);
+  auto evicted = of_kind(cache_news::kind::evicted);
+  REQUIRE(evicted.size() == 1);
+  CHECK(evicted[0].name == "b"); // not a: its watchers hear of rotations only while it is held
+  // Once nobody watches it, it is evicted like any other.
+  caf::anon_send(cache, atoms::uses::value, std::vector<secret_use>{{"c", 1, 1}});
+  time.run();
+  send_load("b", 5);
+  evicted = of_kind(cache_news::kind::evicted);
+  REQUIRE(evicted.size() == 2);
+  CHECK(evicted[1].name == "a");
+}
+
 TEST_CASE_METHOD(cache_fixture, "a name being loaded is not evicted: past the cap then, refused") {
   deps.max_cached = 2;
   reads_held = true;
