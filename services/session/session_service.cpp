@@ -252,7 +252,9 @@ void session_service::close_unanswered_open(const std::string& id, const std::st
   // Close it by its id (which names this open's session and nothing else), as an admin would,
   // on the same Redis connection (a call from a reply keeps to it), so after the open; the
   // retrier sends the close until Redis answers. Then "not opened" is certain: UNAVAILABLE.
-  cleanups_.run("session-abandon " + id, "session_close", {key(id)}, {channel_, id, "*"},
+  // Should the open still be on its way (its connection broke, the close went on another), the
+  // close leaves a placeholder that makes it answer "exists" for the next minute.
+  cleanups_.run("session-abandon " + id, "session_close", {key(id)}, {channel_, id, "*", "60000"},
                 [why, done](const redis_reply& r) {
                   bool landed = r.kind == reply_kind::array;
                   done(fail(error_code::unavailable,

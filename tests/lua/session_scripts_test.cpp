@@ -147,6 +147,17 @@ TEST_CASE_METHOD(session_fixture,
   CHECK(lua.run("session_touch", {key}, {"1000"}).elements.at(0).integer == 1);
   // An admin ("*") may close it.
   CHECK(lua.run("session_close", {key}, {channel, "s1", "*"}).elements.at(0).integer == 1);
+  // The close of an OPEN whose answer was lost, run before that open (another connection):
+  // it leaves a placeholder for a minute, and the late open makes nothing.
+  auto gone = lua.run("session_close", {key}, {channel, "s1", "*", "60000"});
+  CHECK(gone.elements.at(1).str == "gone");
+  auto placeholder_ttl = std::stoll(redis.cli({"PTTL", key}));
+  CHECK(placeholder_ttl > 55000);
+  CHECK(placeholder_ttl <= 60000);
+  CHECK(open().elements.at(1).str == "exists");
+  CHECK(redis.cli({"HGET", key, "user"}).empty());
+  // Every other script reads the placeholder as no session.
+  CHECK(lua.run("session_close", {key}, {channel, "s1", "*"}).elements.at(1).str == "gone");
   // A session written before sessions carried a uid is anyone's, as it was then.
   lua.call({"HSET", key, "owner", "a", "epoch", "1", "ttl", "60000", "user", "bob"});
   CHECK(lua.run("session_touch", {key}, {"1001"}).elements.at(0).integer == 1);
