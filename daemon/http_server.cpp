@@ -4,6 +4,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <memory>
 
 #include "build_info.hpp"
@@ -35,6 +36,8 @@ std::string family_metrics(const daemon_context& ctx) {
   return out;
 }
 
+} // namespace
+
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
   http_session(daemon_context& ctx, asio::ip::tcp::socket socket)
@@ -47,14 +50,29 @@ public:
 
   void start() { read(); }
 
+  /// Waiting for the next request of a keep-alive connection with none of it read yet: such
+  /// a connection may be closed to make room (a client must expect that between requests).
+  std::optional<std::chrono::steady_clock::time_point> idle_since() const {
+    if (!waiting_ || buffer_.size() > 0 || (parser_ && parser_->got_some())) return std::nullopt;
+    return waiting_since_;
+  }
+  void close() {
+    error_code ignored;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
 private:
   void read() {
+    waiting_ = true;
+    waiting_since_ = std::chrono::steady_clock::now();
     request_ = {};
     parser_.emplace();
     limit_http_parser(*parser_);
     stream_.expires_after(std::chrono::seconds(10));
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](const error_code& ec, std::size_t) {
+                       self->waiting_ = false;
                        if (ec) return self->close();
                        self->request_ = self->parser_->release();
                        self->respond();
@@ -79,13 +97,9 @@ private:
                       });
   }
 
-  void close() {
-    error_code ignored;
-    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
-  }
-
   daemon_context& ctx_;
+  bool waiting_ = false;
+  std::chrono::steady_clock::time_point waiting_since_{};
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_{http_buffer_limit};
   std::shared_ptr<std::atomic<std::int64_t>> open_; ///< counts this session while it lives
@@ -93,8 +107,6 @@ private:
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
 };
-
-} // namespace
 
 http_answer answer_http(daemon_context& ctx, const std::string& method, const std::string& target) {
   auto endpoint = route_http(method, target);
@@ -160,6 +172,9 @@ void http_server::accept() {
     if (auto ended = backoff_.succeeded())
       log::info("http", "accepting again", {{"failed_accepts", std::to_string(ended)}});
     auto open_now = ctx_.requests.http_connections->load(std::memory_order_relaxed);
+    if (open_now >= static_cast<std::int64_t>(ctx_.cfg.http.max_connections) &&
+        close_longest_idle())
+      open_now = -1; // the idle one's place is this one's (it ends once its handler has run)
     if (open_now >= static_cast<std::int64_t>(ctx_.cfg.http.max_connections)) {
       // Closed before anything is read: costs the daemon nothing but the accept.
       auto rejected = ctx_.requests.http_rejected.fetch_add(1, std::memory_order_relaxed);
@@ -170,10 +185,38 @@ void http_server::accept() {
       error_code ignored;
       socket.close(ignored);
     } else {
-      std::make_shared<http_session>(ctx_, std::move(socket))->start();
+      auto session = std::make_shared<http_session>(ctx_, std::move(socket));
+      if (sessions_.size() >= 2 * ctx_.cfg.http.max_connections + 16) prune_sessions();
+      sessions_.push_back(session);
+      session->start();
     }
     accept();
   });
+}
+
+void http_server::prune_sessions() {
+  sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(),
+                                 [](const auto& weak) { return weak.expired(); }),
+                  sessions_.end());
+}
+
+bool http_server::close_longest_idle() {
+  prune_sessions();
+  std::shared_ptr<http_session> oldest;
+  std::chrono::steady_clock::time_point oldest_since{};
+  for (const auto& weak : sessions_) {
+    auto session = weak.lock();
+    if (!session) continue;
+    auto since = session->idle_since();
+    if (since && (!oldest || *since < oldest_since)) {
+      oldest = session;
+      oldest_since = *since;
+    }
+  }
+  if (!oldest) return false;
+  ctx_.requests.http_idle_closed.fetch_add(1, std::memory_order_relaxed);
+  oldest->close();
+  return true;
 }
 
 void http_server::on_accept_error(const error_code& ec) {

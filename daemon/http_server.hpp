@@ -3,19 +3,26 @@
 //   /healthz  200 while the process serves at all
 //   /readyz   200 when Redis is reachable and the node is not draining, 503 otherwise
 // Built on Boost.Beast; one short exchange per request, keep-alive honoured. At most
-// http.max_connections are open at once (more are closed as soon as accepted, so a scraper
-// gone wild cannot take the daemon's descriptors), and a failing accept backs off.
+// http.max_connections are open at once, so a scraper gone wild cannot take the daemon's
+// descriptors: past it, a new connection takes the place of the one idle longest between
+// keep-alive requests (so idle connections held open by a local process cannot keep the
+// orchestrator's probes out), and is closed as soon as accepted only when none is idle. A
+// failing accept backs off.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "daemon/accept_backoff.hpp"
 #include "daemon/daemon_context.hpp"
 
 namespace baton {
+
+class http_session;
 
 class http_server {
 public:
@@ -28,12 +35,16 @@ public:
 private:
   void accept();
   void on_accept_error(const boost::system::error_code& ec);
+  /// Closes the open connection idle longest between requests; false if none is idle.
+  bool close_longest_idle();
+  void prune_sessions(); ///< forgets the ones that ended
 
   daemon_context& ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
   bool listening_ = false;
   accept_backoff backoff_;
   boost::asio::steady_timer retry_;
+  std::vector<std::weak_ptr<http_session>> sessions_; ///< open ones (and some just ended)
 };
 
 /// Builds the reply for one path: status code, content type and body.

@@ -106,6 +106,9 @@ std::string render_prometheus(const request_metrics& requests,
   counter("baton_http_rejected_connections_total",
           "HTTP connections closed at once over http.max_connections.",
           load(requests.http_rejected));
+  counter("baton_http_idle_closed_total",
+          "Idle keep-alive HTTP connections closed to make room for a new one at the cap.",
+          load(requests.http_idle_closed));
   counter("baton_protocol_errors_total", "Connections closed for malformed or oversized requests.",
           load(requests.protocol_errors));
 

@@ -62,7 +62,8 @@ public:
   /// Shared: an HTTP session the reactor drops at exit may outlive these counters.
   std::shared_ptr<std::atomic<std::int64_t>> http_connections =
       std::make_shared<std::atomic<std::int64_t>>(0);
-  std::atomic<std::uint64_t> http_rejected{0}; ///< over http.max_connections
+  std::atomic<std::uint64_t> http_rejected{0};    ///< over http.max_connections
+  std::atomic<std::uint64_t> http_idle_closed{0}; ///< idle, closed for a new one at the cap
   std::atomic<std::uint64_t> http_accept_errors{0};
 
 private:

@@ -411,13 +411,16 @@ TEST_CASE("one uid cannot watch everything: max_watches_per_uid") {
   CHECK(subscribed.elements.at(2).integer == 1);
 }
 
-TEST_CASE("http: past max_connections a new connection is closed at once, and counted") {
+TEST_CASE("http: past max_connections with none idle, a new connection is closed at once") {
   configured t("http: {max_connections: 2}\n");
   auto port = t.daemon->http_port();
   int first = connect_http(port), second = connect_http(port);
   REQUIRE(first >= 0);
   REQUIRE(second >= 0);
-  CHECK_FALSE(closed_within(first, 300)); // accepted and waiting for a request
+  // Both are in the middle of a request: neither may be closed to make room.
+  for (int fd : {first, second})
+    REQUIRE(::send(fd, "GET /metrics HTTP/1.1\r\n", 23, MSG_NOSIGNAL) == 23);
+  CHECK_FALSE(closed_within(first, 300));
   int third = connect_http(port);
   REQUIRE(third >= 0); // the kernel accepts it; the daemon closes it at once
   CHECK(closed_within(third, 2000));
@@ -426,8 +429,32 @@ TEST_CASE("http: past max_connections a new connection is closed at once, and co
   std::string body;
   CHECK(test::eventually([&] { return test::http_get(port, "/metrics", &body) == 200; }));
   CHECK(body.find("baton_http_rejected_connections_total 0") == std::string::npos);
-  CHECK(body.find("baton_http_connections 2\n") != std::string::npos);
+  CHECK(body.find("baton_http_idle_closed_total 0\n") != std::string::npos);
   CHECK(body.find("baton_accept_errors_total{listener=\"http\"} 0\n") != std::string::npos);
+  ::close(second);
+}
+
+TEST_CASE("http: idle keep-alive connections at max_connections cannot keep a probe out") {
+  configured t("http: {max_connections: 2}\n");
+  auto port = t.daemon->http_port();
+  // A local process holds every place with connections that send nothing (idle between
+  // keep-alive requests, as far as the daemon can tell).
+  int first = connect_http(port);
+  REQUIRE(first >= 0);
+  std::this_thread::sleep_for(50ms);
+  int second = connect_http(port);
+  REQUIRE(second >= 0);
+  CHECK_FALSE(closed_within(first, 300));
+  // The probe is served: the connection idle longest made room.
+  std::string body;
+  REQUIRE(test::http_get(port, "/readyz", &body) > 0);
+  CHECK(closed_within(first, 2000));
+  CHECK_FALSE(closed_within(second, 300));
+  CHECK(test::eventually([&] {
+    return test::http_get(port, "/metrics", &body) == 200 &&
+           body.find("baton_http_idle_closed_total 0\n") == std::string::npos;
+  }));
+  ::close(first);
   ::close(second);
 }
 
