@@ -65,7 +65,7 @@ lease_service::lease_service(boost::asio::io_context& io, redis_link::redis_pool
 }
 
 lease_service::~lease_service() {
-  persist_floor();
+  persist_floor(true);
 }
 
 std::string lease_service::owner_for(std::uint64_t connection) const {
@@ -83,14 +83,15 @@ void lease_service::remember_token(std::int64_t token) {
   floor_timer_.expires_after(std::chrono::seconds(1));
   floor_timer_.async_wait([this](const boost::system::error_code& ec) {
     floor_timer_armed_ = false;
-    if (!ec) persist_floor();
+    if (!ec) persist_floor(false);
   });
 }
 
-void lease_service::persist_floor() {
-  if (highest_token_ <= persisted_token_) return;
+void lease_service::persist_floor(bool durable) {
+  if (highest_token_ <= persisted_token_ && !(durable && !persisted_durably_)) return;
   std::string problem;
-  if (floor_file_.save(highest_token_, problem)) {
+  if (floor_file_.save(highest_token_, problem, durable)) {
+    persisted_durably_ = durable;
     if (floor_save_failing_) log::info("lease", "the token floor is written again");
     floor_save_failing_ = false;
     persisted_token_ = highest_token_;

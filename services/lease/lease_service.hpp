@@ -167,7 +167,8 @@ private:
   /// Raises the token floor to `token` (a grant, or a holder a refusal named); the file
   /// follows within a second, and at the stop.
   void remember_token(std::int64_t token);
-  void persist_floor();
+  /// `durable`: at the stop (fsync); while running, the write only has to outlive the process.
+  void persist_floor(bool durable);
   void forget(const std::string& name);
   void mark_lost(const std::string& name, std::int64_t token);
   bool was_lost(const std::string& name, std::int64_t token) const;
@@ -222,6 +223,7 @@ private:
   boost::asio::steady_timer floor_timer_;
   bool floor_timer_armed_ = false;
   bool floor_save_failing_ = false;
+  bool persisted_durably_ = true; ///< the last write was synced (or there was none)
   std::unordered_map<std::string, std::int64_t> lost_; ///< lapsed here: name -> token
   std::size_t releases_in_flight_ = 0;
   std::function<void()> when_released_; ///< retire_all's `done`, once none is in flight

@@ -14,7 +14,7 @@ using redis_link::redis_reply;
 void lease_service::stopping() {
   if (stopping_) return;
   stopping_ = true;
-  persist_floor(); // no grant comes after this one
+  persist_floor(true); // no grant comes after this one
   if (!keeper_) {
     keeper_stopped_ = true;
     return;

@@ -53,7 +53,7 @@ std::int64_t token_floor_file::load(std::string& problem) const {
   return value;
 }
 
-bool token_floor_file::save(std::int64_t value, std::string& problem) const {
+bool token_floor_file::save(std::int64_t value, std::string& problem, bool durable) const {
   if (path_.empty()) return true;
   auto temporary = path_ + ".new";
   int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -61,7 +61,7 @@ bool token_floor_file::save(std::int64_t value, std::string& problem) const {
     problem = errno_text("cannot write", temporary);
     return false;
   }
-  bool ok = write_all(fd, std::to_string(value) + "\n") && ::fsync(fd) == 0;
+  bool ok = write_all(fd, std::to_string(value) + "\n") && (!durable || ::fsync(fd) == 0);
   if (!ok) problem = errno_text("cannot write", temporary);
   ::close(fd);
   if (ok && ::rename(temporary.c_str(), path_.c_str()) != 0) {
@@ -72,6 +72,7 @@ bool token_floor_file::save(std::int64_t value, std::string& problem) const {
     ::unlink(temporary.c_str());
     return false;
   }
+  if (!durable) return true;
   // The rename is durable once the directory is.
   auto slash = path_.rfind('/');
   auto dir = slash == std::string::npos ? std::string(".") : path_.substr(0, slash + 1);

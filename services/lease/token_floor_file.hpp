@@ -1,7 +1,11 @@
 // The highest fencing token this daemon has seen, kept in a file in the state directory so that
 // a restarted daemon still grants above it (model/lease/token_floor.hpp says why). One small
-// file per node id, replaced atomically (write a temporary, fsync, rename, fsync the directory):
-// a crash leaves the old value or the new one, never a torn one.
+// file per node id, replaced atomically (write a temporary, rename): a crashed daemon leaves
+// the old value or the new one, never a torn one. The writes while the daemon runs skip fsync
+// (they run on the reactor thread, once a second at most, and a process crash keeps what the
+// kernel was given); the one at a clean stop syncs the file and the directory, so that it also
+// survives the host losing power. After a power loss the file may hold an older value or none,
+// and the clock floor is what is left.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +24,9 @@ public:
   /// The kept value; 0 when there is none yet. A file that cannot be read or holds no number
   /// gives 0 and says why in `problem` (the daemon warns and goes on with its clock as floor).
   std::int64_t load(std::string& problem) const;
-  /// Replaces the kept value; false with `problem` when it could not be made durable.
-  bool save(std::int64_t value, std::string& problem) const;
+  /// Replaces the kept value; false with `problem` when it could not. `durable`: fsync the
+  /// file and its directory before returning.
+  bool save(std::int64_t value, std::string& problem, bool durable = true) const;
 
   const std::string& path() const { return path_; }
 
