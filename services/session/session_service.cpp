@@ -333,9 +333,10 @@ void session_service::close(const std::string& id, const caller& who,
           if (retried) {
             // Gone on the second try: most likely the first closed it (its
             // answer was lost). Either way it is closed, which is what CLOSE
-            // asked; the indexes drop it lazily (LIST) or at their scores.
-            owned_.erase(id);
-            count_owned();
+            // asked. This node's index drops it now (the cap per node counts it);
+            // the user's, whose name the lost answer carried, at its score or at
+            // the next LIST.
+            disown(id);
             return done(closed_session{true});
           }
           return done(closed_session{false});
