@@ -27,9 +27,30 @@ bool push_hub::room_for(std::uint64_t connection, const std::vector<std::string>
   std::size_t added = 0;
   for (const auto& topic : topics)
     if (it->second.topics.count(topic) == 0) ++added;
-  if (watches_of_uid(it->second.uid) + added <= max_watches_per_uid_) return true;
+  auto pending = pending_by_uid_.find(it->second.uid);
+  auto reserved = pending == pending_by_uid_.end() ? 0 : pending->second;
+  if (watches_of_uid(it->second.uid) + reserved + added <= max_watches_per_uid_) return true;
   ++refused_;
   return false;
+}
+
+std::optional<std::size_t> push_hub::reserve(std::uint64_t connection,
+                                             const std::vector<std::string>& topics) {
+  if (!room_for(connection, topics)) return std::nullopt;
+  auto it = clients_.find(connection);
+  if (it == clients_.end()) return std::size_t{0}; // closed: subscribe() will refuse it
+  std::size_t added = 0;
+  for (const auto& topic : topics)
+    if (it->second.topics.count(topic) == 0) ++added;
+  if (added > 0) pending_by_uid_[it->second.uid] += added;
+  return added;
+}
+
+void push_hub::release(uid_t uid, std::size_t reserved) {
+  auto it = pending_by_uid_.find(uid);
+  if (it == pending_by_uid_.end() || reserved == 0) return;
+  it->second -= std::min(it->second, reserved);
+  if (it->second == 0) pending_by_uid_.erase(it);
 }
 
 std::string push_hub::limit_error() const {

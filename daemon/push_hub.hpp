@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -40,6 +41,12 @@ public:
   /// Whether the connection may start watching `topics` (those it watches already do not
   /// count) without its uid passing the cap. A refusal is counted.
   bool room_for(std::uint64_t connection, const std::vector<std::string>& topics);
+  /// Holds room for a WATCH that follows its names through Redis before it subscribes, so
+  /// that WATCHes in flight together cannot pass the cap; nothing if room_for() refuses.
+  /// Give it back with release() when the WATCH ends, either way.
+  std::optional<std::size_t> reserve(std::uint64_t connection,
+                                     const std::vector<std::string>& topics);
+  void release(uid_t uid, std::size_t reserved);
   /// The error a WATCH answers when room_for() refused.
   std::string limit_error() const;
   /// Topics watched by all connections of a uid.
@@ -80,6 +87,7 @@ private:
   std::unordered_map<std::string, std::unordered_set<std::uint64_t>> topics_;
   std::size_t max_watches_per_uid_ = 100000;
   std::unordered_map<uid_t, std::size_t> watches_by_uid_; ///< only uids that watch something
+  std::unordered_map<uid_t, std::size_t> pending_by_uid_; ///< reserved by WATCHes in flight
   std::size_t watches_ = 0;                               ///< (connection, topic) pairs
   std::uint64_t refused_ = 0;
 };

@@ -113,6 +113,7 @@ struct pending_watch {
   std::size_t left = 0;
   bool finished = false;
   std::unique_ptr<boost::asio::steady_timer> budget;
+  std::size_t reserved = 0; ///< room held in push_hub while it follows the names
 };
 
 std::vector<std::string> topics_of(const std::vector<watch_target>& targets) {
@@ -126,6 +127,7 @@ void finish_watch(daemon_context& ctx, pending_watch& w, bool in_time) {
   if (w.finished) return;
   w.finished = true;
   w.budget->cancel();
+  ctx.pushes.release(w.conn->peer().uid, w.reserved); // what it subscribes counts from here
   std::string bytes;
   protocol::reply_writer out(bytes, w.ticket.protocol);
   if (!in_time || w.conn->is_closed()) {
@@ -299,15 +301,17 @@ void run_watch_command(const protocol::command_spec& spec, std::vector<std::stri
               " leases and groups");
     return conn.complete(ticket, std::move(bytes));
   }
-  if (!ctx.pushes.room_for(conn.id(), topics_of(targets))) {
-    out.error(ctx.pushes.limit_error());
-    return conn.complete(ticket, std::move(bytes));
-  }
   if (!ctx.redis.reachable()) {
     out.error("UNAVAILABLE redis is unreachable; nothing is watched");
     return conn.complete(ticket, std::move(bytes));
   }
+  auto reserved = ctx.pushes.reserve(conn.id(), topics_of(targets));
+  if (!reserved) {
+    out.error(ctx.pushes.limit_error());
+    return conn.complete(ticket, std::move(bytes));
+  }
   auto w = std::make_shared<pending_watch>();
+  w->reserved = *reserved;
   w->conn = conn.shared_from_this();
   w->ticket = ticket;
   w->subscribe_reply = kind.pubsub;

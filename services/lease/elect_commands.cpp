@@ -86,7 +86,7 @@ void run_elect_command(const protocol::command_spec& spec, std::vector<std::stri
     if (request.meta.empty() || request.meta.size() > 256)
       return fail("candidate must be 1 to 256 bytes");
     std::int64_t ttl = default_ttl_ms, timeout = default_timeout_ms;
-    for (std::size_t i = 4; i < args.size(); ++i) {
+    for (std::size_t i = 4; i < args.size(); i += 2) { // option, value
       auto option = protocol::to_upper(args[i]);
       std::int64_t value = 0;
       if (i + 1 >= args.size() || !parse_non_negative(args[i + 1], value) ||
@@ -94,7 +94,6 @@ void run_elect_command(const protocol::command_spec& spec, std::vector<std::stri
         return fail("syntax error near '" + args[i].substr(0, 32) +
                     "'; expected TTL ms or TIMEOUT ms");
       (option == "TTL" ? ttl : timeout) = value;
-      ++i;
     }
     if (timeout > default_timeout_ms) return fail("TIMEOUT is at most 3600000 ms");
     request.ttl = std::chrono::milliseconds(ttl);

@@ -19,7 +19,7 @@ constexpr std::size_t batch_limit = 10000; ///< distinct records before an early
 secret_audit::secret_audit(boost::asio::io_context& io, redis_link::redis_pool& redis,
                            std::string node_id, std::string stream, std::size_t max_entries,
                            std::chrono::milliseconds flush)
-    : io_(io), redis_(redis), node_id_(std::move(node_id)), stream_(std::move(stream)),
+    : redis_(redis), node_id_(std::move(node_id)), stream_(std::move(stream)),
       max_entries_(std::to_string(max_entries)), interval_(flush), timer_(io) {}
 
 void secret_audit::record(audit_entry entry) {

@@ -40,7 +40,6 @@ public:
 private:
   void arm();
 
-  boost::asio::io_context& io_;
   redis_link::redis_pool& redis_;
   std::string node_id_;
   std::string stream_;

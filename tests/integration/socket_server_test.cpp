@@ -411,6 +411,21 @@ TEST_CASE("one uid cannot watch everything: max_watches_per_uid") {
   CHECK(subscribed.elements.at(2).integer == 1);
 }
 
+TEST_CASE("WATCHes still following their names through Redis count against the uid's cap") {
+  configured t("socket: {max_watches_per_uid: 3}\n");
+  resp_client a(t.daemon->socket_path()), b(t.daemon->socket_path());
+  // a's WATCH waits for Redis (stopped) to subscribe and read its names...
+  t.redis.pause();
+  a.send({"LEASE", "WATCH", "x", "y"});
+  std::this_thread::sleep_for(100ms);
+  // ... and holds their room meanwhile: b's two more would make four.
+  auto refused = b.call({"LEASE", "WATCH", "z", "w"});
+  t.redis.resume();
+  CHECK(refused.str.rfind("ERR max number of watched names for this uid reached", 0) == 0);
+  CHECK(a.read().integer == 2);
+  CHECK(b.call({"LEASE", "WATCH", "z"}).integer == 1);
+}
+
 TEST_CASE("http: past max_connections with none idle, a new connection is closed at once") {
   configured t("http: {max_connections: 2}\n");
   auto port = t.daemon->http_port();
