@@ -53,7 +53,6 @@ private:
   };
   std::map<std::string, batch_entry> batch_; ///< by the entry's identity
   std::uint64_t recorded_ = 0;
-  bool stopped_ = false;
 };
 
 } // namespace baton::secret
