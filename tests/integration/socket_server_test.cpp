@@ -246,110 +246,7 @@ TEST_CASE("a socket with a group is born owner-only and opened to the group once
 
 namespace {
 
-// A daemon with the socket's caps set low enough to reach in a test.
-struct capped {
-  test::test_redis redis;
-  test::temp_dir dir;
-  std::unique_ptr<test::test_batond> daemon;
-  explicit capped(const std::string& socket_yaml) {
-    std::ofstream(dir.file("c.yaml")) << "socket: {" << socket_yaml << "}\n";
-    daemon = std::make_unique<test::test_batond>(
-        redis.unix_url(), std::vector<std::string>{"--config", dir.file("c.yaml")});
-  }
-  std::string metrics() {
-    std::string body;
-    test::http_get(daemon->http_port(), "/metrics", &body);
-    return body;
-  }
-};
-
-} // namespace
-
-TEST_CASE("a request trickled past request_timeout_ms is cut off, others are served") {
-  capped t("request_timeout_ms: 1000");
-  resp_client slow(t.daemon->socket_path()), good(t.daemon->socket_path());
-  slow.send_raw("*2\r\n$4\r\nECHO\r\n$10\r\nhel"); // and then a byte now and then
-  for (int i = 0; i < 2; ++i) {                    // 400 ms: still within its time
-    std::this_thread::sleep_for(200ms);
-    slow.send_raw("l");
-    CHECK(good.call({"PING"}).str == "PONG");
-  }
-  // Its request began long ago: the daemon closes it at its next sweep (once a second).
-  CHECK(test::eventually([&] { return slow.closed_by_peer(); }, 5000));
-  CHECK(t.metrics().find("baton_slow_clients_closed_total 1") != std::string::npos);
-  // A client that finishes its requests in time, however many, is never cut off.
-  for (int i = 0; i < 20; ++i) {
-    good.send_raw("*1\r\n$4\r\n");
-    std::this_thread::sleep_for(50ms);
-    good.send_raw("PING\r\n");
-    CHECK(good.read().str == "PONG");
-  }
-}
-
-TEST_CASE("an idle client is closed after idle_timeout_ms, a watcher is not") {
-  capped t("idle_timeout_ms: 300");
-  resp_client idle(t.daemon->socket_path()), watcher(t.daemon->socket_path());
-  REQUIRE(watcher.call({"LEASE", "WATCH", "x"}).integer == 1);
-  CHECK(test::eventually([&] { return idle.closed_by_peer(); }, 5000));
-  std::this_thread::sleep_for(1500ms);
-  CHECK(watcher.call({"PING"}).elements.at(0).str == "pong"); // RESP2 watch mode's PING
-}
-
-TEST_CASE("one uid cannot take every connection: max_clients_per_uid") {
-  capped t("max_clients_per_uid: 3");
-  std::vector<std::unique_ptr<resp_client>> mine;
-  mine.push_back(std::make_unique<resp_client>(t.daemon->socket_path()));
-  // The start-up check's connection is gone once this one is the only client.
-  REQUIRE(test::eventually([&] {
-    return mine[0]->call({"INFO", "clients"}).str.find("connected_clients:1\r") !=
-           std::string::npos;
-  }));
-  for (int i = 1; i < 3; ++i) {
-    mine.push_back(std::make_unique<resp_client>(t.daemon->socket_path()));
-    CHECK(mine.back()->call({"PING"}).str == "PONG");
-  }
-  resp_client fourth(t.daemon->socket_path());
-  CHECK(fourth.read().str == "ERR max number of clients for uid 0 reached "
-                             "(socket.max_clients_per_uid)");
-  CHECK(fourth.closed_by_peer());
-  mine.pop_back(); // one leaves: another may come
-  CHECK(test::eventually([&] {
-    resp_client again(t.daemon->socket_path());
-    return again.call({"PING"}).str == "PONG";
-  }));
-}
-
-TEST_CASE("clients' buffers together are capped: the client holding the most is closed") {
-  capped t("max_buffered_bytes: 1048576");
-  resp_client good(t.daemon->socket_path());
-  resp_client hoarder(t.daemon->socket_path()), modest(t.daemon->socket_path());
-  auto send = [](resp_client& c, const std::string& bytes) {
-    try {
-      c.send_raw(bytes);
-    } catch (const std::exception&) {
-      // closed by the daemon while sending: what the checks below look at
-    }
-  };
-  // The hoarder holds 900 KB of a request it never finishes; the modest client's 200 KB of a
-  // request it will finish takes all clients past 1 MiB. The hoarder goes, not the modest one.
-  send(hoarder, "*2\r\n$4\r\nECHO\r\n$1048576\r\n" + std::string(900000, 'h'));
-  // Once the daemon has read it all (the gauge shows what clients hold).
-  CHECK(test::eventually([&] {
-    auto m = t.metrics();
-    auto at = m.find("\nbaton_buffered_bytes ");
-    return at != std::string::npos && std::stoll(m.substr(at + 22)) >= 900000;
-  }));
-  send(modest, "*2\r\n$4\r\nECHO\r\n$614400\r\n" + std::string(200000, 'm'));
-  CHECK(test::eventually([&] { return hoarder.closed_by_peer(); }, 5000));
-  CHECK(good.call({"PING"}).str == "PONG");
-  CHECK(t.metrics().find("baton_buffer_cap_closed_total 1") != std::string::npos);
-  send(modest, std::string(414400, 'm') + "\r\n");
-  CHECK(modest.read().str.size() == 614400);
-}
-
-namespace {
-
-// A daemon with a whole config of its own (capped sets only socket keys).
+// A daemon with a config of its own (caps set low enough to reach in a test).
 struct configured {
   test::test_redis redis;
   test::temp_dir dir;
@@ -388,7 +285,94 @@ bool closed_within(int fd, int timeout_ms) {
   return ::recv(fd, &byte, 1, 0) == 0;
 }
 
+// The config that sets these `socket` keys only.
+std::string socket_keys(const std::string& keys) {
+  return "socket: {" + keys + "}\n";
+}
+
 } // namespace
+
+TEST_CASE("a request trickled past request_timeout_ms is cut off, others are served") {
+  configured t(socket_keys("request_timeout_ms: 1000"));
+  resp_client slow(t.daemon->socket_path()), good(t.daemon->socket_path());
+  slow.send_raw("*2\r\n$4\r\nECHO\r\n$10\r\nhel"); // and then a byte now and then
+  for (int i = 0; i < 2; ++i) {                    // 400 ms: still within its time
+    std::this_thread::sleep_for(200ms);
+    slow.send_raw("l");
+    CHECK(good.call({"PING"}).str == "PONG");
+  }
+  // Its request began long ago: the daemon closes it at its next sweep (once a second).
+  CHECK(test::eventually([&] { return slow.closed_by_peer(); }, 5000));
+  CHECK(t.metrics().find("baton_slow_clients_closed_total 1") != std::string::npos);
+  // A client that finishes its requests in time, however many, is never cut off.
+  for (int i = 0; i < 20; ++i) {
+    good.send_raw("*1\r\n$4\r\n");
+    std::this_thread::sleep_for(50ms);
+    good.send_raw("PING\r\n");
+    CHECK(good.read().str == "PONG");
+  }
+}
+
+TEST_CASE("an idle client is closed after idle_timeout_ms, a watcher is not") {
+  configured t(socket_keys("idle_timeout_ms: 300"));
+  resp_client idle(t.daemon->socket_path()), watcher(t.daemon->socket_path());
+  REQUIRE(watcher.call({"LEASE", "WATCH", "x"}).integer == 1);
+  CHECK(test::eventually([&] { return idle.closed_by_peer(); }, 5000));
+  std::this_thread::sleep_for(1500ms);
+  CHECK(watcher.call({"PING"}).elements.at(0).str == "pong"); // RESP2 watch mode's PING
+}
+
+TEST_CASE("one uid cannot take every connection: max_clients_per_uid") {
+  configured t(socket_keys("max_clients_per_uid: 3"));
+  std::vector<std::unique_ptr<resp_client>> mine;
+  mine.push_back(std::make_unique<resp_client>(t.daemon->socket_path()));
+  // The start-up check's connection is gone once this one is the only client.
+  REQUIRE(test::eventually([&] {
+    return mine[0]->call({"INFO", "clients"}).str.find("connected_clients:1\r") !=
+           std::string::npos;
+  }));
+  for (int i = 1; i < 3; ++i) {
+    mine.push_back(std::make_unique<resp_client>(t.daemon->socket_path()));
+    CHECK(mine.back()->call({"PING"}).str == "PONG");
+  }
+  resp_client fourth(t.daemon->socket_path());
+  CHECK(fourth.read().str == "ERR max number of clients for uid 0 reached "
+                             "(socket.max_clients_per_uid)");
+  CHECK(fourth.closed_by_peer());
+  mine.pop_back(); // one leaves: another may come
+  CHECK(test::eventually([&] {
+    resp_client again(t.daemon->socket_path());
+    return again.call({"PING"}).str == "PONG";
+  }));
+}
+
+TEST_CASE("clients' buffers together are capped: the client holding the most is closed") {
+  configured t(socket_keys("max_buffered_bytes: 1048576"));
+  resp_client good(t.daemon->socket_path());
+  resp_client hoarder(t.daemon->socket_path()), modest(t.daemon->socket_path());
+  auto send = [](resp_client& c, const std::string& bytes) {
+    try {
+      c.send_raw(bytes);
+    } catch (const std::exception&) {
+      // closed by the daemon while sending: what the checks below look at
+    }
+  };
+  // The hoarder holds 900 KB of a request it never finishes; the modest client's 200 KB of a
+  // request it will finish takes all clients past 1 MiB. The hoarder goes, not the modest one.
+  send(hoarder, "*2\r\n$4\r\nECHO\r\n$1048576\r\n" + std::string(900000, 'h'));
+  // Once the daemon has read it all (the gauge shows what clients hold).
+  CHECK(test::eventually([&] {
+    auto m = t.metrics();
+    auto at = m.find("\nbaton_buffered_bytes ");
+    return at != std::string::npos && std::stoll(m.substr(at + 22)) >= 900000;
+  }));
+  send(modest, "*2\r\n$4\r\nECHO\r\n$614400\r\n" + std::string(200000, 'm'));
+  CHECK(test::eventually([&] { return hoarder.closed_by_peer(); }, 5000));
+  CHECK(good.call({"PING"}).str == "PONG");
+  CHECK(t.metrics().find("baton_buffer_cap_closed_total 1") != std::string::npos);
+  send(modest, std::string(414400, 'm') + "\r\n");
+  CHECK(modest.read().str.size() == 614400);
+}
 
 TEST_CASE("one uid cannot watch everything: max_watches_per_uid") {
   configured t("socket: {max_watches_per_uid: 3}\n");
