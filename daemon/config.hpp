@@ -64,6 +64,16 @@ struct redis_config {
   std::string tls_key_file;
   std::string tls_server_name;
   bool tls_verify = true;
+  // A Sentinel group (url: redis-sentinel://...): the sentinels' own ACL user, and how often
+  // to ask them even without news.
+  std::string sentinel_username;
+  std::string sentinel_password; ///< from `sentinel_password` or `sentinel_password_file`
+  std::string sentinel_password_file;
+  milliseconds sentinel_refresh{5000};
+  // Durable writes (redis/durable_scripts.hpp) wait for this many replicas; 0: no WAIT.
+  std::size_t wait_replicas = 0;
+  milliseconds wait_timeout{100};
+  bool wait_required = true; ///< wait_short: fail (true) or accept
 };
 
 struct log_config {

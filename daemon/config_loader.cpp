@@ -9,6 +9,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -73,12 +74,14 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
                     {"url", "username", "password", "password_file", "database", "connections",
                      "call_timeout_ms", "connect_timeout_ms", "dead_connection_ms",
                      "reconnect_min_ms", "reconnect_max_ms", "breaker_failures",
-                     "breaker_cooldown_ms", "tls"}))
+                     "breaker_cooldown_ms", "tls", "sentinel_username", "sentinel_password",
+                     "sentinel_password_file", "sentinel_refresh_ms", "wait_replicas",
+                     "wait_timeout_ms", "wait_short"}))
     return;
   c.read_string(node, "url", r.url, true);
   if (auto url = node["url"]) {
     std::string error;
-    if (url.IsScalar() && !redis_link::parse_redis_url(r.url, error)) {
+    if (url.IsScalar() && !redis_link::valid_redis_url(r.url, error)) {
       c.problem(url.Mark(), "url: " + error);
       r.url = redis_config{}.url; // reported here with its position; not again by validate
     }
@@ -100,6 +103,26 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
   c.read_ms(node, "breaker_cooldown_ms", 1, 600000, r.breaker_cooldown);
   if (r.reconnect_min > r.reconnect_max)
     c.problem(node.Mark(), "reconnect_min_ms must not exceed reconnect_max_ms");
+  c.read_string(node, "sentinel_username", r.sentinel_username);
+  c.read_string(node, "sentinel_password", r.sentinel_password);
+  c.read_string(node, "sentinel_password_file", r.sentinel_password_file);
+  if (node["sentinel_password"] && node["sentinel_password_file"])
+    c.problem(node["sentinel_password_file"].Mark(),
+              "set sentinel_password or sentinel_password_file, not both");
+  c.read_ms(node, "sentinel_refresh_ms", 100, 600000, r.sentinel_refresh);
+  c.read_size(node, "wait_replicas", 0, 100, r.wait_replicas);
+  c.read_ms(node, "wait_timeout_ms", 1, 60000, r.wait_timeout);
+  if (auto mode = node["wait_short"]) {
+    auto text = checker::text_of(mode);
+    if (text == "fail" || text == "accept")
+      r.wait_required = text == "fail";
+    else
+      c.problem(mode.Mark(), "wait_short must be fail or accept, got '" + text + "'");
+  }
+  bool sentinel_keys = node["sentinel_username"] || node["sentinel_password"] ||
+                       node["sentinel_password_file"] || node["sentinel_refresh_ms"];
+  if (sentinel_keys && !redis_link::is_sentinel_url(r.url))
+    c.problem(node.Mark(), "sentinel_* keys need a redis-sentinel:// url");
   if (auto tls = node["tls"]) {
     if (c.expect_map(tls, "redis.tls",
                      {"ca_file", "cert_file", "key_file", "server_name", "verify"})) {
@@ -439,7 +462,7 @@ void validate_config(config& cfg, std::vector<std::string>& problems) {
   if (cfg.prefix.find_first_of("{} \r\n") != std::string::npos)
     problems.push_back(cfg.source + ": prefix must not contain braces or whitespace");
   std::string error;
-  if (!redis_link::parse_redis_url(cfg.redis.url, error))
+  if (!redis_link::valid_redis_url(cfg.redis.url, error))
     problems.push_back(cfg.source + ": redis url: " + error);
   std::string host;
   unsigned short port = 0;
@@ -458,6 +481,19 @@ void validate_config(config& cfg, std::vector<std::string>& problems) {
       cfg.redis.password = password;
     }
   }
+  if (!cfg.redis.sentinel_password_file.empty()) {
+    std::ifstream in(cfg.redis.sentinel_password_file);
+    std::string password;
+    if (!in || !std::getline(in, password)) {
+      problems.push_back(cfg.source + ": redis sentinel_password_file '" +
+                         cfg.redis.sentinel_password_file +
+                         "' cannot be read: " + std::strerror(errno ? errno : EIO));
+    } else {
+      while (!password.empty() && (password.back() == '\r' || password.back() == ' '))
+        password.pop_back();
+      cfg.redis.sentinel_password = password;
+    }
+  }
 }
 
 std::string default_node_id() {
@@ -467,7 +503,20 @@ std::string default_node_id() {
 }
 
 bool make_link_settings(const config& cfg, redis_link::link_settings& out, std::string& error) {
-  auto endpoint = redis_link::parse_redis_url(cfg.redis.url, error);
+  std::optional<redis_link::redis_endpoint> endpoint;
+  if (redis_link::is_sentinel_url(cfg.redis.url)) {
+    auto group = redis_link::parse_sentinel_url(cfg.redis.url, error);
+    if (!group) return false;
+    endpoint = group->data; // its host and port come from the sentinels
+    out.sentinels = group->sentinels;
+    out.master_name = group->master_name;
+    out.sentinel_username = cfg.redis.sentinel_username;
+    out.sentinel_password = cfg.redis.sentinel_password;
+    out.sentinel_refresh = cfg.redis.sentinel_refresh;
+    out.verify_master = true;
+  } else {
+    endpoint = redis_link::parse_redis_url(cfg.redis.url, error);
+  }
   if (!endpoint) return false;
   if (!cfg.redis.username.empty()) endpoint->username = cfg.redis.username;
   if (!cfg.redis.password.empty()) endpoint->password = cfg.redis.password;
@@ -487,6 +536,9 @@ bool make_link_settings(const config& cfg, redis_link::link_settings& out, std::
   out.reconnect_max = cfg.redis.reconnect_max;
   out.breaker_failures = cfg.redis.breaker_failures;
   out.breaker_cooldown = cfg.redis.breaker_cooldown;
+  out.wait_replicas = cfg.redis.wait_replicas;
+  out.wait_timeout = cfg.redis.wait_timeout;
+  out.wait_required = cfg.redis.wait_required;
   return true;
 }
 

@@ -31,7 +31,12 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
               a.database != b.database || a.connections != b.connections ||
               a.tls_ca_file != b.tls_ca_file || a.tls_cert_file != b.tls_cert_file ||
               a.tls_key_file != b.tls_key_file || a.tls_server_name != b.tls_server_name ||
-              a.tls_verify != b.tls_verify);
+              a.tls_verify != b.tls_verify || a.sentinel_username != b.sentinel_username ||
+              a.sentinel_password != b.sentinel_password ||
+              a.sentinel_refresh != b.sentinel_refresh);
+  differs("redis wait_replicas and wait_timeout_ms",
+          a.wait_replicas != b.wait_replicas || a.wait_timeout != b.wait_timeout ||
+              a.wait_required != b.wait_required);
   differs("redis timeouts other than call_timeout_ms",
           a.connect_timeout != b.connect_timeout || a.dead_connection != b.dead_connection ||
               a.reconnect_min != b.reconnect_min || a.reconnect_max != b.reconnect_max ||

@@ -108,6 +108,8 @@ std::string render_info(daemon_context& ctx, const std::string& wanted) {
     line("redis_last_error", status.last_error.empty() ? "none" : status.last_error);
     line("redis_commands_sent", std::to_string(ctx.link.commands.load()));
     line("redis_round_trips", std::to_string(ctx.link.round_trips.load()));
+    line("redis_master_switches", std::to_string(ctx.link.master_switches.load()));
+    line("redis_waits_short", std::to_string(ctx.link.waits_short.load()));
     line("redis_reconnects", std::to_string(ctx.link.reconnects.load()));
     text += "\r\n";
   }

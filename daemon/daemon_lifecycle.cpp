@@ -61,7 +61,7 @@ void daemon_lifecycle::serve() {
             {{"version", baton::version},
              {"node", d_.cfg.node_id},
              {"socket", d_.cfg.socket.path},
-             {"redis", d_.link.endpoint.describe()},
+             {"redis", d_.link.describe()},
              {"config", d_.cfg.source}});
 }
 
@@ -100,6 +100,7 @@ void daemon_lifecycle::shut_down() {
     // Leave the fleet at once rather than after the heartbeat TTL.
     d_.members->leave([this] {
       d_.pool->stop();
+      if (d_.sentinels) d_.sentinels->stop();
       d_.io.stop();
     });
   });

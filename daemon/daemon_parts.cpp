@@ -245,6 +245,16 @@ std::unique_ptr<daemon_parts> build_daemon(config cfg) {
   d->ctx->pushes.set_max_watches_per_uid(d->cfg.socket.max_watches_per_uid);
   build_actor_system(*d);
   d->events = std::make_shared<redis_link::redis_subscriber>(d->io, d->link);
+  if (d->link.uses_sentinel()) {
+    d->sentinels = std::make_shared<redis_link::sentinel_locator>(d->io, d->link, d->counters);
+    d->sentinels->on_master([pool = d->pool.get(), events = d->events](
+                                const redis_link::redis_endpoint& master) {
+      pool->retarget(master);
+      events->retarget(master);
+    });
+    d->pool->on_master_doubt(
+        [locator = d->sentinels.get()](const std::string& why) { locator->refresh(why); });
+  }
   build_leases(*d);
   build_rates_and_dedup(*d);
   build_membership(*d);
@@ -271,6 +281,7 @@ bool start_daemon(daemon_parts& d) {
   if (d.sessions) d.sessions->start(*d.events);
   d.pool->start();
   d.events->start();
+  if (d.sentinels) d.sentinels->start(); // the pool and events wait for its first answer
   return true;
 }
 

@@ -23,6 +23,7 @@
 #include "redis/link_settings.hpp"
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
+#include "redis/sentinel_locator.hpp"
 #include "services/breaker/breaker_service.hpp"
 #include "services/dedup/dedup_service.hpp"
 #include "services/lease/lease_service.hpp"
@@ -42,6 +43,8 @@ struct daemon_parts {
   redis_link::link_counters counters;
   std::unique_ptr<metrics::request_metrics> requests;
   std::unique_ptr<redis_link::redis_pool> pool;
+  /// With a redis-sentinel:// URL: finds the master and moves the pool and `events` there.
+  std::shared_ptr<redis_link::sentinel_locator> sentinels;
   std::unique_ptr<daemon_context> ctx;
   // -- the actors (actors/README.md) --------------------------------------------------------
   caf::actor_system_config actor_config;

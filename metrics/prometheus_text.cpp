@@ -128,6 +128,17 @@ std::string render_prometheus(const request_metrics& requests,
           load(link.connect_failures));
   counter("baton_redis_script_reloads_total", "Scripts sent again after NOSCRIPT.",
           load(link.script_reloads));
+  counter("baton_redis_master_switches_total",
+          "Times Sentinel named another master and the link moved there.",
+          load(link.master_switches));
+  counter("baton_redis_wrong_role_total",
+          "Servers found not to be the master (ROLE at connect, or a READONLY reply).",
+          load(link.wrong_role));
+  counter("baton_redis_waits_total", "WAITs sent after durable writes (redis.wait_replicas).",
+          load(link.waits));
+  counter("baton_redis_waits_short_total",
+          "Durable writes answered with fewer replicas than redis.wait_replicas.",
+          load(link.waits_short));
   gauge("baton_redis_connections_ready", "Redis connections ready now.",
         static_cast<double>(link.connected.load()));
   gauge("baton_redis_breaker_state", "Breaker around Redis: 0 closed, 1 open, 2 half-open.",

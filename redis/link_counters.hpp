@@ -17,6 +17,10 @@ struct link_counters {
   std::atomic<std::uint64_t> reconnects{0};      ///< connections (re)established
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> script_reloads{0}; ///< NOSCRIPT answered by EVAL
+  std::atomic<std::uint64_t> master_switches{0}; ///< Sentinel named another master
+  std::atomic<std::uint64_t> wrong_role{0};      ///< a server was not the master (ROLE, READONLY)
+  std::atomic<std::uint64_t> waits{0};           ///< WAITs after durable writes
+  std::atomic<std::uint64_t> waits_short{0};     ///< ... that fewer replicas acknowledged
   std::atomic<std::int64_t> connected{0};       ///< connections ready now
   std::atomic<int> breaker_state{0};            ///< 0 closed, 1 open, 2 half-open
 

@@ -31,6 +31,39 @@ struct link_settings {
   /// then EVALSHA never meets NOSCRIPT after a Redis restart, and the EVAL fallback, which
   /// could reorder one client's calls, is left for SCRIPT FLUSH.
   std::vector<std::string> preload_scripts;
+
+  // -- Sentinel ---------------------------------------------------------------
+  /// Non-empty: `endpoint` is a template (credentials, database, transport) and its host and
+  /// port are the master's, found through these sentinels and followed across failovers.
+  std::vector<redis_endpoint> sentinels;
+  std::string master_name;
+  std::string sentinel_username; ///< the sentinels' own ACL user, if they require one
+  std::string sentinel_password;
+  milliseconds sentinel_refresh{5000}; ///< ask the sentinels again at least this often
+  /// Ask every new connection `ROLE` and refuse it unless it is a master: a demoted master
+  /// must never take writes (on by itself with sentinels).
+  bool verify_master = false;
+
+  // -- Durability -------------------------------------------------------------
+  /// After each script of durable_scripts.hpp, `WAIT wait_replicas wait_timeout` on the same
+  /// connection, so that its reply comes once that many replicas have the write. 0: off.
+  std::size_t wait_replicas = 0;
+  milliseconds wait_timeout{100};
+  /// What a short WAIT (fewer replicas in time) answers: true, "sent, outcome unknown" (the
+  /// caller undoes or reports it as for a lost reply, so every success it gives was on that
+  /// many replicas); false, the write's own reply (counted; availability first).
+  bool wait_required = true;
+
+  bool uses_sentinel() const { return !sentinels.empty(); }
+  /// Where the link goes, for logs: the URL, or the Sentinel group (never a password).
+  std::string describe() const {
+    if (!uses_sentinel()) return endpoint.describe();
+    std::string out = endpoint.transport == transport_kind::tls ? "rediss-sentinel://"
+                                                                : "redis-sentinel://";
+    for (std::size_t i = 0; i < sentinels.size(); ++i)
+      out += (i ? "," : "") + sentinels[i].host + ":" + std::to_string(sentinels[i].port);
+    return out + "/" + master_name;
+  }
 };
 
 } // namespace baton::redis_link

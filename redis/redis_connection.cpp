@@ -21,7 +21,10 @@ constexpr std::size_t read_chunk = 64 * 1024;
 // UNAVAILABLE, and for the breaker they count as failures.
 bool is_transient_error(const redis_reply& reply) {
   if (reply.kind != reply_kind::error) return false;
-  for (const char* prefix : {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"})
+  // READONLY: a replica (a demoted master) refused a write; NOREPLICAS: the master refused it
+  // under min-replicas-to-write. Neither ran the call.
+  for (const char* prefix : {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN",
+                             "READONLY", "NOREPLICAS"})
     if (reply.str.rfind(prefix, 0) == 0) return true;
   return false;
 }
@@ -57,9 +60,10 @@ redis_connection::redis_connection(asio::io_context& io, const link_settings& se
                                    link_counters& counters, connection_listener& listener,
                                    std::size_t index)
     : io_(io), settings_(settings), counters_(counters), listener_(listener), index_(index),
-      read_buffer_(read_chunk), deadline_timer_(io), reconnect_timer_(io),
+      endpoint_(settings.endpoint), read_buffer_(read_chunk), deadline_timer_(io),
+      reconnect_timer_(io),
       jitter_(static_cast<unsigned>(clock::now().time_since_epoch().count() + index)) {
-  transport_ = make_transport(io_, settings_.endpoint, settings_.tls);
+  transport_ = make_transport(io_, endpoint_, settings_.tls);
 }
 
 redis_connection::~redis_connection() {
@@ -67,7 +71,37 @@ redis_connection::~redis_connection() {
 }
 
 void redis_connection::start() {
-  if (state_ == state::idle) connect();
+  started_ = true;
+  if (state_ == state::idle && has_target()) connect();
+}
+
+bool redis_connection::has_target() const {
+  return endpoint_.transport == transport_kind::unix_socket || !endpoint_.host.empty();
+}
+
+void redis_connection::retarget(const redis_endpoint& endpoint) {
+  if (state_ == state::stopped) return;
+  if (endpoint.host == endpoint_.host && endpoint.port == endpoint_.port &&
+      endpoint.path == endpoint_.path)
+    return;
+  auto previous = endpoint_.describe();
+  bool had_target = has_target();
+  endpoint_ = endpoint;
+  retired_transport_ = std::move(transport_);
+  transport_ = make_transport(io_, endpoint_, settings_.tls);
+  attempt_ = 0; // the new master is expected up: dial it at once, not after the old backoff
+  if (state_ != state::idle) {
+    // fail() closes the old transport (now retired) and answers the calls in flight.
+    retired_transport_->close();
+    fail("master moved from " + previous + " to " + endpoint_.describe());
+    return;
+  }
+  retired_transport_->close();
+  if (started_ && (!had_target || state_ == state::idle)) {
+    ++generation_; // a reconnect timer for the old target is void
+    reconnect_timer_.cancel();
+    connect();
+  }
 }
 
 void redis_connection::stop() {
@@ -80,6 +114,7 @@ void redis_connection::stop() {
 }
 
 void redis_connection::connect() {
+  if (!has_target()) return; // a Sentinel group not answered yet: retarget() dials
   state_ = state::connecting;
   ++generation_;
   if (reader_ != nullptr) redisReaderFree(reader_);
@@ -110,9 +145,9 @@ void redis_connection::on_connected(const error_code& ec) {
 }
 
 void redis_connection::handshake() {
-  // AUTH, SELECT and CLIENT SETNAME, pipelined; ready when the last one answers OK.
+  // AUTH, SELECT, ROLE, SCRIPT LOAD and CLIENT SETNAME, pipelined; ready when the last one answers OK.
   std::vector<std::vector<std::string>> steps;
-  const auto& ep = settings_.endpoint;
+  const auto& ep = endpoint_;
   if (!ep.password.empty()) {
     if (ep.username.empty())
       steps.push_back({"AUTH", ep.password});
@@ -120,6 +155,9 @@ void redis_connection::handshake() {
       steps.push_back({"AUTH", ep.username, ep.password});
   }
   if (ep.database != 0) steps.push_back({"SELECT", std::to_string(ep.database)});
+  // A demoted master (or a replica Sentinel named before it was promoted) must not take writes:
+  // the connection is refused until the server says it is the master.
+  if (settings_.verify_master) steps.push_back({"ROLE"});
   // Scripts are loaded before the connection is ready. A refusal (an ACL without SCRIPT) is
   // not fatal: EVALSHA then falls back to EVAL.
   std::size_t required = steps.size();
@@ -140,6 +178,18 @@ void redis_connection::handshake() {
           if (reply.is_error()) {
             fail(what + " failed: " + reply.str);
             return;
+          }
+          if (what == "ROLE") {
+            std::string role = reply.kind == reply_kind::array && !reply.elements.empty()
+                                   ? reply.elements[0].str
+                                   : "unknown";
+            if (role != "master") {
+              counters_.add(counters_.wrong_role);
+              std::string why = endpoint_.describe() + " is a " + role + ", not the master";
+              fail(why);
+              listener_.on_wrong_role(index_, why);
+              return;
+            }
           }
           if (last) {
             state_ = state::ready;
@@ -252,6 +302,12 @@ void redis_connection::deliver(redis_reply reply) {
   }
   auto call = std::move(pending_.front());
   pending_.pop_front();
+  if (reply.kind == reply_kind::error && reply.str.rfind("READONLY", 0) == 0) {
+    // The server was demoted under us. The call did not run; the connection stays, and the
+    // pool asks where the master is now (a retarget then moves every connection).
+    counters_.add(counters_.wrong_role);
+    listener_.on_wrong_role(index_, endpoint_.describe() + " answered " + reply.str);
+  }
   if (is_transient_error(reply)) {
     listener_.on_failure();
     reply = redis_reply::unavailable("redis cannot serve now: " + reply.str);
@@ -344,7 +400,7 @@ void redis_connection::fail(const std::string& reason) {
     log::write(level, "redis", "connection down",
                {{"connection", std::to_string(index_)},
                 {"reason", reason},
-                {"endpoint", settings_.endpoint.describe()},
+                {"endpoint", endpoint_.describe()},
                 {"attempt", std::to_string(attempt_)}});
   listener_.on_down(index_, reason);
   for (std::size_t i = 0; i < orphans.size(); ++i) {

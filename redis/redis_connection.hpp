@@ -34,6 +34,9 @@ public:
   virtual void on_down(std::size_t index, const std::string& reason) = 0;
   virtual void on_success() = 0;
   virtual void on_failure() = 0;
+  /// The server is not the master (ROLE said so, or a write met READONLY): whoever knows
+  /// where the master is should look again.
+  virtual void on_wrong_role(std::size_t /*index*/, const std::string& /*why*/) {}
 };
 
 class redis_connection : public std::enable_shared_from_this<redis_connection> {
@@ -49,6 +52,12 @@ public:
 
   void start();
   void stop();
+  /// Points the connection at another server (Sentinel named a new master). A connection to
+  /// the old one is closed at once (its calls answered as a broken connection's are) and the
+  /// new one dialled without backoff. An endpoint without a host (a Sentinel group before its
+  /// first answer) leaves the connection waiting.
+  void retarget(const redis_endpoint& endpoint);
+  const redis_endpoint& endpoint() const { return endpoint_; }
 
   bool ready() const { return state_ == state::ready; }
   std::size_t pending() const { return pending_.size(); }
@@ -77,13 +86,19 @@ private:
   void on_deadline();
   void fail(const std::string& reason);
   void schedule_reconnect();
+  bool has_target() const;
 
   boost::asio::io_context& io_;
   const link_settings& settings_;
   link_counters& counters_;
   connection_listener& listener_;
   std::size_t index_;
+  redis_endpoint endpoint_; ///< where it dials now (the master, with Sentinel)
   std::unique_ptr<redis_transport> transport_;
+  /// The transport before a retarget, kept until the next one: its aborted handlers may
+  /// still be queued, and an asio stream must outlive its operations.
+  std::unique_ptr<redis_transport> retired_transport_;
+  bool started_ = false;
   redisReader* reader_ = nullptr;
   state state_ = state::idle;
   std::uint64_t generation_ = 0; ///< bumped on every (re)connect; stale handlers check it

@@ -49,6 +49,10 @@ std::string redis_endpoint::describe() const {
 std::optional<redis_endpoint> parse_redis_url(const std::string& url, std::string& error) {
   redis_endpoint ep;
   std::string rest;
+  if (is_sentinel_url(url)) {
+    error = "a redis-sentinel:// URL names a group, not one server";
+    return std::nullopt;
+  }
   if (url.rfind("redis://", 0) == 0) {
     rest = url.substr(8);
   } else if (url.rfind("rediss://", 0) == 0) {
@@ -74,7 +78,8 @@ std::optional<redis_endpoint> parse_redis_url(const std::string& url, std::strin
     }
     return ep;
   } else {
-    error = "Redis URL must start with redis://, rediss:// or unix://, got '" + url + "'";
+    error = "Redis URL must start with redis://, rediss://, unix:// or redis-sentinel://, got '" +
+            url + "'";
     return std::nullopt;
   }
   auto slash = rest.find('/');
@@ -133,6 +138,74 @@ std::optional<redis_endpoint> parse_redis_url(const std::string& url, std::strin
     ep.port = static_cast<unsigned short>(port);
   }
   return ep;
+}
+
+bool is_sentinel_url(const std::string& url) {
+  return url.rfind("redis-sentinel://", 0) == 0 || url.rfind("rediss-sentinel://", 0) == 0;
+}
+
+std::optional<sentinel_group> parse_sentinel_url(const std::string& url, std::string& error) {
+  if (!is_sentinel_url(url)) {
+    error = "a Sentinel URL starts with redis-sentinel:// or rediss-sentinel://";
+    return std::nullopt;
+  }
+  bool tls = url.rfind("rediss-", 0) == 0;
+  std::string rest = url.substr(tls ? 18 : 17);
+  // Credentials, if any, belong to the servers; the hosts are the sentinels'. Each host is
+  // parsed as a redis:// URL of its own, so every rule of one applies (IPv6, port range).
+  std::string credentials;
+  auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  auto at = authority.rfind('@');
+  if (at != std::string::npos) {
+    credentials = authority.substr(0, at + 1);
+    authority = authority.substr(at + 1);
+  }
+  std::string path = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  auto db_slash = path.find('/');
+  sentinel_group group;
+  group.master_name = path.substr(0, db_slash);
+  if (group.master_name.empty()) {
+    error = "Sentinel URL needs the master's name after the hosts, e.g. "
+            "redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster";
+    return std::nullopt;
+  }
+  for (char c : group.master_name)
+    if (c == ' ' || c == '\r' || c == '\n' || c == '?' || c == '#') {
+      error = "Sentinel master name must not contain spaces, '?' or '#'";
+      return std::nullopt;
+    }
+  std::string db = db_slash == std::string::npos ? "" : path.substr(db_slash);
+  auto data = parse_redis_url(std::string(tls ? "rediss://" : "redis://") + credentials +
+                                  "placeholder" + db,
+                              error);
+  if (!data) return std::nullopt;
+  data->host.clear();
+  group.data = *data;
+  std::size_t start = 0;
+  while (start <= authority.size()) {
+    auto comma = authority.find(',', start);
+    auto host = authority.substr(start, comma == std::string::npos ? std::string::npos
+                                                                    : comma - start);
+    bool has_port = host.find(']') != std::string::npos
+                        ? host.find("]:") != std::string::npos
+                        : host.find(':') != std::string::npos;
+    auto sentinel = parse_redis_url(std::string(tls ? "rediss://" : "redis://") + host, error);
+    if (!sentinel) {
+      error = "Sentinel URL host '" + host + "': " + error;
+      return std::nullopt;
+    }
+    if (!has_port) sentinel->port = 26379;
+    group.sentinels.push_back(*sentinel);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return group;
+}
+
+bool valid_redis_url(const std::string& url, std::string& error) {
+  return is_sentinel_url(url) ? parse_sentinel_url(url, error).has_value()
+                              : parse_redis_url(url, error).has_value();
 }
 
 } // namespace baton::redis_link

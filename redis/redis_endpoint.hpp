@@ -2,10 +2,14 @@
 //   redis://[user[:password]@]host[:port][/db]    plain TCP
 //   rediss://[user[:password]@]host[:port][/db]   TLS
 //   unix:///path/to/redis.sock[?db=N]              Unix socket
+// and a replication group found through its Sentinels:
+//   redis-sentinel://[user[:password]@]host[:port][,host[:port]...]/master_name[/db]
+//   rediss-sentinel://...                          the same, TLS to sentinels and servers
 #pragma once
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace baton::redis_link {
 
@@ -23,6 +27,23 @@ struct redis_endpoint {
   /// "redis://127.0.0.1:6379/0" style, never with the password.
   std::string describe() const;
 };
+
+/// A replication group behind Sentinel: where to ask, for which master, and how to reach the
+/// servers once known (`data` is a template: its host and port come from the sentinels).
+struct sentinel_group {
+  std::vector<redis_endpoint> sentinels; ///< host and port (default 26379), transport
+  std::string master_name;
+  redis_endpoint data; ///< credentials, database and transport of the servers
+};
+
+/// True if `url` names a Sentinel group (redis-sentinel:// or rediss-sentinel://).
+bool is_sentinel_url(const std::string& url);
+
+/// Parses a redis-sentinel:// URL. On failure returns nullopt and sets `error`.
+std::optional<sentinel_group> parse_sentinel_url(const std::string& url, std::string& error);
+
+/// Parses either kind of URL, for checking a config: true if `url` is valid.
+bool valid_redis_url(const std::string& url, std::string& error);
 
 /// Parses a Redis URL. On failure returns nullopt and sets `error` to one clear sentence.
 std::optional<redis_endpoint> parse_redis_url(const std::string& url, std::string& error);

@@ -23,6 +23,9 @@ redis_pool::redis_pool(asio::io_context& io, link_settings settings, link_counte
       queue_timer_(io) {
   for (const auto& [name, s] : scripts_.all())
     settings_.preload_scripts.push_back(s.body);
+  if (settings_.wait_replicas > 0)
+    wait_command_ = format_command({"WAIT", std::to_string(settings_.wait_replicas),
+                                    std::to_string(settings_.wait_timeout.count())});
   for (std::size_t i = 0; i < std::max<std::size_t>(settings_.connections, 1); ++i)
     connections_.push_back(std::make_shared<redis_connection>(io_, settings_, counters_, *this, i));
 }
@@ -71,22 +74,24 @@ void redis_pool::run_script(std::string_view name, const std::vector<std::string
   argv.insert(argv.end(), args.begin(), args.end());
   auto deadline = clock::now() + budget.value_or(settings_.call_timeout);
   auto formatted = format_command(argv);
+  bool wait = s->durable && !wait_command_.empty();
   // On NOSCRIPT (Redis restarted, failed over, or SCRIPT FLUSH), send the body with EVAL,
   // which runs it and caches it again; the caller never sees the difference. The arguments
   // move into the callback: they are needed only in that rare case.
-  auto retry = [this, s, argv = std::move(argv), deadline, done](redis_reply reply) mutable {
+  auto retry = [this, s, argv = std::move(argv), deadline, done, wait](redis_reply reply) mutable {
     if (reply.kind != reply_kind::error || reply.str.rfind("NOSCRIPT", 0) != 0)
       return done(std::move(reply));
     counters_.add(counters_.script_reloads);
     log::info("redis", "script not cached on redis, sending it again", {{"script", s->name}});
     argv[0] = "EVAL";
     argv[1] = s->body;
-    dispatch(format_command(argv), std::move(done), deadline);
+    dispatch(format_command(argv), std::move(done), deadline, wait);
   };
-  dispatch(std::move(formatted), std::move(retry), deadline);
+  dispatch(std::move(formatted), std::move(retry), deadline, wait);
 }
 
-void redis_pool::dispatch(std::string formatted, reply_callback done, clock::time_point deadline) {
+void redis_pool::dispatch(std::string formatted, reply_callback done, clock::time_point deadline,
+                          bool wait) {
   if (stopped_) return done(redis_reply::unavailable("link stopped"));
   if (affinity_) {
     // The client's next call may be made from this one's reply (a write after a read, the
@@ -107,6 +112,7 @@ void redis_pool::dispatch(std::string formatted, reply_callback done, clock::tim
   }
   publish_breaker_state();
   if (auto* connection = pick_connection()) {
+    if (wait) return send_then_wait(*connection, std::move(formatted), std::move(done), deadline);
     connection->send(std::move(formatted), std::move(done), deadline);
     return;
   }
@@ -115,8 +121,59 @@ void redis_pool::dispatch(std::string formatted, reply_callback done, clock::tim
     counters_.add(counters_.unavailable);
     return done(redis_reply::unavailable("too many calls waiting for a redis connection"));
   }
-  queue_.push_back({std::move(formatted), std::move(done), deadline});
+  queue_.push_back({std::move(formatted), std::move(done), deadline, wait});
   arm_queue_timer();
+}
+
+void redis_pool::send_then_wait(redis_connection& connection, std::string formatted,
+                                reply_callback done, clock::time_point deadline) {
+  // WAIT covers every write this connection made before it, so it goes right behind the call
+  // on the same connection, in the same pipeline. The call's reply is held until WAIT answers:
+  // the app hears "granted" only once replicas have the grant. WAIT cannot undo a write: a
+  // short count is answered as a reply that never came (wait_required), which every caller
+  // already resolves, or passed on as it is (counted and logged). `min-replicas-to-write` on
+  // the server is what refuses writes up front without replicas (NOREPLICAS: UNAVAILABLE).
+  auto held = std::make_shared<std::optional<redis_reply>>();
+  connection.send(
+      std::move(formatted),
+      [held, done](redis_reply reply) {
+        // A call that failed wrote nothing to wait for: answer at once, and WAIT's reply
+        // (still to come) is dropped.
+        if (reply.is_error()) return done(std::move(reply));
+        *held = std::move(reply);
+      },
+      deadline);
+  counters_.add(counters_.waits);
+  connection.send(
+      wait_command_,
+      [this, held, done](redis_reply acked) {
+        if (!*held) return; // answered already (an error), or never answered (its own timeout)
+        auto reply = std::move(**held);
+        held->reset();
+        bool is_short = acked.kind != reply_kind::integer ||
+                        static_cast<std::size_t>(acked.integer) < settings_.wait_replicas;
+        if (is_short) {
+          counters_.add(counters_.waits_short);
+          auto now = clock::now();
+          if (now - last_short_wait_log_ >= std::chrono::seconds(10)) { // the counter has all
+            last_short_wait_log_ = now;
+            log::warn("redis", "a durable write reached fewer replicas than redis.wait_replicas",
+                      {{"acked", acked.kind == reply_kind::integer ? std::to_string(acked.integer)
+                                                                   : acked.str},
+                       {"wanted", std::to_string(settings_.wait_replicas)}});
+          }
+          // The write is on the master only: the caller treats it as a reply that never came
+          // (an acquire gives the grant back, an open closes its session, a PUT says UNKNOWN).
+          if (settings_.wait_required)
+            return done(redis_reply::unanswered(
+                "the write reached " +
+                (acked.kind == reply_kind::integer ? std::to_string(acked.integer) : "no") +
+                " of " + std::to_string(settings_.wait_replicas) +
+                " replicas in time (redis.wait_replicas); a failover may lose it"));
+        }
+        done(std::move(reply));
+      },
+      deadline + settings_.wait_timeout);
 }
 
 redis_connection* redis_pool::pick_connection() {
@@ -173,6 +230,10 @@ link_status redis_pool::status() const {
   s.breaker = breaker_.current();
   s.last_error = last_error_;
   s.endpoint = settings_.endpoint.describe();
+  if (settings_.uses_sentinel())
+    s.endpoint = (settings_.endpoint.host.empty() ? std::string("(not known yet)")
+                                                  : settings_.endpoint.describe()) +
+                 " (master '" + settings_.master_name + "' by sentinel)";
   return s;
 }
 
@@ -185,11 +246,24 @@ void redis_pool::on_ready(std::size_t index) {
   auto waiting = std::move(queue_);
   queue_.clear();
   for (auto& q : waiting)
-    dispatch(std::move(q.formatted), std::move(q.done), q.deadline);
+    dispatch(std::move(q.formatted), std::move(q.done), q.deadline, q.wait);
+}
+
+void redis_pool::retarget(const redis_endpoint& master) {
+  settings_.endpoint = master;
+  log::info("redis", "following the master", {{"endpoint", master.describe()}});
+  for (auto& c : connections_)
+    c->retarget(master);
+}
+
+void redis_pool::on_wrong_role(std::size_t, const std::string& why) {
+  log::warn("redis", "server is not the master", {{"why", why}});
+  if (master_doubt_) master_doubt_(why);
 }
 
 void redis_pool::on_down(std::size_t, const std::string& reason) {
   last_error_ = reason;
+  if (master_doubt_ && !stopped_) master_doubt_(reason);
   bool any_ready = false;
   for (const auto& c : connections_)
     any_ready = any_ready || c->ready();

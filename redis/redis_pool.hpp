@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,20 +63,34 @@ public:
   /// Changes the per-call budget (SIGHUP reload).
   void set_call_timeout(milliseconds budget) { settings_.call_timeout = budget; }
 
+  /// Points every connection at another server: the master Sentinel names now.
+  void retarget(const redis_endpoint& master);
+  /// Runs when the pool doubts its server is (still) the master: a connection found a replica,
+  /// met READONLY, or broke. The Sentinel locator asks again.
+  void on_master_doubt(std::function<void(const std::string& why)> handler) {
+    master_doubt_ = std::move(handler);
+  }
+
   // -- connection_listener ---------------------------------------------------
   void on_ready(std::size_t index) override;
   void on_down(std::size_t index, const std::string& reason) override;
   void on_success() override;
   void on_failure() override;
+  void on_wrong_role(std::size_t index, const std::string& why) override;
 
 private:
   struct queued_call {
     std::string formatted;
     reply_callback done;
     clock::time_point deadline;
+    bool wait = false;
   };
 
-  void dispatch(std::string formatted, reply_callback done, clock::time_point deadline);
+  /// `wait`: follow the call with WAIT on the same connection (a durable script).
+  void dispatch(std::string formatted, reply_callback done, clock::time_point deadline,
+                bool wait = false);
+  void send_then_wait(redis_connection& connection, std::string formatted, reply_callback done,
+                      clock::time_point deadline);
   redis_connection* pick_connection();
   void arm_queue_timer();
   void expire_queue();
@@ -93,6 +108,9 @@ private:
   std::size_t next_ = 0;
   std::optional<std::uint64_t> affinity_;
   std::string last_error_;
+  std::function<void(const std::string&)> master_doubt_;
+  std::string wait_command_; ///< "WAIT n timeout", formatted once
+  clock::time_point last_short_wait_log_{};
   bool stopped_ = false;
 };
 

@@ -40,7 +40,27 @@ void redis_subscriber::on_resubscribed(std::function<void()> handler) {
 }
 
 void redis_subscriber::start() {
-  if (state_ == state::idle) connect();
+  started_ = true;
+  bool has_target = settings_.endpoint.transport == transport_kind::unix_socket ||
+                    !settings_.endpoint.host.empty();
+  if (state_ == state::idle && has_target) connect();
+}
+
+void redis_subscriber::retarget(const redis_endpoint& endpoint) {
+  const auto& now = settings_.endpoint;
+  if (state_ == state::stopped ||
+      (endpoint.host == now.host && endpoint.port == now.port && endpoint.path == now.path))
+    return;
+  settings_.endpoint = endpoint;
+  retired_transport_ = std::move(transport_);
+  transport_ = make_transport(io_, settings_.endpoint, settings_.tls);
+  retired_transport_->close();
+  attempt_ = 0;
+  if (!started_) return;
+  if (state_ != state::idle) state_ = state::idle; // the old server's subscription is void
+  ++generation_;
+  timer_.cancel();
+  connect();
 }
 
 void redis_subscriber::stop() {

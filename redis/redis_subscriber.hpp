@@ -42,6 +42,9 @@ public:
 
   void start();
   void stop();
+  /// Follows the master to another server (Sentinel): subscribes there at once, and the
+  /// reconnect handlers run as after any reconnect (messages in between are gone).
+  void retarget(const redis_endpoint& endpoint);
 
 private:
   enum class state { idle, connecting, subscribed, stopped };
@@ -56,6 +59,8 @@ private:
   boost::asio::io_context& io_;
   link_settings settings_;
   std::unique_ptr<redis_transport> transport_;
+  std::unique_ptr<redis_transport> retired_transport_; ///< see redis_connection's
+  bool started_ = false;
   redisReader* reader_ = nullptr;
   state state_ = state::idle;
   std::uint64_t generation_ = 0;

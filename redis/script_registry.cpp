@@ -3,6 +3,7 @@
 
 #include <openssl/sha.h>
 
+#include "redis/durable_scripts.hpp"
 #include "redis/embedded_scripts.hpp"
 #include "common/chaos_bugs.hpp"
 
@@ -27,7 +28,7 @@ script_registry::script_registry() {
     // Unchanged unless the chaos harness asked for a deliberate bug (BATON_CHAOS_BUGS).
     auto body = chaos_bugs::apply(s.name, std::string(s.body));
     auto sha = sha1_hex(body);
-    scripts_[name] = script{name, std::move(body), std::move(sha)};
+    scripts_[name] = script{name, std::move(body), std::move(sha), is_durable_script(name)};
   }
 }
 

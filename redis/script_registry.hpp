@@ -11,6 +11,7 @@ struct script {
   std::string name;
   std::string body;
   std::string sha1; ///< lower-case hex, as Redis reports it
+  bool durable = false; ///< followed by WAIT when the link waits for replicas
 };
 
 class script_registry {

@@ -9,67 +9,15 @@
 #include <thread>
 
 #include "redis/redis_pool.hpp"
+#include "tests/support/link_fixture.hpp"
 #include "tests/support/test_redis.hpp"
 
 using namespace baton;
 using namespace baton::redis_link;
 using namespace std::chrono_literals;
+using baton::test::link_fixture;
 
 namespace {
-
-struct link_fixture {
-  boost::asio::io_context io;
-  link_counters counters;
-  std::unique_ptr<redis_pool> pool;
-
-  void open(const std::string& url, milliseconds budget = 100ms, tls_options tls = {},
-            std::string user = "", std::string password = "", std::size_t connections = 2) {
-    link_settings s;
-    std::string error;
-    s.endpoint = *parse_redis_url(url, error);
-    s.endpoint.username = user;
-    s.endpoint.password = password;
-    s.tls = tls;
-    s.call_timeout = budget;
-    s.connect_timeout = 500ms;
-    s.reconnect_min = 20ms;
-    s.reconnect_max = 200ms;
-    s.breaker_cooldown = 50ms;
-    s.connections = connections;
-    pool = std::make_unique<redis_pool>(io, s, counters);
-    pool->start();
-  }
-
-  // Drives the event loop until `n` replies arrived or `limit` passed.
-  void drive(const std::function<bool()>& done, std::chrono::milliseconds limit = 5000ms) {
-    auto until = clock::now() + limit;
-    while (!done() && clock::now() < until) {
-      if (io.stopped()) io.restart();
-      io.run_one_for(10ms);
-    }
-  }
-
-  redis_reply call(const std::vector<std::string>& args) {
-    std::optional<redis_reply> result;
-    pool->call(args, [&](redis_reply r) { result = std::move(r); });
-    drive([&] { return result.has_value(); });
-    REQUIRE(result);
-    return *result;
-  }
-
-  redis_reply script(const std::string& name) {
-    std::optional<redis_reply> result;
-    pool->run_script(name, {}, {}, [&](redis_reply r) { result = std::move(r); });
-    drive([&] { return result.has_value(); });
-    REQUIRE(result);
-    return *result;
-  }
-
-  void wait_ready() {
-    drive([&] { return pool->status().ready == pool->status().connections; });
-    REQUIRE(pool->status().ready > 0);
-  }
-};
 
 double millis_since(clock::time_point t) {
   return std::chrono::duration<double, std::milli>(clock::now() - t).count();

@@ -39,3 +39,43 @@ TEST_CASE("bad URLs say what is wrong") {
   CHECK_FALSE(parse_redis_url("unix:///x.sock?foo=1", error));
   CHECK_FALSE(parse_redis_url("redis://host:", error));
 }
+
+TEST_CASE("a Sentinel URL names the sentinels, the master and how to reach the servers") {
+  std::string error;
+  auto group = parse_sentinel_url("redis-sentinel://app:s%3Acret@10.0.0.1:26380,[::1],sentinel-c/"
+                                  "orders/2",
+                                  error);
+  REQUIRE(group);
+  CHECK(group->master_name == "orders");
+  REQUIRE(group->sentinels.size() == 3);
+  CHECK(group->sentinels[0].host == "10.0.0.1");
+  CHECK(group->sentinels[0].port == 26380);
+  CHECK(group->sentinels[1].host == "::1");
+  CHECK(group->sentinels[1].port == 26379); // Sentinel's port, not Redis'
+  CHECK(group->sentinels[2].host == "sentinel-c");
+  CHECK(group->data.username == "app");
+  CHECK(group->data.password == "s:cret");
+  CHECK(group->data.database == 2);
+  CHECK(group->data.transport == transport_kind::tcp);
+  CHECK(group->sentinels[0].password.empty()); // the servers' credentials stay theirs
+
+  auto tls = parse_sentinel_url("rediss-sentinel://h:1/m", error);
+  REQUIRE(tls);
+  CHECK(tls->data.transport == transport_kind::tls);
+  CHECK(tls->sentinels[0].transport == transport_kind::tls);
+  CHECK(valid_redis_url("redis-sentinel://h/m", error));
+}
+
+TEST_CASE("bad Sentinel URLs say what is wrong") {
+  std::string error;
+  CHECK_FALSE(parse_sentinel_url("redis-sentinel://h1,h2", error));
+  CHECK(error.find("master's name") != std::string::npos);
+  CHECK_FALSE(parse_sentinel_url("redis-sentinel://h1,,h2/m", error));
+  CHECK(error.find("no host") != std::string::npos);
+  CHECK_FALSE(parse_sentinel_url("redis-sentinel://h1:0/m", error));
+  CHECK(error.find("port") != std::string::npos);
+  CHECK_FALSE(parse_sentinel_url("redis-sentinel://h1/m/x", error));
+  CHECK_FALSE(parse_redis_url("redis-sentinel://h1/m", error)); // a group, not one server
+  CHECK(error.find("group") != std::string::npos);
+  CHECK_FALSE(valid_redis_url("redis-sentinel://h1/", error));
+}
