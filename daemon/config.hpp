@@ -70,6 +70,7 @@ struct redis_config {
   std::string sentinel_password; ///< from `sentinel_password` or `sentinel_password_file`
   std::string sentinel_password_file;
   milliseconds sentinel_refresh{5000};
+  milliseconds sentinel_failover_hold{5000};
   // Durable writes (redis/durable_scripts.hpp) wait for this many replicas; 0: no WAIT.
   std::size_t wait_replicas = 0;
   milliseconds wait_timeout{100};

@@ -75,7 +75,7 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
                      "call_timeout_ms", "connect_timeout_ms", "dead_connection_ms",
                      "reconnect_min_ms", "reconnect_max_ms", "breaker_failures",
                      "breaker_cooldown_ms", "tls", "sentinel_username", "sentinel_password",
-                     "sentinel_password_file", "sentinel_refresh_ms", "wait_replicas",
+                     "sentinel_password_file", "sentinel_refresh_ms", "sentinel_failover_hold_ms", "wait_replicas",
                      "wait_timeout_ms", "wait_short"}))
     return;
   c.read_string(node, "url", r.url, true);
@@ -110,6 +110,7 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
     c.problem(node["sentinel_password_file"].Mark(),
               "set sentinel_password or sentinel_password_file, not both");
   c.read_ms(node, "sentinel_refresh_ms", 100, 600000, r.sentinel_refresh);
+  c.read_ms(node, "sentinel_failover_hold_ms", 0, 600000, r.sentinel_failover_hold);
   c.read_size(node, "wait_replicas", 0, 100, r.wait_replicas);
   c.read_ms(node, "wait_timeout_ms", 1, 60000, r.wait_timeout);
   if (auto mode = node["wait_short"]) {
@@ -120,7 +121,8 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
       c.problem(mode.Mark(), "wait_short must be fail or accept, got '" + text + "'");
   }
   bool sentinel_keys = node["sentinel_username"] || node["sentinel_password"] ||
-                       node["sentinel_password_file"] || node["sentinel_refresh_ms"];
+                       node["sentinel_password_file"] || node["sentinel_refresh_ms"] ||
+                       node["sentinel_failover_hold_ms"];
   if (sentinel_keys && !redis_link::is_sentinel_url(r.url))
     c.problem(node.Mark(), "sentinel_* keys need a redis-sentinel:// url");
   if (auto tls = node["tls"]) {
@@ -513,6 +515,7 @@ bool make_link_settings(const config& cfg, redis_link::link_settings& out, std::
     out.sentinel_username = cfg.redis.sentinel_username;
     out.sentinel_password = cfg.redis.sentinel_password;
     out.sentinel_refresh = cfg.redis.sentinel_refresh;
+    out.sentinel_failover_hold = cfg.redis.sentinel_failover_hold;
     out.verify_master = true;
   } else {
     endpoint = redis_link::parse_redis_url(cfg.redis.url, error);

@@ -33,7 +33,8 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
               a.tls_key_file != b.tls_key_file || a.tls_server_name != b.tls_server_name ||
               a.tls_verify != b.tls_verify || a.sentinel_username != b.sentinel_username ||
               a.sentinel_password != b.sentinel_password ||
-              a.sentinel_refresh != b.sentinel_refresh);
+              a.sentinel_refresh != b.sentinel_refresh ||
+              a.sentinel_failover_hold != b.sentinel_failover_hold);
   differs("redis wait_replicas and wait_timeout_ms",
           a.wait_replicas != b.wait_replicas || a.wait_timeout != b.wait_timeout ||
               a.wait_required != b.wait_required);

@@ -252,6 +252,7 @@ std::unique_ptr<daemon_parts> build_daemon(config cfg) {
       pool->retarget(master);
       events->retarget(master);
     });
+    d->sentinels->on_hold([pool = d->pool.get()](bool held) { pool->hold(held); });
     d->pool->on_master_doubt(
         [locator = d->sentinels.get()](const std::string& why) { locator->refresh(why); });
   }

@@ -131,6 +131,9 @@ std::string render_prometheus(const request_metrics& requests,
   counter("baton_redis_master_switches_total",
           "Times Sentinel named another master and the link moved there.",
           load(link.master_switches));
+  counter("baton_redis_failover_holds_total",
+          "Sentinel failovers during which calls waited for the new master.",
+          load(link.failover_holds));
   counter("baton_redis_wrong_role_total",
           "Servers found not to be the master (ROLE at connect, or a READONLY reply).",
           load(link.wrong_role));

@@ -18,6 +18,7 @@ struct link_counters {
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> script_reloads{0}; ///< NOSCRIPT answered by EVAL
   std::atomic<std::uint64_t> master_switches{0}; ///< Sentinel named another master
+  std::atomic<std::uint64_t> failover_holds{0};  ///< failovers during which calls waited
   std::atomic<std::uint64_t> wrong_role{0};      ///< a server was not the master (ROLE, READONLY)
   std::atomic<std::uint64_t> waits{0};           ///< WAITs after durable writes
   std::atomic<std::uint64_t> waits_short{0};     ///< ... that fewer replicas acknowledged

@@ -40,6 +40,8 @@ struct link_settings {
   std::string sentinel_username; ///< the sentinels' own ACL user, if they require one
   std::string sentinel_password;
   milliseconds sentinel_refresh{5000}; ///< ask the sentinels again at least this often
+  /// Calls wait from a failover's start until the new master is known, for at most this long.
+  milliseconds sentinel_failover_hold{5000};
   /// Ask every new connection `ROLE` and refuse it unless it is a master: a demoted master
   /// must never take writes (on by itself with sentinels).
   bool verify_master = false;

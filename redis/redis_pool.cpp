@@ -177,6 +177,7 @@ void redis_pool::send_then_wait(redis_connection& connection, std::string format
 }
 
 redis_connection* redis_pool::pick_connection() {
+  if (held_) return nullptr;
   std::size_t n = connections_.size();
   if (affinity_ && n > 0) {
     auto* c = connections_[*affinity_ % n].get();
@@ -209,8 +210,9 @@ void redis_pool::expire_queue() {
     queue_.pop_front();
     counters_.add(counters_.timeouts);
     counters_.add(counters_.unavailable);
-    call.done(
-        redis_reply::unavailable("no redis connection within the time budget: " + last_error_));
+    call.done(redis_reply::unavailable(
+        held_ ? "redis is failing over: no new master within the time budget"
+              : "no redis connection within the time budget: " + last_error_));
   }
   arm_queue_timer();
 }
@@ -252,8 +254,21 @@ void redis_pool::on_ready(std::size_t index) {
 void redis_pool::retarget(const redis_endpoint& master) {
   settings_.endpoint = master;
   log::info("redis", "following the master", {{"endpoint", master.describe()}});
+  // Moving is not an outage: the breaker stays closed while the connections redial, and
+  // calls wait for them within their budgets instead of failing at once.
+  retargeting_ = true;
   for (auto& c : connections_)
     c->retarget(master);
+  retargeting_ = false;
+}
+
+void redis_pool::hold(bool held) {
+  held_ = held;
+  if (held_) return;
+  auto waiting = std::move(queue_);
+  queue_.clear();
+  for (auto& q : waiting)
+    dispatch(std::move(q.formatted), std::move(q.done), q.deadline, q.wait);
 }
 
 void redis_pool::on_wrong_role(std::size_t, const std::string& why) {
@@ -267,7 +282,7 @@ void redis_pool::on_down(std::size_t, const std::string& reason) {
   bool any_ready = false;
   for (const auto& c : connections_)
     any_ready = any_ready || c->ready();
-  if (!any_ready && !stopped_) breaker_.trip(clock::now());
+  if (!any_ready && !stopped_ && !retargeting_) breaker_.trip(clock::now());
   publish_breaker_state();
 }
 

@@ -65,6 +65,9 @@ public:
 
   /// Points every connection at another server: the master Sentinel names now.
   void retarget(const redis_endpoint& master);
+  /// While held (a failover under way), calls wait in the queue within their budgets, as if no
+  /// connection were ready; released, they go out.
+  void hold(bool held);
   /// Runs when the pool doubts its server is (still) the master: a connection found a replica,
   /// met READONLY, or broke. The Sentinel locator asks again.
   void on_master_doubt(std::function<void(const std::string& why)> handler) {
@@ -107,6 +110,8 @@ private:
   bool queue_timer_armed_ = false;
   std::size_t next_ = 0;
   std::optional<std::uint64_t> affinity_;
+  bool held_ = false;
+  bool retargeting_ = false; ///< connections close because the master moved, not failed
   std::string last_error_;
   std::function<void(const std::string&)> master_doubt_;
   std::string wait_command_; ///< "WAIT n timeout", formatted once

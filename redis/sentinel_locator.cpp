@@ -16,6 +16,18 @@ constexpr milliseconds retry_unknown{250};
 
 } // namespace
 
+bool event_is_about(const std::string& payload, const std::string& master_name) {
+  // "master <name> <ip> <port>", or "<type> <name> <ip> <port> @ <master> <ip> <port>".
+  std::istringstream in(payload);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;)
+    words.push_back(w);
+  if (words.size() >= 2 && words[0] == "master") return words[1] == master_name;
+  for (std::size_t i = 0; i + 1 < words.size(); ++i)
+    if (words[i] == "@") return words[i + 1] == master_name;
+  return false;
+}
+
 std::optional<master_view> parse_master_view(const redis_reply& reply) {
   if (reply.kind != reply_kind::array) return std::nullopt;
   master_view view;
@@ -47,7 +59,7 @@ std::optional<master_view> parse_master_view(const redis_reply& reply) {
 
 sentinel_locator::sentinel_locator(boost::asio::io_context& io, const link_settings& settings,
                                    link_counters& counters)
-    : io_(io), settings_(settings), counters_(counters), refresh_timer_(io) {
+    : io_(io), settings_(settings), counters_(counters), hold_timer_(io), refresh_timer_(io) {
   // Settled before any connection takes a reference to its element.
   sentinel_settings_.reserve(settings_.sentinels.size());
   for (const auto& sentinel : settings_.sentinels) {
@@ -87,6 +99,24 @@ void sentinel_locator::start() {
       words >> name;
       if (name == settings_.master_name) refresh("+switch-master " + payload);
     });
+    // The failover's leader announces each step. From the moment it selects the replica to
+    // promote, the old master is about to stop being one while it still takes writes, and the
+    // replica not promoted still acknowledges them (WAIT) until it is moved: writes there are
+    // lost (measured: a second of them). So calls hold from here to the new master.
+    watcher->subscribe("+failover-state-select-slave", [this](const std::string& payload) {
+      if (event_is_about(payload, settings_.master_name)) hold("+failover-state-select-slave");
+    });
+    // The replica is a master now: the leader names it, so the calls can go there.
+    watcher->subscribe("+promoted-slave", [this](const std::string& payload) {
+      if (event_is_about(payload, settings_.master_name)) refresh("+promoted-slave " + payload);
+    });
+    for (const char* abort : {"-failover-abort-not-elected", "-failover-abort-no-good-slave",
+                              "-failover-abort-slave-timeout", "+failover-end-for-timeout"})
+      watcher->subscribe(abort, [this, abort](const std::string& payload) {
+        if (!event_is_about(payload, settings_.master_name)) return;
+        release(abort);
+        refresh(abort);
+      });
     // A switch announced while this watcher was away is caught by asking again.
     watcher->on_resubscribed([this] { refresh("a sentinel subscription (re)started"); });
     watcher->start();
@@ -100,6 +130,7 @@ void sentinel_locator::stop() {
   if (stopped_) return;
   stopped_ = true;
   refresh_timer_.cancel();
+  hold_timer_.cancel();
   for (auto& watcher : watchers_)
     watcher->stop();
   for (auto& query : queries_)
@@ -115,6 +146,35 @@ std::size_t sentinel_locator::sentinels_ready() const {
 
 void sentinel_locator::on_ready(std::size_t) {
   if (!master_) refresh("a sentinel connection is ready");
+}
+
+void sentinel_locator::hold(const std::string& why) {
+  if (stopped_ || settings_.sentinel_failover_hold.count() == 0) return; // 0: never hold
+  if (!holding_) {
+    holding_ = true;
+    counters_.add(counters_.failover_holds);
+    log::info("redis", "a failover started: calls wait for the new master",
+              {{"master", settings_.master_name}, {"event", why}});
+    for (auto& handler : hold_handlers_)
+      handler(true);
+  }
+  // If the switch never comes (a sentinel died half way), ask again and go on after this long.
+  hold_timer_.expires_after(settings_.sentinel_failover_hold);
+  auto self = shared_from_this();
+  hold_timer_.async_wait([this, self](const boost::system::error_code& ec) {
+    if (ec || stopped_ || !holding_) return;
+    release("no new master within redis.sentinel_failover_hold_ms");
+    refresh("the failover hold ran out");
+  });
+}
+
+void sentinel_locator::release(const std::string& why) {
+  if (!holding_) return;
+  holding_ = false;
+  hold_timer_.cancel();
+  log::info("redis", "calls go on", {{"master", settings_.master_name}, {"why", why}});
+  for (auto& handler : hold_handlers_)
+    handler(false);
 }
 
 void sentinel_locator::refresh(const std::string& why) {
@@ -167,17 +227,36 @@ void sentinel_locator::ask() {
   auto state = std::make_shared<round>();
   state->views.resize(ready.size());
   state->left = ready.size();
-  auto formatted = format_command({"SENTINEL", "MASTER", settings_.master_name});
+  // Two questions per sentinel, pipelined: MASTER for the config epoch, and
+  // GET-MASTER-ADDR-BY-NAME for the address, which the failover's leader changes to the
+  // promoted replica as soon as it is promoted (MASTER keeps the old one until the last
+  // replica is moved, a second later). The leader has the new epoch by then, so it wins.
+  auto master = format_command({"SENTINEL", "MASTER", settings_.master_name});
+  auto address = format_command({"SENTINEL", "GET-MASTER-ADDR-BY-NAME", settings_.master_name});
   auto deadline = clock::now() + settings_.connect_timeout;
   auto self = shared_from_this();
-  for (std::size_t i = 0; i < ready.size(); ++i)
+  for (std::size_t i = 0; i < ready.size(); ++i) {
     ready[i]->send(
-        formatted,
+        master, [state, i](redis_reply reply) { state->views[i] = parse_master_view(reply); },
+        deadline);
+    ready[i]->send(
+        address,
         [this, self, state, i](redis_reply reply) {
-          state->views[i] = parse_master_view(reply);
+          auto& view = state->views[i];
+          if (view && reply.kind == reply_kind::array && reply.elements.size() == 2) {
+            try {
+              long port = std::stol(reply.elements[1].str);
+              if (port >= 1 && port <= 65535 && !reply.elements[0].str.empty()) {
+                view->host = reply.elements[0].str;
+                view->port = static_cast<unsigned short>(port);
+              }
+            } catch (const std::exception&) { // keep MASTER's address
+            }
+          }
           if (--state->left == 0 && !stopped_) on_answers(std::move(state->views));
         },
         deadline);
+  }
 }
 
 void sentinel_locator::on_answers(std::vector<std::optional<master_view>> views) {
@@ -214,6 +293,7 @@ void sentinel_locator::on_answers(std::vector<std::optional<master_view>> views)
       endpoint.port = best->port;
       for (auto& handler : handlers_)
         handler(endpoint);
+      release("the new master is known");
     }
     arm_refresh(settings_.sentinel_refresh);
   }

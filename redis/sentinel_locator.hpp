@@ -8,6 +8,8 @@
 // names the old master with the old epoch, and must not win because it answered first.
 // A new address goes to every handler (the pool and the event subscriber), which move their
 // connections there; a connection still verifies with ROLE that the server is the master.
+// From the moment a failover's leader selects the replica to promote until the new master is
+// known, the pool holds its calls (see hold()): the old master would take writes it loses.
 // Runs on the I/O thread.
 #pragma once
 
@@ -36,6 +38,10 @@ struct master_view {
   std::string flags; ///< e.g. "master", "master,s_down,o_down"
 };
 
+/// True if a Sentinel event's payload ("master <name> ..." or "... @ <name> ...") is about
+/// the master named `master_name`.
+bool event_is_about(const std::string& payload, const std::string& master_name);
+
 /// Reads the flat field/value reply of `SENTINEL MASTER`; nullopt if it lacks ip or port.
 std::optional<master_view> parse_master_view(const redis_reply& reply);
 
@@ -50,6 +56,10 @@ public:
 
   /// Called with every new master address (not with the same one again).
   void on_master(master_handler handler) { handlers_.push_back(std::move(handler)); }
+  /// Called with true when a failover of the master starts (calls should wait: the old master
+  /// still takes writes that the promotion loses), and false when it is over (after the new
+  /// master went to on_master), aborted, or not over within `sentinel_failover_hold`.
+  void on_hold(std::function<void(bool)> handler) { hold_handlers_.push_back(std::move(handler)); }
   void start();
   void stop();
   /// Asks the sentinels again soon; calls in one burst share one round.
@@ -69,6 +79,8 @@ private:
   void ask();
   void on_answers(std::vector<std::optional<master_view>> views);
   void arm_refresh(milliseconds after);
+  void hold(const std::string& why);
+  void release(const std::string& why);
 
   boost::asio::io_context& io_;
   link_settings settings_; ///< the servers' settings; `sentinel_settings_` per sentinel
@@ -78,6 +90,9 @@ private:
   std::vector<std::shared_ptr<redis_connection>> queries_;
   std::vector<std::shared_ptr<redis_subscriber>> watchers_;
   std::vector<master_handler> handlers_;
+  std::vector<std::function<void(bool)>> hold_handlers_;
+  boost::asio::steady_timer hold_timer_;
+  bool holding_ = false;
   std::optional<master_view> master_;
   boost::asio::steady_timer refresh_timer_;
   bool refresh_armed_ = false;
