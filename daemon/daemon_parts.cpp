@@ -245,18 +245,19 @@ std::unique_ptr<daemon_parts> build_daemon(config cfg) {
   d->ctx->pushes.set_max_watches_per_uid(d->cfg.socket.max_watches_per_uid);
   build_actor_system(*d);
   d->events = std::make_shared<redis_link::redis_subscriber>(d->io, d->link);
+  build_leases(*d);
   if (d->link.uses_sentinel()) {
     d->sentinels = std::make_shared<redis_link::sentinel_locator>(d->io, d->link, d->counters);
-    d->sentinels->on_master([pool = d->pool.get(), events = d->events](
-                                const redis_link::redis_endpoint& master) {
+    d->sentinels->on_master([pool = d->pool.get(), events = d->events,
+                             leases = d->leases.get()](const redis_link::redis_endpoint& master) {
       pool->retarget(master);
       events->retarget(master);
+      leases->master_moved();
     });
     d->sentinels->on_hold([pool = d->pool.get()](bool held) { pool->hold(held); });
     d->pool->on_master_doubt(
         [locator = d->sentinels.get()](const std::string& why) { locator->refresh(why); });
   }
-  build_leases(*d);
   build_rates_and_dedup(*d);
   build_membership(*d);
   build_breakers(*d);

@@ -27,6 +27,9 @@ using keep = caf::atom_constant<caf::atom("keep")>;
 using forget = caf::atom_constant<caf::atom("forget")>;
 /// Stop renewing everything (the daemon is stopping): (stop_all).
 using stop_all = caf::atom_constant<caf::atom("stopall")>;
+/// Renew every kept lease now (the Redis master moved; a grant the failover lost is then
+/// reported lost at once, not at its next renewal): (check_all).
+using check_all = caf::atom_constant<caf::atom("checkall")>;
 
 // -- a secret rotation and hooks (actors/secret_rotation) ------------------------------
 /// Run a hook: (hook, hook_job) -> hook_reply.

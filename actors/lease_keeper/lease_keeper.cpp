@@ -244,6 +244,18 @@ lease_keeper_actor::behavior_type keeper(keeper_pointer self, redis_link::redis_
         maybe_stopped(self);
         flush(self);
       },
+      [=](atoms::check_all) {
+        // After a failover the new master may lack grants the old one made (replication is
+        // asynchronous): a renewal finds them gone, and their holders hear `lost` now rather
+        // than up to ttl/3 later, while someone else may already hold the name.
+        auto& st = self->state;
+        if (st.stopping) return;
+        auto now = self->clock().now();
+        for (auto& [name, k] : st.leases)
+          if (!k.renewing) k.renew_at = std::min(k.renew_at, now);
+        on_tick(self);
+        flush(self);
+      },
       [=](atoms::timer_tick, std::uint64_t generation) {
         if (self->state.timer.fired(generation)) on_tick(self);
         flush(self);

@@ -69,11 +69,12 @@ struct keeper_settings {
 ///   (keep, kept_lease)         start keeping it (or restart its clock after a RENEW)
 ///   (forget, name, token)      stop: released, or its holder went away
 ///   (stop_all)                 the daemon stops: renew nothing more, then tell `stopped`
+///   (check_all)                the Redis master moved: renew every lease now
 ///   (timer_tick, generation)   internal: the next renewal or verdict is due
 using lease_keeper_actor =
     caf::typed_actor<caf::reacts_to<atoms::keep, kept_lease>,
                      caf::reacts_to<atoms::forget, std::string, std::int64_t>,
-                     caf::reacts_to<atoms::stop_all>,
+                     caf::reacts_to<atoms::stop_all>, caf::reacts_to<atoms::check_all>,
                      caf::reacts_to<atoms::timer_tick, std::uint64_t>>;
 
 /// How long before a KEEP lease's safe end its holder is told `lost`: a tenth of the TTL, at

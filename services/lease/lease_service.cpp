@@ -466,4 +466,8 @@ void lease_service::on_keeper_news(const keeper_news& news) {
   wake_at(it->second.valid_until);
 }
 
+void lease_service::master_moved() {
+  if (keeper_) caf::anon_send(keeper_, atoms::check_all::value);
+}
+
 } // namespace baton::lease

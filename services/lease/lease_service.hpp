@@ -125,6 +125,9 @@ public:
 
   /// Hands KEEP leases to the keeper from now on (main spawns it once the actors run).
   void use_keeper(lease_keeper_actor keeper) { keeper_ = std::move(keeper); }
+  /// The Redis master moved (Sentinel): every KEEP lease is renewed at once, so that a grant
+  /// the failover lost is reported `lost` to its holder now.
+  void master_moved();
   /// What the keeper found (renewed, lost, stopped); on the I/O thread, posted by main.
   void on_keeper_news(const keeper_news& news);
 

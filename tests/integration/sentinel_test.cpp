@@ -264,3 +264,41 @@ TEST_CASE("sentinel: kill -9 of the master; no acknowledged session or secret ve
   for (auto r : resumed)
     CHECK(r <= failover_ms + 2500);
 }
+
+TEST_CASE("sentinel: a KEEP lease whose grant the failover lost is reported lost at once") {
+  // The replicas are made writable so that the test can take the grant off them (a write they
+  // missed, as asynchronous replication may): whichever is promoted lacks it.
+  test::test_sentinel_group group;
+  auto old_master = group.master_port();
+  std::vector<unsigned short> replicas;
+  for (auto port : group.server_ports())
+    if (port != old_master) replicas.push_back(port);
+  for (auto port : replicas)
+    REQUIRE(group.server_on(port).cli({"CONFIG", "SET", "replica-read-only", "no"}) == "OK");
+  test::test_batond daemon(group.url(), {"--node-id", "n0"});
+  auto holder = std::make_unique<resp_client>(daemon.socket_path(), 5000);
+  REQUIRE(holder->call({"HELLO", "3"}).kind == resp_value::type::map);
+  // A long TTL: its first renewal would come 20 s later, past the holder's 5 s read timeout.
+  auto token = test::field(holder->call({"LEASE", "ACQUIRE", "job", "60000", "KEEP"}), "token");
+  for (auto port : replicas) {
+    auto& replica = group.server_on(port);
+    REQUIRE(test::eventually([&] { return replica.cli({"EXISTS", "baton:lease:{job}"}) == "1"; }));
+    REQUIRE(replica.cli({"DEL", "baton:lease:{job}"}) == "1");
+  }
+  group.failover();
+  resp_value lost;
+  do
+    lost = holder->read(); // throws after 5 s without a push
+  while (lost.kind != resp_value::type::push);
+  REQUIRE(lost.elements.size() >= 4);
+  CHECK(lost.elements[0].str == "lease");
+  CHECK(lost.elements[1].str == "lost");
+  CHECK(lost.elements[2].str == "job");
+  CHECK(lost.elements[3].integer == token);
+  auto renew = holder->call({"LEASE", "RENEW", "job", std::to_string(token)});
+  REQUIRE(renew.is_error());
+  CHECK(renew.str.rfind("LOST", 0) == 0);
+  // Another holder gets the name under a higher token.
+  resp_client other(daemon.socket_path());
+  CHECK(test::field(other.call({"LEASE", "ACQUIRE", "job", "10000"}), "token") > token);
+}
