@@ -302,3 +302,27 @@ TEST_CASE("sentinel: a KEEP lease whose grant the failover lost is reported lost
   resp_client other(daemon.socket_path());
   CHECK(test::field(other.call({"LEASE", "ACQUIRE", "job", "10000"}), "token") > token);
 }
+
+TEST_CASE("sentinel: no sentinel to ask, or none that knows the master: UNAVAILABLE, not a hang") {
+  auto nobody = test::free_port();
+  test::test_batond alone("redis-sentinel://127.0.0.1:" + std::to_string(nobody) + "/baton",
+                          {"--node-id", "alone"});
+  resp_client c(alone.socket_path(), 5000);
+  CHECK(c.call({"PING"}).str == "PONG"); // the local API serves without Redis
+  auto started = steady::now();
+  auto refused = c.call({"LEASE", "ACQUIRE", "job", "1000"});
+  CHECK(refused.is_error());
+  CHECK(refused.str.rfind("UNAVAILABLE", 0) == 0);
+  CHECK(ms_between(started, steady::now()) < 3000);
+
+  test::test_sentinel_group group(1, 1);
+  auto url = group.url();
+  url.replace(url.rfind('/') + 1, std::string::npos, "no-such-master");
+  test::test_batond lost(url, {"--node-id", "lost"});
+  resp_client l(lost.socket_path(), 5000);
+  auto unknown = l.call({"LEASE", "ACQUIRE", "job", "1000"});
+  CHECK(unknown.is_error());
+  CHECK(unknown.str.rfind("UNAVAILABLE", 0) == 0);
+  CHECK(test::eventually(
+      [&] { return lost.log().find("no sentinel names the master") != std::string::npos; }));
+}

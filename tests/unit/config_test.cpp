@@ -119,6 +119,56 @@ TEST_CASE("the password file is read and trimmed") {
   CHECK(link.endpoint.username == "baton");
 }
 
+TEST_CASE("a Sentinel URL sets up the locator, WAIT and their credentials") {
+  test::temp_dir dir;
+  std::ofstream(dir.file("spw")) << "sentinel-secret\n";
+  auto r = load_config_text("redis:\n"
+                            "  url: redis-sentinel://app:pw@10.0.0.1,10.0.0.2:26380/orders/3\n"
+                            "  sentinel_username: watcher\n"
+                            "  sentinel_password_file: " +
+                                dir.file("spw") +
+                                "\n"
+                                "  sentinel_refresh_ms: 2000\n"
+                                "  sentinel_failover_hold_ms: 0\n"
+                                "  wait_replicas: 2\n"
+                                "  wait_timeout_ms: 50\n"
+                                "  wait_short: accept\n",
+                            "s.yaml");
+  for (const auto& p : r.problems)
+    UNSCOPED_INFO(p);
+  REQUIRE(r.ok());
+  redis_link::link_settings link;
+  std::string error;
+  REQUIRE(make_link_settings(r.cfg, link, error));
+  CHECK(link.uses_sentinel());
+  CHECK(link.verify_master); // a server must say it is the master before it takes calls
+  CHECK(link.master_name == "orders");
+  REQUIRE(link.sentinels.size() == 2);
+  CHECK(link.sentinels[1].port == 26380);
+  CHECK(link.endpoint.host.empty()); // the sentinels say where
+  CHECK(link.endpoint.username == "app");
+  CHECK(link.endpoint.database == 3);
+  CHECK(link.sentinel_username == "watcher");
+  CHECK(link.sentinel_password == "sentinel-secret");
+  CHECK(link.sentinel_refresh == std::chrono::milliseconds(2000));
+  CHECK(link.sentinel_failover_hold == std::chrono::milliseconds(0));
+  CHECK(link.wait_replicas == 2);
+  CHECK(link.wait_timeout == std::chrono::milliseconds(50));
+  CHECK_FALSE(link.wait_required);
+  CHECK(link.describe() == "redis-sentinel://10.0.0.1:26379,10.0.0.2:26380/orders");
+}
+
+TEST_CASE("Sentinel and WAIT settings that cannot work are errors") {
+  auto r = load_config_text("redis: {url: 'redis://h', sentinel_username: w, wait_short: maybe}",
+                            "s.yaml");
+  CHECK(has_problem(r, "sentinel_* keys need a redis-sentinel:// url"));
+  CHECK(has_problem(r, "wait_short must be fail or accept, got 'maybe'"));
+  auto bad_url = load_config_text("redis: {url: 'redis-sentinel://h1,h2'}", "s.yaml");
+  CHECK(has_problem(bad_url, "master's name"));
+  auto many = load_config_text("redis: {wait_replicas: 1000}", "s.yaml");
+  CHECK_FALSE(many.ok());
+}
+
 TEST_CASE("deploy/baton.example.yaml is valid and sets every section") {
   auto r = load_config_file(std::string(BATON_SOURCE_DIR) + "/deploy/baton.example.yaml");
   for (const auto& p : r.problems)
