@@ -67,6 +67,14 @@ class BreakerCheckerTest(VerdictAsserts, unittest.TestCase):
         self.assertValid(verdict)
         self.assertEqual(verdict["measured"]["exempt_restarts"], 1)
 
+    def test_a_clock_skew_restarts_its_daemon_too(self):
+        # The injector restarts the daemon to change its clock's rate (seed 1 of mix.clock).
+        h = trip_probe_close()
+        check(h, "breaker-1", 0.3, 0.31, 1, "closed", 0)
+        verdict = breaker.check(h.events(), [fault(1, "clock-skew", 0.15, 0.25)], CONFIG)
+        self.assertValid(verdict)
+        self.assertEqual(verdict["measured"]["exempt_restarts"], 1)
+
     def test_two_probes_of_one_period_at_once(self):
         h = trip_probe_close()
         first = h.items[8:10]

@@ -218,7 +218,7 @@ void prepare(sentinel_fleet& fleet) {
 
 } // namespace
 
-TEST_CASE("sentinel: batond follows a SENTINEL FAILOVER; tokens never go backwards") {
+TEST_CASE("sentinel: batond follows a SENTINEL FAILOVER and tokens never go backwards") {
   sentinel_fleet fleet;
   prepare(fleet);
   workload w(fleet);
@@ -243,7 +243,7 @@ TEST_CASE("sentinel: batond follows a SENTINEL FAILOVER; tokens never go backwar
   if (std::getenv("DUMP")) std::printf("%s\n", fleet.daemons[0]->log().c_str());
 }
 
-TEST_CASE("sentinel: kill -9 of the master; no acknowledged session or secret version is lost") {
+TEST_CASE("sentinel: a kill -9 of the master loses no acknowledged session or secret version") {
   sentinel_fleet fleet;
   prepare(fleet);
   workload w(fleet);
