@@ -5,11 +5,12 @@
 //
 // In: lease grants and their fencing counter (an app told "you hold it" must not see the same
 // name granted again at a lower token), session opens, resumes and ownership moves (a handoff
-// that lost its move would strand the session), secret versions staged and promoted (a version
-// that apps started using must not vanish), and idempotency results (a repeat must get the
-// stored result, not run the work twice).
+// that lost its move would strand the session) and closes (a logout must not come back),
+// secret versions staged and promoted (a version that apps started using must not vanish),
+// and idempotency results (a repeat must get the stored result, not run the work twice).
 // Out, measured cheaper to lose than to wait for: renewals (the earlier expiry survives, and a
-// KEEP holder renews every third of its TTL), rate-limit counters (a failover forgets a few
+// KEEP holder renews every third of its TTL), releases (a lost one leaves the lease to its
+// TTL, as a crashed holder does), rate-limit counters (a failover forgets a few
 // hits), session state and touches (the app's own data: STATE SET is last-write-wins within a
 // version, see docs/topologies.md), and everything a daemon rebuilds on its own (heartbeats,
 // acks, counts, audit).
@@ -21,7 +22,8 @@ namespace baton::redis_link {
 
 inline bool is_durable_script(std::string_view name) {
   for (std::string_view durable :
-       {"lease_acquire", "session_open", "session_resume", "session_move", "secret_begin",
+       {"lease_acquire", "session_open", "session_resume", "session_move", "session_close",
+        "secret_begin",
         "secret_stage", "secret_promote", "secret_rewrap", "dedup_done"})
     if (name == durable) return true;
   return false;

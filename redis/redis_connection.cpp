@@ -23,8 +23,8 @@ bool is_transient_error(const redis_reply& reply) {
   if (reply.kind != reply_kind::error) return false;
   // READONLY: a replica (a demoted master) refused a write; NOREPLICAS: the master refused it
   // under min-replicas-to-write. Neither ran the call.
-  for (const char* prefix : {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN",
-                             "READONLY", "NOREPLICAS"})
+  for (const char* prefix :
+       {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY", "NOREPLICAS"})
     if (reply.str.rfind(prefix, 0) == 0) return true;
   return false;
 }
@@ -145,7 +145,8 @@ void redis_connection::on_connected(const error_code& ec) {
 }
 
 void redis_connection::handshake() {
-  // AUTH, SELECT, ROLE, SCRIPT LOAD and CLIENT SETNAME, pipelined; ready when the last one answers OK.
+  // AUTH, SELECT, ROLE, SCRIPT LOAD and CLIENT SETNAME, pipelined; ready when the last one answers
+  // OK.
   std::vector<std::vector<std::string>> steps;
   const auto& ep = endpoint_;
   if (!ep.password.empty()) {
@@ -395,7 +396,11 @@ void redis_connection::fail(const std::string& reason) {
   unwritten_ = 0;
   // One warning per outage, not one per reconnect attempt: while Redis stays away the
   // repeats go to debug (the metrics count them all).
-  auto level = !stopping_ && (was_ready || attempt_ == 0) ? log::level::warning : log::level::debug;
+  // A planned move (Sentinel named another master) is news, not a warning.
+  bool planned = reason.rfind("master moved", 0) == 0;
+  auto level = !stopping_ && (was_ready || attempt_ == 0)
+                   ? (planned ? log::level::info : log::level::warning)
+                   : log::level::debug;
   if (log::enabled(level))
     log::write(level, "redis", "connection down",
                {{"connection", std::to_string(index_)},

@@ -156,10 +156,17 @@ std::optional<sentinel_group> parse_sentinel_url(const std::string& url, std::st
   std::string credentials;
   auto slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
-  auto at = authority.rfind('@');
+  auto at = authority.find('@');
   if (at != std::string::npos) {
     credentials = authority.substr(0, at + 1);
     authority = authority.substr(at + 1);
+  }
+  // One set of credentials, before the first host: an '@' among the hosts is a password that
+  // should have been percent-encoded, or credentials per host, which Sentinel URLs do not have.
+  if (authority.find('@') != std::string::npos) {
+    error = "Sentinel URL has '@' among its hosts: give the servers' credentials once, before "
+            "the first host, with '@', ',' and '/' in them percent-encoded (%40, %2C, %2F)";
+    return std::nullopt;
   }
   std::string path = slash == std::string::npos ? "" : rest.substr(slash + 1);
   auto db_slash = path.find('/');
@@ -176,20 +183,18 @@ std::optional<sentinel_group> parse_sentinel_url(const std::string& url, std::st
       return std::nullopt;
     }
   std::string db = db_slash == std::string::npos ? "" : path.substr(db_slash);
-  auto data = parse_redis_url(std::string(tls ? "rediss://" : "redis://") + credentials +
-                                  "placeholder" + db,
-                              error);
+  auto data = parse_redis_url(
+      std::string(tls ? "rediss://" : "redis://") + credentials + "placeholder" + db, error);
   if (!data) return std::nullopt;
   data->host.clear();
   group.data = *data;
   std::size_t start = 0;
   while (start <= authority.size()) {
     auto comma = authority.find(',', start);
-    auto host = authority.substr(start, comma == std::string::npos ? std::string::npos
-                                                                    : comma - start);
-    bool has_port = host.find(']') != std::string::npos
-                        ? host.find("]:") != std::string::npos
-                        : host.find(':') != std::string::npos;
+    auto host =
+        authority.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    bool has_port = host.find(']') != std::string::npos ? host.find("]:") != std::string::npos
+                                                        : host.find(':') != std::string::npos;
     auto sentinel = parse_redis_url(std::string(tls ? "rediss://" : "redis://") + host, error);
     if (!sentinel) {
       error = "Sentinel URL host '" + host + "': " + error;

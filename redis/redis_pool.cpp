@@ -105,6 +105,11 @@ void redis_pool::dispatch(std::string formatted, reply_callback done, clock::tim
     };
   }
   auto now = clock::now();
+  if (deadline <= now) { // waited out its budget in the queue: never sent
+    counters_.add(counters_.timeouts);
+    counters_.add(counters_.unavailable);
+    return done(redis_reply::unavailable("no redis connection within the time budget"));
+  }
   if (!breaker_.allow(now)) {
     counters_.add(counters_.breaker_rejects);
     counters_.add(counters_.unavailable);
@@ -121,8 +126,8 @@ void redis_pool::dispatch(std::string formatted, reply_callback done, clock::tim
     counters_.add(counters_.unavailable);
     return done(redis_reply::unavailable("too many calls waiting for a redis connection"));
   }
-  queue_.push_back({std::move(formatted), std::move(done), deadline, wait});
-  arm_queue_timer();
+  queue_.push_back({std::move(formatted), std::move(done), deadline, wait, affinity_});
+  arm_queue_timer_at(deadline);
 }
 
 void redis_pool::send_then_wait(redis_connection& connection, std::string formatted,
@@ -193,28 +198,48 @@ redis_connection* redis_pool::pick_connection() {
   return best;
 }
 
-void redis_pool::arm_queue_timer() {
-  if (queue_timer_armed_ || queue_.empty()) return;
+void redis_pool::arm_queue_timer_at(clock::time_point wake) {
+  // Only ever pulls the wake-up earlier, so a queued call costs O(1); expire_queue, which
+  // walks the queue anyway, re-arms for the earliest budget left.
+  if (queue_timer_armed_ && queue_wake_ <= wake) return;
   queue_timer_armed_ = true;
-  queue_timer_.expires_at(queue_.front().deadline);
-  queue_timer_.async_wait([this](const boost::system::error_code& ec) {
+  queue_wake_ = wake;
+  auto sequence = ++queue_sequence_;
+  queue_timer_.expires_at(wake);
+  queue_timer_.async_wait([this, sequence](const boost::system::error_code& ec) {
+    if (sequence != queue_sequence_) return; // re-armed earlier since
     queue_timer_armed_ = false;
     if (!ec) expire_queue();
   });
 }
 
 void redis_pool::expire_queue() {
+  // Budgets differ (a renewal has until its lease lapses, a request 250 ms), so the queue is
+  // not in deadline order: every call past its budget is answered, wherever it waits.
   auto now = clock::now();
-  while (!queue_.empty() && queue_.front().deadline <= now) {
-    auto call = std::move(queue_.front());
-    queue_.pop_front();
+  std::deque<queued_call> still;
+  std::vector<queued_call> expired;
+  auto next = clock::time_point::max();
+  for (auto& call : queue_) {
+    if (call.deadline <= now) {
+      expired.push_back(std::move(call));
+    } else {
+      next = std::min(next, call.deadline);
+      still.push_back(std::move(call));
+    }
+  }
+  queue_ = std::move(still);
+  if (!queue_.empty()) arm_queue_timer_at(next);
+  for (auto& call : expired) {
     counters_.add(counters_.timeouts);
     counters_.add(counters_.unavailable);
     call.done(redis_reply::unavailable(
         held_ ? "redis is failing over: no new master within the time budget"
-              : "no redis connection within the time budget: " + last_error_));
+        : settings_.uses_sentinel() && settings_.endpoint.host.empty()
+            ? "no redis connection within the time budget: the sentinels have not named a "
+              "master yet"
+            : "no redis connection within the time budget: " + last_error_));
   }
-  arm_queue_timer();
 }
 
 bool redis_pool::reachable() const {
@@ -245,10 +270,7 @@ void redis_pool::on_ready(std::size_t index) {
   breaker_.on_success();
   publish_breaker_state();
   // Hand waiting calls to the connection that just came up.
-  auto waiting = std::move(queue_);
-  queue_.clear();
-  for (auto& q : waiting)
-    dispatch(std::move(q.formatted), std::move(q.done), q.deadline, q.wait);
+  send_queued();
 }
 
 void redis_pool::retarget(const redis_endpoint& master) {
@@ -265,10 +287,20 @@ void redis_pool::retarget(const redis_endpoint& master) {
 void redis_pool::hold(bool held) {
   held_ = held;
   if (held_) return;
+  send_queued();
+}
+
+void redis_pool::send_queued() {
+  // In arrival order, each on its own client's connection (affinity), so one client's
+  // pipeline that waited stays in order.
   auto waiting = std::move(queue_);
   queue_.clear();
-  for (auto& q : waiting)
+  auto outer = affinity_;
+  for (auto& q : waiting) {
+    affinity_ = q.affinity;
     dispatch(std::move(q.formatted), std::move(q.done), q.deadline, q.wait);
+  }
+  affinity_ = outer;
 }
 
 void redis_pool::on_wrong_role(std::size_t, const std::string& why) {

@@ -87,6 +87,7 @@ private:
     reply_callback done;
     clock::time_point deadline;
     bool wait = false;
+    std::optional<std::uint64_t> affinity; ///< its client's connection, kept while it waits
   };
 
   /// `wait`: follow the call with WAIT on the same connection (a durable script).
@@ -95,7 +96,8 @@ private:
   void send_then_wait(redis_connection& connection, std::string formatted, reply_callback done,
                       clock::time_point deadline);
   redis_connection* pick_connection();
-  void arm_queue_timer();
+  void arm_queue_timer_at(clock::time_point wake);
+  void send_queued();
   void expire_queue();
   void publish_breaker_state();
 
@@ -108,6 +110,8 @@ private:
   std::deque<queued_call> queue_;
   boost::asio::steady_timer queue_timer_;
   bool queue_timer_armed_ = false;
+  clock::time_point queue_wake_{};
+  std::uint64_t queue_sequence_ = 0; ///< the queue timer's current wait
   std::size_t next_ = 0;
   std::optional<std::uint64_t> affinity_;
   bool held_ = false;

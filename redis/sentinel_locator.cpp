@@ -28,6 +28,37 @@ bool event_is_about(const std::string& payload, const std::string& master_name) 
   return false;
 }
 
+const master_view* choose_master(const std::vector<std::optional<master_view>>& views,
+                                 const std::optional<master_view>& current, std::size_t sentinels) {
+  const master_view* best = nullptr;
+  auto is_current = [&](const master_view& v) {
+    return current && v.host == current->host && v.port == current->port;
+  };
+  for (const auto& view : views) {
+    if (!view) continue;
+    // A sentinel that lags (cut off, or not told yet) names an older epoch: never go back to
+    // it. On equal epochs the master in use stays.
+    if (current && view->config_epoch < current->config_epoch) continue;
+    if (best == nullptr || view->config_epoch > best->config_epoch ||
+        (view->config_epoch == best->config_epoch && is_current(*view) && !is_current(*best)))
+      best = &*view;
+  }
+  if (best != nullptr) return best;
+  // Every answer is older than what we knew. Only a majority that agrees on one address is
+  // believed then: the sentinels were redeployed and their epochs started again.
+  const master_view* agreed = nullptr;
+  std::size_t answered = 0;
+  for (const auto& view : views) {
+    if (!view) continue;
+    ++answered;
+    if (agreed == nullptr)
+      agreed = &*view;
+    else if (agreed->host != view->host || agreed->port != view->port)
+      return nullptr;
+  }
+  return answered > sentinels / 2 ? agreed : nullptr;
+}
+
 std::optional<master_view> parse_master_view(const redis_reply& reply) {
   if (reply.kind != reply_kind::array) return std::nullopt;
   master_view view;
@@ -90,7 +121,8 @@ sentinel_locator::~sentinel_locator() {
 }
 
 void sentinel_locator::start() {
-  for (auto& watcher : watchers_) {
+  for (std::size_t index = 0; index < watchers_.size(); ++index) {
+    auto& watcher = watchers_[index];
     // "+switch-master <name> <old ip> <old port> <new ip> <new port>": a failover finished.
     // The message says where, but the answer with the highest epoch decides, as always.
     watcher->subscribe("+switch-master", [this](const std::string& payload) {
@@ -103,8 +135,9 @@ void sentinel_locator::start() {
     // promote, the old master is about to stop being one while it still takes writes, and the
     // replica not promoted still acknowledges them (WAIT) until it is moved: writes there are
     // lost (measured: a second of them). So calls hold from here to the new master.
-    watcher->subscribe("+failover-state-select-slave", [this](const std::string& payload) {
-      if (event_is_about(payload, settings_.master_name)) hold("+failover-state-select-slave");
+    watcher->subscribe("+failover-state-select-slave", [this, index](const std::string& payload) {
+      if (event_is_about(payload, settings_.master_name))
+        hold("+failover-state-select-slave", index);
     });
     // The replica is a master now: the leader names it, so the calls can go there.
     watcher->subscribe("+promoted-slave", [this](const std::string& payload) {
@@ -112,8 +145,11 @@ void sentinel_locator::start() {
     });
     for (const char* abort : {"-failover-abort-not-elected", "-failover-abort-no-good-slave",
                               "-failover-abort-slave-timeout", "+failover-end-for-timeout"})
-      watcher->subscribe(abort, [this, abort](const std::string& payload) {
+      // Only the leader's abort ends the hold: another sentinel's -failover-abort-not-elected
+      // says nothing of the failover the leader is still running.
+      watcher->subscribe(abort, [this, abort, index](const std::string& payload) {
         if (!event_is_about(payload, settings_.master_name)) return;
+        if (holding_ && index != hold_leader_) return;
         release(abort);
         refresh(abort);
       });
@@ -145,11 +181,12 @@ std::size_t sentinel_locator::sentinels_ready() const {
 }
 
 void sentinel_locator::on_ready(std::size_t) {
-  if (!master_) refresh("a sentinel connection is ready");
+  if (!master_ || refresh_wanted_) refresh("a sentinel connection is ready");
 }
 
-void sentinel_locator::hold(const std::string& why) {
+void sentinel_locator::hold(const std::string& why, std::size_t leader) {
   if (stopped_ || settings_.sentinel_failover_hold.count() == 0) return; // 0: never hold
+  hold_leader_ = leader;
   if (!holding_) {
     holding_ = true;
     counters_.add(counters_.failover_holds);
@@ -161,8 +198,10 @@ void sentinel_locator::hold(const std::string& why) {
   // If the switch never comes (a sentinel died half way), ask again and go on after this long.
   hold_timer_.expires_after(settings_.sentinel_failover_hold);
   auto self = shared_from_this();
-  hold_timer_.async_wait([this, self](const boost::system::error_code& ec) {
-    if (ec || stopped_ || !holding_) return;
+  auto sequence = ++hold_sequence_;
+  hold_timer_.async_wait([this, self, sequence](const boost::system::error_code& ec) {
+    // An expiry already queued when the hold was re-armed or released is not this hold's.
+    if (ec || stopped_ || !holding_ || sequence != hold_sequence_) return;
     release("no new master within redis.sentinel_failover_hold_ms");
     refresh("the failover hold ran out");
   });
@@ -171,6 +210,7 @@ void sentinel_locator::hold(const std::string& why) {
 void sentinel_locator::release(const std::string& why) {
   if (!holding_) return;
   holding_ = false;
+  ++hold_sequence_;
   hold_timer_.cancel();
   log::info("redis", "calls go on", {{"master", settings_.master_name}, {"why", why}});
   for (auto& handler : hold_handlers_)
@@ -216,9 +256,11 @@ void sentinel_locator::ask() {
     if (query->ready()) ready.push_back(query.get());
   if (ready.empty()) {
     // No sentinel to ask now; on_ready asks as soon as one connects.
+    refresh_wanted_ = true;
     arm_refresh(master_ ? settings_.sentinel_refresh : retry_unknown);
     return;
   }
+  refresh_wanted_ = false;
   asking_ = true;
   struct round {
     std::vector<std::optional<master_view>> views;
@@ -242,17 +284,22 @@ void sentinel_locator::ask() {
     ready[i]->send(
         address,
         [this, self, state, i](redis_reply reply) {
+          // Without its address the view is dropped: MASTER's address is the old one while the
+          // leader reconfigures the replicas, under the new epoch, and would win.
           auto& view = state->views[i];
+          bool addressed = false;
           if (view && reply.kind == reply_kind::array && reply.elements.size() == 2) {
             try {
               long port = std::stol(reply.elements[1].str);
               if (port >= 1 && port <= 65535 && !reply.elements[0].str.empty()) {
                 view->host = reply.elements[0].str;
                 view->port = static_cast<unsigned short>(port);
+                addressed = true;
               }
-            } catch (const std::exception&) { // keep MASTER's address
+            } catch (const std::exception&) {
             }
           }
+          if (!addressed) view.reset();
           if (--state->left == 0 && !stopped_) on_answers(std::move(state->views));
         },
         deadline);
@@ -262,13 +309,10 @@ void sentinel_locator::ask() {
 void sentinel_locator::on_answers(std::vector<std::optional<master_view>> views) {
   asking_ = false;
   last_round_ = clock::now();
-  const master_view* best = nullptr;
+  auto best = choose_master(views, master_, settings_.sentinels.size());
   std::size_t answered = 0;
-  for (const auto& view : views) {
-    if (!view) continue;
-    ++answered;
-    if (best == nullptr || view->config_epoch > best->config_epoch) best = &*view;
-  }
+  for (const auto& view : views)
+    answered += view ? 1 : 0;
   if (best == nullptr) {
     if (!warned_unknown_)
       log::warn("redis", "no sentinel names the master",

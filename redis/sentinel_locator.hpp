@@ -42,6 +42,13 @@ struct master_view {
 /// the master named `master_name`.
 bool event_is_about(const std::string& payload, const std::string& master_name);
 
+/// Of one round's answers (nullopt: no usable answer), the master to use: the highest config
+/// epoch not older than `current`'s, the current address on a tie; or, when every answer is
+/// older, the address a majority of the `sentinels` agrees on (a redeployed Sentinel). Null:
+/// none to believe.
+const master_view* choose_master(const std::vector<std::optional<master_view>>& views,
+                                 const std::optional<master_view>& current, std::size_t sentinels);
+
 /// Reads the flat field/value reply of `SENTINEL MASTER`; nullopt if it lacks ip or port.
 std::optional<master_view> parse_master_view(const redis_reply& reply);
 
@@ -79,7 +86,7 @@ private:
   void ask();
   void on_answers(std::vector<std::optional<master_view>> views);
   void arm_refresh(milliseconds after);
-  void hold(const std::string& why);
+  void hold(const std::string& why, std::size_t leader);
   void release(const std::string& why);
 
   boost::asio::io_context& io_;
@@ -93,6 +100,9 @@ private:
   std::vector<std::function<void(bool)>> hold_handlers_;
   boost::asio::steady_timer hold_timer_;
   bool holding_ = false;
+  std::size_t hold_leader_ = 0;     ///< the watcher whose sentinel leads the failover
+  std::uint64_t hold_sequence_ = 0; ///< the hold timer's current wait
+  bool refresh_wanted_ = false;     ///< asked while no sentinel was ready
   std::optional<master_view> master_;
   boost::asio::steady_timer refresh_timer_;
   bool refresh_armed_ = false;

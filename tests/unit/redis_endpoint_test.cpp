@@ -75,6 +75,8 @@ TEST_CASE("bad Sentinel URLs say what is wrong") {
   CHECK_FALSE(parse_sentinel_url("redis-sentinel://h1:0/m", error));
   CHECK(error.find("port") != std::string::npos);
   CHECK_FALSE(parse_sentinel_url("redis-sentinel://h1/m/x", error));
+  CHECK_FALSE(parse_sentinel_url("redis-sentinel://u:p@h1,u:p@h2/m", error));
+  CHECK(error.find("percent-encoded") != std::string::npos);
   CHECK_FALSE(parse_redis_url("redis-sentinel://h1/m", error)); // a group, not one server
   CHECK(error.find("group") != std::string::npos);
   CHECK_FALSE(valid_redis_url("redis-sentinel://h1/", error));
