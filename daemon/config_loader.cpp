@@ -120,6 +120,9 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
     else
       c.problem(mode.Mark(), "wait_short must be fail or accept, got '" + text + "'");
   }
+  if (r.wait_replicas > 0 && r.wait_timeout >= r.call_timeout)
+    c.problem(node.Mark(), "wait_timeout_ms must be below call_timeout_ms: the calls pipelined "
+                           "behind a durable write wait for its WAIT");
   bool sentinel_keys = node["sentinel_username"] || node["sentinel_password"] ||
                        node["sentinel_password_file"] || node["sentinel_refresh_ms"] ||
                        node["sentinel_failover_hold_ms"];

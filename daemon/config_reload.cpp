@@ -35,7 +35,7 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
               a.sentinel_password != b.sentinel_password ||
               a.sentinel_refresh != b.sentinel_refresh ||
               a.sentinel_failover_hold != b.sentinel_failover_hold);
-  differs("redis wait_replicas and wait_timeout_ms",
+  differs("redis wait_replicas, wait_timeout_ms and wait_short",
           a.wait_replicas != b.wait_replicas || a.wait_timeout != b.wait_timeout ||
               a.wait_required != b.wait_required);
   differs("redis timeouts other than call_timeout_ms",

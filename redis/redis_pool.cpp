@@ -278,9 +278,14 @@ void redis_pool::retarget(const redis_endpoint& master) {
   log::info("redis", "following the master", {{"endpoint", master.describe()}});
   // Moving is not an outage: the breaker stays closed while the connections redial, and
   // calls wait for them within their budgets instead of failing at once.
+  // Held while they move: the answers of one connection's calls (an abandon after an unanswered
+  // grant) must not go out on another that still points at the old master.
   retargeting_ = true;
+  bool was_held = held_;
+  held_ = true;
   for (auto& c : connections_)
     c->retarget(master);
+  held_ = was_held;
   retargeting_ = false;
 }
 

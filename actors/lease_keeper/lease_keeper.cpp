@@ -4,6 +4,7 @@
 #include <caf/all.hpp>
 
 #include <unordered_map>
+#include <utility>
 
 #include "actors/support/wake_timer.hpp"
 #include "common/log.hpp"
@@ -25,6 +26,7 @@ struct kept {
   time_point safe_end{}; ///< the `lost` verdict is due here
   time_point renew_at{}; ///< the next renewal is due here
   bool renewing = false; ///< a renewal is on its way
+  bool recheck = false;  ///< the master moved while it was: renew again once it answers
 };
 
 struct keeper_state {
@@ -113,6 +115,13 @@ void on_renewed(keeper_pointer self, const std::string& name, std::int64_t token
   }
   auto& k = it->second;
   k.renewing = false;
+  if (std::exchange(k.recheck, false) && renewed) {
+    // The old master may have answered it just before the switch, and the new one may lack
+    // it: not counted, and asked again of the new one at once.
+    k.renew_at = self->clock().now();
+    st.timer.wake_at(self, next_event(k));
+    return;
+  }
   if (renewed) {
     // Redis holds the lease at least this renewal's TTL from when it left (lua/lease_renew.lua
     // never shortens one), and at least what a holder's RENEW meanwhile promised (keep).
@@ -251,8 +260,12 @@ lease_keeper_actor::behavior_type keeper(keeper_pointer self, redis_link::redis_
         auto& st = self->state;
         if (st.stopping) return;
         auto now = self->clock().now();
-        for (auto& [name, k] : st.leases)
-          if (!k.renewing) k.renew_at = std::min(k.renew_at, now);
+        for (auto& [name, k] : st.leases) {
+          if (k.renewing)
+            k.recheck = true;
+          else
+            k.renew_at = std::min(k.renew_at, now);
+        }
         on_tick(self);
         flush(self);
       },

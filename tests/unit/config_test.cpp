@@ -167,6 +167,8 @@ TEST_CASE("Sentinel and WAIT settings that cannot work are errors") {
   CHECK(has_problem(bad_url, "master's name"));
   auto many = load_config_text("redis: {wait_replicas: 1000}", "s.yaml");
   CHECK_FALSE(many.ok());
+  auto slow = load_config_text("redis: {wait_replicas: 1, wait_timeout_ms: 300}", "s.yaml");
+  CHECK(has_problem(slow, "wait_timeout_ms must be below call_timeout_ms"));
 }
 
 TEST_CASE("deploy/baton.example.yaml is valid and sets every section") {

@@ -44,8 +44,7 @@ struct keeper_fixture {
 
   void keep(const std::string& name, std::int64_t token, std::chrono::milliseconds ttl) {
     kept_lease k{name, "owner-" + name, token, ttl.count(),
-                 std::chrono::duration_cast<std::chrono::nanoseconds>(
-                     time.now().time_since_epoch())
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(time.now().time_since_epoch())
                      .count()};
     caf::anon_send(keeper, atoms::keep::value, k);
     time.run();
@@ -140,7 +139,8 @@ TEST_CASE_METHOD(keeper_fixture, "Redis says the lease is someone else's: lost a
   CHECK(redis->count("lease_renew") == 1); // not kept any more
 }
 
-TEST_CASE_METHOD(keeper_fixture, "a renewal that succeeds after the lost verdict gives the lease back") {
+TEST_CASE_METHOD(keeper_fixture,
+                 "a renewal that succeeds after the lost verdict gives the lease back") {
   redis->answer = [](const redis_link::script_call& c) -> std::optional<redis_reply> {
     if (c.name == "lease_renew") return std::nullopt;
     return test::status_reply(1, "released");
@@ -190,12 +190,13 @@ TEST_CASE_METHOD(keeper_fixture, "stop_all waits for the renewal on its way, the
   time.run();
   CHECK(count(keeper_news::kind::stopped) == 1);
   CHECK(count(keeper_news::kind::renewed) == 0); // forgotten: nothing more to tell
-  keep("later", 2, 3000ms); // a stopping keeper keeps nothing new
+  keep("later", 2, 3000ms);                      // a stopping keeper keeps nothing new
   time.advance(2000ms);
   CHECK(redis->count("lease_renew") == 1);
 }
 
-TEST_CASE_METHOD(keeper_fixture, "released while a renewal is on its way: a late success is given back") {
+TEST_CASE_METHOD(keeper_fixture,
+                 "released while a renewal is on its way: a late success is given back") {
   redis->answer = [](const redis_link::script_call& c) -> std::optional<redis_reply> {
     if (c.name == "lease_renew") return std::nullopt;
     return test::status_reply(1, "released");
@@ -216,7 +217,7 @@ TEST_CASE_METHOD(keeper_fixture, "a holder's longer RENEW during a renewal keeps
   redis->answer = [](const redis_link::script_call&) { return std::nullopt; };
   auto start = time.now();
   keep("job", 1, 3000ms);
-  time.advance(1000ms); // the keeper's renewal (3000 ms) leaves and hangs
+  time.advance(1000ms);    // the keeper's renewal (3000 ms) leaves and hangs
   keep("job", 1, 10000ms); // the holder renews for 10 s meanwhile
   redis->answer_held(test::status_reply(1, "renewed")); // Redis never shortens a lease
   time.run();
@@ -225,4 +226,40 @@ TEST_CASE_METHOD(keeper_fixture, "a holder's longer RENEW during a renewal keeps
   CHECK(news.back().safe_end == start + 1000ms + 10000ms - 10ms - 1000ms);
   time.advance(4000ms);
   CHECK(count(keeper_news::kind::lost) == 0);
+}
+
+TEST_CASE_METHOD(keeper_fixture, "a new Redis master: every kept lease is renewed at once") {
+  keep("a", 1, 30000ms);
+  keep("b", 2, 30000ms);
+  time.advance(100ms);
+  CHECK(redis->calls.empty()); // not due for 10 s
+  // The new master lacks b (the failover lost its grant): b is lost now, a renewed.
+  redis->answer = [](const redis_link::script_call& c) {
+    return c.keys[0] == "t:lease:{b}" ? test::status_reply(0, "not-held")
+                                      : test::status_reply(1, "30000");
+  };
+  caf::anon_send(keeper, atoms::check_all::value);
+  time.run();
+  CHECK(redis->count("lease_renew") == 2);
+  REQUIRE(count(keeper_news::kind::lost) == 1);
+  REQUIRE(count(keeper_news::kind::renewed) == 1);
+  for (const auto& n : news)
+    CHECK(n.name == (n.what == keeper_news::kind::lost ? "b" : "a"));
+}
+
+TEST_CASE_METHOD(keeper_fixture, "a renewal on its way when the master moves is asked again") {
+  redis->answer = [](const redis_link::script_call&) { return std::nullopt; }; // held
+  keep("a", 1, 3000ms);
+  time.advance(1000ms); // the renewal at ttl/3 leaves and waits
+  REQUIRE(redis->count("lease_renew") == 1);
+  caf::anon_send(keeper, atoms::check_all::value);
+  time.run();
+  CHECK(redis->count("lease_renew") == 1); // no second renewal while one is on its way
+  // The old master answers it; the new one lacks the lease.
+  redis->answer = [](const redis_link::script_call&) { return test::status_reply(0, "not-held"); };
+  redis->answer_held(test::status_reply(1, "3000"));
+  time.run();
+  CHECK(redis->count("lease_renew") == 2); // asked again, of the new master
+  REQUIRE(count(keeper_news::kind::lost) == 1);
+  CHECK(count(keeper_news::kind::renewed) == 0); // the old master's answer did not count
 }
