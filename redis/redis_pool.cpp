@@ -6,6 +6,12 @@
 namespace baton::redis_link {
 namespace asio = boost::asio;
 
+namespace {
+// After a short WAIT, how long durable writes are refused (or sent without WAIT) before the
+// next one probes with WAIT again.
+constexpr milliseconds replica_probe_interval{1000};
+} // namespace
+
 const char* breaker_state_name(redis_breaker::state s) {
   switch (s) {
   case redis_breaker::state::closed:
@@ -116,6 +122,21 @@ void redis_pool::dispatch(std::string formatted, reply_callback done, clock::tim
     return done(redis_reply::unavailable("redis unreachable (breaker open): " + last_error_));
   }
   publish_breaker_state();
+  if (wait && now < replicas_missing_until_) {
+    // The last WAIT came back short: replicas are missing. Until it is time to try again, a
+    // durable write is refused before it is sent (wait_short: fail), or sent without WAIT
+    // (accept), rather than each one blocking its connection, and the calls behind it, for
+    // wait_timeout: a master without replicas stopped every daemon's calls so (chaos).
+    counters_.add(counters_.waits_short);
+    if (settings_.wait_required) {
+      counters_.add(counters_.unavailable);
+      return done(redis_reply::unavailable(
+          "fewer than " + std::to_string(settings_.wait_replicas) +
+          " replicas acknowledged the last durable write (redis.wait_replicas); durable writes "
+          "are refused until they come back"));
+    }
+    wait = false;
+  }
   if (auto* connection = pick_connection()) {
     if (wait) return send_then_wait(*connection, std::move(formatted), std::move(done), deadline);
     connection->send(std::move(formatted), std::move(done), deadline);
@@ -157,6 +178,9 @@ void redis_pool::send_then_wait(redis_connection& connection, std::string format
         held->reset();
         bool is_short = acked.kind != reply_kind::integer ||
                         static_cast<std::size_t>(acked.integer) < settings_.wait_replicas;
+        // One WAIT per second probes whether the replicas are back (see dispatch).
+        replicas_missing_until_ =
+            is_short ? clock::now() + replica_probe_interval : clock::time_point{};
         if (is_short) {
           counters_.add(counters_.waits_short);
           auto now = clock::now();
@@ -275,6 +299,7 @@ void redis_pool::on_ready(std::size_t index) {
 
 void redis_pool::retarget(const redis_endpoint& master) {
   settings_.endpoint = master;
+  replicas_missing_until_ = {}; // the new master's replicas are asked afresh
   log::info("redis", "following the master", {{"endpoint", master.describe()}});
   // Moving is not an outage: the breaker stays closed while the connections redial, and
   // calls wait for them within their budgets instead of failing at once.

@@ -120,6 +120,7 @@ private:
   std::function<void(const std::string&)> master_doubt_;
   std::string wait_command_; ///< "WAIT n timeout", formatted once
   clock::time_point last_short_wait_log_{};
+  clock::time_point replicas_missing_until_{}; ///< a WAIT came back short: until then, no WAIT
   bool stopped_ = false;
 };
 

@@ -35,7 +35,15 @@ def parse(argv: list[str]):
                    help="comma-separated mixes or fault kinds; mixes: "
                         + ", ".join(f"{k} ({'/'.join(v) or 'no faults'})"
                                     for k, v in faults_mod.MIXES.items() if k != "all")
-                        + "; all = every mix but data-loss (default)")
+                        + "; all = every mix but data-loss (default). With --redis sentinel: "
+                        + ", ".join(f"{k} ({'/'.join(v) or 'no faults'})"
+                                    for k, v in faults_mod.SENTINEL_MIXES.items()
+                                    if k not in ("all", "redis"))
+                        + "; redis = sentinel; all = every one of these")
+    p.add_argument("--redis", default="single", metavar="TOPOLOGY",
+                   help="single: one redis-server (default); sentinel: a primary, two "
+                        "replicas and three sentinels, durable writes WAIT for a replica "
+                        "(cluster: not supported by batond yet)")
     p.add_argument("--daemons", type=int, default=3)
     p.add_argument("--out", help="output directory (default: a new /tmp/baton-chaos-*)")
     p.add_argument("--workloads", default=",".join(WORKLOADS),
@@ -56,12 +64,20 @@ def parse(argv: list[str]):
     for w in args.workloads:
         if w not in WORKLOADS:
             p.error(f"unknown workload {w!r}")
-    try:
-        faults_mod.parse_mix(args.faults)
-    except ValueError as e:
-        p.error(str(e))
     if not 2 <= args.daemons <= 9:
         p.error("--daemons must be 2 to 9")
+    if args.redis == "cluster":
+        p.error("--redis cluster: batond does not support Redis Cluster yet; use --redis "
+                "single or --redis sentinel")
+    if args.redis not in faults_mod.TOPOLOGIES:
+        p.error(f"--redis must be single or sentinel, not {args.redis!r}")
+    try:
+        faults_mod.parse_mix(args.faults, args.redis)
+        if args.schedule:
+            faults_mod.parse_schedule(args.schedule, [f"d{i}" for i in range(1, args.daemons + 1)],
+                                      redis=args.redis)
+    except ValueError as e:
+        p.error(str(e))
     if not os.access(args.batond, os.X_OK):
         p.error(f"no batond at {args.batond} (build first, or pass --batond)")
     if not args.out:

@@ -1,5 +1,6 @@
-"""Faults: the catalogue (kinds and mixes), a fault's record, and the schedule, seeded or
-written by hand. The same seed and mix give the same schedule; injector.py applies it.
+"""Faults: the catalogue (kinds and mixes, per Redis topology), a fault's record, and the
+schedule, seeded or written by hand. The same seed, mix and topology give the same schedule;
+injector.py applies it.
 """
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import random
 import re
 from dataclasses import asdict, dataclass
 from typing import Optional
+
+TOPOLOGIES = ("single", "sentinel")
 
 MIXES = {
     "none": [],
@@ -23,6 +26,66 @@ MIXES["all"] = sorted({k for m in ("process", "redis", "network", "clock", "cpu"
 DAEMON_FAULTS = {"kill", "pause", "partition", "slow", "lossy", "clock-step", "clock-skew",
                  "cpu-starve", "drain", "kill-mid-drain", "drain-redis-paused"}
 
+# --redis sentinel: a primary, two replicas and three sentinels. The Redis faults are the
+# group's: SENTINEL FAILOVER, kill -9 of the master (restarted once the sentinels promoted a
+# replica), SIGSTOP of the master past down-after (the sentinels fail over; SIGCONT brings it
+# back as a stale master until they demote it).
+SENTINEL_FAULTS = ["failover", "kill-master", "pause-master"]
+SENTINEL_MIXES = {
+    "none": [],
+    "process": MIXES["process"],
+    "sentinel": SENTINEL_FAULTS,
+    "redis": SENTINEL_FAULTS,       # the Redis faults of this topology
+    "cpu": MIXES["cpu"],
+    "deploy": ["rolling-restart", "drain", "kill-mid-drain"],
+}
+SENTINEL_MIXES["all"] = sorted({k for m in ("process", "sentinel", "cpu", "deploy")
+                                for k in SENTINEL_MIXES[m]})
+# Why a kind cannot run with --redis sentinel (the README says more).
+NOT_WITH_SENTINEL = {
+    "partition": "the network faults need the daemons' fault proxies, and the sentinels hand "
+                 "the daemons the servers' own addresses",
+    "slow": "", "lossy": "",
+    "redis-kill": "its Redis faults are failover, kill-master and pause-master",
+    "redis-pause": "", "data-loss": "",
+    "drain-redis-paused": "it pauses or slows the one Redis; drain during a failover instead",
+    # libfaketime 0.9.10 shifts (step) or scales (skew) absolute timerfd deadlines, and asio
+    # arms a timer already due as one: such a timer never fires, or fires the step late. The
+    # Sentinel locator asks the sentinels from such a timer: a skewed daemon never learned the
+    # master (and ignored SIGTERM), a stepped one stalls. Not batond: the preload. Its CAF
+    # timer thread (pthread_cond_clockwait, not intercepted) also sleeps past its deadlines.
+    "clock-step": "libfaketime (0.9.10) breaks the timers batond's Sentinel locator relies on "
+                  "(absolute timerfd deadlines are shifted by the step or scaled by the skew), "
+                  "so the fault would test the preload, not batond",
+}
+NOT_WITH_SENTINEL["clock-skew"] = NOT_WITH_SENTINEL["clock-step"]
+for _k in ("slow", "lossy"):
+    NOT_WITH_SENTINEL[_k] = NOT_WITH_SENTINEL["partition"]
+for _k in ("redis-pause", "data-loss"):
+    NOT_WITH_SENTINEL[_k] = NOT_WITH_SENTINEL["redis-kill"]
+ALL_KINDS = set(MIXES["all"]) | set(SENTINEL_FAULTS)
+# Between the starts of two sentinel faults: a sentinel starts no automatic failover within
+# twice the failover timeout (10 s) of the last one, and the group needs ~20 s to settle after
+# a failover (the injector waits for it too, so this only keeps the schedule honest).
+SENTINEL_GAP_S = 22.0
+
+
+def mixes(redis: str = "single") -> dict:
+    """The mixes of a topology: name -> kinds."""
+    return SENTINEL_MIXES if redis == "sentinel" else MIXES
+
+
+def check_kind(kind: str, redis: str):
+    """Raises ValueError if `kind` cannot run on this topology, saying why."""
+    if redis == "sentinel" and kind in NOT_WITH_SENTINEL:
+        raise ValueError(f"{kind} cannot run with --redis sentinel: {NOT_WITH_SENTINEL[kind]}")
+    if redis != "sentinel" and kind in SENTINEL_FAULTS:
+        raise ValueError(f"{kind} needs --redis sentinel (a Redis replication group)")
+
+
+FAILOVER_FIELDS = ("failover", "t_failover", "failover_s", "t_demoted", "old_master",
+                   "new_master", "t_refailover", "refailover_master")
+
 
 @dataclass
 class Fault:
@@ -38,6 +101,16 @@ class Fault:
     t_healed: Optional[float] = None
     data_loss: bool = False
     clock: bool = False
+    # Sentinel faults: a failover may lose writes not yet on the promoted replica, and those
+    # not WAITed for are lost by design (redis/durable_scripts.hpp).
+    failover: bool = False
+    t_failover: Optional[float] = None  # every sentinel names the new master, which says so
+    failover_s: Optional[float] = None  # t_failover - t_applied
+    t_demoted: Optional[float] = None   # the old master says it is a replica again
+    old_master: Optional[int] = None    # ports
+    new_master: Optional[int] = None
+    t_refailover: Optional[float] = None  # the sentinels failed over again by themselves
+    refailover_master: Optional[int] = None
     detail: str = ""
     error: str = ""
 
@@ -45,22 +118,39 @@ class Fault:
         d = asdict(self)
         for k in ("at", "hold"):
             d.pop(k)
+        if not self.failover:  # a single Redis's faults keep the record they always had
+            for k in FAILOVER_FIELDS:
+                d.pop(k)
         return d
 
 
-def parse_mix(text: str) -> list[str]:
+def parse_mix(text: str, redis: str = "single") -> list[str]:
+    """The kinds that `--faults text` names on a topology; ValueError for an unknown name or
+    a kind the topology cannot run."""
+    known = mixes(redis)
     kinds: list[str] = []
     for part in filter(None, (p.strip() for p in text.split(","))):
-        if part in MIXES:
+        if part in known:
+            kinds += known[part]
+        elif part in MIXES:  # a mix of the other topology
+            for kind in MIXES[part]:
+                try:
+                    check_kind(kind, redis)
+                except ValueError as e:
+                    raise ValueError(f"mix {part}: {e}") from None
             kinds += MIXES[part]
-        elif part in DAEMON_FAULTS or part in {"redis-kill", "redis-pause", "rolling-restart"}:
+        elif part in ALL_KINDS:
+            check_kind(part, redis)
             kinds.append(part)
         else:
-            raise ValueError(f"unknown fault or mix {part!r}; mixes: {', '.join(MIXES)}")
+            raise ValueError(f"unknown fault or mix {part!r}; mixes: {', '.join(known)}")
+    for kind in kinds:
+        check_kind(kind, redis)
     return sorted(set(kinds), key=kinds.index)
 
 
-def parse_schedule(text: str, daemons: list[str], start: float = 3.0) -> list[Fault]:
+def parse_schedule(text: str, daemons: list[str], start: float = 3.0,
+                   redis: str = "single") -> list[Fault]:
     """`kind[@target][:hold][/param=value...]; ...` (or commas): faults one after another from `start`, each begun once
     the one before has healed (Injector.run waits for each), for scenarios written by hand.
     `redis-kill-nosave` is a redis-kill in a run whose Redis keeps no data."""
@@ -71,9 +161,10 @@ def parse_schedule(text: str, daemons: list[str], start: float = 3.0) -> list[Fa
         kind, _, target = spec.partition("@")
         if kind == "redis-kill-nosave":
             kind = "redis-kill"
-        if kind not in set(MIXES["all"]) | {"redis-kill"}:
+        if kind not in ALL_KINDS:
             raise ValueError(f"unknown fault {kind!r} in --schedule")
-        if kind.startswith("redis"):
+        check_kind(kind, redis)
+        if kind.startswith("redis") or kind in SENTINEL_FAULTS:
             target = "redis"
         elif kind == "rolling-restart":
             target = "all"
@@ -92,7 +183,8 @@ def parse_schedule(text: str, daemons: list[str], start: float = 3.0) -> list[Fa
             if key not in params:
                 raise ValueError(f"--schedule {part!r}: {kind} has no parameter {key!r}")
             params[key] = type(params[key])(text)
-        faults.append(Fault(n, kind, target, params, start, float(hold or 2.0)))
+        default_hold = 0.0 if kind == "failover" else 2.0
+        faults.append(Fault(n, kind, target, params, start, float(hold or default_hold)))
     return faults
 
 
@@ -110,7 +202,9 @@ def clock_targets(kinds: list[str], daemons: list[str]) -> dict[str, str]:
 def schedule(kinds: list[str], daemons: list[str], duration: float, seed: int,
              settings: dict, start: float = 3.0, settle: float = 6.0) -> list[Fault]:
     """One fault at a time: quiet, fault, heal, quiet... until `settle` seconds before the end
-    (longer than the liveness bound, so every recovery is judged before the final phase)."""
+    (longer than the liveness bound, so every recovery is judged before the final phase).
+    Sentinel faults come first and then as soon as the group can fail over again (at least
+    SENTINEL_GAP_S apart), with the daemon faults of the mix in between."""
     rng = random.Random(f"faults/{seed}")
     faults: list[Fault] = []
     if not kinds:
@@ -119,11 +213,33 @@ def schedule(kinds: list[str], daemons: list[str], duration: float, seed: int,
     t = start
     targets = clock_targets(kinds, daemons)
     order: list[str] = []
+    group_kinds = [k for k in kinds if k in SENTINEL_FAULTS]
+    other_kinds = [k for k in kinds if k not in SENTINEL_FAULTS]
+    group_ready = start  # when the next sentinel fault may begin
     while True:
         if not order:
             order = list(kinds)
             rng.shuffle(order)
         kind = order.pop()
+        if group_kinds:
+            waiting = [k for k in order if k in SENTINEL_FAULTS]
+            if t >= group_ready and kind not in SENTINEL_FAULTS and waiting:
+                order.append(kind)          # a failover as soon as the group can take one
+                kind = waiting[-1]
+                order.remove(kind)
+            elif t < group_ready and kind in SENTINEL_FAULTS:
+                order.append(kind)          # its turn comes once the group can take it
+                others = [k for k in order if k not in SENTINEL_FAULTS]
+                if others:
+                    kind = others[-1]
+                    order.remove(kind)
+                elif other_kinds:
+                    kind = rng.choice(other_kinds)
+                else:
+                    order.pop()
+                    order.append(kind)
+                    t = group_ready
+                    continue
         hold, params, target = rng.uniform(1.0, 3.0), {}, rng.choice(daemons)
         if kind == "pause":
             hold = rng.uniform(1.2, 2.0) * ttl          # past the lease TTL: the GC-pause case
@@ -150,6 +266,12 @@ def schedule(kinds: list[str], daemons: list[str], duration: float, seed: int,
             hold = rng.uniform(1.5, 3.0)
         elif kind == "rolling-restart":
             target, hold = "all", 0.0
+        elif kind == "failover":
+            target, hold = "redis", 0.0
+        elif kind == "kill-master":
+            target, hold = "redis", rng.uniform(0.5, 3.0)    # from the promotion to the restart
+        elif kind == "pause-master":
+            target, hold = "redis", rng.uniform(0.0, 2.0)    # stale master after the promotion
         elif kind in ("drain", "drain-redis-paused", "kill-mid-drain"):
             hold = 0.0
             if kind == "kill-mid-drain":
@@ -160,11 +282,17 @@ def schedule(kinds: list[str], daemons: list[str], duration: float, seed: int,
         if t + budget > duration - settle:
             break
         faults.append(Fault(len(faults) + 1, kind, target, params, round(t, 3), round(hold, 3)))
+        if kind in SENTINEL_FAULTS:
+            group_ready = t + SENTINEL_GAP_S
         t += budget + rng.uniform(2.0, 4.0)
     return faults
 
 
 def _expected_length(kind: str, hold: float, daemons: int) -> float:
+    if kind == "failover":
+        return 4.0       # the promotion takes 1-2 s
+    if kind in ("kill-master", "pause-master"):
+        return hold + 5.5  # down-after 1 s, then the vote and the promotion
     if kind == "rolling-restart":
         return 3.0 * daemons
     if kind in ("drain", "drain-redis-paused", "kill-mid-drain", "clock-skew"):

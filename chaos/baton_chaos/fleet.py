@@ -1,7 +1,8 @@
 """The processes of a chaos run: one private redis-server and N batond, each daemon reaching
 Redis through its own fault proxy on loopback, so that one daemon's link can be cut, slowed or
-made lossy alone. Everything it starts it also stops: on the run's end, on Ctrl-C and when
-the harness itself fails.
+made lossy alone; or, with `--redis sentinel`, a replication group behind three sentinels
+(sentinel_group.py) that the daemons reach directly through the sentinels. Everything it starts
+it also stops: on the run's end, on Ctrl-C and when the harness itself fails.
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .procs import die_with_parent, free_port, kill_group
 from .proxy import FaultProxy
+from .sentinel_group import SentinelGroup
 from .resp import Connection, Indefinite, ReplyError
 from .workloads.breaker import policy_yaml as breaker_policy_yaml
 
@@ -43,13 +46,21 @@ def config_yaml(dir: str, settings: dict) -> str:
         policies.append(
             f"    - {{name: {p['name']}, algorithm: {p['algorithm']}, windows: [{windows}], "
             f"failure_mode: {p['failure_mode']}}}")
+    redis = settings["redis"]
+    durable = ""
+    if redis.get("wait_replicas"):
+        # Durable writes wait for a replica; a short WAIT is answered as a reply that never
+        # came (wait_short: fail), so every success was on a replica.
+        durable = (f"  wait_replicas: {redis['wait_replicas']}\n"
+                   f"  wait_timeout_ms: {redis['wait_timeout_ms']}\n"
+                   "  wait_short: fail\n")
     return f"""# Written by chaos/run: short TTLs so that faults and recoveries fit in a short run.
 redis:
-  call_timeout_ms: {settings['redis']['call_timeout_ms']}
+  call_timeout_ms: {redis['call_timeout_ms']}
   connect_timeout_ms: 500
   dead_connection_ms: 1500
   reconnect_max_ms: 500
-log: {{level: info}}
+{durable}log: {{level: info}}
 leases: {{lock_delay_ms: {settings['leases']['lock_delay_ms']}}}
 rate:
   budget_ms: 100
@@ -71,8 +82,11 @@ sessions: {{handoff_deadline_ms: 3000}}
 
 class Fleet:
     def __init__(self, batond: str, dir: str, daemons: int, settings: dict, aof: bool,
-                 seed: int, bugs: list[str], clock_targets: dict[str, str]):
+                 seed: int, bugs: list[str], clock_targets: dict[str, str],
+                 redis: str = "single"):
         self.batond = batond
+        self.topology = redis
+        self.group: Optional[SentinelGroup] = SentinelGroup(dir) if redis == "sentinel" else None
         self.dir = dir
         self.settings = settings
         self.aof = aof
@@ -114,6 +128,9 @@ class Fleet:
         return args
 
     async def start_redis(self):
+        if self.group:
+            await self.group.start()
+            return
         if not self.redis_port:
             self.redis_port = _free_port()
         self.redis_proc = subprocess.Popen(self._redis_args(), stdout=subprocess.DEVNULL,
@@ -132,6 +149,8 @@ class Fleet:
         raise RuntimeError("redis-server did not start")
 
     async def redis_call(self, *args, timeout: float = 1.0):
+        if self.group:
+            return await self.group.master_call(*args, timeout=timeout)
         c = Connection(path=self.redis_socket)
         await c.open(timeout=timeout)
         try:
@@ -146,7 +165,14 @@ class Fleet:
 
     # -- daemons -----------------------------------------------------------------------------
 
+    def redis_url(self, d: Daemon) -> str:
+        if self.group:
+            return self.group.url()
+        return f"redis://127.0.0.1:{d.proxy.listen_port}"
+
     async def start_proxies(self):
+        if self.group:
+            return  # the sentinels name the servers' own addresses: no proxy in between
         for d in self.daemons.values():
             d.proxy = FaultProxy("127.0.0.1", self.redis_port, name=d.name,
                                  seed=self.seed * 1000 + int(d.name[1:]))
@@ -173,7 +199,7 @@ class Fleet:
         if d.proc and d.proc.poll() is None:
             raise RuntimeError(f"{name} is running")
         args = [self.batond, "--node-id", name, "--config", os.path.join(self.dir, "baton.yaml"),
-                "--socket", d.socket, "--redis", f"redis://127.0.0.1:{d.proxy.listen_port}",
+                "--socket", d.socket, "--redis", self.redis_url(d),
                 "--http", "off"]
         log = open(d.log, "a")
         d.incarnation += 1
@@ -247,40 +273,18 @@ class Fleet:
                     pass
         if self.redis_proc:
             _kill_group(self.redis_proc)
+        if self.group:
+            self.group.stop_all()
 
     def kill_everything_now(self):
         """For signal handlers and crashes: no awaiting."""
-        for p in self.extra_procs + [d.proc for d in self.daemons.values()] + [self.redis_proc]:
+        group = self.group.processes() if self.group else []
+        for p in (self.extra_procs + [d.proc for d in self.daemons.values()] + [self.redis_proc]
+                  + group):
             if p is not None:
                 _kill_group(p)
 
 
-def die_with_parent():
-    """In the child before exec: SIGKILL when the harness dies, however it dies (its own
-    kill -9 included), so no redis-server or batond outlives a run. Children run in their own
-    session, so a terminal's Ctrl-C reaches only the harness, which stops them in order."""
-    import ctypes
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _kill_group(p: subprocess.Popen):
-    if p.poll() is None:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            try:
-                p.kill()
-            except ProcessLookupError:
-                pass
-    try:
-        p.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Kept under their old names for callers of this module.
+_kill_group = kill_group
+_free_port = free_port

@@ -18,6 +18,15 @@ from .fault_tools import (fake_now, flat, put_workload_secret, run, until, until
 from .faults import Fault
 from .fleet import Fleet
 from .resp import Connection
+from .sentinel_group import AUTOMATIC_FAILOVER_GAP_S, SETTLE_LIMIT_S, SentinelGroup
+
+# How long the sentinels may take to promote a replica (down-after is 1 s; a loaded machine
+# and a retried election take longer).
+PROMOTION_LIMIT_S = 30.0
+# How long a watch waits for the old master to say it is a replica again.
+DEMOTION_LIMIT_S = 90.0
+# How long after a promotion a watch looks for the sentinels failing over again by themselves.
+REFAILOVER_WATCH_S = 15.0
 
 
 class Injector:
@@ -29,6 +38,9 @@ class Injector:
         self.done: list[Fault] = []
         self.current: Optional[Fault] = None
         self.probe_limit = settings["liveness"]["serve_within_s"]
+        self.out_path = out_path
+        self.last_failover: Optional[float] = None  # when the last sentinel fault began
+        self.watches: list[asyncio.Task] = []
 
     def now(self) -> float:
         return self.history.now()
@@ -70,7 +82,20 @@ class Injector:
         return out
 
     def close(self):
+        """Writes faults.jsonl again with what the demotion watches learned after each fault
+        was first written."""
+        self.cancel_watches()
         self.out.close()
+        with open(self.out_path, "w") as out:
+            for record in self.records():
+                out.write(json.dumps(record) + "\n")
+
+    def cancel_watches(self):
+        for t in self.watches:
+            t.cancel()
+
+    def note(self, f: Fault, detail: str):
+        f.detail = (f.detail + "; " if f.detail else "") + detail
 
     def applied(self, f: Fault, detail: str = ""):
         f.t_applied = round(self.now(), 6)
@@ -337,3 +362,102 @@ class Injector:
         f.t_heal = round(self.now(), 6)
         await self.fleet.start_daemon(f.target)
         self.healed(f, "restarted")
+
+    # -- a Sentinel group ------------------------------------------------------------------------
+
+    async def _group_ready(self, f: Fault) -> SentinelGroup:
+        """Waits until the group can fail over: settled (a sentinel that has not yet noticed a
+        restarted server became a replica would make the failover abort), and for kill-master
+        and pause-master twice the failover timeout after the last failover (a sentinel starts
+        no automatic failover before). The fault starts after the wait."""
+        group = self.fleet.group
+        if group is None:
+            raise RuntimeError(f"{f.kind} needs --redis sentinel")
+        waited = []
+        if f.kind != "failover" and self.last_failover is not None:
+            gap = self.last_failover + AUTOMATIC_FAILOVER_GAP_S - self.now()
+            if gap > 0:
+                await asyncio.sleep(gap)
+                waited.append(f"{gap:.1f} s for the sentinels' failover gap")
+        settled = await group.wait_settled(SETTLE_LIMIT_S)
+        if settled > 0.2:
+            waited.append(f"{settled:.1f} s for the group to settle")
+        if waited:
+            f.detail = "waited " + " and ".join(waited)
+        f.t_start = round(self.now(), 6)
+        self.last_failover = self.now()
+        f.failover = True
+        f.old_master = await group.agreed_master_port()
+        return group
+
+    async def _promoted(self, f: Fault, group: SentinelGroup):
+        f.new_master = await group.wait_new_master(f.old_master, PROMOTION_LIMIT_S)
+        f.t_failover = round(self.now(), 6)
+        f.failover_s = round(f.t_failover - f.t_applied, 3)
+        self.note(f, f"port {f.new_master} master after {f.failover_s:.3f} s")
+
+    def _watch_demotion(self, f: Fault, group: SentinelGroup):
+        """In the background: when the old master says it is a replica again (until then a
+        write it takes may be lost), and whether the sentinels fail over again on their own
+        within REFAILOVER_WATCH_S of the promotion (a master that looked down meanwhile): the
+        last such promotion is `t_refailover`, to `refailover_master`, and the checkers'
+        failover window reaches past it."""
+        async def watch():
+            deadline = self.now() + DEMOTION_LIMIT_S
+            settle_until = (f.t_failover or self.now()) + REFAILOVER_WATCH_S
+            master = f.new_master
+            while self.now() < deadline:
+                if f.t_demoted is None and await group.role(f.old_master) == "slave":
+                    f.t_demoted = round(self.now(), 6)
+                if self.now() < settle_until and master:
+                    port = await group.agreed_master_port()
+                    if port and port != master:
+                        master = port
+                        f.t_refailover = round(self.now(), 6)
+                        f.refailover_master = port
+                        self.note(f, f"the sentinels failed over again, to port {port}, at "
+                                     f"{f.t_refailover:.3f}")
+                elif f.t_demoted is not None:
+                    return
+                await asyncio.sleep(0.25)
+        self.watches.append(asyncio.create_task(watch()))
+
+    async def _failover(self, f: Fault):
+        group = await self._group_ready(f)
+        answer = await group.failover()
+        self.applied(f, f"SENTINEL FAILOVER ({answer}; master on port {f.old_master})")
+        await self._promoted(f, group)
+        f.t_heal = f.t_failover
+        self.healed(f)
+        self._watch_demotion(f, group)
+
+    async def _kill_master(self, f: Fault):
+        group = await self._group_ready(f)
+        pid = group.kill(f.old_master)
+        self.applied(f, f"master on port {f.old_master} (pid {pid}) killed")
+        try:
+            await self._promoted(f, group)
+            await asyncio.sleep(f.hold)
+        finally:
+            f.t_heal = round(self.now(), 6)
+            group.restart(f.old_master)
+        self.healed(f, f"port {f.old_master} restarted as pid "
+                       f"{group.server_on(f.old_master).proc.pid}")
+        self._watch_demotion(f, group)
+
+    async def _pause_master(self, f: Fault):
+        group = await self._group_ready(f)
+        server = group.server_on(f.old_master)
+        try:
+            group.signal(f.old_master, signal.SIGSTOP)
+            await until(lambda: self.fleet.process_state(server.proc.pid) == "T", 2.0,
+                        "SIGSTOP")
+            self.applied(f, f"master on port {f.old_master} (pid {server.proc.pid}) stopped")
+            await self._promoted(f, group)
+            await asyncio.sleep(f.hold)
+        finally:
+            f.t_heal = round(self.now(), 6)
+            group.signal(f.old_master, signal.SIGCONT)
+        await until(lambda: self.fleet.process_state(server.proc.pid) != "T", 2.0, "SIGCONT")
+        self.healed(f, "continued: a stale master until the sentinels demote it")
+        self._watch_demotion(f, group)

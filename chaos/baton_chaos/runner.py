@@ -26,10 +26,16 @@ WORKLOADS = {"lease": lease, "election": election, "session": session, "secret":
              "rate": rate, "dedup": dedup, "breaker": breaker}
 
 
-def default_settings(daemons: int) -> dict:
+def default_settings(daemons: int, redis: str = "single") -> dict:
+    # On a Sentinel group durable writes wait for one replica: a short WAIT answers as if the
+    # reply never came. The call budget is above the WAIT's (as in
+    # tests/integration/sentinel_test.cpp): the calls pipelined behind a durable write wait for
+    # its WAIT too.
+    link = ({"call_timeout_ms": 1000, "wait_replicas": 1, "wait_timeout_ms": 500}
+            if redis == "sentinel" else {"call_timeout_ms": 250})
     return {
         "daemons": [f"d{i}" for i in range(1, daemons + 1)],
-        "redis": {"call_timeout_ms": 250},
+        "redis": link,
         "leases": {"lock_delay_ms": 0},
         "lease": {"ttl_ms": 1500, "names": 1, "clients": 4, "stall_probability": 0.05},
         "election": {"candidates": 3, "ttl_ms": 1500},
@@ -75,14 +81,16 @@ def data_loss_mix(args) -> bool:
 class Run:
     def __init__(self, args):
         self.args = args
-        self.settings = default_settings(args.daemons)
+        self.redis = getattr(args, "redis", "single")
+        self.settings = default_settings(args.daemons, self.redis)
         for item in args.set:
             apply_setting(self.settings, item)
         if args.schedule:
-            self.schedule = faults_mod.parse_schedule(args.schedule, self.settings["daemons"])
+            self.schedule = faults_mod.parse_schedule(args.schedule, self.settings["daemons"],
+                                                      redis=self.redis)
             self.kinds = [f.kind for f in self.schedule]
         else:
-            self.kinds = faults_mod.parse_mix(args.faults)
+            self.kinds = faults_mod.parse_mix(args.faults, self.redis)
             self.schedule = faults_mod.schedule(self.kinds, self.settings["daemons"],
                                                 args.duration, args.seed, self.settings)
         self.out = args.out
@@ -97,7 +105,7 @@ class Run:
         self.history = History(os.path.join(self.out, "history.jsonl"))
         self.fleet = Fleet(args.batond, self.out, args.daemons, self.settings,
                            aof=self.needs_aof(), seed=args.seed,
-                           bugs=args.bug, clock_targets=self.clock_targets())
+                           bugs=args.bug, clock_targets=self.clock_targets(), redis=self.redis)
         self.stop = asyncio.Event()
         self.final_phase = asyncio.Event()
         self.harness_error = ""
@@ -106,7 +114,8 @@ class Run:
         """Redis keeps its data on disk only where a kill must not lose it: fsync on every
         write would otherwise slow every run (and a no-fault run must see no degraded
         answer)."""
-        return "redis-kill" in self.kinds and not data_loss_mix(self.args)
+        return ("redis-kill" in self.kinds and not data_loss_mix(self.args)
+                and self.redis == "single")
 
     def clock_targets(self) -> dict[str, str]:
         if self.args.schedule:
@@ -169,6 +178,8 @@ class Run:
                 if t is not None and not t.done():
                     t.cancel()
             await asyncio.gather(*(t for t in [inj, *tasks] if t), return_exceptions=True)
+            if injector:
+                injector.cancel_watches()
             try:
                 await self.fleet.stop_all()
             finally:
@@ -186,9 +197,16 @@ class Run:
         for name in self.fleet.daemons:
             await self.fleet.start_daemon(name)
         await put_workload_secret(self.fleet, self.history)
-        self.log(f"fleet up: redis-server on 127.0.0.1:{self.fleet.redis_port} "
-                 f"({'AOF, fsync always' if self.fleet.aof else 'no persistence'}), daemons "
-                 + ", ".join(self.fleet.daemons) + f" in {self.out}")
+        if self.fleet.group:
+            g = self.fleet.group
+            redis = (f"Sentinel group {g.url()} (servers on ports "
+                     + ", ".join(str(s.port) for s in g.servers)
+                     + f", master {await g.master_port()})")
+        else:
+            redis = (f"redis-server on 127.0.0.1:{self.fleet.redis_port} "
+                     f"({'AOF, fsync always' if self.fleet.aof else 'no persistence'})")
+        self.log(f"fleet up: {redis}, daemons " + ", ".join(self.fleet.daemons)
+                 + f" in {self.out}")
 
     async def watch_until(self, inj: asyncio.Task, tasks: list[asyncio.Task]):
         """Waits for the injector; a workload that dies early is the harness's failure."""
@@ -222,6 +240,7 @@ class Run:
             "seed": self.args.seed,
             "duration_s": round(self.history.now(), 3),
             "fault_mix": self.args.schedule or self.args.faults,
+            "redis": self.redis,
             "bugs": self.args.bug,
             "workloads": self.args.workloads,
             "config": self.settings,
@@ -268,6 +287,8 @@ class Run:
         parts = ["chaos/run", "--seed", str(a.seed), "--duration", f"{a.duration:g}s",
                  "--daemons", str(a.daemons)]
         parts += ["--schedule", a.schedule] if a.schedule else ["--faults", a.faults]
+        if self.redis != "single":
+            parts += ["--redis", self.redis]
         for item in a.set:
             parts += ["--set", item]
         if a.workloads != list(WORKLOADS):

@@ -32,6 +32,7 @@ def summary_text(report) -> str:
     lines += _settings(report.get("config"))
     lines += _faults_table(faults)
     lines += _counts(report.get("counts"))
+    lines += _failovers(verdicts, faults)
     lines += _checkers(verdicts, faults)
     lines += _violations(verdicts)
     lines.append(_verdict_line(report, verdicts, faults))
@@ -66,6 +67,8 @@ def _header(report, faults) -> list:
     rows = [("seed", report.get("seed", "?")),
             ("duration", _duration(report.get("duration_s"))),
             ("daemons", ", ".join(_daemons(config.get("daemons"))) or "?")]
+    if report.get("redis"):
+        rows.append(("redis", report["redis"]))
     if mix is not None:
         rows.append(("fault mix", mix if isinstance(mix, str) else as_json(mix)))
     rows.append(("faults run", ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())) or "none"))
@@ -104,6 +107,13 @@ def _faults_table(faults) -> list:
         healed = _first_num(f, "t_healed", "t_heal")
         took = f"{healed - applied:.3f}s" if applied is not None and healed is not None else "-"
         notes = [n for n, on in (("data loss", f.get("data_loss")), ("clock", f.get("clock"))) if on]
+        if f.get("failover"):
+            took = num(f.get("failover_s"))
+            notes.append(f"failover {took:.3f}s" if took is not None else "failover")
+            if num(f.get("t_refailover")) is not None:
+                notes.append(f"FAILED OVER AGAIN at {num(f['t_refailover']):.3f}")
+            if num(f.get("t_demoted")) is not None:
+                notes.append(f"old master a replica at {num(f['t_demoted']):.3f}")
         if f.get("params"):
             notes.append(as_json(f["params"]))
         if f.get("error"):
@@ -129,6 +139,42 @@ def _counts(counts) -> list:
         lines.append(f"  {workload}")
         lines += text_table(["f", "ok", "fail", "info"], rows, indent=4) if rows else ["    (none)"]
     return lines + [""]
+
+
+def _failovers(verdicts, faults=()) -> list:
+    """Per Sentinel failover: how long it took, and when every daemon answered from Redis
+    again (liveness measures it), against the target of the failover time + 1 s."""
+    liveness = next((v for v in verdicts if v.get("checker") == "liveness"), {})
+    measured = liveness.get("measured") if isinstance(liveness.get("measured"), dict) else {}
+    found = measured.get("failovers")
+    if not isinstance(found, dict) or not found:
+        return []
+    rows, missed = [], 0
+    for fid, r in found.items():
+        if not isinstance(r, dict):
+            continue
+        stops = r.get("stopped") if isinstance(r.get("stopped"), dict) else {}
+        missed += r.get("met") != "yes"
+        rows.append([fid, r.get("kind", "?"), _s(r.get("failover_s")),
+                     _s(r.get("served_again_s"), "not yet"), _s(r.get("stopped_s")),
+                     " ".join(f"{k}={_s(v)}" for k, v in stops.items()),
+                     _s(r.get("target_s")), r.get("met", "?")])
+    head = ["failovers (target: every daemon serves from Redis again within the failover time "
+            "+ 1 s, counted from the fault)"]
+    table = text_table(["id", "kind", "failover", "served again", "longest stop", "per daemon",
+                        "target", "met"], rows, indent=2)
+    tail = [f"  target missed by {missed} of {len(rows)}" if missed
+            else f"  target met by all {len(rows)}"]
+    for f in faults:
+        if num(f.get("t_refailover")) is not None:
+            tail.append(f"  fault {f.get('id')}: the sentinels failed over again by themselves "
+                        f"at {num(f['t_refailover']):.3f} (to port {f.get('refailover_master')})")
+    return head + table + tail + [""]
+
+
+def _s(x, none="-") -> str:
+    x = num(x)
+    return none if x is None else f"{x:.3f}s"
 
 
 def _checkers(verdicts, faults) -> list:

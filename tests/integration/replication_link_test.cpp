@@ -72,6 +72,25 @@ TEST_CASE_METHOD(link_fixture, "a durable write is answered once a replica has i
   CHECK(counters.waits.load() == 2);
   CHECK(counters.waits_short.load() == 1);
   CHECK(group.primary.cli({"HGET", "test:dedup:{b}", "result"}) == "result-2");
+
+  // Replicas are missing now: for a second, durable writes are refused before they are sent,
+  // instead of each blocking its connection (and every call behind it) for the wait timeout.
+  started = clock::now();
+  reply = script("dedup_done", {"test:dedup:{f}"}, {"owner", "result-3", "60000"});
+  CHECK(millis_since(started) < 250);
+  CHECK(reply.is_unavailable());
+  CHECK_FALSE(reply.sent);
+  CHECK(reply.str.find("replicas") != std::string::npos);
+  CHECK(group.primary.cli({"EXISTS", "test:dedup:{f}"}) == "0");
+  CHECK(counters.waits.load() == 2);
+  // Other calls go on meanwhile.
+  CHECK(call({"PING"}).str == "PONG");
+  // A second on, the next durable write asks again, and the replica is back.
+  drive([] { return false; }, 1100ms);
+  reply = script("dedup_done", {"test:dedup:{g}"}, {"owner", "result-4", "60000"});
+  REQUIRE(reply.kind == reply_kind::array);
+  CHECK(reply.elements[0].str == "stored");
+  CHECK(counters.waits.load() == 3);
 }
 
 TEST_CASE_METHOD(link_fixture, "with wait_short accept, a short WAIT passes the write's reply on") {
@@ -88,6 +107,11 @@ TEST_CASE_METHOD(link_fixture, "with wait_short accept, a short WAIT passes the 
   REQUIRE(reply.kind == reply_kind::array);
   CHECK(reply.elements[0].str == "stored");
   CHECK(counters.waits_short.load() == 1);
+  // Until the next probe, durable writes go out without WAIT, counted as short.
+  reply = script("dedup_done", {"test:dedup:{h}"}, {"owner", "result", "60000"});
+  REQUIRE(reply.kind == reply_kind::array);
+  CHECK(counters.waits.load() == 1);
+  CHECK(counters.waits_short.load() == 2);
 }
 
 TEST_CASE_METHOD(link_fixture, "a durable write that fails is answered at once, without waiting") {

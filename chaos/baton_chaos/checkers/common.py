@@ -7,7 +7,8 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from .fields import INF, fmt_t, integer, label, number, section, value_of  # noqa: F401 (re-exported)
-from .loss_windows import LossWindows, Window, clock_faults  # noqa: F401 (re-exported)
+from .loss_windows import (LossWindows, Window, clock_faults,  # noqa: F401 (re-exported)
+                           failover_windows)
 
 COMPLETIONS = ("ok", "fail", "info")
 

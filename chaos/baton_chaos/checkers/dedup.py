@@ -1,11 +1,15 @@
 """Checks the dedup workload (HISTORY.md, "dedup"): once a key is done, every later claim
 gets that result, and no two callers are told "new" while the first one's claim still lasts.
 Either would run the guarded work twice. Claims live in Redis, so pairs spanning a data-loss
-window are exempt."""
+window are exempt.
+
+On a Sentinel group a claim is not WAITed for (only the result is, redis/durable_scripts.hpp):
+a claim acknowledged in a failover window may be lost, so a second `new` after it is not held
+against it. Claims acknowledged outside one, and every result, are judged as ever."""
 
 from collections import defaultdict
 
-from .common import INF, LossWindows, Verdict, collect, fmt_t, label, number
+from .common import INF, LossWindows, Verdict, collect, failover_windows, fmt_t, label, number
 
 CHANGED = "result changed after done"
 TWICE = "two new claims at once"
@@ -28,7 +32,10 @@ def check(history, faults, config):
     verdict.count("incomplete", load.incomplete)
 
     losses = LossWindows(faults)
+    failovers = failover_windows(faults)
     verdict.measured.update(exempt_after_done=0, exempt_claim_pairs=0)
+    if failovers:
+        verdict.measured["exempt_failover_claims"] = 0
     by_key = defaultdict(list)
     for op in load.ops:
         if op.ident("key") is not None:
@@ -38,12 +45,15 @@ def check(history, faults, config):
         disconnects[label(event.get("process"))].append(event)
     for key, ops in sorted(by_key.items()):
         check_done(verdict, key, ops, losses)
-        check_claims(verdict, key, ops, disconnects, losses)
+        check_claims(verdict, key, ops, disconnects, losses, failovers)
     verdict.skip_counted("exempt_after_done", CHANGED,
                          "claim(s) exempt, a data-loss window lies between the done and the claim")
     verdict.skip_counted("exempt_claim_pairs", TWICE,
                          "pair(s) of new claims exempt, a data-loss window lies between or within "
                          "them")
+    verdict.skip_counted("exempt_failover_claims", TWICE,
+                         "pair(s) of new claims exempt, the first acknowledged in a failover "
+                         "window (a claim is not WAITed for)")
     return verdict.result()
 
 
@@ -67,7 +77,7 @@ def check_done(verdict, key, ops, losses):
                                 f"{result_of(done)!r}", [done, claim])
 
 
-def check_claims(verdict, key, ops, disconnects, losses):
+def check_claims(verdict, key, ops, disconnects, losses, failovers=None):
     grants = [op for op in ops if op.f == "claim" and op.ok and op.result.get("status") == "new"]
     for first in grants:
         end, ender = claim_end(first, ops, disconnects)
@@ -76,6 +86,9 @@ def check_claims(verdict, key, ops, disconnects, losses):
                 continue
             if losses.touching(first.t0, second.t1):
                 verdict.measured["exempt_claim_pairs"] += 1
+                continue
+            if failovers and failovers.touching(first.t0, first.t1):
+                verdict.measured["exempt_failover_claims"] += 1
                 continue
             verdict.violate(TWICE, f"key '{key}': {first.describe()} was told new, and its "
                             f"claim lasted until {fmt_t(end)}, yet {second.describe()} was "

@@ -1,7 +1,12 @@
 """Checks that the fleet recovers after each fault heals: every daemon serves again (the
 harness's prober says so) and every lease name can be taken again within what TTLs and
 lock-delay allow. Safety checkers cannot see a fleet that stopped answering; this one can.
-Recovery is measured from the last heal of the faults in effect when a fault healed."""
+Recovery is measured from the last heal of the faults in effect when a fault healed.
+
+For each Sentinel failover it also measures how long service stopped on each daemon against
+how long the failover took (the issue's target: serving again within the failover time + 1 s).
+That is a measurement, printed with whether the target was met, not a rule: a loaded machine
+can miss a second without anything being wrong."""
 
 from collections import defaultdict
 
@@ -58,6 +63,10 @@ def check(history, faults, config):
                           [e for e in mine if str(value_of(e).get("node")) == str(node)])
         for name, ops in sorted(acquires.items()):
             judge_lease(verdict, fault, name, ops, heal, lease_within, deadline_cut, record)
+    failovers = [f for f in faults or () if isinstance(f, dict) and f.get("failover") is True]
+    if failovers:
+        verdict.measured["failovers"] = measure_failovers(history, failovers, faults, daemons,
+                                                          run_end)
     verdict.skip_counted("not_enough_time", None,
                          "recovery(ies) not judged: the run ended, or the next fault began, before"
                          " the limit")
@@ -155,3 +164,73 @@ def lease_bound(config, history, verdict):
     lock_delay = number(section(config, "leases").get("lock_delay_ms")) or 0.0
     slack = number(section(config, "liveness").get("lease_slack_s"))
     return (ttl * (1 + 2 / 3) + lock_delay) / 1000 + (2.0 if slack is None else slack)
+
+
+# -- failovers -------------------------------------------------------------------------------
+
+# Answers that needed the Redis master: a daemon answering one of these was serving.
+SERVED_BY_REDIS = {("lease", "acquire"), ("lease", "renew"), ("lease", "release"),
+                   ("election", "join"), ("election", "resign"), ("session", "open"),
+                   ("session", "write"), ("session", "read"), ("session", "resume"),
+                   ("session", "close"), ("dedup", "claim"), ("dedup", "done"),
+                   ("secret", "rotate"), ("rate", "check")}
+TARGET_SLACK_S = 1.0       # serving again within the failover time + 1 s
+LOOK_AFTER_S = 10.0        # after the promotion, how long a stop is looked for
+
+
+def served_by_redis(event):
+    if event.get("type") != "ok" or (event.get("workload"), event.get("f")) not in SERVED_BY_REDIS:
+        return False
+    if event.get("workload") == "rate":  # not a failure mode's answer
+        value = value_of(event)
+        return value.get("source") == "redis" and value.get("degraded") in (0, None)
+    return True
+
+
+def measure_failovers(history, failovers, faults, daemons, run_end):
+    """Per failover fault: its failover time (from applied until every sentinel named the
+    new master, which said so), and per daemon the longest time without an answer that
+    needed Redis from the fault on (a stop begun before it counts from it), and when that
+    stop ended. Looked for until the next fault, the run's end, or 10 s after the promotion."""
+    served = defaultdict(list)
+    for e in history or ():
+        if isinstance(e, dict) and served_by_redis(e) and number(e.get("t")) is not None:
+            served[str(e.get("node"))].append(number(e["t"]))
+    for times in served.values():
+        times.sort()
+    out = {}
+    for fault in sorted(failovers, key=start_of):
+        t0 = number(fault.get("t_applied"))
+        if t0 is None:
+            continue
+        took = number(fault.get("failover_s"))
+        promoted = number(fault.get("t_failover"))
+        next_start = min((start_of(g) for g in faults or () if isinstance(g, dict)
+                          and start_of(g) > start_of(fault)), default=INF)
+        end = min(next_start, run_end, (promoted if promoted is not None else t0) + LOOK_AFTER_S)
+        record = {"kind": fault.get("kind"), "failover_s": took}
+        stops, again = {}, {}
+        for node in daemons or sorted(served):
+            longest, resumed, last = 0.0, None, t0
+            for t in served.get(str(node), ()):
+                if t <= t0:
+                    continue
+                if t > end:
+                    break
+                if t - last > longest:
+                    longest, resumed = t - last, t
+                last = t
+            if end - last > longest:  # no answer since: still stopped when the look ended
+                longest, resumed = end - last, None
+            stops[str(node)] = round(longest, 3)
+            again[str(node)] = None if resumed is None else round(resumed - t0, 3)
+        record["stopped_s"] = max(stops.values(), default=None)
+        late = [a for a in again.values() if a is None]
+        record["served_again_s"] = None if late or not again else max(again.values())
+        record["target_s"] = None if took is None else round(took + TARGET_SLACK_S, 3)
+        record["met"] = ("?" if took is None else "no" if record["served_again_s"] is None
+                         else "yes" if record["served_again_s"] <= took + TARGET_SLACK_S
+                         else "no")
+        record["stopped"] = stops
+        out[str(fault.get("id"))] = record
+    return out

@@ -1,13 +1,18 @@
 """Checks the session workload (HISTORY.md, "session"): a session survives every fault (its
 final resume works), acknowledged state is never lost nor invented, and the owner epoch, the
 fencing token of ownership, names one owner and never goes back. Sessions live in Redis, so
-what spans a data-loss window is exempt, except invented state, which no loss explains."""
+what spans a data-loss window is exempt, except invented state, which no loss explains.
+
+On a Sentinel group session state is not WAITed for (STATE SET is the app's own data,
+redis/durable_scripts.hpp): a state write acknowledged in a failover window may be lost, so it
+is not held against later reads; every write acknowledged outside one still is, across the
+failover. Opens, resumes and moves are WAITed for: sessions and owners are judged as ever."""
 
 from collections import defaultdict
 from dataclasses import dataclass
 
-from .common import (INF, LossWindows, Verdict, collect, earlier_best, fmt_t, integer, label,
-                     value_of)
+from .common import (INF, LossWindows, Verdict, collect, earlier_best, failover_windows, fmt_t,
+                     integer, label, value_of)
 
 OP_FS = ("open", "write", "read", "resume", "close")
 EVENT_FS = ("handoff-out", "handoff-in")
@@ -42,11 +47,14 @@ def check(history, faults, config):
     verdict.count("incomplete", load.incomplete)
 
     losses = LossWindows(faults)
+    failovers = failover_windows(faults)
     verdict.measured.update(final_unknown=0, final_exempt=0, reads_after_loss=0,
                             owner_exempt=0)
+    if failovers:
+        verdict.measured["writes_in_failover"] = 0
     for sid, ops in sorted(ops_of.items()):
         check_final(verdict, sid, ops, handoffs_of[sid], losses)
-        check_state(verdict, sid, ops, losses)
+        check_state(verdict, sid, ops, losses, failovers)
         check_owners(verdict, sid, ops, handoffs_of[sid], losses)
     verdict.skip_counted("final_unknown", LOST,
                          "final resume(s) had an unknown outcome (timeout): not proof of loss")
@@ -56,6 +64,9 @@ def check(history, faults, config):
     verdict.skip_counted("reads_after_loss", WRITE_LOST,
                          "read/resume answer(s) after a data-loss window compared only with what "
                          "followed it")
+    verdict.skip_counted("writes_in_failover", WRITE_LOST,
+                         "state write(s) acknowledged in a failover window not held against "
+                         "later reads (not WAITed for: a failover may lose them)")
     verdict.skip_counted("owner_exempt", ONE_OWNER,
                          "answer(s) during a data-loss window not compared, nor answers across one")
     return verdict.result()
@@ -107,9 +118,13 @@ def check_final(verdict, sid, ops, handoffs, losses):
                         + ([last_handoff] if last_handoff else []))
 
 
-def check_state(verdict, sid, ops, losses):
+def check_state(verdict, sid, ops, losses, failovers=None):
     writes = [op for op in ops if op.f == "write" and integer(op.ident("seq")) is not None]
     acked = [op for op in writes if op.ok]
+    if failovers:
+        fragile = [op for op in acked if failovers.touching(op.t0, op.t1)]
+        verdict.measured["writes_in_failover"] += len(fragile)
+        acked = [op for op in acked if op not in fragile]
     readers = [op for op in ops if op.f in ("read", "resume") and op.ok and seq_of(op) is not None]
     verdict.measured["reads_after_loss"] += sum(1 for r in readers if losses.floor(r.t1) > -INF)
     for reader, write in earlier_best(acked, readers, written_seq, losses):
