@@ -207,7 +207,7 @@ TEST_CASE_METHOD(fleet, "with Redis killed, breakers keep deciding on local data
   CHECK(text_field(alone, "state") == "open");
   CHECK(field(alone, "fleet") == 0);
   redis.start();
-  CHECK(test::eventually([&] { return state_everywhere("long", "open"); }, 8000));
+  CHECK(test::eventually([&] { return state_everywhere("long", "open"); }, 20000));
   CHECK(field(check(1, "long"), "fleet") == 1);
 }
 
