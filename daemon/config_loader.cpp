@@ -474,31 +474,24 @@ void validate_config(config& cfg, std::vector<std::string>& problems) {
   if (cfg.http.enabled && !parse_listen_address(cfg.http.listen, host, port))
     problems.push_back(cfg.source + ": http listen must be host:port, got '" + cfg.http.listen +
                        "'");
-  if (!cfg.redis.password_file.empty()) {
-    std::ifstream in(cfg.redis.password_file);
-    std::string password;
-    if (!in || !std::getline(in, password)) {
-      problems.push_back(cfg.source + ": redis password_file '" + cfg.redis.password_file +
+  // A password kept in a file (first line, trailing CR and spaces dropped), for Redis and
+  // for its sentinels alike.
+  auto read_password = [&](const char* key, const std::string& file, std::string& password) {
+    if (file.empty()) return;
+    std::ifstream in(file);
+    std::string line;
+    if (!in || !std::getline(in, line)) {
+      problems.push_back(cfg.source + ": redis " + key + " '" + file +
                          "' cannot be read: " + std::strerror(errno ? errno : EIO));
-    } else {
-      while (!password.empty() && (password.back() == '\r' || password.back() == ' '))
-        password.pop_back();
-      cfg.redis.password = password;
+      return;
     }
-  }
-  if (!cfg.redis.sentinel_password_file.empty()) {
-    std::ifstream in(cfg.redis.sentinel_password_file);
-    std::string password;
-    if (!in || !std::getline(in, password)) {
-      problems.push_back(cfg.source + ": redis sentinel_password_file '" +
-                         cfg.redis.sentinel_password_file +
-                         "' cannot be read: " + std::strerror(errno ? errno : EIO));
-    } else {
-      while (!password.empty() && (password.back() == '\r' || password.back() == ' '))
-        password.pop_back();
-      cfg.redis.sentinel_password = password;
-    }
-  }
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+      line.pop_back();
+    password = line;
+  };
+  read_password("password_file", cfg.redis.password_file, cfg.redis.password);
+  read_password("sentinel_password_file", cfg.redis.sentinel_password_file,
+                cfg.redis.sentinel_password);
 }
 
 std::string default_node_id() {
