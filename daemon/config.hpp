@@ -71,6 +71,9 @@ struct redis_config {
   std::string sentinel_password_file;
   milliseconds sentinel_refresh{5000};
   milliseconds sentinel_failover_hold{5000};
+  // A Redis Cluster (url: redis-cluster://...): how often to ask for the slot map even
+  // without a redirect or a broken connection.
+  milliseconds cluster_refresh{5000};
   // Durable writes (redis/durable_scripts.hpp) wait for this many replicas; 0: no WAIT.
   std::size_t wait_replicas = 0;
   milliseconds wait_timeout{100};

@@ -75,8 +75,8 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
                      "call_timeout_ms", "connect_timeout_ms", "dead_connection_ms",
                      "reconnect_min_ms", "reconnect_max_ms", "breaker_failures",
                      "breaker_cooldown_ms", "tls", "sentinel_username", "sentinel_password",
-                     "sentinel_password_file", "sentinel_refresh_ms", "sentinel_failover_hold_ms", "wait_replicas",
-                     "wait_timeout_ms", "wait_short"}))
+                     "sentinel_password_file", "sentinel_refresh_ms", "sentinel_failover_hold_ms",
+                     "cluster_refresh_ms", "wait_replicas", "wait_timeout_ms", "wait_short"}))
     return;
   c.read_string(node, "url", r.url, true);
   if (auto url = node["url"]) {
@@ -111,6 +111,7 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
               "set sentinel_password or sentinel_password_file, not both");
   c.read_ms(node, "sentinel_refresh_ms", 100, 600000, r.sentinel_refresh);
   c.read_ms(node, "sentinel_failover_hold_ms", 0, 600000, r.sentinel_failover_hold);
+  c.read_ms(node, "cluster_refresh_ms", 100, 600000, r.cluster_refresh);
   c.read_size(node, "wait_replicas", 0, 100, r.wait_replicas);
   c.read_ms(node, "wait_timeout_ms", 1, 60000, r.wait_timeout);
   if (auto mode = node["wait_short"]) {
@@ -128,6 +129,10 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
                        node["sentinel_failover_hold_ms"];
   if (sentinel_keys && !redis_link::is_sentinel_url(r.url))
     c.problem(node.Mark(), "sentinel_* keys need a redis-sentinel:// url");
+  if (node["cluster_refresh_ms"] && !redis_link::is_cluster_url(r.url))
+    c.problem(node.Mark(), "cluster_refresh_ms needs a redis-cluster:// url");
+  if (redis_link::is_cluster_url(r.url) && r.database > 0)
+    c.problem(node["database"].Mark(), "database: Redis Cluster has database 0 only");
   if (auto tls = node["tls"]) {
     if (c.expect_map(tls, "redis.tls",
                      {"ca_file", "cert_file", "key_file", "server_name", "verify"})) {
@@ -513,6 +518,16 @@ bool make_link_settings(const config& cfg, redis_link::link_settings& out, std::
     out.sentinel_refresh = cfg.redis.sentinel_refresh;
     out.sentinel_failover_hold = cfg.redis.sentinel_failover_hold;
     out.verify_master = true;
+  } else if (redis_link::is_cluster_url(cfg.redis.url)) {
+    auto cluster = redis_link::parse_cluster_url(cfg.redis.url, error);
+    if (!cluster) return false;
+    endpoint = cluster->data; // each node's host and port come from the slot map
+    out.cluster_seeds = cluster->seeds;
+    out.cluster_refresh = cfg.redis.cluster_refresh;
+    if (cfg.redis.database > 0) {
+      error = "redis.database: Redis Cluster has database 0 only";
+      return false;
+    }
   } else {
     endpoint = redis_link::parse_redis_url(cfg.redis.url, error);
   }

@@ -34,7 +34,8 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
               a.tls_verify != b.tls_verify || a.sentinel_username != b.sentinel_username ||
               a.sentinel_password != b.sentinel_password ||
               a.sentinel_refresh != b.sentinel_refresh ||
-              a.sentinel_failover_hold != b.sentinel_failover_hold);
+              a.sentinel_failover_hold != b.sentinel_failover_hold ||
+              a.cluster_refresh != b.cluster_refresh);
   differs("redis wait_replicas, wait_timeout_ms and wait_short",
           a.wait_replicas != b.wait_replicas || a.wait_timeout != b.wait_timeout ||
               a.wait_required != b.wait_required);

@@ -110,6 +110,9 @@ std::string render_info(daemon_context& ctx, const std::string& wanted) {
     line("redis_round_trips", std::to_string(ctx.link.round_trips.load()));
     line("redis_master_switches", std::to_string(ctx.link.master_switches.load()));
     line("redis_waits_short", std::to_string(ctx.link.waits_short.load()));
+    line("redis_cluster_primaries", std::to_string(ctx.link.cluster_primaries.load()));
+    line("redis_cluster_moved", std::to_string(ctx.link.cluster_moved.load()));
+    line("redis_cluster_asked", std::to_string(ctx.link.cluster_asked.load()));
     line("redis_reconnects", std::to_string(ctx.link.reconnects.load()));
     text += "\r\n";
   }

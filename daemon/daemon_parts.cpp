@@ -258,6 +258,17 @@ std::unique_ptr<daemon_parts> build_daemon(config cfg) {
     d->pool->on_master_doubt(
         [locator = d->sentinels.get()](const std::string& why) { locator->refresh(why); });
   }
+  if (d->link.uses_cluster()) {
+    // Classic pub/sub reaches every node of a Cluster. Every daemon subscribes on the node that
+    // serves the lease events channel's slot, where PUBSUB NUMSUB is routed too, so that it
+    // counts the whole fleet (rate limits divide by it). A changed map may also be a failover
+    // that lost a grant: the lease keeper renews every kept lease at once.
+    d->pool->on_map_change([pool = d->pool.get(), events = d->events, leases = d->leases.get(),
+                            home = lease::events_channel(d->cfg.prefix)] {
+      if (auto node = pool->endpoint_for(home)) events->retarget(*node);
+      leases->master_moved();
+    });
+  }
   build_rates_and_dedup(*d);
   build_membership(*d);
   build_breakers(*d);

@@ -142,6 +142,20 @@ std::string render_prometheus(const request_metrics& requests,
   counter("baton_redis_waits_short_total",
           "Durable writes answered with fewer replicas than redis.wait_replicas.",
           load(link.waits_short));
+  counter("baton_redis_cluster_moved_total",
+          "MOVED redirects followed on a Redis Cluster (a slot served elsewhere).",
+          load(link.cluster_moved));
+  counter("baton_redis_cluster_asked_total",
+          "ASK redirects followed on a Redis Cluster (a slot being migrated).",
+          load(link.cluster_asked));
+  counter("baton_redis_cluster_retries_total",
+          "Calls asked again after TRYAGAIN or CLUSTERDOWN on a Redis Cluster.",
+          load(link.cluster_retries));
+  counter("baton_redis_cluster_map_changes_total",
+          "Slot maps loaded from a Redis Cluster that changed where a slot goes.",
+          load(link.cluster_maps));
+  gauge("baton_redis_cluster_primaries", "Primaries in the Redis Cluster slot map (0: no Cluster).",
+        static_cast<double>(link.cluster_primaries.load()));
   gauge("baton_redis_connections_ready", "Redis connections ready now.",
         static_cast<double>(link.connected.load()));
   gauge("baton_redis_breaker_state", "Breaker around Redis: 0 closed, 1 open, 2 half-open.",

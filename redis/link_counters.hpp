@@ -22,6 +22,11 @@ struct link_counters {
   std::atomic<std::uint64_t> wrong_role{0};      ///< a server was not the master (ROLE, READONLY)
   std::atomic<std::uint64_t> waits{0};           ///< WAITs after durable writes
   std::atomic<std::uint64_t> waits_short{0};     ///< ... that fewer replicas acknowledged
+  std::atomic<std::uint64_t> cluster_moved{0};   ///< MOVED redirects followed (Cluster)
+  std::atomic<std::uint64_t> cluster_asked{0};   ///< ASK redirects followed (Cluster)
+  std::atomic<std::uint64_t> cluster_retries{0}; ///< TRYAGAIN or CLUSTERDOWN, asked again
+  std::atomic<std::uint64_t> cluster_maps{0};    ///< slot maps loaded that changed a route
+  std::atomic<std::int64_t> cluster_primaries{0}; ///< primaries in the slot map now
   std::atomic<std::int64_t> connected{0};       ///< connections ready now
   std::atomic<int> breaker_state{0};            ///< 0 closed, 1 open, 2 half-open
 

@@ -46,6 +46,12 @@ struct link_settings {
   /// must never take writes (on by itself with sentinels).
   bool verify_master = false;
 
+  // -- Cluster ----------------------------------------------------------------
+  /// Non-empty: a Redis Cluster, first reached through these nodes. `endpoint` is a template
+  /// (credentials, transport); each node's pool gets its host and port from the slot map.
+  std::vector<redis_endpoint> cluster_seeds;
+  milliseconds cluster_refresh{5000}; ///< ask for the slot map again at least this often
+
   // -- Durability -------------------------------------------------------------
   /// After each script of durable_scripts.hpp, `WAIT wait_replicas wait_timeout` on the same
   /// connection, so that its reply comes once that many replicas have the write. 0: off.
@@ -57,8 +63,16 @@ struct link_settings {
   bool wait_required = true;
 
   bool uses_sentinel() const { return !sentinels.empty(); }
+  bool uses_cluster() const { return !cluster_seeds.empty(); }
   /// Where the link goes, for logs: the URL, or the Sentinel group (never a password).
   std::string describe() const {
+    if (uses_cluster()) {
+      std::string out = endpoint.transport == transport_kind::tls ? "rediss-cluster://"
+                                                                  : "redis-cluster://";
+      for (std::size_t i = 0; i < cluster_seeds.size(); ++i)
+        out += (i ? "," : "") + cluster_seeds[i].host + ":" + std::to_string(cluster_seeds[i].port);
+      return out;
+    }
     if (!uses_sentinel()) return endpoint.describe();
     std::string out = endpoint.transport == transport_kind::tls ? "rediss-sentinel://"
                                                                 : "redis-sentinel://";

@@ -49,8 +49,9 @@ std::string redis_endpoint::describe() const {
 std::optional<redis_endpoint> parse_redis_url(const std::string& url, std::string& error) {
   redis_endpoint ep;
   std::string rest;
-  if (is_sentinel_url(url)) {
-    error = "a redis-sentinel:// URL names a group, not one server";
+  if (is_sentinel_url(url) || is_cluster_url(url)) {
+    error = std::string("a ") + (is_cluster_url(url) ? "redis-cluster" : "redis-sentinel") +
+            ":// URL names many servers, not one";
     return std::nullopt;
   }
   if (url.rfind("redis://", 0) == 0) {
@@ -78,7 +79,8 @@ std::optional<redis_endpoint> parse_redis_url(const std::string& url, std::strin
     }
     return ep;
   } else {
-    error = "Redis URL must start with redis://, rediss://, unix:// or redis-sentinel://, got '" +
+    error = "Redis URL must start with redis://, rediss://, unix://, redis-sentinel:// or "
+            "redis-cluster://, got '" +
             url + "'";
     return std::nullopt;
   }
@@ -140,6 +142,32 @@ std::optional<redis_endpoint> parse_redis_url(const std::string& url, std::strin
   return ep;
 }
 
+namespace {
+// "h1:p1,h2:p2,[::1]:p3": each host parsed as a redis:// URL of its own, so every rule of one
+// applies (IPv6, port range); a host without a port gets `default_port`.
+bool parse_hosts(const std::string& authority, bool tls, unsigned short default_port,
+                 const char* what, std::vector<redis_endpoint>& out, std::string& error) {
+  std::size_t start = 0;
+  while (start <= authority.size()) {
+    auto comma = authority.find(',', start);
+    auto host =
+        authority.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    bool has_port = host.find(']') != std::string::npos ? host.find("]:") != std::string::npos
+                                                        : host.find(':') != std::string::npos;
+    auto node = parse_redis_url(std::string(tls ? "rediss://" : "redis://") + host, error);
+    if (!node) {
+      error = std::string(what) + " URL host '" + host + "': " + error;
+      return false;
+    }
+    if (!has_port) node->port = default_port;
+    out.push_back(*node);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return true;
+}
+} // namespace
+
 bool is_sentinel_url(const std::string& url) {
   return url.rfind("redis-sentinel://", 0) == 0 || url.rfind("rediss-sentinel://", 0) == 0;
 }
@@ -188,29 +216,52 @@ std::optional<sentinel_group> parse_sentinel_url(const std::string& url, std::st
   if (!data) return std::nullopt;
   data->host.clear();
   group.data = *data;
-  std::size_t start = 0;
-  while (start <= authority.size()) {
-    auto comma = authority.find(',', start);
-    auto host =
-        authority.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    bool has_port = host.find(']') != std::string::npos ? host.find("]:") != std::string::npos
-                                                        : host.find(':') != std::string::npos;
-    auto sentinel = parse_redis_url(std::string(tls ? "rediss://" : "redis://") + host, error);
-    if (!sentinel) {
-      error = "Sentinel URL host '" + host + "': " + error;
-      return std::nullopt;
-    }
-    if (!has_port) sentinel->port = 26379;
-    group.sentinels.push_back(*sentinel);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
+  if (!parse_hosts(authority, tls, 26379, "Sentinel", group.sentinels, error)) return std::nullopt;
   return group;
 }
 
+bool is_cluster_url(const std::string& url) {
+  return url.rfind("redis-cluster://", 0) == 0 || url.rfind("rediss-cluster://", 0) == 0;
+}
+
+std::optional<cluster_seeds> parse_cluster_url(const std::string& url, std::string& error) {
+  if (!is_cluster_url(url)) {
+    error = "a Cluster URL starts with redis-cluster:// or rediss-cluster://";
+    return std::nullopt;
+  }
+  bool tls = url.rfind("rediss-", 0) == 0;
+  std::string rest = url.substr(tls ? 17 : 16);
+  auto slash = rest.find('/');
+  if (slash != std::string::npos && rest.find_first_not_of("/0", slash) != std::string::npos) {
+    error = "a Cluster URL names no database: Redis Cluster has database 0 only";
+    return std::nullopt;
+  }
+  std::string authority = rest.substr(0, slash);
+  std::string credentials;
+  auto at = authority.find('@');
+  if (at != std::string::npos) {
+    credentials = authority.substr(0, at + 1);
+    authority = authority.substr(at + 1);
+  }
+  if (authority.find('@') != std::string::npos) {
+    error = "Cluster URL has '@' among its hosts: give the credentials once, before the first "
+            "host, with '@', ',' and '/' in them percent-encoded (%40, %2C, %2F)";
+    return std::nullopt;
+  }
+  auto data =
+      parse_redis_url(std::string(tls ? "rediss://" : "redis://") + credentials + "placeholder", error);
+  if (!data) return std::nullopt;
+  data->host.clear();
+  cluster_seeds out;
+  out.data = *data;
+  if (!parse_hosts(authority, tls, 6379, "Cluster", out.seeds, error)) return std::nullopt;
+  return out;
+}
+
 bool valid_redis_url(const std::string& url, std::string& error) {
-  return is_sentinel_url(url) ? parse_sentinel_url(url, error).has_value()
-                              : parse_redis_url(url, error).has_value();
+  if (is_sentinel_url(url)) return parse_sentinel_url(url, error).has_value();
+  if (is_cluster_url(url)) return parse_cluster_url(url, error).has_value();
+  return parse_redis_url(url, error).has_value();
 }
 
 } // namespace baton::redis_link

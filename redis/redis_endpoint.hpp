@@ -5,6 +5,9 @@
 // and a replication group found through its Sentinels:
 //   redis-sentinel://[user[:password]@]host[:port][,host[:port]...]/master_name[/db]
 //   rediss-sentinel://...                          the same, TLS to sentinels and servers
+// and a Redis Cluster, first reached through some of its nodes (database 0 only):
+//   redis-cluster://[user[:password]@]host[:port][,host[:port]...]
+//   rediss-cluster://...                           the same, TLS
 #pragma once
 
 #include <optional>
@@ -42,7 +45,20 @@ bool is_sentinel_url(const std::string& url);
 /// Parses a redis-sentinel:// URL. On failure returns nullopt and sets `error`.
 std::optional<sentinel_group> parse_sentinel_url(const std::string& url, std::string& error);
 
-/// Parses either kind of URL, for checking a config: true if `url` is valid.
+/// A Redis Cluster: the nodes to ask first for the slot map, and how to reach every node
+/// (`data` is a template: credentials and transport; host and port come from the map).
+struct cluster_seeds {
+  std::vector<redis_endpoint> seeds; ///< host and port (default 6379), transport
+  redis_endpoint data;
+};
+
+/// True if `url` names a Redis Cluster (redis-cluster:// or rediss-cluster://).
+bool is_cluster_url(const std::string& url);
+
+/// Parses a redis-cluster:// URL. On failure returns nullopt and sets `error`.
+std::optional<cluster_seeds> parse_cluster_url(const std::string& url, std::string& error);
+
+/// Parses any kind of URL, for checking a config: true if `url` is valid.
 bool valid_redis_url(const std::string& url, std::string& error);
 
 /// Parses a Redis URL. On failure returns nullopt and sets `error` to one clear sentence.

@@ -1,351 +1,468 @@
-// The pool of Redis connections; see redis_pool.hpp.
+// The link as services see it: one server's pool, or a Redis Cluster's pools routed by slot;
+// see redis_pool.hpp.
 #include "redis/redis_pool.hpp"
+
+#include <algorithm>
+#include <cctype>
 
 #include "common/log.hpp"
 
 namespace baton::redis_link {
-namespace asio = boost::asio;
 
 namespace {
-// After a short WAIT, how long durable writes are refused (or sent without WAIT) before the
-// next one probes with WAIT again.
-constexpr milliseconds replica_probe_interval{1000};
-} // namespace
 
-const char* breaker_state_name(redis_breaker::state s) {
-  switch (s) {
-  case redis_breaker::state::closed:
-    return "closed";
-  case redis_breaker::state::open:
-    return "open";
-  default:
-    return "half-open";
-  }
+// A call redirected this often is chasing a map that keeps changing under it (or a cluster
+// that names itself in a loop): give up within budget rather than bounce.
+constexpr int max_redirects = 5;
+// Asking for the slot map at most this often, however many redirects ask for it.
+constexpr milliseconds min_refresh_gap{100};
+// TRYAGAIN: a multi-key call met a slot half migrated; it clears as MIGRATE moves keys.
+constexpr milliseconds tryagain_delay{25};
+// CLUSTERDOWN: the cluster is failing over or lost a shard; the map is asked again meanwhile.
+constexpr milliseconds clusterdown_delay{100};
+
+bool starts_with(const std::string& text, const char* prefix) {
+  return text.rfind(prefix, 0) == 0;
 }
 
-redis_pool::redis_pool(asio::io_context& io, link_settings settings, link_counters& counters)
-    : io_(io), settings_(std::move(settings)), counters_(counters),
-      breaker_(settings_.breaker_failures, settings_.breaker_cooldown, settings_.reconnect_max),
-      queue_timer_(io) {
-  for (const auto& [name, s] : scripts_.all())
-    settings_.preload_scripts.push_back(s.body);
-  if (settings_.wait_replicas > 0)
-    wait_command_ = format_command({"WAIT", std::to_string(settings_.wait_replicas),
-                                    std::to_string(settings_.wait_timeout.count())});
-  for (std::size_t i = 0; i < std::max<std::size_t>(settings_.connections, 1); ++i)
-    connections_.push_back(std::make_shared<redis_connection>(io_, settings_, counters_, *this, i));
+// The key a command's node is chosen by: args[1] for the commands the services send (HGETALL,
+// ZRANGE...), none for those about the server (any primary answers), and the channel for
+// PUBSUB NUMSUB, so that it is counted on the node the fleet's subscribers use.
+std::optional<std::string_view> command_key(const std::vector<std::string>& args) {
+  if (args.size() < 2) return std::nullopt;
+  std::string name = args[0];
+  for (auto& c : name)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (name == "PUBSUB") {
+    if (args.size() >= 3) return std::string_view(args[2]);
+    return std::nullopt;
+  }
+  static const char* const about_the_server[] = {
+      "PING",   "TIME",    "INFO",   "CLUSTER", "ROLE",  "WAIT",   "SCRIPT", "CLIENT",
+      "HELLO",  "ECHO",    "DBSIZE", "LATENCY", "SLOWLOG", "MEMORY", "CONFIG", "COMMAND",
+      "SCAN",   "AUTH",    "SELECT", "FLUSHALL", "FLUSHDB", "DEBUG", "ASKING", "READONLY"};
+  for (const char* s : about_the_server)
+    if (name == s) return std::nullopt;
+  return std::string_view(args[1]);
+}
+
+} // namespace
+
+/// A call on a Cluster: what to send again if the cluster redirects it, and to whom to answer.
+struct redis_pool::routed_call {
+  bool script = false;
+  std::string name;                     ///< the script's name
+  std::vector<std::string> keys;        ///< the script's KEYS
+  std::vector<std::string> args;        ///< the command, or the script's ARGV
+  std::optional<std::uint16_t> slot;    ///< none: any primary answers
+  reply_callback done;
+  clock::time_point deadline;
+  std::optional<std::uint64_t> affinity;
+  int redirects = 0;
+};
+
+struct scan_state {
+  std::vector<node_pool*> nodes;
+  std::size_t next = 0;
+  std::string cursor = "0";
+  std::string match;
+  std::function<bool(std::vector<std::string>&)> batch;
+  std::function<void(std::optional<std::string>)> done;
+};
+
+redis_pool::redis_pool(boost::asio::io_context& io, link_settings settings,
+                       link_counters& counters)
+    : io_(io), settings_(std::move(settings)), counters_(counters), refresh_timer_(io) {
+  if (!clustered()) {
+    auto pool = std::make_unique<node_pool>(io_, settings_, counters_);
+    single_ = pool.get();
+    nodes_.emplace("", std::move(pool));
+    return;
+  }
+  for (const auto& seed : settings_.cluster_seeds)
+    node({seed.host, seed.port});
 }
 
 redis_pool::~redis_pool() {
+  *alive_ = false;
   stop();
 }
 
+node_pool& redis_pool::node(const node_address& address) {
+  auto key = address.text();
+  auto it = nodes_.find(key);
+  if (it != nodes_.end()) return *it->second;
+  auto s = settings_;
+  s.endpoint.host = address.host;
+  s.endpoint.port = address.port;
+  s.cluster_seeds.clear(); // the node's pool is one server's
+  s.sentinels.clear();
+  s.verify_master = false; // a replica answers MOVED: it never takes a keyed call
+  auto pool = std::make_unique<node_pool>(io_, std::move(s), counters_);
+  pool->on_breaker_change([this] { publish_breaker_state(); });
+  // A broken connection may be a failed primary: the map says who serves its slots now.
+  pool->on_master_doubt([this](const std::string& why) { refresh_map(why); });
+  auto& out = *pool;
+  nodes_.emplace(key, std::move(pool));
+  if (started_ && !stopped_) out.start();
+  return out;
+}
+
 void redis_pool::start() {
-  for (auto& c : connections_)
-    c->start();
+  started_ = true;
+  for (auto& [key, pool] : nodes_)
+    pool->start();
+  if (clustered()) refresh_map("starting");
 }
 
 void redis_pool::stop() {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& c : connections_)
-    c->stop();
-  queue_timer_.cancel();
-  auto orphans = std::move(queue_);
-  queue_.clear();
-  for (auto& q : orphans)
-    q.done(redis_reply::unavailable("link stopped"));
+  refresh_timer_.cancel();
+  for (auto& [key, pool] : nodes_)
+    pool->stop();
 }
 
+void redis_pool::set_affinity(std::optional<std::uint64_t> key) {
+  if (single_) return single_->set_affinity(key);
+  affinity_ = key;
+}
+
+void redis_pool::set_call_timeout(milliseconds budget) {
+  settings_.call_timeout = budget;
+  for (auto& [key, pool] : nodes_)
+    pool->set_call_timeout(budget);
+}
+
+void redis_pool::retarget(const redis_endpoint& master) {
+  if (single_) single_->retarget(master);
+}
+
+void redis_pool::hold(bool held) {
+  if (single_) single_->hold(held);
+}
+
+void redis_pool::on_master_doubt(std::function<void(const std::string&)> handler) {
+  if (single_) single_->on_master_doubt(std::move(handler));
+}
+
+// -- calls ---------------------------------------------------------------------------------
+
 void redis_pool::call(const std::vector<std::string>& args, reply_callback done) {
-  dispatch(format_command(args), std::move(done), clock::now() + settings_.call_timeout);
+  if (single_) return single_->call(args, std::move(done));
+  auto c = std::make_shared<routed_call>();
+  c->args = args;
+  if (auto key = command_key(args)) c->slot = key_slot(*key);
+  c->done = std::move(done);
+  c->deadline = clock::now() + settings_.call_timeout;
+  c->affinity = affinity_;
+  route(std::move(c), nullptr, false);
 }
 
 void redis_pool::run_script(std::string_view name, const std::vector<std::string>& keys,
                             const std::vector<std::string>& args, reply_callback done,
                             std::optional<milliseconds> budget) {
-  const script* s = scripts_.find(name);
-  if (s == nullptr) {
-    // A typo in our own code, not bad input: fail loudly in tests, clearly in production.
-    log::error("redis", "unknown script", {{"script", std::string(name)}});
-    done(redis_reply::unavailable("internal error: no script named " + std::string(name)));
-    return;
-  }
-  std::vector<std::string> argv;
-  argv.reserve(3 + keys.size() + args.size());
-  argv.push_back("EVALSHA");
-  argv.push_back(s->sha1);
-  argv.push_back(std::to_string(keys.size()));
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto deadline = clock::now() + budget.value_or(settings_.call_timeout);
-  auto formatted = format_command(argv);
-  bool wait = s->durable && !wait_command_.empty();
-  // On NOSCRIPT (Redis restarted, failed over, or SCRIPT FLUSH), send the body with EVAL,
-  // which runs it and caches it again; the caller never sees the difference. The arguments
-  // move into the callback: they are needed only in that rare case.
-  auto retry = [this, s, argv = std::move(argv), deadline, done, wait](redis_reply reply) mutable {
-    if (reply.kind != reply_kind::error || reply.str.rfind("NOSCRIPT", 0) != 0)
-      return done(std::move(reply));
-    counters_.add(counters_.script_reloads);
-    log::info("redis", "script not cached on redis, sending it again", {{"script", s->name}});
-    argv[0] = "EVAL";
-    argv[1] = s->body;
-    dispatch(format_command(argv), std::move(done), deadline, wait);
-  };
-  dispatch(std::move(formatted), std::move(retry), deadline, wait);
+  if (single_) return single_->run_script(name, keys, args, std::move(done), budget);
+  auto c = std::make_shared<routed_call>();
+  c->script = true;
+  c->name = std::string(name);
+  c->keys = keys;
+  c->args = args;
+  if (!keys.empty()) c->slot = key_slot(keys.front());
+  c->done = std::move(done);
+  c->deadline = clock::now() + budget.value_or(settings_.call_timeout);
+  c->affinity = affinity_;
+  route(std::move(c), nullptr, false);
 }
 
-void redis_pool::dispatch(std::string formatted, reply_callback done, clock::time_point deadline,
-                          bool wait) {
-  if (stopped_) return done(redis_reply::unavailable("link stopped"));
-  if (affinity_) {
-    // The client's next call may be made from this one's reply (a write after a read, the
-    // EVAL after NOSCRIPT, an abandon after a timeout): it keeps to the same connection, so
-    // that it runs in Redis after this one and in step with the client's later requests.
-    done = [this, key = *affinity_, done = std::move(done)](redis_reply reply) {
-      auto outer = affinity_;
-      affinity_ = key;
-      done(std::move(reply));
-      affinity_ = outer;
-    };
+node_pool* redis_pool::any_primary() {
+  node_pool* fallback = nullptr;
+  for (const auto& p : map_.primaries()) {
+    auto& pool = node(p);
+    if (pool.reachable()) return &pool;
+    if (!fallback) fallback = &pool;
   }
+  for (const auto& seed : settings_.cluster_seeds) {
+    auto& pool = node({seed.host, seed.port});
+    if (pool.reachable()) return &pool;
+    if (!fallback) fallback = &pool;
+  }
+  return fallback; // none ready: the call waits in a pool's queue within its budget
+}
+
+void redis_pool::route(std::shared_ptr<routed_call> c, const node_address* to, bool asking) {
+  if (stopped_) return c->done(redis_reply::unavailable("link stopped"));
   auto now = clock::now();
-  if (!breaker_.allow(now)) {
-    counters_.add(counters_.breaker_rejects);
-    counters_.add(counters_.unavailable);
-    return done(redis_reply::unavailable("redis unreachable (breaker open): " + last_error_));
-  }
-  publish_breaker_state();
-  if (wait && now < replicas_missing_until_) {
-    // The last WAIT came back short: replicas are missing. Until it is time to try again, a
-    // durable write is refused before it is sent (wait_short: fail), or sent without WAIT
-    // (accept), rather than each one blocking its connection, and the calls behind it, for
-    // wait_timeout: a master without replicas stopped every daemon's calls so (chaos).
-    counters_.add(counters_.waits_short);
-    if (settings_.wait_required) {
-      counters_.add(counters_.unavailable);
-      return done(redis_reply::unavailable(
-          "fewer than " + std::to_string(settings_.wait_replicas) +
-          " replicas acknowledged the last durable write (redis.wait_replicas); durable writes "
-          "are refused until they come back"));
-    }
-    wait = false;
-  }
-  if (auto* connection = pick_connection()) {
-    if (wait) return send_then_wait(*connection, std::move(formatted), std::move(done), deadline);
-    connection->send(std::move(formatted), std::move(done), deadline);
-    return;
-  }
-  // No connection is ready yet (starting, or reconnecting): wait within the budget.
-  if (queue_.size() >= settings_.max_queued) {
-    counters_.add(counters_.unavailable);
-    return done(redis_reply::unavailable("too many calls waiting for a redis connection"));
-  }
-  queue_.push_back({std::move(formatted), std::move(done), deadline, wait, affinity_});
-  arm_queue_timer_at(deadline);
-}
-
-void redis_pool::send_then_wait(redis_connection& connection, std::string formatted,
-                                reply_callback done, clock::time_point deadline) {
-  // WAIT covers every write this connection made before it, so it goes right behind the call
-  // on the same connection, in the same pipeline. The call's reply is held until WAIT answers:
-  // the app hears "granted" only once replicas have the grant. WAIT cannot undo a write: a
-  // short count is answered as a reply that never came (wait_required), which every caller
-  // already resolves, or passed on as it is (counted and logged). `min-replicas-to-write` on
-  // the server is what refuses writes up front without replicas (NOREPLICAS: UNAVAILABLE).
-  auto held = std::make_shared<std::optional<redis_reply>>();
-  connection.send(
-      std::move(formatted),
-      [held, done](redis_reply reply) {
-        // A call that failed wrote nothing to wait for: answer at once, and WAIT's reply
-        // (still to come) is dropped.
-        if (reply.is_error()) return done(std::move(reply));
-        *held = std::move(reply);
-      },
-      deadline);
-  counters_.add(counters_.waits);
-  connection.send(
-      wait_command_,
-      [this, held, done](redis_reply acked) {
-        if (!*held) return; // answered already (an error), or never answered (its own timeout)
-        auto reply = std::move(**held);
-        held->reset();
-        bool is_short = acked.kind != reply_kind::integer ||
-                        static_cast<std::size_t>(acked.integer) < settings_.wait_replicas;
-        // One WAIT per second probes whether the replicas are back (see dispatch).
-        replicas_missing_until_ =
-            is_short ? clock::now() + replica_probe_interval : clock::time_point{};
-        if (is_short) {
-          counters_.add(counters_.waits_short);
-          auto now = clock::now();
-          if (now - last_short_wait_log_ >= std::chrono::seconds(10)) { // the counter has all
-            last_short_wait_log_ = now;
-            log::warn("redis", "a durable write reached fewer replicas than redis.wait_replicas",
-                      {{"acked", acked.kind == reply_kind::integer ? std::to_string(acked.integer)
-                                                                   : acked.str},
-                       {"wanted", std::to_string(settings_.wait_replicas)}});
-          }
-          // The write is on the master only: the caller treats it as a reply that never came
-          // (an acquire gives the grant back, an open closes its session, a PUT says UNKNOWN).
-          if (settings_.wait_required)
-            return done(redis_reply::unanswered(
-                "the write reached " +
-                (acked.kind == reply_kind::integer ? std::to_string(acked.integer) : "no") +
-                " of " + std::to_string(settings_.wait_replicas) +
-                " replicas in time (redis.wait_replicas); a failover may lose it"));
-        }
-        done(std::move(reply));
-      },
-      deadline + settings_.wait_timeout);
-}
-
-redis_connection* redis_pool::pick_connection() {
-  if (held_) return nullptr;
-  std::size_t n = connections_.size();
-  if (affinity_ && n > 0) {
-    auto* c = connections_[*affinity_ % n].get();
-    if (c->ready()) return c;
-  }
-  // The ready connection with the fewest calls in flight; ties go round-robin.
-  redis_connection* best = nullptr;
-  for (std::size_t k = 0; k < n; ++k) {
-    auto* c = connections_[(next_ + k) % n].get();
-    if (c->ready() && (best == nullptr || c->pending() < best->pending())) best = c;
-  }
-  next_ = (next_ + 1) % n;
-  return best;
-}
-
-void redis_pool::arm_queue_timer_at(clock::time_point wake) {
-  // Only ever pulls the wake-up earlier, so a queued call costs O(1); expire_queue, which
-  // walks the queue anyway, re-arms for the earliest budget left.
-  if (queue_timer_armed_ && queue_wake_ <= wake) return;
-  queue_timer_armed_ = true;
-  queue_wake_ = wake;
-  auto sequence = ++queue_sequence_;
-  queue_timer_.expires_at(wake);
-  queue_timer_.async_wait([this, sequence](const boost::system::error_code& ec) {
-    if (sequence != queue_sequence_) return; // re-armed earlier since
-    queue_timer_armed_ = false;
-    if (!ec) expire_queue();
-  });
-}
-
-void redis_pool::expire_queue() {
-  // From the front, in arrival order. A call behind one with a longer budget (a renewal has
-  // until its lease lapses) waits for it to be answered or sent; expiring every call wherever
-  // it waits made a breaker test flaky and is left for when it is understood.
-  auto now = clock::now();
-  while (!queue_.empty() && queue_.front().deadline <= now) {
-    auto call = std::move(queue_.front());
-    queue_.pop_front();
+  if (now >= c->deadline) {
     counters_.add(counters_.timeouts);
     counters_.add(counters_.unavailable);
-    call.done(redis_reply::unavailable(
-        held_ ? "redis is failing over: no new master within the time budget"
-        : settings_.uses_sentinel() && settings_.endpoint.host.empty()
-            ? "no redis connection within the time budget: the sentinels have not named a "
-              "master yet"
-            : "no redis connection within the time budget: " + last_error_));
+    return c->done(redis_reply::unavailable(
+        "redis cluster: no node answered within the time budget (slot map: " +
+        (last_map_error_.empty() ? std::string("current") : last_map_error_) + ")"));
   }
-  if (!queue_.empty()) arm_queue_timer_at(queue_.front().deadline);
+  node_pool* pool = nullptr;
+  if (to == nullptr && c->slot) to = map_.owner(*c->slot);
+  if (to != nullptr) {
+    pool = &node(*to);
+  } else {
+    // No node known for the slot (the map not loaded yet, or a shard lost): any node
+    // redirects a keyed call to the right one, and the map is asked for meanwhile.
+    if (c->slot) refresh_map("no node known for a slot");
+    pool = any_primary();
+  }
+  if (pool == nullptr) {
+    counters_.add(counters_.unavailable);
+    return c->done(redis_reply::unavailable("redis cluster: no node known"));
+  }
+  auto budget = std::chrono::ceil<milliseconds>(c->deadline - now);
+  auto asked = node_address{pool->endpoint().host, pool->endpoint().port};
+  reply_callback next = [this, c, asked](redis_reply reply) {
+    on_reply(c, asked, std::move(reply));
+  };
+  pool->set_affinity(c->affinity);
+  if (c->script)
+    pool->run_script(c->name, c->keys, c->args, std::move(next), budget, asking);
+  else
+    pool->call(c->args, std::move(next), budget, asking);
+  pool->set_affinity(std::nullopt);
 }
 
-bool redis_pool::reachable() const {
-  if (breaker_.current() == redis_breaker::state::open) return false;
-  for (const auto& c : connections_)
-    if (c->ready()) return true;
-  return false;
-}
-
-link_status redis_pool::status() const {
-  link_status s;
-  s.connections = connections_.size();
-  for (const auto& c : connections_)
-    if (c->ready()) ++s.ready;
-  s.breaker = breaker_.current();
-  s.last_error = last_error_;
-  s.endpoint = settings_.endpoint.describe();
-  if (settings_.uses_sentinel())
-    s.endpoint = (settings_.endpoint.host.empty() ? std::string("(not known yet)")
-                                                  : settings_.endpoint.describe()) +
-                 " (master '" + settings_.master_name + "' by sentinel)";
-  return s;
-}
-
-void redis_pool::on_ready(std::size_t index) {
-  log::info("redis", "connection ready",
-            {{"connection", std::to_string(index)}, {"endpoint", settings_.endpoint.describe()}});
-  breaker_.on_success();
-  publish_breaker_state();
-  // Hand waiting calls to the connection that just came up.
-  send_queued();
-}
-
-void redis_pool::retarget(const redis_endpoint& master) {
-  settings_.endpoint = master;
-  replicas_missing_until_ = {}; // the new master's replicas are asked afresh
-  log::info("redis", "following the master", {{"endpoint", master.describe()}});
-  // Moving is not an outage: the breaker stays closed while the connections redial, and
-  // calls wait for them within their budgets instead of failing at once.
-  // Held while they move: the answers of one connection's calls (an abandon after an unanswered
-  // grant) must not go out on another that still points at the old master.
-  retargeting_ = true;
-  bool was_held = held_;
-  held_ = true;
-  for (auto& c : connections_)
-    c->retarget(master);
-  held_ = was_held;
-  retargeting_ = false;
-}
-
-void redis_pool::hold(bool held) {
-  held_ = held;
-  if (held_) return;
-  send_queued();
-}
-
-void redis_pool::send_queued() {
-  // In arrival order, each on its own client's connection (affinity), so one client's
-  // pipeline that waited stays in order.
-  auto waiting = std::move(queue_);
-  queue_.clear();
+void redis_pool::on_reply(std::shared_ptr<routed_call> c, const node_address& asked,
+                          redis_reply reply) {
+  if (reply.kind == reply_kind::error && !stopped_) {
+    // A redirect or a refusal: the node did not run the call, so sending it again is safe.
+    if (auto redirect = parse_redirect(reply.str, asked.host)) {
+      if (++c->redirects > max_redirects) {
+        counters_.add(counters_.unavailable);
+        return c->done(redis_reply::unavailable("redis cluster: redirected " +
+                                                std::to_string(max_redirects) +
+                                                " times, last: " + reply.str));
+      }
+      if (redirect->ask) {
+        counters_.add(counters_.cluster_asked);
+        return route(std::move(c), &redirect->to, true);
+      }
+      counters_.add(counters_.cluster_moved);
+      map_.assign(redirect->slot, redirect->to);
+      refresh_map("MOVED " + std::to_string(redirect->slot));
+      if (map_changed_) map_changed_();
+      return route(std::move(c), &redirect->to, false);
+    }
+    if (starts_with(reply.str, "TRYAGAIN")) return retry_later(std::move(c), tryagain_delay);
+    if (starts_with(reply.str, "CLUSTERDOWN")) {
+      refresh_map("CLUSTERDOWN");
+      return retry_later(std::move(c), clusterdown_delay);
+    }
+  }
+  // The reply goes to the caller as its own client's: a call it makes from the reply keeps
+  // to the same connection (see set_affinity).
   auto outer = affinity_;
-  for (auto& q : waiting) {
-    affinity_ = q.affinity;
-    dispatch(std::move(q.formatted), std::move(q.done), q.deadline, q.wait);
-  }
+  affinity_ = c->affinity;
+  c->done(std::move(reply));
   affinity_ = outer;
 }
 
-void redis_pool::on_wrong_role(std::size_t, const std::string& why) {
-  log::warn("redis", "server is not the master", {{"why", why}});
-  if (master_doubt_) master_doubt_(why);
+void redis_pool::retry_later(std::shared_ptr<routed_call> c, milliseconds delay) {
+  counters_.add(counters_.cluster_retries);
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_);
+  timer->expires_after(std::min<clock::duration>(delay, std::max<clock::duration>(
+                                                            c->deadline - clock::now(), {})));
+  timer->async_wait([this, c, timer, alive = alive_](const boost::system::error_code&) {
+    if (!*alive) return;
+    route(c, nullptr, false);
+  });
 }
 
-void redis_pool::on_down(std::size_t, const std::string& reason) {
-  last_error_ = reason;
-  if (master_doubt_ && !stopped_) master_doubt_(reason);
-  bool any_ready = false;
-  for (const auto& c : connections_)
-    any_ready = any_ready || c->ready();
-  if (!any_ready && !stopped_ && !retargeting_) breaker_.trip(clock::now());
-  publish_breaker_state();
+// -- scans ---------------------------------------------------------------------------------
+
+void redis_pool::scan(std::string match, std::function<bool(std::vector<std::string>&)> batch,
+                      std::function<void(std::optional<std::string>)> done) {
+  auto state = std::make_shared<scan_state>();
+  if (single_) {
+    state->nodes.push_back(single_);
+  } else {
+    for (const auto& p : map_.primaries())
+      state->nodes.push_back(&node(p));
+    if (state->nodes.empty() || map_.unserved() > 0)
+      return done("redis cluster: the slot map is not complete (" +
+                  std::to_string(map_.unserved()) + " slots without a primary)");
+  }
+  state->match = std::move(match);
+  state->batch = std::move(batch);
+  state->done = std::move(done);
+  scan_node(std::move(state));
 }
 
-void redis_pool::on_success() {
-  breaker_.on_success();
-  publish_breaker_state();
+void redis_pool::scan_node(std::shared_ptr<scan_state> state) {
+  if (state->next >= state->nodes.size()) return state->done(std::nullopt);
+  auto* pool = state->nodes[state->next];
+  pool->call({"SCAN", state->cursor, "MATCH", state->match, "COUNT", "1000"},
+             [this, state, pool](redis_reply reply) {
+               if (reply.kind != reply_kind::array || reply.elements.size() != 2)
+                 return state->done(pool->endpoint().describe() + ": " +
+                                    (reply.is_error() ? reply.str : "SCAN answered no list"));
+               std::vector<std::string> keys;
+               keys.reserve(reply.elements[1].elements.size());
+               for (auto& k : reply.elements[1].elements)
+                 keys.push_back(std::move(k.str));
+               if (!state->batch(keys)) return state->done(std::nullopt);
+               state->cursor = reply.elements[0].str;
+               if (state->cursor == "0") ++state->next;
+               scan_node(state);
+             });
 }
 
-void redis_pool::on_failure() {
-  breaker_.on_failure(clock::now());
-  publish_breaker_state();
+// -- the slot map --------------------------------------------------------------------------
+
+std::optional<redis_endpoint> redis_pool::endpoint_for(std::string_view key) const {
+  if (single_) return single_->endpoint();
+  const auto* owner = map_.owner(key_slot(key));
+  if (owner == nullptr) return std::nullopt;
+  auto out = settings_.endpoint;
+  out.host = owner->host;
+  out.port = owner->port;
+  return out;
 }
+
+void redis_pool::refresh_map(const std::string& why) {
+  if (!clustered() || stopped_ || !started_) return;
+  if (refreshing_) {
+    refresh_again_ = true;
+    return;
+  }
+  auto now = clock::now();
+  if (last_refresh_ != clock::time_point{} && now - last_refresh_ < min_refresh_gap) {
+    arm_refresh_timer(std::chrono::ceil<milliseconds>(min_refresh_gap - (now - last_refresh_)));
+    return;
+  }
+  refreshing_ = true;
+  last_refresh_ = now;
+  log::debug("redis", "asking the cluster for its slot map", {{"why", why}});
+  // The primaries first (reachable ones before the rest), then the seeds the config names.
+  std::vector<node_address> candidates;
+  auto add = [&](const node_address& a) {
+    if (std::find(candidates.begin(), candidates.end(), a) == candidates.end())
+      candidates.push_back(a);
+  };
+  for (const auto& p : map_.primaries())
+    if (node(p).reachable()) add(p);
+  for (const auto& p : map_.primaries())
+    add(p);
+  for (const auto& seed : settings_.cluster_seeds)
+    add({seed.host, seed.port});
+  ask_for_map(std::move(candidates), 0);
+}
+
+void redis_pool::ask_for_map(std::vector<node_address> candidates, std::size_t next) {
+  if (stopped_) return;
+  if (next >= candidates.size()) {
+    refreshing_ = false;
+    log::warn("redis", "no cluster node answered CLUSTER SLOTS", {{"last", last_map_error_}});
+    arm_refresh_timer(refresh_again_ ? min_refresh_gap : settings_.cluster_refresh);
+    refresh_again_ = false;
+    return;
+  }
+  auto address = candidates[next];
+  auto budget = std::max(settings_.call_timeout, settings_.connect_timeout);
+  node(address).call(
+      {"CLUSTER", "SLOTS"},
+      [this, candidates = std::move(candidates), next, address,
+       alive = alive_](redis_reply reply) mutable {
+        if (!*alive || stopped_) return;
+        cluster_map loaded;
+        std::string error;
+        if (!loaded.load(reply, address.host, error) || loaded.empty()) {
+          last_map_error_ = address.text() + ": " + (error.empty() ? "no slots served" : error);
+          return ask_for_map(std::move(candidates), next + 1);
+        }
+        last_map_error_.clear();
+        bool changed = !loaded.same_routes(map_);
+        map_ = std::move(loaded);
+        auto primaries = map_.primaries();
+        for (const auto& p : primaries)
+          node(p); // a pool for each primary, started at once
+        counters_.cluster_primaries.store(static_cast<std::int64_t>(primaries.size()),
+                                          std::memory_order_relaxed);
+        refreshing_ = false;
+        if (changed) {
+          counters_.add(counters_.cluster_maps);
+          log::info("redis", "cluster slot map",
+                    {{"primaries", std::to_string(primaries.size())},
+                     {"unserved_slots", std::to_string(map_.unserved())},
+                     {"from", address.text()}});
+          if (map_changed_) map_changed_();
+        }
+        publish_breaker_state();
+        arm_refresh_timer(refresh_again_ ? min_refresh_gap : settings_.cluster_refresh);
+        refresh_again_ = false;
+      },
+      budget);
+}
+
+void redis_pool::arm_refresh_timer(milliseconds delay) {
+  refresh_timer_.expires_after(delay);
+  refresh_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+    if (ec || !*alive) return;
+    refresh_map("periodic");
+  });
+}
+
+// -- health --------------------------------------------------------------------------------
 
 void redis_pool::publish_breaker_state() {
-  counters_.breaker_state.store(static_cast<int>(breaker_.current()), std::memory_order_relaxed);
+  // The worst of the primaries': one open breaker means a share of the keys is unreachable.
+  auto worst = redis_breaker::state::closed;
+  for (const auto& p : map_.primaries()) {
+    auto it = nodes_.find(p.text());
+    if (it == nodes_.end()) continue;
+    auto s = it->second->breaker_state();
+    if (s == redis_breaker::state::open ||
+        (s == redis_breaker::state::half_open && worst == redis_breaker::state::closed))
+      worst = s;
+  }
+  counters_.breaker_state.store(static_cast<int>(worst), std::memory_order_relaxed);
+}
+
+bool redis_pool::reachable() const {
+  if (single_) return single_->reachable();
+  // Every slot has a primary, and every primary a ready connection: a cluster missing a shard
+  // cannot serve the keys of its slots, and /readyz says so.
+  if (map_.empty() || map_.unserved() > 0) return false;
+  for (const auto& p : map_.primaries()) {
+    auto it = nodes_.find(p.text());
+    if (it == nodes_.end() || !it->second->reachable()) return false;
+  }
+  return true;
+}
+
+link_status redis_pool::status() const {
+  if (single_) return single_->status();
+  link_status s;
+  s.breaker = redis_breaker::state::closed;
+  auto primaries = map_.primaries();
+  for (const auto& p : primaries) {
+    auto it = nodes_.find(p.text());
+    if (it == nodes_.end()) continue;
+    auto one = it->second->status();
+    s.connections += one.connections;
+    s.ready += one.ready;
+    if (one.breaker == redis_breaker::state::open ||
+        (one.breaker == redis_breaker::state::half_open &&
+         s.breaker == redis_breaker::state::closed))
+      s.breaker = one.breaker;
+    if (!it->second->reachable())
+      s.last_error = p.text() + ": " + (one.last_error.empty() ? "not ready" : one.last_error);
+  }
+  if (primaries.empty() || map_.unserved() > 0) {
+    s.complete = false;
+    if (s.last_error.empty())
+      s.last_error = last_map_error_.empty() ? "the slot map is not known yet" : last_map_error_;
+  } else if (!reachable()) {
+    s.complete = false;
+  }
+  s.endpoint = settings_.describe() + " (" + std::to_string(primaries.size()) + " primaries, " +
+               std::to_string(map_.unserved()) + " slots unserved)";
+  return s;
 }
 
 } // namespace baton::redis_link

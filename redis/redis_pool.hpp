@@ -1,127 +1,119 @@
-// The Redis link's I/O half: a few pipelined connections shared by every caller, the breaker
-// around Redis, the queue of calls waiting for a connection, and scripts by name (EVALSHA,
-// falling back to EVAL on NOSCRIPT, which also reloads the script). Every method runs on the
-// I/O thread; actors reach it through redis_link_actor, which posts onto that thread.
+// The Redis link's I/O half, as every service sees it: calls and scripts in, replies out,
+// within a time budget. Behind it, one node_pool (a single Redis, or the master a Sentinel
+// group names) or, on a Redis Cluster, one node_pool per node: each call goes to the primary
+// that serves its key's slot, follows MOVED (and updates the slot map) and ASK (once, after
+// ASKING), retries TRYAGAIN and CLUSTERDOWN within its budget, and the map is asked again on
+// redirects, broken connections and periodically. Every method runs on the I/O thread;
+// actors reach it through redis_link_actor, which posts onto that thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "redis/link_counters.hpp"
-#include "redis/link_settings.hpp"
-#include "redis/redis_breaker.hpp"
-#include "redis/redis_connection.hpp"
-#include "redis/script_registry.hpp"
+#include "redis/cluster_map.hpp"
+#include "redis/node_pool.hpp"
 
 namespace baton::redis_link {
 
-/// A snapshot of the link's health for INFO, /readyz and batonctl.
-struct link_status {
-  std::size_t connections = 0;
-  std::size_t ready = 0;
-  redis_breaker::state breaker = redis_breaker::state::closed;
-  std::string last_error;
-  std::string endpoint;
-  bool reachable() const { return ready > 0 && breaker != redis_breaker::state::open; }
-};
+struct scan_state;
 
-const char* breaker_state_name(redis_breaker::state s);
-
-class redis_pool final : public connection_listener {
+class redis_pool {
 public:
   redis_pool(boost::asio::io_context& io, link_settings settings, link_counters& counters);
-  ~redis_pool() override;
+  ~redis_pool();
+  redis_pool(const redis_pool&) = delete;
+  redis_pool& operator=(const redis_pool&) = delete;
 
   void start();
   void stop();
 
   /// Sends one command; `done` runs exactly once on the I/O thread, within the time budget.
+  /// On a Cluster it goes to the node of its first key (args[1]); a command without keys
+  /// (PING, TIME, PUBSUB NUMSUB's channel aside) to any primary. Use scan() for SCAN.
   void call(const std::vector<std::string>& args, reply_callback done);
-  /// Runs a script of lua/ by name with KEYS and ARGV.
-  /// Runs a script of lua/ by name with KEYS and ARGV. `budget` replaces the configured call
-  /// budget for work whose real deadline is its own (a renewal has until its lease lapses).
+  /// Runs a script of lua/ by name with KEYS and ARGV, on the node of KEYS[1]'s slot (all
+  /// its keys share the slot: the hash-tag rule of lua/). `budget` replaces the configured
+  /// call budget for work whose real deadline is its own (a renewal has until its lease lapses).
   void run_script(std::string_view name, const std::vector<std::string>& keys,
                   const std::vector<std::string>& args, reply_callback done,
                   std::optional<milliseconds> budget = std::nullopt);
 
+  /// `SCAN 0 MATCH match COUNT 1000` to the end, on every primary: `batch` gets each reply's
+  /// keys (and returns false to stop early), then `done` runs once, with an error if a node
+  /// could not be scanned to the end. A key may come twice (SCAN's own rule): dedupe.
+  void scan(std::string match, std::function<bool(std::vector<std::string>& keys)> batch,
+            std::function<void(std::optional<std::string> error)> done);
+
   /// While set, calls go to the connection this key maps to (if it is ready), so that the
   /// calls one client makes reach Redis in the order it made them, as its pipeline would
   /// against Redis itself. The command router sets it around each request.
-  void set_affinity(std::optional<std::uint64_t> key) { affinity_ = key; }
+  void set_affinity(std::optional<std::uint64_t> key);
 
   link_status status() const;
   /// status().reachable() without building the status (its strings): for the request path,
-  /// which asks on every SECRET GET and BREAKER CHECK.
+  /// which asks on every SECRET GET and BREAKER CHECK. On a Cluster: every slot has a
+  /// primary whose pool is reachable.
   bool reachable() const;
   /// Changes the per-call budget (SIGHUP reload).
-  void set_call_timeout(milliseconds budget) { settings_.call_timeout = budget; }
+  void set_call_timeout(milliseconds budget);
 
+  // -- Sentinel (one node) -----------------------------------------------------
   /// Points every connection at another server: the master Sentinel names now.
   void retarget(const redis_endpoint& master);
-  /// While held (a failover under way), calls wait in the queue within their budgets, as if no
-  /// connection were ready; released, they go out.
+  /// While held (a failover under way), calls wait in the queue within their budgets.
   void hold(bool held);
-  /// Runs when the pool doubts its server is (still) the master: a connection found a replica,
-  /// met READONLY, or broke. The Sentinel locator asks again.
-  void on_master_doubt(std::function<void(const std::string& why)> handler) {
-    master_doubt_ = std::move(handler);
-  }
+  /// Runs when the pool doubts its server is (still) the master (see node_pool).
+  void on_master_doubt(std::function<void(const std::string& why)> handler);
 
-  // -- connection_listener ---------------------------------------------------
-  void on_ready(std::size_t index) override;
-  void on_down(std::size_t index, const std::string& reason) override;
-  void on_success() override;
-  void on_failure() override;
-  void on_wrong_role(std::size_t index, const std::string& why) override;
+  // -- Cluster -----------------------------------------------------------------
+  bool clustered() const { return settings_.uses_cluster(); }
+  /// The node serving `key`'s slot now (a Cluster), or the one server; nullopt while unknown.
+  std::optional<redis_endpoint> endpoint_for(std::string_view key) const;
+  /// Runs after each change of the slot map (a Cluster): a subscriber follows its channel's
+  /// node with it.
+  void on_map_change(std::function<void()> handler) { map_changed_ = std::move(handler); }
+  /// Asks a node for the slot map again (soon, once, however often it is asked meanwhile).
+  void refresh_map(const std::string& why);
 
 private:
-  struct queued_call {
-    std::string formatted;
-    reply_callback done;
-    clock::time_point deadline;
-    bool wait = false;
-    std::optional<std::uint64_t> affinity; ///< its client's connection, kept while it waits
-  };
+  struct routed_call; // a call on a Cluster, followed across redirects
 
-  /// `wait`: follow the call with WAIT on the same connection (a durable script).
-  void dispatch(std::string formatted, reply_callback done, clock::time_point deadline,
-                bool wait = false);
-  void send_then_wait(redis_connection& connection, std::string formatted, reply_callback done,
-                      clock::time_point deadline);
-  redis_connection* pick_connection();
-  void arm_queue_timer_at(clock::time_point wake);
-  void send_queued();
-  void expire_queue();
+  node_pool& node(const node_address& address);
+  node_pool* any_primary();
+  void route(std::shared_ptr<routed_call> call, const node_address* to, bool asking);
+  void on_reply(std::shared_ptr<routed_call> call, const node_address& asked, redis_reply reply);
+  void retry_later(std::shared_ptr<routed_call> call, milliseconds delay);
+  void ask_for_map(std::vector<node_address> candidates, std::size_t next);
+  void arm_refresh_timer(milliseconds delay);
   void publish_breaker_state();
+  void scan_node(std::shared_ptr<scan_state> state);
 
   boost::asio::io_context& io_;
   link_settings settings_;
   link_counters& counters_;
-  script_registry scripts_;
-  redis_breaker breaker_;
-  std::vector<std::shared_ptr<redis_connection>> connections_;
-  std::deque<queued_call> queue_;
-  boost::asio::steady_timer queue_timer_;
-  bool queue_timer_armed_ = false;
-  clock::time_point queue_wake_{};
-  std::uint64_t queue_sequence_ = 0; ///< the queue timer's current wait
-  std::size_t next_ = 0;
+  /// One server's pool, or a Cluster's: by "host:port". Never erased before stop(): replies
+  /// may still be on their way through a node that left the map.
+  std::map<std::string, std::unique_ptr<node_pool>> nodes_;
+  node_pool* single_ = nullptr; ///< not a Cluster: the only pool
+  cluster_map map_;
   std::optional<std::uint64_t> affinity_;
-  bool held_ = false;
-  bool retargeting_ = false; ///< connections close because the master moved, not failed
-  std::string last_error_;
+  boost::asio::steady_timer refresh_timer_;
+  bool refreshing_ = false;     ///< a CLUSTER SLOTS is on its way
+  bool refresh_again_ = false;  ///< asked for while one was on its way
+  clock::time_point last_refresh_{};
+  std::string last_map_error_;
+  std::function<void()> map_changed_;
   std::function<void(const std::string&)> master_doubt_;
-  std::string wait_command_; ///< "WAIT n timeout", formatted once
-  clock::time_point last_short_wait_log_{};
-  clock::time_point replicas_missing_until_{}; ///< a WAIT came back short: until then, no WAIT
+  bool started_ = false;
   bool stopped_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true); ///< for timers that outlive us
 };
 
 } // namespace baton::redis_link

@@ -11,15 +11,6 @@ namespace baton::lease {
 using redis_link::redis_reply;
 using redis_link::reply_kind;
 
-struct list_scan {
-  std::string match;
-  std::string key_prefix; ///< "<prefix>:lease:{"
-  std::string cursor = "0";
-  std::vector<std::string> names;
-  std::size_t steps = 0;
-  lease_callback<std::vector<std::string>> done;
-};
-
 namespace {
 constexpr std::size_t list_limit = 10000;
 constexpr std::size_t list_max_steps = 2000;
@@ -42,34 +33,25 @@ void lease_service::list(const std::string& pattern,
     if (static_cast<unsigned char>(c) <= ' ' || c == '{' || c == '}')
       return done(
           fail(error_code::err, "pattern must not contain spaces, control characters or braces"));
-  auto scan = std::make_shared<list_scan>();
-  scan->key_prefix = settings_.prefix + ":lease:{";
-  scan->match = escape_glob(scan->key_prefix) + pattern + "}";
-  scan->done = std::move(done);
-  scan_step(scan);
-}
-
-void lease_service::scan_step(std::shared_ptr<list_scan> scan) {
-  redis_.call({"SCAN", scan->cursor, "MATCH", scan->match, "COUNT", "1000"},
-              [this, scan](redis_reply reply) {
-                if (reply.kind != reply_kind::array || reply.elements.size() != 2)
-                  return scan->done(unexpected(reply));
-                scan->cursor = reply.elements[0].str;
-                for (const auto& key : reply.elements[1].elements) {
-                  const auto& k = key.str;
-                  if (k.size() > scan->key_prefix.size() + 1 && k.back() == '}')
-                    scan->names.push_back(
-                        k.substr(scan->key_prefix.size(), k.size() - scan->key_prefix.size() - 1));
-                }
-                if (scan->cursor != "0" && scan->names.size() < list_limit &&
-                    ++scan->steps < list_max_steps)
-                  return scan_step(scan);
-                auto names = std::move(scan->names);
-                std::sort(names.begin(), names.end());
-                names.erase(std::unique(names.begin(), names.end()), names.end());
-                if (names.size() > list_limit) names.resize(list_limit);
-                scan->done(std::move(names));
-              });
+  // On a Cluster, every primary is scanned in turn: a lease lives on its name's slot.
+  auto key_prefix = settings_.prefix + ":lease:{";
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto steps = std::make_shared<std::size_t>(0);
+  redis_.scan(
+      escape_glob(key_prefix) + pattern + "}",
+      [names, steps, key_prefix](std::vector<std::string>& keys) {
+        for (const auto& k : keys)
+          if (k.size() > key_prefix.size() + 1 && k.back() == '}')
+            names->push_back(k.substr(key_prefix.size(), k.size() - key_prefix.size() - 1));
+        return names->size() < list_limit && ++*steps < list_max_steps;
+      },
+      [names, done = std::move(done)](std::optional<std::string> error) {
+        if (error) return done(fail(error_code::unavailable, *error));
+        std::sort(names->begin(), names->end());
+        names->erase(std::unique(names->begin(), names->end()), names->end());
+        if (names->size() > list_limit) names->resize(list_limit);
+        done(std::move(*names));
+      });
 }
 
 } // namespace baton::lease

@@ -210,7 +210,6 @@ private:
   std::uint64_t request_sequence_ = 0; ///< ids of this daemon run's acquisitions
   redis_link::cleanup_retrier cleanups_;
 
-  void scan_step(std::shared_ptr<struct list_scan> scan);
   void release_quietly(const std::string& name, const std::string& owner, std::int64_t token);
 
   boost::asio::io_context& io_;

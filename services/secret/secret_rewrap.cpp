@@ -13,18 +13,19 @@ namespace baton::secret {
 using redis_link::redis_reply;
 using redis_link::reply_kind;
 
-void secret_service::scan_names(std::string cursor, std::shared_ptr<std::vector<std::string>> names,
+void secret_service::scan_names(std::shared_ptr<std::vector<std::string>> names,
                                 std::function<void(bool)> done) {
-  redis_.call({"SCAN", cursor, "MATCH", settings_.prefix + ":secret:{*", "COUNT", "1000"},
-              [this, names, done](redis_reply r) {
-                if (r.kind != reply_kind::array || r.elements.size() != 2) return done(false);
-                for (const auto& key : r.elements[1].elements) {
-                  auto name = name_of_record(settings_.prefix, key.str);
-                  if (!name.empty()) names->push_back(name);
-                }
-                if (r.elements[0].str == "0") return done(true);
-                scan_names(r.elements[0].str, names, done);
-              });
+  // On a Cluster, every primary in turn: a secret's keys live on its name's slot.
+  redis_.scan(
+      settings_.prefix + ":secret:{*",
+      [this, names](std::vector<std::string>& keys) {
+        for (const auto& key : keys) {
+          auto name = name_of_record(settings_.prefix, key);
+          if (!name.empty()) names->push_back(name);
+        }
+        return true;
+      },
+      [done](std::optional<std::string> error) { done(!error); });
 }
 
 void secret_service::rewrap(const std::optional<std::string>& name, secret_caller who,
@@ -35,7 +36,7 @@ void secret_service::rewrap(const std::optional<std::string>& name, secret_calle
     names->push_back(*name);
     return rewrap_names(names, 0, total, who, std::move(done));
   }
-  scan_names("0", names, [this, names, total, who, done](bool ok) {
+  scan_names(names, [this, names, total, who, done](bool ok) {
     if (!ok) return done(fail(error_code::unavailable, "could not list the secrets"));
     std::sort(names->begin(), names->end());
     names->erase(std::unique(names->begin(), names->end()), names->end());

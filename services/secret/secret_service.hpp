@@ -174,7 +174,7 @@ private:
   void rewrap_names(std::shared_ptr<std::vector<std::string>> names, std::size_t next,
                     std::shared_ptr<rewrap_totals> total, secret_caller who,
                     secret_callback<rewrap_totals> done);
-  void scan_names(std::string cursor, std::shared_ptr<std::vector<std::string>> names,
+  void scan_names(std::shared_ptr<std::vector<std::string>> names,
                   std::function<void(bool)> done);
 
   redis_link::redis_pool& redis_;

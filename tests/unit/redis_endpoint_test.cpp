@@ -78,6 +78,43 @@ TEST_CASE("bad Sentinel URLs say what is wrong") {
   CHECK_FALSE(parse_sentinel_url("redis-sentinel://u:p@h1,u:p@h2/m", error));
   CHECK(error.find("percent-encoded") != std::string::npos);
   CHECK_FALSE(parse_redis_url("redis-sentinel://h1/m", error)); // a group, not one server
-  CHECK(error.find("group") != std::string::npos);
+  CHECK(error.find("many servers") != std::string::npos);
   CHECK_FALSE(valid_redis_url("redis-sentinel://h1/", error));
+}
+
+TEST_CASE("a Cluster URL names the seed nodes and how to reach every node") {
+  std::string error;
+  auto cluster =
+      parse_cluster_url("redis-cluster://app:s%40cret@10.0.0.1:7000,[::1]:7001,node-c", error);
+  REQUIRE(cluster);
+  REQUIRE(cluster->seeds.size() == 3);
+  CHECK(cluster->seeds[0].host == "10.0.0.1");
+  CHECK(cluster->seeds[0].port == 7000);
+  CHECK(cluster->seeds[1].host == "::1");
+  CHECK(cluster->seeds[1].port == 7001);
+  CHECK(cluster->seeds[2].port == 6379);
+  CHECK(cluster->data.username == "app");
+  CHECK(cluster->data.password == "s@cret");
+  CHECK(cluster->data.host.empty()); // from the slot map
+  CHECK(cluster->data.transport == transport_kind::tcp);
+  auto tls = parse_cluster_url("rediss-cluster://h:1/", error);
+  REQUIRE(tls);
+  CHECK(tls->seeds[0].transport == transport_kind::tls);
+  CHECK(tls->data.transport == transport_kind::tls);
+  CHECK(valid_redis_url("redis-cluster://h1:7000/0", error));
+}
+
+TEST_CASE("bad Cluster URLs say what is wrong") {
+  std::string error;
+  CHECK_FALSE(parse_cluster_url("redis-cluster://h1:7000/2", error));
+  CHECK(error.find("database 0 only") != std::string::npos);
+  CHECK_FALSE(parse_cluster_url("redis-cluster://h1,,h2", error));
+  CHECK(error.find("no host") != std::string::npos);
+  CHECK_FALSE(parse_cluster_url("redis-cluster://h1:70000", error));
+  CHECK(error.find("port") != std::string::npos);
+  CHECK_FALSE(parse_cluster_url("redis-cluster://u:p@h1,u:p@h2", error));
+  CHECK(error.find("percent-encoded") != std::string::npos);
+  CHECK_FALSE(parse_redis_url("redis-cluster://h1", error));
+  CHECK(error.find("many servers") != std::string::npos);
+  CHECK_FALSE(valid_redis_url("redis-cluster://", error));
 }
