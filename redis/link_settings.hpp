@@ -51,6 +51,9 @@ struct link_settings {
   /// (credentials, transport); each node's pool gets its host and port from the slot map.
   std::vector<redis_endpoint> cluster_seeds;
   milliseconds cluster_refresh{5000}; ///< ask for the slot map again at least this often
+  /// Set on the pool of one Cluster node: TRYAGAIN and CLUSTERDOWN reach redis_pool as the
+  /// errors they are (it asks again within the budget), and do not count against the breaker.
+  bool cluster_node = false;
 
   // -- Durability -------------------------------------------------------------
   /// After each script of durable_scripts.hpp, `WAIT wait_replicas wait_timeout` on the same

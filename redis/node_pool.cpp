@@ -325,6 +325,17 @@ void node_pool::send_queued() {
   affinity_ = outer;
 }
 
+void node_pool::give_back_queued(const std::string& text) {
+  auto waiting = std::move(queue_);
+  queue_.clear();
+  for (auto& q : waiting) {
+    redis_reply r;
+    r.kind = reply_kind::error;
+    r.str = text;
+    q.done(std::move(r));
+  }
+}
+
 void node_pool::on_wrong_role(std::size_t, const std::string& why) {
   log::warn("redis", "server is not the master", {{"why", why}});
   if (master_doubt_) master_doubt_(why);

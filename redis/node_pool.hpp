@@ -83,6 +83,9 @@ public:
   /// (a Cluster's pools share one gauge, which shows the worst of them).
   void on_breaker_change(std::function<void()> handler) { breaker_changed_ = std::move(handler); }
   redis_breaker::state breaker_state() const { return breaker_.current(); }
+  /// Answers every call still waiting for a connection with an error reply of `text`: they
+  /// never left, and a Cluster's map now sends their slots to another node.
+  void give_back_queued(const std::string& text);
   const redis_endpoint& endpoint() const { return settings_.endpoint; }
 
   // -- connection_listener ---------------------------------------------------

@@ -309,7 +309,13 @@ void redis_connection::deliver(redis_reply reply) {
     counters_.add(counters_.wrong_role);
     listener_.on_wrong_role(index_, endpoint_.describe() + " answered " + reply.str);
   }
-  if (is_transient_error(reply)) {
+  if (settings_.cluster_node && reply.kind == reply_kind::error &&
+      (reply.str.rfind("TRYAGAIN", 0) == 0 || reply.str.rfind("CLUSTERDOWN", 0) == 0 ||
+       reply.str.rfind("MOVED", 0) == 0 || reply.str.rfind("ASK", 0) == 0)) {
+    // The cluster's own answers about where and when: redis_pool follows or retries them. The
+    // server did answer, so the breaker hears a success.
+    listener_.on_success();
+  } else if (is_transient_error(reply)) {
     listener_.on_failure();
     reply = redis_reply::unavailable("redis cannot serve now: " + reply.str);
     counters_.add(counters_.unavailable);

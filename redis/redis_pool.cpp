@@ -20,6 +20,12 @@ constexpr milliseconds min_refresh_gap{100};
 constexpr milliseconds tryagain_delay{25};
 // CLUSTERDOWN: the cluster is failing over or lost a shard; the map is asked again meanwhile.
 constexpr milliseconds clusterdown_delay{100};
+// While a primary of the map cannot be reached, the map is asked this often: the cluster
+// promotes a replica after cluster-node-timeout, and its slots should move at once then.
+constexpr milliseconds outage_refresh{250};
+// The error a node's pool answers its waiting calls with when their slots moved away: not from
+// Redis (no Redis error starts so), and it means "never sent: route again".
+constexpr const char* reroute_marker = "BATON-REROUTE";
 
 bool starts_with(const std::string& text, const char* prefix) {
   return text.rfind(prefix, 0) == 0;
@@ -59,6 +65,7 @@ struct redis_pool::routed_call {
   clock::time_point deadline;
   std::optional<std::uint64_t> affinity;
   int redirects = 0;
+  std::string last_refusal; ///< the TRYAGAIN or CLUSTERDOWN it is waiting out, if any
 };
 
 struct scan_state {
@@ -98,6 +105,7 @@ node_pool& redis_pool::node(const node_address& address) {
   s.cluster_seeds.clear(); // the node's pool is one server's
   s.sentinels.clear();
   s.verify_master = false; // a replica answers MOVED: it never takes a keyed call
+  s.cluster_node = true;
   auto pool = std::make_unique<node_pool>(io_, std::move(s), counters_);
   pool->on_breaker_change([this] { publish_breaker_state(); });
   // A broken connection may be a failed primary: the map says who serves its slots now.
@@ -196,14 +204,18 @@ void redis_pool::route(std::shared_ptr<routed_call> c, const node_address* to, b
   if (now >= c->deadline) {
     counters_.add(counters_.timeouts);
     counters_.add(counters_.unavailable);
+    // Never run: the nodes refused it, or it never left (a node answers for itself).
     return c->done(redis_reply::unavailable(
-        "redis cluster: no node answered within the time budget (slot map: " +
-        (last_map_error_.empty() ? std::string("current") : last_map_error_) + ")"));
+        c->last_refusal.empty()
+            ? "redis cluster: no node answered within the time budget" +
+                  (last_map_error_.empty() ? std::string() : " (slot map: " + last_map_error_ + ")")
+            : "redis cluster refused it until the time budget ran out: " + c->last_refusal));
   }
   node_pool* pool = nullptr;
   if (to == nullptr && c->slot) to = map_.owner(*c->slot);
   if (to != nullptr) {
     pool = &node(*to);
+    if (!pool->reachable()) refresh_map("a primary is unreachable");
   } else {
     // No node known for the slot (the map not loaded yet, or a shard lost): any node
     // redirects a keyed call to the right one, and the map is asked for meanwhile.
@@ -248,8 +260,21 @@ void redis_pool::on_reply(std::shared_ptr<routed_call> c, const node_address& as
       if (map_changed_) map_changed_();
       return route(std::move(c), &redirect->to, false);
     }
-    if (starts_with(reply.str, "TRYAGAIN")) return retry_later(std::move(c), tryagain_delay);
+    if (starts_with(reply.str, reroute_marker)) return route(std::move(c), nullptr, false);
+    if (starts_with(reply.str, "TRYAGAIN")) {
+      c->last_refusal = reply.str;
+      return retry_later(std::move(c), tryagain_delay);
+    }
+    if (starts_with(reply.str, "CROSSSLOT")) {
+      // Our own bug, never the caller's: every script's keys share a hash tag (lua/).
+      std::string keys;
+      for (const auto& k : c->script ? c->keys : c->args)
+        keys += (keys.empty() ? "" : " ") + k;
+      log::error("redis", "keys of one call in different cluster slots",
+                 {{"call", c->script ? c->name : c->args.front()}, {"keys", keys}});
+    }
     if (starts_with(reply.str, "CLUSTERDOWN")) {
+      c->last_refusal = reply.str;
       refresh_map("CLUSTERDOWN");
       return retry_later(std::move(c), clusterdown_delay);
     }
@@ -264,6 +289,9 @@ void redis_pool::on_reply(std::shared_ptr<routed_call> c, const node_address& as
 
 void redis_pool::retry_later(std::shared_ptr<routed_call> c, milliseconds delay) {
   counters_.add(counters_.cluster_retries);
+  // A fresh attempt: during a migration, ASK then TRYAGAIN repeats until the keys have moved,
+  // bounded by the budget, not by the redirect limit (which stops a map chasing its tail).
+  c->redirects = 0;
   auto timer = std::make_shared<boost::asio::steady_timer>(io_);
   timer->expires_after(std::min<clock::duration>(delay, std::max<clock::duration>(
                                                             c->deadline - clock::now(), {})));
@@ -358,7 +386,8 @@ void redis_pool::ask_for_map(std::vector<node_address> candidates, std::size_t n
   if (next >= candidates.size()) {
     refreshing_ = false;
     log::warn("redis", "no cluster node answered CLUSTER SLOTS", {{"last", last_map_error_}});
-    arm_refresh_timer(refresh_again_ ? min_refresh_gap : settings_.cluster_refresh);
+    arm_refresh_timer(refresh_again_ ? min_refresh_gap
+                                     : std::min(outage_refresh, settings_.cluster_refresh));
     refresh_again_ = false;
     return;
   }
@@ -390,10 +419,21 @@ void redis_pool::ask_for_map(std::vector<node_address> candidates, std::size_t n
                     {{"primaries", std::to_string(primaries.size())},
                      {"unserved_slots", std::to_string(map_.unserved())},
                      {"from", address.text()}});
+          // Calls waiting for a node that serves no slot now (a failed primary) go to the
+          // slots' new owners at once, rather than at the end of their budgets.
+          for (auto& [key, pool] : nodes_)
+            if (std::none_of(primaries.begin(), primaries.end(),
+                             [&key = key](const node_address& p) { return p.text() == key; }))
+              pool->give_back_queued(reroute_marker);
           if (map_changed_) map_changed_();
         }
         publish_breaker_state();
-        arm_refresh_timer(refresh_again_ ? min_refresh_gap : settings_.cluster_refresh);
+        bool outage = false;
+        for (const auto& p : primaries)
+          outage = outage || !node(p).reachable();
+        arm_refresh_timer(refresh_again_ ? min_refresh_gap
+                          : outage       ? std::min(outage_refresh, settings_.cluster_refresh)
+                                         : settings_.cluster_refresh);
         refresh_again_ = false;
       },
       budget);

@@ -187,11 +187,14 @@ void lease_service::attempt(acquire_request request, lease_callback<lease_grant>
                                    std::to_string(floor),
                                    watch_channel(settings_.prefix, request.name),
                                    std::to_string(++request_sequence_)};
+  // So is the abandon mark's key: built inside the call, it once read a moved-from name
+  // ("{}" for a tag), so a mark written for an abandoned request was looked for elsewhere (and
+  // on a Cluster, every ACQUIRE failed with CROSSSLOT).
+  std::vector<std::string> script_keys = {
+      keys.lease, keys.fence, abandoned_key(settings_.prefix, request.name, owner, args.back())};
   auto sent = clock::now();
   redis_.run_script(
-      "lease_acquire",
-      {keys.lease, keys.fence, abandoned_key(settings_.prefix, request.name, owner, args.back())},
-      args,
+      "lease_acquire", script_keys, args,
       [this, request = std::move(request), owner, request_id = args.back(), sent,
        done = std::move(done)](redis_reply reply) {
         // No answer in time: Redis may have granted it or not. Resolve that before answering.

@@ -1,0 +1,273 @@
+// batond on a real Redis Cluster of three primaries and three replicas: every family works with
+// its keys spread over the primaries, each key on its slot's primary; LEASE LIST and SECRET
+// REWRAP scan every primary; a slot migrated under load is followed through ASK and MOVED
+// without a failed call; a primary killed fails over, service resumes, fences only grow.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "protocol/resp_client.hpp"
+#include "tests/integration/secret_fixture.hpp"
+#include "tests/support/reply_fields.hpp"
+#include "tests/support/test_batond.hpp"
+#include "tests/support/test_cluster.hpp"
+
+using namespace baton;
+using namespace std::chrono_literals;
+using protocol::resp_client;
+using protocol::resp_value;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+// Two daemons on the cluster, each with its own node id, sharing a secrets config.
+struct cluster_fleet {
+  test::test_cluster cluster;
+  test::temp_dir dir;
+  std::vector<std::unique_ptr<test::test_batond>> daemons;
+
+  explicit cluster_fleet(const std::string& redis = "call_timeout_ms: 2000",
+                         std::size_t replicas = 1)
+      : cluster(3, replicas) {
+    auto config = test::write_secret_config(
+        dir, "baton.yaml", "",
+        "redis: {" + redis + ", reconnect_max_ms: 500}\n"
+        "membership: {heartbeat_ms: 200, ttl_ms: 5000}\n"
+        "rate:\n  policies:\n    - name: p\n      algorithm: gcra\n"
+        "      windows: [{window_ms: 60000, limit: 5}]\n");
+    for (int i = 0; i < 2; ++i)
+      daemons.push_back(std::make_unique<test::test_batond>(
+          cluster.url(),
+          std::vector<std::string>{"--node-id", "n" + std::to_string(i), "--config", config}));
+  }
+  std::string socket(std::size_t i) const { return daemons[i]->socket_path(); }
+};
+
+std::string info_field(resp_client& c, const std::string& field) {
+  auto info = c.call({"INFO", "redis"}).str;
+  auto at = info.find(field + ":");
+  if (at == std::string::npos) return "";
+  auto end = info.find('\r', at);
+  return info.substr(at + field.size() + 1, end - at - field.size() - 1);
+}
+
+// `count` lease names whose keys ("baton:lease:{name}") all hash to `slot`.
+std::vector<std::string> names_in_slot(int slot, std::size_t count, const std::string& stem) {
+  std::vector<std::string> out;
+  for (int i = 0; out.size() < count; ++i) {
+    auto name = stem + std::to_string(i);
+    if (test::test_cluster::key_slot(name) == slot) out.push_back(name);
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("every family works on a Redis Cluster, each key on its slot's primary",
+          "[cluster]") {
+  cluster_fleet fleet;
+  resp_client a(fleet.socket(0)), b(fleet.socket(1));
+  REQUIRE(test::eventually([&] { return info_field(a, "redis_reachable") == "1"; }, 15000));
+  CHECK(info_field(a, "redis_cluster_primaries") == "3");
+
+  // Leases: 60 names over every primary; each key lives on the primary of its slot.
+  std::set<unsigned short> owners;
+  std::map<std::string, std::int64_t> tokens;
+  for (int i = 0; i < 60; ++i) {
+    auto name = "job-" + std::to_string(i);
+    auto granted = a.call({"LEASE", "ACQUIRE", name, "30000"});
+    INFO(granted.str << "\n" << fleet.daemons[0]->log());
+    REQUIRE_FALSE(granted.is_error());
+    tokens[name] = test::field(granted, "token");
+    auto denied = b.call({"LEASE", "ACQUIRE", name, "30000"});
+    REQUIRE(denied.is_error());
+    CHECK(denied.str.rfind("DENIED", 0) == 0);
+    auto owner = fleet.cluster.owner_of_slot(test::test_cluster::key_slot(name));
+    owners.insert(owner);
+    CHECK(fleet.cluster.cli(owner, {"EXISTS", "baton:lease:{" + name + "}"}) == "1");
+  }
+  CHECK(owners.size() == 3);
+  auto listed = b.call({"LEASE", "LIST", "job-*"});
+  REQUIRE(listed.kind == resp_value::type::array);
+  CHECK(listed.elements.size() == 60); // scanned on all three primaries
+  for (const auto& [name, token] : tokens) {
+    REQUIRE_FALSE(a.call({"LEASE", "RENEW", name, std::to_string(token)}).is_error());
+    CHECK(a.call({"LEASE", "RELEASE", name, std::to_string(token)}).str == "OK");
+  }
+  CHECK(b.call({"LEASE", "LIST", "job-*"}).elements.empty());
+
+  // Rate limits, shared by both daemons: 5 per minute for one key, whichever daemon asks.
+  int allowed = 0;
+  for (int i = 0; i < 10; ++i)
+    allowed += test::field((i % 2 ? a : b).call({"RATE", "CHECK", "p", "user-7"}), "allowed");
+  CHECK(allowed == 5);
+
+  // Idempotency keys: the second claim sees the first one's result.
+  CHECK(test::text_field(a.call({"DEDUP", "CLAIM", "order-1", "60000"}), "status") == "new");
+  REQUIRE(a.call({"DEDUP", "DONE", "order-1", "receipt-1"}).str == "OK");
+  auto again = b.call({"DEDUP", "CLAIM", "order-1", "60000"});
+  CHECK(test::text_field(again, "status") == "done");
+  CHECK(test::text_field(again, "result") == "receipt-1");
+
+  // Sessions: opened on one daemon, resumed on the other, listed, closed.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    auto opened = a.call({"SESSION", "OPEN", "alice", "60000"});
+    REQUIRE_FALSE(opened.is_error());
+    ids.push_back(test::text_field(opened, "id"));
+    auto resumed = b.call({"SESSION", "RESUME", test::text_field(opened, "token")});
+    REQUIRE_FALSE(resumed.is_error());
+    CHECK(test::text_field(resumed, "owner") == "n1");
+  }
+  CHECK(b.call({"SESSION", "LIST", "alice"}).elements.size() == ids.size());
+  for (const auto& id : ids)
+    CHECK(a.call({"SESSION", "CLOSE", id}).integer == 1);
+
+  // Secrets: put on one daemon, read on the other; REWRAP finds them on every primary.
+  for (int i = 0; i < 6; ++i) {
+    auto name = "s" + std::to_string(i);
+    REQUIRE_FALSE(a.call({"SECRET", "PUT", name, "value-" + name}).is_error());
+  }
+  REQUIRE(test::eventually(
+      [&] { return test::value_of(b.call({"SECRET", "GET", "s5"})) == "value-s5"; }, 10000));
+  auto rewrapped = a.call({"SECRET", "REWRAP"});
+  REQUIRE_FALSE(rewrapped.is_error());
+  // Each secret's versions, on every primary, were found: already under the only KEK.
+  CHECK(test::field(rewrapped, "already") >= 6);
+  CHECK(test::field(rewrapped, "failed") == 0);
+
+  // Membership: both daemons see both.
+  REQUIRE(test::eventually([&] { return a.call({"NODE", "LIST"}).elements.size() == 2; }, 10000));
+}
+
+TEST_CASE("a slot migrated under load: calls follow ASK and MOVED, and none fails", "[cluster]") {
+  cluster_fleet fleet;
+  resp_client probe(fleet.socket(0));
+  REQUIRE(test::eventually([&] { return info_field(probe, "redis_reachable") == "1"; }, 15000));
+
+  const int slot = test::test_cluster::key_slot("migrating");
+  auto from = fleet.cluster.owner_of_slot(slot);
+  unsigned short to = 0;
+  for (auto port : fleet.cluster.primary_ports())
+    if (port != from) to = port;
+  auto names = names_in_slot(slot, 12, "m");
+
+  // Each daemon's client acquires and releases the names in turn, as fast as it can.
+  std::atomic<bool> running{true};
+  std::atomic<int> failures{0}, ops{0};
+  std::vector<std::map<std::string, std::int64_t>> last_token(2);
+  std::vector<std::thread> clients;
+  for (std::size_t d = 0; d < 2; ++d)
+    clients.emplace_back([&, d] {
+      resp_client c(fleet.socket(d));
+      for (std::size_t round = 0; running; ++round) {
+        const auto& name = names[(round * 2 + d) % names.size()];
+        auto granted = c.call({"LEASE", "ACQUIRE", name, "10000", "WAIT", "2000"});
+        if (granted.is_error()) {
+          ++failures;
+          std::printf("acquire %s: %s\n", name.c_str(), granted.str.c_str());
+          continue;
+        }
+        auto token = test::field(granted, "token");
+        if (token <= last_token[d][name]) ++failures; // fences only grow
+        last_token[d][name] = token;
+        auto released = c.call({"LEASE", "RELEASE", name, std::to_string(token)});
+        if (released.is_error()) {
+          ++failures;
+          std::printf("release %s: %s\n", name.c_str(), released.str.c_str());
+        }
+        ++ops;
+      }
+    });
+
+  std::this_thread::sleep_for(300ms);
+  fleet.cluster.begin_migration(slot, to);
+  // Half the keys move, then both nodes serve the slot for a while: ASK for the moved ones.
+  fleet.cluster.migrate_keys(slot, to, names.size());
+  std::this_thread::sleep_for(500ms);
+  fleet.cluster.finish_migration(slot, to);
+  std::this_thread::sleep_for(500ms);
+  int before = ops.load();
+  std::this_thread::sleep_for(300ms);
+  running = false;
+  for (auto& t : clients)
+    t.join();
+
+  std::printf("\nslot %d moved from :%u to :%u under load: %d acquire+release pairs, %d failed; "
+              "MOVED followed %s, ASK followed %s\n",
+              slot, from, to, ops.load(), failures.load(),
+              info_field(probe, "redis_cluster_moved").c_str(),
+              info_field(probe, "redis_cluster_asked").c_str());
+  CHECK(failures == 0);
+  CHECK(ops > before); // still serving after the move
+  CHECK(fleet.cluster.owner_of_slot(slot) == to);
+  resp_client other(fleet.socket(1));
+  auto moved = std::stoll(info_field(probe, "redis_cluster_moved")) +
+               std::stoll(info_field(other, "redis_cluster_moved"));
+  CHECK(moved >= 1);
+  // The fences moved with the slot: a new grant is above every earlier one.
+  for (const auto& name : names) {
+    std::int64_t highest = std::max(last_token[0][name], last_token[1][name]);
+    auto granted = probe.call({"LEASE", "ACQUIRE", name, "10000"});
+    REQUIRE_FALSE(granted.is_error());
+    CHECK(test::field(granted, "token") > highest);
+    CHECK(fleet.cluster.cli(to, {"EXISTS", "baton:lease:{" + name + "}"}) == "1");
+  }
+}
+
+TEST_CASE("a primary of a Redis Cluster killed: its slots fail over, service resumes, fences "
+          "only grow",
+          "[cluster]") {
+  // Two replicas per primary: after one is promoted, WAIT 1 still has a replica to count.
+  cluster_fleet fleet("call_timeout_ms: 2000, wait_replicas: 1, wait_timeout_ms: 500", 2);
+  resp_client probe(fleet.socket(0));
+  REQUIRE(test::eventually([&] { return info_field(probe, "redis_reachable") == "1"; }, 15000));
+
+  const int slot = test::test_cluster::key_slot("victim");
+  auto victim = fleet.cluster.owner_of_slot(slot);
+  auto names = names_in_slot(slot, 4, "v");
+  std::map<std::string, std::int64_t> highest;
+  for (const auto& name : names) {
+    auto granted = probe.call({"LEASE", "ACQUIRE", name, "2000"});
+    REQUIRE_FALSE(granted.is_error()); // after WAIT: on the replica too
+    highest[name] = test::field(granted, "token");
+    REQUIRE(probe.call({"LEASE", "RELEASE", name, std::to_string(highest[name])}).str == "OK");
+  }
+  auto ids_before = test::text_field(probe.call({"SESSION", "OPEN", "bob", "60000"}), "id");
+
+  auto killed_at = steady::now();
+  auto promoted = fleet.cluster.kill_primary(victim);
+  auto promoted_at = steady::now();
+  // Service for the slot resumes within the failover plus a map refresh and a reconnect.
+  steady::time_point served{};
+  REQUIRE(test::eventually(
+      [&] {
+        auto granted = probe.call({"LEASE", "ACQUIRE", names[0], "2000"});
+        if (granted.is_error()) return false;
+        served = steady::now();
+        CHECK(test::field(granted, "token") > highest[names[0]]);
+        return true;
+      },
+      20000));
+  std::printf("\nprimary :%u killed; the cluster promoted :%u after %.0f ms; the slot served "
+              "again after %.0f ms\n",
+              victim, promoted,
+              std::chrono::duration<double, std::milli>(promoted_at - killed_at).count(),
+              std::chrono::duration<double, std::milli>(served - killed_at).count());
+  CHECK(fleet.cluster.owner_of_slot(slot) == promoted);
+  for (std::size_t i = 1; i < names.size(); ++i) {
+    auto granted = probe.call({"LEASE", "ACQUIRE", names[i], "2000"});
+    REQUIRE_FALSE(granted.is_error());
+    CHECK(test::field(granted, "token") > highest[names[i]]);
+  }
+  // The session acknowledged after WAIT survived the failover.
+  auto got = probe.call({"SESSION", "GET", ids_before});
+  CHECK(got.kind != resp_value::type::null);
+  CHECK(info_field(probe, "redis_reachable") == "1");
+}
