@@ -10,6 +10,7 @@
 
 #include "protocol/resp_client.hpp"
 #include "tests/support/reply_fields.hpp"
+#include "tests/support/test_backend.hpp"
 #include "tests/support/test_batond.hpp"
 
 using namespace baton;
@@ -19,10 +20,11 @@ using test::field;
 using test::text_field;
 using namespace std::chrono_literals;
 
-TEST_CASE("one new claim across two daemons: duplicates see pending, then the result") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("one new claim across two daemons: duplicates see pending, then the result",
+          "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   std::atomic<int> fresh{0}, pending{0}, other{0};
   std::vector<std::thread> clients;
   for (int i = 0; i < 32; ++i)
@@ -50,10 +52,10 @@ TEST_CASE("one new claim across two daemons: duplicates see pending, then the re
   CHECK(late.call({"DEDUP", "GET", "never-claimed"}).kind == resp_value::type::null);
 }
 
-TEST_CASE("a claim whose connection closes before DONE is released for a retry") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("a claim whose connection closes before DONE is released for a retry", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   resp_client retry(b.socket_path());
   {
     resp_client worker(a.socket_path());
@@ -68,10 +70,11 @@ TEST_CASE("a claim whose connection closes before DONE is released for a retry")
 
 // The chaos harness's idempotency workload: a daemon that stops closes its clients'
 // connections, and releasing their claims then let a second worker start the same job.
-TEST_CASE("a claim whose daemon stops (SIGTERM) is kept until its TTL, not released") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("a claim whose daemon stops (SIGTERM) is kept until its TTL, not released",
+          "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   resp_client worker(a.socket_path());
   REQUIRE(text_field(worker.call({"DEDUP", "CLAIM", "job-8", "2000"}), "status") == "new");
   auto t = std::chrono::steady_clock::now();
@@ -83,16 +86,18 @@ TEST_CASE("a claim whose daemon stops (SIGTERM) is kept until its TTL, not relea
     CHECK(text_field(r, "status") == "pending");
   }
   // The worker may still finish: it ends at its TTL, and then a retry may start.
-  CHECK(test::eventually([&] {
-    return text_field(retry.call({"DEDUP", "CLAIM", "job-8", "60000"}), "status") == "new";
-  }, 5000));
+  CHECK(test::eventually(
+      [&] {
+        return text_field(retry.call({"DEDUP", "CLAIM", "job-8", "60000"}), "status") == "new";
+      },
+      5000));
   CHECK(std::chrono::steady_clock::now() - t >= 1800ms);
 }
 
-TEST_CASE("any connection of the claiming daemon completes: other daemons may not") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("any connection of the claiming daemon completes: other daemons may not", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   resp_client claimer(a.socket_path()), pooled(a.socket_path()), elsewhere(b.socket_path());
   REQUIRE(text_field(claimer.call({"DEDUP", "CLAIM", "k", "60000"}), "status") == "new");
   auto refused = elsewhere.call({"DEDUP", "DONE", "k", "forged"});

@@ -8,6 +8,7 @@
 
 #include "protocol/resp_client.hpp"
 #include "tests/support/reply_fields.hpp"
+#include "tests/support/test_backend.hpp"
 #include "tests/support/test_batond.hpp"
 
 using namespace baton;
@@ -19,10 +20,10 @@ using namespace std::chrono_literals;
 
 namespace {} // namespace
 
-TEST_CASE("ELECT: one leader: RESIGN hands over at once to the waiting candidate") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("ELECT: one leader: RESIGN hands over at once to the waiting candidate", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   resp_client first(a.socket_path());
   auto led = first.call({"ELECT", "JOIN", "billing", "worker-a"});
   REQUIRE(led.kind == resp_value::type::array);
@@ -54,11 +55,12 @@ TEST_CASE("ELECT: one leader: RESIGN hands over at once to the waiting candidate
   CHECK(first.call({"ELECT", "RESIGN", "billing"}).str.rfind("NOTHELD", 0) == 0);
 }
 
-TEST_CASE("ELECT: the leader's daemon dies: a candidate takes over within ttl + one renewal") {
-  test::test_redis redis;
-  auto a = std::make_unique<test::test_batond>(redis.unix_url(),
-                                               std::vector<std::string>{"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("ELECT: the leader's daemon dies: a candidate takes over within ttl + one renewal",
+          "[portable]") {
+  test::test_backend redis;
+  auto a =
+      std::make_unique<test::test_batond>(redis.url(), std::vector<std::string>{"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   resp_client leader(a->socket_path());
   auto led = leader.call({"ELECT", "JOIN", "jobs", "worker-a", "TTL", "1000"});
   REQUIRE(led.kind == resp_value::type::array);
@@ -80,9 +82,9 @@ TEST_CASE("ELECT: the leader's daemon dies: a candidate takes over within ttl + 
   CHECK(at - killed < 1000ms + 333ms + 150ms); // ttl + renewal interval (ttl/3) + slack
 }
 
-TEST_CASE("ELECT: bad input") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url());
+TEST_CASE("ELECT: bad input", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url());
   resp_client c(a.socket_path());
   CHECK(c.call({"ELECT", "JOIN", "g", "x", "TTL", "-1"}).str.rfind("ERR syntax error", 0) == 0);
   CHECK(c.call({"ELECT", "JOIN", "g", "x", "TTL", "0"}).str.rfind("ERR ttl must be between", 0) ==

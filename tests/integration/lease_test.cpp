@@ -14,6 +14,7 @@
 
 #include "protocol/resp_client.hpp"
 #include "tests/support/reply_fields.hpp"
+#include "tests/support/test_backend.hpp"
 #include "tests/support/test_batond.hpp"
 
 using namespace baton;
@@ -47,10 +48,10 @@ private:
 
 } // namespace
 
-TEST_CASE("two daemons, many clients: one holder at a time, tokens only grow") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("two daemons, many clients: one holder at a time, tokens only grow", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   std::atomic<int> inside{0}, most_inside{0}, grants{0};
   std::mutex order_mutex;
   std::int64_t last_token = 0;
@@ -85,10 +86,10 @@ TEST_CASE("two daemons, many clients: one holder at a time, tokens only grow") {
   CHECK(grants.load() > 20);
 }
 
-TEST_CASE("a holder's closed connection releases its lease at once") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("a holder's closed connection releases its lease at once", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   auto holder = std::make_unique<resp_client>(a.socket_path());
   auto first = holder->call({"LEASE", "ACQUIRE", "job", "60000", "META", "nightly"});
   REQUIRE(granted(first));
@@ -109,14 +110,13 @@ TEST_CASE("a holder's closed connection releases its lease at once") {
   CHECK(std::chrono::steady_clock::now() - t < 1000ms); // not after the 60 s TTL
 }
 
-TEST_CASE("a daemon killed with -9 loses its leases after the TTL, then lock-delay") {
-  test::test_redis redis;
+TEST_CASE("a daemon killed with -9 loses its leases after the TTL, then lock-delay", "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   std::ofstream(dir.file("delay.yaml")) << "leases: {lock_delay_ms: 600}\n";
   auto a = std::make_unique<test::test_batond>(
-      redis.unix_url(),
-      std::vector<std::string>{"--node-id", "a", "--config", dir.file("delay.yaml")});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+      redis.url(), std::vector<std::string>{"--node-id", "a", "--config", dir.file("delay.yaml")});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   resp_client holder(a->socket_path());
   auto before_grant = std::chrono::steady_clock::now(); // Redis starts the clock after this
   REQUIRE(granted(holder.call({"LEASE", "ACQUIRE", "job", "400"})));
@@ -142,9 +142,9 @@ TEST_CASE("a daemon killed with -9 loses its leases after the TTL, then lock-del
   CHECK(waited >= 950ms);
 }
 
-TEST_CASE("KEEP renews for as long as the connection is open") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url());
+TEST_CASE("KEEP renews for as long as the connection is open", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url());
   auto keeper = std::make_unique<resp_client>(a.socket_path());
   auto first = keeper->call({"LEASE", "ACQUIRE", "leader", "1000", "KEEP"});
   REQUIRE(granted(first));
@@ -162,10 +162,10 @@ TEST_CASE("KEEP renews for as long as the connection is open") {
       1000));
 }
 
-TEST_CASE("a paused holder cannot use its old token: the fenced store refuses it") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("a paused holder cannot use its old token: the fenced store refuses it", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   fenced_store store;
   int to_parent[2];
   REQUIRE(::pipe(to_parent) == 0);
@@ -225,9 +225,9 @@ TEST_CASE("with Redis down no lease is granted, within the budget") {
   CHECK(std::chrono::steady_clock::now() - t < 250ms + 150ms);
 }
 
-TEST_CASE("bad lease input: clear errors and no state change") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url());
+TEST_CASE("bad lease input: clear errors and no state change", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url());
   resp_client c(a.socket_path());
   auto expect_error = [&](std::vector<std::string> args, const std::string& start) {
     auto r = c.call(args);
@@ -259,9 +259,9 @@ TEST_CASE("bad lease input: clear errors and no state change") {
   CHECK(c.call({"LEASE", "INFO", "job"}).kind == resp_value::type::null);
 }
 
-TEST_CASE("RENEW extends, and the same connection acquiring again keeps its token") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url());
+TEST_CASE("RENEW extends, and the same connection acquiring again keeps its token", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url());
   resp_client c(a.socket_path());
   auto first = c.call({"LEASE", "ACQUIRE", "job", "300"});
   REQUIRE(granted(first));
@@ -326,10 +326,11 @@ TEST_CASE("thousands of KEEP leases are renewed in batches and all stay held") {
 
 // The chaos harness found that a clean stop used to release its clients' leases at once:
 // another client got the lease while the first still held it by the validity it was given.
-TEST_CASE("SIGTERM: a KEEP lease ends after its holder's notice, not at once nor after its TTL") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("SIGTERM: a KEEP lease ends after its holder's notice, not at once nor after its TTL",
+          "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   resp_client holder(a.socket_path());
   REQUIRE(granted(holder.call({"LEASE", "ACQUIRE", "job", "60000", "KEEP"})));
   // A waiter on b that heard "held for 60 s" must not sleep that long.
@@ -359,10 +360,11 @@ TEST_CASE("SIGTERM: a KEEP lease ends after its holder's notice, not at once nor
   CHECK(after < 4000ms); // not the 60 s TTL
 }
 
-TEST_CASE("SIGTERM: a lease taken without KEEP stays its holder's for the validity it got") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("SIGTERM: a lease taken without KEEP stays its holder's for the validity it got",
+          "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   resp_client holder(a.socket_path());
   auto t = std::chrono::steady_clock::now();
   auto held = holder.call({"LEASE", "ACQUIRE", "job", "2500"});
@@ -378,9 +380,9 @@ TEST_CASE("SIGTERM: a lease taken without KEEP stays its holder's for the validi
   CHECK(after < 4500ms); // at its end, without waiting for anything more
 }
 
-TEST_CASE("LEASE LIST names the leases held, by pattern") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url());
+TEST_CASE("LEASE LIST names the leases held, by pattern", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url());
   resp_client c(a.socket_path());
   for (auto name : {"job:a", "job:b", "cache:x"})
     REQUIRE(granted(c.call({"LEASE", "ACQUIRE", name, "10000"})));
@@ -395,10 +397,10 @@ TEST_CASE("LEASE LIST names the leases held, by pattern") {
   CHECK(c.call({"LEASE", "LIST", "*", "extra"}).str.rfind("ERR wrong number", 0) == 0);
 }
 
-TEST_CASE("WAIT: woken by a release on another daemon, not by polling or the TTL") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("WAIT: woken by a release on another daemon, not by polling or the TTL", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   resp_client holder(a.socket_path());
   auto held = holder.call({"LEASE", "ACQUIRE", "job", "60000"});
   REQUIRE(granted(held));
@@ -417,11 +419,11 @@ TEST_CASE("WAIT: woken by a release on another daemon, not by polling or the TTL
   CHECK(woke - released_at < 200ms);
 }
 
-TEST_CASE("WAIT: a holder that dies silently is followed at its expiry") {
-  test::test_redis redis;
-  auto a = std::make_unique<test::test_batond>(redis.unix_url(),
-                                               std::vector<std::string>{"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("WAIT: a holder that dies silently is followed at its expiry", "[portable]") {
+  test::test_backend redis;
+  auto a =
+      std::make_unique<test::test_batond>(redis.url(), std::vector<std::string>{"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   resp_client holder(a->socket_path());
   auto start = std::chrono::steady_clock::now();
   REQUIRE(granted(holder.call({"LEASE", "ACQUIRE", "job", "500"})));
@@ -434,10 +436,10 @@ TEST_CASE("WAIT: a holder that dies silently is followed at its expiry") {
   CHECK(took < 1000ms);
 }
 
-TEST_CASE("WAIT: runs out with DENIED, and waiters are served in arrival order") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("WAIT: runs out with DENIED, and waiters are served in arrival order", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   resp_client holder(a.socket_path());
   auto held = holder.call({"LEASE", "ACQUIRE", "job", "60000"});
   REQUIRE(granted(held));
@@ -473,9 +475,9 @@ TEST_CASE("WAIT: runs out with DENIED, and waiters are served in arrival order")
   CHECK(order == std::vector<int>{1, 2, 3});
 }
 
-TEST_CASE("WAIT: a waiter that hangs up is dropped and takes nothing") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url());
+TEST_CASE("WAIT: a waiter that hangs up is dropped and takes nothing", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url());
   resp_client holder(a.socket_path());
   auto held = holder.call({"LEASE", "ACQUIRE", "job", "60000"});
   REQUIRE(granted(held));
@@ -490,9 +492,10 @@ TEST_CASE("WAIT: a waiter that hangs up is dropped and takes nothing") {
   CHECK(granted(other.call({"LEASE", "ACQUIRE", "job", "1000"})));
 }
 
-TEST_CASE("WAIT 0 and TIMEOUT 0 try once: a free lease or group is taken, a held one is DENIED") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+TEST_CASE("WAIT 0 and TIMEOUT 0 try once: a free lease or group is taken, a held one is DENIED",
+          "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
   resp_client c(a.socket_path()), other(a.socket_path());
   // Before, a free lease answered "DENIED ... held by node  under token 0" without asking.
   auto token = field(c.call({"LEASE", "ACQUIRE", "x", "5000", "WAIT", "0"}), "token");

@@ -8,6 +8,7 @@
 
 #include "protocol/resp_client.hpp"
 #include "tests/support/reply_fields.hpp"
+#include "tests/support/test_backend.hpp"
 #include "tests/support/test_batond.hpp"
 
 using namespace baton;
@@ -29,15 +30,14 @@ std::vector<std::string> node_ids(resp_client& c) {
 
 } // namespace
 
-TEST_CASE("every daemon lists the live fleet: drain, clean stop, kill -9") {
-  test::test_redis redis;
+TEST_CASE("every daemon lists the live fleet: drain, clean stop, kill -9", "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   std::ofstream(dir.file("m.yaml")) << "membership: {heartbeat_ms: 100, ttl_ms: 600, address: "
                                        "\"web:8080\"}\n";
   auto start = [&](const std::string& id) {
     return std::make_unique<test::test_batond>(
-        redis.unix_url(),
-        std::vector<std::string>{"--node-id", id, "--config", dir.file("m.yaml")});
+        redis.url(), std::vector<std::string>{"--node-id", id, "--config", dir.file("m.yaml")});
   };
   auto a = start("a");
   auto b = start("b");

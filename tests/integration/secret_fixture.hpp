@@ -8,6 +8,7 @@
 
 #include "protocol/resp_client.hpp"
 #include "tests/support/reply_fields.hpp"
+#include "tests/support/test_backend.hpp"
 #include "tests/support/test_batond.hpp"
 
 namespace baton::test {
@@ -29,6 +30,12 @@ inline std::unique_ptr<test_batond> secret_daemon(const test_redis& redis, const
                                                   const std::string& config) {
   return std::make_unique<test_batond>(
       redis.unix_url(), std::vector<std::string>{"--node-id", node, "--config", config});
+}
+
+inline std::unique_ptr<test_batond>
+secret_daemon(const test_backend& redis, const std::string& node, const std::string& config) {
+  return std::make_unique<test_batond>(
+      redis.url(), std::vector<std::string>{"--node-id", node, "--config", config});
 }
 
 inline std::string value_of(const protocol::resp_value& r) {

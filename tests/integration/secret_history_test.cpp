@@ -21,8 +21,9 @@ const std::string fast_refresh = "  grace_ms: 60000\n  refresh_ms: 200\n";
 
 } // namespace
 
-TEST_CASE("a secret PUT again after Redis lost it is served anew by a daemon that held it") {
-  test::test_redis redis;
+TEST_CASE("a secret PUT again after Redis lost it is served anew by a daemon that held it",
+          "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   auto config = test::write_secret_config(dir, "s.yaml", fast_refresh);
   auto a = test::secret_daemon(redis, "a", config);
@@ -61,8 +62,9 @@ TEST_CASE("a secret PUT again after Redis lost it is served anew by a daemon tha
   CHECK(pushed.elements[3].integer == field(put, "version"));
 }
 
-TEST_CASE("a secret Redis lost is no longer served: GET answers nil until it is PUT again") {
-  test::test_redis redis;
+TEST_CASE("a secret Redis lost is no longer served: GET answers nil until it is PUT again",
+          "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   auto config = test::write_secret_config(dir, "s.yaml", fast_refresh);
   auto b = test::secret_daemon(redis, "b", config);

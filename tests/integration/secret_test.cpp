@@ -25,8 +25,9 @@ resp_value next_push(resp_client& c) {
 
 } // namespace
 
-TEST_CASE("PUT, GET, VERIFY and INFO across two daemons: ROTATE reaches the other's watchers") {
-  test::test_redis redis;
+TEST_CASE("PUT, GET, VERIFY and INFO across two daemons: ROTATE reaches the other's watchers",
+          "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   auto config = test::write_secret_config(dir, "s.yaml", "  grace_ms: 60000\n  refresh_ms: 200\n");
   auto a = test::secret_daemon(redis, "a", config);
@@ -92,8 +93,8 @@ TEST_CASE("PUT, GET, VERIFY and INFO across two daemons: ROTATE reaches the othe
   CHECK(text.find("sk_live_one") == std::string::npos); // never values
 }
 
-TEST_CASE("a previous version stops verifying after its grace and is retired") {
-  test::test_redis redis;
+TEST_CASE("a previous version stops verifying after its grace and is retired", "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   auto config = test::write_secret_config(
       dir, "s.yaml", "  grace_ms: 300\n  refresh_ms: 100\n  ack_liveness_ms: 2000\n");
@@ -113,8 +114,8 @@ TEST_CASE("a previous version stops verifying after its grace and is retired") {
   CHECK(value_of(c.call({"SECRET", "GET", "db"})) == "second");
 }
 
-TEST_CASE("hooks generate the new value and may refuse it") {
-  test::test_redis redis;
+TEST_CASE("hooks generate the new value and may refuse it", "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   std::ofstream(dir.file("verdict")) << "0";
   auto config = test::write_secret_config(
@@ -167,8 +168,8 @@ TEST_CASE("hooks generate the new value and may refuse it") {
   rotating.join();
 }
 
-TEST_CASE("a scheduled secret is created and rotated by one daemon") {
-  test::test_redis redis;
+TEST_CASE("a scheduled secret is created and rotated by one daemon", "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   auto config = test::write_secret_config(dir, "s.yaml",
                                           "  refresh_ms: 100\n  ack_liveness_ms: 2000\n"
@@ -195,8 +196,8 @@ TEST_CASE("a scheduled secret is created and rotated by one daemon") {
   CHECK(current <= first + 3);
 }
 
-TEST_CASE("rewrap moves every data key to the active KEK without changing values") {
-  test::test_redis redis;
+TEST_CASE("rewrap moves every data key to the active KEK without changing values", "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   auto old_only = test::write_secret_config(dir, "old.yaml");
   std::ofstream(dir.file("k2.kek")) << std::string(64, 'b') << "\n";
@@ -328,11 +329,11 @@ TEST_CASE("cached secrets are served while Redis is down, and say so") {
   CHECK(field(back, "degraded") == 0);
 }
 
-TEST_CASE("bad secret input gets clear errors") {
-  test::test_redis redis;
+TEST_CASE("bad secret input gets clear errors", "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   {
-    test::test_batond off(redis.unix_url());
+    test::test_batond off(redis.url());
     resp_client c(off.socket_path());
     CHECK(c.call({"SECRET", "GET", "x"}).str ==
           "ERR secrets are off on this daemon: the config names no secrets.keks");
@@ -359,8 +360,8 @@ TEST_CASE("bad secret input gets clear errors") {
   CHECK(c.call({"PING"}).str == "PONG"); // still serving
 }
 
-TEST_CASE("previous is not retired while a live daemon still serves it") {
-  test::test_redis redis;
+TEST_CASE("previous is not retired while a live daemon still serves it", "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   auto config = test::write_secret_config(
       dir, "s.yaml", "  grace_ms: 200\n  refresh_ms: 100\n  ack_liveness_ms: 1500\n");

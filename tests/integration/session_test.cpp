@@ -22,8 +22,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::unique_ptr<test::test_batond>
-session_daemon(const test::test_redis& redis, const std::string& node, const std::string& config) {
+// `Redis`: a test_redis of the test's own, or a test_backend (its own or the cluster).
+template <class Redis>
+std::unique_ptr<test::test_batond> session_daemon(const Redis& redis, const std::string& node,
+                                                  const std::string& config) {
   return test::secret_daemon(redis, node, config);
 }
 
@@ -86,8 +88,8 @@ TEST_CASE("sessions: open, get, touch, list, owner-only encrypted state, close")
   CHECK(ca.call({"SESSION", "LIST", "alice"}).elements.size() == 1);
 }
 
-TEST_CASE("resume tokens: once per handoff, never forged, replayed or after expiry") {
-  test::test_redis redis;
+TEST_CASE("resume tokens: once per handoff, never forged, replayed or after expiry", "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   auto config = config_for(dir);
   auto a = session_daemon(redis, "a", config);
@@ -125,8 +127,9 @@ TEST_CASE("resume tokens: once per handoff, never forged, replayed or after expi
   CHECK(ca.call({"SESSION", "RESUME", next}).str == "REFUSED the session is closed or expired");
 }
 
-TEST_CASE("a drain hands every session to the active daemons and the clients resume there") {
-  test::test_redis redis;
+TEST_CASE("a drain hands every session to the active daemons and the clients resume there",
+          "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   auto config = config_for(dir);
   auto a = session_daemon(redis, "a", config);
@@ -202,11 +205,11 @@ TEST_CASE("a drain hands every session to the active daemons and the clients res
   }));
 }
 
-TEST_CASE("bad session input gets clear errors") {
-  test::test_redis redis;
+TEST_CASE("bad session input gets clear errors", "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   {
-    test::test_batond off(redis.unix_url());
+    test::test_batond off(redis.url());
     resp_client c(off.socket_path());
     CHECK(c.call({"SESSION", "OPEN", "u"}).str.rfind("ERR sessions are off on this daemon", 0) ==
           0);
@@ -241,8 +244,9 @@ TEST_CASE("bad session input gets clear errors") {
   CHECK(c.call({"PING"}).str == "PONG");
 }
 
-TEST_CASE("kill -9 of a daemon: a live node adopts each of its sessions within ttl + a heartbeat") {
-  test::test_redis redis;
+TEST_CASE("kill -9 of a daemon: a live node adopts each of its sessions within ttl + a heartbeat",
+          "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   auto config = config_for(dir); // heartbeat 100 ms, ttl 1000 ms
   auto a = session_daemon(redis, "a", config);
@@ -298,8 +302,9 @@ TEST_CASE("kill -9 of a daemon: a live node adopts each of its sessions within t
   CHECK(resumed == count);
 }
 
-TEST_CASE("a drain waits drain_delay_ms after /readyz turns 503, and round_robin spreads in turn") {
-  test::test_redis redis;
+TEST_CASE("a drain waits drain_delay_ms after /readyz turns 503, and round_robin spreads in turn",
+          "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   auto config = test::write_secret_config(
       dir, "s.yaml", "",

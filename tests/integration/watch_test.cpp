@@ -8,6 +8,7 @@
 
 #include "protocol/resp_client.hpp"
 #include "tests/support/reply_fields.hpp"
+#include "tests/support/test_backend.hpp"
 #include "tests/support/test_batond.hpp"
 
 using namespace baton;
@@ -50,10 +51,11 @@ std::unique_ptr<resp_client> resp3_client(const std::string& socket) {
 
 } // namespace
 
-TEST_CASE("LEASE WATCH: acquired, released and expired on another daemon are pushed") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("LEASE WATCH: acquired, released and expired on another daemon are pushed",
+          "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   auto watcher_ptr = resp3_client(a.socket_path());
   auto& watcher = *watcher_ptr;
   auto watching = watcher.call({"LEASE", "WATCH", "jobs", "other"});
@@ -91,9 +93,10 @@ TEST_CASE("LEASE WATCH: acquired, released and expired on another daemon are pus
   CHECK(watcher.call({"PING"}).str == "PONG"); // and no push came before this reply
 }
 
-TEST_CASE("LEASE WATCH on RESP2: watch mode takes only watch commands, pushes are arrays") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+TEST_CASE("LEASE WATCH on RESP2: watch mode takes only watch commands, pushes are arrays",
+          "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
   resp_client watcher(a.socket_path());
   CHECK(watcher.call({"LEASE", "WATCH", "jobs"}).integer == 1);
   auto refused = watcher.call({"LEASE", "INFO", "jobs"});
@@ -147,10 +150,11 @@ TEST_CASE("a KEEP holder hears lost before its safe validity ends when Redis sta
   CHECK(describe(watcher.read()) == "lease lost jobs a");
 }
 
-TEST_CASE("ELECT WATCH: the leader now, then every new leader with its term, and vacancies") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
-  test::test_batond b(redis.unix_url(), {"--node-id", "b"});
+TEST_CASE("ELECT WATCH: the leader now, then every new leader with its term, and vacancies",
+          "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
+  test::test_batond b(redis.url(), {"--node-id", "b"});
   auto watcher_ptr = resp3_client(a.socket_path());
   auto& watcher = *watcher_ptr;
   REQUIRE(watcher.call({"ELECT", "WATCH", "billing"}).integer == 1);
@@ -180,9 +184,9 @@ TEST_CASE("ELECT WATCH: the leader now, then every new leader with its term, and
   CHECK(describe(late.read()) == "elect leader billing " + std::to_string(term2) + " worker-2 a");
 }
 
-TEST_CASE("WATCH bad input: clear errors, nothing watched") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url());
+TEST_CASE("WATCH bad input: clear errors, nothing watched", "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url());
   resp_client c(a.socket_path());
   auto bad = c.call({"LEASE", "WATCH", "ok", "has space"});
   REQUIRE(bad.is_error());
@@ -223,9 +227,10 @@ TEST_CASE("WATCH with Redis down answers UNAVAILABLE: a watch outlives a Redis r
   CHECK(describe(next_push(watcher)) == "lease acquired jobs a");
 }
 
-TEST_CASE("SUBSCRIBE lease:<name> and elect:<group>: Redis pub/sub replies and messages") {
-  test::test_redis redis;
-  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+TEST_CASE("SUBSCRIBE lease:<name> and elect:<group>: Redis pub/sub replies and messages",
+          "[portable]") {
+  test::test_backend redis;
+  test::test_batond a(redis.url(), {"--node-id", "a"});
   resp_client sub(a.socket_path());
   sub.send({"SUBSCRIBE", "lease:jobs", "elect:billing"});
   auto first = sub.read();
