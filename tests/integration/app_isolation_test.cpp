@@ -13,6 +13,7 @@
 #include <iterator>
 
 #include "tests/integration/secret_fixture.hpp"
+#include "tests/support/test_backend.hpp"
 #include "tests/support/test_users.hpp"
 
 using namespace baton;
@@ -30,7 +31,7 @@ struct two_apps {
   test::test_user a = test::ensure_user("baton-app-a", apps_group);
   test::test_user b = test::ensure_user("baton-app-b", apps_group);
   gid_t group = test::ensure_group(apps_group);
-  test::test_redis redis;
+  test::test_backend redis;
   test::temp_dir dir;
   std::string config =
       test::write_secret_config(dir, "s.yaml", "",
@@ -58,7 +59,8 @@ bool starts_with(const resp_value& v, const std::string& prefix) {
 
 } // namespace
 
-TEST_CASE("a lease is its holder's uid's: another app can neither renew nor release it") {
+TEST_CASE("a lease is its holder's uid's: another app can neither renew nor release it",
+          "[portable]") {
   two_apps t;
   auto d = t.start("a");
   auto a = t.as(t.a, *d), a2 = t.as(t.a, *d), b = t.as(t.b, *d);
@@ -113,7 +115,8 @@ TEST_CASE("a lease is its holder's uid's: another app can neither renew nor rele
   CHECK(starts_with(a->call({"LEASE", "RENEW", "job", t_text}), "LOST"));
 }
 
-TEST_CASE("a lease's watchers of another app hear it change hands, not where it is held") {
+TEST_CASE("a lease's watchers of another app hear it change hands, not where it is held",
+          "[portable]") {
   two_apps t;
   auto d = t.start("a");
   auto holder = t.as(t.a, *d), own = t.as(t.a, *d), other = t.as(t.b, *d);
@@ -142,7 +145,8 @@ TEST_CASE("a lease's watchers of another app hear it change hands, not where it 
   }
 }
 
-TEST_CASE("the daemons' own lease names cannot be taken, renewed or released by an app") {
+TEST_CASE("the daemons' own lease names cannot be taken, renewed or released by an app",
+          "[portable]") {
   two_apps t;
   auto d = t.start("a");
   auto a = t.as(t.a, *d), b = t.as(t.b, *d);
@@ -167,7 +171,7 @@ TEST_CASE("the daemons' own lease names cannot be taken, renewed or released by 
   CHECK(field(a->call({"ELECT", "LEADER", "jobs"}), "term") == term);
 }
 
-TEST_CASE("a claim is completed only by the uid that claimed it") {
+TEST_CASE("a claim is completed only by the uid that claimed it", "[portable]") {
   two_apps t;
   auto d = t.start("a");
   auto a = t.as(t.a, *d), a2 = t.as(t.a, *d), b = t.as(t.b, *d);
@@ -181,7 +185,8 @@ TEST_CASE("a claim is completed only by the uid that claimed it") {
   CHECK(text_field(got, "result") == "receipt-1");
 }
 
-TEST_CASE("a session is its opener's uid's: every verb but RESUME refuses another app") {
+TEST_CASE("a session is its opener's uid's: every verb but RESUME refuses another app",
+          "[portable]") {
   two_apps t;
   auto d = t.start("a");
   auto a = t.as(t.a, *d), a2 = t.as(t.a, *d), b = t.as(t.b, *d);
@@ -219,7 +224,7 @@ TEST_CASE("a session is its opener's uid's: every verb but RESUME refuses anothe
   CHECK(a->call({"SESSION", "GET", id}).kind == resp_value::type::null);
 }
 
-TEST_CASE("a drain's handoff-out carries a session's token only to its own app") {
+TEST_CASE("a drain's handoff-out carries a session's token only to its own app", "[portable]") {
   two_apps t;
   auto da = t.start("a");
   auto db = t.start("b");
@@ -265,7 +270,8 @@ TEST_CASE("a drain's handoff-out carries a session's token only to its own app")
   CHECK(text_field(on_b->call({"SESSION", "RESUME", token}), "owner") == "b");
 }
 
-TEST_CASE("deploy/baton.apps.yaml denies by default and gives each app its own names") {
+TEST_CASE("deploy/baton.apps.yaml denies by default and gives each app its own names",
+          "[portable]") {
   test::ensure_group("baton");
   test::ensure_group("baton-ops");
   test::ensure_user("billing-app", "baton");

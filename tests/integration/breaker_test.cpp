@@ -13,6 +13,7 @@
 
 #include "protocol/resp_client.hpp"
 #include "tests/support/reply_fields.hpp"
+#include "tests/support/test_backend.hpp"
 #include "tests/support/test_batond.hpp"
 
 using namespace baton;
@@ -33,20 +34,24 @@ const char* breaker_config = R"(breakers:
     - {name: long, window: {calls: 4}, minimum_calls: 4, open_ms: 60000, scope: fleet}
 )";
 
-struct fleet {
-  test::test_redis redis;
+// Three daemons on `Redis`: a server of the test's own (to kill it), or a test_backend (its own
+// server, or the cluster of a cluster run).
+template <class Redis>
+struct fleet_on {
+  Redis redis;
   test::temp_dir dir;
   std::string config;
   std::vector<std::unique_ptr<test::test_batond>> daemons;
 
-  fleet() {
+  fleet_on() {
     config = dir.file("breakers.yaml");
     std::ofstream(config) << breaker_config;
-    for (const char* node : {"a", "b", "c"}) start(node);
+    for (const char* node : {"a", "b", "c"})
+      start(node);
   }
   void start(const std::string& node) {
     daemons.push_back(std::make_unique<test::test_batond>(
-        redis.unix_url(), std::vector<std::string>{"--config", config, "--node-id", node}));
+        redis.url(), std::vector<std::string>{"--config", config, "--node-id", node}));
   }
   resp_value call(std::size_t host, std::vector<std::string> args) {
     return resp_client(daemons.at(host)->socket_path()).call(args);
@@ -66,9 +71,12 @@ struct fleet {
   }
 };
 
+using fleet = fleet_on<test::test_backend>;
+using own_redis_fleet = fleet_on<test::test_redis>;
+
 } // namespace
 
-TEST_CASE_METHOD(fleet, "a fleet breaker tripped on one host is open on every host") {
+TEST_CASE_METHOD(fleet, "a fleet breaker tripped on one host is open on every host", "[portable]") {
   CHECK(state_everywhere("pay", "closed"));
   fail_calls(0, "pay");
   auto here = check(0, "pay");
@@ -92,7 +100,8 @@ TEST_CASE_METHOD(fleet, "a fleet breaker tripped on one host is open on every ho
   CHECK(text_field(*fleet_view, "tripped_by") == "a");
 }
 
-TEST_CASE_METHOD(fleet, "a quorum breaker opens everywhere only once a second host tripped") {
+TEST_CASE_METHOD(fleet, "a quorum breaker opens everywhere only once a second host tripped",
+                 "[portable]") {
   fail_calls(0, "quorum");
   CHECK(text_field(check(0, "quorum"), "state") == "open"); // alone: open on itself
   std::this_thread::sleep_for(300ms); // room for a wrong announcement to arrive
@@ -108,7 +117,9 @@ TEST_CASE_METHOD(fleet, "a quorum breaker opens everywhere only once a second ho
   CHECK(trips->elements.size() == 4); // a and b, each with how long ago
 }
 
-TEST_CASE_METHOD(fleet, "half-open admits exactly one probe fleet-wide, and its result is everyone's") {
+TEST_CASE_METHOD(fleet,
+                 "half-open admits exactly one probe fleet-wide, and its result is everyone's",
+                 "[portable]") {
   auto probe_round = [&] {
     // Many clients on all three daemons check at once, past the open time, until a second
     // after the probe was admitted (at most 8 s: a slow machine may take longer to get there).
@@ -158,7 +169,8 @@ TEST_CASE_METHOD(fleet, "half-open admits exactly one probe fleet-wide, and its 
   CHECK(field(check(0, "pay"), "allowed") == 1);
 }
 
-TEST_CASE_METHOD(fleet, "FORCE overrides on every host and survives a restart of every daemon") {
+TEST_CASE_METHOD(fleet, "FORCE overrides on every host and survives a restart of every daemon",
+                 "[portable]") {
   auto forced = call(1, {"BREAKER", "FORCE", "long", "open"});
   CHECK(text_field(forced, "state") == "forced-open");
   CHECK(test::eventually([&] { return state_everywhere("long", "forced-open"); }, 3000));
@@ -172,7 +184,8 @@ TEST_CASE_METHOD(fleet, "FORCE overrides on every host and survives a restart of
 
   // Every daemon restarts: the state lives in Redis.
   daemons.clear();
-  for (const char* node : {"a", "b", "c"}) start(node);
+  for (const char* node : {"a", "b", "c"})
+    start(node);
   CHECK(test::eventually([&] { return state_everywhere("long", "forced-closed"); }, 3000));
 
   CHECK(text_field(call(0, {"BREAKER", "FORCE", "long", "auto"}), "state") == "closed");
@@ -181,11 +194,13 @@ TEST_CASE_METHOD(fleet, "FORCE overrides on every host and survives a restart of
   CHECK(test::eventually([&] { return state_everywhere("long", "open"); }, 3000));
   // A trip opened by the fleet survives restarts too.
   daemons.clear();
-  for (const char* node : {"a", "b", "c"}) start(node);
+  for (const char* node : {"a", "b", "c"})
+    start(node);
   CHECK(test::eventually([&] { return state_everywhere("long", "open"); }, 3000));
 }
 
-TEST_CASE_METHOD(fleet, "with Redis killed, breakers keep deciding on local data, degraded") {
+TEST_CASE_METHOD(own_redis_fleet,
+                 "with Redis killed, breakers keep deciding on local data, degraded") {
   redis.kill();
   CHECK(test::eventually([&] { return field(check(0, "pay"), "degraded") == 1; }, 5000));
   CHECK(field(check(0, "pay"), "allowed") == 1);
@@ -196,8 +211,8 @@ TEST_CASE_METHOD(fleet, "with Redis killed, breakers keep deciding on local data
   CHECK(field(r, "degraded") == 1);
   CHECK(text_field(check(1, "pay"), "state") == "closed"); // nobody could tell b
   // The daemon's own breaker around Redis shows, read-only.
-  CHECK(test::eventually(
-      [&] { return text_field(check(0, "baton:redis"), "state") != "closed"; }, 5000));
+  CHECK(test::eventually([&] { return text_field(check(0, "baton:redis"), "state") != "closed"; },
+                         5000));
   auto state = call(0, {"BREAKER", "STATE", "pay"});
   CHECK(text_field(state, "fleet") == "unavailable");
   // A trip while Redis is out of reach is this host's alone (fleet 0) until Redis is back;
@@ -211,7 +226,7 @@ TEST_CASE_METHOD(fleet, "with Redis killed, breakers keep deciding on local data
   CHECK(field(check(1, "long"), "fleet") == 1);
 }
 
-TEST_CASE_METHOD(fleet, "bad input gets a clear error and changes nothing") {
+TEST_CASE_METHOD(fleet, "bad input gets a clear error and changes nothing", "[portable]") {
   auto err = [&](std::vector<std::string> args) {
     auto r = call(0, args);
     CHECK(r.kind == resp_value::type::error);
@@ -237,7 +252,8 @@ TEST_CASE_METHOD(fleet, "bad input gets a clear error and changes nothing") {
   CHECK(text_field(list, "baton:redis") == "closed");
 }
 
-TEST_CASE_METHOD(fleet, "BREAKER WATCH pushes the state now and every change, wherever decided") {
+TEST_CASE_METHOD(fleet, "BREAKER WATCH pushes the state now and every change, wherever decided",
+                 "[portable]") {
   resp_client watcher(daemons[2]->socket_path());
   watcher.call({"HELLO", "3"});
   auto reply = watcher.call({"BREAKER", "WATCH", "pay"});

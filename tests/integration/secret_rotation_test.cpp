@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "tests/integration/secret_fixture.hpp"
+#include "tests/support/test_backend.hpp"
 
 using namespace baton;
 using protocol::resp_client;
@@ -25,8 +26,8 @@ using test::value_of;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-TEST_CASE("rotation under load: no key current within the grace window is refused") {
-  test::test_redis redis;
+TEST_CASE("rotation under load: no key current within the grace window is refused", "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   constexpr auto grace = 2000ms;
   auto config = test::write_secret_config(dir, "s.yaml",
@@ -128,8 +129,8 @@ bool call_dies(const std::string& socket, const std::vector<std::string>& args) 
 
 } // namespace
 
-TEST_CASE("kill -9 of the rotating daemon at each step leaves the secret usable") {
-  test::test_redis redis;
+TEST_CASE("kill -9 of the rotating daemon at each step leaves the secret usable", "[portable]") {
+  test::test_backend redis;
   test::temp_dir dir;
   const std::vector<std::string> steps = {"secret-after-lease", "secret-after-begin",
                                           "secret-after-stage", "secret-after-test",

@@ -34,6 +34,8 @@ public:
 
   const std::string& socket_path() const { return socket_; }
   std::string unix_url() const { return "unix://" + socket_; }
+  /// The URL batond's --redis takes, as test_backend::url() names it.
+  std::string url() const { return unix_url(); }
   const std::string& dir() const { return dir_.path(); }
 
   void start();
