@@ -171,6 +171,43 @@ TEST_CASE("Sentinel and WAIT settings that cannot work are errors") {
   CHECK(has_problem(slow, "wait_timeout_ms must be below call_timeout_ms"));
 }
 
+TEST_CASE("a Cluster URL sets up the seeds and the map's refresh") {
+  auto r = load_config_text("redis:\n"
+                            "  url: redis-cluster://app:pw@10.0.0.1:7000,10.0.0.2\n"
+                            "  cluster_refresh_ms: 1500\n"
+                            "  wait_replicas: 1\n",
+                            "s.yaml");
+  for (const auto& p : r.problems)
+    UNSCOPED_INFO(p);
+  REQUIRE(r.ok());
+  redis_link::link_settings link;
+  std::string error;
+  REQUIRE(make_link_settings(r.cfg, link, error));
+  CHECK(link.uses_cluster());
+  CHECK_FALSE(link.uses_sentinel());
+  REQUIRE(link.cluster_seeds.size() == 2);
+  CHECK(link.cluster_seeds[0].port == 7000);
+  CHECK(link.cluster_seeds[1].port == 6379);
+  CHECK(link.endpoint.host.empty()); // the slot map says where
+  CHECK(link.endpoint.username == "app");
+  CHECK(link.endpoint.password == "pw");
+  CHECK(link.cluster_refresh == std::chrono::milliseconds(1500));
+  CHECK(link.wait_replicas == 1);
+  CHECK(link.describe() == "redis-cluster://10.0.0.1:7000,10.0.0.2:6379");
+}
+
+TEST_CASE("Cluster settings that cannot work are errors") {
+  auto refresh = load_config_text("redis: {url: 'redis://h', cluster_refresh_ms: 1000}", "s.yaml");
+  CHECK(has_problem(refresh, "cluster_refresh_ms needs a redis-cluster:// url"));
+  auto db = load_config_text("redis: {url: 'redis-cluster://h:7000', database: 2}", "s.yaml");
+  CHECK(has_problem(db, "database: Redis Cluster has database 0 only"));
+  auto url_db = load_config_text("redis: {url: 'redis-cluster://h:7000/2'}", "s.yaml");
+  CHECK(has_problem(url_db, "database 0 only"));
+  auto often = load_config_text("redis: {url: 'redis-cluster://h', cluster_refresh_ms: 5}",
+                                "s.yaml");
+  CHECK_FALSE(often.ok());
+}
+
 TEST_CASE("deploy/baton.example.yaml is valid and sets every section") {
   auto r = load_config_file(std::string(BATON_SOURCE_DIR) + "/deploy/baton.example.yaml");
   for (const auto& p : r.problems)
