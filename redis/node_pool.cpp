@@ -362,7 +362,13 @@ void node_pool::on_failure() {
 }
 
 void node_pool::publish_breaker_state() {
-  if (breaker_changed_) return breaker_changed_();
+  if (breaker_changed_) {
+    // Only changes: this runs after every reply.
+    auto now = breaker_.current();
+    if (now == last_published_) return;
+    last_published_ = now;
+    return breaker_changed_();
+  }
   counters_.breaker_state.store(static_cast<int>(breaker_.current()), std::memory_order_relaxed);
 }
 

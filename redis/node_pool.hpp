@@ -135,6 +135,7 @@ private:
   std::string last_error_;
   std::function<void(const std::string&)> master_doubt_;
   std::function<void()> breaker_changed_;
+  redis_breaker::state last_published_ = redis_breaker::state::closed;
   std::string asking_command_; ///< "ASKING", formatted once
   std::string wait_command_; ///< "WAIT n timeout", formatted once
   clock::time_point last_short_wait_log_{};

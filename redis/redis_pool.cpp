@@ -156,27 +156,27 @@ void redis_pool::on_master_doubt(std::function<void(const std::string&)> handler
 
 // -- calls ---------------------------------------------------------------------------------
 
-void redis_pool::call(const std::vector<std::string>& args, reply_callback done) {
+void redis_pool::call(std::vector<std::string> args, reply_callback done) {
   if (single_) return single_->call(args, std::move(done));
   auto c = std::make_shared<routed_call>();
-  c->args = args;
   if (auto key = command_key(args)) c->slot = key_slot(*key);
+  c->args = std::move(args);
   c->done = std::move(done);
   c->deadline = clock::now() + settings_.call_timeout;
   c->affinity = affinity_;
   route(std::move(c), nullptr, false);
 }
 
-void redis_pool::run_script(std::string_view name, const std::vector<std::string>& keys,
-                            const std::vector<std::string>& args, reply_callback done,
+void redis_pool::run_script(std::string_view name, std::vector<std::string> keys,
+                            std::vector<std::string> args, reply_callback done,
                             std::optional<milliseconds> budget) {
   if (single_) return single_->run_script(name, keys, args, std::move(done), budget);
   auto c = std::make_shared<routed_call>();
   c->script = true;
   c->name = std::string(name);
-  c->keys = keys;
-  c->args = args;
   if (!keys.empty()) c->slot = key_slot(keys.front());
+  c->keys = std::move(keys);
+  c->args = std::move(args);
   c->done = std::move(done);
   c->deadline = clock::now() + budget.value_or(settings_.call_timeout);
   c->affinity = affinity_;
@@ -185,7 +185,7 @@ void redis_pool::run_script(std::string_view name, const std::vector<std::string
 
 node_pool* redis_pool::any_primary() {
   node_pool* fallback = nullptr;
-  for (const auto& p : map_.primaries()) {
+  for (const auto& p : primaries_) {
     auto& pool = node(p);
     if (pool.reachable()) return &pool;
     if (!fallback) fallback = &pool;
@@ -212,9 +212,11 @@ void redis_pool::route(std::shared_ptr<routed_call> c, const node_address* to, b
             : "redis cluster refused it until the time budget ran out: " + c->last_refusal));
   }
   node_pool* pool = nullptr;
-  if (to == nullptr && c->slot) to = map_.owner(*c->slot);
-  if (to != nullptr) {
+  if (to != nullptr)
     pool = &node(*to);
+  else if (c->slot)
+    pool = slot_pools_.empty() ? nullptr : slot_pools_[*c->slot];
+  if (pool != nullptr) {
     if (!pool->reachable()) refresh_map("a primary is unreachable");
   } else {
     // No node known for the slot (the map not loaded yet, or a shard lost): any node
@@ -256,6 +258,7 @@ void redis_pool::on_reply(std::shared_ptr<routed_call> c, const node_address& as
       }
       counters_.add(counters_.cluster_moved);
       map_.assign(redirect->slot, redirect->to);
+      map_updated();
       refresh_map("MOVED " + std::to_string(redirect->slot));
       if (map_changed_) map_changed_();
       return route(std::move(c), &redirect->to, false);
@@ -309,11 +312,11 @@ void redis_pool::scan(std::string match, std::function<bool(std::vector<std::str
   if (single_) {
     state->nodes.push_back(single_);
   } else {
-    for (const auto& p : map_.primaries())
+    for (const auto& p : primaries_)
       state->nodes.push_back(&node(p));
-    if (state->nodes.empty() || map_.unserved() > 0)
+    if (state->nodes.empty() || unserved_ > 0)
       return done("redis cluster: the slot map is not complete (" +
-                  std::to_string(map_.unserved()) + " slots without a primary)");
+                  std::to_string(unserved_) + " slots without a primary)");
   }
   state->match = std::move(match);
   state->batch = std::move(batch);
@@ -372,9 +375,9 @@ void redis_pool::refresh_map(const std::string& why) {
     if (std::find(candidates.begin(), candidates.end(), a) == candidates.end())
       candidates.push_back(a);
   };
-  for (const auto& p : map_.primaries())
+  for (const auto& p : primaries_)
     if (node(p).reachable()) add(p);
-  for (const auto& p : map_.primaries())
+  for (const auto& p : primaries_)
     add(p);
   for (const auto& seed : settings_.cluster_seeds)
     add({seed.host, seed.port});
@@ -407,9 +410,8 @@ void redis_pool::ask_for_map(std::vector<node_address> candidates, std::size_t n
         last_map_error_.clear();
         bool changed = !loaded.same_routes(map_);
         map_ = std::move(loaded);
-        auto primaries = map_.primaries();
-        for (const auto& p : primaries)
-          node(p); // a pool for each primary, started at once
+        map_updated(); // a pool for each primary, started at once
+        const auto& primaries = primaries_;
         counters_.cluster_primaries.store(static_cast<std::int64_t>(primaries.size()),
                                           std::memory_order_relaxed);
         refreshing_ = false;
@@ -417,7 +419,7 @@ void redis_pool::ask_for_map(std::vector<node_address> candidates, std::size_t n
           counters_.add(counters_.cluster_maps);
           log::info("redis", "cluster slot map",
                     {{"primaries", std::to_string(primaries.size())},
-                     {"unserved_slots", std::to_string(map_.unserved())},
+                     {"unserved_slots", std::to_string(unserved_)},
                      {"from", address.text()}});
           // Calls waiting for a node that serves no slot now (a failed primary) go to the
           // slots' new owners at once, rather than at the end of their budgets.
@@ -449,13 +451,32 @@ void redis_pool::arm_refresh_timer(milliseconds delay) {
 
 // -- health --------------------------------------------------------------------------------
 
+void redis_pool::map_updated() {
+  // Kept, not computed per call: the request path asks reachable() on every SECRET GET and
+  // BREAKER CHECK, and a pool reports its breaker after every reply.
+  primaries_ = map_.primaries();
+  unserved_ = map_.unserved();
+  primary_pools_.clear();
+  for (const auto& p : primaries_)
+    primary_pools_.push_back(&node(p));
+  slot_pools_.assign(cluster_slots, nullptr);
+  const node_address* last = nullptr; // slots come in ranges: one lookup per range
+  node_pool* last_pool = nullptr;
+  for (std::size_t slot = 0; slot < cluster_slots; ++slot) {
+    const auto* owner = map_.owner(static_cast<std::uint16_t>(slot));
+    if (owner != last) {
+      last = owner;
+      last_pool = owner ? &node(*owner) : nullptr;
+    }
+    slot_pools_[slot] = last_pool;
+  }
+}
+
 void redis_pool::publish_breaker_state() {
   // The worst of the primaries': one open breaker means a share of the keys is unreachable.
   auto worst = redis_breaker::state::closed;
-  for (const auto& p : map_.primaries()) {
-    auto it = nodes_.find(p.text());
-    if (it == nodes_.end()) continue;
-    auto s = it->second->breaker_state();
+  for (const auto* pool : primary_pools_) {
+    auto s = pool->breaker_state();
     if (s == redis_breaker::state::open ||
         (s == redis_breaker::state::half_open && worst == redis_breaker::state::closed))
       worst = s;
@@ -467,11 +488,9 @@ bool redis_pool::reachable() const {
   if (single_) return single_->reachable();
   // Every slot has a primary, and every primary a ready connection: a cluster missing a shard
   // cannot serve the keys of its slots, and /readyz says so.
-  if (map_.empty() || map_.unserved() > 0) return false;
-  for (const auto& p : map_.primaries()) {
-    auto it = nodes_.find(p.text());
-    if (it == nodes_.end() || !it->second->reachable()) return false;
-  }
+  if (primary_pools_.empty() || unserved_ > 0) return false;
+  for (const auto* pool : primary_pools_)
+    if (!pool->reachable()) return false;
   return true;
 }
 
@@ -479,7 +498,7 @@ link_status redis_pool::status() const {
   if (single_) return single_->status();
   link_status s;
   s.breaker = redis_breaker::state::closed;
-  auto primaries = map_.primaries();
+  auto primaries = primaries_;
   for (const auto& p : primaries) {
     auto it = nodes_.find(p.text());
     if (it == nodes_.end()) continue;
@@ -493,7 +512,7 @@ link_status redis_pool::status() const {
     if (!it->second->reachable())
       s.last_error = p.text() + ": " + (one.last_error.empty() ? "not ready" : one.last_error);
   }
-  if (primaries.empty() || map_.unserved() > 0) {
+  if (primaries.empty() || unserved_ > 0) {
     s.complete = false;
     if (s.last_error.empty())
       s.last_error = last_map_error_.empty() ? "the slot map is not known yet" : last_map_error_;
@@ -501,7 +520,7 @@ link_status redis_pool::status() const {
     s.complete = false;
   }
   s.endpoint = settings_.describe() + " (" + std::to_string(primaries.size()) + " primaries, " +
-               std::to_string(map_.unserved()) + " slots unserved)";
+               std::to_string(unserved_) + " slots unserved)";
   return s;
 }
 

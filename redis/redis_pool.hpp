@@ -37,12 +37,13 @@ public:
   /// Sends one command; `done` runs exactly once on the I/O thread, within the time budget.
   /// On a Cluster it goes to the node of its first key (args[1]); a command without keys
   /// (PING, TIME, PUBSUB NUMSUB's channel aside) to any primary. Use scan() for SCAN.
-  void call(const std::vector<std::string>& args, reply_callback done);
+  void call(std::vector<std::string> args, reply_callback done);
   /// Runs a script of lua/ by name with KEYS and ARGV, on the node of KEYS[1]'s slot (all
   /// its keys share the slot: the hash-tag rule of lua/). `budget` replaces the configured
   /// call budget for work whose real deadline is its own (a renewal has until its lease lapses).
-  void run_script(std::string_view name, const std::vector<std::string>& keys,
-                  const std::vector<std::string>& args, reply_callback done,
+  /// (By value: a Cluster's call keeps them, to send again after a redirect.)
+  void run_script(std::string_view name, std::vector<std::string> keys,
+                  std::vector<std::string> args, reply_callback done,
                   std::optional<milliseconds> budget = std::nullopt);
 
   /// `SCAN 0 MATCH match COUNT 1000` to the end, on every primary: `batch` gets each reply's
@@ -93,6 +94,7 @@ private:
   void ask_for_map(std::vector<node_address> candidates, std::size_t next);
   void arm_refresh_timer(milliseconds delay);
   void publish_breaker_state();
+  void map_updated();
   void scan_node(std::shared_ptr<scan_state> state);
 
   boost::asio::io_context& io_;
@@ -103,6 +105,10 @@ private:
   std::map<std::string, std::unique_ptr<node_pool>> nodes_;
   node_pool* single_ = nullptr; ///< not a Cluster: the only pool
   cluster_map map_;
+  std::vector<node_address> primaries_;  ///< map_'s primaries, kept with it (map_updated)
+  std::vector<node_pool*> primary_pools_; ///< their pools, in the same order
+  std::vector<node_pool*> slot_pools_;    ///< slot -> its primary's pool, or nullptr
+  std::size_t unserved_ = cluster_slots;  ///< map_'s slots without a primary
   std::optional<std::uint64_t> affinity_;
   boost::asio::steady_timer refresh_timer_;
   bool refreshing_ = false;     ///< a CLUSTER SLOTS is on its way
