@@ -39,11 +39,16 @@ def parse(argv: list[str]):
                         + ", ".join(f"{k} ({'/'.join(v) or 'no faults'})"
                                     for k, v in faults_mod.SENTINEL_MIXES.items()
                                     if k not in ("all", "redis"))
-                        + "; redis = sentinel; all = every one of these")
+                        + "; redis = sentinel; all = every one of these. With --redis cluster: "
+                        + ", ".join(f"{k} ({'/'.join(v) or 'no faults'})"
+                                    for k, v in faults_mod.CLUSTER_MIXES.items()
+                                    if k not in ("all", "redis"))
+                        + "; redis = cluster; all = every one of these")
     p.add_argument("--redis", default="single", metavar="TOPOLOGY",
                    help="single: one redis-server (default); sentinel: a primary, two "
-                        "replicas and three sentinels, durable writes WAIT for a replica "
-                        "(cluster: not supported by batond yet)")
+                        "replicas and three sentinels; cluster: a Redis Cluster of three "
+                        "primaries with two replicas each. On both, durable writes WAIT for a "
+                        "replica")
     p.add_argument("--daemons", type=int, default=3)
     p.add_argument("--out", help="output directory (default: a new /tmp/baton-chaos-*)")
     p.add_argument("--workloads", default=",".join(WORKLOADS),
@@ -66,11 +71,8 @@ def parse(argv: list[str]):
             p.error(f"unknown workload {w!r}")
     if not 2 <= args.daemons <= 9:
         p.error("--daemons must be 2 to 9")
-    if args.redis == "cluster":
-        p.error("--redis cluster: batond does not support Redis Cluster yet; use --redis "
-                "single or --redis sentinel")
     if args.redis not in faults_mod.TOPOLOGIES:
-        p.error(f"--redis must be single or sentinel, not {args.redis!r}")
+        p.error(f"--redis must be single, sentinel or cluster, not {args.redis!r}")
     try:
         faults_mod.parse_mix(args.faults, args.redis)
         if args.schedule:

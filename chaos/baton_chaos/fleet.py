@@ -1,7 +1,8 @@
 """The processes of a chaos run: one private redis-server and N batond, each daemon reaching
 Redis through its own fault proxy on loopback, so that one daemon's link can be cut, slowed or
 made lossy alone; or, with `--redis sentinel`, a replication group behind three sentinels
-(sentinel_group.py) that the daemons reach directly through the sentinels. Everything it starts
+(sentinel_group.py) that the daemons reach directly through the sentinels; or, with `--redis
+cluster`, a Redis Cluster (cluster_group.py) whose nodes the daemons reach directly. Everything it starts
 it also stops: on the run's end, on Ctrl-C and when the harness itself fails.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .cluster_group import ClusterGroup
 from .procs import die_with_parent, free_port, kill_group
 from .proxy import FaultProxy
 from .sentinel_group import SentinelGroup
@@ -86,7 +88,10 @@ class Fleet:
                  redis: str = "single"):
         self.batond = batond
         self.topology = redis
-        self.group: Optional[SentinelGroup] = SentinelGroup(dir) if redis == "sentinel" else None
+        # A replicated topology's Redis; None: the one redis-server started below.
+        self.group: Optional[SentinelGroup | ClusterGroup] = (
+            SentinelGroup(dir) if redis == "sentinel" else
+            ClusterGroup(dir) if redis == "cluster" else None)
         self.dir = dir
         self.settings = settings
         self.aof = aof
@@ -149,6 +154,8 @@ class Fleet:
         raise RuntimeError("redis-server did not start")
 
     async def redis_call(self, *args, timeout: float = 1.0):
+        if isinstance(self.group, ClusterGroup):
+            raise RuntimeError("a cluster has no one Redis to call")
         if self.group:
             return await self.group.master_call(*args, timeout=timeout)
         c = Connection(path=self.redis_socket)
@@ -172,7 +179,7 @@ class Fleet:
 
     async def start_proxies(self):
         if self.group:
-            return  # the sentinels name the servers' own addresses: no proxy in between
+            return  # the servers' own addresses reach the daemons: no proxy in between
         for d in self.daemons.values():
             d.proxy = FaultProxy("127.0.0.1", self.redis_port, name=d.name,
                                  seed=self.seed * 1000 + int(d.name[1:]))

@@ -1,7 +1,8 @@
 """Applies a schedule of faults to a fleet, one after another, each confirmed applied (the
 process is gone or stopped, Redis answered the pause, the proxy switched, the clock reads the
 step) and healed (the daemon serves again), and always healed, also when applying failed;
-then probes that every daemon serves. Records each fault with those times.
+then probes that every daemon serves. Records each fault with those times. The faults of a
+Redis Cluster are in cluster_faults.py.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import subprocess
 import time
 from typing import Optional
 
+from .cluster_faults import ClusterFaults
 from .fault_tools import (fake_now, flat, put_workload_secret, run, until, until_answers,
                           write_atomically)
 from .faults import Fault
@@ -29,7 +31,7 @@ DEMOTION_LIMIT_S = 90.0
 REFAILOVER_WATCH_S = 15.0
 
 
-class Injector:
+class Injector(ClusterFaults):
     """Applies the schedule to a fleet, one fault after another, recording each."""
 
     def __init__(self, fleet: Fleet, history, out_path: str, settings: dict):
@@ -40,6 +42,7 @@ class Injector:
         self.probe_limit = settings["liveness"]["serve_within_s"]
         self.out_path = out_path
         self.last_failover: Optional[float] = None  # when the last sentinel fault began
+        self.last_cluster_fault: Optional[int] = None  # the id of the last cluster fault
         self.watches: list[asyncio.Task] = []
 
     def now(self) -> float:
@@ -371,7 +374,7 @@ class Injector:
         and pause-master twice the failover timeout after the last failover (a sentinel starts
         no automatic failover before). The fault starts after the wait."""
         group = self.fleet.group
-        if group is None:
+        if not isinstance(group, SentinelGroup):
             raise RuntimeError(f"{f.kind} needs --redis sentinel")
         waited = []
         if f.kind != "failover" and self.last_failover is not None:

@@ -224,6 +224,7 @@ class Connection:
         try:
             value = await asyncio.wait_for(asyncio.shield(fut), timeout)
         except asyncio.TimeoutError:
+            fut.cancel()  # nobody will read the "closed" error close() would put in it
             self.close()
             raise Indefinite(f"timeout after {timeout:.1f}s") from None
         if isinstance(value, ReplyError):

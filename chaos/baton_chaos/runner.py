@@ -27,12 +27,12 @@ WORKLOADS = {"lease": lease, "election": election, "session": session, "secret":
 
 
 def default_settings(daemons: int, redis: str = "single") -> dict:
-    # On a Sentinel group durable writes wait for one replica: a short WAIT answers as if the
-    # reply never came. The call budget is above the WAIT's (as in
+    # On a Sentinel group or a cluster (per node) durable writes wait for one replica: a short
+    # WAIT answers as if the reply never came. The call budget is above the WAIT's (as in
     # tests/integration/sentinel_test.cpp): the calls pipelined behind a durable write wait for
     # its WAIT too.
     link = ({"call_timeout_ms": 1000, "wait_replicas": 1, "wait_timeout_ms": 500}
-            if redis == "sentinel" else {"call_timeout_ms": 250})
+            if redis in ("sentinel", "cluster") else {"call_timeout_ms": 250})
     return {
         "daemons": [f"d{i}" for i in range(1, daemons + 1)],
         "redis": link,
@@ -197,8 +197,13 @@ class Run:
         for name in self.fleet.daemons:
             await self.fleet.start_daemon(name)
         await put_workload_secret(self.fleet, self.history)
-        if self.fleet.group:
-            g = self.fleet.group
+        g = self.fleet.group
+        if self.redis == "cluster":
+            redis = (f"Redis Cluster {g.url()} ("
+                     + "; ".join(f"shard {k}: ports "
+                                 + ", ".join(str(n.port) for n in g.shard_nodes(k))
+                                 for k in range(g.primaries)) + ", primaries first)")
+        elif g:
             redis = (f"Sentinel group {g.url()} (servers on ports "
                      + ", ".join(str(s.port) for s in g.servers)
                      + f", master {await g.master_port()})")

@@ -13,6 +13,7 @@ from .summary_tables import as_json, clip, inline, is_scalar, measured_lines, nu
 from .summary_tables import MAX_COLUMNS, MAX_ROWS  # noqa: F401 (re-exported)
 
 MAX_EVENTS = 50    # per violation; a checker's counterexample is normally a handful
+CLUSTER_FAILOVERS = ("cluster-failover", "kill-primary", "pause-primary")
 
 
 def write_summary(report, path):
@@ -32,7 +33,7 @@ def summary_text(report) -> str:
     lines += _settings(report.get("config"))
     lines += _faults_table(faults)
     lines += _counts(report.get("counts"))
-    lines += _failovers(verdicts, faults)
+    lines += _failovers(verdicts, faults, report.get("redis"))
     lines += _checkers(verdicts, faults)
     lines += _violations(verdicts)
     lines.append(_verdict_line(report, verdicts, faults))
@@ -113,7 +114,8 @@ def _faults_table(faults) -> list:
             if num(f.get("t_refailover")) is not None:
                 notes.append(f"FAILED OVER AGAIN at {num(f['t_refailover']):.3f}")
             if num(f.get("t_demoted")) is not None:
-                notes.append(f"old master a replica at {num(f['t_demoted']):.3f}")
+                old = "primary" if f.get("kind") in CLUSTER_FAILOVERS else "master"
+                notes.append(f"old {old} a replica at {num(f['t_demoted']):.3f}")
         if f.get("params"):
             notes.append(as_json(f["params"]))
         if f.get("error"):
@@ -141,8 +143,8 @@ def _counts(counts) -> list:
     return lines + [""]
 
 
-def _failovers(verdicts, faults=()) -> list:
-    """Per Sentinel failover: how long it took, and when every daemon answered from Redis
+def _failovers(verdicts, faults=(), redis=None) -> list:
+    """Per Sentinel or cluster failover: how long it took, and when every daemon answered from Redis
     again (liveness measures it), against the target of the failover time + 1 s."""
     liveness = next((v for v in verdicts if v.get("checker") == "liveness"), {})
     measured = liveness.get("measured") if isinstance(liveness.get("measured"), dict) else {}
@@ -161,13 +163,17 @@ def _failovers(verdicts, faults=()) -> list:
                      _s(r.get("target_s")), r.get("met", "?")])
     head = ["failovers (target: every daemon serves from Redis again within the failover time "
             "+ 1 s, counted from the fault)"]
+    if redis == "cluster":
+        head.append("  (on a cluster: the answers whose keys lie in the failed primary's slots)")
     table = text_table(["id", "kind", "failover", "served again", "longest stop", "per daemon",
                         "target", "met"], rows, indent=2)
     tail = [f"  target missed by {missed} of {len(rows)}" if missed
             else f"  target met by all {len(rows)}"]
     for f in faults:
         if num(f.get("t_refailover")) is not None:
-            tail.append(f"  fault {f.get('id')}: the sentinels failed over again by themselves "
+            who = "the cluster failed over again by itself" if redis == "cluster" \
+                else "the sentinels failed over again by themselves"
+            tail.append(f"  fault {f.get('id')}: {who} "
                         f"at {num(f['t_refailover']):.3f} (to port {f.get('refailover_master')})")
     return head + table + tail + [""]
 

@@ -1,6 +1,7 @@
 """`--redis single|sentinel` without processes: the flag, which faults each topology can run
 (and the reason when it cannot), the seeded schedule on a Sentinel group, the checkers'
-failover windows, and the failover times the summary prints."""
+failover windows, and the failover times the summary prints. (`--redis cluster`:
+test_cluster_topology.py.)"""
 
 import contextlib
 import io
@@ -27,19 +28,15 @@ def parse(argv):
 
 
 class RedisFlagTest(unittest.TestCase):
-    def test_single_is_the_default_and_sentinel_is_accepted(self):
+    def test_single_is_the_default_and_sentinel_and_cluster_are_accepted(self):
         self.assertEqual(parse([])[2].redis, "single")
         self.assertEqual(parse(["--redis", "sentinel"])[2].redis, "sentinel")
-
-    def test_cluster_is_a_usage_error_that_says_why(self):
-        code, err, _ = parse(["--redis", "cluster"])
-        self.assertEqual(code, 2)
-        self.assertIn("does not support Redis Cluster yet", err)
+        self.assertEqual(parse(["--redis", "cluster"])[2].redis, "cluster")
 
     def test_an_unknown_topology_is_refused(self):
         code, err, _ = parse(["--redis", "ring"])
         self.assertEqual(code, 2)
-        self.assertIn("--redis must be single or sentinel", err)
+        self.assertIn("--redis must be single, sentinel or cluster", err)
 
     def test_faults_a_topology_cannot_run_are_refused_with_the_reason(self):
         for argv, words in (

@@ -3,14 +3,17 @@ harness's prober says so) and every lease name can be taken again within what TT
 lock-delay allow. Safety checkers cannot see a fleet that stopped answering; this one can.
 Recovery is measured from the last heal of the faults in effect when a fault healed.
 
-For each Sentinel failover it also measures how long service stopped on each daemon against
-how long the failover took (the issue's target: serving again within the failover time + 1 s).
+For each Sentinel or cluster failover it also measures how long service stopped on each daemon
+against how long the failover took (the issue's target: serving again within the failover
+time + 1 s). On a cluster only the requests whose keys lie in the failed primary's slots count:
+the other primaries serve on.
 That is a measurement, printed with whether the target was met, not a rule: a loaded machine
 can miss a second without anything being wrong."""
 
 from collections import defaultdict
 
 from .common import INF, Verdict, collect, fmt_t, number, section, value_of
+from .slots import in_ranges, op_slot
 
 NOT_SERVING = "daemon not serving after heal"
 LEASE = "lease not takeable after heal"
@@ -173,7 +176,9 @@ SERVED_BY_REDIS = {("lease", "acquire"), ("lease", "renew"), ("lease", "release"
                    ("election", "join"), ("election", "resign"), ("session", "open"),
                    ("session", "write"), ("session", "read"), ("session", "resume"),
                    ("session", "close"), ("dedup", "claim"), ("dedup", "done"),
-                   ("secret", "rotate"), ("rate", "check")}
+                   ("secret", "rotate"), ("rate", "check"),
+                   # a cluster failover's prober: DEDUP GET of a key in the failed slots
+                   ("probe", "slot")}
 TARGET_SLACK_S = 1.0       # serving again within the failover time + 1 s
 LOOK_AFTER_S = 10.0        # after the promotion, how long a stop is looked for
 
@@ -191,13 +196,22 @@ def measure_failovers(history, failovers, faults, daemons, run_end):
     """Per failover fault: its failover time (from applied until every sentinel named the
     new master, which said so), and per daemon the longest time without an answer that
     needed Redis from the fault on (a stop begun before it counts from it), and when that
-    stop ended. Looked for until the next fault, the run's end, or 10 s after the promotion."""
-    served = defaultdict(list)
+    stop ended. Looked for until the next fault, the run's end, or 10 s after the promotion.
+    A cluster's failover names the old primary's slots: only answers in those count, and only
+    stops begun by the promotion (a daemon answers in a few slots only now and then, so a
+    later gap says more about the workload than about the failover)."""
+    served = defaultdict(list)   # node -> [(t, slot)]
+    invoked = {}                 # op -> the invoke's arguments
     for e in history or ():
-        if isinstance(e, dict) and served_by_redis(e) and number(e.get("t")) is not None:
-            served[str(e.get("node"))].append(number(e["t"]))
+        if not isinstance(e, dict):
+            continue
+        if e.get("type") == "invoke":
+            invoked[e.get("op")] = e.get("value")
+        elif served_by_redis(e) and number(e.get("t")) is not None:
+            slot = op_slot(e.get("workload"), invoked.get(e.get("op")), value_of(e))
+            served[str(e.get("node"))].append((number(e["t"]), slot))
     for times in served.values():
-        times.sort()
+        times.sort(key=lambda x: x[0])
     out = {}
     for fault in sorted(failovers, key=start_of):
         t0 = number(fault.get("t_applied"))
@@ -209,19 +223,25 @@ def measure_failovers(history, failovers, faults, daemons, run_end):
                           and start_of(g) > start_of(fault)), default=INF)
         end = min(next_start, run_end, (promoted if promoted is not None else t0) + LOOK_AFTER_S)
         record = {"kind": fault.get("kind"), "failover_s": took}
+        ranges = fault.get("slots") if isinstance(fault.get("slots"), list) else None
         stops, again = {}, {}
         for node in daemons or sorted(served):
             longest, resumed, last = 0.0, None, t0
-            for t in served.get(str(node), ()):
+            for t, slot in served.get(str(node), ()):
+                if ranges is not None and not in_ranges(slot, ranges):
+                    continue
                 if t <= t0:
                     continue
                 if t > end:
                     break
+                if ranges is not None and promoted is not None and last > promoted:
+                    break  # a stop begun after the promotion
                 if t - last > longest:
                     longest, resumed = t - last, t
                 last = t
-            if end - last > longest:  # no answer since: still stopped when the look ended
-                longest, resumed = end - last, None
+            if end - last > longest and not (ranges is not None and promoted is not None
+                                              and last > promoted):
+                longest, resumed = end - last, None  # still stopped when the look ended
             stops[str(node)] = round(longest, 3)
             again[str(node)] = None if resumed is None else round(resumed - t0, 3)
         record["stopped_s"] = max(stops.values(), default=None)

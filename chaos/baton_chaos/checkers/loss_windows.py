@@ -1,6 +1,6 @@
 """The faults as the checkers see them: when Redis may have lost acknowledged writes
 (LossWindows, from the faults marked data_loss), so that rules relying on Redis keeping data
-exempt what spans one; when a Sentinel failover may have lost the writes batond does not WAIT
+exempt what spans one; when a Sentinel or cluster failover may have lost the writes batond does not WAIT
 for (failover_windows, from the faults marked failover), so that rules relying on such writes
 exempt what was acknowledged in one; and which faults moved a clock. (Injecting faults:
 ../faults.py.)
@@ -73,7 +73,9 @@ class LossWindows:
 REPLICATION_MARGIN_S = 0.5
 # How long after the sentinels named the new master a daemon may still write to the old one:
 # a daemon follows +switch-master at once, and asks the sentinels again at least every
-# redis.sentinel_refresh_ms (5000 by default), READONLY and ROLE aside.
+# redis.sentinel_refresh_ms (5000 by default), READONLY and ROLE aside. On a cluster (the
+# same fields, from cluster_faults.py: the new primary named by every node) a daemon follows
+# MOVED at once and asks for the slot map every redis.cluster_refresh_ms (5000 by default).
 FOLLOW_S = 5.0
 
 
