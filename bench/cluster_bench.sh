@@ -3,7 +3,10 @@
 # machine's noise falls on both: LEASE ACQUIRE+RELEASE pairs and admitted RATE CHECKs from
 # baton_bench (16 connections, one lease name per connection, spread over the slots), the
 # ops/s of each, the cluster's ratio, and batond's CPU per operation (utime+stime of the daemon
-# over the run, from /proc: on a shared 2-core machine the steadier number).
+# over the run, from /proc: on a shared 2-core machine the steadier number). baton_bench also
+# runs its other rows on the same daemon (the rate scenario's cached refusals) and its Redis rows
+# against the single server; the CPU per operation counts only the admitted rows' operations,
+# so it is a number to compare between A and B, not an absolute cost.
 #
 # The single Redis (A) and the cluster's three primaries (B, no replicas: throughput, not
 # failover, is measured here) all listen on loopback TCP, so both links pay the same transport.
