@@ -35,12 +35,13 @@ struct cluster_fleet {
   explicit cluster_fleet(const std::string& redis = "call_timeout_ms: 2000",
                          std::size_t replicas = 1)
       : cluster(3, replicas) {
-    auto config = test::write_secret_config(
-        dir, "baton.yaml", "",
-        "redis: {" + redis + ", reconnect_max_ms: 500}\n"
-        "membership: {heartbeat_ms: 200, ttl_ms: 5000}\n"
-        "rate:\n  policies:\n    - name: p\n      algorithm: gcra\n"
-        "      windows: [{window_ms: 60000, limit: 5}]\n");
+    auto config =
+        test::write_secret_config(dir, "baton.yaml", "",
+                                  "redis: {" + redis +
+                                      ", reconnect_max_ms: 500}\n"
+                                      "membership: {heartbeat_ms: 200, ttl_ms: 5000}\n"
+                                      "rate:\n  policies:\n    - name: p\n      algorithm: gcra\n"
+                                      "      windows: [{window_ms: 60000, limit: 5}]\n");
     for (int i = 0; i < 2; ++i)
       daemons.push_back(std::make_unique<test::test_batond>(
           cluster.url(),
@@ -69,8 +70,7 @@ std::vector<std::string> names_in_slot(int slot, std::size_t count, const std::s
 
 } // namespace
 
-TEST_CASE("every family works on a Redis Cluster, each key on its slot's primary",
-          "[cluster]") {
+TEST_CASE("every family works on a Redis Cluster, each key on its slot's primary", "[cluster]") {
   cluster_fleet fleet;
   resp_client a(fleet.socket(0)), b(fleet.socket(1));
   REQUIRE(test::eventually([&] { return info_field(a, "redis_reachable") == "1"; }, 15000));
@@ -135,7 +135,10 @@ TEST_CASE("every family works on a Redis Cluster, each key on its slot's primary
     REQUIRE_FALSE(a.call({"SECRET", "PUT", name, "value-" + name}).is_error());
   }
   REQUIRE(test::eventually(
-      [&] { return test::value_of(b.call({"SECRET", "GET", "s5"})) == "value-s5"; }, 10000));
+      [&] {
+        return test::value_of(b.call({"SECRET", "GET", "s5"})) == "value-s5";
+      },
+      10000));
   auto rewrapped = a.call({"SECRET", "REWRAP"});
   REQUIRE_FALSE(rewrapped.is_error());
   // Each secret's versions, on every primary, were found: already under the only KEK.
@@ -270,4 +273,55 @@ TEST_CASE("a primary of a Redis Cluster killed: its slots fail over, service res
   auto got = probe.call({"SESSION", "GET", ids_before});
   CHECK(got.kind != resp_value::type::null);
   CHECK(info_field(probe, "redis_reachable") == "1");
+}
+
+TEST_CASE("CLUSTER FAILOVER under load: no call fails, and the map follows the new primary",
+          "[cluster]") {
+  // A planned switch: the replica catches up with its primary before it takes over, so no
+  // acknowledged write is lost, and calls that meet the old primary are redirected (MOVED).
+  cluster_fleet fleet("call_timeout_ms: 2000, wait_replicas: 1, wait_timeout_ms: 500", 2);
+  resp_client probe(fleet.socket(0));
+  REQUIRE(test::eventually([&] { return info_field(probe, "redis_reachable") == "1"; }, 15000));
+
+  const int slot = test::test_cluster::key_slot("switched");
+  auto names = names_in_slot(slot, 6, "f");
+  std::atomic<bool> running{true};
+  std::atomic<int> failures{0}, ops{0};
+  std::map<std::string, std::int64_t> last_token;
+  std::thread client([&] {
+    resp_client c(fleet.socket(1));
+    for (std::size_t round = 0; running; ++round) {
+      const auto& name = names[round % names.size()];
+      auto granted = c.call({"LEASE", "ACQUIRE", name, "10000", "WAIT", "2000"});
+      if (granted.is_error()) {
+        ++failures;
+        std::printf("acquire %s: %s\n", name.c_str(), granted.str.c_str());
+        continue;
+      }
+      auto token = test::field(granted, "token");
+      if (token <= last_token[name]) ++failures;
+      last_token[name] = token;
+      if (c.call({"LEASE", "RELEASE", name, std::to_string(token)}).is_error()) ++failures;
+      ++ops;
+    }
+  });
+  std::this_thread::sleep_for(300ms);
+  auto before_port = fleet.cluster.owner_of_slot(slot);
+  auto promoted = fleet.cluster.failover(before_port);
+  int at_switch = ops.load();
+  std::this_thread::sleep_for(500ms);
+  running = false;
+  client.join();
+  std::printf("\nCLUSTER FAILOVER :%u -> :%u under load: %d acquire+release pairs, %d failed\n",
+              before_port, promoted, ops.load(), failures.load());
+  CHECK(failures == 0);
+  CHECK(ops > at_switch);
+  CHECK(fleet.cluster.owner_of_slot(slot) == promoted);
+  resp_client other(fleet.socket(1));
+  CHECK(test::eventually(
+      [&] {
+        auto granted = other.call({"LEASE", "ACQUIRE", names[0], "1000"});
+        return !granted.is_error() && test::field(granted, "token") > last_token[names[0]];
+      },
+      5000));
 }
