@@ -29,27 +29,6 @@ constexpr int check_timeout_ms = 1000;
 constexpr int command_timeout_ms = 10000;
 constexpr std::size_t keys_per_migrate = 100;
 
-// Each check here opens several connections to every node; polling that every 5 ms on 2 busy
-// cores would take time from the nodes' own failure detection. A pause costs little.
-template <class Check>
-bool slowly_eventually(Check check, int timeout_ms) {
-  return eventually(
-      [&] {
-        if (check()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        return false;
-      },
-      timeout_ms);
-}
-
-// free_port() releases the port it found, so two calls can give the same one.
-unsigned short unused_port(const std::vector<unsigned short>& taken) {
-  for (;;) {
-    auto port = free_port();
-    if (std::find(taken.begin(), taken.end(), port) == taken.end()) return port;
-  }
-}
-
 std::string address(unsigned short port) {
   return "127.0.0.1:" + std::to_string(port);
 }

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -158,6 +159,13 @@ std::string test_redis::cli(const std::vector<std::string>& args) const {
   while (!output.empty() && (output.back() == '\n' || output.back() == '\r'))
     output.pop_back();
   return output;
+}
+
+unsigned short unused_port(const std::vector<unsigned short>& taken) {
+  for (;;) {
+    auto port = free_port();
+    if (std::find(taken.begin(), taken.end(), port) == taken.end()) return port;
+  }
 }
 
 } // namespace baton::test

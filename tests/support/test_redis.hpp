@@ -80,6 +80,14 @@ int run_command(const std::string& command, std::string* output = nullptr);
 /// Polls `predicate` every few ms until it holds or `timeout_ms` passes.
 template <class Predicate>
 bool eventually(Predicate predicate, int timeout_ms = 5000);
+/// eventually() with 100 ms between checks, for checks that fork redis-cli or open connections
+/// to many servers: polled every 5 ms on 2 busy cores, they would take time from the servers'
+/// own failure detection (sentinels even enter TILT mode and do nothing for 30 s).
+template <class Check>
+bool slowly_eventually(Check check, int timeout_ms);
+/// A free loopback port not in `taken` (free_port() releases the port it found, so two calls
+/// can give the same one).
+unsigned short unused_port(const std::vector<unsigned short>& taken);
 
 } // namespace baton::test
 
@@ -94,4 +102,14 @@ bool baton::test::eventually(Predicate predicate, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return predicate();
+}
+template <class Check>
+bool baton::test::slowly_eventually(Check check, int timeout_ms) {
+  return eventually(
+      [&] {
+        if (check()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return false;
+      },
+      timeout_ms);
 }

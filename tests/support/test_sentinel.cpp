@@ -24,20 +24,6 @@ constexpr int ready_timeout_ms = 30000;
 // their next INFO of it, every 10 s.
 constexpr int settle_timeout_ms = 45000;
 
-// eventually() polls every 5 ms, fine for one PING; each check here forks several redis-cli,
-// and that many forks on 2 busy cores could delay the sentinels' timer enough to put them in
-// TILT mode (they then do nothing for 30 s). A pause between checks costs little.
-template <class Check>
-bool slowly_eventually(Check check, int timeout_ms) {
-  return eventually(
-      [&] {
-        if (check()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        return false;
-      },
-      timeout_ms);
-}
-
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::size_t start = 0;
@@ -73,14 +59,6 @@ unsigned short port_in(const std::string& reply) {
     return 0;
   auto port = std::stoul(lines[1]);
   return port <= 65535 ? static_cast<unsigned short>(port) : 0;
-}
-
-// free_port() releases the port it found, so two calls can give the same one.
-unsigned short unused_port(const std::vector<unsigned short>& taken) {
-  for (;;) {
-    auto port = free_port();
-    if (std::find(taken.begin(), taken.end(), port) == taken.end()) return port;
-  }
 }
 
 } // namespace
