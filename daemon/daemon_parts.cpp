@@ -261,12 +261,13 @@ std::unique_ptr<daemon_parts> build_daemon(config cfg) {
   if (d->link.uses_cluster()) {
     // Classic pub/sub reaches every node of a Cluster. Every daemon subscribes on the node that
     // serves the lease events channel's slot, where PUBSUB NUMSUB is routed too, so that it
-    // counts the whole fleet (rate limits divide by it). A changed map may also be a failover
-    // that lost a grant: the lease keeper renews every kept lease at once.
+    // counts the whole fleet (rate limits divide by it). A primary that left the map was
+    // failed over, which may have lost a grant: the lease keeper renews every kept lease at
+    // once. (Slots that only moved lost nothing: MIGRATE moves each key whole.)
     d->pool->on_map_change([pool = d->pool.get(), events = d->events, leases = d->leases.get(),
-                            home = lease::events_channel(d->cfg.prefix)] {
+                            home = lease::events_channel(d->cfg.prefix)](bool primary_left) {
       if (auto node = pool->endpoint_for(home)) events->retarget(*node);
-      leases->master_moved();
+      if (primary_left) leases->master_moved();
     });
   }
   build_rates_and_dedup(*d);

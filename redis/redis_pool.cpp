@@ -6,30 +6,13 @@
 #include <cctype>
 
 #include "common/log.hpp"
+#include "redis/redis_pool_rules.hpp"
 
 namespace baton::redis_link {
 
+using namespace cluster_rules;
+
 namespace {
-
-// A call redirected this often is chasing a map that keeps changing under it (or a cluster
-// that names itself in a loop): give up within budget rather than bounce.
-constexpr int max_redirects = 5;
-// Asking for the slot map at most this often, however many redirects ask for it.
-constexpr milliseconds min_refresh_gap{100};
-// TRYAGAIN: a multi-key call met a slot half migrated; it clears as MIGRATE moves keys.
-constexpr milliseconds tryagain_delay{25};
-// CLUSTERDOWN: the cluster is failing over or lost a shard; the map is asked again meanwhile.
-constexpr milliseconds clusterdown_delay{100};
-// While a primary of the map cannot be reached, the map is asked this often: the cluster
-// promotes a replica after cluster-node-timeout, and its slots should move at once then.
-constexpr milliseconds outage_refresh{250};
-// The error a node's pool answers its waiting calls with when their slots moved away: not from
-// Redis (no Redis error starts so), and it means "never sent: route again".
-constexpr const char* reroute_marker = "BATON-REROUTE";
-
-bool starts_with(const std::string& text, const char* prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
 
 // The key a command's node is chosen by: args[1] for the commands the services send (HGETALL,
 // ZRANGE...), none for those about the server (any primary answers), and the channel for
@@ -44,9 +27,9 @@ std::optional<std::string_view> command_key(const std::vector<std::string>& args
     return std::nullopt;
   }
   static const char* const about_the_server[] = {
-      "PING",   "TIME",    "INFO",   "CLUSTER", "ROLE",  "WAIT",   "SCRIPT", "CLIENT",
-      "HELLO",  "ECHO",    "DBSIZE", "LATENCY", "SLOWLOG", "MEMORY", "CONFIG", "COMMAND",
-      "SCAN",   "AUTH",    "SELECT", "FLUSHALL", "FLUSHDB", "DEBUG", "ASKING", "READONLY"};
+      "PING",  "TIME", "INFO",   "CLUSTER",  "ROLE",    "WAIT",   "SCRIPT", "CLIENT",
+      "HELLO", "ECHO", "DBSIZE", "LATENCY",  "SLOWLOG", "MEMORY", "CONFIG", "COMMAND",
+      "SCAN",  "AUTH", "SELECT", "FLUSHALL", "FLUSHDB", "DEBUG",  "ASKING", "READONLY"};
   for (const char* s : about_the_server)
     if (name == s) return std::nullopt;
   return std::string_view(args[1]);
@@ -57,10 +40,10 @@ std::optional<std::string_view> command_key(const std::vector<std::string>& args
 /// A call on a Cluster: what to send again if the cluster redirects it, and to whom to answer.
 struct redis_pool::routed_call {
   bool script = false;
-  std::string name;                     ///< the script's name
-  std::vector<std::string> keys;        ///< the script's KEYS
-  std::vector<std::string> args;        ///< the command, or the script's ARGV
-  std::optional<std::uint16_t> slot;    ///< none: any primary answers
+  std::string name;                  ///< the script's name
+  std::vector<std::string> keys;     ///< the script's KEYS
+  std::vector<std::string> args;     ///< the command, or the script's ARGV
+  std::optional<std::uint16_t> slot; ///< none: any primary answers
   reply_callback done;
   clock::time_point deadline;
   std::optional<std::uint64_t> affinity;
@@ -68,17 +51,7 @@ struct redis_pool::routed_call {
   std::string last_refusal; ///< the TRYAGAIN or CLUSTERDOWN it is waiting out, if any
 };
 
-struct scan_state {
-  std::vector<node_pool*> nodes;
-  std::size_t next = 0;
-  std::string cursor = "0";
-  std::string match;
-  std::function<bool(std::vector<std::string>&)> batch;
-  std::function<void(std::optional<std::string>)> done;
-};
-
-redis_pool::redis_pool(boost::asio::io_context& io, link_settings settings,
-                       link_counters& counters)
+redis_pool::redis_pool(boost::asio::io_context& io, link_settings settings, link_counters& counters)
     : io_(io), settings_(std::move(settings)), counters_(counters), refresh_timer_(io) {
   if (!clustered()) {
     auto pool = std::make_unique<node_pool>(io_, settings_, counters_);
@@ -108,8 +81,13 @@ node_pool& redis_pool::node(const node_address& address) {
   s.cluster_node = true;
   auto pool = std::make_unique<node_pool>(io_, std::move(s), counters_);
   pool->on_breaker_change([this] { publish_breaker_state(); });
-  // A broken connection may be a failed primary: the map says who serves its slots now.
-  pool->on_master_doubt([this](const std::string& why) { refresh_map(why); });
+  // A broken connection may be a failed primary: the map says who serves its slots now. A
+  // node that serves none (a departed one, still redialled until it is retired) asks nothing.
+  pool->on_master_doubt([this, raw = pool.get()](const std::string& why) {
+    if (primary_pools_.empty() ||
+        std::find(primary_pools_.begin(), primary_pools_.end(), raw) != primary_pools_.end())
+      refresh_map(why);
+  });
   auto& out = *pool;
   nodes_.emplace(key, std::move(pool));
   if (started_ && !stopped_) out.start();
@@ -127,6 +105,13 @@ void redis_pool::stop() {
   if (stopped_) return;
   stopped_ = true;
   refresh_timer_.cancel();
+  // Calls waiting out a TRYAGAIN or CLUSTERDOWN are answered now: their timers may never run.
+  auto waiting = std::move(retries_);
+  retries_.clear();
+  for (auto& [id, w] : waiting) {
+    w.timer->cancel();
+    answer(w.call, redis_reply::unavailable("link stopped"));
+  }
   for (auto& [key, pool] : nodes_)
     pool->stop();
 }
@@ -226,7 +211,7 @@ void redis_pool::route(std::shared_ptr<routed_call> c, const node_address* to, b
   }
   if (pool == nullptr) {
     counters_.add(counters_.unavailable);
-    return c->done(redis_reply::unavailable("redis cluster: no node known"));
+    return answer(c, redis_reply::unavailable("redis cluster: no node known"));
   }
   auto budget = std::chrono::ceil<milliseconds>(c->deadline - now);
   auto asked = node_address{pool->endpoint().host, pool->endpoint().port};
@@ -248,19 +233,19 @@ void redis_pool::on_reply(std::shared_ptr<routed_call> c, const node_address& as
     if (auto redirect = parse_redirect(reply.str, asked.host)) {
       if (++c->redirects > max_redirects) {
         counters_.add(counters_.unavailable);
-        return c->done(redis_reply::unavailable("redis cluster: redirected " +
-                                                std::to_string(max_redirects) +
-                                                " times, last: " + reply.str));
+        return answer(c, redis_reply::unavailable("redis cluster: redirected " +
+                                                  std::to_string(max_redirects) +
+                                                  " times, last: " + reply.str));
       }
       if (redirect->ask) {
         counters_.add(counters_.cluster_asked);
         return route(std::move(c), &redirect->to, true);
       }
       counters_.add(counters_.cluster_moved);
+      // This slot now; the whole map (and the handler of its changes) with the refresh.
       map_.assign(redirect->slot, redirect->to);
-      map_updated();
+      map_updated(true);
       refresh_map("MOVED " + std::to_string(redirect->slot));
-      if (map_changed_) map_changed_();
       return route(std::move(c), &redirect->to, false);
     }
     if (starts_with(reply.str, reroute_marker)) return route(std::move(c), nullptr, false);
@@ -282,8 +267,16 @@ void redis_pool::on_reply(std::shared_ptr<routed_call> c, const node_address& as
       return retry_later(std::move(c), clusterdown_delay);
     }
   }
-  // The reply goes to the caller as its own client's: a call it makes from the reply keeps
-  // to the same connection (see set_affinity).
+  if (stopped_ && reply.kind == reply_kind::error &&
+      (parse_redirect(reply.str, asked.host) || starts_with(reply.str, reroute_marker) ||
+       starts_with(reply.str, "TRYAGAIN") || starts_with(reply.str, "CLUSTERDOWN")))
+    return answer(c, redis_reply::unavailable("link stopped"));
+  answer(c, std::move(reply));
+}
+
+void redis_pool::answer(const std::shared_ptr<routed_call>& c, redis_reply reply) {
+  // As its own client's: a call the caller makes from the reply keeps to the same connection
+  // (see set_affinity), whichever path gave the answer (a node's reply, a timer, a refusal).
   auto outer = affinity_;
   affinity_ = c->affinity;
   c->done(std::move(reply));
@@ -296,180 +289,18 @@ void redis_pool::retry_later(std::shared_ptr<routed_call> c, milliseconds delay)
   // bounded by the budget, not by the redirect limit (which stops a map chasing its tail).
   c->redirects = 0;
   auto timer = std::make_shared<boost::asio::steady_timer>(io_);
-  timer->expires_after(std::min<clock::duration>(delay, std::max<clock::duration>(
-                                                            c->deadline - clock::now(), {})));
-  timer->async_wait([this, c, timer, alive = alive_](const boost::system::error_code&) {
+  timer->expires_after(
+      std::min<clock::duration>(delay, std::max<clock::duration>(c->deadline - clock::now(), {})));
+  auto id = ++retry_sequence_;
+  retries_.emplace(id, waiting_retry{timer, c});
+  timer->async_wait([this, id, alive = alive_](const boost::system::error_code&) {
     if (!*alive) return;
-    route(c, nullptr, false);
+    auto it = retries_.find(id);
+    if (it == retries_.end()) return; // answered by stop()
+    auto call = std::move(it->second.call);
+    retries_.erase(it);
+    route(std::move(call), nullptr, false);
   });
-}
-
-// -- scans ---------------------------------------------------------------------------------
-
-void redis_pool::scan(std::string match, std::function<bool(std::vector<std::string>&)> batch,
-                      std::function<void(std::optional<std::string>)> done) {
-  auto state = std::make_shared<scan_state>();
-  if (single_) {
-    state->nodes.push_back(single_);
-  } else {
-    for (const auto& p : primaries_)
-      state->nodes.push_back(&node(p));
-    if (state->nodes.empty() || unserved_ > 0)
-      return done("redis cluster: the slot map is not complete (" +
-                  std::to_string(unserved_) + " slots without a primary)");
-  }
-  state->match = std::move(match);
-  state->batch = std::move(batch);
-  state->done = std::move(done);
-  scan_node(std::move(state));
-}
-
-void redis_pool::scan_node(std::shared_ptr<scan_state> state) {
-  if (state->next >= state->nodes.size()) return state->done(std::nullopt);
-  auto* pool = state->nodes[state->next];
-  pool->call({"SCAN", state->cursor, "MATCH", state->match, "COUNT", "1000"},
-             [this, state, pool](redis_reply reply) {
-               if (reply.kind != reply_kind::array || reply.elements.size() != 2)
-                 return state->done(pool->endpoint().describe() + ": " +
-                                    (reply.is_error() ? reply.str : "SCAN answered no list"));
-               std::vector<std::string> keys;
-               keys.reserve(reply.elements[1].elements.size());
-               for (auto& k : reply.elements[1].elements)
-                 keys.push_back(std::move(k.str));
-               if (!state->batch(keys)) return state->done(std::nullopt);
-               state->cursor = reply.elements[0].str;
-               if (state->cursor == "0") ++state->next;
-               scan_node(state);
-             });
-}
-
-// -- the slot map --------------------------------------------------------------------------
-
-std::optional<redis_endpoint> redis_pool::endpoint_for(std::string_view key) const {
-  if (single_) return single_->endpoint();
-  const auto* owner = map_.owner(key_slot(key));
-  if (owner == nullptr) return std::nullopt;
-  auto out = settings_.endpoint;
-  out.host = owner->host;
-  out.port = owner->port;
-  return out;
-}
-
-void redis_pool::refresh_map(const std::string& why) {
-  if (!clustered() || stopped_ || !started_) return;
-  if (refreshing_) {
-    refresh_again_ = true;
-    return;
-  }
-  auto now = clock::now();
-  if (last_refresh_ != clock::time_point{} && now - last_refresh_ < min_refresh_gap) {
-    arm_refresh_timer(std::chrono::ceil<milliseconds>(min_refresh_gap - (now - last_refresh_)));
-    return;
-  }
-  refreshing_ = true;
-  last_refresh_ = now;
-  log::debug("redis", "asking the cluster for its slot map", {{"why", why}});
-  // The primaries first (reachable ones before the rest), then the seeds the config names.
-  std::vector<node_address> candidates;
-  auto add = [&](const node_address& a) {
-    if (std::find(candidates.begin(), candidates.end(), a) == candidates.end())
-      candidates.push_back(a);
-  };
-  for (const auto& p : primaries_)
-    if (node(p).reachable()) add(p);
-  for (const auto& p : primaries_)
-    add(p);
-  for (const auto& seed : settings_.cluster_seeds)
-    add({seed.host, seed.port});
-  ask_for_map(std::move(candidates), 0);
-}
-
-void redis_pool::ask_for_map(std::vector<node_address> candidates, std::size_t next) {
-  if (stopped_) return;
-  if (next >= candidates.size()) {
-    refreshing_ = false;
-    log::warn("redis", "no cluster node answered CLUSTER SLOTS", {{"last", last_map_error_}});
-    arm_refresh_timer(refresh_again_ ? min_refresh_gap
-                                     : std::min(outage_refresh, settings_.cluster_refresh));
-    refresh_again_ = false;
-    return;
-  }
-  auto address = candidates[next];
-  auto budget = std::max(settings_.call_timeout, settings_.connect_timeout);
-  node(address).call(
-      {"CLUSTER", "SLOTS"},
-      [this, candidates = std::move(candidates), next, address,
-       alive = alive_](redis_reply reply) mutable {
-        if (!*alive || stopped_) return;
-        cluster_map loaded;
-        std::string error;
-        if (!loaded.load(reply, address.host, error) || loaded.empty()) {
-          last_map_error_ = address.text() + ": " + (error.empty() ? "no slots served" : error);
-          return ask_for_map(std::move(candidates), next + 1);
-        }
-        last_map_error_.clear();
-        bool changed = !loaded.same_routes(map_);
-        map_ = std::move(loaded);
-        map_updated(); // a pool for each primary, started at once
-        const auto& primaries = primaries_;
-        counters_.cluster_primaries.store(static_cast<std::int64_t>(primaries.size()),
-                                          std::memory_order_relaxed);
-        refreshing_ = false;
-        if (changed) {
-          counters_.add(counters_.cluster_maps);
-          log::info("redis", "cluster slot map",
-                    {{"primaries", std::to_string(primaries.size())},
-                     {"unserved_slots", std::to_string(unserved_)},
-                     {"from", address.text()}});
-          // Calls waiting for a node that serves no slot now (a failed primary) go to the
-          // slots' new owners at once, rather than at the end of their budgets.
-          for (auto& [key, pool] : nodes_)
-            if (std::none_of(primaries.begin(), primaries.end(),
-                             [&key = key](const node_address& p) { return p.text() == key; }))
-              pool->give_back_queued(reroute_marker);
-          if (map_changed_) map_changed_();
-        }
-        publish_breaker_state();
-        bool outage = false;
-        for (const auto& p : primaries)
-          outage = outage || !node(p).reachable();
-        arm_refresh_timer(refresh_again_ ? min_refresh_gap
-                          : outage       ? std::min(outage_refresh, settings_.cluster_refresh)
-                                         : settings_.cluster_refresh);
-        refresh_again_ = false;
-      },
-      budget);
-}
-
-void redis_pool::arm_refresh_timer(milliseconds delay) {
-  refresh_timer_.expires_after(delay);
-  refresh_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
-    if (ec || !*alive) return;
-    refresh_map("periodic");
-  });
-}
-
-// -- health --------------------------------------------------------------------------------
-
-void redis_pool::map_updated() {
-  // Kept, not computed per call: the request path asks reachable() on every SECRET GET and
-  // BREAKER CHECK, and a pool reports its breaker after every reply.
-  primaries_ = map_.primaries();
-  unserved_ = map_.unserved();
-  primary_pools_.clear();
-  for (const auto& p : primaries_)
-    primary_pools_.push_back(&node(p));
-  slot_pools_.assign(cluster_slots, nullptr);
-  const node_address* last = nullptr; // slots come in ranges: one lookup per range
-  node_pool* last_pool = nullptr;
-  for (std::size_t slot = 0; slot < cluster_slots; ++slot) {
-    const auto* owner = map_.owner(static_cast<std::uint16_t>(slot));
-    if (owner != last) {
-      last = owner;
-      last_pool = owner ? &node(*owner) : nullptr;
-    }
-    slot_pools_[slot] = last_pool;
-  }
 }
 
 void redis_pool::publish_breaker_state() {

@@ -77,9 +77,12 @@ public:
   bool clustered() const { return settings_.uses_cluster(); }
   /// The node serving `key`'s slot now (a Cluster), or the one server; nullopt while unknown.
   std::optional<redis_endpoint> endpoint_for(std::string_view key) const;
-  /// Runs after each change of the slot map (a Cluster): a subscriber follows its channel's
-  /// node with it.
-  void on_map_change(std::function<void()> handler) { map_changed_ = std::move(handler); }
+  /// Runs after each refresh that changed the slot map (a Cluster): a subscriber follows its
+  /// channel's node with it. `primary_left`: a node that was a primary serves no slot now (a
+  /// failover, which may have lost writes), not only slots that moved (a migration loses none).
+  void on_map_change(std::function<void(bool primary_left)> handler) {
+    map_changed_ = std::move(handler);
+  }
   /// Asks a node for the slot map again (soon, once, however often it is asked meanwhile).
   void refresh_map(const std::string& why);
 
@@ -89,12 +92,15 @@ private:
   node_pool& node(const node_address& address);
   node_pool* any_primary();
   void route(std::shared_ptr<routed_call> call, const node_address* to, bool asking);
+  void answer(const std::shared_ptr<routed_call>& call, redis_reply reply);
   void on_reply(std::shared_ptr<routed_call> call, const node_address& asked, redis_reply reply);
   void retry_later(std::shared_ptr<routed_call> call, milliseconds delay);
   void ask_for_map(std::vector<node_address> candidates, std::size_t next);
   void arm_refresh_timer(milliseconds delay);
   void publish_breaker_state();
-  void map_updated();
+  /// After map_ changed (`routes_changed`: a slot goes elsewhere), the kept views of it.
+  void map_updated(bool routes_changed);
+  void retire_departed();
   void scan_node(std::shared_ptr<scan_state> state);
 
   boost::asio::io_context& io_;
@@ -105,17 +111,31 @@ private:
   std::map<std::string, std::unique_ptr<node_pool>> nodes_;
   node_pool* single_ = nullptr; ///< not a Cluster: the only pool
   cluster_map map_;
-  std::vector<node_address> primaries_;  ///< map_'s primaries, kept with it (map_updated)
+  std::vector<node_address> primaries_;   ///< map_'s primaries, kept with it (map_updated)
   std::vector<node_pool*> primary_pools_; ///< their pools, in the same order
   std::vector<node_pool*> slot_pools_;    ///< slot -> its primary's pool, or nullptr
   std::size_t unserved_ = cluster_slots;  ///< map_'s slots without a primary
   std::optional<std::uint64_t> affinity_;
+  /// Calls waiting out a TRYAGAIN or CLUSTERDOWN: stop() answers them.
+  struct waiting_retry {
+    std::shared_ptr<boost::asio::steady_timer> timer;
+    std::shared_ptr<routed_call> call;
+  };
+  std::map<std::uint64_t, waiting_retry> retries_;
+  std::uint64_t retry_sequence_ = 0;
   boost::asio::steady_timer refresh_timer_;
-  bool refreshing_ = false;     ///< a CLUSTER SLOTS is on its way
-  bool refresh_again_ = false;  ///< asked for while one was on its way
+  /// Pools of nodes that left the cluster, stopped: kept (never freed) because replies and
+  /// timers may still reach them; a node that comes back gets a new pool.
+  std::vector<std::unique_ptr<node_pool>> retired_;
+  std::map<std::string, int> absent_refreshes_;   ///< node -> refreshes it was missing from
+  std::uint64_t routes_version_ = 0;              ///< counts route changes: a scan checks it
+  std::uint64_t announced_version_ = 0;           ///< routes_version_ map_changed_ last heard
+  std::vector<node_address> announced_primaries_; ///< the primaries map_changed_ last heard
+  bool refreshing_ = false;                       ///< a CLUSTER SLOTS is on its way
+  bool refresh_again_ = false;                    ///< asked for while one was on its way
   clock::time_point last_refresh_{};
   std::string last_map_error_;
-  std::function<void()> map_changed_;
+  std::function<void(bool)> map_changed_;
   std::function<void(const std::string&)> master_doubt_;
   bool started_ = false;
   bool stopped_ = false;

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -68,6 +69,9 @@ class ClusterGroup:
             bus = free_port(taken + [port])
             taken += [port, bus]
             data = os.path.join(dir, "redis-data", f"node-{i}")
+            # A fresh node: an --out directory used before holds the last run's nodes.conf,
+            # with which the node would rejoin that cluster (redis-cli then refuses to create).
+            shutil.rmtree(data, ignore_errors=True)
             os.makedirs(data, exist_ok=True)
             log = os.path.join(logs, f"redis-{i}.log")
             args = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", data,

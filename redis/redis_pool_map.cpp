@@ -1,0 +1,254 @@
+// The Cluster's slot map as redis_pool keeps it: asking for it (CLUSTER SLOTS), what follows
+// a change (queued calls rerouted, departed nodes retired, the handler told), and scans over
+// every primary; part of redis_pool (see redis_pool.hpp).
+#include <algorithm>
+
+#include "common/log.hpp"
+#include "redis/redis_pool.hpp"
+#include "redis/redis_pool_rules.hpp"
+
+namespace baton::redis_link {
+
+using namespace cluster_rules;
+
+struct scan_state {
+  std::vector<node_pool*> nodes;
+  std::uint64_t version = 0; ///< routes_version_ when the scan of these nodes began
+  int restarts = 0;
+  std::size_t next = 0;
+  std::string cursor = "0";
+  std::string match;
+  std::function<bool(std::vector<std::string>&)> batch;
+  std::function<void(std::optional<std::string>)> done;
+};
+
+// -- scans ---------------------------------------------------------------------------------
+
+void redis_pool::scan(std::string match, std::function<bool(std::vector<std::string>&)> batch,
+                      std::function<void(std::optional<std::string>)> done) {
+  auto state = std::make_shared<scan_state>();
+  if (single_) {
+    state->nodes.push_back(single_);
+  } else {
+    for (const auto& p : primaries_)
+      state->nodes.push_back(&node(p));
+    if (state->nodes.empty() || unserved_ > 0)
+      return done("redis cluster: the slot map is not complete (" + std::to_string(unserved_) +
+                  " slots without a primary)");
+  }
+  state->match = std::move(match);
+  state->batch = std::move(batch);
+  state->done = std::move(done);
+  state->version = routes_version_;
+  scan_node(std::move(state));
+}
+
+void redis_pool::scan_node(std::shared_ptr<scan_state> state) {
+  if (state->next >= state->nodes.size() || state->version != routes_version_) {
+    if (state->version == routes_version_) return state->done(std::nullopt);
+    // A slot moved during the scan, maybe from a node not yet scanned to one already
+    // scanned: its keys would be missed (SECRET REWRAP would miss secrets). Scan again: the
+    // callers take a key twice (SCAN's own rule).
+    if (single_ || ++state->restarts > max_scan_restarts)
+      return state->done("redis cluster: the slot map kept changing during the scan");
+    state->nodes.clear();
+    for (const auto& p : primaries_)
+      state->nodes.push_back(&node(p));
+    state->next = 0;
+    state->cursor = "0";
+    state->version = routes_version_;
+    if (state->nodes.empty() || unserved_ > 0)
+      return state->done("redis cluster: the slot map is not complete");
+  }
+  auto* pool = state->nodes[state->next];
+  pool->call({"SCAN", state->cursor, "MATCH", state->match, "COUNT", "1000"},
+             [this, state, pool](redis_reply reply) {
+               if (reply.kind == reply_kind::error && starts_with(reply.str, reroute_marker)) {
+                 // It waited at a node that left the map: scan the new map from the start.
+                 state->version = routes_version_ - 1;
+                 return scan_node(state);
+               }
+               if (reply.kind != reply_kind::array || reply.elements.size() != 2)
+                 return state->done(pool->endpoint().describe() + ": " +
+                                    (reply.is_error() ? reply.str : "SCAN answered no list"));
+               std::vector<std::string> keys;
+               keys.reserve(reply.elements[1].elements.size());
+               for (auto& k : reply.elements[1].elements)
+                 keys.push_back(std::move(k.str));
+               if (!state->batch(keys)) return state->done(std::nullopt);
+               state->cursor = reply.elements[0].str;
+               if (state->cursor == "0") ++state->next;
+               scan_node(state);
+             });
+}
+
+// -- the slot map --------------------------------------------------------------------------
+
+std::optional<redis_endpoint> redis_pool::endpoint_for(std::string_view key) const {
+  if (single_) return single_->endpoint();
+  const auto* owner = map_.owner(key_slot(key));
+  if (owner == nullptr) return std::nullopt;
+  auto out = settings_.endpoint;
+  out.host = owner->host;
+  out.port = owner->port;
+  return out;
+}
+
+void redis_pool::refresh_map(const std::string& why) {
+  if (!clustered() || stopped_ || !started_) return;
+  if (refreshing_) {
+    refresh_again_ = true;
+    return;
+  }
+  auto now = clock::now();
+  if (last_refresh_ != clock::time_point{} && now - last_refresh_ < min_refresh_gap) {
+    arm_refresh_timer(std::chrono::ceil<milliseconds>(min_refresh_gap - (now - last_refresh_)));
+    return;
+  }
+  refreshing_ = true;
+  last_refresh_ = now;
+  log::debug("redis", "asking the cluster for its slot map", {{"why", why}});
+  // The primaries first (reachable ones before the rest), then the seeds the config names.
+  std::vector<node_address> candidates;
+  auto add = [&](const node_address& a) {
+    if (std::find(candidates.begin(), candidates.end(), a) == candidates.end())
+      candidates.push_back(a);
+  };
+  for (const auto& p : primaries_)
+    if (node(p).reachable()) add(p);
+  for (const auto& p : primaries_)
+    add(p);
+  for (const auto& seed : settings_.cluster_seeds)
+    add({seed.host, seed.port});
+  ask_for_map(std::move(candidates), 0);
+}
+
+void redis_pool::ask_for_map(std::vector<node_address> candidates, std::size_t next) {
+  if (stopped_) return;
+  if (next >= candidates.size()) {
+    refreshing_ = false;
+    log::warn("redis", "no cluster node answered CLUSTER SLOTS", {{"last", last_map_error_}});
+    arm_refresh_timer(refresh_again_ ? min_refresh_gap
+                                     : std::min(outage_refresh, settings_.cluster_refresh));
+    refresh_again_ = false;
+    return;
+  }
+  auto address = candidates[next];
+  auto budget = std::max(settings_.call_timeout, settings_.connect_timeout);
+  node(address).call(
+      {"CLUSTER", "SLOTS"},
+      [this, candidates = std::move(candidates), next, address,
+       alive = alive_](redis_reply reply) mutable {
+        if (!*alive || stopped_) return;
+        cluster_map loaded;
+        std::string error;
+        if (!loaded.load(reply, address.host, error) || loaded.empty()) {
+          last_map_error_ = address.text() + ": " + (error.empty() ? "no slots served" : error);
+          return ask_for_map(std::move(candidates), next + 1);
+        }
+        last_map_error_.clear();
+        bool changed = !loaded.same_routes(map_);
+        map_ = std::move(loaded);
+        map_updated(changed); // a pool for each primary, started at once
+        const auto& primaries = primaries_;
+        counters_.cluster_primaries.store(static_cast<std::int64_t>(primaries.size()),
+                                          std::memory_order_relaxed);
+        refreshing_ = false;
+        if (changed) {
+          counters_.add(counters_.cluster_maps);
+          log::info("redis", "cluster slot map",
+                    {{"primaries", std::to_string(primaries.size())},
+                     {"unserved_slots", std::to_string(unserved_)},
+                     {"from", address.text()}});
+        }
+        // Calls waiting for a node that serves no slot now (a failed primary) go to the slots'
+        // new owners at once, rather than at the end of their budgets.
+        for (auto& [key, pool] : nodes_)
+          if (std::find(primary_pools_.begin(), primary_pools_.end(), pool.get()) ==
+              primary_pools_.end())
+            pool->give_back_queued(reroute_marker);
+        retire_departed();
+        // Changes since the handler last heard, MOVEDs included.
+        if (changed || routes_version_ != announced_version_) {
+          bool primary_left = false;
+          for (const auto& p : announced_primaries_)
+            primary_left =
+                primary_left || std::find(primaries.begin(), primaries.end(), p) == primaries.end();
+          announced_primaries_ = primaries;
+          announced_version_ = routes_version_;
+          if (map_changed_) map_changed_(primary_left);
+        }
+        publish_breaker_state();
+        bool outage = false;
+        for (const auto& p : primaries)
+          outage = outage || !node(p).reachable();
+        arm_refresh_timer(refresh_again_ ? min_refresh_gap
+                          : outage       ? std::min(outage_refresh, settings_.cluster_refresh)
+                                         : settings_.cluster_refresh);
+        refresh_again_ = false;
+      },
+      budget);
+}
+
+void redis_pool::arm_refresh_timer(milliseconds delay) {
+  refresh_timer_.expires_after(delay);
+  refresh_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+    if (ec || !*alive) return;
+    refresh_map("periodic");
+  });
+}
+
+void redis_pool::retire_departed() {
+  // A node the cluster no longer names (removed, or a pod that came back under another
+  // address) would be redialled forever: after two refreshes without it, its pool stops.
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    const auto& key = it->first;
+    bool named = std::any_of(map_.known().begin(), map_.known().end(),
+                             [&](const node_address& n) { return n.text() == key; }) ||
+                 std::any_of(settings_.cluster_seeds.begin(), settings_.cluster_seeds.end(),
+                             [&](const redis_endpoint& e) {
+                               return node_address{e.host, e.port}.text() == key;
+                             });
+    if (named) {
+      absent_refreshes_.erase(key);
+      ++it;
+      continue;
+    }
+    if (++absent_refreshes_[key] < 2) {
+      ++it;
+      continue;
+    }
+    log::info("redis", "a node left the cluster: its connections close", {{"node", key}});
+    absent_refreshes_.erase(key);
+    it->second->give_back_queued(reroute_marker);
+    it->second->stop();
+    retired_.push_back(std::move(it->second));
+    it = nodes_.erase(it);
+  }
+}
+
+// -- health --------------------------------------------------------------------------------
+
+void redis_pool::map_updated(bool routes_changed) {
+  // Kept, not computed per call: the request path asks reachable() on every SECRET GET and
+  // BREAKER CHECK, and a pool reports its breaker after every reply.
+  if (routes_changed) ++routes_version_;
+  primaries_ = map_.primaries();
+  unserved_ = map_.unserved();
+  primary_pools_.clear();
+  for (const auto& p : primaries_)
+    primary_pools_.push_back(&node(p));
+  slot_pools_.assign(cluster_slots, nullptr);
+  const node_address* last = nullptr; // slots come in ranges: one lookup per range
+  node_pool* last_pool = nullptr;
+  for (std::size_t slot = 0; slot < cluster_slots; ++slot) {
+    const auto* owner = map_.owner(static_cast<std::uint16_t>(slot));
+    if (owner != last) {
+      last = owner;
+      last_pool = owner ? &node(*owner) : nullptr;
+    }
+    slot_pools_[slot] = last_pool;
+  }
+}
+
+} // namespace baton::redis_link
