@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from typing import Optional
 
 from .cluster_replies import info_field, owns, parse_nodes, parse_slots
-from .procs import free_port, kill_group, spawn
+from .procs import free_port, kill_group, kill_server, signal_server, start_server
 from .resp import Connection, Indefinite, ReplyError
 
 NODE_TIMEOUT_MS = 1000
@@ -133,10 +132,7 @@ class ClusterGroup:
         self.seeds = [p.port for p in primaries]
 
     def start_node(self, n: Node):
-        if n.running:
-            raise RuntimeError(f"redis-server on port {n.port} is running")
-        n.proc = spawn(n.args)
-        n.stopped = False
+        start_server(n)
 
     def url(self) -> str:
         """The primaries at start as seeds; it stays the same after failovers (any node
@@ -347,12 +343,8 @@ class ClusterGroup:
 
     def kill(self, port: int) -> int:
         n = self.node_on(port)
-        pid = n.proc.pid
         n.killed = True
-        if n.running:
-            n.proc.kill()
-            n.proc.wait()
-        return pid
+        return kill_server(n)
 
     def restart(self, port: int):
         """Starts the node again with the arguments it first had: it finds its id and epoch in
@@ -364,10 +356,4 @@ class ClusterGroup:
         n.killed = False
 
     def signal(self, port: int, sig: int):
-        n = self.node_on(port)
-        if n.running:
-            os.kill(n.proc.pid, sig)
-            if sig == signal.SIGSTOP:
-                n.stopped = True
-            elif sig == signal.SIGCONT:
-                n.stopped = False
+        signal_server(self.node_on(port), sig)

@@ -1,6 +1,7 @@
 """Starting and stopping the run's processes: every child dies with the harness, runs in its
 own session (a terminal's Ctrl-C reaches only the harness, which stops them in order), and is
-stopped by its process group. Shared by fleet.py (redis-server, batond) and sentinel_group.py.
+stopped by its process group. Shared by fleet.py (redis-server, batond), sentinel_group.py and
+cluster_group.py.
 """
 from __future__ import annotations
 
@@ -54,3 +55,36 @@ def free_port(taken=()) -> int:
             port = s.getsockname()[1]
         if port not in taken:
             return port
+
+
+# -- a server of a replication group or a cluster, by its record ---------------------------
+# The record (sentinel_group.Server, cluster_group.Node) has `port`, `args`, `proc` and
+# `stopped`; the groups share how a fault starts, kills and signals one.
+
+def start_server(record):
+    """Starts the server with the arguments it first had."""
+    if record.proc is not None and record.proc.poll() is None:
+        raise RuntimeError(f"redis-server on port {record.port} is running")
+    record.proc = spawn(record.args)
+    record.stopped = False
+
+
+def kill_server(record) -> int:
+    """SIGKILL, like a crash; returns the pid it had."""
+    pid = record.proc.pid
+    if record.proc.poll() is None:
+        record.proc.kill()
+        record.proc.wait()
+    return pid
+
+
+def signal_server(record, sig: int):
+    """SIGSTOP or SIGCONT (or another signal) to a running server, noting whether it is
+    stopped."""
+    if record.proc is None or record.proc.poll() is not None:
+        return
+    os.kill(record.proc.pid, sig)
+    if sig == signal.SIGSTOP:
+        record.stopped = True
+    elif sig == signal.SIGCONT:
+        record.stopped = False

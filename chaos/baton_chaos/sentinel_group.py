@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from typing import Optional
 
-from .procs import free_port, kill_group, spawn
+from . import procs
+from .procs import free_port, kill_group, kill_server, signal_server, spawn
 from .resp import Connection, Indefinite, ReplyError, as_map
 
 MASTER_NAME = "chaos"
@@ -136,10 +136,7 @@ class SentinelGroup:
         return ""
 
     def start_server(self, s: Server):
-        if s.running:
-            raise RuntimeError(f"redis-server on port {s.port} is running")
-        s.proc = spawn(s.args)
-        s.stopped = False
+        procs.start_server(s)
 
     def url(self) -> str:
         return ("redis-sentinel://" + ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
@@ -313,12 +310,7 @@ class SentinelGroup:
             await asyncio.sleep(POLL_S)
 
     def kill(self, port: int) -> int:
-        s = self.server_on(port)
-        pid = s.proc.pid
-        if s.running:
-            s.proc.kill()
-            s.proc.wait()
-        return pid
+        return kill_server(self.server_on(port))
 
     def restart(self, port: int):
         """Starts the server again with the arguments it first had: a former primary comes back
@@ -330,10 +322,4 @@ class SentinelGroup:
         self.start_server(s)
 
     def signal(self, port: int, sig: int):
-        s = self.server_on(port)
-        if s.running:
-            os.kill(s.proc.pid, sig)
-            if sig == signal.SIGSTOP:
-                s.stopped = True
-            elif sig == signal.SIGCONT:
-                s.stopped = False
+        signal_server(self.server_on(port), sig)

@@ -104,6 +104,20 @@ std::vector<node_line> nodes_seen_by(unsigned short port) {
   return parse_nodes(reply.str);
 }
 
+// CLUSTER NODES as the first running node that answers sees it.
+std::vector<node_line> nodes_seen_by_any(const std::vector<std::unique_ptr<test_redis>>& nodes,
+                                         const std::vector<unsigned short>& ports) {
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (!nodes[i]->running()) continue;
+    try {
+      return nodes_seen_by(ports[i]);
+    } catch (const std::exception&) {
+      continue;
+    }
+  }
+  throw std::runtime_error("cluster: no node answers CLUSTER NODES");
+}
+
 const node_line* line_of(const std::vector<node_line>& nodes, unsigned short port) {
   auto found = std::find_if(nodes.begin(), nodes.end(), [&](auto& n) { return n.port == port; });
   return found == nodes.end() ? nullptr : &*found;
@@ -299,46 +313,28 @@ bool test_cluster::owns(const std::vector<slot_range>& table, const std::vector<
 }
 
 std::vector<unsigned short> test_cluster::primary_ports() const {
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (!nodes_[i]->running()) continue;
-    std::vector<node_line> seen;
-    try {
-      seen = nodes_seen_by(ports_[i]);
-    } catch (const std::exception&) {
-      continue;
-    }
-    std::vector<unsigned short> primaries;
-    for (auto port : ports_) {
-      auto line = line_of(seen, port);
-      if (line != nullptr && has_flag(*line, "master") && !has_flag(*line, "fail") &&
-          !has_flag(*line, "handshake"))
-        primaries.push_back(port);
-    }
-    return primaries;
+  auto seen = nodes_seen_by_any(nodes_, ports_);
+  std::vector<unsigned short> primaries;
+  for (auto port : ports_) {
+    auto line = line_of(seen, port);
+    if (line != nullptr && has_flag(*line, "master") && !has_flag(*line, "fail") &&
+        !has_flag(*line, "handshake"))
+      primaries.push_back(port);
   }
-  throw std::runtime_error("cluster: no node answers CLUSTER NODES");
+  return primaries;
 }
 
 std::vector<unsigned short> test_cluster::replicas_of(unsigned short port) const {
   auto id = node_id(port);
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (!nodes_[i]->running()) continue;
-    std::vector<node_line> seen;
-    try {
-      seen = nodes_seen_by(ports_[i]);
-    } catch (const std::exception&) {
-      continue;
-    }
-    std::vector<unsigned short> replicas;
-    for (std::size_t j = 0; j < nodes_.size(); ++j) {
-      auto line = line_of(seen, ports_[j]);
-      if (nodes_[j]->running() && line != nullptr && has_flag(*line, "slave") &&
-          line->primary_id == id && healthy(*line))
-        replicas.push_back(ports_[j]);
-    }
-    return replicas;
+  auto seen = nodes_seen_by_any(nodes_, ports_);
+  std::vector<unsigned short> replicas;
+  for (std::size_t j = 0; j < nodes_.size(); ++j) {
+    auto line = line_of(seen, ports_[j]);
+    if (nodes_[j]->running() && line != nullptr && has_flag(*line, "slave") &&
+        line->primary_id == id && healthy(*line))
+      replicas.push_back(ports_[j]);
   }
-  throw std::runtime_error("cluster: no node answers CLUSTER NODES");
+  return replicas;
 }
 
 std::string test_cluster::unsettled() const {
