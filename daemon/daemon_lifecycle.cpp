@@ -96,6 +96,7 @@ void daemon_lifecycle::shut_down() {
   // Retire leases before the link goes: each ends when its holder was promised, without
   // lock-delay, so others need not wait for whole TTLs.
   d_.events->stop();
+  d_.shard_events->stop();
   d_.leases->retire_all([this] {
     // Leave the fleet at once rather than after the heartbeat TTL.
     d_.members->leave([this] {

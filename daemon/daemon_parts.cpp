@@ -91,6 +91,7 @@ void build_leases(daemon_parts& d) {
   s.min_ttl = cfg.leases.min_ttl;
   s.max_ttl = cfg.leases.max_ttl;
   s.floor_file = lease::token_floor_file::path_in(usable_state_dir(cfg.state_dir), cfg.node_id);
+  s.sharded_watch = d.link.uses_cluster();
   d.leases = std::make_unique<lease::lease_service>(d.io, *d.pool, s);
   auto* leases = d.leases.get();
   auto& io = d.io;
@@ -108,7 +109,7 @@ void build_leases(daemon_parts& d) {
   d.ctx->leases = leases;
   d.ctx->on_client_closed.push_back([leases](std::uint64_t id) { leases->connection_closed(id); });
   d.leases->listen(*d.events);
-  d.lease_watch = std::make_unique<lease::lease_watch>(d.io, *d.pool, *d.events, cfg.prefix);
+  d.lease_watch = std::make_unique<lease::lease_watch>(d.io, *d.pool, *d.shard_events, cfg.prefix);
   d.ctx->lease_watch = d.lease_watch.get();
   connect_lease_pushes(*d.ctx);
 }
@@ -187,7 +188,8 @@ bool build_secrets_and_sessions(daemon_parts& d) {
     log::warn("secrets", "could not make batond non-dumpable; core dumps may hold secrets");
   d.secrets = std::make_unique<secret::secret_service>(
       d.io, *d.pool, *d.keys,
-      secret::secret_service_settings{cfg.prefix, cfg.node_id, d.run_id, cfg.secrets});
+      secret::secret_service_settings{cfg.prefix, cfg.node_id, d.run_id, cfg.secrets,
+                                      d.link.uses_cluster()});
   auto hooks = secret::spawn_hook_runner(*d.system);
   d.actors.push_back(hooks.address());
   d.secrets->use_actors(*d.system, d.link_actor, hooks, d.keys);
@@ -203,6 +205,7 @@ bool build_secrets_and_sessions(daemon_parts& d) {
   s.drain_delay = cfg.sessions.drain_delay;
   s.round_robin = cfg.sessions.handoff_strategy == "round_robin";
   s.membership_ttl = cfg.membership.ttl;
+  s.sharded_watch = d.link.uses_cluster();
   s.max_per_user = cfg.sessions.max_per_user;
   s.max_per_node = cfg.sessions.max_per_node;
   d.sessions = std::make_unique<session::session_service>(d.io, *d.pool, *d.keys, *d.members, s);
@@ -245,6 +248,8 @@ std::unique_ptr<daemon_parts> build_daemon(config cfg) {
   d->ctx->pushes.set_max_watches_per_uid(d->cfg.socket.max_watches_per_uid);
   build_actor_system(*d);
   d->events = std::make_shared<redis_link::redis_subscriber>(d->io, d->link);
+  d->shard_events =
+      std::make_unique<redis_link::shard_channels>(d->io, d->link, *d->pool, *d->events);
   build_leases(*d);
   if (d->link.uses_sentinel()) {
     d->sentinels = std::make_shared<redis_link::sentinel_locator>(d->io, d->link, d->counters);
@@ -263,10 +268,13 @@ std::unique_ptr<daemon_parts> build_daemon(config cfg) {
     // serves the lease events channel's slot, where PUBSUB NUMSUB is routed too, so that it
     // counts the whole fleet (rate limits divide by it). A primary that left the map was
     // failed over, which may have lost a grant: the lease keeper renews every kept lease at
-    // once. (Slots that only moved lost nothing: MIGRATE moves each key whole.)
+    // once. (Slots that only moved lost nothing: MIGRATE moves each key whole.) Channels of
+    // one slot (sharded pub/sub) follow their slots.
     d->pool->on_map_change([pool = d->pool.get(), events = d->events, leases = d->leases.get(),
+                            shards = d->shard_events.get(),
                             home = lease::events_channel(d->cfg.prefix)](bool primary_left) {
       if (auto node = pool->endpoint_for(home)) events->retarget(*node);
+      shards->map_changed();
       if (primary_left) leases->master_moved();
     });
   }
@@ -295,6 +303,7 @@ bool start_daemon(daemon_parts& d) {
   if (d.sessions) d.sessions->start(*d.events);
   d.pool->start();
   d.events->start();
+  d.shard_events->start();
   if (d.sentinels) d.sentinels->start(); // the pool and events wait for its first answer
   return true;
 }

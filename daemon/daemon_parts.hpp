@@ -24,6 +24,7 @@
 #include "redis/redis_pool.hpp"
 #include "redis/redis_subscriber.hpp"
 #include "redis/sentinel_locator.hpp"
+#include "redis/shard_channels.hpp"
 #include "services/breaker/breaker_service.hpp"
 #include "services/dedup/dedup_service.hpp"
 #include "services/lease/lease_service.hpp"
@@ -53,6 +54,8 @@ struct daemon_parts {
   std::vector<caf::actor_addr> actors; ///< long-lived actors to stop at the end
   // -- the services, on the reactor ---------------------------------------------------------
   std::shared_ptr<redis_link::redis_subscriber> events;
+  /// Channels of one slot (lease watch channels): sharded pub/sub on a Cluster, else `events`.
+  std::unique_ptr<redis_link::shard_channels> shard_events;
   std::unique_ptr<lease::lease_service> leases;
   std::unique_ptr<lease::lease_watch> lease_watch;
   std::unique_ptr<rate::rate_service> rates;
@@ -60,7 +63,7 @@ struct daemon_parts {
   std::unique_ptr<membership::membership_service> members;
   std::shared_ptr<secret::keyring> keys = std::make_shared<secret::keyring>();
   std::unique_ptr<breaker::breaker_service> breakers;
-  std::unique_ptr<secret::secret_service> secrets;   ///< only with KEKs configured
+  std::unique_ptr<secret::secret_service> secrets;    ///< only with KEKs configured
   std::unique_ptr<session::session_service> sessions; ///< only with KEKs configured
   // -- the servers -------------------------------------------------------------------------
   std::unique_ptr<socket_server> server;

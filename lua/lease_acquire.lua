@@ -14,7 +14,9 @@
 -- (publishing to a channel nobody listens to costs Redis a hash lookup), ARGV[9] the request's
 -- id (optional): the grant remembers which request of its owner it answers, so that the
 -- abandon of an earlier request whose answer came too late (lua/lease_abandon.lua) cannot
--- take a later grant of the same owner
+-- take a later grant of the same owner, ARGV[10] how to announce on the watch channel:
+-- "SPUBLISH" on a Redis Cluster, where the channel shares the lease's slot and only the nodes
+-- serving it carry the message (redis/shard_channels.hpp); "PUBLISH" (or absent) elsewhere
 --
 -- Tokens strictly increase per name, also after Redis lost the fence key (restart without
 -- persistence, failover): a token is at least Redis TIME in microseconds, an epoch that a
@@ -64,7 +66,8 @@ redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', token_text,
 redis.call('PEXPIRE', KEYS[1], ttl + lock_delay)
 if ARGV[8] and ARGV[8] ~= '' then
   local uid = string.match(ARGV[4], '^uid=(%d+)') or '-'
-  redis.call('PUBLISH', ARGV[8], 'acquired ' .. token_text .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] ..
+  local publish = ARGV[10] == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH'
+  redis.call(publish, ARGV[8], 'acquired ' .. token_text .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] ..
              ' uid=' .. uid .. ' ' .. ARGV[5])
 end
 return {1, token, ttl, 'granted'}

@@ -6,15 +6,16 @@
 
 #include <algorithm>
 
-#include "redis/redis_connection.hpp"
 #include "common/log.hpp"
+#include "redis/redis_connection.hpp"
 
 namespace baton::redis_link {
 using boost::system::error_code;
 
-redis_subscriber::redis_subscriber(boost::asio::io_context& io, const link_settings& settings)
-    : io_(io), settings_(settings), read_buffer_(16 * 1024), timer_(io),
-      jitter_(static_cast<unsigned>(clock::now().time_since_epoch().count())) {
+redis_subscriber::redis_subscriber(boost::asio::io_context& io, const link_settings& settings,
+                                   mode how)
+    : io_(io), settings_(settings), sharded_(how == mode::sharded), read_buffer_(16 * 1024),
+      timer_(io), jitter_(static_cast<unsigned>(clock::now().time_since_epoch().count())) {
   transport_ = make_transport(io_, settings_.endpoint, settings_.tls);
 }
 
@@ -27,12 +28,25 @@ void redis_subscriber::subscribe(const std::string& channel, message_handler han
   bool is_new = channels_.count(channel) == 0;
   channels_[channel] = {std::move(handler), std::move(subscribed)};
   // Before this connection's SUBSCRIBE went out, the channel rides along with it.
-  if (is_new && subscribe_sent_) send({"SUBSCRIBE", channel});
+  if (!is_new || !subscribe_sent_) return;
+  if (sharded_)
+    send_sharded(true, channel);
+  else
+    send({"SUBSCRIBE", channel});
 }
 
 void redis_subscriber::unsubscribe(const std::string& channel) {
   if (channels_.erase(channel) == 0) return;
-  if (subscribe_sent_) send({"UNSUBSCRIBE", channel});
+  if (!subscribe_sent_) return;
+  if (sharded_)
+    send_sharded(false, channel);
+  else
+    send({"UNSUBSCRIBE", channel});
+}
+
+void redis_subscriber::send_sharded(bool subscribe, const std::string& channel) {
+  pending_.emplace_back(subscribe, channel);
+  send({subscribe ? "SSUBSCRIBE" : "SUNSUBSCRIBE", channel});
 }
 
 void redis_subscriber::on_resubscribed(std::function<void()> handler) {
@@ -76,6 +90,7 @@ void redis_subscriber::connect() {
   if (reader_ != nullptr) redisReaderFree(reader_);
   reader_ = redisReaderCreate();
   subscribe_sent_ = false;
+  pending_.clear();
   output_.clear();
   write_in_flight_ = false;
   auto self = shared_from_this();
@@ -150,9 +165,35 @@ void redis_subscriber::read() {
 
 void redis_subscriber::handle(void* raw) {
   const auto* reply = static_cast<const redisReply*>(raw);
-  if (reply->type == REDIS_REPLY_ERROR) return fail(std::string("redis refused: ") + reply->str);
+  if (reply->type == REDIS_REPLY_ERROR) {
+    // Sharded: a node that does not serve a channel's slot answers its SSUBSCRIBE with MOVED
+    // (the map we placed it by is behind); the channel needs a new home, the connection is fine.
+    if (!sharded_ || handshake_left_ > 0 || pending_.empty())
+      return fail(std::string("redis refused: ") + reply->str);
+    auto [subscribing, channel] = pending_.front();
+    pending_.pop_front();
+    if (subscribing) {
+      log::debug("redis", "shard channel refused",
+                 {{"channel", channel}, {"reply", std::string(reply->str, reply->len)}});
+      moved_away(channel);
+    }
+    return;
+  }
   if (reply->type == REDIS_REPLY_STATUS) { // AUTH, CLIENT SETNAME
     if (handshake_left_ > 0 && --handshake_left_ == 0) {
+      if (sharded_) {
+        // Each channel is confirmed on its own (subscribed_to); the connection is up now.
+        subscribe_sent_ = true;
+        state_ = state::subscribed;
+        timer_.cancel();
+        attempt_ = 0;
+        std::vector<std::string> names;
+        for (const auto& [channel, handlers] : channels_)
+          names.push_back(channel);
+        for (const auto& channel : names)
+          send_sharded(true, channel);
+        return;
+      }
       if (channels_.empty()) {
         subscribe_sent_ = true;
         state_ = state::subscribed;
@@ -171,6 +212,7 @@ void redis_subscriber::handle(void* raw) {
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
   std::string kind(reply->element[0]->str, reply->element[0]->len);
   std::string channel(reply->element[1]->str, reply->element[1]->len);
+  if (sharded_) return handle_sharded(kind, channel, reply);
   if (kind == "message") {
     auto it = channels_.find(channel);
     if (it != channels_.end())
@@ -178,10 +220,7 @@ void redis_subscriber::handle(void* raw) {
     return;
   }
   if (kind != "subscribe") return;
-  if (auto it = channels_.find(channel); it != channels_.end() && it->second.on_subscribed) {
-    auto subscribed = it->second.on_subscribed; // the handler may unsubscribe
-    subscribed();
-  }
+  subscribed_to(channel);
   if (state_ == state::connecting &&
       static_cast<std::size_t>(reply->element[2]->integer) >= channels_.size()) {
     state_ = state::subscribed;
@@ -191,6 +230,47 @@ void redis_subscriber::handle(void* raw) {
     for (auto& handler : resubscribed_)
       handler();
   }
+}
+
+void redis_subscriber::subscribed_to(const std::string& channel) {
+  if (auto it = channels_.find(channel); it != channels_.end() && it->second.on_subscribed) {
+    auto subscribed = it->second.on_subscribed; // the handler may unsubscribe
+    subscribed();
+  }
+}
+
+void redis_subscriber::handle_sharded(const std::string& kind, const std::string& channel,
+                                      const void* raw) {
+  const auto* reply = static_cast<const redisReply*>(raw);
+  if (kind == "smessage") {
+    auto it = channels_.find(channel);
+    if (it != channels_.end())
+      it->second.on_message(std::string(reply->element[2]->str, reply->element[2]->len));
+    return;
+  }
+  bool ours = !pending_.empty() && pending_.front().second == channel;
+  if (kind == "ssubscribe") {
+    // Answers come in the order the commands went out; one that does not fit means this
+    // connection's idea of what it follows is wrong: start it again from the channels.
+    if (!ours || !pending_.front().first) return fail("sharded subscribe answers out of order");
+    pending_.pop_front();
+    return subscribed_to(channel);
+  }
+  if (kind != "sunsubscribe") return;
+  if (ours && !pending_.front().first) {
+    pending_.pop_front(); // the answer to our SUNSUBSCRIBE
+    return;
+  }
+  // Unasked: the channel's slot left this node (a migration or a failover). Messages published
+  // meanwhile on its new node are gone: the new subscription's `subscribed` lets the listener
+  // catch up.
+  log::info("redis", "shard channel moved away", {{"channel", channel}});
+  moved_away(channel);
+}
+
+void redis_subscriber::moved_away(const std::string& channel) {
+  if (channels_.erase(channel) == 0) return;
+  if (moved_away_) moved_away_(channel);
 }
 
 void redis_subscriber::fail(const std::string& reason) {

@@ -3,11 +3,17 @@
 // (re)connect all are subscribed again and the reconnect handlers run, because messages sent
 // while the connection was down are gone and listeners must catch up on their own.
 // Runs on the I/O thread; reconnects with the link's backoff.
+//
+// In sharded mode (one node of a Redis Cluster; see shard_channels.hpp) it speaks Redis 7's
+// sharded pub/sub instead: one SSUBSCRIBE per channel (a command's channels must share a
+// slot), and a channel the node refuses (MOVED) or drops because its slot moved away (Redis
+// sends an unasked `sunsubscribe`) is handed back through on_moved_away.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <random>
@@ -26,7 +32,10 @@ class redis_subscriber : public std::enable_shared_from_this<redis_subscriber> {
 public:
   using message_handler = std::function<void(const std::string& payload)>;
 
-  redis_subscriber(boost::asio::io_context& io, const link_settings& settings);
+  enum class mode { classic, sharded };
+
+  redis_subscriber(boost::asio::io_context& io, const link_settings& settings,
+                   mode how = mode::classic);
   ~redis_subscriber();
 
   /// Registers a handler for a channel (one per channel); subscribes now if connected.
@@ -39,6 +48,13 @@ public:
   void unsubscribe(const std::string& channel);
   /// Runs after every successful (re)subscription.
   void on_resubscribed(std::function<void()> handler);
+  /// Sharded mode: a channel this node no longer serves (refused, or its slot moved away).
+  /// It is no longer this subscriber's; the handler finds it a new home.
+  void on_moved_away(std::function<void(const std::string& channel)> handler) {
+    moved_away_ = std::move(handler);
+  }
+  /// The channels this subscriber follows (sharded mode: gone when it has none left).
+  std::size_t channel_count() const { return channels_.size(); }
 
   void start();
   void stop();
@@ -54,10 +70,16 @@ private:
   void flush();
   void read();
   void handle(void* reply);
+  void handle_sharded(const std::string& kind, const std::string& channel, const void* reply);
+  void subscribed_to(const std::string& channel);
+  void send_sharded(bool subscribe, const std::string& channel);
+  /// Sharded mode: `channel` is no longer served here (see on_moved_away).
+  void moved_away(const std::string& channel);
   void fail(const std::string& reason);
 
   boost::asio::io_context& io_;
   link_settings settings_;
+  bool sharded_ = false;
   std::unique_ptr<redis_transport> transport_;
   std::unique_ptr<redis_transport> retired_transport_; ///< see redis_connection's
   bool started_ = false;
@@ -71,6 +93,10 @@ private:
   std::unordered_map<std::string, channel_handlers> channels_;
   bool subscribe_sent_ = false; ///< this connection's SUBSCRIBE of all channels went out
   std::vector<std::function<void()>> resubscribed_;
+  std::function<void(const std::string&)> moved_away_;
+  /// Sharded mode: the SSUBSCRIBEs (true) and SUNSUBSCRIBEs sent and not answered yet, in
+  /// order, so that an error reply (which names no channel) is known to be about which.
+  std::deque<std::pair<bool, std::string>> pending_;
   std::vector<char> read_buffer_;
   std::string output_;  ///< commands waiting for the next write
   std::string writing_; ///< the write in flight

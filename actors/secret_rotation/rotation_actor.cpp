@@ -400,6 +400,7 @@ caf::behavior rotation(rotation_pointer self, std::shared_ptr<const rotation_dep
   st.lease.owner =
       st.deps->node_id + ":" + st.deps->run_id + ":rotation:" + std::to_string(++sequence);
   st.lease.node = st.deps->node_id;
+  st.lease.sharded_watch = st.deps->sharded_watch;
   // The lease bounds the whole rotation: past its TTL another daemon may take over, so this
   // one must not write any more (its writes would be refused as stale anyway).
   self->delayed_send(self, st.deps->settings.rotation_lease, atoms::timer_tick::value,

@@ -83,6 +83,7 @@ struct rotation_deps {
   std::string prefix;
   std::string node_id;
   std::string run_id;
+  bool sharded_watch = false; ///< a Cluster (lease::task_lease)
   /// Called with each step the rotation enters (logs, tests); on the rotation's thread.
   std::function<void(const std::string& secret, rotation_step)> on_step;
 };

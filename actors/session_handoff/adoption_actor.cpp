@@ -207,6 +207,7 @@ caf::behavior adoption(adoption_pointer self, adoption_deps deps, std::string de
   st.lease.name = lease::with_prefix(lease::adoption_prefix, st.dead_node);
   st.lease.owner = st.deps.node_id + ":" + st.deps.run_id + ":adopt";
   st.lease.node = st.deps.node_id;
+  st.lease.sharded_watch = st.deps.sharded_watch;
   // Past the lease, another daemon may adopt too; this one stops.
   self->delayed_send(self, st.deps.lease_ttl, atoms::timer_tick::value, std::uint64_t{0});
   take_lease(self);

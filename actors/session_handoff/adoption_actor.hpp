@@ -44,6 +44,7 @@ struct adoption_deps {
   std::string node_id = "node";
   std::string run_id = "run";
   bool round_robin = false;
+  bool sharded_watch = false; ///< a Cluster (lease::task_lease)
   std::chrono::milliseconds membership_ttl{5000};
   std::chrono::milliseconds lease_ttl{30000}; ///< the adoption must end within it
   std::function<void(adoption_step)> on_step;  ///< logs, tests

@@ -29,5 +29,8 @@ std::string events_channel(const std::string& prefix);
 
 /// The pub/sub channel on which new grants of one name are announced (LEASE WATCH).
 std::string watch_channel(const std::string& prefix, const std::string& name);
+/// How lua/lease_acquire announces a grant on the watch channel (its ARGV[10]): sharded on a
+/// Redis Cluster, where the channel shares the lease's slot (redis/shard_channels.hpp).
+inline const char* watch_publish(bool sharded) { return sharded ? "SPUBLISH" : "PUBLISH"; }
 
 } // namespace baton::lease

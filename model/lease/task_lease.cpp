@@ -15,7 +15,8 @@ redis_link::script_call task_lease_acquire_call(const task_lease& lease,
   return {"lease_acquire",
           {keys.lease, keys.fence},
           {lease.owner, std::to_string(ttl.count()), lease.node, about, meta, "0",
-           std::to_string(floor), watch_channel(lease.prefix, lease.name)},
+           std::to_string(floor), watch_channel(lease.prefix, lease.name), "",
+           watch_publish(lease.sharded_watch)},
           0};
 }
 

@@ -21,7 +21,8 @@ struct task_lease {
   std::string name;  ///< the lease name, e.g. "secret-rotation/<secret>"
   std::string owner; ///< unique per job: "<node>:<run>:<job>"
   std::string node;
-  std::string token; ///< set once granted
+  std::string token;          ///< set once granted
+  bool sharded_watch = false; ///< a Cluster: the grant is announced with SPUBLISH
 };
 
 /// The lease is the job's under `token` (also set in the task_lease).

@@ -186,16 +186,18 @@ void lease_service::attempt(acquire_request request, lease_callback<lease_grant>
                                    std::to_string(settings_.lock_delay.count()),
                                    std::to_string(floor),
                                    watch_channel(settings_.prefix, request.name),
-                                   std::to_string(++request_sequence_)};
+                                   std::to_string(++request_sequence_),
+                                   watch_publish(settings_.sharded_watch)};
+  const auto& request_id = args[8];
   // So is the abandon mark's key: built inside the call, it once read a moved-from name
   // ("{}" for a tag), so a mark written for an abandoned request was looked for elsewhere (and
   // on a Cluster, every ACQUIRE failed with CROSSSLOT).
   std::vector<std::string> script_keys = {
-      keys.lease, keys.fence, abandoned_key(settings_.prefix, request.name, owner, args.back())};
+      keys.lease, keys.fence, abandoned_key(settings_.prefix, request.name, owner, request_id)};
   auto sent = clock::now();
   redis_.run_script(
       "lease_acquire", script_keys, args,
-      [this, request = std::move(request), owner, request_id = args.back(), sent,
+      [this, request = std::move(request), owner, request_id, sent,
        done = std::move(done)](redis_reply reply) {
         // No answer in time: Redis may have granted it or not. Resolve that before answering.
         if (reply.is_unavailable())

@@ -51,6 +51,8 @@ struct lease_settings {
   milliseconds max_ttl{24 * 3600 * 1000};
   /// Where the highest token seen is kept across restarts (token_floor_file); empty: nowhere.
   std::string floor_file;
+  /// A Cluster: grants are announced with SPUBLISH, for shard_channels' subscribers.
+  bool sharded_watch = false;
 };
 
 struct acquire_request {

@@ -21,7 +21,7 @@ constexpr milliseconds past_end{2};
 } // namespace
 
 lease_watch::lease_watch(boost::asio::io_context& io, redis_link::redis_pool& redis,
-                         redis_link::redis_subscriber& events, std::string prefix)
+                         redis_link::shard_channels& events, std::string prefix)
     : io_(io), redis_(redis), events_(events), prefix_(std::move(prefix)) {}
 
 lease_watch::~lease_watch() {

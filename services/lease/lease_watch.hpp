@@ -23,7 +23,7 @@
 #include "model/lease/known_holder.hpp"
 #include "model/lease/lease_event.hpp"
 #include "redis/redis_pool.hpp"
-#include "redis/redis_subscriber.hpp"
+#include "redis/shard_channels.hpp"
 
 namespace baton::lease {
 
@@ -32,7 +32,7 @@ public:
   using event_sink = std::function<void(const lease_event&)>;
 
   lease_watch(boost::asio::io_context& io, redis_link::redis_pool& redis,
-              redis_link::redis_subscriber& events, std::string prefix);
+              redis_link::shard_channels& events, std::string prefix);
   ~lease_watch();
 
   void on_event(event_sink sink) { sink_ = std::move(sink); }
@@ -78,7 +78,7 @@ private:
 
   boost::asio::io_context& io_;
   redis_link::redis_pool& redis_;
-  redis_link::redis_subscriber& events_;
+  redis_link::shard_channels& events_;
   std::string prefix_;
   std::unordered_map<std::string, followed> names_;
   std::uint64_t next_generation_ = 0;

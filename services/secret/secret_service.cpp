@@ -71,6 +71,7 @@ void secret_service::use_actors(caf::actor_system& system, redis_link::redis_lin
   deps->prefix = settings_.prefix;
   deps->node_id = settings_.node_id;
   deps->run_id = settings_.run_id;
+  deps->sharded_watch = settings_.sharded_watch;
   deps->on_step = [](const std::string& name, rotation_step step) {
     log::debug("secret", "rotation step", {{"secret", name}, {"step", to_string(step)}});
   };

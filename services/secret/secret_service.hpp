@@ -105,6 +105,7 @@ struct secret_service_settings {
   std::string node_id = "node";
   std::string run_id = "run";
   secrets_config config;
+  bool sharded_watch = false; ///< a Cluster: rotation leases announce with SPUBLISH
 };
 
 class secret_service {

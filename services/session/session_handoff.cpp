@@ -158,6 +158,7 @@ void session_service::adopt(const std::string& dead_node) {
   deps.run_id = settings_.run_id;
   deps.round_robin = settings_.round_robin;
   deps.membership_ttl = settings_.membership_ttl;
+  deps.sharded_watch = settings_.sharded_watch;
   auto id = ++next_adoption_;
   auto alive = std::weak_ptr<bool>(alive_);
   auto adoption = spawn_adoption(*system_, std::move(deps), dead_node,

@@ -40,6 +40,7 @@ struct session_settings {
   std::string prefix = "baton";
   std::string node_id = "node";
   std::string run_id = "run";           ///< random per daemon start, as for leases
+  bool sharded_watch = false;           ///< a Cluster: adoption leases announce with SPUBLISH
   milliseconds handoff_deadline{10000}; ///< a drain waits this long for resumes
   milliseconds drain_delay{0};          ///< a drain waits this long (load balancers see 503) first
   bool round_robin = false;             ///< targets in turn; else the one with the fewest sessions

@@ -229,6 +229,34 @@ TEST_CASE_METHOD(lease_fixture, "every key a lease writes has a TTL") {
   CHECK(info().elements[6].str == "meta of a");
 }
 
+TEST_CASE_METHOD(lease_fixture,
+                 "on a Cluster the grant is announced with SPUBLISH, to sharded subscribers only") {
+  // ARGV[10] = SPUBLISH (redis/shard_channels.hpp). A classic subscriber of the same channel
+  // hears nothing: sharded and classic pub/sub are separate in Redis.
+  protocol::resp_client sharded(redis.socket_path());
+  protocol::resp_client classic(redis.socket_path());
+  REQUIRE(sharded.call({"SSUBSCRIBE", watch_channel}).elements.at(0).str == "ssubscribe");
+  REQUIRE(classic.call({"SUBSCRIBE", watch_channel}).elements.at(0).str == "subscribe");
+  auto grant = lua.run("lease_acquire", {lease_key, fence_key},
+                       {"a", "10000", "node-a", "uid=1000 pid=1", "m", "0", "0", watch_channel,
+                        "", "SPUBLISH"});
+  REQUIRE(granted(grant));
+  auto message = sharded.read();
+  REQUIRE(message.elements.size() == 3);
+  CHECK(message.elements[0].str == "smessage");
+  CHECK(message.elements[2].str ==
+        "acquired " + std::to_string(token_of(grant)) + " 10000 node-a uid=1000 m");
+  // The classic subscriber got nothing: a PING reply is the next thing it reads.
+  classic.send({"PING"});
+  CHECK(classic.read().elements.at(0).str == "pong");
+  // "PUBLISH" (and anything else) announces the classic way.
+  REQUIRE(granted(release("a", token_of(grant))));
+  auto next = lua.run("lease_acquire", {lease_key, fence_key},
+                      {"b", "10000", "node-b", "c", "m", "0", "0", watch_channel, "", "PUBLISH"});
+  REQUIRE(granted(next));
+  CHECK(classic.read().elements.at(0).str == "message");
+}
+
 TEST_CASE_METHOD(lease_fixture, "a new grant is announced on the name's watch channel") {
   protocol::resp_client watcher(redis.socket_path());
   auto confirmed = watcher.call({"SUBSCRIBE", watch_channel});

@@ -339,3 +339,86 @@ TEST_CASE("CLUSTER FAILOVER under load: only calls caught in the switch are refu
       },
       5000));
 }
+
+namespace {
+
+/// Reads until a push arrives (RESP3 interleaves them with replies); replies are dropped.
+resp_value next_push(resp_client& c) {
+  for (;;) {
+    auto r = c.read();
+    if (r.kind == resp_value::type::push) return r;
+  }
+}
+
+/// PUBSUB SHARDNUMSUB (sharded subscribers) or NUMSUB (classic) of `channel` on one node.
+long subscribers_on(const test::test_cluster& cluster, unsigned short port,
+                    const std::string& channel, bool sharded) {
+  auto out = cluster.cli(port, {"PUBSUB", sharded ? "SHARDNUMSUB" : "NUMSUB", channel});
+  auto line = out.substr(out.rfind('\n') + 1);
+  return std::strtol(line.c_str(), nullptr, 10);
+}
+
+} // namespace
+
+TEST_CASE("LEASE WATCH on a Cluster: grants come by sharded pub/sub on the lease's node, and "
+          "the subscription follows its slot through a migration and a failover",
+          "[cluster]") {
+  cluster_fleet fleet;
+  auto watcher = std::make_unique<resp_client>(fleet.socket(0), 15000);
+  REQUIRE(watcher->call({"HELLO", "3"}).kind == resp_value::type::map);
+  resp_client holder(fleet.socket(1));
+  REQUIRE(test::eventually([&] { return info_field(holder, "redis_reachable") == "1"; }, 15000));
+
+  const std::string name = "watched";
+  const std::string channel = "baton:lease-watch:{" + name + "}";
+  const int slot = test::test_cluster::key_slot(name);
+  auto owner = fleet.cluster.owner_of_slot(slot);
+  REQUIRE(watcher->call({"LEASE", "WATCH", name}).integer == 1);
+  // Daemon 0 follows the channel on the slot's primary, with SSUBSCRIBE, not SUBSCRIBE.
+  REQUIRE(test::slowly_eventually(
+      [&] { return subscribers_on(fleet.cluster, owner, channel, true) == 1; }, 10000));
+  CHECK(subscribers_on(fleet.cluster, owner, channel, false) == 0);
+
+  // A grant by the other daemon, announced with SPUBLISH inside lua/lease_acquire.
+  auto grant_and_see = [&](const char* when) {
+    INFO(when);
+    auto granted = holder.call({"LEASE", "ACQUIRE", name, "60000"});
+    REQUIRE_FALSE(granted.is_error());
+    auto token = test::field(granted, "token");
+    auto pushed = next_push(*watcher);
+    REQUIRE(pushed.elements.size() >= 5);
+    CHECK(pushed.elements[1].str == "acquired");
+    CHECK(pushed.elements[3].integer == token);
+    CHECK(pushed.elements[4].str == "n1");
+    REQUIRE(holder.call({"LEASE", "RELEASE", name, std::to_string(token)}).str == "OK");
+    CHECK(next_push(*watcher).elements.at(1).str == "released");
+  };
+  grant_and_see("before any move");
+
+  // The slot migrates: the old primary drops the subscription (`sunsubscribe`), the daemon
+  // subscribes on the new one, and grants announced there reach the watcher.
+  unsigned short target = 0;
+  for (auto port : fleet.cluster.primary_ports())
+    if (port != owner) target = port;
+  fleet.cluster.migrate_slot(slot, target);
+  REQUIRE(test::slowly_eventually(
+      [&] { return subscribers_on(fleet.cluster, target, channel, true) == 1; }, 10000));
+  CHECK(subscribers_on(fleet.cluster, owner, channel, true) == 0);
+  grant_and_see("after the slot migrated");
+
+  // Its primary fails over: the subscription moves to the promoted replica.
+  auto promoted = fleet.cluster.failover(target);
+  REQUIRE(test::slowly_eventually(
+      [&] { return subscribers_on(fleet.cluster, promoted, channel, true) == 1; }, 10000));
+  grant_and_see("after a failover");
+
+  // The last watcher gone, no subscription is left on any node.
+  REQUIRE(watcher->call({"LEASE", "UNWATCH", name}).integer == 0);
+  REQUIRE(test::slowly_eventually(
+      [&] {
+        for (auto port : fleet.cluster.primary_ports())
+          if (subscribers_on(fleet.cluster, port, channel, true) != 0) return false;
+        return true;
+      },
+      5000));
+}
