@@ -43,6 +43,8 @@ public:
   bool closed_by_peer();
 
   int fd() const { return fd_; }
+  /// Bytes already read from the socket and not yet parsed: poll() on fd() would not see them.
+  bool buffered() const { return position_ < buffer_.size(); }
 
   /// Formats a command as RESP.
   static std::string format(const std::vector<std::string>& args);
