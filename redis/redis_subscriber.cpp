@@ -5,12 +5,28 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <optional>
+#include <sstream>
 
 #include "common/log.hpp"
+#include "redis/cluster_map.hpp"
 #include "redis/redis_connection.hpp"
 
 namespace baton::redis_link {
 using boost::system::error_code;
+
+namespace {
+/// The slot of a "MOVED <slot> host:port" or "ASK <slot> host:port" error, or nullopt.
+std::optional<int> redirect_slot(const std::string& error) {
+  std::istringstream in(error);
+  std::string kind;
+  int slot = -1;
+  if (!(in >> kind >> slot) || (kind != "MOVED" && kind != "ASK") || slot < 0 ||
+      slot >= static_cast<int>(cluster_slots))
+    return std::nullopt;
+  return slot;
+}
+} // namespace
 
 redis_subscriber::redis_subscriber(boost::asio::io_context& io, const link_settings& settings,
                                    mode how)
@@ -166,15 +182,21 @@ void redis_subscriber::read() {
 void redis_subscriber::handle(void* raw) {
   const auto* reply = static_cast<const redisReply*>(raw);
   if (reply->type == REDIS_REPLY_ERROR) {
-    // Sharded: a node that does not serve a channel's slot answers its SSUBSCRIBE with MOVED
-    // (the map we placed it by is behind); the channel needs a new home, the connection is fine.
-    if (!sharded_ || handshake_left_ > 0 || pending_.empty())
-      return fail(std::string("redis refused: ") + reply->str);
-    auto [subscribing, channel] = pending_.front();
-    pending_.pop_front();
+    std::string error(reply->str, reply->len);
+    // Sharded: a node that does not serve a channel's slot answers its SSUBSCRIBE (and
+    // SUNSUBSCRIBE) with MOVED (the map we placed it by is behind); the channel needs a new
+    // home, the connection is fine. Any other refusal (an ACL without the channel) is the
+    // connection's: it starts again after the backoff.
+    if (!sharded_ || handshake_left_ > 0) return fail("redis refused: " + error);
+    auto slot = redirect_slot(error);
+    if (!slot) return fail("redis refused: " + error);
+    auto it = std::find_if(pending_.begin(), pending_.end(),
+                           [&](const auto& p) { return key_slot(p.second) == *slot; });
+    if (it == pending_.end()) return; // an answer to a SUNSUBSCRIBE the node already did itself
+    auto [subscribing, channel] = *it;
+    pending_.erase(it);
     if (subscribing) {
-      log::debug("redis", "shard channel refused",
-                 {{"channel", channel}, {"reply", std::string(reply->str, reply->len)}});
+      log::debug("redis", "shard channel refused", {{"channel", channel}, {"reply", error}});
       moved_away(channel);
     }
     return;
@@ -213,12 +235,7 @@ void redis_subscriber::handle(void* raw) {
   std::string kind(reply->element[0]->str, reply->element[0]->len);
   std::string channel(reply->element[1]->str, reply->element[1]->len);
   if (sharded_) return handle_sharded(kind, channel, reply);
-  if (kind == "message") {
-    auto it = channels_.find(channel);
-    if (it != channels_.end())
-      it->second.on_message(std::string(reply->element[2]->str, reply->element[2]->len));
-    return;
-  }
+  if (kind == "message") return deliver(channel, reply);
   if (kind != "subscribe") return;
   subscribed_to(channel);
   if (state_ == state::connecting &&
@@ -232,6 +249,14 @@ void redis_subscriber::handle(void* raw) {
   }
 }
 
+void redis_subscriber::deliver(const std::string& channel, const void* raw) {
+  const auto* reply = static_cast<const redisReply*>(raw);
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return;
+  auto handler = it->second.on_message; // it may unsubscribe, destroying the original
+  handler(std::string(reply->element[2]->str, reply->element[2]->len));
+}
+
 void redis_subscriber::subscribed_to(const std::string& channel) {
   if (auto it = channels_.find(channel); it != channels_.end() && it->second.on_subscribed) {
     auto subscribed = it->second.on_subscribed; // the handler may unsubscribe
@@ -242,23 +267,21 @@ void redis_subscriber::subscribed_to(const std::string& channel) {
 void redis_subscriber::handle_sharded(const std::string& kind, const std::string& channel,
                                       const void* raw) {
   const auto* reply = static_cast<const redisReply*>(raw);
-  if (kind == "smessage") {
-    auto it = channels_.find(channel);
-    if (it != channels_.end())
-      it->second.on_message(std::string(reply->element[2]->str, reply->element[2]->len));
-    return;
-  }
-  bool ours = !pending_.empty() && pending_.front().second == channel;
+  if (kind == "smessage") return deliver(channel, reply);
+  auto pending = [&](bool subscribing) {
+    return std::find(pending_.begin(), pending_.end(), std::make_pair(subscribing, channel));
+  };
   if (kind == "ssubscribe") {
-    // Answers come in the order the commands went out; one that does not fit means this
-    // connection's idea of what it follows is wrong: start it again from the channels.
-    if (!ours || !pending_.front().first) return fail("sharded subscribe answers out of order");
-    pending_.pop_front();
+    // A confirmation nothing asked for means this connection's idea of what it follows is
+    // wrong: start it again from the channels.
+    auto it = pending(true);
+    if (it == pending_.end()) return fail("a sharded subscription nobody asked for: " + channel);
+    pending_.erase(it);
     return subscribed_to(channel);
   }
   if (kind != "sunsubscribe") return;
-  if (ours && !pending_.front().first) {
-    pending_.pop_front(); // the answer to our SUNSUBSCRIBE
+  if (auto it = pending(false); it != pending_.end()) {
+    pending_.erase(it); // the answer to our SUNSUBSCRIBE
     return;
   }
   // Unasked: the channel's slot left this node (a migration or a failover). Messages published

@@ -71,6 +71,7 @@ private:
   void read();
   void handle(void* reply);
   void handle_sharded(const std::string& kind, const std::string& channel, const void* reply);
+  void deliver(const std::string& channel, const void* reply);
   void subscribed_to(const std::string& channel);
   void send_sharded(bool subscribe, const std::string& channel);
   /// Sharded mode: `channel` is no longer served here (see on_moved_away).
@@ -94,8 +95,8 @@ private:
   bool subscribe_sent_ = false; ///< this connection's SUBSCRIBE of all channels went out
   std::vector<std::function<void()>> resubscribed_;
   std::function<void(const std::string&)> moved_away_;
-  /// Sharded mode: the SSUBSCRIBEs (true) and SUNSUBSCRIBEs sent and not answered yet, in
-  /// order, so that an error reply (which names no channel) is known to be about which.
+  /// Sharded mode: the SSUBSCRIBEs (true) and SUNSUBSCRIBEs sent and not answered yet. An
+  /// error names no channel: a MOVED is matched to the first one waiting on its slot.
   std::deque<std::pair<bool, std::string>> pending_;
   std::vector<char> read_buffer_;
   std::string output_;  ///< commands waiting for the next write

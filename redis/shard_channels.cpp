@@ -58,8 +58,10 @@ void shard_channels::stop() {
 void shard_channels::map_changed() {
   if (stopped_) return;
   std::vector<std::string> names;
-  for (const auto& [channel, f] : channels_)
+  for (auto& [channel, f] : channels_) {
+    f.refused_by.clear(); // the map moved on: trust it again
     names.push_back(channel);
+  }
   for (const auto& channel : names)
     place(channel);
 }
@@ -71,12 +73,13 @@ std::size_t shard_channels::unplaced() const {
   return n;
 }
 
-void shard_channels::place(const std::string& channel) {
+void shard_channels::place(const std::string& channel, bool retrying) {
   auto it = channels_.find(channel);
   if (it == channels_.end() || stopped_) return;
   auto owner = pool_.endpoint_for(channel);
   auto node = owner ? node_name(*owner) : std::string();
   if (node == it->second.node && !node.empty()) return; // still where it is followed
+  if (retrying && !node.empty() && node == it->second.refused_by) return arm_retry();
   if (!it->second.node.empty()) leave_node(it->second.node, channel);
   it->second.node = node;
   if (!owner) return arm_retry(); // the map is not known yet, or the slot has no primary
@@ -107,6 +110,7 @@ void shard_channels::moved_away(const std::string& node, const std::string& chan
   auto it = channels_.find(channel);
   if (it == channels_.end() || it->second.node != node) return;
   it->second.node.clear();
+  it->second.refused_by = node;
   // The node said the slot is not its own: the map is behind. Place it again once the map
   // was asked again (map_changed), or after a pause if the map stays the same.
   pool_.refresh_map("a shard channel's slot moved");
@@ -121,8 +125,9 @@ void shard_channels::moved_away(const std::string& node, const std::string& chan
 void shard_channels::leave_node(const std::string& node, const std::string& channel) {
   auto n = nodes_.find(node);
   if (n == nodes_.end()) return;
-  n->second->unsubscribe(channel);
-  if (n->second->channel_count() > 0) return;
+  if (n->second->channel_count() > 1) return n->second->unsubscribe(channel);
+  // Its last channel: closing the connection ends the subscription without a SUNSUBSCRIBE
+  // (which the node may answer with MOVED if the slot is leaving it).
   n->second->stop();
   nodes_.erase(n);
 }
@@ -150,8 +155,14 @@ void shard_channels::arm_retry() {
     if (ec || !*alive) return;
     retry_armed_ = false;
     if (stopped_ || unplaced() == 0) return;
+    // The map asked for now arrives later (map_changed); meanwhile place what the current
+    // map places somewhere other than where it was refused.
     pool_.refresh_map("a shard channel has no node");
-    map_changed();
+    std::vector<std::string> names;
+    for (const auto& [channel, f] : channels_)
+      if (f.node.empty()) names.push_back(channel);
+    for (const auto& channel : names)
+      place(channel, true);
   });
 }
 

@@ -59,10 +59,14 @@ private:
     message_handler on_message;
     std::function<void()> on_subscribed;
     std::string node; ///< "host:port" of the node subscribed on; empty while unplaced
+    /// The node that last refused or dropped it: while the map still names that node, the
+    /// map is behind, and placing it there again would only be refused again.
+    std::string refused_by;
   };
 
   /// Subscribes `channel` on the node the map names for its slot, or leaves it unplaced.
-  void place(const std::string& channel);
+  /// `retrying`: by the retry timer, which skips a node that refused it (see refused_by).
+  void place(const std::string& channel, bool retrying = false);
   void moved_away(const std::string& node, const std::string& channel);
   void leave_node(const std::string& node, const std::string& channel);
   redis_subscriber& subscriber_for(const redis_endpoint& endpoint, const std::string& node);
