@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
       return exit_ok;
     }
     std::cerr << "batonctl: unknown "
-              << (family ? "verb '" + words[0] + " " + (words.size() > 1 ? words[1] : "") + "'"
+              << (family ? (words.size() > 1 ? "verb '" + words[0] + " " + words[1] + "'"
+                                             : "use of '" + words[0] + "': give a verb")
                          : "command '" + words[0] + "'")
               << "\n"
               << overview(verbs, family ? words[0] : "");

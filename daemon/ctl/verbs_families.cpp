@@ -20,13 +20,15 @@ using outcome = std::function<int(const json&)>;
 verb_spec request(std::vector<std::string> words, std::string arguments, std::string summary,
                   std::size_t min, std::size_t max, std::vector<flag_spec> flags, builder build,
                   std::string empty = "none", printer human = nullptr, outcome exit_of = nullptr) {
+  // NODE DRAIN WAIT answers after the handoff deadline (10 s by default), past --timeout.
+  int extra_ms = words.back() == "drain" ? 60000 : 0;
   verb_spec spec{
       std::move(words), std::move(arguments), std::move(summary), min, max, std::move(flags), false,
       nullptr};
   spec.run = [build = std::move(build), empty = std::move(empty), human = std::move(human),
-              exit_of = std::move(exit_of)](const options& o, const verb_args& a) {
+              exit_of = std::move(exit_of), extra_ms](const options& o, const verb_args& a) {
     auto args = build(a);
-    auto client = connect(o);
+    auto client = connect(o, a.has("--wait") ? extra_ms : 0);
     json reply;
     if (!call(*client, args, o, reply)) return exit_error;
     if (human && !o.as_json && !reply.is_null())
@@ -96,6 +98,8 @@ std::string secret_value(const verb_args& a, std::size_t position, bool required
       value.assign(std::istreambuf_iterator<char>(in), {});
     }
     if (!value.empty() && value.back() == '\n') value.pop_back();
+    // An empty file is a mistake (a failed pipe), never "no value" (rotate would make one).
+    if (value.empty()) throw usage_error(path + " holds no value");
     return value;
   }
   if (a.positional.size() > position) return a.positional[position];
@@ -164,9 +168,12 @@ std::vector<verb_spec> family_verbs() {
   // -- secrets -------------------------------------------------------------------------------
   v.push_back(request({"secret", "get"}, "NAME", "a secret's current value and version", 1, 1, {},
                       with({"SECRET", "GET"}), "no such secret"));
-  v.push_back(request({"secret", "verify"}, "NAME CANDIDATE",
-                      "does CANDIDATE match a live version (current, or previous in its grace)?", 2,
-                      2, {}, with({"SECRET", "VERIFY"})));
+  v.push_back(request({"secret", "verify"}, "NAME [CANDIDATE]",
+                      "does CANDIDATE match a live version (current, or previous in its grace)?", 1,
+                      2, {file_flag}, [](const verb_args& a) {
+                        return std::vector<std::string>{"SECRET", "VERIFY", a.positional[0],
+                                                        secret_value(a, 1, true)};
+                      }));
   v.push_back(request({"secret", "info"}, "NAME",
                       "versions, states, uses and the nodes serving them (never values)", 1, 1, {},
                       with({"SECRET", "INFO"}), "no such secret", print_secret_info));

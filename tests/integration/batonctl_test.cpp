@@ -35,11 +35,13 @@ namespace {
 
 /// Runs batonctl with `args` (a shell string) and -s SOCK; its exit status, stdout in `out`.
 int ctl(const std::string& socket, const std::string& args, std::string* out = nullptr) {
-  return test::run_command(std::string(BATONCTL_PATH) + " -s " + socket + " " + args + " 2>&1",
-                           out);
+  // `timeout`: a batonctl that hangs fails its test instead of the suite.
+  return test::run_command(
+      "timeout 60 " + std::string(BATONCTL_PATH) + " -s " + socket + " " + args + " 2>&1", out);
 }
 
-/// batonctl started in the background, its stdout and stderr in a file.
+/// batonctl started in the background in a process group of its own (killed whole at the
+/// end), its stdout and stderr in a file.
 struct spawned {
   pid_t pid = -1;
   std::string output_file;
@@ -56,12 +58,18 @@ struct spawned {
     posix_spawn_file_actions_addopen(&actions, 1, output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                      0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attributes, 0);
+    int spawned_ok = posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environ);
+    posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
+    REQUIRE(spawned_ok == 0);
   }
   ~spawned() {
     if (pid > 0) {
-      ::kill(pid, SIGKILL);
+      ::kill(-pid, SIGKILL);
       waitpid(pid, nullptr, 0);
     }
   }
@@ -221,16 +229,25 @@ TEST_CASE("batonctl lock: COMMAND runs with the fencing token, its status comes 
   auto token = test::field(holder, "token");
   CHECK(ctl(s, "lock job -- true", &out) == 1);
   CHECK(out.find("DENIED") != std::string::npos);
-  // The holder releases 300 ms after the lock began waiting.
-  std::thread release([&] {
-    std::this_thread::sleep_for(300ms);
-    probe.send({"LEASE", "RELEASE", "job", std::to_string(token)});
-  });
-  auto started = steady::now();
-  CHECK(ctl(s, "lock job --wait 5000 -- sh -c 'test -n \"$BATON_FENCING_TOKEN\"'", &out) == 0);
-  CHECK(steady::now() - started >= 250ms);
-  release.join();
-  CHECK(probe.read().str == "OK");
+  // With --wait it waits (still running 300 ms later), and runs once the holder releases.
+  {
+    spawned waiting(f.dir, "waiting",
+                    {"-s", s, "lock", "job", "--wait", "20000", "--", "sh", "-c",
+                     "test -n \"$BATON_FENCING_TOKEN\""});
+    CHECK(waiting.wait_exit(300ms) == -1);
+    CHECK(probe.call({"LEASE", "RELEASE", "job", std::to_string(token)}).str == "OK");
+    CHECK(waiting.wait_exit(10000ms) == 0);
+  }
+  // A signal ends the wait (the waiter leaves batond's queue with its connection).
+  token = test::field(probe.call({"LEASE", "ACQUIRE", "job", "10000"}), "token");
+  {
+    spawned waiting(f.dir, "interrupted",
+                    {"-s", s, "lock", "job", "--wait", "60000", "--", "true"});
+    CHECK(waiting.wait_exit(300ms) == -1);
+    ::kill(waiting.pid, SIGTERM);
+    CHECK(waiting.wait_exit(5000ms) == 128 + SIGTERM);
+  }
+  CHECK(probe.call({"LEASE", "RELEASE", "job", std::to_string(token)}).str == "OK");
   // A command that cannot run: 127, as a shell says.
   CHECK(ctl(s, "lock job -- /nonexistent/command", &out) == 127);
   CHECK(out.find("cannot run /nonexistent/command") != std::string::npos);
@@ -266,14 +283,30 @@ TEST_CASE("batonctl lock: a killed daemon stops COMMAND (its renewals end with i
   CHECK(lock.output().find("batond's connection broke") != std::string::npos);
 }
 
-TEST_CASE("batonctl lock: a signal sent to batonctl reaches COMMAND, whose status comes back") {
+TEST_CASE("batonctl lock: a daemon that stops answering stops COMMAND within half the TTL") {
   ctl_fleet f;
   resp_client probe(f.socket());
   spawned lock(f.dir, "lock",
-               {"-s", f.socket(), "lock", "job", "--", "sh", "-c",
-                "trap 'exit 42' USR1; while :; do sleep 0.05; done"});
+               {"-s", f.socket(), "lock", "job", "--ttl", "1200", "--", "sleep", "60"});
   REQUIRE(test::eventually([&] { return held(probe, "job"); }, 5000));
-  std::this_thread::sleep_for(200ms); // the shell has set its trap
+  f.daemon->signal(SIGSTOP); // renewals stop, and no `lost` can come
+  auto stopped_at = steady::now();
+  int status = lock.wait_exit(8000ms);
+  auto took = steady::now() - stopped_at;
+  f.daemon->signal(SIGCONT);
+  CHECK(status == 4);
+  CHECK(took < 3000ms); // silent for half the TTL (600 ms), then a tenth of it as grace
+  CHECK(lock.output().find("batond stopped answering") != std::string::npos);
+}
+
+TEST_CASE("batonctl lock: a signal sent to batonctl reaches COMMAND, whose status comes back") {
+  ctl_fleet f;
+  resp_client probe(f.socket());
+  auto ready = f.dir.file("ready");
+  spawned lock(f.dir, "lock",
+               {"-s", f.socket(), "lock", "job", "--", "sh", "-c",
+                "trap 'exit 42' USR1; touch " + ready + "; while :; do sleep 0.05; done"});
+  REQUIRE(test::eventually([&] { return access(ready.c_str(), F_OK) == 0; }, 5000));
   ::kill(lock.pid, SIGUSR1);
   CHECK(lock.wait_exit(5000ms) == 42);
   CHECK_FALSE(held(probe, "job")); // released on the way out
@@ -287,6 +320,9 @@ TEST_CASE("batonctl elect runs COMMAND while leading; watch prints events as the
   std::string out;
   CHECK(
       test::eventually([&] { return watch.output().find("watching") != std::string::npos; }, 5000));
+  // ELECT WATCH pushes the group as it is at once: nobody leads yet.
+  CHECK(test::eventually(
+      [&] { return json_watch.output().find("\"vacant\"") != std::string::npos; }, 5000));
   CHECK(ctl(s, "elect g worker-1 -- sh -c 'echo term=$BATON_FENCING_TOKEN'", &out) == 0);
   auto at = out.find("term=");
   REQUIRE(at != std::string::npos);
