@@ -178,7 +178,7 @@ TEST_CASE("batonctl: a verb for every family, human and --json, -s honoured") {
   CHECK(out == "nobody leads\n");
 }
 
-TEST_CASE("batonctl: usage errors exit 2 and name the mistake; -h per verb") {
+TEST_CASE("batonctl: usage errors exit 2 and name the mistake, -h per verb") {
   ctl_fleet f;
   const auto s = f.socket();
   std::string out;
@@ -312,7 +312,7 @@ TEST_CASE("batonctl lock: a signal sent to batonctl reaches COMMAND, whose statu
   CHECK_FALSE(held(probe, "job")); // released on the way out
 }
 
-TEST_CASE("batonctl elect runs COMMAND while leading; watch prints events as they come") {
+TEST_CASE("batonctl elect runs COMMAND while leading, watch prints events as they come") {
   ctl_fleet f;
   const auto s = f.socket();
   spawned watch(f.dir, "watch", {"-s", s, "watch", "leases", "job"});

@@ -5,6 +5,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <fstream>
+
 #include "daemon/config_loader.hpp"
 
 using namespace baton;
@@ -40,4 +42,29 @@ TEST_CASE("the Kubernetes DaemonSet drains before it stops, within its grace per
   CHECK(container["readinessProbe"]["httpGet"]["path"].as<std::string>() == "/readyz");
   CHECK(container["livenessProbe"]["httpGet"]["path"].as<std::string>() == "/healthz");
   CHECK(pod["volumes"][0]["hostPath"]["path"].as<std::string>() == "/run/baton");
+}
+
+TEST_CASE("the DaemonSet runs batond as the image's baton user, who owns the socket directory") {
+  auto documents =
+      YAML::LoadAllFromFile(std::string(BATON_SOURCE_DIR) + "/deploy/kubernetes/batond.yaml");
+  const auto& pod = documents.at(1)["spec"]["template"]["spec"];
+  // The uid deploy/image/build.sh gives the baton user in the image.
+  std::ifstream recipe(std::string(BATON_SOURCE_DIR) + "/deploy/image/build.sh");
+  std::string line, image_uid;
+  while (std::getline(recipe, line))
+    if (line.rfind("uid=", 0) == 0) image_uid = line.substr(4);
+  REQUIRE_FALSE(image_uid.empty());
+  const auto& security = pod["containers"][0]["securityContext"];
+  CHECK(security["runAsUser"].as<std::string>() == image_uid);
+  CHECK(security["runAsGroup"].as<std::string>() == image_uid);
+  CHECK(security["runAsNonRoot"].as<bool>());
+  CHECK(pod["securityContext"]["fsGroup"].as<std::string>() == image_uid);
+  // hostPath directories come root-owned: an init container hands both to that uid.
+  auto chown = pod["initContainers"][0]["command"].as<std::vector<std::string>>();
+  REQUIRE(chown.size() == 4);
+  CHECK(chown[0] == "chown");
+  CHECK(chown[1] == image_uid + ":" + image_uid);
+  CHECK(chown[2] == "/run/baton");
+  CHECK(chown[3] == "/var/lib/baton");
+  CHECK(pod["containers"][0]["image"].as<std::string>().rfind("baton/batond:", 0) == 0);
 }
