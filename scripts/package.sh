@@ -46,8 +46,12 @@ find "$pkg/usr/share" -type f -exec chmod 0644 {} +
 # Shared-library dependencies, as dpkg-shlibdeps finds them (it wants a debian/control).
 mkdir -p "$stage/shlibs/debian"
 printf 'Source: baton\n\nPackage: baton\nArchitecture: any\n' >"$stage/shlibs/debian/control"
-depends=$(cd "$stage/shlibs" && dpkg-shlibdeps -O "$pkg/usr/bin/batond" "$pkg/usr/bin/batonctl" \
-  2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+depends=$(cd "$stage/shlibs" && dpkg-shlibdeps -O "$pkg/usr/bin/batond" "$pkg/usr/bin/batonctl" |
+  sed -n 's/^shlibs:Depends=//p')
+if [[ -z $depends ]]; then
+  echo "package.sh: dpkg-shlibdeps found no dependencies (is dpkg-dev installed?)" >&2
+  exit 1
+fi
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
   -e "s/@DEPENDS@/$depends/" "$repo/deploy/debian/control.in" >"$pkg/DEBIAN/control"
@@ -60,5 +64,7 @@ done
 chmod 0644 "$pkg/DEBIAN/md5sums"
 
 deb=$out/baton_${version}_${arch}.deb
-dpkg-deb --root-owner-group -Zxz --build "$pkg" "$deb" >/dev/null
+# File times clamped to the last commit's, so that one commit gives one package.
+SOURCE_DATE_EPOCH=$(git -C "$repo" log -1 --format=%ct 2>/dev/null || date +%s) \
+  dpkg-deb --root-owner-group -Zxz --build "$pkg" "$deb" >/dev/null
 echo "$deb"

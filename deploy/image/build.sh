@@ -25,15 +25,30 @@ direct=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/(.*)//; s/|.*//; s/ /
   grep -v '^adduser$' | grep -v '^$')
 closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
   --no-breaks --no-replaces --no-enhances $direct | grep -v '^ ' | grep -v '^<' | sort -u)
-(cd "$out/debs" && apt-get download $closure base-files netbase >/dev/null 2>&1) ||
-  (cd "$out/debs" && apt-get download $closure base-files netbase)
+# The version batond was linked against where this machine has it installed and the mirror
+# still has it (the image holds what was tested); else the mirror's.
+for package in $closure base-files netbase; do
+  version=$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null || true)
+  (cd "$out/debs" && { [[ -n $version ]] && apt-get download "$package=$version" >/dev/null 2>&1; } ||
+    apt-get download "$package" >/dev/null 2>&1) ||
+    { echo "build.sh: cannot download $package" >&2; exit 1; }
+done
 for package in "$out"/debs/*.deb; do
   dpkg-deb -x "$package" "$root"
 done
-# What an image leaves out: documentation, man pages, the package's maintainer files.
-rm -rf "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/info" \
-  "$root/usr/share/lintian" "$root/usr/share/bash-completion"
-# Debian 12's libraries live in /lib and /usr/lib: the merged-/usr links base-files expects.
+# What an image leaves out: documentation (but each package's copyright, which its licence
+# asks to ship), man pages, completion.
+find "$root/usr/share/doc" -type f ! -name copyright -delete
+find "$root/usr/share/doc" -type l -delete
+rm -rf "$root/usr/share/man" "$root/usr/share/info" "$root/usr/share/lintian" \
+  "$root/usr/share/bash-completion"
+# The CA bundle, for rediss:// with the system's store (ca-certificates builds it when
+# installed; unpacking the package alone would not): this machine's, from Debian's package.
+if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
+  install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+fi
+# Debian 12's packages put files in /lib and /usr/lib both: merge them under /usr, with the
+# links a merged-/usr system has.
 for d in bin sbin lib lib64; do
   if [[ -d $root/$d && ! -L $root/$d ]]; then
     mkdir -p "$root/usr/$d"

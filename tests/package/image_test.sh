@@ -26,7 +26,8 @@ fail() {
 step() { echo "--- $*"; }
 
 step "build the image"
-mapfile -t made < <(bash "$repo/deploy/image/build.sh" "$build" "$work/image")
+mapfile -t made < <(bash "$repo/deploy/image/build.sh" "$build" "$work/image" || true)
+[[ ${#made[@]} -ge 2 ]] || fail "deploy/image/build.sh failed"
 root=${made[0]}
 archive=${made[1]}
 [[ -x $root/usr/bin/batond && -f $archive ]] || fail "no image built"
@@ -82,7 +83,11 @@ for _ in $(seq 200); do [[ -S $root/run/baton/baton.sock ]] && break; sleep 0.05
 [[ -S $root/run/baton/baton.sock ]] || { cat "$work/batond.log" >&2; fail "batond did not bind"; }
 [[ $(stat -c '%u:%g' "$root/run/baton/baton.sock") == "10001:10001" ]] ||
   fail "the socket is $(stat -c '%u:%g' "$root/run/baton/baton.sock")"
-reply=$("$build/batonctl" -s "$root/run/baton/baton.sock" ping) || fail "batonctl ping"
+reply=""
+for _ in $(seq 50); do
+  reply=$("$build/batonctl" -s "$root/run/baton/baton.sock" ping 2>/dev/null) && break
+  sleep 0.1
+done
 [[ $reply == PONG ]] || fail "PING answered '$reply'"
 for _ in $(seq 100); do
   chroot --userspec=10001:10001 "$root" /usr/bin/batonctl -s /run/baton/baton.sock status \
