@@ -2,6 +2,7 @@
 #include "actors/breaker/breaker_fleet_actor.hpp"
 
 #include <caf/all.hpp>
+#include <optional>
 
 #include <algorithm>
 #include <unordered_map>
@@ -30,6 +31,11 @@ struct followed {
   bool probe_in_flight = false;
   bool wants_probe = false; ///< half-open fleet-wide and this host does not hold the probe
   time_point probe_at{};    ///< when to ask (again)
+  /// A read of the fleet's state that Redis did not answer (its link was still reconnecting
+  /// when the event connection came back): read again then, or an announcement missed while
+  /// the events were down would stay missed.
+  std::optional<time_point> read_again_at;
+  bool read_again_resync = false;
 };
 
 struct fleet_state {
@@ -103,9 +109,17 @@ void read_and_adopt(fleet_pointer self, const std::string& name, bool resync = f
   auto& st = self->state;
   auto keys = keys_for(st.settings.prefix, name);
   auto window = std::to_string(st.breakers[name].rules.window_ms);
-  run(self, script_call{"breaker_read", {keys.state, keys.probe, keys.trips, keys.counts}, {window}, 0},
+  run(self,
+      script_call{"breaker_read", {keys.state, keys.probe, keys.trips, keys.counts}, {window}, 0},
       [self, name, resync](const redis_reply& r) {
-        if (!is_array(r, 8)) return;
+        auto& f = self->state.breakers[name];
+        if (!is_array(r, 8)) {
+          f.read_again_at = self->clock().now() + self->state.settings.probe_retry;
+          f.read_again_resync = f.read_again_resync || resync;
+          return;
+        }
+        f.read_again_at.reset();
+        f.read_again_resync = false;
         auto state = parse_state(r.elements[1].str);
         auto generation = r.elements[2].integer;
         // Redis never heard of it: nothing to adopt, unless this host must take Redis' word.
@@ -146,8 +160,8 @@ void ask_for_probe(fleet_pointer self, const std::string& name) {
       n.what = fleet_news::kind::probe_granted;
       n.name = name;
       // Counted from the request's send: the key was set after it.
-      n.probe_ttl = std::max(milliseconds(0),
-                             ttl - std::chrono::duration_cast<milliseconds>(now - sent));
+      n.probe_ttl =
+          std::max(milliseconds(0), ttl - std::chrono::duration_cast<milliseconds>(now - sent));
       // The half-open period the probe belongs to: adopted before the probe is admitted, so
       // that its announcement, arriving later, is no news and admits no second probe.
       n.shared.state = breaker_state::half_open;
@@ -263,8 +277,8 @@ void on_announcement(fleet_pointer self, const std::string& payload) {
     if (a->node != self->state.settings.node_id) {
       // Half-open elsewhere: another host took the probe; be ready to take over from it.
       b.wants_probe = a->state == breaker_state::half_open;
-      b.probe_at = self->clock().now() + std::min(self->state.settings.probe_retry,
-                                                  milliseconds(b.rules.probe_ttl_ms));
+      b.probe_at = self->clock().now() +
+                   std::min(self->state.settings.probe_retry, milliseconds(b.rules.probe_ttl_ms));
     }
   }
   adopt(self, a->name, a->state, a->generation, a->open_ms, a->node, a->trips);
@@ -299,11 +313,18 @@ void on_tick(fleet_pointer self) {
     if (b.wants_probe && !b.probe_in_flight && b.probe_at <= now) due.push_back(name);
   for (const auto& name : due)
     ask_for_probe(self, name);
+  std::vector<std::pair<std::string, bool>> reads;
+  for (auto& [name, b] : st.breakers)
+    if (b.read_again_at && *b.read_again_at <= now) {
+      b.read_again_at.reset();
+      reads.emplace_back(name, b.read_again_resync);
+    }
+  for (const auto& [name, resync] : reads)
+    read_and_adopt(self, name, resync);
 }
 
-breaker_fleet_actor::behavior_type fleet_behavior(fleet_pointer self,
-                                                  redis_link::redis_link_actor link,
-                                                  fleet_settings settings) {
+breaker_fleet_actor::behavior_type
+fleet_behavior(fleet_pointer self, redis_link::redis_link_actor link, fleet_settings settings) {
   self->state.link = std::move(link);
   self->state.settings = std::move(settings);
   self->state.next_collect = self->clock().now() + self->state.settings.sync_interval;
