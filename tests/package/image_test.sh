@@ -10,20 +10,9 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$1" && pwd)
-work=$(mktemp -d /tmp/baton-image-test-XXXXXX)
-chmod 0755 "$work"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-step() { echo "--- $*"; }
+work_name=image-test
+# shellcheck source=tests/package/harness.sh
+source "$repo/tests/package/harness.sh"
 
 step "build the image"
 mapfile -t made < <(bash "$repo/deploy/image/build.sh" "$build" "$work/image" || true)
@@ -71,10 +60,7 @@ chroot --userspec=10001:10001 "$root" /usr/bin/batond --check-config /etc/baton/
 step "batond serves in the image"
 mkdir -p "$root/run/redis"
 chmod 0777 "$root/run/redis"
-redis-server --port 0 --unixsocket "$root/run/redis/redis.sock" --unixsocketperm 777 --save '' \
-  --appendonly no --logfile "$work/redis.log" --daemonize no &
-pids+=($!)
-for _ in $(seq 100); do [[ -S $root/run/redis/redis.sock ]] && break; sleep 0.05; done
+start_redis "$root/run/redis/redis.sock"
 chroot --userspec=10001:10001 "$root" /usr/bin/batond --config /etc/baton/baton.yaml \
   --redis unix:///run/redis/redis.sock --http off --node-id image --log-level warning \
   2>"$work/batond.log" &

@@ -10,22 +10,13 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$1" && pwd)
-work=$(mktemp -d /tmp/baton-package-test-XXXXXX)
-chmod 0755 "$work"
-pids=()
+work_name=package-test
 installed=0
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+extra_cleanup() {
   if [[ $installed == 1 ]]; then dpkg --purge baton >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
 }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-step() { echo "--- $*"; }
+# shellcheck source=tests/package/harness.sh
+source "$repo/tests/package/harness.sh"
 
 # This test installs and purges the package: never over a real installation.
 if dpkg-query -W -f='${Status}' baton 2>/dev/null | grep -q installed; then
@@ -71,10 +62,7 @@ getent group baton >/dev/null || fail "no baton group"
   fail "/etc/baton/baton.yaml is $(stat -c '%U:%G %a' /etc/baton/baton.yaml), not root:baton 640"
 
 step "batond runs as baton; its socket is the group's"
-redis-server --port 0 --unixsocket "$work/redis.sock" --unixsocketperm 777 --save '' \
-  --appendonly no --logfile "$work/redis.log" --daemonize no &
-pids+=($!)
-for _ in $(seq 100); do [[ -S $work/redis.sock ]] && break; sleep 0.05; done
+start_redis "$work/redis.sock"
 install -d -o baton -g baton -m 0750 "$work/run" "$work/state"
 runuser -u baton -- /usr/bin/batond --config /etc/baton/baton.yaml \
   --redis "unix://$work/redis.sock" --socket "$work/run/baton.sock" --http off \
