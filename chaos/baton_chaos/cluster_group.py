@@ -259,8 +259,9 @@ class ClusterGroup:
 
     async def unsettled(self) -> str:
         """What the cluster still waits for to be settled, "" if nothing: every running node
-        says cluster_state:ok, sees every running node without a failure flag, is in sync with
-        its primary if it is a replica, and gives the same slot owners in CLUSTER SLOTS."""
+        says cluster_state:ok, sees every running node without a failure flag and as a
+        primary only if it serves slots, is in sync with its primary if it is a replica, and
+        gives the same slot owners in CLUSTER SLOTS."""
         agreed, agreed_by = None, 0
         running = [n for n in self.nodes if n.running]
         for n in running:
@@ -279,11 +280,18 @@ class ClusterGroup:
                 return f"{where} to answer ({e}); see {n.log}"
             if "cluster_state:ok" not in state:
                 return f"{where} to say cluster_state:ok; see {n.log}"
+            serving = {p for _, _, p in table}
             for other in running:
                 line = seen.get(other.port)
                 if line is None or not line.healthy:
                     flags = ",".join(sorted(line.flags)) if line else "unknown"
                     return f"{where} to see port {other.port} up ({flags}); see {n.log}"
+                # Right after `--cluster create`, and after a demoted primary comes back, a
+                # node can still be listed as a primary without slots: a fault that picks
+                # "the shard's primary" or "its replicas" would then pick wrong.
+                if "master" in line.flags and other.port not in serving:
+                    return (f"{where} to see port {other.port} as a replica, not a primary "
+                            f"without slots; see {n.log}")
             if (info_field(info, "role") == "slave"
                     and info_field(info, "master_link_status") != "up"):
                 return f"{where} to finish syncing with its primary; see {n.log}"

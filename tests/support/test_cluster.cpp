@@ -350,20 +350,28 @@ std::string test_cluster::unsettled() const {
       if (node.call({"CLUSTER", "INFO"}).str.find("cluster_state:ok") == std::string::npos)
         return where + " to say cluster_state:ok" + see_log;
       auto seen = parse_nodes(node.call({"CLUSTER", "NODES"}).str);
+      // Only the primaries: a node lists a replica in CLUSTER SLOTS once gossip reports a
+      // replication offset for it, and in the order it learned of them.
+      auto table = slots_seen_by(port);
       for (std::size_t j = 0; j < nodes_.size(); ++j) {
         if (!nodes_[j]->running()) continue;
         auto line = line_of(seen, ports_[j]);
         if (line == nullptr || !healthy(*line))
           return where + " to see port " + std::to_string(ports_[j]) + " up (" +
                  (line == nullptr ? "unknown" : line->flags) + ")" + see_log;
+        // Right after `--cluster create`, and after a demoted primary comes back, a node can
+        // still be listed as a primary without slots; a test that picks "a primary" or "its
+        // replicas" would then pick wrong.
+        bool serves = std::any_of(table.begin(), table.end(),
+                                  [&](const slot_range& r) { return r.port == ports_[j]; });
+        if (has_flag(*line, "master") && !serves)
+          return where + " to see port " + std::to_string(ports_[j]) +
+                 " as a replica, not a primary without slots" + see_log;
       }
       auto replication = node.call({"INFO", "replication"}).str;
       if (info_field(replication, "role") == "slave" &&
           info_field(replication, "master_link_status") != "up")
         return where + " to finish syncing with its primary" + see_log;
-      // Only the primaries: a node lists a replica in CLUSTER SLOTS once gossip reports a
-      // replication offset for it, and in the order it learned of them.
-      auto table = slots_seen_by(port);
       if (agreed_by == 0) {
         agreed = table;
         agreed_by = port;
