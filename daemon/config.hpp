@@ -43,6 +43,7 @@ struct http_config {
   bool enabled = true;
   std::string listen = "127.0.0.1:9464";
   std::size_t max_connections = 64; ///< open at once; more are closed at once and counted
+  bool ui = true;                   ///< the read-only fleet page at /ui
 };
 
 struct redis_config {

@@ -56,8 +56,9 @@ void read_socket(checker& c, const YAML::Node& node, socket_config& s) {
 }
 
 void read_http(checker& c, const YAML::Node& node, http_config& h) {
-  if (!c.expect_map(node, "http", {"enabled", "listen", "max_connections"})) return;
+  if (!c.expect_map(node, "http", {"enabled", "listen", "max_connections", "ui"})) return;
   c.read_bool(node, "enabled", h.enabled);
+  c.read_bool(node, "ui", h.ui);
   c.read_size(node, "max_connections", 1, 100000, h.max_connections);
   c.read_string(node, "listen", h.listen, true);
   std::string host;

@@ -23,7 +23,8 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
                                cur.socket.max_clients != next.socket.max_clients ||
                                cur.socket.max_watches_per_uid != next.socket.max_watches_per_uid);
   differs("http", cur.http.enabled != next.http.enabled || cur.http.listen != next.http.listen ||
-                      cur.http.max_connections != next.http.max_connections);
+                      cur.http.max_connections != next.http.max_connections ||
+                      cur.http.ui != next.http.ui);
   const auto& a = cur.redis;
   const auto& b = next.redis;
   differs("redis endpoint and credentials",

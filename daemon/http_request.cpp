@@ -59,7 +59,51 @@ http_endpoint route_http(std::string_view method, std::string_view target) {
   if (path == "/metrics") return http_endpoint::metrics;
   if (path == "/healthz") return http_endpoint::healthz;
   if (path == "/readyz") return http_endpoint::readyz;
+  if (path == "/ui" || path == "/ui/") return http_endpoint::ui_page;
+  if (path == "/ui/fleet.json") return http_endpoint::ui_fleet;
+  if (!ui_asset_name(target).empty()) return http_endpoint::ui_asset;
   return http_endpoint::not_found;
+}
+
+std::string_view ui_asset_name(std::string_view target) {
+  auto path = target.substr(0, target.find('?'));
+  constexpr std::string_view folder = "/ui/";
+  if (path.substr(0, folder.size()) != folder) return {};
+  auto name = path.substr(folder.size());
+  // A file of the embedded folder, which has no subfolders (the name is only looked up in
+  // the embedded table: nothing here reads the file system).
+  if (name.empty() || name.find('/') != std::string_view::npos) return {};
+  return name;
+}
+
+
+bool host_is_address(std::string_view host) {
+  if (host.empty()) return false;
+  std::string_view name = host;
+  if (host.front() == '[') { // [v6]:port
+    auto end = host.find(']');
+    if (end == std::string_view::npos) return false;
+    auto rest = host.substr(end + 1);
+    if (!rest.empty() && (rest.front() != ':' || rest.size() == 1)) return false;
+    return end > 1;
+  }
+  if (auto colon = name.rfind(':'); colon != std::string_view::npos) {
+    auto port = name.substr(colon + 1);
+    if (port.empty() || port.find_first_not_of("0123456789") != std::string_view::npos)
+      return false;
+    name = name.substr(0, colon);
+  }
+  if (name == "localhost") return true;
+  // Dotted IPv4: digits and three dots.
+  int dots = 0;
+  for (char c : name) {
+    if (c == '.')
+      ++dots;
+    else if (c < '0' || c > '9')
+      return false;
+  }
+  return dots == 3 && name.front() != '.' && name.back() != '.' &&
+         name.find("..") == std::string_view::npos;
 }
 
 } // namespace baton

@@ -43,9 +43,26 @@ struct http_read_result {
 /// and buffer size (a header that does not fit in http_buffer_limit bytes is an error).
 http_read_result read_http_request(std::string_view received);
 
-enum class http_endpoint { metrics, healthz, readyz, not_found, method_not_allowed };
+enum class http_endpoint {
+  metrics,
+  healthz,
+  readyz,
+  ui_page,  ///< /ui and /ui/: the fleet page
+  ui_fleet, ///< /ui/fleet.json: what the page shows
+  ui_asset, ///< /ui/<file>: the page's other files (ui_asset_name says which)
+  not_found,
+  method_not_allowed
+};
 
 /// The endpoint a request is for: only GET and HEAD, the path without its query.
 http_endpoint route_http(std::string_view method, std::string_view target);
+/// For a ui_asset target, the file it names ("fleet.js"); empty for any other.
+std::string_view ui_asset_name(std::string_view target);
+
+/// Whether a Host header names the server by address (an IPv4 or bracketed IPv6 literal, or
+/// "localhost", with or without a port). The fleet page answers only those: a web page
+/// elsewhere that rebinds its own name to 127.0.0.1 (DNS rebinding) sends its name as Host,
+/// and must not read the fleet through the operator's browser.
+bool host_is_address(std::string_view host);
 
 } // namespace baton

@@ -11,6 +11,8 @@
 #include "common/log.hpp"
 #include "daemon/config_loader.hpp"
 #include "daemon/http_request.hpp"
+#include "daemon/ui/fleet_snapshot.hpp"
+#include "daemon/ui/ui_assets.hpp"
 #include "metrics/prometheus_text.hpp"
 #include "services/breaker/breaker_service.hpp"
 #include "services/rate/rate_service.hpp"
@@ -36,12 +38,44 @@ std::string family_metrics(const daemon_context& ctx) {
   return out;
 }
 
+// The fleet page loads nothing from elsewhere and runs no inline code: a lease name that
+// looks like markup stays text even if a bug let it into the page as HTML.
+const std::pair<std::string, std::string> page_policy{
+    "Content-Security-Policy",
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"};
+
+// The endpoints that need no Redis and no wait: metrics, health, readiness, errors.
+http_answer answer_now(daemon_context& ctx, http_endpoint endpoint);
+
+void answer_ui(ui::fleet_snapshot* fleet, http_endpoint endpoint,
+               const http_question& question, std::function<void(http_answer)> done) {
+  if (fleet == nullptr)
+    return done({404, "text/plain", "not found: the fleet page is off (http.ui)\n"});
+  if (!host_is_address(question.host))
+    return done({403, "text/plain",
+                 "forbidden: the fleet page answers only a Host that is an address or "
+                 "localhost (a guard against DNS rebinding), not '" +
+                     question.host.substr(0, 100) + "'\n"});
+  if (endpoint == http_endpoint::ui_fleet)
+    return fleet->get([done = std::move(done)](const std::string& json) {
+      done({200, "application/json", json, {{"Cache-Control", "no-store"}}});
+    });
+  auto name = endpoint == http_endpoint::ui_page ? std::string_view("index.html")
+                                                 : ui_asset_name(question.target);
+  auto* asset = ui::find_ui_asset(name);
+  if (asset == nullptr) return done({404, "text/plain", "not found\n"});
+  done({200, std::string(asset->content_type), std::string(asset->body), {page_policy}});
+}
+
 } // namespace
 
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-  http_session(daemon_context& ctx, asio::ip::tcp::socket socket)
-      : ctx_(ctx), stream_(std::move(socket)), open_(ctx.requests.http_connections) {
+  http_session(daemon_context& ctx, std::shared_ptr<ui::fleet_snapshot> fleet,
+               asio::ip::tcp::socket socket)
+      : ctx_(ctx), fleet_(std::move(fleet)), stream_(std::move(socket)),
+        open_(ctx.requests.http_connections) {
     open_->fetch_add(1, std::memory_order_relaxed);
   }
   ~http_session() { open_->fetch_sub(1, std::memory_order_relaxed); }
@@ -80,16 +114,26 @@ private:
   }
 
   void respond() {
-    auto answer =
-        answer_http(ctx_, std::string(request_.method_string()), std::string(request_.target()));
+    http_question question{std::string(request_.method_string()), std::string(request_.target()),
+                           std::string(request_[http::field::host])};
+    answer_http(ctx_, fleet_.get(), question,
+                [self = shared_from_this()](http_answer answer) { self->send(std::move(answer)); });
+  }
+
+  void send(http_answer answer) {
     response_ = {};
     response_.version(request_.version());
     response_.result(static_cast<http::status>(answer.status));
     response_.set(http::field::server, "batond");
     response_.set(http::field::content_type, answer.content_type);
+    response_.set("X-Content-Type-Options", "nosniff");
+    for (const auto& [field, value] : answer.headers)
+      response_.set(field, value);
     response_.keep_alive(request_.keep_alive());
     response_.body() = std::move(answer.body);
     response_.prepare_payload();
+    // The answer may have waited for Redis (the fleet page): the write gets its own time.
+    stream_.expires_after(std::chrono::seconds(10));
     http::async_write(stream_, response_,
                       [self = shared_from_this()](const error_code& ec, std::size_t) {
                         if (ec || !self->response_.keep_alive()) return self->close();
@@ -98,6 +142,7 @@ private:
   }
 
   daemon_context& ctx_;
+  std::shared_ptr<ui::fleet_snapshot> fleet_;
   bool waiting_ = false;
   std::chrono::steady_clock::time_point waiting_since_{};
   beast::tcp_stream stream_;
@@ -108,8 +153,18 @@ private:
   http::response<http::string_body> response_;
 };
 
-http_answer answer_http(daemon_context& ctx, const std::string& method, const std::string& target) {
-  auto endpoint = route_http(method, target);
+void answer_http(daemon_context& ctx, ui::fleet_snapshot* fleet, const http_question& question,
+                 std::function<void(http_answer)> done) {
+  auto endpoint = route_http(question.method, question.target);
+  if (endpoint == http_endpoint::ui_page || endpoint == http_endpoint::ui_fleet ||
+      endpoint == http_endpoint::ui_asset)
+    return answer_ui(fleet, endpoint, question, std::move(done));
+  done(answer_now(ctx, endpoint));
+}
+
+namespace {
+
+http_answer answer_now(daemon_context& ctx, http_endpoint endpoint) {
   if (endpoint == http_endpoint::method_not_allowed)
     return {405, "text/plain", "only GET and HEAD\n"};
   if (endpoint == http_endpoint::metrics) {
@@ -129,10 +184,14 @@ http_answer answer_http(daemon_context& ctx, const std::string& method, const st
                   ")\n"};
     return {200, "text/plain", "ready\n"};
   }
-  return {404, "text/plain", "not found; try /metrics, /healthz or /readyz\n"};
+  return {404, "text/plain", "not found; try /metrics, /healthz, /readyz or /ui\n"};
 }
 
-http_server::http_server(daemon_context& ctx) : ctx_(ctx), acceptor_(ctx.io), retry_(ctx.io) {}
+} // namespace
+
+http_server::http_server(daemon_context& ctx) : ctx_(ctx), acceptor_(ctx.io), retry_(ctx.io) {
+  if (ctx.cfg.http.ui) fleet_ = std::make_shared<ui::fleet_snapshot>(ctx);
+}
 
 void http_server::start() {
   std::string host;
@@ -185,7 +244,7 @@ void http_server::accept() {
       error_code ignored;
       socket.close(ignored);
     } else {
-      auto session = std::make_shared<http_session>(ctx_, std::move(socket));
+      auto session = std::make_shared<http_session>(ctx_, fleet_, std::move(socket));
       if (sessions_.size() >= 2 * ctx_.cfg.http.max_connections + 16) prune_sessions();
       sessions_.push_back(session);
       session->start();

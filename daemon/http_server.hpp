@@ -2,6 +2,7 @@
 //   /metrics  Prometheus text format
 //   /healthz  200 while the process serves at all
 //   /readyz   200 when Redis is reachable and the node is not draining, 503 otherwise
+//   /ui       the fleet page (daemon/ui/), read-only, unless http.ui is false
 // Built on Boost.Beast; one short exchange per request, keep-alive honoured. At most
 // http.max_connections are open at once, so a scraper gone wild cannot take the daemon's
 // descriptors: past it, a new connection takes the place of the one idle longest between
@@ -13,14 +14,20 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "daemon/accept_backoff.hpp"
 #include "daemon/daemon_context.hpp"
 
 namespace baton {
+
+namespace ui {
+class fleet_snapshot;
+}
 
 class http_session;
 
@@ -45,14 +52,28 @@ private:
   accept_backoff backoff_;
   boost::asio::steady_timer retry_;
   std::vector<std::weak_ptr<http_session>> sessions_; ///< open ones (and some just ended)
+  std::shared_ptr<ui::fleet_snapshot> fleet_;         ///< null when http.ui is off
 };
 
-/// Builds the reply for one path: status code, content type and body.
+/// What one request asks: its method, target and Host header.
+struct http_question {
+  std::string method;
+  std::string target;
+  std::string host;
+};
+
+/// The reply to one request: status code, content type, body and any further headers.
 struct http_answer {
   unsigned status;
   std::string content_type;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
-http_answer answer_http(daemon_context& ctx, const std::string& method, const std::string& target);
+
+/// Builds the reply for one request and hands it to `done`: at once, or for the fleet
+/// page's document (which needs Redis) from a callback on the I/O thread. `fleet` is null
+/// when the page is off.
+void answer_http(daemon_context& ctx, ui::fleet_snapshot* fleet, const http_question& question,
+                 std::function<void(http_answer)> done);
 
 } // namespace baton

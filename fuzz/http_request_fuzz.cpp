@@ -1,5 +1,6 @@
 // Fuzzes the HTTP endpoint's request reading (daemon/http_request: Beast's parser with the
-// server's limits) and its routing with any bytes a TCP client could send.
+// server's limits), its routing and the fleet page's Host check with any bytes a TCP client
+// could send.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -16,5 +17,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::abort();
   }
   if (r.status == baton::http_read_status::complete) baton::route_http(r.method, r.target);
+  baton::host_is_address(received);
   return 0;
 }

@@ -222,9 +222,14 @@ void secret_service::verify(const std::string& name, std::string candidate, secr
 
 void secret_service::info(const std::string& name, secret_caller who,
                           secret_callback<std::optional<secret_info>> done) {
+  audit(who, "info", name, "ok");
+  describe(name, std::move(done));
+}
+
+void secret_service::describe(const std::string& name,
+                              secret_callback<std::optional<secret_info>> done) {
   auto keys = keys_for(settings_.prefix, name);
   auto result = std::make_shared<secret_info>();
-  audit(who, "info", name, "ok");
   redis_.run_script("secret_read", {keys.record}, {}, [=](redis_reply r) {
     if (r.is_error() || !parse_record(r, result->record))
       return done(fail(error_code::unavailable, r.str));

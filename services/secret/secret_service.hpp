@@ -132,6 +132,9 @@ public:
               secret_callback<std::optional<verify_verdict>> done);
   void info(const std::string& name, secret_caller who,
             secret_callback<std::optional<secret_info>> done);
+  /// INFO without the audit record: for the fleet page, which reads every configured secret
+  /// each time it refreshes and would otherwise fill the audit trail with its reads.
+  void describe(const std::string& name, secret_callback<std::optional<secret_info>> done);
   /// PUT (value set, no hooks) and ROTATE (value optional, hooks).
   void change(const std::string& name, std::optional<secure_bytes> value, bool hooks,
               const std::string& command, secret_caller who, secret_callback<secret_changed> done);

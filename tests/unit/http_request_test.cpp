@@ -38,3 +38,28 @@ TEST_CASE("requests are routed by method and path, without the query") {
   CHECK(route_http("GET", "/") == http_endpoint::not_found);
   CHECK(route_http("POST", "/metrics") == http_endpoint::method_not_allowed);
 }
+
+TEST_CASE("the fleet page's paths name the page, its document and one file each") {
+  CHECK(route_http("GET", "/ui") == http_endpoint::ui_page);
+  CHECK(route_http("GET", "/ui/") == http_endpoint::ui_page);
+  CHECK(route_http("GET", "/ui/fleet.json?t=1") == http_endpoint::ui_fleet);
+  CHECK(route_http("GET", "/ui/fleet.js") == http_endpoint::ui_asset);
+  CHECK(ui_asset_name("/ui/fleet.css?v=2") == "fleet.css");
+  // Never a path into a folder: the assets are one flat, embedded table.
+  CHECK(route_http("GET", "/ui/a/b.js") == http_endpoint::not_found);
+  CHECK(ui_asset_name("/ui/../etc/passwd").empty());
+  CHECK(ui_asset_name("/metrics").empty());
+  CHECK(route_http("GET", "/uix") == http_endpoint::not_found);
+  CHECK(route_http("POST", "/ui") == http_endpoint::method_not_allowed);
+}
+
+TEST_CASE("the fleet page answers a Host that is an address or localhost, not a name") {
+  for (const char* host : {"127.0.0.1", "127.0.0.1:9464", "localhost", "localhost:9464",
+                           "[::1]", "[::1]:9464", "10.1.2.3:80"})
+    CHECK(host_is_address(host));
+  // A name another site could rebind to 127.0.0.1 (DNS rebinding), and malformed ones.
+  for (const char* host : {"", "evil.example", "evil.example:9464", "localhost.evil.example",
+                           "127.0.0.1.evil", "1.2.3", "1..2.3", "[::1", "[::1]x", "[]",
+                           "127.0.0.1:", "127.0.0.1:9x", "localhost:"})
+    CHECK_FALSE(host_is_address(host));
+}
