@@ -75,6 +75,9 @@ struct redis_config {
   // A Redis Cluster (url: redis-cluster://...): how often to ask for the slot map even
   // without a redirect or a broken connection.
   milliseconds cluster_refresh{5000};
+  // The health sampler (actors/redis_health) reads INFO, LATENCY LATEST and SLOWLOG LEN this
+  // often; 0: never.
+  milliseconds health_interval{5000};
   // Durable writes (redis/durable_scripts.hpp) wait for this many replicas; 0: no WAIT.
   std::size_t wait_replicas = 0;
   milliseconds wait_timeout{100};

@@ -77,7 +77,8 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
                      "reconnect_min_ms", "reconnect_max_ms", "breaker_failures",
                      "breaker_cooldown_ms", "tls", "sentinel_username", "sentinel_password",
                      "sentinel_password_file", "sentinel_refresh_ms", "sentinel_failover_hold_ms",
-                     "cluster_refresh_ms", "wait_replicas", "wait_timeout_ms", "wait_short"}))
+                     "cluster_refresh_ms", "wait_replicas", "wait_timeout_ms", "wait_short",
+                     "health_interval_ms"}))
     return;
   c.read_string(node, "url", r.url, true);
   if (auto url = node["url"]) {
@@ -113,6 +114,10 @@ void read_redis(checker& c, const YAML::Node& node, redis_config& r) {
   c.read_ms(node, "sentinel_refresh_ms", 100, 600000, r.sentinel_refresh);
   c.read_ms(node, "sentinel_failover_hold_ms", 0, 600000, r.sentinel_failover_hold);
   c.read_ms(node, "cluster_refresh_ms", 100, 600000, r.cluster_refresh);
+  c.read_ms(node, "health_interval_ms", 0, 3600000, r.health_interval);
+  if (r.health_interval.count() > 0 && r.health_interval.count() < 100)
+    c.problem(node["health_interval_ms"].Mark(),
+              "health_interval_ms must be 0 (off) or at least 100");
   c.read_size(node, "wait_replicas", 0, 100, r.wait_replicas);
   c.read_ms(node, "wait_timeout_ms", 1, 60000, r.wait_timeout);
   if (auto mode = node["wait_short"]) {

@@ -37,6 +37,7 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
               a.sentinel_refresh != b.sentinel_refresh ||
               a.sentinel_failover_hold != b.sentinel_failover_hold ||
               a.cluster_refresh != b.cluster_refresh);
+  differs("redis health_interval_ms", a.health_interval != b.health_interval);
   differs("redis wait_replicas, wait_timeout_ms and wait_short",
           a.wait_replicas != b.wait_replicas || a.wait_timeout != b.wait_timeout ||
               a.wait_required != b.wait_required);

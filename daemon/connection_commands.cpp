@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "build_info.hpp"
+#include "daemon/redis_health_view.hpp"
 
 namespace baton {
 namespace {
@@ -114,6 +116,15 @@ std::string render_info(daemon_context& ctx, const std::string& wanted) {
     line("redis_cluster_moved", std::to_string(ctx.link.cluster_moved.load()));
     line("redis_cluster_asked", std::to_string(ctx.link.cluster_asked.load()));
     line("redis_reconnects", std::to_string(ctx.link.reconnects.load()));
+    text += "\r\n";
+  }
+  if (include("redis_health")) {
+    // What the sampler last read from the server (actors/redis_health); batonctl redis.
+    text += "# Redis_health\r\n";
+    text += redis_health_info(ctx.redis_health.get(),
+                              std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
     text += "\r\n";
   }
   if (include("stats")) {

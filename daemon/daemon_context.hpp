@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -41,6 +42,9 @@ class secret_service;
 namespace baton::breaker {
 class breaker_service;
 } // namespace baton::breaker
+namespace baton::redis_health {
+struct health_sample;
+} // namespace baton::redis_health
 
 namespace baton {
 
@@ -65,6 +69,9 @@ struct daemon_context {
   membership::membership_service* members = nullptr; ///< set by main once built
   session::session_service* sessions = nullptr;      ///< set by main when KEKs are configured
   breaker::breaker_service* breakers = nullptr;      ///< set by main once built
+  /// The Redis health sampler's last sample (actors/redis_health), posted here after each;
+  /// null until the first, and when redis.health_interval_ms is 0.
+  std::shared_ptr<const redis_health::health_sample> redis_health;
   push_hub pushes;
   /// Run with a client connection's id when it closes (crash, kill -9, QUIT, stop): whatever
   /// the client held through it (leases, later claims and sessions) is given back.

@@ -219,6 +219,22 @@ bool build_secrets_and_sessions(daemon_parts& d) {
   return true;
 }
 
+// The Redis health sampler: its samples are posted to the reactor, where /metrics, INFO, the
+// fleet page and batonctl read the last one.
+void build_redis_health(daemon_parts& d) {
+  if (d.cfg.redis.health_interval.count() == 0) return;
+  redis_health::sampler_settings s;
+  s.period = d.cfg.redis.health_interval;
+  s.call_timeout = d.cfg.redis.call_timeout;
+  s.publish = [&io = d.io, ctx = d.ctx.get()](redis_health::health_sample sample) {
+    boost::asio::post(io, [ctx, sample = std::move(sample)]() mutable {
+      ctx->redis_health = std::make_shared<const redis_health::health_sample>(std::move(sample));
+    });
+  };
+  d.health = redis_health::spawn_redis_health(*d.system, d.link_actor, std::move(s));
+  d.actors.push_back(d.health.address());
+}
+
 } // namespace
 
 void daemon_parts::stop_actors() {
@@ -281,6 +297,7 @@ std::unique_ptr<daemon_parts> build_daemon(config cfg) {
   build_rates_and_dedup(*d);
   build_membership(*d);
   build_breakers(*d);
+  build_redis_health(*d);
   if (!build_secrets_and_sessions(*d)) {
     d->stop_actors();
     return nullptr;

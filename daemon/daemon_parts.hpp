@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/redis_health/redis_health_actor.hpp"
 #include "actors/redis_link/redis_link_actor.hpp"
 #include "daemon/config.hpp"
 #include "daemon/daemon_context.hpp"
@@ -52,6 +53,7 @@ struct daemon_parts {
   std::unique_ptr<caf::actor_system> system;
   redis_link::redis_link_actor link_actor;
   std::vector<caf::actor_addr> actors; ///< long-lived actors to stop at the end
+  redis_health::redis_health_actor health; ///< the sampler; null when it is off
   // -- the services, on the reactor ---------------------------------------------------------
   std::shared_ptr<redis_link::redis_subscriber> events;
   /// Channels of one slot (lease watch channels): sharded pub/sub on a Cluster, else `events`.

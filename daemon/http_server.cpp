@@ -11,6 +11,7 @@
 #include "common/log.hpp"
 #include "daemon/config_loader.hpp"
 #include "daemon/http_request.hpp"
+#include "daemon/redis_health_view.hpp"
 #include "daemon/ui/fleet_snapshot.hpp"
 #include "daemon/ui/ui_assets.hpp"
 #include "metrics/prometheus_text.hpp"
@@ -35,6 +36,7 @@ std::string family_metrics(const daemon_context& ctx) {
   if (ctx.breakers) ctx.breakers->render_metrics(out);
   if (ctx.sessions) ctx.sessions->render_metrics(out);
   ctx.pushes.render_metrics(out);
+  render_redis_health_metrics(ctx.redis_health.get(), out);
   return out;
 }
 

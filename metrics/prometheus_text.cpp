@@ -161,6 +161,23 @@ std::string render_prometheus(const request_metrics& requests,
   gauge("baton_redis_breaker_state", "Breaker around Redis: 0 closed, 1 open, 2 half-open.",
         static_cast<double>(link.breaker_state.load()));
 
+  e.declare("baton_redis_round_trip_seconds", "histogram",
+            "Time from a call's queueing on a Redis connection to its reply, per reply.");
+  {
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < redis_link::round_trip_buckets.size(); ++b) {
+      cumulative += load(link.round_trip_bucket[b]);
+      e.sample("baton_redis_round_trip_seconds_bucket{le=\"" +
+                   bucket_bound(redis_link::round_trip_buckets[b]) + "\"}",
+               cumulative);
+    }
+    cumulative += load(link.round_trip_bucket[redis_link::round_trip_buckets.size()]);
+    e.sample("baton_redis_round_trip_seconds_bucket{le=\"+Inf\"}", cumulative);
+    e.sample("baton_redis_round_trip_seconds_sum",
+             static_cast<double>(load(link.round_trip_ns)) / 1e9);
+    e.sample("baton_redis_round_trip_seconds_count", cumulative);
+  }
+
   gauge("baton_ready", "1 when /readyz answers 200 (Redis reachable, not draining).",
         facts.ready ? 1.0 : 0.0);
   gauge("baton_draining", "1 while the node drains.", facts.draining ? 1.0 : 0.0);

@@ -303,6 +303,7 @@ void redis_connection::deliver(redis_reply reply) {
   }
   auto call = std::move(pending_.front());
   pending_.pop_front();
+  counters_.observe_round_trip(clock::now() - call.sent);
   if (reply.kind == reply_kind::error && reply.str.rfind("READONLY", 0) == 0) {
     // The server was demoted under us. The call did not run; the connection stays, and the
     // pool asks where the master is now (a retarget then moves every connection).

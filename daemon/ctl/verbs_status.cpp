@@ -80,6 +80,66 @@ int run_info(const options& o, const verb_args& a) {
   return exit_ok;
 }
 
+// What the link and the health sampler say about Redis (INFO redis and redis_health).
+int run_redis(const options& o, const verb_args&) {
+  std::string link_text, health_text;
+  if (!info_text(o, "redis", link_text) || !info_text(o, "redis_health", health_text))
+    return exit_error;
+  auto link = parse_info(link_text);
+  auto health = parse_info(health_text);
+  bool reachable = link["redis_reachable"] == "1";
+  if (o.as_json) {
+    json out = {{"ok", reachable}, {"link", json(link)}, {"health", json(health)}};
+    std::cout << out.dump(2) << "\n";
+    return reachable ? exit_ok : exit_error;
+  }
+  auto mib = [](const std::string& bytes) {
+    std::ostringstream s;
+    s.precision(1);
+    s << std::fixed << static_cast<double>(std::atoll(bytes.c_str())) / (1024.0 * 1024.0)
+      << " MiB";
+    return s.str();
+  };
+  std::cout << "redis       " << link["redis_endpoint"] << ": "
+            << (reachable ? "reachable" : "UNREACHABLE") << ", "
+            << link["redis_connections_ready"] << "/" << link["redis_connections"]
+            << " connections, breaker " << link["redis_breaker"] << "\n";
+  if (link["redis_last_error"] != "none")
+    std::cout << "            last error: " << link["redis_last_error"] << "\n";
+  auto sampling = health["health_sampling"];
+  if (sampling != "ok") {
+    std::cout << "health      " << (sampling == "failing" ? "cannot sample: " + health["health_error"]
+                                                          : "not sampled (" + sampling + ")")
+              << "\n";
+    return reachable ? exit_ok : exit_error;
+  }
+  std::cout << "server      Redis " << health["server_version"] << ", " << health["server_role"]
+            << ", up " << health["server_uptime_in_seconds"] << " s (sampled "
+            << health["health_sample_age_ms"] << " ms ago)\n"
+            << "memory      " << mib(health["server_used_memory"]) << " used, peak "
+            << mib(health["server_used_memory_peak"]) << ", maxmemory "
+            << (health["server_maxmemory"] == "0" ? std::string("none")
+                                                  : mib(health["server_maxmemory"]) + " (" +
+                                                        health["server_maxmemory_policy"] + ")")
+            << ", " << health["server_evicted_keys"] << " evicted\n"
+            << "keyspace    " << health["server_keys"] << " keys, hit ratio "
+            << health["server_keyspace_hit_ratio"] << " (" << health["server_keyspace_hits"]
+            << " hits, " << health["server_keyspace_misses"] << " misses), "
+            << health["server_expired_keys"] << " expired\n"
+            << "clients     " << health["server_connected_clients"] << " connected, "
+            << health["server_blocked_clients"] << " blocked, " << health["server_ops_per_sec"]
+            << " ops/s\n"
+            << "replicas    " << health["server_connected_replicas"] << ", max lag "
+            << health["server_max_replica_lag_bytes"] << " bytes"
+            << (health.count("server_primary_link")
+                    ? ", link to primary " + health["server_primary_link"]
+                    : std::string())
+            << "\n"
+            << "slow log    " << health["server_slowlog_len"] << " entries; latency spikes "
+            << health["server_latency_latest"] << "\n";
+  return reachable ? exit_ok : exit_error;
+}
+
 int run_ping(const options& o, const verb_args&) {
   auto client = connect(o);
   json reply;
@@ -101,6 +161,15 @@ std::vector<verb_spec> status_verbs() {
        false,
        run_status},
       {{"ping"}, "", "a round trip to batond", 0, 0, {}, false, run_ping},
+      {{"redis"},
+       "",
+       "Redis as batond sees it: the link, and the server's memory, hit ratio, clients, "
+       "replication, slow log and latency (exit 1: unreachable)",
+       0,
+       0,
+       {},
+       false,
+       run_redis},
       {{"info"},
        "[SECTION]",
        "batond's INFO (server, clients, redis, stats, ...)",

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "build_info.hpp"
+#include "daemon/redis_health_view.hpp"
 #include "model/breaker/breaker_machine.hpp"
 #include "model/caller.hpp"
 #include "model/membership/node_list.hpp"
@@ -152,7 +153,8 @@ void fleet_snapshot::start() {
                      {"timeouts", ctx_.link.timeouts.load()},
                      {"reconnects", ctx_.link.reconnects.load()},
                      {"failovers", ctx_.link.master_switches.load()},
-                     {"rtt_us", nullptr}};
+                     {"rtt_us", nullptr},
+                     {"health", redis_health_json(ctx_.redis_health.get(), unix_ms())}};
   ++g->pending;
   auto sent = clock::now();
   ctx_.redis.call({"PING"}, [g, sent](redis_link::redis_reply r) {

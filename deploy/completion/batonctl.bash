@@ -3,7 +3,7 @@ _batonctl() {
   local cur prev words cword
   _init_completion || return
   local globals="-s --socket --json --timeout -h --help"
-  local first="status ping info node nodes drain lease elect rate dedup secret session breaker watch lock"
+  local first="status ping info redis node nodes drain lease elect rate dedup secret session breaker watch lock"
   case $prev in
   -s | --socket)
     _filedir

@@ -2,7 +2,7 @@
 """The fleet page (/ui) in a real browser: Debian's headless Chromium loads it from one of two
 batond nodes sharing a private redis-server, and the DOM it renders must show both nodes, a
 lease a python3-redis client holds (with its token and holder node), an election's leader,
-a secret's version served by both nodes, and a breaker. Also: a lease name that looks like
+a secret's version served by both nodes, a breaker, and Redis' health as sampled. Also: a lease name that looks like
 markup stays text, the page's headers forbid loading anything from elsewhere, a Host that is
 a name is refused (DNS rebinding), http.ui: false turns the page off, and with Redis gone the
 document still answers, saying what it could not read. A screenshot is saved as an artifact.
@@ -199,6 +199,13 @@ try:
           and "value" not in json.dumps(secret), repr(secret))
     check("fleet.json: the breaker", {"name": "ui-payments", "state": "closed"} in doc["breakers"],
           repr(doc["breakers"]))
+    doc = until("the Redis health sample", lambda: (
+        lambda d: d if d and d["redis"]["health"] and d["redis"]["health"]["ok"] else None)(
+            fleet_json()))
+    health = doc["redis"]["health"]["server"]
+    check("fleet.json: Redis health sampled (memory, role, hit ratio)",
+          health["used_memory"] > 0 and health["role"] == "master" and "hit_ratio" in health,
+          repr(health))
     check("fleet.json: Redis reachable, with a round trip",
           doc["redis"]["reachable"] is True and doc["redis"]["rtt_us"] is not None
           and doc["errors"] == {}, repr(doc["redis"]) + repr(doc["errors"]))
@@ -227,6 +234,8 @@ try:
         row = dom.rows.get(("data-node", node))
         check(f"the DOM shows node {node} active",
               row is not None and row[0].startswith(node) and row[1] == "active", repr(row))
+    check("the DOM shows Redis' memory and hit ratio",
+          ">memory<" in run.stdout and ">hit ratio<" in run.stdout)
     row = dom.rows.get(("data-lease", "ui-job"))
     check("the DOM shows the lease the client holds, its holder node and token",
           row is not None and row[1] == "held" and row[2] == "ui-a" and row[4] == str(token),

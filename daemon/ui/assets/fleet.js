@@ -25,6 +25,14 @@ function ago(ms) {
   return (m / 60).toFixed(1) + " h";
 }
 
+function bytes(n) {
+  if (n < 1024) return n + " B";
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024, u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; ++u; }
+  return v.toFixed(1) + " " + units[u];
+}
+
 function stateCell(state) {
   return el("td", state, "state-" + String(state).replace(/[^a-z-]/g, ""));
 }
@@ -65,6 +73,31 @@ function renderRedis(r, self) {
     ["timeouts", r.timeouts],
     ["reconnects", r.reconnects],
   ];
+  const h = r.health;
+  if (h && h.ok) {
+    const s = h.server;
+    facts.push(["server", "Redis " + s.version + ", " + (s.role === "master" ? "primary" : "replica") +
+                ", up " + ago(s.uptime_s * 1000)]);
+    facts.push(["memory", bytes(s.used_memory) + (s.maxmemory > 0
+      ? " of " + bytes(s.maxmemory) + " (" + (100 * s.used_memory / s.maxmemory).toFixed(0) + "%, " +
+        s.maxmemory_policy + ")" : " (no maxmemory)"),
+      s.maxmemory > 0 && s.used_memory > 0.9 * s.maxmemory ? "no" : ""]);
+    facts.push(["evicted keys", s.evicted_keys, s.evicted_keys > 0 ? "behind" : ""]);
+    facts.push(["hit ratio", s.hit_ratio === null ? "no lookups yet"
+      : (100 * s.hit_ratio).toFixed(1) + "% of " + (s.keyspace_hits + s.keyspace_misses) + " lookups"]);
+    facts.push(["keys", s.keys]);
+    facts.push(["clients", s.connected_clients + ", " + s.ops_per_sec + " ops/s"]);
+    if (s.replicas.length)
+      facts.push(["replicas", s.replicas.map((x) => x.address + " lag " + bytes(x.lag_bytes)).join(", ")]);
+    if (s.primary_link_up !== undefined)
+      facts.push(["link to primary", s.primary_link_up ? "up" : "down", s.primary_link_up ? "yes" : "no"]);
+    facts.push(["slow log", s.slowlog_length < 0 ? "unknown" : s.slowlog_length + " entries"]);
+    if (s.latency.length)
+      facts.push(["latency spikes", s.latency.map((l) => l.event + " " + l.latest_ms + " ms").join(", ")]);
+    facts.push(["sampled", ago(h.age_ms) + " ago"]);
+  } else if (h) {
+    facts.push(["health", "cannot sample: " + h.error, "no"]);
+  }
   if (r.topology === "cluster") facts.push(["primaries", r.primaries]);
   if (r.topology === "sentinel") facts.push(["failovers followed", r.failovers]);
   if (r.last_error) facts.push(["last error", r.last_error, "no"]);
