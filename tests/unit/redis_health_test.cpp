@@ -3,11 +3,14 @@
 #include <catch2/catch.hpp>
 
 #include "model/redis_health/redis_health.hpp"
+#include "tests/support/fake_link.hpp"
 
 using namespace baton;
 using namespace baton::redis_health;
 using redis_link::redis_reply;
-using redis_link::reply_kind;
+using test::array_reply;
+using test::integer_reply;
+using test::string_reply;
 
 namespace {
 
@@ -25,25 +28,6 @@ const char* primary_info =
     "slave1:ip=127.0.0.1,port=7002,state=wait_bgsave,offset=400,lag=1\r\n"
     "master_failover_state:no-failover\r\nmaster_repl_offset:1500\r\n"
     "\r\n# Keyspace\r\ndb0:keys=10,expires=2,avg_ttl=100\r\ndb3:keys=5,expires=0,avg_ttl=0\r\n";
-
-redis_reply array(std::vector<redis_reply> e) {
-  redis_reply r;
-  r.kind = reply_kind::array;
-  r.elements = std::move(e);
-  return r;
-}
-redis_reply bulk(std::string s) {
-  redis_reply r;
-  r.kind = reply_kind::string;
-  r.str = std::move(s);
-  return r;
-}
-redis_reply integer(std::int64_t n) {
-  redis_reply r;
-  r.kind = reply_kind::integer;
-  r.integer = n;
-  return r;
-}
 
 } // namespace
 
@@ -100,18 +84,18 @@ TEST_CASE("a reply that is not INFO is refused") {
 
 TEST_CASE("LATENCY LATEST: each event's latest and highest spike") {
   std::vector<latency_event> events;
-  REQUIRE(parse_latency_latest(array({array({bulk("command"), integer(1700000000), integer(12),
-                                             integer(40)}),
-                                      array({bulk("fork"), integer(1700000001), integer(3),
-                                             integer(3)})}),
+  REQUIRE(parse_latency_latest(array_reply({array_reply({string_reply("command"), integer_reply(1700000000), integer_reply(12),
+                                             integer_reply(40)}),
+                                      array_reply({string_reply("fork"), integer_reply(1700000001), integer_reply(3),
+                                             integer_reply(3)})}),
                                events));
   REQUIRE(events.size() == 2);
   CHECK(events[0].event == "command");
   CHECK(events[0].latest_ms == 12);
   CHECK(events[0].max_ms == 40);
   CHECK(events[1].event == "fork");
-  CHECK(parse_latency_latest(array({}), events));
+  CHECK(parse_latency_latest(array_reply({}), events));
   CHECK(events.empty());
-  CHECK_FALSE(parse_latency_latest(bulk("ERR unknown command"), events));
-  CHECK_FALSE(parse_latency_latest(array({array({bulk("short")})}), events));
+  CHECK_FALSE(parse_latency_latest(string_reply("ERR unknown command"), events));
+  CHECK_FALSE(parse_latency_latest(array_reply({array_reply({string_reply("short")})}), events));
 }
