@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 build=build-asan
 fuzz_targets=(request_parser script_replies resume_token config_loader http_request)
 
-# -O1 with line tables only: reports keep file:line, and the build takes less time than with
-# full debug info at -O2 (measured: README.md). Warnings are errors for clang too, as for the
-# gcc build (scripts/setup.sh).
+# -O0 with line tables only: reports keep file:line (and are easier to read unoptimised), and
+# each file compiles in ~39% less time than at -O1 (actors/breaker/breaker_fleet_actor.cpp with
+# ASan, UBSan and fuzzer instrumentation: 13.7 s at -O1, 8.4 s at -O0); the tests here are
+# small and fast either way (README.md, "Sanitizers and fuzzing"). Warnings are errors for
+# clang too, as for the gcc build (scripts/setup.sh).
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -gline-tables-only -DNDEBUG" \
   -DBATON_SANITIZE=ON -DBATON_FUZZ=ON -DBATON_WERROR=ON ${BATON_CMAKE_ARGS:-}
 nice -n 10 cmake --build "$build" -j"$(nproc)" --target baton_unit_tests baton_actor_tests \
   baton_lua_tests "${fuzz_targets[@]/%/_fuzz}"
