@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""What the fleet page costs: one batond on a private redis-server, with N leases held
+(N = 0, 50, 200), asked for /ui/fleet.json a fresh gather at a time (each request 1.1 s after
+the last, past the document's 1 s freshness), side by side with /healthz in the same run (the
+same HTTP path with no Redis and no gather: the baseline). Printed per N: the gather's wall
+time (p50, max), batond's CPU and Redis' CPU per gather (from /proc and INFO cpu), and the
+Redis commands per gather; then 20 pages asking at once, to show they share one gather.
+
+Usage: bench/fleet_page_bench.py [BATOND] (default build/batond)"""
+import concurrent.futures
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import redis
+
+batond = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "build", "batond")
+work = tempfile.mkdtemp(prefix="baton-fleet-bench-")
+procs = []
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def redis_cpu(r):
+    info = r.info("cpu")
+    return info["used_cpu_user"] + info["used_cpu_sys"]
+
+
+def metric(port, name):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as a:
+        for line in a.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def fetch(port, path):
+    start = time.perf_counter()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as a:
+        a.read()
+    return time.perf_counter() - start
+
+
+try:
+    redis_sock = os.path.join(work, "redis.sock")
+    procs.append(subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", redis_sock,
+                                   "--save", "", "--appendonly", "no",
+                                   "--logfile", os.path.join(work, "redis.log")]))
+    time.sleep(0.3)
+    server = redis.Redis(unix_socket_path=redis_sock)
+    port = free_port()
+    sock = os.path.join(work, "baton.sock")
+    config = os.path.join(work, "baton.yaml")
+    with open(config, "w") as f:
+        f.write("redis:\n  health_interval_ms: 0\n")  # only the gathers touch Redis
+    daemon = subprocess.Popen([batond, "--config", config, "--socket", sock, "--redis",
+                               "unix://" + redis_sock, "--http", f"127.0.0.1:{port}",
+                               "--node-id", "bench"],
+                              stderr=open(os.path.join(work, "batond.log"), "w"))
+    procs.append(daemon)
+    client = redis.Redis(unix_socket_path=sock, socket_timeout=10)
+    for _ in range(200):
+        try:
+            if client.info("redis").get("redis_reachable") == 1:
+                break
+        except (redis.ConnectionError, FileNotFoundError):
+            pass
+        time.sleep(0.05)
+
+    holders = []
+    print(f"{'leases':>6} {'what':<16} {'p50 ms':>8} {'max ms':>8} {'batond CPU ms':>14} "
+          f"{'Redis CPU ms':>13} {'Redis cmds':>10}")
+    for leases in (0, 50, 200):
+        while len(holders) < leases:
+            h = redis.Redis(unix_socket_path=sock, single_connection_client=True)
+            h.execute_command("LEASE", "ACQUIRE", f"bench-{len(holders)}", "600000", "KEEP")
+            holders.append(h)
+        for path, rounds, gap in (("/healthz", 200, 0.0), ("/ui/fleet.json", 15, 1.1)):
+            fetch(port, path)  # warm
+            time.sleep(gap)
+            cpu0, rcpu0 = cpu_seconds(daemon.pid), redis_cpu(server)
+            cmds0 = metric(port, "baton_redis_commands_total")
+            times = []
+            for _ in range(rounds):
+                times.append(fetch(port, path))
+                time.sleep(gap)
+            cpu1, rcpu1 = cpu_seconds(daemon.pid), redis_cpu(server)
+            cmds1 = metric(port, "baton_redis_commands_total")
+            # the /metrics reads between are one request each, outside the loop
+            print(f"{leases:>6} {path:<16} {statistics.median(times) * 1e3:>8.2f} "
+                  f"{max(times) * 1e3:>8.2f} {(cpu1 - cpu0) / rounds * 1e3:>14.3f} "
+                  f"{(rcpu1 - rcpu0) / rounds * 1e3:>13.3f} {(cmds1 - cmds0) / rounds:>10.1f}")
+
+    # 20 pages at once share one gather: the Redis commands of one page, then of 20 at once.
+    def commands_for(pages):
+        time.sleep(1.1)
+        before = metric(port, "baton_redis_commands_total")
+        with concurrent.futures.ThreadPoolExecutor(pages) as pool:
+            list(pool.map(lambda _: fetch(port, "/ui/fleet.json"), range(pages)))
+        return metric(port, "baton_redis_commands_total") - before
+    one, twenty = commands_for(1), commands_for(20)
+    print(f"with {len(holders)} leases: 1 page cost {one:.0f} Redis commands, 20 pages at once "
+          f"{twenty:.0f}")
+finally:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    shutil.rmtree(work, ignore_errors=True)
