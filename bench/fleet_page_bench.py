@@ -2,9 +2,10 @@
 """What the fleet page costs: one batond on a private redis-server, with N leases held
 (N = 0, 50, 200), asked for /ui/fleet.json a fresh gather at a time (each request 1.1 s after
 the last, past the document's 1 s freshness), side by side with /healthz in the same run (the
-same HTTP path with no Redis and no gather: the baseline). Printed per N: the gather's wall
-time (p50, max), batond's CPU and Redis' CPU per gather (from /proc and INFO cpu), and the
-Redis commands per gather; then 20 pages asking at once, to show they share one gather.
+same HTTP path with no Redis and no gather: the baseline) and with the same gaps and no request
+("(idle)": what both processes spend anyway, to subtract). Printed per N: the wall time (p50,
+max), batond's CPU and Redis' CPU per request (from /proc and INFO cpu), and the Redis commands
+per request; then 20 pages asking at once, to show they share one gather.
 
 Usage: bench/fleet_page_bench.py [BATOND] (default build/batond)"""
 import concurrent.futures
@@ -93,14 +94,18 @@ try:
             h = redis.Redis(unix_socket_path=sock, single_connection_client=True)
             h.execute_command("LEASE", "ACQUIRE", f"bench-{len(holders)}", "600000", "KEEP")
             holders.append(h)
-        for path, rounds, gap in (("/healthz", 200, 0.0), ("/ui/fleet.json", 15, 1.1)):
-            fetch(port, path)  # warm
+        # "(idle)": the same 1.1 s gaps with no request at all, the CPU both processes spend
+        # anyway (timers, Redis' cron), to subtract from a gather's row.
+        for path, rounds, gap in (("/healthz", 200, 0.0), ("(idle)", 15, 1.1),
+                                  ("/ui/fleet.json", 15, 1.1)):
+            if path != "(idle)":
+                fetch(port, path)  # warm
             time.sleep(gap)
             cpu0, rcpu0 = cpu_seconds(daemon.pid), redis_cpu(server)
             cmds0 = metric(port, "baton_redis_commands_total")
             times = []
             for _ in range(rounds):
-                times.append(fetch(port, path))
+                times.append(fetch(port, path) if path != "(idle)" else 0.0)
                 time.sleep(gap)
             cpu1, rcpu1 = cpu_seconds(daemon.pid), redis_cpu(server)
             cmds1 = metric(port, "baton_redis_commands_total")
