@@ -11,9 +11,7 @@ Usage: bench/fleet_page_bench.py [BATOND] (default build/batond)"""
 import concurrent.futures
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,17 +19,15 @@ import urllib.request
 
 import redis
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "support"))
+from local_fleet import free_port, start_batond, start_redis, stop_all  # noqa: E402
+
 batond = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "build", "batond")
 work = tempfile.mkdtemp(prefix="baton-fleet-bench-")
 procs = []
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid):
@@ -61,30 +57,12 @@ def fetch(port, path):
 
 
 try:
-    redis_sock = os.path.join(work, "redis.sock")
-    procs.append(subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", redis_sock,
-                                   "--save", "", "--appendonly", "no",
-                                   "--logfile", os.path.join(work, "redis.log")]))
-    time.sleep(0.3)
+    redis_sock = start_redis(work, procs)
     server = redis.Redis(unix_socket_path=redis_sock)
     port = free_port()
-    sock = os.path.join(work, "baton.sock")
-    config = os.path.join(work, "baton.yaml")
-    with open(config, "w") as f:
-        f.write("redis:\n  health_interval_ms: 0\n")  # only the gathers touch Redis
-    daemon = subprocess.Popen([batond, "--config", config, "--socket", sock, "--redis",
-                               "unix://" + redis_sock, "--http", f"127.0.0.1:{port}",
-                               "--node-id", "bench"],
-                              stderr=open(os.path.join(work, "batond.log"), "w"))
-    procs.append(daemon)
-    client = redis.Redis(unix_socket_path=sock, socket_timeout=10)
-    for _ in range(200):
-        try:
-            if client.info("redis").get("redis_reachable") == 1:
-                break
-        except (redis.ConnectionError, FileNotFoundError):
-            pass
-        time.sleep(0.05)
+    # health_interval_ms 0: only the gathers touch Redis
+    daemon, sock, client = start_batond(batond, work, procs, "bench", redis_sock, port,
+                                        "redis:\n  health_interval_ms: 0\n")
 
     holders = []
     print(f"{'leases':>6} {'what':<16} {'p50 ms':>8} {'max ms':>8} {'batond CPU ms':>14} "
@@ -125,11 +103,5 @@ try:
     print(f"with {len(holders)} leases: 1 page cost {one:.0f} Redis commands, 20 pages at once "
           f"{twenty:.0f}")
 finally:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    stop_all(procs)
     shutil.rmtree(work, ignore_errors=True)

@@ -9,31 +9,19 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 import redis
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from local_fleet import Checks, free_port, start_batond, start_redis, stop_all, until  # noqa: E402
+
 batond, dashboard_path = sys.argv[1], sys.argv[2]
 work = tempfile.mkdtemp(prefix="baton-grafana-")
 procs = []
-failures = []
-
-
-def check(name, condition, detail=""):
-    print(("ok  " if condition else "FAIL"), name, "" if condition else detail)
-    if not condition:
-        failures.append(name)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+check = Checks()
 
 
 try:
@@ -48,38 +36,17 @@ try:
     exprs = [t["expr"] for p in panels for t in p.get("targets", [])]
     check("the dashboard has queries", len(exprs) > 20, str(len(exprs)))
 
-    redis_sock = os.path.join(work, "redis.sock")
-    procs.append(subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", redis_sock,
-                                   "--save", "", "--appendonly", "no",
-                                   "--logfile", os.path.join(work, "redis.log")]))
-    for _ in range(200):
-        try:
-            if redis.Redis(unix_socket_path=redis_sock).ping():
-                break
-        except (redis.ConnectionError, FileNotFoundError):
-            time.sleep(0.05)
-    config = os.path.join(work, "baton.yaml")
-    with open(config, "w") as f:
-        f.write("redis:\n  health_interval_ms: 200\n"
-                "rate:\n  policies:\n    - {name: g-api, windows: [{window_ms: 60000, limit: 2}]}\n"
-                "breakers:\n  policies:\n    - {name: g-pay, window: {calls: 2}, minimum_calls: 2}\n"
-                "secrets:\n  keks:\n    - {id: g, env: BATON_G_KEK}\n  items:\n    - {name: g-key}\n")
+    redis_sock = start_redis(work, procs)
     os.environ["BATON_G_KEK"] = "ef" * 32
     port = free_port()
-    sock = os.path.join(work, "baton.sock")
-    procs.append(subprocess.Popen([batond, "--config", config, "--socket", sock, "--redis",
-                                   "unix://" + redis_sock, "--http", f"127.0.0.1:{port}",
-                                   "--node-id", "g-node"],
-                                  stderr=open(os.path.join(work, "batond.log"), "w")))
-    c = redis.Redis(unix_socket_path=sock, socket_timeout=10)
-    for _ in range(200):
-        try:
-            if c.info("redis").get("redis_reachable") == 1 and \
-                    c.info("redis_health").get("health_sampling") == "ok":
-                break
-        except (redis.ConnectionError, FileNotFoundError):
-            pass
-        time.sleep(0.05)
+    _, sock, c = start_batond(
+        batond, work, procs, "g-node", redis_sock, port,
+        "redis:\n  health_interval_ms: 200\n"
+        "rate:\n  policies:\n    - {name: g-api, windows: [{window_ms: 60000, limit: 2}]}\n"
+        "breakers:\n  policies:\n    - {name: g-pay, window: {calls: 2}, minimum_calls: 2}\n"
+        "secrets:\n  keks:\n    - {id: g, env: BATON_G_KEK}\n  items:\n    - {name: g-key}\n")
+    until("the first health sample",
+          lambda: c.info("redis_health").get("health_sampling") == "ok")
 
     # A little of every family, so that each declares its metrics with real samples.
     holder = redis.Redis(unix_socket_path=sock, single_connection_client=True)
@@ -121,16 +88,9 @@ try:
             check(f"family {family} exists", family in families, f"in: {expr}")
     print(f"{len(exprs)} queries, {len(declared)} metric names declared")
 finally:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    if failures and os.path.exists(os.path.join(work, "batond.log")):
-        print(open(os.path.join(work, "batond.log")).read()[-3000:])
+    stop_all(procs)
+    if check.failed and os.path.exists(os.path.join(work, "g-node.log")):
+        print(open(os.path.join(work, "g-node.log")).read()[-3000:])
     shutil.rmtree(work, ignore_errors=True)
 
-print(f"{len(failures)} failed")
-sys.exit(1 if failures else 0)
+sys.exit(check.exit_code())

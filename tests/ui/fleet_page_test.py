@@ -12,7 +12,6 @@ import html.parser
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,45 +21,16 @@ import urllib.request
 
 import redis
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from local_fleet import Checks, free_port, start_batond, start_redis, stop_all, until  # noqa: E402
+
 batond, artifacts = sys.argv[1], sys.argv[2]
 work = tempfile.mkdtemp(prefix="baton-ui-")
-redis_sock = os.path.join(work, "redis.sock")
 procs = []
-failures = 0
-passed = 0
+check = Checks()
 # A lease name an app could choose: it must reach the page as text, not as an element.
 # (No spaces: lease names refuse them. The page itself has no <b> element.)
 MARKUP_NAME = "<b>ui-markup</b>"
-
-
-def check(name, condition, detail=""):
-    global failures, passed
-    if condition:
-        passed += 1
-        print("ok  ", name)
-    else:
-        failures += 1
-        print("FAIL", name, detail)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def until(what, predicate, limit=20.0):
-    deadline = time.monotonic() + limit
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as e:  # not up yet
-            last = e
-        time.sleep(0.1)
-    raise RuntimeError(f"gave up waiting for {what} (last: {last!r})")
 
 
 def get(port, path, host=None):
@@ -76,20 +46,13 @@ def get(port, path, host=None):
 
 
 def start_node(name, port, ui=True):
-    config = os.path.join(work, f"{name}.yaml")
-    with open(config, "w") as f:
-        f.write(f"http:\n  ui: {'true' if ui else 'false'}\n"
-                "breakers:\n  policies:\n"
-                "    - {name: ui-payments, window: {calls: 4}, minimum_calls: 4, open_ms: 60000}\n"
-                "secrets:\n  keks:\n    - {id: ui, env: BATON_UI_KEK}\n"
-                "  items:\n    - {name: ui-db-password}\n")
-    sock = os.path.join(work, f"{name}.sock")
-    procs.append(subprocess.Popen(
-        [batond, "--config", config, "--socket", sock, "--redis", "unix://" + redis_sock,
-         "--http", f"127.0.0.1:{port}", "--node-id", name],
-        stderr=open(os.path.join(work, f"{name}.log"), "w")))
-    client = redis.Redis(unix_socket_path=sock, socket_timeout=10)
-    until(f"{name} to serve", lambda: client.info("redis").get("redis_reachable") == 1)
+    _, sock, client = start_batond(
+        batond, work, procs, name, redis_sock, port,
+        f"http:\n  ui: {'true' if ui else 'false'}\n"
+        "breakers:\n  policies:\n"
+        "    - {name: ui-payments, window: {calls: 4}, minimum_calls: 4, open_ms: 60000}\n"
+        "secrets:\n  keks:\n    - {id: ui, env: BATON_UI_KEK}\n"
+        "  items:\n    - {name: ui-db-password}\n")
     return sock, client
 
 
@@ -148,10 +111,7 @@ def chromium(*args):
 
 try:
     os.environ["BATON_UI_KEK"] = "cd" * 32
-    procs.append(subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", redis_sock,
-                                   "--save", "", "--appendonly", "no",
-                                   "--logfile", os.path.join(work, "redis.log")]))
-    until("redis-server", lambda: redis.Redis(unix_socket_path=redis_sock).ping())
+    redis_sock = start_redis(work, procs)
     port_a, port_b, port_off = free_port(), free_port(), free_port()
     sock_a, client_a = start_node("ui-a", port_a)
     sock_b, client_b = start_node("ui-b", port_b)
@@ -287,15 +247,8 @@ try:
     check("... within the call budget, not hanging", status == 200
           and time.monotonic() - begun < 5, f"{time.monotonic() - begun:.1f} s")
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    if failures:
+    stop_all(procs)
+    if check.failed:
         for name in sorted(os.listdir(work)):
             if name.endswith(".log"):
                 print(f"--- {name}")
@@ -303,5 +256,4 @@ finally:
                     print(f.read()[-3000:])
     shutil.rmtree(work, ignore_errors=True)
 
-print(f"{passed} passed, {failures} failed")
-sys.exit(1 if failures else 0)
+sys.exit(check.exit_code())
