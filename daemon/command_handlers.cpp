@@ -9,6 +9,7 @@
 #include "protocol/reply_writer.hpp"
 #include "redis/redis_time.hpp"
 #include "services/dedup/dedup_commands.hpp"
+#include "services/state/state_commands.hpp"
 #include "services/lease/elect_commands.hpp"
 #include "services/lease/lease_commands.hpp"
 #include "services/breaker/breaker_commands.hpp"
@@ -130,6 +131,20 @@ constexpr std::pair<command_id, command_handler> bindings[] = {
     {command_id::breaker_force, run_breaker_command},
     {command_id::breaker_watch, run_breaker_watch},
     {command_id::breaker_unwatch, run_breaker_watch},
+    // -- shared state ---------------------------------------------------------------------------
+    {command_id::state_get, run_state_command},
+    {command_id::state_set, run_state_command},
+    {command_id::state_del, run_state_command},
+    {command_id::state_exists, run_state_command},
+    {command_id::state_ttl, run_state_command},
+    {command_id::state_getdel, run_state_command},
+    {command_id::state_mget, run_state_command},
+    {command_id::state_mset, run_state_command},
+    {command_id::state_mdel, run_state_command},
+    {command_id::state_scan, run_state_command},
+    {command_id::state_count, run_state_command},
+    {command_id::state_clear, run_state_command},
+    {command_id::state_restore, run_state_command},
 };
 
 } // namespace

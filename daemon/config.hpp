@@ -13,6 +13,7 @@
 #include "common/log.hpp"
 #include "model/breaker/breaker_policy.hpp"
 #include "model/secret/secret_settings.hpp"
+#include "model/state/state_settings.hpp"
 #include "redis/link_settings.hpp"
 #include "services/rate/rate_policy.hpp"
 
@@ -179,6 +180,7 @@ struct config {
   breaker::breakers_config breakers; ///< BREAKER CHECK|REPORT|STATE|...: named policies, default
   membership_config membership;
   sessions_config sessions;
+  state::state_config state; ///< STATE: namespaces and limits
   runtime_config runtime;
 };
 

@@ -16,6 +16,7 @@
 #include "daemon/config_breakers.hpp"
 #include "daemon/config_checker.hpp"
 #include "daemon/config_secrets.hpp"
+#include "daemon/config_state.hpp"
 #include "redis/redis_endpoint.hpp"
 
 namespace baton {
@@ -402,7 +403,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
   if (!c.expect_map(root, "the top level",
                     {"node_id", "prefix", "state_dir", "socket", "http", "redis", "log", "access",
                      "leases", "rate", "dedup", "secrets", "breakers", "membership", "sessions",
-                     "runtime"}))
+                     "state", "runtime"}))
     return result;
   auto& cfg = result.cfg;
   try {
@@ -421,6 +422,8 @@ config_result load_yaml(const std::string& text, const std::string& name) {
     if (auto n = root["breakers"]) read_breakers(c, n, cfg.breakers);
     if (auto n = root["membership"]) read_membership(c, n, cfg.membership);
     if (auto n = root["sessions"]) read_sessions(c, n, cfg.sessions);
+    if (auto n = root["state"])
+      read_state(c, n, cfg.state, cfg.prefix, cfg.secrets.enabled()); // after prefix, secrets
     if (auto n = root["runtime"]) read_runtime(c, n, cfg.runtime);
   } catch (const YAML::Exception& e) {
     c.problem(e.mark, e.msg);

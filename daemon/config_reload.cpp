@@ -59,6 +59,7 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
   // KEKs are read once at start (their files may be gone by now, on purpose).
   differs("secrets", cur.secrets != next.secrets);
   differs("breakers", cur.breakers != next.breakers);
+  differs("state", !(cur.state == next.state));
   differs("membership", cur.membership.address != next.membership.address ||
                             cur.membership.heartbeat != next.membership.heartbeat ||
                             cur.membership.ttl != next.membership.ttl);

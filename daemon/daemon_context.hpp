@@ -27,6 +27,9 @@ class lease_watch;
 namespace baton::dedup {
 class dedup_service;
 } // namespace baton::dedup
+namespace baton::state {
+class state_service;
+} // namespace baton::state
 namespace baton::rate {
 class rate_service;
 } // namespace baton::rate
@@ -65,6 +68,7 @@ struct daemon_context {
   lease::lease_watch* lease_watch = nullptr;         ///< set by main once built
   rate::rate_service* rates = nullptr;               ///< set by main once built
   dedup::dedup_service* dedup = nullptr;             ///< set by main once built
+  state::state_service* state = nullptr;             ///< set by main once built
   secret::secret_service* secrets = nullptr;         ///< set by main when KEKs are configured
   membership::membership_service* members = nullptr; ///< set by main once built
   session::session_service* sessions = nullptr;      ///< set by main when KEKs are configured

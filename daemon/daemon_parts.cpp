@@ -131,6 +131,13 @@ void build_rates_and_dedup(daemon_parts& d) {
   d.ctx->on_client_closed.push_back([dedup](std::uint64_t id) { dedup->connection_closed(id); });
 }
 
+// STATE keeps nothing between requests; a sealed namespace uses the secrets' KEKs (loaded by
+// build_secrets_and_sessions, which the config checks are configured).
+void build_state(daemon_parts& d) {
+  d.state = std::make_unique<state::state_service>(*d.pool, *d.keys, d.cfg.node_id, d.run_id);
+  d.ctx->state = d.state.get();
+}
+
 void build_membership(daemon_parts& d) {
   const auto& cfg = d.cfg;
   membership::membership_settings s;
@@ -302,6 +309,7 @@ std::unique_ptr<daemon_parts> build_daemon(config cfg) {
     d->stop_actors();
     return nullptr;
   }
+  build_state(*d);
   d->server = std::make_unique<socket_server>(*d->ctx);
   d->http = std::make_unique<http_server>(*d->ctx);
   return d;

@@ -30,7 +30,20 @@ names_spec names_of(command_id id) {
   case command_id::breaker_report:
   case command_id::breaker_state:
   case command_id::breaker_force:
-    return {naming::one, 2};
+  case command_id::state_get:
+  case command_id::state_set:
+  case command_id::state_del:
+  case command_id::state_exists:
+  case command_id::state_ttl:
+  case command_id::state_getdel:
+  case command_id::state_mget:
+  case command_id::state_mset:
+  case command_id::state_mdel:
+  case command_id::state_scan:
+  case command_id::state_count:
+  case command_id::state_clear:
+  case command_id::state_restore:
+    return {naming::one, 2}; // STATE: the namespace
   case command_id::lease_watch:
   case command_id::lease_unwatch:
   case command_id::elect_watch:

@@ -24,6 +24,16 @@ namespace baton::redis_link {
 
 struct scan_state;
 
+/// What one page of scan_page() found.
+struct scan_page_result {
+  enum class status { ok, bad_cursor, stale_cursor, failed };
+  status outcome = status::ok;
+  std::string cursor = "0"; ///< where the next page starts; "0": the scan is complete
+  std::vector<std::string> keys;
+  std::string error;        ///< why, when not ok
+  bool unavailable = false; ///< failed because Redis did not answer (not a refusal of Redis')
+};
+
 class redis_pool {
 public:
   redis_pool(boost::asio::io_context& io, link_settings settings, link_counters& counters);
@@ -51,6 +61,15 @@ public:
   /// could not be scanned to the end. A key may come twice (SCAN's own rule): dedupe.
   void scan(std::string match, std::function<bool(std::vector<std::string>& keys)> batch,
             std::function<void(std::optional<std::string> error)> done);
+
+  /// One page of a scan a client drives (STATE SCAN), `SCAN cursor MATCH match COUNT count`.
+  /// `cursor` is "0" to begin, then what the last page answered, until a page answers "0".
+  /// On a Cluster the cursor also names the primary it is at and the slot map the scan began
+  /// under (a hash of it): a cursor from another map is refused (stale), since the keys of a
+  /// slot that moved could be missed; the client scans again from "0". SCAN's own rule holds:
+  /// a key present throughout is returned at least once, maybe twice.
+  void scan_page(const std::string& cursor, std::string match, std::size_t count,
+                 std::function<void(scan_page_result)> done);
 
   /// While set, calls go to the connection this key maps to (if it is ready), so that the
   /// calls one client makes reach Redis in the order it made them, as its pipeline would
@@ -102,6 +121,9 @@ private:
   void map_updated(bool routes_changed);
   void retire_departed();
   void scan_node(std::shared_ptr<scan_state> state);
+  /// The primaries in address order and a hash of which of them serves each slot: what a
+  /// Cluster scan cursor is valid under.
+  std::vector<node_pool*> scan_layout(std::string& tag);
 
   boost::asio::io_context& io_;
   link_settings settings_;

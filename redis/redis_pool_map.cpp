@@ -2,6 +2,7 @@
 // a change (queued calls rerouted, departed nodes retired, the handler told), and scans over
 // every primary; part of redis_pool (see redis_pool.hpp).
 #include <algorithm>
+#include <cstdio>
 
 #include "common/log.hpp"
 #include "redis/redis_pool.hpp"
@@ -79,6 +80,114 @@ void redis_pool::scan_node(std::shared_ptr<scan_state> state) {
                state->cursor = reply.elements[0].str;
                if (state->cursor == "0") ++state->next;
                scan_node(state);
+             });
+}
+
+// -- scans driven by a client --------------------------------------------------------------
+
+namespace {
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && text.size() <= 20 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+} // namespace
+
+std::vector<node_pool*> redis_pool::scan_layout(std::string& tag) {
+  auto sorted = primaries_;
+  std::sort(sorted.begin(), sorted.end(), [](const node_address& a, const node_address& b) {
+    return a.host != b.host ? a.host < b.host : a.port < b.port;
+  });
+  // FNV-1a over the primaries' addresses and each slot's primary (its place in that order).
+  std::uint64_t hash = 14695981039346656037ULL;
+  auto mix = [&hash](std::string_view bytes) {
+    for (unsigned char b : bytes) {
+      hash ^= b;
+      hash *= 1099511628211ULL;
+    }
+  };
+  std::vector<node_pool*> pools;
+  for (const auto& p : sorted) {
+    mix(p.text());
+    mix(",");
+    pools.push_back(&node(p));
+  }
+  for (std::size_t slot = 0; slot < cluster_slots; ++slot) {
+    const auto* owner = map_.owner(static_cast<std::uint16_t>(slot));
+    auto at = owner ? std::find(sorted.begin(), sorted.end(), *owner) - sorted.begin() : 255;
+    char byte = static_cast<char>(at);
+    mix(std::string_view(&byte, 1));
+  }
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+  tag = text;
+  return pools;
+}
+
+void redis_pool::scan_page(const std::string& cursor, std::string match, std::size_t count,
+                           std::function<void(scan_page_result)> done) {
+  using status = scan_page_result::status;
+  auto refuse = [&done](status s, std::string why) {
+    scan_page_result r;
+    r.outcome = s;
+    r.error = std::move(why);
+    done(std::move(r));
+  };
+  node_pool* pool = single_;
+  std::string redis_cursor = cursor;
+  std::size_t at = 0;
+  std::string tag;
+  std::vector<node_pool*> pools;
+  if (single_) {
+    if (!all_digits(cursor)) return refuse(status::bad_cursor, "not a cursor: '" + cursor + "'");
+  } else {
+    if (unserved_ > 0)
+      return refuse(status::failed, "redis cluster: the slot map is not complete (" +
+                                        std::to_string(unserved_) + " slots without a primary)");
+    pools = scan_layout(tag);
+    if (cursor != "0") {
+      // "<primary>.<its cursor>.<layout tag>"
+      auto first = cursor.find('.');
+      auto second = first == std::string::npos ? first : cursor.find('.', first + 1);
+      if (second == std::string::npos || !all_digits(cursor.substr(0, first)) ||
+          !all_digits(cursor.substr(first + 1, second - first - 1)) ||
+          cursor.size() - second - 1 != 16)
+        return refuse(status::bad_cursor, "not a cursor: '" + cursor + "'");
+      if (cursor.substr(second + 1) != tag)
+        return refuse(status::stale_cursor,
+                      "the cluster's slots moved since this scan began: scan again from 0");
+      at = std::stoull(cursor.substr(0, first));
+      redis_cursor = cursor.substr(first + 1, second - first - 1);
+      if (at >= pools.size()) return refuse(status::bad_cursor, "not a cursor: '" + cursor + "'");
+    }
+    pool = pools[at];
+  }
+  pool->call({"SCAN", redis_cursor, "MATCH", std::move(match), "COUNT", std::to_string(count)},
+             [single = single_ != nullptr, at, total = pools.size(), tag = std::move(tag),
+              done = std::move(done)](redis_reply reply) {
+               scan_page_result r;
+               if (reply.kind == reply_kind::error && starts_with(reply.str, reroute_marker)) {
+                 r.outcome = status::stale_cursor; // it waited at a node that left the map
+                 r.error = "the cluster's slots moved during this scan: scan again from 0";
+                 return done(std::move(r));
+               }
+               if (reply.kind != reply_kind::array || reply.elements.size() != 2) {
+                 r.outcome = status::failed;
+                 r.unavailable = reply.is_unavailable();
+                 r.error = reply.is_error() ? reply.str : "SCAN answered no list";
+                 return done(std::move(r));
+               }
+               for (auto& k : reply.elements[1].elements)
+                 r.keys.push_back(std::move(k.str));
+               const auto& next = reply.elements[0].str;
+               if (single)
+                 r.cursor = next;
+               else if (next != "0")
+                 r.cursor = std::to_string(at) + "." + next + "." + tag;
+               else if (at + 1 < total)
+                 r.cursor = std::to_string(at + 1) + ".0." + tag;
+               done(std::move(r));
              });
 }
 
