@@ -20,7 +20,7 @@ using namespace baton::ctl;
 
 std::vector<verb_spec> all_verbs() {
   std::vector<verb_spec> all;
-  for (auto part : {status_verbs(), family_verbs(), running_verbs(), watch_verbs()})
+  for (auto part : {status_verbs(), family_verbs(), state_verbs(), running_verbs(), watch_verbs()})
     all.insert(all.end(), part.begin(), part.end());
   return all;
 }

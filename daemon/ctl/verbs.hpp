@@ -12,6 +12,8 @@ std::vector<verb_spec> status_verbs();
 /// One request, one reply, for every family: node, lease, elect leader, rate, dedup, secret,
 /// session, breaker.
 std::vector<verb_spec> family_verbs();
+/// state get|set|del|keys|count|clear, and export and import of a namespace.
+std::vector<verb_spec> state_verbs();
 /// Holding while something runs: lock NAME -- COMMAND, elect GROUP NAME -- COMMAND, and
 /// lease acquire (holds until interrupted).
 std::vector<verb_spec> running_verbs();
