@@ -14,7 +14,7 @@ from .resp import Indefinite, ReplyError
 # Errors whose request certainly did not take effect. -UNAVAILABLE is not among them: for a
 # state-changing verb it may mean "done" (the reply was lost, not the request).
 DEFINITE_CODES = {"ERR", "DENIED", "LOST", "NOTHELD", "NOPERM", "REFUSED", "MOVED", "DRAINING",
-                  "BUSY", "WRONGTYPE", "NOPROTO"}
+                  "BUSY", "WRONGTYPE", "NOPROTO", "CONFLICT"}
 
 
 class History:

@@ -89,8 +89,10 @@ void write_page(reply_writer& out, const state::scan_page& page) {
     out.bulk(k);
 }
 
+/// A version: a non-negative integer below 2^53, which the scripts' numbers (doubles) and
+/// JavaScript's hold exactly. (Versions made by writes stay below it until the year 2255.)
 bool parse_version(const std::string& text, std::int64_t& out) {
-  return parse_non_negative(text, out);
+  return parse_non_negative(text, out) && out < (std::int64_t{1} << 53);
 }
 
 } // namespace
@@ -164,7 +166,7 @@ void run_state_command(const protocol::command_spec& spec, std::vector<std::stri
       } else if (option == "IFVERSION" && i + 1 < args.size() &&
                  condition == state::write_condition::none) {
         if (!parse_version(args[++i], expected))
-          return fail("ERR IFVERSION takes a version, a non-negative integer (0: no entry)");
+          return fail("ERR IFVERSION takes a version, an integer from 0 (no entry) to 2^53-1");
         condition = state::write_condition::version;
       } else {
         return fail("ERR syntax error at '" + args[i] +
@@ -203,7 +205,7 @@ void run_state_command(const protocol::command_spec& spec, std::vector<std::stri
     if (args.size() == 6 && protocol::to_upper(args[4]) == "IFVERSION") {
       std::int64_t v = 0;
       if (!parse_version(args[5], v))
-        return fail("ERR IFVERSION takes a version, a non-negative integer");
+        return fail("ERR IFVERSION takes a version, an integer from 0 to 2^53-1");
       expected = v;
     } else if (args.size() != 4) {
       return fail("ERR syntax error: STATE DEL ns key [IFVERSION v]");
@@ -275,7 +277,7 @@ void run_state_command(const protocol::command_spec& spec, std::vector<std::stri
       if (auto e = bad_key(args[i])) return fail(*e);
       if (auto e = bad_value(args[i + 1])) return fail(*e);
       if (!parse_version(args[i + 2], item.version) || item.version < 1)
-        return fail("ERR a version is a positive integer, got '" + args[i + 2] + "'");
+        return fail("ERR a version is an integer from 1 to 2^53-1, got '" + args[i + 2] + "'");
       if (!parse_non_negative(args[i + 3], item.ttl_ms) || item.ttl_ms > ns->max_ttl.count())
         return fail("ERR ttl_ms must be 0 (no expiry) to " +
                     std::to_string(ns->max_ttl.count()) + ", got '" + args[i + 3] + "'");

@@ -66,8 +66,17 @@ void run_groups(redis_link::redis_pool& redis, const std::string& script, bool i
       if (--calls->left == 0) (*shared_finish)(std::move(calls->failed), calls->maybe_ran);
     };
     if (idempotent)
-      redis_link::run_idempotent(redis, script, std::move(keys[g]), std::move(args[g]),
-                                 [handle](redis_reply r, bool) { handle(std::move(r)); });
+      redis_link::run_idempotent(
+          redis, script, std::move(keys[g]), std::move(args[g]),
+          [handle](redis_reply r, bool retried) {
+            // A resent write that meets a conflict may follow its own first attempt, which
+            // landed and was written over since: the outcome is not known, not refused.
+            if (retried && r.kind == reply_kind::array && !r.elements.empty() &&
+                r.elements[0].str == "conflict")
+              r = redis_reply::unanswered(
+                  "its answer was lost, and when sent again the key had changed");
+            handle(std::move(r));
+          });
     else
       redis.run_script(script, std::move(keys[g]), std::move(args[g]), handle);
   }
@@ -152,11 +161,12 @@ void state_service::read(const state_namespace& ns, std::vector<std::string> key
     call_args.push_back({and_delete ? "getdel" : "get"});
   }
   auto out = std::make_shared<std::vector<maybe_entry>>(keys.size());
+  auto sealed = std::make_shared<std::vector<bool>>(keys.size());
   auto shared_keys = std::make_shared<std::vector<std::string>>(std::move(keys));
   auto count = groups.size();
   run_groups(
       redis_, "state_read", !and_delete, std::move(call_keys), std::move(call_args),
-      [this, ns, groups = std::move(groups), out, shared_keys](
+      [this, ns, groups = std::move(groups), out, sealed, shared_keys](
           std::size_t g, redis_reply& reply) -> std::optional<failure> {
         if (reply.is_unavailable())
           return unanswered(reply, "the entries may have been deleted: GET them to see");
@@ -167,16 +177,33 @@ void state_service::read(const state_namespace& ns, std::vector<std::string> key
           auto e = decode_entry(ns, (*shared_keys)[at], reply.elements[j]);
           if (!e) return std::move(e).error();
           (*out)[at] = std::move(*e);
+          (*sealed)[at] = reply.elements[j].elements.size() == 6 &&
+                          !reply.elements[j].elements[3].str.empty();
         }
         return std::nullopt;
       },
-      [out, count, and_delete, done = std::move(done)](std::optional<failure> f, bool ran) {
+      [this, ns, out, sealed, shared_keys, count, and_delete,
+       done = std::move(done)](std::optional<failure> f, bool ran) mutable {
         if (f) {
           // A read that failed is plainly unavailable; only GETDEL changes anything.
           if (!and_delete && f->code == error_code::unknown) f->code = error_code::unavailable;
           return done(and_delete ? partly(std::move(*f), ran, count) : std::move(*f));
         }
-        done(std::move(*out));
+        // GETDEL of a sealed entry: the script left it, and it is deleted now that it opened,
+        // by the version read (a write in between wins, and nothing is deleted).
+        if (!and_delete || out->empty() || !(*out)[0] || !(*sealed)[0])
+          return done(std::move(*out));
+        remove(ns, {(*shared_keys)[0]}, (*out)[0]->version,
+               [out, done = std::move(done)](result<tally> deleted) {
+                 if (!deleted) {
+                   auto why = deleted.error();
+                   if (why.code == error_code::conflict)
+                     why.why = "the entry changed between its read and its delete (" + why.why +
+                               "); nothing was deleted";
+                   return done(std::move(why));
+                 }
+                 done(std::move(*out));
+               });
       });
 }
 
@@ -315,9 +342,9 @@ void state_service::count(const state_namespace& ns, state_callback<tally> done)
   auto seen = std::make_shared<std::vector<std::size_t>>();
   redis_.scan(
       entry_pattern(ns, ""),
-      [seen](std::vector<std::string>& keys) {
+      [seen, ns](std::vector<std::string>& keys) {
         for (const auto& k : keys)
-          seen->push_back(std::hash<std::string>()(k));
+          if (app_key(ns, k)) seen->push_back(std::hash<std::string>()(k));
         return true;
       },
       [seen, done = std::move(done)](std::optional<std::string> error) {
@@ -348,7 +375,12 @@ void state_service::clear(const state_namespace& ns, state_callback<tally> done)
   auto clustered = redis_.clustered();
   redis_.scan(
       entry_pattern(ns, ""),
-      [this, c, clustered](std::vector<std::string>& keys) {
+      [this, c, clustered, ns](std::vector<std::string>& found) {
+        // Only what SCAN would list: a key under the prefix not shaped as an entry is not
+        // the namespace's to delete.
+        std::vector<std::string> keys;
+        for (auto& k : found)
+          if (app_key(ns, k)) keys.push_back(std::move(k));
         for (auto& g : group_by_slot(keys, clustered)) {
           std::vector<std::string> batch;
           for (auto i : g)

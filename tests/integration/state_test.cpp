@@ -94,6 +94,8 @@ TEST_CASE("STATE on two daemons: versions, compare-and-set, batches over slots, 
         0);
   CHECK(cb.call({"STATE", "DEL", "orders", "o-1", "IFVERSION", std::to_string(won.integer)})
             .integer == 1);
+  // Deleting "only if absent" of an absent key deletes nothing, and is no conflict.
+  CHECK(cb.call({"STATE", "DEL", "orders", "o-1", "IFVERSION", "0"}).integer == 0);
   // Written again after its delete, the key's version is past every one it had (no ABA).
   auto again = ca.call({"STATE", "SET", "orders", "o-1", "new", "IFVERSION", "0"});
   CHECK(again.integer > won.integer);
@@ -162,6 +164,12 @@ TEST_CASE("a sealed namespace keeps no plaintext in Redis and reads back on anot
   auto moved = cb.call({"STATE", "GET", "vault", "user-8"});
   INFO(moved.str);
   CHECK(starts_with(moved, "ERR the value of 'user-8' cannot be opened"));
+  // GETDEL of a value that does not open says so and deletes nothing.
+  CHECK(starts_with(cb.call({"STATE", "GETDEL", "vault", "user-8"}), "ERR the value of 'user-8'"));
+  CHECK(cb.call({"STATE", "EXISTS", "vault", "user-8"}).integer == 1);
+  // GETDEL of one that opens reads it and deletes it.
+  CHECK(text_field(ca.call({"STATE", "GETDEL", "vault", "user-7"}), "value") == plain);
+  CHECK(cb.call({"STATE", "EXISTS", "vault", "user-7"}).integer == 0);
 }
 
 TEST_CASE("a namespace's writers write, its readers read, and only admins clear it") {
@@ -268,7 +276,12 @@ TEST_CASE("STATE's bad input gets a clear error and changes nothing") {
   error({"STATE", "DEL", "small", "k", "IFVERSION"}, "ERR syntax error");
   error({"STATE", "SCAN", "small", "CURSOR", "zz"}, "ERR not a cursor: 'zz'");
   error({"STATE", "SCAN", "small", "COUNT", "0"}, "ERR COUNT must be 1 to");
-  error({"STATE", "RESTORE", "small", "k", "v", "0", "0"}, "ERR a version is a positive integer");
+  error({"STATE", "RESTORE", "small", "k", "v", "0", "0"}, "ERR a version is an integer from 1");
+  // Past 2^53 a version would not be exact in the scripts' numbers (nor in JavaScript).
+  error({"STATE", "RESTORE", "small", "k", "v", "9007199254740993", "0"},
+        "ERR a version is an integer from 1 to 2^53-1");
+  error({"STATE", "SET", "small", "k", "v", "IFVERSION", "9007199254740992"},
+        "ERR IFVERSION takes a version");
   error({"STATE", "GET", "small"}, "ERR wrong number of arguments");
   error({"STATE", "FROB", "small", "k"}, "ERR unknown subcommand");
   CHECK(c.call({"STATE", "COUNT", "small"}).integer == 0);
