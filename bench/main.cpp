@@ -2,7 +2,7 @@
 // with the ratio (machines are noisy; ratios hold, absolute numbers do not).
 //
 //   baton_bench --baton SOCKET --redis SOCKET [--connections N] [--depth D] [--seconds S]
-//               [--rounds R] [--scenario ping|script|lease|rate|secret|all]
+//               [--rounds R] [--scenario ping|script|lease|rate|secret|state|breaker|all]
 //
 // Scenarios:
 //   ping    PING answered by batond itself vs PING answered by redis-server
@@ -16,6 +16,11 @@
 //   secret  SECRET GET and SECRET VERIFY (answered from batond's memory) vs batond's PING (the
 //           same socket, parser and writer with no work) and vs GET of a plain key on Redis
 //           (what an app that keeps its API key in Redis does). batond needs bench.yaml's KEK.
+//   state   STATE GET through batond vs GET of a plain key on Redis (64 connections); STATE
+//           MSET of 1,000 keys (one script call on a single Redis) vs Redis' own MSET of the same
+//           1,000 plain keys, and vs lua/state_write.lua by EVALSHA straight to Redis (the
+//           versioned write batond asks for), one connection each. batond needs bench.yaml's
+//           `bench` namespace.
 //   breaker BREAKER CHECK (answered from memory) and BREAKER REPORT (counted in memory, sent
 //           to Redis once a second) vs batond's PING. batond needs bench.yaml's breakers.
 #include <algorithm>
@@ -103,7 +108,7 @@ int main(int argc, char** argv) {
   }
   if (baton_socket.empty() || redis_socket.empty() || connections == 0 || depth == 0) {
     std::cerr << "usage: baton_bench --baton SOCKET --redis SOCKET [--connections N] [--depth D]"
-                 " [--seconds S] [--rounds R] [--scenario ping|script|lease|rate|secret|breaker|all]\n";
+                 " [--seconds S] [--rounds R] [--scenario ping|script|lease|rate|secret|state|breaker|all]\n";
     return 2;
   }
   auto duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
@@ -250,6 +255,58 @@ int main(int argc, char** argv) {
       compare_rounds(spec("batond SECRET VERIFY", baton_socket,
                           {"SECRET", "VERIFY", "bench-api-key", "sk_bench_0123456789abcdef"}),
                      spec("batond PING", baton_socket, {"PING"}), rounds);
+    }
+    if (scenario == "state" || scenario == "all") {
+      baton::protocol::resp_client probe(baton_socket);
+      const std::string value(100, 'v'); // a small JSON document's size
+      auto set = probe.call({"STATE", "SET", "bench", "order-1", value});
+      if (set.kind == baton::protocol::resp_value::type::error)
+        throw std::runtime_error("batond answered '" + set.str +
+                                 "': start it with --config bench/bench.yaml");
+      baton::protocol::resp_client direct(redis_socket);
+      direct.call({"SET", "bench:plain:order-1", value});
+      std::printf("STATE GET (value, version, ttl) vs Redis GET of a plain key\n");
+      compare_rounds(spec("batond STATE GET", baton_socket, {"STATE", "GET", "bench", "order-1"}),
+                     spec("redis-server GET", redis_socket, {"GET", "bench:plain:order-1"}),
+                     rounds);
+      std::vector<std::string> mset{"STATE", "MSET", "bench"}, plain{"MSET"};
+      std::vector<std::string> keys;
+      std::vector<std::string> write_args{"", "0", "0", "bench-direct"};
+      for (int i = 0; i < 1000; ++i) {
+        auto key = "item-" + std::to_string(i);
+        mset.insert(mset.end(), {key, value});
+        plain.insert(plain.end(), {"bench:plain:" + key, value});
+        keys.push_back("bench:state:direct:{" + key + "}");
+        write_args.insert(write_args.end(), {value, "", "", ""});
+      }
+      baton::redis_link::script_registry scripts;
+      direct.call({"SCRIPT", "LOAD", scripts.find("state_write")->body});
+      std::vector<std::string> evalsha{"EVALSHA", scripts.find("state_write")->sha1, "1000"};
+      evalsha.insert(evalsha.end(), keys.begin(), keys.end());
+      evalsha.insert(evalsha.end(), write_args.begin(), write_args.end());
+      // A new write id each time, as batond gives each request, so every call writes.
+      std::size_t sequence = 0;
+      auto direct_write = [&](std::size_t, std::string_view) {
+        auto args = evalsha;
+        args[3 + 1000 + 3] = "bench-direct-" + std::to_string(++sequence);
+        return args;
+      };
+      auto one_connection = [&](load_spec s) {
+        s.connections = 1;
+        s.depth = 1;
+        return s;
+      };
+      std::printf("STATE MSET of 1,000 keys (100-byte values) vs Redis MSET of 1,000 plain keys, "
+                  "one connection\n");
+      compare_rounds(one_connection(spec("batond STATE MSET x1000", baton_socket, mset)),
+                     one_connection(spec("redis-server MSET x1000", redis_socket, plain)),
+                     rounds);
+      std::printf("STATE MSET of 1,000 keys vs the same versioned write (lua/state_write.lua) "
+                  "by EVALSHA to Redis, one connection\n");
+      compare_rounds(one_connection(spec("batond STATE MSET x1000", baton_socket, mset)),
+                     one_connection(spec("redis-server EVALSHA state_write x1000", redis_socket,
+                                         {}, 1, direct_write)),
+                     rounds);
     }
     if (scenario == "breaker" || scenario == "all") {
       baton::protocol::resp_client probe(baton_socket);

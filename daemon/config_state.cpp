@@ -46,7 +46,8 @@ void read_namespace(checker& c, const YAML::Node& item, state_namespace& ns,
                                    "'.', got '" + ns.name + "'");
   ns.key_prefix = prefix + ":state:" + ns.name + ":";
   c.read_string(item, "key_prefix", ns.key_prefix, true);
-  if (ns.key_prefix.find_first_of("{} \r\n") != std::string::npos)
+  // The default is made of the prefix and the name, which are checked on their own.
+  if (item["key_prefix"] && ns.key_prefix.find_first_of("{} \r\n") != std::string::npos)
     c.problem(item["key_prefix"].Mark(), "key_prefix must not contain braces or whitespace");
   c.read_ms(item, "default_ttl_ms", 0, 10LL * 365 * 24 * 3600 * 1000, ns.default_ttl);
   c.read_ms(item, "max_ttl_ms", 10, 10LL * 365 * 24 * 3600 * 1000, ns.max_ttl);

@@ -25,7 +25,7 @@ OWNER_LIMIT_S = 30.0
 def workload_tags(settings: dict, workloads, now: float) -> dict[str, list[str]]:
     """The hash tags under which batond keeps each named workload's keys (model/*_keys.hpp):
     the tag is what lies between the braces, so "{" + tag + "}" has the same slot."""
-    from .workloads import breaker, election, lease, secret
+    from .workloads import breaker, election, lease, secret, state
     tags = {
         "lease": lease.lease_names(settings),
         "election": ["elect:" + election.GROUP],
@@ -40,6 +40,8 @@ def workload_tags(settings: dict, workloads, now: float) -> dict[str, list[str]]
         # the users' and the daemons' session sets
         "session": ([f"session-{i}" for i in range(settings["session"]["clients"])]
                     + list(settings["daemons"])),
+        # the counters: an entry's key is its hash tag
+        "state": state.counter_keys(settings),
     }
     return {w: tags[w] for w in workloads}
 

@@ -79,6 +79,9 @@ breakers:
 {breaker_policy_yaml(settings['breaker'])}
 membership: {{heartbeat_ms: 200, ttl_ms: {settings['membership']['ttl_ms']}}}
 sessions: {{handoff_deadline_ms: 3000}}
+state:
+  namespaces:
+    - {{name: chaos}}
 """
 
 

@@ -19,11 +19,11 @@ from .fleet import Fleet, config_yaml
 from .history import History
 from .summary import summary_text, write_summary
 from .timeline import render_timeline
-from .workloads import breaker, dedup, election, lease, rate, secret, session
+from .workloads import breaker, dedup, election, lease, rate, secret, session, state
 from .workloads.base import Context
 
 WORKLOADS = {"lease": lease, "election": election, "session": session, "secret": secret,
-             "rate": rate, "dedup": dedup, "breaker": breaker}
+             "rate": rate, "dedup": dedup, "breaker": breaker, "state": state}
 
 
 def default_settings(daemons: int, redis: str = "single") -> dict:
@@ -50,6 +50,7 @@ def default_settings(daemons: int, redis: str = "single") -> dict:
         "dedup": {"clients": 6, "ttl_ms": 2000, "key_every_s": 2.0, "crash_probability": 0.1},
         "breaker": {"clients": 3, "window_calls": 6, "open_ms": 500, "probe_timeout_ms": 1000,
                     "period_s": 6.0, "fail_s": 3.0},
+        "state": {"clients": 4, "keys": 2, "interval_s": 0.03},
         "membership": {"ttl_ms": 1500},
         "liveness": {"serve_within_s": 10, "lease_slack_s": 2.0},
     }

@@ -2,8 +2,9 @@
 // grows with every write (also within one microsecond, and across a delete: no ABA under
 // IFVERSION); IFABSENT and IFVERSION change nothing on a conflict; a write sent again is
 // answered as the first was; a read comes whole (version, ms left, value) and GETDEL deletes
-// what it read; sealed values keep their three parts; a delete on a version deletes only that
-// version; a restore writes exactly what an export recorded, as often as it runs.
+// the plain entries it read (a sealed one is left for the daemon to delete once opened);
+// sealed values keep their three parts; a delete on a version deletes only that version; a
+// restore writes exactly what an export recorded, as often as it runs.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -125,8 +126,8 @@ TEST_CASE_METHOD(state_fixture,
   // Two writes within the same microsecond find the clock not past the version they replace:
   // here the version is an hour ahead, so every write meets that case.
   auto ahead = redis_micros() + 3600LL * 1000000;
-  REQUIRE(lua.run("state_restore", {key}, {std::to_string(ahead), "0", "old", "", "", ""})
-              .integer == 1);
+  auto restored = lua.run("state_restore", {key}, {std::to_string(ahead), "0", "old", "", "", ""});
+  REQUIRE(restored.integer == 1);
   auto first = set("x");
   REQUIRE(status(first) == "ok");
   CHECK(version(first) == ahead + 1);
@@ -261,7 +262,7 @@ TEST_CASE_METHOD(state_fixture, "a sealed value keeps kek, wkey and ct, and no p
   CHECK(plain.elements[3].str.empty());
 }
 
-TEST_CASE_METHOD(state_fixture, "getdel reads the entries, then deletes them") {
+TEST_CASE_METHOD(state_fixture, "getdel reads plain entries, then deletes them") {
   auto w = mset({key_a, key_b}, {"va", "vb"});
   REQUIRE(status(w) == "ok");
   // A plain get deletes nothing.
@@ -281,6 +282,29 @@ TEST_CASE_METHOD(state_fixture, "getdel reads the entries, then deletes them") {
   REQUIRE(again.elements.size() == 2);
   CHECK(again.elements[0].elements.empty());
   CHECK(again.elements[1].elements.empty());
+}
+
+TEST_CASE_METHOD(state_fixture, "getdel reads a sealed entry whole and leaves it to the daemon") {
+  // The daemon deletes a sealed entry by its version only once it could open the value.
+  auto sealed = lua.run("state_write", {key_a},
+                        {"", "0", "0", next_id(), "", "kek-1", "wrapped-key", "cipher-text"});
+  REQUIRE(status(sealed) == "ok");
+  REQUIRE(status(mset({key_b}, {"plain"})) == "ok");
+  auto r = get({key_a, key_b}, "getdel");
+  REQUIRE(r.elements.size() == 2);
+  REQUIRE(r.elements[0].elements.size() == 6);
+  CHECK(r.elements[0].elements[0].integer == version(sealed));
+  CHECK(r.elements[0].elements[3].str == "kek-1");
+  CHECK(r.elements[0].elements[4].str == "wrapped-key");
+  CHECK(r.elements[0].elements[5].str == "cipher-text");
+  REQUIRE(r.elements[1].elements.size() == 6);
+  CHECK(r.elements[1].elements[2].str == "plain");
+  CHECK(exists(key_a));
+  CHECK(stored_version(key_a) == version(sealed));
+  CHECK_FALSE(exists(key_b));
+  auto gone = del({key_a}, std::to_string(version(sealed)));
+  CHECK(status(gone) == "ok");
+  CHECK(version(gone) == 1);
 }
 
 // -- state_write: conditions -----------------------------------------------------------------
@@ -407,13 +431,15 @@ TEST_CASE_METHOD(state_fixture, "a delete on a version deletes only that version
   CHECK(status(right) == "ok");
   CHECK(version(right) == 1);
   CHECK_FALSE(exists(key));
-  // On an absent key any expected version conflicts with 0.
+  // On an absent key a version conflicts with 0; 0 (expected absent, and it is) deletes
+  // nothing and is no conflict.
   auto absent = del({key}, std::to_string(v));
   CHECK(status(absent) == "conflict");
   CHECK(version(absent) == 0);
   auto absent_zero = del({key}, "0");
-  CHECK(status(absent_zero) == "conflict");
+  CHECK(status(absent_zero) == "ok");
   CHECK(version(absent_zero) == 0);
+  CHECK_FALSE(exists(key));
 }
 
 // -- state_restore ---------------------------------------------------------------------------
@@ -469,8 +495,8 @@ TEST_CASE_METHOD(state_fixture, "a restore with ttl 0 removes an expiry the key 
 
 TEST_CASE_METHOD(state_fixture, "a sealed restore stores kek, wkey and ct") {
   REQUIRE(status(set("plain")) == "ok");
-  auto n = lua.run("state_restore", {key},
-                   {"1700000000000001", "0", "", "kek-2", "wrapped", "cipher"});
+  auto n =
+      lua.run("state_restore", {key}, {"1700000000000001", "0", "", "kek-2", "wrapped", "cipher"});
   REQUIRE(n.integer == 1);
   CHECK(field(key, "kek") == "kek-2");
   CHECK(field(key, "wkey") == "wrapped");

@@ -20,5 +20,6 @@ TEST_CASE("the admin commands are marked in the table") {
   std::set<std::string> admin;
   for (const auto& spec : protocol::command_table())
     if (spec.admin) admin.insert(protocol::full_name(spec));
-  CHECK(admin == std::set<std::string>{"BREAKER FORCE", "NODE DRAIN", "RATE RESET"});
+  CHECK(admin == std::set<std::string>{"BREAKER FORCE", "NODE DRAIN", "RATE RESET", "STATE CLEAR",
+                                        "STATE RESTORE"});
 }

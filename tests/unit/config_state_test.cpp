@@ -5,6 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include "daemon/config_loader.hpp"
 #include "tests/support/config_problems.hpp"
@@ -42,7 +45,7 @@ TEST_CASE("a namespace's defaults: key prefix from the prefix and its name, no t
   CHECK(ns->key_prefix == "baton:state:carts:");
   CHECK(ns->default_ttl == 0ms);
   CHECK(ns->max_ttl == state::state_namespace{}.max_ttl);
-  CHECK(ns->max_value_bytes == std::size_t{1} << 20);
+  CHECK(ns->max_value_bytes == std::size_t{1 << 20});
   CHECK_FALSE(ns->encrypt);
   CHECK_FALSE(ns->readers);
   CHECK_FALSE(ns->writers);
@@ -130,8 +133,8 @@ TEST_CASE("an encrypted namespace needs secrets.keks, which may come after state
   auto without = load_config_text("state:\n"
                                   "  namespaces: [{name: vault, encrypt: true}]\n",
                                   "n.yaml");
-  CHECK(has_problem(without,
-                    "n.yaml:2:34: namespace 'vault' is encrypted at rest, which needs secrets.keks"));
+  CHECK(has_problem(
+      without, "n.yaml:2:39: namespace 'vault' is encrypted at rest, which needs secrets.keks"));
 }
 
 TEST_CASE("every state problem is reported at its line and column, all at once") {
@@ -179,7 +182,7 @@ TEST_CASE("every state problem is reported at its line and column, all at once")
     CHECK(has_problem(r, text));
   }
   CHECK(r.problems.size() == std::size(expected)); // each once, nothing else
-  // A namespace with a problem is not the one with the name it clashed with: 'b' kept its own.
+  // Of two namespaces sharing a key prefix, the first keeps it.
   REQUIRE(r.cfg.state.find("b"));
   CHECK(r.cfg.state.find("b")->key_prefix == "shared:");
 }
@@ -209,19 +212,14 @@ TEST_CASE("state limits and namespace values out of bounds are problems") {
   CHECK(has_problem(r, "unknown key 'namespaces_typo' in state"));
   // Namespaces that are not a list.
   auto not_list = load_config_text("state: {namespaces: {name: a}}\n", "l.yaml");
-  CHECK(has_problem(not_list, "l.yaml:1:22: state.namespaces must be a list"));
+  CHECK(has_problem(not_list, "l.yaml:1:21: state.namespaces must be a list"));
   auto not_map = load_config_text("state: [a]\n", "m.yaml");
   CHECK(has_problem(not_map, "state must be a map"));
 }
 
-// Known bug, kept failing on purpose ([!shouldfail] passes while it fails): a namespace name
-// with a space (or braces) and no key_prefix of its own gives a default key prefix with it;
-// daemon/config_state.cpp then reports the prefix at item["key_prefix"].Mark(), a key that is
-// not there, and yaml-cpp throws InvalidNode. The loader catches it as one problem "invalid
-// node; first invalid key: \"key_prefix\"" and reads nothing after it (later namespaces, the
-// runtime section). Remove the tag once the problem is reported at the name instead.
-TEST_CASE("a namespace name with a space is one problem and the rest is still read",
-          "[!shouldfail]") {
+// A namespace without a key_prefix of its own gets one made of the prefix and its name; a bad
+// name (or prefix) is reported where it is written, and the rest of the file is still read.
+TEST_CASE("a namespace name with a space is one problem and the rest is still read") {
   auto r = load_config_text("state:\n"
                             "  namespaces:\n"
                             "    - {name: \"a b\"}\n"
@@ -233,10 +231,8 @@ TEST_CASE("a namespace name with a space is one problem and the rest is still re
   CHECK(has_problem(r, "default_ttl_ms must be between 0 and"));
 }
 
-// The same bug reached from the top-level prefix: validate_config reports the prefix, but the
-// state section throws first for every namespace without a key_prefix of its own.
-TEST_CASE("a top-level prefix with braces is reported without breaking the state section",
-          "[!shouldfail]") {
+// The same from the top-level prefix: validate_config reports it, and the state section reads on.
+TEST_CASE("a top-level prefix with braces is reported without breaking the state section") {
   auto r = load_config_text("prefix: \"a{b}\"\n"
                             "state:\n"
                             "  namespaces:\n"

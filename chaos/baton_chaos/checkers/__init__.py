@@ -4,7 +4,7 @@ bug shows up as that checker's failed verdict instead of losing the whole run's 
 
 import traceback
 
-from . import breaker, dedup, election, lease, liveness, rate, secret, session
+from . import breaker, dedup, election, lease, liveness, rate, secret, session, state
 
 CHECKERS = {
     "lease": lease.check,
@@ -14,6 +14,7 @@ CHECKERS = {
     "rate": rate.check,
     "dedup": dedup.check,
     "breaker": breaker.check,
+    "state": state.check,
     "liveness": liveness.check,
 }
 
