@@ -9,6 +9,7 @@
 #include "protocol/reply_writer.hpp"
 #include "redis/redis_time.hpp"
 #include "services/dedup/dedup_commands.hpp"
+#include "services/cache/cache_commands.hpp"
 #include "services/state/state_commands.hpp"
 #include "services/lease/elect_commands.hpp"
 #include "services/lease/lease_commands.hpp"
@@ -145,6 +146,11 @@ constexpr std::pair<command_id, command_handler> bindings[] = {
     {command_id::state_count, run_state_command},
     {command_id::state_clear, run_state_command},
     {command_id::state_restore, run_state_command},
+    {command_id::cache_get, run_cache_command},
+    {command_id::cache_set, run_cache_command},
+    {command_id::cache_del, run_cache_command},
+    {command_id::cache_invalidate, run_cache_command},
+    {command_id::cache_stats, run_cache_command},
 };
 
 } // namespace

@@ -13,6 +13,7 @@
 #include "common/log.hpp"
 #include "model/breaker/breaker_policy.hpp"
 #include "model/secret/secret_settings.hpp"
+#include "model/cache/cache_settings.hpp"
 #include "model/state/state_settings.hpp"
 #include "redis/link_settings.hpp"
 #include "services/rate/rate_policy.hpp"
@@ -181,6 +182,7 @@ struct config {
   membership_config membership;
   sessions_config sessions;
   state::state_config state; ///< STATE: namespaces and limits
+  cache::cache_config cache; ///< CACHE: namespaces, near caches and limits
   runtime_config runtime;
 };
 

@@ -16,6 +16,7 @@
 #include "daemon/config_breakers.hpp"
 #include "daemon/config_checker.hpp"
 #include "daemon/config_secrets.hpp"
+#include "daemon/config_cache.hpp"
 #include "daemon/config_state.hpp"
 #include "redis/redis_endpoint.hpp"
 
@@ -403,7 +404,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
   if (!c.expect_map(root, "the top level",
                     {"node_id", "prefix", "state_dir", "socket", "http", "redis", "log", "access",
                      "leases", "rate", "dedup", "secrets", "breakers", "membership", "sessions",
-                     "state", "runtime"}))
+                     "state", "cache", "runtime"}))
     return result;
   auto& cfg = result.cfg;
   try {
@@ -424,6 +425,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
     if (auto n = root["sessions"]) read_sessions(c, n, cfg.sessions);
     if (auto n = root["state"])
       read_state(c, n, cfg.state, cfg.prefix, cfg.secrets.enabled()); // after prefix, secrets
+    if (auto n = root["cache"]) read_cache(c, n, cfg.cache);
     if (auto n = root["runtime"]) read_runtime(c, n, cfg.runtime);
   } catch (const YAML::Exception& e) {
     c.problem(e.mark, e.msg);

@@ -30,6 +30,9 @@ class dedup_service;
 namespace baton::state {
 class state_service;
 } // namespace baton::state
+namespace baton::cache {
+class cache_service;
+} // namespace baton::cache
 namespace baton::rate {
 class rate_service;
 } // namespace baton::rate
@@ -69,6 +72,7 @@ struct daemon_context {
   rate::rate_service* rates = nullptr;               ///< set by main once built
   dedup::dedup_service* dedup = nullptr;             ///< set by main once built
   state::state_service* state = nullptr;             ///< set by main once built
+  cache::cache_service* cache = nullptr;             ///< set by main once built
   secret::secret_service* secrets = nullptr;         ///< set by main when KEKs are configured
   membership::membership_service* members = nullptr; ///< set by main once built
   session::session_service* sessions = nullptr;      ///< set by main when KEKs are configured

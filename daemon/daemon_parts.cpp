@@ -136,6 +136,10 @@ void build_rates_and_dedup(daemon_parts& d) {
 void build_state(daemon_parts& d) {
   d.state = std::make_unique<state::state_service>(*d.pool, *d.keys, d.cfg.node_id, d.run_id);
   d.ctx->state = d.state.get();
+  // The near caches follow the invalidation channel on the fleet's event connection.
+  d.cache = std::make_unique<cache::cache_service>(*d.pool, d.cfg.cache, d.cfg.prefix);
+  d.cache->listen(*d.events);
+  d.ctx->cache = d.cache.get();
 }
 
 void build_membership(daemon_parts& d) {

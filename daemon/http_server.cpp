@@ -12,6 +12,7 @@
 #include "daemon/config_loader.hpp"
 #include "daemon/http_request.hpp"
 #include "daemon/redis_health_view.hpp"
+#include "services/cache/cache_service.hpp"
 #include "daemon/ui/fleet_snapshot.hpp"
 #include "daemon/ui/ui_assets.hpp"
 #include "metrics/prometheus_text.hpp"
@@ -34,6 +35,7 @@ std::string family_metrics(const daemon_context& ctx) {
   if (ctx.rates) ctx.rates->counters().render(out);
   if (ctx.secrets) ctx.secrets->render_metrics(out);
   if (ctx.breakers) ctx.breakers->render_metrics(out);
+  if (ctx.cache) ctx.cache->render_metrics(out);
   if (ctx.sessions) ctx.sessions->render_metrics(out);
   ctx.pushes.render_metrics(out);
   render_redis_health_metrics(ctx.redis_health.get(), out);

@@ -43,7 +43,11 @@ names_spec names_of(command_id id) {
   case command_id::state_count:
   case command_id::state_clear:
   case command_id::state_restore:
-    return {naming::one, 2}; // STATE: the namespace
+  case command_id::cache_get:
+  case command_id::cache_set:
+  case command_id::cache_del:
+  case command_id::cache_invalidate:
+    return {naming::one, 2}; // STATE, CACHE: the namespace
   case command_id::lease_watch:
   case command_id::lease_unwatch:
   case command_id::elect_watch:

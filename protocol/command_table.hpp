@@ -83,6 +83,11 @@ enum class command_id {
   state_count,
   state_clear,
   state_restore,
+  cache_get,
+  cache_set,
+  cache_del,
+  cache_invalidate,
+  cache_stats,
   subscribe,
   unsubscribe,
 };

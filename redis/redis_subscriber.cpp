@@ -31,7 +31,7 @@ std::optional<int> redirect_slot(const std::string& error) {
 redis_subscriber::redis_subscriber(boost::asio::io_context& io, const link_settings& settings,
                                    mode how)
     : io_(io), settings_(settings), sharded_(how == mode::sharded), read_buffer_(16 * 1024),
-      timer_(io), jitter_(static_cast<unsigned>(clock::now().time_since_epoch().count())) {
+      timer_(io), ping_timer_(io), jitter_(static_cast<unsigned>(clock::now().time_since_epoch().count())) {
   transport_ = make_transport(io_, settings_.endpoint, settings_.tls);
 }
 
@@ -88,6 +88,7 @@ void redis_subscriber::retarget(const redis_endpoint& endpoint) {
   attempt_ = 0;
   if (!started_) return;
   if (state_ != state::idle) state_ = state::idle; // the old server's subscription is void
+  tell_lost();
   ++generation_;
   timer_.cancel();
   connect();
@@ -97,6 +98,7 @@ void redis_subscriber::stop() {
   state_ = state::stopped;
   ++generation_;
   timer_.cancel();
+  ping_timer_.cancel();
   transport_->close();
 }
 
@@ -106,6 +108,7 @@ void redis_subscriber::connect() {
   if (reader_ != nullptr) redisReaderFree(reader_);
   reader_ = redisReaderCreate();
   subscribe_sent_ = false;
+  ping_outstanding_ = false;
   pending_.clear();
   output_.clear();
   write_in_flight_ = false;
@@ -119,6 +122,7 @@ void redis_subscriber::connect() {
     if (generation != generation_) return;
     if (ec) return fail("connect failed: " + ec.message());
     read();
+    arm_ping(generation);
     // AUTH and CLIENT SETNAME first (not allowed once subscribed), then SUBSCRIBE.
     handshake_left_ = 1;
     const auto& ep = settings_.endpoint;
@@ -201,7 +205,11 @@ void redis_subscriber::handle(void* raw) {
     }
     return;
   }
-  if (reply->type == REDIS_REPLY_STATUS) { // AUTH, CLIENT SETNAME
+  if (reply->type == REDIS_REPLY_STATUS) { // AUTH, CLIENT SETNAME; PONG when not subscribed
+    if (handshake_left_ == 0 && std::string_view(reply->str, reply->len) == "PONG") {
+      ping_outstanding_ = false;
+      return;
+    }
     if (handshake_left_ > 0 && --handshake_left_ == 0) {
       if (sharded_) {
         // Each channel is confirmed on its own (subscribed_to); the connection is up now.
@@ -229,6 +237,12 @@ void redis_subscriber::handle(void* raw) {
       subscribe_sent_ = true;
       send(args);
     }
+    return;
+  }
+  if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+      reply->element[0]->type == REDIS_REPLY_STRING &&
+      std::string_view(reply->element[0]->str, reply->element[0]->len) == "pong") {
+    ping_outstanding_ = false;
     return;
   }
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
@@ -296,6 +310,26 @@ void redis_subscriber::moved_away(const std::string& channel) {
   if (moved_away_) moved_away_(channel);
 }
 
+void redis_subscriber::arm_ping(std::uint64_t generation) {
+  auto period = std::max<milliseconds>(settings_.dead_connection / 3, milliseconds(50));
+  ping_timer_.expires_after(period);
+  ping_timer_.async_wait([this, self = shared_from_this(), generation](const error_code& ec) {
+    if (ec || generation != generation_) return;
+    if (state_ == state::subscribed) {
+      auto now = std::chrono::steady_clock::now();
+      if (!ping_outstanding_) {
+        ping_outstanding_ = true;
+        ping_sent_ = now;
+        send({"PING"});
+      } else if (now - ping_sent_ >= settings_.dead_connection) {
+        return fail("no answer to PING for " +
+                    std::to_string(settings_.dead_connection.count()) + " ms");
+      }
+    }
+    arm_ping(generation);
+  });
+}
+
 void redis_subscriber::fail(const std::string& reason) {
   if (state_ == state::stopped) return;
   auto level = attempt_ == 0 ? log::level::warning : log::level::debug;
@@ -305,6 +339,7 @@ void redis_subscriber::fail(const std::string& reason) {
   subscribe_sent_ = false;
   ++generation_;
   transport_->close();
+  tell_lost();
   auto step = std::min<long long>(settings_.reconnect_max.count(), settings_.reconnect_min.count()
                                                                        << std::min(attempt_, 16u));
   ++attempt_;

@@ -8,6 +8,9 @@
 // sharded pub/sub instead: one SSUBSCRIBE per channel (a command's channels must share a
 // slot), and a channel the node refuses (MOVED) or drops because its slot moved away (Redis
 // sends an unasked `sunsubscribe`) is handed back through on_moved_away.
+//
+// A subscribed connection is PINGed, so that one gone silent is noticed within
+// dead_connection_ms (and its listeners told, on_lost) rather than missing messages unseen.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -48,6 +51,9 @@ public:
   void unsubscribe(const std::string& channel);
   /// Runs after every successful (re)subscription.
   void on_resubscribed(std::function<void()> handler);
+  /// Runs when the connection is lost or moved to another server: from then until the next
+  /// subscription messages may be missed (a near cache stops trusting its entries).
+  void on_lost(std::function<void()> handler) { lost_.push_back(std::move(handler)); }
   /// Sharded mode: a channel this node no longer serves (refused, or its slot moved away).
   /// It is no longer this subscriber's; the handler finds it a new home.
   void on_moved_away(std::function<void(const std::string& channel)> handler) {
@@ -94,6 +100,11 @@ private:
   std::unordered_map<std::string, channel_handlers> channels_;
   bool subscribe_sent_ = false; ///< this connection's SUBSCRIBE of all channels went out
   std::vector<std::function<void()>> resubscribed_;
+  std::vector<std::function<void()>> lost_;
+  void tell_lost() {
+    for (auto& handler : lost_)
+      handler();
+  }
   std::function<void(const std::string&)> moved_away_;
   /// Sharded mode: the SSUBSCRIBEs (true) and SUNSUBSCRIBEs sent and not answered yet. An
   /// error names no channel: a MOVED is matched to the first one waiting on its slot.
@@ -104,6 +115,13 @@ private:
   bool write_in_flight_ = false;
   std::size_t handshake_left_ = 0;
   boost::asio::steady_timer timer_;
+  /// Liveness: a connection that stays silent (a partition that drops packets and sends no
+  /// reset) would lose messages unseen. Once subscribed it sends PING every third of
+  /// dead_connection_ms and fails when one is not answered within it, as the link does.
+  boost::asio::steady_timer ping_timer_;
+  bool ping_outstanding_ = false;
+  std::chrono::steady_clock::time_point ping_sent_{};
+  void arm_ping(std::uint64_t generation);
   unsigned attempt_ = 0;
   std::minstd_rand jitter_;
 };
