@@ -25,7 +25,7 @@ OWNER_LIMIT_S = 30.0
 def workload_tags(settings: dict, workloads, now: float) -> dict[str, list[str]]:
     """The hash tags under which batond keeps each named workload's keys (model/*_keys.hpp):
     the tag is what lies between the braces, so "{" + tag + "}" has the same slot."""
-    from .workloads import breaker, election, lease, secret, state
+    from .workloads import breaker, cache, election, lease, secret, state
     tags = {
         "lease": lease.lease_names(settings),
         "election": ["elect:" + election.GROUP],
@@ -42,6 +42,7 @@ def workload_tags(settings: dict, workloads, now: float) -> dict[str, list[str]]
                     + list(settings["daemons"])),
         # the counters: an entry's key is its hash tag
         "state": state.counter_keys(settings),
+        "cache": cache.cache_keys(settings),
     }
     return {w: tags[w] for w in workloads}
 

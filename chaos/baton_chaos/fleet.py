@@ -82,6 +82,9 @@ sessions: {{handoff_deadline_ms: 3000}}
 state:
   namespaces:
     - {{name: chaos}}
+cache:
+  namespaces:
+    - {{name: chaos, ttl_ms: 600000}}
 """
 
 

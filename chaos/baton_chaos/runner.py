@@ -19,11 +19,12 @@ from .fleet import Fleet, config_yaml
 from .history import History
 from .summary import summary_text, write_summary
 from .timeline import render_timeline
-from .workloads import breaker, dedup, election, lease, rate, secret, session, state
+from .workloads import breaker, cache, dedup, election, lease, rate, secret, session, state
 from .workloads.base import Context
 
 WORKLOADS = {"lease": lease, "election": election, "session": session, "secret": secret,
-             "rate": rate, "dedup": dedup, "breaker": breaker, "state": state}
+             "rate": rate, "dedup": dedup, "breaker": breaker, "state": state,
+             "cache": cache}
 
 
 def default_settings(daemons: int, redis: str = "single") -> dict:
@@ -51,6 +52,10 @@ def default_settings(daemons: int, redis: str = "single") -> dict:
         "breaker": {"clients": 3, "window_calls": 6, "open_ms": 500, "probe_timeout_ms": 1000,
                     "period_s": 6.0, "fail_s": 3.0},
         "state": {"clients": 4, "keys": 2, "interval_s": 0.03},
+        # near_bound_s: the subscription's dead-connection limit (1.5 s) and its PING period,
+        # and room for a loaded machine (see checkers/cache.py)
+        "cache": {"clients": 4, "keys": 2, "interval_s": 0.01, "write_every_s": 0.1,
+                  "near_bound_s": 2.5},
         "membership": {"ttl_ms": 1500},
         "liveness": {"serve_within_s": 10, "lease_slack_s": 2.0},
     }

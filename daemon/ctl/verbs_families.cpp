@@ -2,6 +2,7 @@
 // command from its arguments and prints the reply as JSON or for a person (a few with a
 // printer of their own: the node table, a secret's versions).
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -47,6 +48,18 @@ builder with(std::vector<std::string> start) {
     args.insert(args.end(), a.positional.begin(), a.positional.end());
     return args;
   };
+}
+
+void print_cache_stats(const json& spaces) {
+  std::printf("%-20s %10s %10s %10s %7s %10s %9s %12s\n", "NAMESPACE", "NEAR HITS", "REDIS HITS",
+              "MISSES", "NEAR %", "EVICTIONS", "ENTRIES", "KIB USED/MAX");
+  for (const auto& s : spaces)
+    std::printf("%-20s %10lld %10lld %10lld %6.1f%% %10lld %9lld %5lld/%-6lld\n",
+                text(s["namespace"]).c_str(), s.value("near_hits", 0LL),
+                s.value("redis_hits", 0LL), s.value("misses", 0LL),
+                100.0 * std::atof(text(s["near_hit_ratio"]).c_str()), s.value("evictions", 0LL),
+                s.value("entries", 0LL), s.value("bytes", 0LL) / 1024,
+                s.value("max_bytes", 0LL) / 1024);
 }
 
 void print_nodes(const json& nodes) {
@@ -165,6 +178,37 @@ std::vector<verb_spec> family_verbs() {
                       2, {}, with({"RATE", "RESET"})));
   v.push_back(request({"dedup", "get"}, "KEY", "an idempotency key's status and stored result", 1,
                       1, {}, with({"DEDUP", "GET"}), "absent"));
+  // -- the near cache --------------------------------------------------------------------------
+  v.push_back(request({"cache", "get"}, "NS KEY",
+                      "a cached value: from this daemon's near cache or Redis, and if degraded", 2,
+                      2, {}, with({"CACHE", "GET"}), "absent"));
+  v.push_back(request({"cache", "set"}, "NS KEY VALUE", "cache a value everywhere", 3, 3,
+                      {{"--ttl", "MS", "expire after MS (default: the namespace's ttl_ms)"}},
+                      [](const verb_args& a) {
+                        std::vector<std::string> args{"CACHE", "SET", a.positional[0],
+                                                      a.positional[1], a.positional[2]};
+                        if (a.has("--ttl"))
+                          args.insert(args.end(), {"TTL", std::to_string(a.number(
+                                                              "--ttl", 0, 1, 1LL << 50))});
+                        return args;
+                      }));
+  v.push_back(request({"cache", "invalidate"}, "NS KEY...",
+                      "drop cached values from Redis and every near cache (--pattern: KEY is a "
+                      "glob)",
+                      2, 1000, {{"--pattern", "", "the one KEY is a glob pattern"}},
+                      [](const verb_args& a) {
+                        std::vector<std::string> args{"CACHE", "INVALIDATE", a.positional[0]};
+                        if (a.has("--pattern")) {
+                          if (a.positional.size() != 2)
+                            throw usage_error("--pattern takes one pattern");
+                          args.push_back("PATTERN");
+                        }
+                        args.insert(args.end(), a.positional.begin() + 1, a.positional.end());
+                        return args;
+                      }));
+  v.push_back(request({"cache", "stats"}, "[NS]",
+                      "this daemon's near-cache hits, misses, evictions and bytes", 0, 1, {},
+                      with({"CACHE", "STATS"}), "none", print_cache_stats));
   // -- secrets -------------------------------------------------------------------------------
   v.push_back(request({"secret", "get"}, "NAME", "a secret's current value and version", 1, 1, {},
                       with({"SECRET", "GET"}), "no such secret"));

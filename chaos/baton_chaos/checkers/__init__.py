@@ -4,7 +4,8 @@ bug shows up as that checker's failed verdict instead of losing the whole run's 
 
 import traceback
 
-from . import breaker, dedup, election, lease, liveness, rate, secret, session, state
+from . import (breaker, cache, dedup, election, lease, liveness, rate, secret, session,
+               state)
 
 CHECKERS = {
     "lease": lease.check,
@@ -15,6 +16,7 @@ CHECKERS = {
     "dedup": dedup.check,
     "breaker": breaker.check,
     "state": state.check,
+    "cache": cache.check,
     "liveness": liveness.check,
 }
 
