@@ -2,7 +2,7 @@
 // with the ratio (machines are noisy; ratios hold, absolute numbers do not).
 //
 //   baton_bench --baton SOCKET --redis SOCKET [--connections N] [--depth D] [--seconds S]
-//               [--rounds R] [--scenario ping|script|lease|rate|secret|state|breaker|all]
+//               [--rounds R] [--scenario ping|script|lease|rate|secret|state|cache|breaker|all]
 //
 // Scenarios:
 //   ping    PING answered by batond itself vs PING answered by redis-server
@@ -21,6 +21,9 @@
 //           1,000 plain keys, and vs lua/state_write.lua by EVALSHA straight to Redis (the
 //           versioned write batond asks for), one connection each. batond needs bench.yaml's
 //           `bench` namespace.
+//   cache   CACHE GET answered from batond's near cache vs batond's PING (the same socket,
+//           parser and writer with no work) and vs Redis' GET of the same value, 64
+//           connections. batond needs bench.yaml's `bench` cache namespace.
 //   breaker BREAKER CHECK (answered from memory) and BREAKER REPORT (counted in memory, sent
 //           to Redis once a second) vs batond's PING. batond needs bench.yaml's breakers.
 #include <algorithm>
@@ -116,7 +119,7 @@ int main(int argc, char** argv) {
   }
   if (baton_socket.empty() || redis_socket.empty() || connections == 0 || depth == 0) {
     std::cerr << "usage: baton_bench --baton SOCKET --redis SOCKET [--connections N] [--depth D]"
-                 " [--seconds S] [--rounds R] [--scenario ping|script|lease|rate|secret|state|breaker|all]\n";
+                 " [--seconds S] [--rounds R] [--scenario ping|script|lease|rate|secret|state|cache|breaker|all]\n";
     return 2;
   }
   auto duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
@@ -325,6 +328,33 @@ int main(int argc, char** argv) {
       compare_rounds(one_connection(spec("batond STATE MSET x1000", baton_socket, mset)),
                      one_connection(spec("redis-server EVALSHA state_write x1000", redis_socket,
                                          {}, 1, direct_write)),
+                     rounds);
+    }
+    if (scenario == "cache" || scenario == "all") {
+      baton::protocol::resp_client probe(baton_socket);
+      const std::string value(100, 'c');
+      auto set = probe.call({"CACHE", "SET", "bench", "user-1", value});
+      if (set.kind == baton::protocol::resp_value::type::error)
+        throw std::runtime_error("batond answered '" + set.str +
+                                 "': start it with --config bench/bench.yaml");
+      probe.call({"CACHE", "GET", "bench", "user-1"}); // now in the near cache
+      baton::protocol::resp_client(redis_socket).call({"SET", "bench:plain:user-1", value});
+      std::printf("CACHE GET from the near cache vs batond PING\n");
+      compare_rounds(spec("batond CACHE GET (near hit)", baton_socket,
+                          {"CACHE", "GET", "bench", "user-1"}),
+                     spec("batond PING", baton_socket, {"PING"}), rounds);
+      // The reply of a near hit is 183 bytes in RESP2 (a map of four), PONG's 7: ECHO of 174
+      // bytes answers as many, so the client's cost of reading it falls on both sides.
+      std::printf("CACHE GET from the near cache vs batond ECHO of a reply as long\n");
+      compare_rounds(spec("batond CACHE GET (near hit)", baton_socket,
+                          {"CACHE", "GET", "bench", "user-1"}),
+                     spec("batond ECHO (183-byte reply)", baton_socket,
+                          {"ECHO", std::string(174, 'e')}),
+                     rounds);
+      std::printf("CACHE GET from the near cache vs Redis GET of the same value\n");
+      compare_rounds(spec("batond CACHE GET (near hit)", baton_socket,
+                          {"CACHE", "GET", "bench", "user-1"}),
+                     spec("redis-server GET", redis_socket, {"GET", "bench:plain:user-1"}),
                      rounds);
     }
     if (scenario == "breaker" || scenario == "all") {

@@ -89,10 +89,28 @@ void run_cache_command(const protocol::command_spec& spec, std::vector<std::stri
   };
   auto self = conn.shared_from_this(); // replies complete later; keep the connection alive
   switch (spec.id) {
-  case command_id::cache_get:
+  case command_id::cache_get: {
     if (auto e = bad_key(args[3])) return fail(*e);
+    // A near hit is written at once, without the callback's allocations.
+    auto now = cache::clock::now();
+    if (auto hit = service.near_hit_now(*ns, args[3], now)) {
+      std::string bytes;
+      reply_writer out(bytes, ticket.protocol);
+      out.map(4);
+      out.bulk("value");
+      out.bulk(*hit->value);
+      out.bulk("ttl_ms");
+      out.integer(std::max<std::int64_t>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(hit->expires - now).count()));
+      out.bulk("source");
+      out.bulk("near");
+      out.bulk("degraded");
+      out.integer(0);
+      return conn.complete(ticket, std::move(bytes));
+    }
     return service.get(*ns, args[3],
                        reply_with<std::optional<cache::cached>>(self, ticket, write_cached));
+  }
   case command_id::cache_set: {
     if (auto e = bad_key(args[3])) return fail(*e);
     if (args[4].size() > ns->max_value_bytes)

@@ -111,16 +111,21 @@ void cache_service::on_message(const std::string& payload) {
   }
 }
 
+std::optional<near_hit> cache_service::near_hit_now(const cache_namespace& ns,
+                                                    const std::string& key,
+                                                    clock::time_point now) {
+  if (ns.near_max_bytes == 0 || !following_) return std::nullopt;
+  return space_of(ns).near.get(key, now);
+}
+
 void cache_service::get(const cache_namespace& ns, const std::string& key,
                         cache_callback<std::optional<cached>> done) {
   auto& s = space_of(ns);
   auto now = clock::now();
   bool use_near = ns.near_max_bytes > 0;
-  if (use_near && following_) {
-    if (auto hit = s.near.get(key, now))
-      return done(std::optional<cached>(cached{*hit->value, ms_until(hit->expires, now), true,
-                                               false}));
-  }
+  if (auto hit = near_hit_now(ns, key, now))
+    return done(
+        std::optional<cached>(cached{*hit->value, ms_until(hit->expires, now), true, false}));
   if (!redis_.reachable()) {
     // Redis cannot be asked: what is cached is served within its Redis TTL, and says so.
     if (use_near)

@@ -63,6 +63,10 @@ public:
   /// loss of the connection distrusts (then drops) what is cached.
   void listen(redis_link::redis_subscriber& events);
 
+  /// A fresh near-cache hit, or nullopt: GET's path without a callback, for the hits that
+  /// are most of a cache's reads (bench/: CACHE GET against PING).
+  std::optional<near_hit> near_hit_now(const cache_namespace& ns, const std::string& key,
+                                       clock::time_point now);
   /// nullopt: no such entry.
   void get(const cache_namespace& ns, const std::string& key,
            cache_callback<std::optional<cached>> done);
