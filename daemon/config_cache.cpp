@@ -1,6 +1,7 @@
 // The cache section; see config_cache.hpp.
 #include "daemon/config_cache.hpp"
 
+#include <cctype>
 #include <set>
 
 namespace baton {
@@ -27,7 +28,10 @@ void read_namespace(checker& c, const YAML::Node& item, cache::cache_namespace& 
                                    "'.', got '" + ns.name + "'");
   c.read_ms(item, "ttl_ms", 1, 10LL * 365 * 24 * 3600 * 1000, ns.ttl);
   c.read_ms(item, "max_ttl_ms", 1, 10LL * 365 * 24 * 3600 * 1000, ns.max_ttl);
-  if (ns.ttl > ns.max_ttl) c.problem(item.Mark(), "ttl_ms must not exceed max_ttl_ms");
+  if (!item["ttl_ms"] && ns.ttl > ns.max_ttl)
+    ns.ttl = ns.max_ttl; // the default ttl_ms is capped by a smaller max_ttl_ms
+  else if (ns.ttl > ns.max_ttl)
+    c.problem(item.Mark(), "ttl_ms must not exceed max_ttl_ms");
   c.read_size(item, "max_value_bytes", 0, 512LL << 20, ns.max_value_bytes);
   c.read_size(item, "near_max_bytes", 0, 64LL << 30, ns.near_max_bytes);
   c.read_ms(item, "near_ttl_ms", 1, 24LL * 3600 * 1000, ns.near_ttl);

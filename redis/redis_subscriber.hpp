@@ -59,6 +59,9 @@ public:
   void on_moved_away(std::function<void(const std::string& channel)> handler) {
     moved_away_ = std::move(handler);
   }
+  /// Messages (or any bytes) have arrived that are not read yet: a listener that must not
+  /// act before hearing them (a near cache about to answer from memory) waits or goes around.
+  bool has_unread() const { return transport_ && transport_->has_unread(); }
   /// The channels this subscriber follows (sharded mode: gone when it has none left).
   std::size_t channel_count() const { return channels_.size(); }
 

@@ -27,6 +27,10 @@ public:
   void async_read_some(asio::mutable_buffer into, io_handler done) override {
     socket_.async_read_some(into, std::move(done));
   }
+  bool has_unread() const override {
+    boost::system::error_code ignored;
+    return socket_.is_open() && socket_.available(ignored) > 0;
+  }
   void close() override {
     error_code ignored;
     socket_.close(ignored);
@@ -64,6 +68,10 @@ public:
   }
   void async_read_some(asio::mutable_buffer into, io_handler done) override {
     socket_.async_read_some(into, std::move(done));
+  }
+  bool has_unread() const override {
+    boost::system::error_code ignored;
+    return socket_.is_open() && socket_.available(ignored) > 0;
   }
   void close() override {
     resolver_.cancel();
@@ -124,6 +132,12 @@ public:
   }
   void async_read_some(asio::mutable_buffer into, io_handler done) override {
     stream_->async_read_some(into, std::move(done));
+  }
+  bool has_unread() const override {
+    if (!stream_) return false;
+    boost::system::error_code ignored;
+    return SSL_pending(stream_->native_handle()) > 0 ||
+           (stream_->next_layer().is_open() && stream_->next_layer().available(ignored) > 0);
   }
   void close() override {
     resolver_.cancel();

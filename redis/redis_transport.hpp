@@ -36,6 +36,9 @@ public:
   virtual void async_read_some(boost::asio::mutable_buffer into, io_handler done) = 0;
   /// Cancels pending operations; their handlers run with operation_aborted.
   virtual void close() = 0;
+  /// Bytes have arrived that no read has taken yet (FIONREAD; for TLS, the socket's or
+  /// OpenSSL's buffer). A near cache asks it of the invalidation channel before it answers.
+  virtual bool has_unread() const = 0;
 };
 
 /// Makes the transport for an endpoint. Throws std::runtime_error if TLS files cannot be

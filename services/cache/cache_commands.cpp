@@ -65,6 +65,7 @@ void run_cache_command(const protocol::command_spec& spec, std::vector<std::stri
   const auto& limits = ctx.cfg.cache;
   auto& service = *ctx.cache;
   if (spec.id == command_id::cache_stats) {
+    if (args.size() > 3) return fail("ERR syntax error: CACHE STATS [ns]");
     auto all = service.stats();
     if (args.size() == 3) {
       if (!limits.find(args[2]))
@@ -108,8 +109,8 @@ void run_cache_command(const protocol::command_spec& spec, std::vector<std::stri
       out.integer(0);
       return conn.complete(ticket, std::move(bytes));
     }
-    return service.get(*ns, args[3],
-                       reply_with<std::optional<cache::cached>>(self, ticket, write_cached));
+    return service.read_through(
+        *ns, args[3], reply_with<std::optional<cache::cached>>(self, ticket, write_cached));
   }
   case command_id::cache_set: {
     if (auto e = bad_key(args[3])) return fail(*e);
@@ -136,8 +137,10 @@ void run_cache_command(const protocol::command_spec& spec, std::vector<std::stri
   case command_id::cache_del:
   case command_id::cache_invalidate: {
     auto write_count = [](reply_writer& out, const cache::tally& t) { out.integer(t.count); };
-    if (spec.id == command_id::cache_invalidate && args.size() == 5 &&
-        protocol::to_upper(args[3]) == "PATTERN") {
+    if (spec.id == command_id::cache_invalidate && protocol::to_upper(args[3]) == "PATTERN") {
+      if (args.size() != 5)
+        return fail("ERR syntax error: CACHE INVALIDATE ns PATTERN p takes one pattern (a key "
+                    "named PATTERN is deleted with CACHE DEL)");
       if (args[4].empty() || args[4].size() > limits.max_key_length)
         return fail("ERR a pattern must be 1 to " + std::to_string(limits.max_key_length) +
                     " bytes");

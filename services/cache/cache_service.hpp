@@ -70,6 +70,9 @@ public:
   /// nullopt: no such entry.
   void get(const cache_namespace& ns, const std::string& key,
            cache_callback<std::optional<cached>> done);
+  /// GET after near_hit_now() missed: Redis (or, out of its reach, a degraded answer).
+  void read_through(const cache_namespace& ns, const std::string& key,
+                    cache_callback<std::optional<cached>> done);
   void set(const cache_namespace& ns, const std::string& key, std::string value,
            milliseconds ttl, cache_callback<stored> done);
   /// DEL and INVALIDATE of keys: deleted in Redis and dropped from every near cache.
@@ -92,6 +95,10 @@ private:
   std::string entry_key(const cache_namespace& ns, const std::string& key) const;
   void on_message(const std::string& payload);
   void distrust();
+  /// Drops `key` here and detaches its fill: a write was sent, or answered. Again on the
+  /// answer, because a GET of another client may have begun a fill between the write's send
+  /// and its run in Redis, which read the old value.
+  void forget(space& s, const std::string& key);
   void fill(space& s, const cache_namespace& ns, const std::string& key,
             cache_callback<std::optional<cached>> done);
 
@@ -100,6 +107,7 @@ private:
   std::string prefix_;
   std::map<std::string, std::unique_ptr<space>> spaces_;
   bool following_ = false;
+  redis_link::redis_subscriber* events_ = nullptr; ///< the channel's connection (listen)
 };
 
 } // namespace baton::cache

@@ -23,7 +23,8 @@ std::optional<near_hit> near_cache::find(const std::string& key, clock::time_poi
     return std::nullopt;
   }
   if (!stale_ok && it->second.fresh_until <= now) {
-    drop(it);
+    // Not fresh, but kept: within its Redis TTL it is still a degraded answer should Redis be
+    // out of reach; a fill replaces it.
     ++stats_.misses;
     return std::nullopt;
   }
@@ -54,8 +55,9 @@ bool near_cache::admit(const std::string& key, std::string value, std::uint64_t 
     return false;
   }
   auto cost = cost_of(key, value);
-  if (cost > max_bytes_ || expires <= now) return false;
+  // What Redis answered replaces what was kept, also when it is not kept itself.
   if (auto old = entries_.find(key); old != entries_.end()) drop(old);
+  if (cost > max_bytes_ || expires <= now) return false;
   while (bytes_ + cost > max_bytes_ && !recency_.empty()) {
     drop(entries_.find(recency_.back()));
     ++stats_.evictions;
@@ -113,27 +115,35 @@ bool glob_match(std::string_view pattern, std::string_view text) {
   // Iterative matching with one backtrack point for the last '*': linear in practice, and no
   // recursion for a hostile pattern to exhaust.
   std::size_t p = 0, t = 0, star = std::string_view::npos, star_text = 0;
+  // A bracket class read the way Redis reads it (SCAN MATCH deletes by Redis' reading, and the
+  // near caches must drop the same keys): `at` is just past '['; leaves `at` on its ']' (or
+  // the pattern's last character if unclosed). '^' first negates; "\\x" is x; "x-y" is a range
+  // (its ends in either order) whatever y is, even ']'; a ']' first closes an empty class.
   auto class_matches = [&](std::size_t& at, char c) {
-    // at points after '['; returns whether c is in the class, and leaves at after ']'.
+    auto code = [](char ch) { return static_cast<int>(static_cast<signed char>(ch)); };
     bool negate = at < pattern.size() && pattern[at] == '^';
     if (negate) ++at;
     bool found = false;
-    bool first = true;
-    while (at < pattern.size() && (pattern[at] != ']' || first)) {
-      first = false;
-      char lo = pattern[at];
-      if (lo == '\\' && at + 1 < pattern.size()) lo = pattern[++at];
-      char hi = lo;
-      if (at + 2 < pattern.size() && pattern[at + 1] == '-' && pattern[at + 2] != ']') {
-        hi = pattern[at + 2];
-        if (hi == '\\' && at + 3 < pattern.size()) hi = pattern[++at + 2];
-        at += 2;
+    for (;;) {
+      auto left = pattern.size() - at;
+      if (left >= 2 && pattern[at] == '\\') {
+        ++at;
+        if (pattern[at] == c) found = true;
+      } else if (left > 0 && pattern[at] == ']') {
+        break;
+      } else if (left == 0) {
+        --at; // unclosed: the class ends with the pattern
+        break;
+      } else if (left >= 3 && pattern[at + 1] == '-') {
+        int lo = code(pattern[at]), hi = code(pattern[at + 2]);
         if (lo > hi) std::swap(lo, hi);
+        if (code(c) >= lo && code(c) <= hi) found = true;
+        at += 2;
+      } else if (pattern[at] == c) {
+        found = true;
       }
-      if (c >= lo && c <= hi) found = true;
       ++at;
     }
-    if (at < pattern.size()) ++at; // the ']'
     return found != negate;
   };
   while (t < text.size()) {
@@ -152,7 +162,7 @@ bool glob_match(std::string_view pattern, std::string_view text) {
       if (pc == '[') {
         auto at = p + 1;
         if (class_matches(at, text[t])) {
-          p = at;
+          p = at + 1;
           ++t;
           continue;
         }

@@ -44,8 +44,8 @@ TEST_CASE("a cache namespace's defaults: 5 min in Redis up to a day and 16 MiB n
   CHECK(ns->name == "users");
   CHECK(ns->ttl == 5min);
   CHECK(ns->max_ttl == 24h);
-  CHECK(ns->max_value_bytes == std::size_t{1} << 20);
-  CHECK(ns->near_max_bytes == std::size_t{16} << 20);
+  CHECK(ns->max_value_bytes == (std::size_t{1} << 20));
+  CHECK(ns->near_max_bytes == (std::size_t{16} << 20));
   CHECK(ns->near_ttl == 60s);
   cache::cache_namespace expected;
   expected.name = "users";

@@ -118,10 +118,10 @@ TEST_CASE("near cache: hits and misses are counted by get and get_stale alike") 
   near_cache c(1 << 20);
   CHECK(fresh(c, "k", t0) == miss); // misses 1
   REQUIRE(fill(c, "k", "v", t0, 10s, t0 + 60s));
-  CHECK(fresh(c, "k", t0 + 1s) == "v");  // hits 1
-  CHECK(stale(c, "k", t0 + 2s) == "v");  // hits 2
-  CHECK(fresh(c, "other", t0) == miss);  // misses 2
-  CHECK(stale(c, "other", t0) == miss);  // misses 3
+  CHECK(fresh(c, "k", t0 + 1s) == "v");   // hits 1
+  CHECK(stale(c, "k", t0 + 2s) == "v");   // hits 2
+  CHECK(fresh(c, "other", t0) == miss);   // misses 2
+  CHECK(stale(c, "other", t0) == miss);   // misses 3
   CHECK(fresh(c, "k", t0 + 10s) == miss); // misses 4: past its near TTL
   CHECK(c.stats().hits == 2);
   CHECK(c.stats().misses == 4);
