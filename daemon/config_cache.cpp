@@ -40,7 +40,9 @@ void read_namespace(checker& c, const YAML::Node& item, cache::cache_namespace& 
 } // namespace
 
 void read_cache(checker& c, const YAML::Node& node, cache::cache_config& s) {
-  if (!c.expect_map(node, "cache", {"namespaces", "max_key_length", "max_batch_keys"})) return;
+  if (!c.expect_map(node, "cache", {"namespaces", "max_key_length", "max_batch_keys", "strict"}))
+    return;
+  c.read_bool(node, "strict", s.strict);
   c.read_size(node, "max_key_length", 1, 64 * 1024, s.max_key_length);
   c.read_size(node, "max_batch_keys", 1, 100000, s.max_batch_keys);
   auto list = node["namespaces"];
