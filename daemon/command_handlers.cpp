@@ -10,6 +10,7 @@
 #include "redis/redis_time.hpp"
 #include "services/dedup/dedup_commands.hpp"
 #include "services/cache/cache_commands.hpp"
+#include "services/events/events_commands.hpp"
 #include "services/state/state_commands.hpp"
 #include "services/lease/elect_commands.hpp"
 #include "services/lease/lease_commands.hpp"
@@ -151,6 +152,9 @@ constexpr std::pair<command_id, command_handler> bindings[] = {
     {command_id::cache_del, run_cache_command},
     {command_id::cache_invalidate, run_cache_command},
     {command_id::cache_stats, run_cache_command},
+    {command_id::events_publish, run_events_command},
+    {command_id::events_read, run_events_command},
+    {command_id::events_group, run_events_command},
 };
 
 } // namespace

@@ -14,6 +14,7 @@
 #include "model/breaker/breaker_policy.hpp"
 #include "model/secret/secret_settings.hpp"
 #include "model/cache/cache_settings.hpp"
+#include "model/events/events_settings.hpp"
 #include "model/state/state_settings.hpp"
 #include "redis/link_settings.hpp"
 #include "services/rate/rate_policy.hpp"
@@ -183,6 +184,7 @@ struct config {
   sessions_config sessions;
   state::state_config state; ///< STATE: namespaces and limits
   cache::cache_config cache; ///< CACHE: namespaces, near caches and limits
+  events::events_config events; ///< EVENTS: how much of each topic is kept, limits
   runtime_config runtime;
 };
 

@@ -1,19 +1,10 @@
 // The cache section; see config_cache.hpp.
 #include "daemon/config_cache.hpp"
 
-#include <cctype>
 #include <set>
 
 namespace baton {
 namespace {
-
-bool plain_name(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char ch : name)
-    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.')
-      return false;
-  return true;
-}
 
 void read_namespace(checker& c, const YAML::Node& item, cache::cache_namespace& ns) {
   if (!c.expect_map(item, "a cache namespace",
@@ -23,7 +14,7 @@ void read_namespace(checker& c, const YAML::Node& item, cache::cache_namespace& 
   c.read_string(item, "name", ns.name, true);
   if (!item["name"])
     c.problem(item.Mark(), "a cache namespace needs a name");
-  else if (!plain_name(ns.name))
+  else if (!is_plain_name(ns.name))
     c.problem(item["name"].Mark(), "a namespace name is 1 to 64 letters, digits, '-', '_' or "
                                    "'.', got '" + ns.name + "'");
   c.read_ms(item, "ttl_ms", 1, 10LL * 365 * 24 * 3600 * 1000, ns.ttl);

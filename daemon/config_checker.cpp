@@ -1,8 +1,10 @@
-// User and group lookups for access rules; see config_checker.hpp.
+// User and group lookups for access rules, and the config's own names; see config_checker.hpp.
 #include "daemon/config_checker.hpp"
 
 #include <grp.h>
 #include <pwd.h>
+
+#include <cctype>
 
 namespace baton {
 
@@ -17,6 +19,14 @@ bool resolve_group(const std::string& name, gid_t& out) {
   if (getgrnam_r(name.c_str(), &grp, buffer.data(), buffer.size(), &found) != 0 || !found)
     return false;
   out = found->gr_gid;
+  return true;
+}
+
+bool is_plain_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.')
+      return false;
   return true;
 }
 

@@ -165,6 +165,10 @@ private:
 void read_callers(checker& c, const YAML::Node& rule, std::vector<uid_t>& uids,
                   std::vector<gid_t>& gids);
 
+/// A name of the config's own (a rate policy, a state or cache namespace): 1 to 64 letters,
+/// digits, '-', '_' or '.'.
+bool is_plain_name(const std::string& name);
+
 /// A group by name or number; false if the host has no such group.
 bool resolve_group(const std::string& name, gid_t& out);
 /// A user by name; false if the host has no such user.

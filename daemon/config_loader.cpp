@@ -17,6 +17,7 @@
 #include "daemon/config_checker.hpp"
 #include "daemon/config_secrets.hpp"
 #include "daemon/config_cache.hpp"
+#include "daemon/config_events.hpp"
 #include "daemon/config_state.hpp"
 #include "redis/redis_endpoint.hpp"
 
@@ -240,14 +241,6 @@ void read_leases(checker& c, const YAML::Node& node, leases_config& l) {
   if (l.min_ttl > l.max_ttl) c.problem(node.Mark(), "min_ttl_ms must not exceed max_ttl_ms");
 }
 
-bool is_plain_name(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char ch : name)
-    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.')
-      return false;
-  return true;
-}
-
 void read_rate_windows(checker& c, const YAML::Node& node, rate_policy& p) {
   if (!node.IsSequence() || node.size() == 0) {
     c.problem(node.Mark(),
@@ -404,7 +397,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
   if (!c.expect_map(root, "the top level",
                     {"node_id", "prefix", "state_dir", "socket", "http", "redis", "log", "access",
                      "leases", "rate", "dedup", "secrets", "breakers", "membership", "sessions",
-                     "state", "cache", "runtime"}))
+                     "state", "cache", "events", "runtime"}))
     return result;
   auto& cfg = result.cfg;
   try {
@@ -426,6 +419,7 @@ config_result load_yaml(const std::string& text, const std::string& name) {
     if (auto n = root["state"])
       read_state(c, n, cfg.state, cfg.prefix, cfg.secrets.enabled()); // after prefix, secrets
     if (auto n = root["cache"]) read_cache(c, n, cfg.cache);
+    if (auto n = root["events"]) read_events(c, n, cfg.events);
     if (auto n = root["runtime"]) read_runtime(c, n, cfg.runtime);
   } catch (const YAML::Exception& e) {
     c.problem(e.mark, e.msg);

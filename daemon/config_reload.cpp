@@ -61,6 +61,7 @@ std::vector<std::string> apply_reload(daemon_context& ctx, const config& next) {
   differs("breakers", cur.breakers != next.breakers);
   differs("state", !(cur.state == next.state));
   differs("cache", !(cur.cache == next.cache));
+  differs("events", !(cur.events == next.events));
   differs("membership", cur.membership.address != next.membership.address ||
                             cur.membership.heartbeat != next.membership.heartbeat ||
                             cur.membership.ttl != next.membership.ttl);

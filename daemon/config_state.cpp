@@ -9,14 +9,6 @@ namespace {
 using state::state_callers;
 using state::state_namespace;
 
-bool plain_namespace_name(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char ch : name)
-    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.')
-      return false;
-  return true;
-}
-
 std::optional<state_callers> read_state_callers(checker& c, const YAML::Node& ns,
                                                 const char* key) {
   auto node = ns[key];
@@ -41,7 +33,7 @@ void read_namespace(checker& c, const YAML::Node& item, state_namespace& ns,
   c.read_string(item, "name", ns.name, true);
   if (!item["name"])
     c.problem(item.Mark(), "a state namespace needs a name");
-  else if (!plain_namespace_name(ns.name))
+  else if (!is_plain_name(ns.name))
     c.problem(item["name"].Mark(), "a namespace name is 1 to 64 letters, digits, '-', '_' or "
                                    "'.', got '" + ns.name + "'");
   ns.key_prefix = prefix + ":state:" + ns.name + ":";

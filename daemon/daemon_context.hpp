@@ -33,6 +33,9 @@ class state_service;
 namespace baton::cache {
 class cache_service;
 } // namespace baton::cache
+namespace baton::events {
+class events_service;
+} // namespace baton::events
 namespace baton::rate {
 class rate_service;
 } // namespace baton::rate
@@ -73,6 +76,7 @@ struct daemon_context {
   dedup::dedup_service* dedup = nullptr;             ///< set by main once built
   state::state_service* state = nullptr;             ///< set by main once built
   cache::cache_service* cache = nullptr;             ///< set by main once built
+  events::events_service* events = nullptr;          ///< set by main once built
   secret::secret_service* secrets = nullptr;         ///< set by main when KEKs are configured
   membership::membership_service* members = nullptr; ///< set by main once built
   session::session_service* sessions = nullptr;      ///< set by main when KEKs are configured

@@ -87,6 +87,7 @@ void daemon_lifecycle::drain_then_stop() {
 void daemon_lifecycle::shut_down() {
   d_.leases->stopping(); // the connections closed next keep their leases to their promised end
   d_.dedup->stopping();  // ... and their claims to their TTL
+  d_.topics->stopping(); // blocked reads answer what they have
   d_.server->stop();
   d_.http->stop();
   reload_signal_.cancel();

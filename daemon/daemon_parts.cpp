@@ -140,6 +140,9 @@ void build_state(daemon_parts& d) {
   d.cache = std::make_unique<cache::cache_service>(*d.pool, d.cfg.cache, d.cfg.prefix);
   d.cache->listen(*d.events);
   d.ctx->cache = d.cache.get();
+  d.topics = std::make_unique<events::events_service>(d.io, *d.pool, d.cfg.events, d.cfg.prefix);
+  d.topics->listen(*d.events);
+  d.ctx->events = d.topics.get();
 }
 
 void build_membership(daemon_parts& d) {

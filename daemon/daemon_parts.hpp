@@ -29,6 +29,7 @@
 #include "services/breaker/breaker_service.hpp"
 #include "services/dedup/dedup_service.hpp"
 #include "services/cache/cache_service.hpp"
+#include "services/events/events_service.hpp"
 #include "services/state/state_service.hpp"
 #include "services/lease/lease_service.hpp"
 #include "services/lease/lease_watch.hpp"
@@ -66,6 +67,7 @@ struct daemon_parts {
   std::unique_ptr<dedup::dedup_service> dedup;
   std::unique_ptr<state::state_service> state;
   std::unique_ptr<cache::cache_service> cache;
+  std::unique_ptr<events::events_service> topics; ///< EVENTS (`events` is the subscriber)
   std::unique_ptr<membership::membership_service> members;
   std::shared_ptr<secret::keyring> keys = std::make_shared<secret::keyring>();
   std::unique_ptr<breaker::breaker_service> breakers;

@@ -1,11 +1,9 @@
--- STATE GET, MGET and GETDEL, and the reads of `batonctl state export`: the entries of keys
--- that share one slot (the daemon groups a request's keys by slot: one call per slot), each
--- read whole in one step, so a value never comes with another write's version or TTL.
+-- STATE GET and MGET, and the reads of `batonctl state export`: the entries of keys that share
+-- one slot (the daemon groups a request's keys by slot: one call per slot), each read whole in
+-- one step, so a value never comes with another write's version or TTL. Read-only (GETDEL is
+-- lua/state_getdel.lua).
 -- KEYS: entry hashes "<namespace key prefix>{<key>}": ver, and v (a plain value) or kek, wkey,
 -- ct (a value sealed with the secrets' envelope), and w (the write's id; lua/state_write.lua)
--- ARGV[1] "get" or "getdel": then every plain entry read is deleted in the same step; a sealed
--- one is left for the daemon to delete by its version once it has opened it (a value that
--- cannot be opened must not be deleted as if it had been read)
 -- Reply: per key, {} when absent, else {version, ms left (-1: no expiry), v, kek, wkey, ct}
 local out = {}
 for i, key in ipairs(KEYS) do
@@ -15,7 +13,6 @@ for i, key in ipairs(KEYS) do
   else
     out[i] = {tonumber(f[1]), redis.call('PTTL', key), f[2] or '', f[3] or '', f[4] or '',
               f[5] or ''}
-    if ARGV[1] == 'getdel' and not f[3] then redis.call('UNLINK', key) end
   end
 end
 return out

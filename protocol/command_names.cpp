@@ -47,7 +47,11 @@ names_spec names_of(command_id id) {
   case command_id::cache_set:
   case command_id::cache_del:
   case command_id::cache_invalidate:
-    return {naming::one, 2}; // STATE, CACHE: the namespace
+  case command_id::events_publish:
+  case command_id::events_read:
+    return {naming::one, 2}; // STATE, CACHE: the namespace; EVENTS: the topic
+  case command_id::events_group:
+    return {naming::one, 3}; // EVENTS GROUP verb topic
   case command_id::lease_watch:
   case command_id::lease_unwatch:
   case command_id::elect_watch:

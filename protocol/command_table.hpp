@@ -88,6 +88,9 @@ enum class command_id {
   cache_del,
   cache_invalidate,
   cache_stats,
+  events_publish,
+  events_read,
+  events_group,
   subscribe,
   unsubscribe,
 };

@@ -8,8 +8,9 @@
 // that lost its move would strand the session) and closes (a logout must not come back),
 // secret versions staged and promoted (a version that apps started using must not vanish),
 // idempotency results (a repeat must get the stored result, not run the work twice), and
-// STATE's writes and deletes (an app told "written at version V" compares and sets on V: a
-// write lost behind its answer would let two writers both win).
+// STATE's writes and deletes, GETDEL's too (an app told "written at version V" compares and sets on V: a
+// write lost behind its answer would let two writers both win), and EVENTS' publishes and
+// group creations (a reader told an event's id must find it, on any host, after a failover).
 // Out, measured cheaper to lose than to wait for: renewals (the earlier expiry survives, and a
 // KEEP holder renews every third of its TTL), releases (a lost one leaves the lease to its
 // TTL, as a crashed holder does), rate-limit counters (a failover forgets a few
@@ -27,7 +28,7 @@ inline bool is_durable_script(std::string_view name) {
        {"lease_acquire", "session_open", "session_resume", "session_move", "session_close",
         "secret_begin",
         "secret_stage", "secret_promote", "secret_rewrap", "dedup_done", "state_write",
-        "state_delete", "state_restore"})
+        "state_delete", "state_getdel", "state_restore", "events_publish", "events_group_create"})
     if (name == durable) return true;
   return false;
 }

@@ -2,6 +2,7 @@
 // a change (queued calls rerouted, departed nodes retired, the handler told), and scans over
 // every primary; part of redis_pool (see redis_pool.hpp).
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include "common/log.hpp"
@@ -157,9 +158,12 @@ void redis_pool::scan_page(const std::string& cursor, std::string match, std::si
       if (cursor.substr(second + 1) != tag)
         return refuse(status::stale_cursor,
                       "the cluster's slots moved since this scan began: scan again from 0");
-      at = std::stoull(cursor.substr(0, first));
+      // The primary's place: a few digits (all_digits allows 20, past what std::size_t holds).
+      auto place = std::string_view(cursor).substr(0, first);
+      auto [end, ec] = std::from_chars(place.data(), place.data() + place.size(), at);
+      if (ec != std::errc() || end != place.data() + place.size() || at >= pools.size())
+        return refuse(status::bad_cursor, "not a cursor: '" + cursor + "'");
       redis_cursor = cursor.substr(first + 1, second - first - 1);
-      if (at >= pools.size()) return refuse(status::bad_cursor, "not a cursor: '" + cursor + "'");
     }
     pool = pools[at];
   }

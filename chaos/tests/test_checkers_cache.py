@@ -53,6 +53,21 @@ class CacheCheckerTest(VerdictAsserts, unittest.TestCase):
         stale = get(h, "cache-1", 0.1, 0.11, None, "redis")
         self.assertViolation(cache.check(h.events(), [], CONFIG), cache.STALE, wrote + stale)
 
+    def test_a_set_of_unknown_outcome_may_land_after_a_later_one(self):
+        h = History("cache")
+        h.op("cache-writer-0", "set", 0.0, 2.0, {"key": KEY, "value": 1}, {"key": KEY,
+             "error": "UNKNOWN"}, outcome="info")
+        put(h, 0.5, 0.51, 2)
+        get(h, "cache-1", 3.0, 3.01, 1, "redis")  # the first set landed last
+        self.assertValid(cache.check(h.events(), [], CONFIG))
+
+    def test_a_redis_read_is_not_exempt_for_a_fault_on_its_daemon(self):
+        h = History("cache")
+        wrote = put(h, 0.0, 0.01, 1)
+        stale = get(h, "cache-1", 3.0, 3.01, None, "redis", node="d3")
+        verdict = cache.check(h.events(), [fault(1, "pause", 1.0, 2.9, target="d3")], CONFIG)
+        self.assertViolation(verdict, cache.STALE, wrote + stale)
+
     def test_degraded_and_daemon_faults_and_data_loss_are_exempt(self):
         h = History("cache")
         put(h, 0.0, 0.01, 1)

@@ -94,6 +94,13 @@ class StateCheckerTest(VerdictAsserts, unittest.TestCase):
         verdict = state.check(h.events(), [], {})
         self.assertViolation(verdict, state.COUNTED, final)
 
+    def test_one_version_with_two_values(self):
+        h = History("state")
+        wrote = incr(h, "state-1", 0.0, 0.01, 0, 0, 100)
+        other = read(h, "state-2", 0.5, 0.51, 7, 100, node="d2")
+        verdict = state.check(h.events(), [], {})
+        self.assertViolation(verdict, state.ONE_VALUE, wrote + other)
+
     def test_what_spans_a_data_loss_window_is_exempt(self):
         h = History("state")
         incr(h, "state-1", 0.0, 0.01, 0, 0, 100)

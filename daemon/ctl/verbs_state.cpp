@@ -123,7 +123,8 @@ std::int64_t export_page(resp_client& client, const std::string& ns,
         const auto& value = m.elements[f + 1];
         if (name == "value") e.value = value.str;
         if (name == "version") e.version = value.integer;
-        if (name == "ttl_ms") e.expires_ms = value.integer > 0 ? now + value.integer : 0;
+        // -1: no expiry (0 in the file); 0 ms left: lapsing now (an import skips it).
+        if (name == "ttl_ms") e.expires_ms = value.integer >= 0 ? now + value.integer : 0;
       }
       out << entry_line(e) << "\n";
       ++written;

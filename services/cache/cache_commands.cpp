@@ -13,17 +13,23 @@ namespace {
 using protocol::command_id;
 using protocol::reply_writer;
 
-void write_cached(reply_writer& out, const std::optional<cache::cached>& c) {
-  if (!c) return out.null();
+/// GET's map; the near-hit path writes it from the cache's own copy of the value.
+void write_value(reply_writer& out, std::string_view value, std::int64_t ttl_ms, bool near,
+                 bool degraded) {
   out.map(4);
   out.bulk("value");
-  out.bulk(c->value);
+  out.bulk(value);
   out.bulk("ttl_ms");
-  out.integer(c->ttl_ms);
+  out.integer(ttl_ms);
   out.bulk("source");
-  out.bulk(c->near ? "near" : "redis");
+  out.bulk(near ? "near" : "redis");
   out.bulk("degraded");
-  out.integer(c->degraded ? 1 : 0);
+  out.integer(degraded ? 1 : 0);
+}
+
+void write_cached(reply_writer& out, const std::optional<cache::cached>& c) {
+  if (!c) return out.null();
+  write_value(out, c->value, c->ttl_ms, c->near, c->degraded);
 }
 
 void write_stats(reply_writer& out, const std::vector<cache::namespace_stats>& all) {
@@ -97,16 +103,8 @@ void run_cache_command(const protocol::command_spec& spec, std::vector<std::stri
     if (auto hit = service.near_hit_now(*ns, args[3], now)) {
       std::string bytes;
       reply_writer out(bytes, ticket.protocol);
-      out.map(4);
-      out.bulk("value");
-      out.bulk(*hit->value);
-      out.bulk("ttl_ms");
-      out.integer(std::max<std::int64_t>(
-          0, std::chrono::duration_cast<std::chrono::milliseconds>(hit->expires - now).count()));
-      out.bulk("source");
-      out.bulk("near");
-      out.bulk("degraded");
-      out.integer(0);
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(hit->expires - now);
+      write_value(out, *hit->value, std::max<std::int64_t>(0, left.count()), true, false);
       return conn.complete(ticket, std::move(bytes));
     }
     return service.read_through(

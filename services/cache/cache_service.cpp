@@ -108,7 +108,7 @@ void cache_service::on_message(const std::string& payload) {
   } else if (payload[0] == 'p') {
     s.near.invalidate_matching(rest);
     for (auto f = s.fills.begin(); f != s.fills.end();)
-      f = glob_match(rest, f->first) ? s.fills.erase(f) : std::next(f);
+      f = pattern_matches(rest, f->first) ? s.fills.erase(f) : std::next(f);
   }
 }
 
@@ -156,7 +156,10 @@ void cache_service::read_through(const cache_namespace& ns, const std::string& k
 
 void cache_service::fill(space& s, const cache_namespace& ns, const std::string& key,
                          cache_callback<std::optional<cached>> done) {
-  if (auto joined = s.fills.find(key); joined != s.fills.end()) {
+  // Join a read in flight only when no invalidation waits unread: one may concern this key, and
+  // the read in flight may have been sent before its write.
+  if (auto joined = s.fills.find(key);
+      joined != s.fills.end() && !(config_.strict && events_ && events_->has_unread())) {
     joined->second->waiters.push_back(std::move(done));
     return;
   }
@@ -292,9 +295,10 @@ void cache_service::remove_matching(const cache_namespace& ns, const std::string
     on_message(message);
     auto d = std::move(c->done);
     c->done = nullptr;
-    if (c->failed) return d(std::move(*c->failed));
+    // Published also after a failure part way: what was deleted must go from every near cache.
     redis_.call({"PUBLISH", channel(prefix_), message},
-                [d, deleted = c->deleted](redis_reply reply) {
+                [d, deleted = c->deleted, failed = c->failed](redis_reply reply) {
+                  if (failed) return d(*failed);
                   if (reply.is_error())
                     return d(unanswered(reply, "the entries are deleted in Redis, and the near "
                                                "caches may keep them up to their near TTL"));

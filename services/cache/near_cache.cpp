@@ -95,7 +95,7 @@ void near_cache::invalidate_matching(const std::string& pattern) {
   broad_epoch_ = ++epoch_;
   for (auto it = entries_.begin(); it != entries_.end();) {
     auto next = std::next(it);
-    if (glob_match(pattern, it->first)) {
+    if (pattern_matches(pattern, it->first)) {
       drop(it);
       ++stats_.invalidations;
     }

@@ -52,6 +52,11 @@ public:
   bool admit(const std::string& key, std::string value, std::uint64_t ticket,
              clock::time_point now, clock::duration fresh_for, clock::time_point expires);
 
+  /// A fill that will not be admitted (Redis did not answer): only its count matters.
+  void abandon_fill() {
+    if (fills_ > 0 && --fills_ == 0) invalidated_at_.clear();
+  }
+
   /// Invalidations, as they arrive from any daemon (and as this one writes).
   void invalidate(const std::string& key);
   /// Keys matching a Redis glob pattern (CACHE INVALIDATE ns PATTERN p).
@@ -94,15 +99,18 @@ private:
   std::unordered_map<std::string, std::uint64_t> invalidated_at_;
   std::size_t fills_ = 0; ///< begun and not yet admitted or abandoned
   near_stats stats_;
-
-public:
-  /// A fill that will not be admitted (Redis did not answer): only its count matters.
-  void abandon_fill() {
-    if (fills_ > 0 && --fills_ == 0) invalidated_at_.clear();
-  }
 };
 
 /// Redis' glob (as KEYS and SCAN MATCH read it): * ? [abc] [^a] [a-z] and \ escapes.
 bool glob_match(std::string_view pattern, std::string_view text);
+
+/// Whether `INVALIDATE ... PATTERN pattern` covers `key`: Redis matches the pattern inside the
+/// entry's braces ("...{" pattern "}"), where a trailing "\" escapes the closing brace, so the
+/// near caches match it the same way.
+inline bool pattern_matches(std::string_view pattern, std::string_view key) {
+  std::string wrapped_pattern = "{" + std::string(pattern) + "}";
+  std::string wrapped_key = "{" + std::string(key) + "}";
+  return glob_match(wrapped_pattern, wrapped_key);
+}
 
 } // namespace baton::cache

@@ -39,11 +39,14 @@ bool is_write(command_id id) {
 }
 
 /// Writers write and read; readers read. Unset lists leave it to the access rules; admins may.
+/// GETDEL reads and writes: it needs both.
 bool may(const state_namespace& ns, command_id id, const peer_credentials& peer, bool admin) {
   if (admin) return true;
   bool writer = ns.writers ? names(ns.writers, peer) : true;
+  bool reader = names(ns.readers, peer) || (ns.writers && writer);
+  if (id == command_id::state_getdel) return writer && reader;
   if (is_write(id)) return writer;
-  return names(ns.readers, peer) || (ns.writers && writer);
+  return reader;
 }
 
 void write_entry(reply_writer& out, const state::maybe_entry& e) {

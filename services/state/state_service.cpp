@@ -158,14 +158,15 @@ void state_service::read(const state_namespace& ns, std::vector<std::string> key
     call_keys.emplace_back();
     for (auto i : g)
       call_keys.back().push_back(redis_keys[i]);
-    call_args.push_back({and_delete ? "getdel" : "get"});
+    call_args.push_back(and_delete ? std::vector<std::string>{} : std::vector<std::string>{"get"});
   }
   auto out = std::make_shared<std::vector<maybe_entry>>(keys.size());
   auto sealed = std::make_shared<std::vector<bool>>(keys.size());
   auto shared_keys = std::make_shared<std::vector<std::string>>(std::move(keys));
   auto count = groups.size();
   run_groups(
-      redis_, "state_read", !and_delete, std::move(call_keys), std::move(call_args),
+      redis_, and_delete ? "state_getdel" : "state_read", !and_delete, std::move(call_keys),
+      std::move(call_args),
       [this, ns, groups = std::move(groups), out, sealed, shared_keys](
           std::size_t g, redis_reply& reply) -> std::optional<failure> {
         if (reply.is_unavailable())
@@ -236,8 +237,12 @@ void state_service::write(const state_namespace& ns,
   auto out = std::make_shared<written>();
   out->versions.resize(items.size());
   auto count = groups.size();
+  // A plain write may be sent again: the two attempts lie within the request, as one slow
+  // attempt would. A conditional one may not: its condition would be judged again later
+  // (after a delete in between, IFABSENT would write a second time).
   run_groups(
-      redis_, "state_write", true, std::move(call_keys), std::move(call_args),
+      redis_, "state_write", condition == write_condition::none, std::move(call_keys),
+      std::move(call_args),
       [groups = std::move(groups), out](std::size_t g, redis_reply& reply) -> std::optional<failure> {
         if (reply.is_unavailable())
           return unanswered(reply, "the write may or may not be done: GET the key, whose "

@@ -184,6 +184,8 @@ state:
     - name: ledger
       writers: {users: [baton-app-a]}
       readers: {users: [baton-app-b]}
+    - name: inbox
+      readers: {users: [baton-app-a]}
     - {name: scratch}
 )");
   test::test_batond d(redis.unix_url(), {"--node-id", "a", "--config", config});
@@ -209,6 +211,11 @@ state:
   }
   CHECK(text_field(root.call({"STATE", "GET", "ledger", "entry-1"}), "value") == "100");
   CHECK(starts_with(writer->call({"STATE", "CLEAR", "ledger"}), "NOPERM")); // admins only
+  // Anyone may drop a message into the inbox; only its reader takes one out: GETDEL reads.
+  CHECK(reader->call({"STATE", "SET", "inbox", "m-1", "hello"}).kind == resp_value::type::integer);
+  CHECK(starts_with(reader->call({"STATE", "GETDEL", "inbox", "m-1"}), "NOPERM"));
+  CHECK(starts_with(reader->call({"STATE", "GET", "inbox", "m-1"}), "NOPERM"));
+  CHECK(text_field(writer->call({"STATE", "GETDEL", "inbox", "m-1"}), "value") == "hello");
   // A namespace without readers or writers is every app's the access rules let in.
   CHECK(reader->call({"STATE", "SET", "scratch", "k", "v"}).kind == resp_value::type::integer);
   CHECK(root.call({"STATE", "CLEAR", "ledger"}).integer == 1);

@@ -15,6 +15,7 @@ VALUE_TWICE = "one value reached twice"
 LOST = "acknowledged increment lost"
 COUNTED = "more increments than were made"
 STALE = "read behind an acknowledged increment"
+ONE_VALUE = "one version with two values"
 
 
 def check(history, faults, config):
@@ -57,15 +58,35 @@ def value_read(op):
 
 def check_key(verdict, key, ops, losses):
     acked = [op for op in ops if op.f == "incr" and op.ok and to_of(op) is not None]
-    unknown = [op for op in ops if op.f == "incr" and op.type == "info"]
-    reads = [op for op in ops if op.f in ("read", "final") and op.ok
-             and value_read(op) is not None]
 
     def exempt(first, second):
         if losses.touching(min(first.t0, second.t0), max(first.t1, second.t1)):
             verdict.measured["exempt_data_loss"] += 1
             return True
         return False
+
+    # A version names one write: whoever reads it, and the increment that wrote it, see one
+    # value (a version that came back after a delete, or a resent write, would break this).
+    seen = {}
+    for op in ops:
+        if not op.ok:
+            continue
+        if op.f in ("read", "final"):
+            version, value = integer(op.result.get("version")), value_read(op)
+        elif op.f == "incr":
+            version, value = integer(op.result.get("new_version")), to_of(op)
+        else:
+            continue
+        if version is None or value is None or version == 0:
+            continue
+        first = seen.setdefault(version, (value, op))
+        if first[0] != value and not exempt(first[1], op):
+            verdict.violate(ONE_VALUE, f"key '{key}': version {version} was {first[0]} for "
+                            f"{first[1].describe()} and {value} for {op.describe()}",
+                            [first[1], op])
+    unknown = [op for op in ops if op.f == "incr" and op.type == "info"]
+    reads = [op for op in ops if op.f in ("read", "final") and op.ok
+             and value_read(op) is not None]
 
     for rule, ident in ((TWICE_FROM, lambda op: integer(op.args.get("version"))),
                         (VALUE_TWICE, to_of)):

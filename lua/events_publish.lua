@@ -1,0 +1,16 @@
+-- EVENTS PUBLISH: appends an event to its topic's stream, trims what is past the length and
+-- the age the config keeps (both approximately, "~", which lets Redis drop whole nodes), and
+-- tells every daemon that the topic has news (their blocked reads and watchers read again),
+-- in one step: a daemon that hears the news finds the event.
+-- KEYS[1] the stream "<prefix>:events:{<topic>}"
+-- ARGV[1] payload, ARGV[2] max length, ARGV[3] max age in ms, ARGV[4] the news channel,
+-- ARGV[5] the topic
+-- Reply: the event's id
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'p', ARGV[1])
+local t = redis.call('TIME')
+local oldest = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[3])
+if oldest > 0 then
+  redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%d', oldest))
+end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return id

@@ -1,0 +1,163 @@
+// EVENTS commands; see events_commands.hpp.
+#include "services/events/events_commands.hpp"
+
+#include "protocol/reply_writer.hpp"
+#include "services/events/events_service.hpp"
+#include "services/lease/lease_commands.hpp"
+
+namespace baton {
+namespace {
+
+using protocol::command_id;
+using protocol::reply_writer;
+
+void write_events(reply_writer& out, const events::event_list& list) {
+  out.array(list.size());
+  for (const auto& e : list) {
+    out.array(2);
+    out.bulk(e.id);
+    out.bulk(e.payload);
+  }
+}
+
+/// Names: topics, groups and consumers are 1 to max_topic_length bytes without spaces or
+/// braces (a topic is a Redis hash tag, and news carries it as text).
+bool plain(const std::string& name, std::size_t max) {
+  return !name.empty() && name.size() <= max &&
+         name.find_first_of("{} \r\n") == std::string::npos;
+}
+
+} // namespace
+
+void run_events_command(const protocol::command_spec& spec, std::vector<std::string>& args,
+                        client_connection& conn, daemon_context& ctx,
+                        client_connection::reply_ticket ticket) {
+  auto fail = [&](const std::string& text) { conn.fail(ticket, text); };
+  const auto& limits = ctx.cfg.events;
+  auto& service = *ctx.events;
+  auto self = conn.shared_from_this(); // replies complete later; keep the connection alive
+  // READ and GROUP READ: [COUNT n] [BLOCK ms] from `at` on.
+  auto read_options = [&](std::size_t at, std::size_t& count,
+                          std::chrono::milliseconds& block) -> std::optional<std::string> {
+    for (; at < args.size(); at += 2) {
+      auto option = protocol::to_upper(args[at]);
+      std::int64_t n = 0;
+      if (at + 1 >= args.size()) return "ERR syntax error at '" + args[at] + "'";
+      if (option == "COUNT") {
+        if (!parse_non_negative(args[at + 1], n) || n < 1 ||
+            static_cast<std::size_t>(n) > limits.max_read_count)
+          return "ERR COUNT must be 1 to " + std::to_string(limits.max_read_count) +
+                 " (events.max_read_count)";
+        count = static_cast<std::size_t>(n);
+      } else if (option == "BLOCK") {
+        if (!parse_non_negative(args[at + 1], n) || n > limits.max_block.count())
+          return "ERR BLOCK must be 0 to " + std::to_string(limits.max_block.count()) +
+                 " ms (events.max_block_ms)";
+        block = std::chrono::milliseconds(n);
+      } else {
+        return "ERR syntax error at '" + args[at] + "'";
+      }
+    }
+    return std::nullopt;
+  };
+  auto name_error = [&](const char* what, const std::string& name) {
+    return std::string("ERR a ") + what + " is 1 to " + std::to_string(limits.max_topic_length) +
+           " bytes without spaces or braces, got '" + name.substr(0, 64) + "'";
+  };
+
+  if (spec.id == command_id::events_publish) {
+    const auto& topic = args[2];
+    if (!plain(topic, limits.max_topic_length)) return fail(name_error("topic", topic));
+    if (args[3].size() > limits.max_payload_bytes)
+      return fail("ERR the payload is " + std::to_string(args[3].size()) + " bytes; at most " +
+                  std::to_string(limits.max_payload_bytes) + " (events.max_payload_bytes)");
+    return service.publish(topic, args[3],
+                           reply_with<std::string>(self, ticket, [](reply_writer& out,
+                                                                    const std::string& id) {
+                             out.bulk(id);
+                           }));
+  }
+  if (spec.id == command_id::events_read) {
+    // EVENTS READ topic FROM id [COUNT n] [BLOCK ms]
+    const auto& topic = args[2];
+    if (!plain(topic, limits.max_topic_length)) return fail(name_error("topic", topic));
+    if (protocol::to_upper(args[3]) != "FROM")
+      return fail("ERR syntax error: EVENTS READ topic FROM id [COUNT n] [BLOCK ms]");
+    const auto& from = args[4];
+    if (from != "$" && !events::valid_event_id(from))
+      return fail("ERR not an event id: '" + from.substr(0, 64) +
+                  "' (an id as PUBLISH answers it, 0 for the oldest kept, or $ for only new)");
+    std::size_t count = 100;
+    std::chrono::milliseconds block{0};
+    if (auto e = read_options(5, count, block)) return fail(*e);
+    return service.read(topic, from, count, block,
+                        reply_with<events::event_list>(self, ticket, write_events));
+  }
+  // EVENTS GROUP CREATE|READ|ACK|CLAIM topic group ...
+  auto verb = protocol::to_upper(args[2]);
+  if (args.size() < 5)
+    return fail("ERR wrong number of arguments for 'events group " + protocol::to_lower(verb) +
+                "'");
+  const auto& topic = args[3];
+  const auto& group = args[4];
+  if (!plain(topic, limits.max_topic_length)) return fail(name_error("topic", topic));
+  if (!plain(group, limits.max_topic_length)) return fail(name_error("group", group));
+  if (verb == "CREATE") {
+    // CREATE topic group [FROM $|0|id]
+    std::string from = "$";
+    if (args.size() == 7 && protocol::to_upper(args[5]) == "FROM") {
+      from = args[6];
+      if (from != "$" && !events::valid_event_id(from))
+        return fail("ERR not an event id: '" + from.substr(0, 64) + "' ($, 0 or an id)");
+    } else if (args.size() != 5) {
+      return fail("ERR syntax error: EVENTS GROUP CREATE topic group [FROM $|0|id]");
+    }
+    return service.group_create(topic, group, from,
+                                reply_with<bool>(self, ticket, [](reply_writer& out, bool made) {
+                                  out.integer(made ? 1 : 0);
+                                }));
+  }
+  if (verb == "ACK") {
+    if (args.size() < 6)
+      return fail("ERR wrong number of arguments for 'events group ack': topic group id...");
+    std::vector<std::string> ids(args.begin() + 5, args.end());
+    if (ids.size() > limits.max_read_count)
+      return fail("ERR at most " + std::to_string(limits.max_read_count) + " ids in one ACK");
+    for (const auto& id : ids)
+      if (id == "0" || !events::valid_event_id(id))
+        return fail("ERR not an event id: '" + id.substr(0, 64) + "'");
+    return service.group_ack(topic, group, ids,
+                             reply_with<std::int64_t>(self, ticket, [](reply_writer& out,
+                                                                       std::int64_t n) {
+                               out.integer(n);
+                             }));
+  }
+  if (args.size() < 6)
+    return fail("ERR wrong number of arguments for 'events group " + protocol::to_lower(verb) +
+                "': topic group consumer ...");
+  const auto& consumer = args[5];
+  if (!plain(consumer, limits.max_topic_length)) return fail(name_error("consumer", consumer));
+  std::size_t count = 100;
+  if (verb == "READ") {
+    // READ topic group consumer [COUNT n] [BLOCK ms]
+    std::chrono::milliseconds block{0};
+    if (auto e = read_options(6, count, block)) return fail(*e);
+    return service.group_read(topic, group, consumer, count, block,
+                              reply_with<events::event_list>(self, ticket, write_events));
+  }
+  if (verb == "CLAIM") {
+    // CLAIM topic group consumer min_idle_ms [COUNT n]
+    std::int64_t idle = 0;
+    if (args.size() < 7 || !parse_non_negative(args[6], idle))
+      return fail("ERR syntax error: EVENTS GROUP CLAIM topic group consumer min_idle_ms "
+                  "[COUNT n]");
+    std::chrono::milliseconds ignored{0};
+    if (auto e = read_options(7, count, ignored)) return fail(*e);
+    return service.group_claim(topic, group, consumer, std::chrono::milliseconds(idle), count,
+                               reply_with<events::event_list>(self, ticket, write_events));
+  }
+  return fail("ERR unknown EVENTS GROUP verb '" + args[2].substr(0, 32) +
+              "' (CREATE, READ, ACK or CLAIM)");
+}
+
+} // namespace baton

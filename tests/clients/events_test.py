@@ -1,0 +1,326 @@
+"""EVENTS through three real daemons on a Redis with AOF, with real clients: python3-redis,
+and plain HTTP clients of the SSE example (examples/events_sse.py, one server per daemon).
+A publisher appends numbered events through random daemons while readers reconnect to a
+random daemon (or SSE server, with Last-Event-ID) after every few events; in the middle a
+daemon is killed -9 and started again, and Redis is killed -9 and started again from its AOF.
+Every reader must end with exactly the topic's events: each once, in order, no gap. Then
+consumer groups: each event to one consumer, a dead consumer's pending events claimed by
+another, a group that Redis lost made again on the next read, a group that starts from now,
+trimming of what every group acknowledged; and bad input.
+
+Usage: events_test.py BATOND"""
+import http.client
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from local_fleet import Checks, free_port, start_batond, stop_all, until  # noqa: E402
+
+import redis  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SSE = os.path.join(HERE, "..", "..", "examples", "events_sse.py")
+EVENTS = 600
+CONFIG = """events:
+  max_length: 100000
+  trim_acknowledged: true
+redis: {call_timeout_ms: 1000}
+"""
+
+
+class Fleet:
+    def __init__(self, batond, work):
+        self.batond, self.work, self.procs = batond, work, []
+        self.redis_sock = os.path.join(work, "redis.sock")
+        self.redis_proc = None
+        self.daemons = {}  # name -> (proc, socket)
+        self.http = {}
+
+    def start_redis(self):
+        self.redis_proc = subprocess.Popen(
+            ["redis-server", "--port", "0", "--unixsocket", self.redis_sock, "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--dir", self.work,
+             "--logfile", os.path.join(self.work, "redis.log")])
+        until("redis-server", lambda: redis.Redis(unix_socket_path=self.redis_sock).ping())
+
+    def start_daemon(self, name):
+        port = self.http.setdefault(name, free_port())
+        proc, sock, _ = start_batond(self.batond, self.work, self.procs, name, self.redis_sock,
+                                     port, CONFIG)
+        self.daemons[name] = (proc, sock)
+
+    def client(self, name):
+        return redis.Redis(unix_socket_path=self.daemons[name][1], socket_timeout=10)
+
+
+def sse_read(port, topic, last, most):
+    """Up to `most` events from the SSE server on `port` after `last`: [(id, payload)]."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", f"/events/{topic}", headers={"Last-Event-ID": last})
+        response = conn.getresponse()
+        if response.status != 200:
+            raise OSError(f"status {response.status}")
+        got, event_id, data = [], None, []
+        while len(got) < most:
+            line = response.fp.readline()
+            if not line:
+                break
+            line = line.decode().rstrip("\n")
+            if line.startswith("id: "):
+                event_id = line[4:]
+            elif line.startswith("data: "):
+                data.append(line[6:])
+            elif line == "" and event_id is not None:
+                got.append((event_id, "\n".join(data)))
+                event_id, data = None, []
+        return got
+    finally:
+        conn.close()
+
+
+def main():
+    batond = sys.argv[1]
+    check = Checks()
+    work = tempfile.mkdtemp(prefix="baton-events-")
+    fleet = Fleet(batond, work)
+    sse = []
+    try:
+        fleet.start_redis()
+        for name in ("a", "b", "c"):
+            fleet.start_daemon(name)
+        ports = {}
+        for name in ("a", "b", "c"):
+            port = free_port()
+            env = dict(os.environ, BATON_SOCKET=fleet.daemons[name][1])
+            sse.append(subprocess.Popen([sys.executable, SSE, "--port", str(port)], env=env))
+            ports[name] = port
+        for port in ports.values():
+            until("the SSE server", lambda p=port: http.client.HTTPConnection(
+                "127.0.0.1", p, timeout=1).connect() or True)
+
+        # -- publish while readers come and go, across a daemon crash and a Redis restart --
+        published_done = threading.Event()
+        unknown = [0]
+
+        def publisher():
+            rng = random.Random(1)
+            for n in range(EVENTS):
+                while True:
+                    name = rng.choice("abc")
+                    try:
+                        fleet.client(name).execute_command("EVENTS", "PUBLISH", "orders",
+                                                           f"order {n}")
+                        break
+                    except redis.ResponseError as e:
+                        if str(e).startswith("UNKNOWN"):
+                            unknown[0] += 1  # it may be there: the final read decides
+                            break
+                        time.sleep(0.05)
+                    except (redis.ConnectionError, redis.TimeoutError):
+                        time.sleep(0.05)
+                time.sleep(0.004)
+            published_done.set()
+
+        results = {}
+
+        def resp_reader(me):
+            rng = random.Random(me)
+            last, got = "0", []
+            while True:
+                name = rng.choice("abc")
+                try:
+                    c = fleet.client(name)
+                    for _ in range(rng.randint(1, 4)):  # a few reads, then another daemon
+                        batch = c.execute_command("EVENTS", "READ", "orders", "FROM", last,
+                                                  "COUNT", str(rng.randint(1, 7)), "BLOCK", "300")
+                        for event_id, payload in batch:
+                            got.append((event_id.decode(), payload.decode()))
+                            last = event_id.decode()
+                        if not batch and published_done.is_set():
+                            results[me] = got
+                            return
+                except (redis.RedisError, OSError):
+                    time.sleep(0.05)
+
+        def sse_reader(me):
+            rng = random.Random(me)
+            last, got = "0", []
+            while True:
+                try:
+                    batch = sse_read(ports[rng.choice("abc")], "orders", last, rng.randint(2, 9))
+                except OSError:
+                    time.sleep(0.05)
+                    continue
+                got.extend(batch)
+                if batch:
+                    last = batch[-1][0]
+                if len(batch) == 0 and published_done.is_set():
+                    results[me] = got
+                    return
+                if published_done.is_set() and batch and len(got) >= EVENTS - unknown[0]:
+                    # maybe the end: one more short read says
+                    continue
+
+        threads = [threading.Thread(target=publisher)]
+        threads += [threading.Thread(target=resp_reader, args=(f"resp-{i}",)) for i in range(2)]
+        threads += [threading.Thread(target=sse_reader, args=(f"sse-{i}",)) for i in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(0.8)
+        os.kill(fleet.daemons["b"][0].pid, signal.SIGKILL)  # a daemon crashes...
+        fleet.daemons["b"][0].wait()
+        time.sleep(0.5)
+        fleet.start_daemon("b")  # ... and comes back
+        time.sleep(0.5)
+        fleet.redis_proc.kill()  # Redis crashes, and comes back from its AOF
+        fleet.redis_proc.wait()
+        time.sleep(0.3)
+        fleet.start_redis()
+        threads[0].join(timeout=120)
+        check("the publisher finished", not threads[0].is_alive())
+        # SSE readers end on an empty read; the example blocks 15 s on quiet, so give room.
+        for t in threads[1:]:
+            t.join(timeout=90)
+        check("every reader finished", all(not t.is_alive() for t in threads))
+
+        final, last = [], "0"
+        while True:
+            page = fleet.client("a").execute_command("EVENTS", "READ", "orders", "FROM", last,
+                                                     "COUNT", "1000")
+            if not page:
+                break
+            final += [(i.decode(), p.decode()) for i, p in page]
+            last = final[-1][0]
+        numbers = [int(p.split()[1]) for _, p in final]
+        print(f"     {len(final)} events in the topic ({unknown[0]} publishes answered UNKNOWN)")
+        check("the topic holds every acknowledged event once, in publish order",
+              numbers == sorted(set(numbers)) and len(final) >= EVENTS - unknown[0],
+              f"{len(final)} events")
+        check("ids grow", all(a[0] < b[0] or len(a[0]) < len(b[0])
+                              for a, b in zip(final, final[1:])) or
+              [tuple(map(int, i.split("-"))) for i, _ in final] ==
+              sorted(tuple(map(int, i.split("-"))) for i, _ in final))
+        for me, got in sorted(results.items()):
+            check(f"{me} got every event once, in order, no gap ({len(got)} events, "
+                  "reconnecting to random daemons)", got == final,
+                  f"got {len(got)}, first difference at "
+                  f"{next((k for k, (x, y) in enumerate(zip(got, final)) if x != y), min(len(got), len(final)))}")
+
+        # -- consumer groups ------------------------------------------------------------------
+        a, b = fleet.client("a"), fleet.client("b")
+        for n in range(20):
+            a.execute_command("EVENTS", "PUBLISH", "jobs", f"job {n}")
+        check("GROUP CREATE from 0 makes the group",
+              a.execute_command("EVENTS", "GROUP", "CREATE", "jobs", "workers", "FROM", "0") == 1)
+        check("... and again answers that it was there",
+              b.execute_command("EVENTS", "GROUP", "CREATE", "jobs", "workers", "FROM", "0") == 0)
+        first = a.execute_command("EVENTS", "GROUP", "READ", "jobs", "workers", "w1", "COUNT", "8")
+        second = b.execute_command("EVENTS", "GROUP", "READ", "jobs", "workers", "w2", "COUNT",
+                                   "100")
+        ids1 = [i.decode() for i, _ in first]
+        ids2 = [i.decode() for i, _ in second]
+        check("two consumers share the events, each once",
+              len(ids1) == 8 and len(ids2) == 12 and not set(ids1) & set(ids2), (ids1, ids2))
+        check("w2 acknowledges its events",
+              b.execute_command("EVENTS", "GROUP", "ACK", "jobs", "workers", *ids2) == 12)
+        # w1 "dies" with its 8 pending; after they idle, w2 claims them.
+        time.sleep(0.3)
+        claimed = b.execute_command("EVENTS", "GROUP", "CLAIM", "jobs", "workers", "w2", "200")
+        check("a dead consumer's pending events are claimed by another",
+              sorted(i.decode() for i, _ in claimed) == sorted(ids1),
+              [i.decode() for i, _ in claimed])
+        check("... and not while they are younger than min_idle_ms",
+              b.execute_command("EVENTS", "GROUP", "CLAIM", "jobs", "workers", "w3", "60000")
+              == [])
+        check("acknowledging the claimed ones",
+              b.execute_command("EVENTS", "GROUP", "ACK", "jobs", "workers", *ids1) == 8)
+        raw = redis.Redis(unix_socket_path=fleet.redis_sock)
+        check("with trim_acknowledged, what every group acknowledged is trimmed",
+              raw.xlen("baton:events:{jobs}") == 0, raw.xlen("baton:events:{jobs}"))
+        # A group that starts from now sees only what comes after.
+        a.execute_command("EVENTS", "GROUP", "CREATE", "jobs", "late", "FROM", "$")
+        a.execute_command("EVENTS", "PUBLISH", "jobs", "job after")
+        late = a.execute_command("EVENTS", "GROUP", "READ", "jobs", "late", "l1")
+        check("a group made FROM $ starts with the events after it",
+              [p for _, p in late] == [b"job after"], late)
+        # Redis loses the group (as a restart without it, or a failover, would): the next read
+        # makes it again, with no NOGROUP.
+        raw.execute_command("XGROUP", "DESTROY", "baton:events:{jobs}", "workers")
+        again = a.execute_command("EVENTS", "GROUP", "READ", "jobs", "workers", "w1")
+        check("a group Redis lost is made again on the next read, from the oldest kept",
+              [p for _, p in again] == [b"job after"], again)
+        # A blocked group read is woken by a publish on another daemon.
+        out = {}
+
+        def blocked():
+            t0 = time.monotonic()
+            out["got"] = a.execute_command("EVENTS", "GROUP", "READ", "jobs", "workers", "w1",
+                                           "BLOCK", "5000")
+            out["took"] = time.monotonic() - t0
+
+        t = threading.Thread(target=blocked)
+        t.start()
+        time.sleep(0.3)
+        c = fleet.client("c")
+        c.execute_command("EVENTS", "PUBLISH", "jobs", "wake up")
+        t.join(timeout=10)
+        check("a blocked GROUP READ is woken by a publish on another daemon",
+              [p for _, p in out.get("got", [])] == [b"wake up"] and out["took"] < 3,
+              out)
+        t0 = time.monotonic()
+        empty = c.execute_command("EVENTS", "READ", "nothing-here", "FROM", "$", "BLOCK", "400")
+        took = time.monotonic() - t0
+        check("a READ that blocks on a quiet topic answers empty at its deadline",
+              empty == [] and 0.35 < took < 3, (empty, took))
+
+        # -- bad input -------------------------------------------------------------------------
+        def error_of(*args):
+            try:
+                a.execute_command(*args)
+                return ""
+            except redis.ResponseError as e:
+                return str(e)
+
+        for args, start in (
+                (("EVENTS", "READ", "orders", "FROM", "nope"), "not an event id"),
+                (("EVENTS", "READ", "orders", "AFTER", "0"), "syntax error"),
+                (("EVENTS", "READ", "orders", "FROM", "0", "COUNT", "0"), "COUNT must be"),
+                (("EVENTS", "READ", "orders", "FROM", "0", "BLOCK", "999999999"), "BLOCK must be"),
+                (("EVENTS", "PUBLISH", "a b", "x"), "a topic is 1 to"),
+                (("EVENTS", "PUBLISH", "{x}", "x"), "a topic is 1 to"),
+                (("EVENTS", "GROUP", "FROB", "jobs", "g"), "unknown EVENTS GROUP verb"),
+                (("EVENTS", "GROUP", "ACK", "jobs", "workers", "zz"), "not an event id"),
+                (("EVENTS", "GROUP", "CREATE", "jobs", "g", "FROM", "x"), "not an event id"),
+                (("EVENTS", "GROUP", "CLAIM", "jobs", "g", "w", "soon"), "syntax error"),
+                (("EVENTS", "PUBLISH", "orders"), "wrong number of arguments")):
+            got = error_of(*args)
+            check(f"{' '.join(args)[:50]}: a clear error", start in got, got)
+        check("the daemon still answers PING", a.ping())
+
+        # -- Redis down ----------------------------------------------------------------------
+        fleet.redis_proc.kill()
+        fleet.redis_proc.wait()
+        t0 = time.monotonic()
+        down = error_of("EVENTS", "PUBLISH", "orders", "x")
+        read_down = error_of("EVENTS", "READ", "orders", "FROM", "0")
+        check("Redis down: PUBLISH answers UNAVAILABLE or UNKNOWN, READ UNAVAILABLE, in time",
+              down.split(" ")[0] in ("UNAVAILABLE", "UNKNOWN") and
+              read_down.startswith("UNAVAILABLE") and time.monotonic() - t0 < 5,
+              (down, read_down))
+        check("Redis down: the daemon still answers PING", a.ping())
+    finally:
+        for p in sse:
+            p.terminate()
+        stop_all(fleet.procs + ([fleet.redis_proc] if fleet.redis_proc else []))
+    return check.exit_code()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
