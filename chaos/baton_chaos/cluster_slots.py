@@ -25,7 +25,7 @@ OWNER_LIMIT_S = 30.0
 def workload_tags(settings: dict, workloads, now: float) -> dict[str, list[str]]:
     """The hash tags under which batond keeps each named workload's keys (model/*_keys.hpp):
     the tag is what lies between the braces, so "{" + tag + "}" has the same slot."""
-    from .workloads import breaker, cache, election, lease, secret, state
+    from .workloads import breaker, cache, election, events, lease, secret, state
     tags = {
         "lease": lease.lease_names(settings),
         "election": ["elect:" + election.GROUP],
@@ -43,6 +43,7 @@ def workload_tags(settings: dict, workloads, now: float) -> dict[str, list[str]]
         # the counters: an entry's key is its hash tag
         "state": state.counter_keys(settings),
         "cache": cache.cache_keys(settings),
+        "events": [events.TOPIC],
     }
     return {w: tags[w] for w in workloads}
 

@@ -108,7 +108,7 @@ SENTINEL_GAP_S = 22.0
 CLUSTER_GAP_S = 10.0
 # The workloads whose keys' slots migrate-slot may move (cluster_slots.workload_tags).
 SLOT_WORKLOADS = ("lease", "election", "secret", "breaker", "membership", "rate", "dedup",
-                  "session", "state", "cache")
+                  "session", "state", "cache", "events")
 
 
 def mixes(redis: str = "single") -> dict:

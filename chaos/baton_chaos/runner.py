@@ -19,12 +19,13 @@ from .fleet import Fleet, config_yaml
 from .history import History
 from .summary import summary_text, write_summary
 from .timeline import render_timeline
-from .workloads import breaker, cache, dedup, election, lease, rate, secret, session, state
+from .workloads import (breaker, cache, dedup, election, events, lease, rate, secret, session,
+                        state)
 from .workloads.base import Context
 
 WORKLOADS = {"lease": lease, "election": election, "session": session, "secret": secret,
              "rate": rate, "dedup": dedup, "breaker": breaker, "state": state,
-             "cache": cache}
+             "cache": cache, "events": events}
 
 
 def default_settings(daemons: int, redis: str = "single") -> dict:
@@ -56,6 +57,7 @@ def default_settings(daemons: int, redis: str = "single") -> dict:
         # and room for a loaded machine (see checkers/cache.py)
         "cache": {"clients": 4, "keys": 2, "interval_s": 0.01, "write_every_s": 0.1,
                   "near_bound_s": 2.5},
+        "events": {"readers": 3, "publish_every_s": 0.05},
         "membership": {"ttl_ms": 1500},
         "liveness": {"serve_within_s": 10, "lease_slack_s": 2.0},
     }

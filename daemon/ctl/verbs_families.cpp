@@ -209,6 +209,35 @@ std::vector<verb_spec> family_verbs() {
   v.push_back(request({"cache", "stats"}, "[NS]",
                       "this daemon's near-cache hits, misses, evictions and bytes", 0, 1, {},
                       with({"CACHE", "STATS"}), "none", print_cache_stats));
+  // -- events --------------------------------------------------------------------------------
+  v.push_back(request({"events", "publish"}, "TOPIC PAYLOAD", "append an event; prints its id", 2,
+                      2, {}, with({"EVENTS", "PUBLISH"})));
+  v.push_back(request({"events", "read"}, "TOPIC",
+                      "events after an id, in order (--from ID, default 0: the oldest kept)", 1, 1,
+                      {{"--from", "ID", "after this id (0: the oldest kept, $: only new)"},
+                       {"--count", "N", "at most N events (default 100)"},
+                       {"--block", "MS", "wait up to MS for the first, if none yet"}},
+                      [](const verb_args& a) {
+                        std::vector<std::string> args{"EVENTS", "READ", a.positional[0], "FROM",
+                                                      a.get("--from", "0")};
+                        if (a.has("--count"))
+                          args.insert(args.end(), {"COUNT", std::to_string(a.number(
+                                                                "--count", 100, 1, 100000))});
+                        if (a.has("--block"))
+                          args.insert(args.end(), {"BLOCK", std::to_string(a.number(
+                                                                "--block", 0, 0, 3600000))});
+                        return args;
+                      },
+                      "no events"));
+  v.push_back(request({"events", "group"}, "TOPIC GROUP",
+                      "make a consumer group (--from $: new events only, the default; 0: all)", 2,
+                      2, {{"--from", "ID", "where the group starts: $, 0 or an id"}},
+                      [](const verb_args& a) {
+                        return std::vector<std::string>{"EVENTS",        "GROUP",
+                                                        "CREATE",        a.positional[0],
+                                                        a.positional[1], "FROM",
+                                                        a.get("--from", "$")};
+                      }));
   // -- secrets -------------------------------------------------------------------------------
   v.push_back(request({"secret", "get"}, "NAME", "a secret's current value and version", 1, 1, {},
                       with({"SECRET", "GET"}), "no such secret"));

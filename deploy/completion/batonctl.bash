@@ -3,7 +3,7 @@ _batonctl() {
   local cur prev words cword
   _init_completion || return
   local globals="-s --socket --json --timeout -h --help"
-  local first="status ping info redis node nodes drain lease elect rate dedup state cache secret session breaker watch lock"
+  local first="status ping info redis node nodes drain lease elect rate dedup state cache events secret session breaker watch lock"
   case $prev in
   -s | --socket)
     _filedir
@@ -40,6 +40,7 @@ _batonctl() {
   dedup) seconds="get" ;;
   state) seconds="get set del keys count clear export import" ;;
   cache) seconds="get set invalidate stats" ;;
+  events) seconds="publish read group" ;;
   secret) seconds="get verify info put rotate rewrap" ;;
   session) seconds="get list close" ;;
   breaker) seconds="list state force" ;;
@@ -49,6 +50,6 @@ _batonctl() {
   if [[ -n $seconds && -z $second ]]; then
     COMPREPLY=($(compgen -W "$seconds" -- "$cur"))
   elif [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "--json -h --wait --force --cost --file --ttl --grace --if-version --resume --pattern" -- "$cur"))
+    COMPREPLY=($(compgen -W "--json -h --wait --force --cost --file --ttl --grace --if-version --resume --pattern --from --count --block" -- "$cur"))
   fi
 } && complete -F _batonctl batonctl

@@ -95,6 +95,9 @@ void run_events_command(const protocol::command_spec& spec, std::vector<std::str
   }
   // EVENTS GROUP CREATE|READ|ACK|CLAIM topic group ...
   auto verb = protocol::to_upper(args[2]);
+  if (verb != "CREATE" && verb != "READ" && verb != "ACK" && verb != "CLAIM")
+    return fail("ERR unknown EVENTS GROUP verb '" + args[2].substr(0, 32) +
+                "' (CREATE, READ, ACK or CLAIM)");
   if (args.size() < 5)
     return fail("ERR wrong number of arguments for 'events group " + protocol::to_lower(verb) +
                 "'");
@@ -145,19 +148,15 @@ void run_events_command(const protocol::command_spec& spec, std::vector<std::str
     return service.group_read(topic, group, consumer, count, block,
                               reply_with<events::event_list>(self, ticket, write_events));
   }
-  if (verb == "CLAIM") {
-    // CLAIM topic group consumer min_idle_ms [COUNT n]
-    std::int64_t idle = 0;
-    if (args.size() < 7 || !parse_non_negative(args[6], idle))
-      return fail("ERR syntax error: EVENTS GROUP CLAIM topic group consumer min_idle_ms "
-                  "[COUNT n]");
-    std::chrono::milliseconds ignored{0};
-    if (auto e = read_options(7, count, ignored)) return fail(*e);
-    return service.group_claim(topic, group, consumer, std::chrono::milliseconds(idle), count,
-                               reply_with<events::event_list>(self, ticket, write_events));
-  }
-  return fail("ERR unknown EVENTS GROUP verb '" + args[2].substr(0, 32) +
-              "' (CREATE, READ, ACK or CLAIM)");
+  // CLAIM topic group consumer min_idle_ms [COUNT n]
+  std::int64_t idle = 0;
+  if (args.size() < 7 || !parse_non_negative(args[6], idle))
+    return fail("ERR syntax error: EVENTS GROUP CLAIM topic group consumer min_idle_ms "
+                "[COUNT n]");
+  std::chrono::milliseconds ignored{0};
+  if (auto e = read_options(7, count, ignored)) return fail(*e);
+  return service.group_claim(topic, group, consumer, std::chrono::milliseconds(idle), count,
+                             reply_with<events::event_list>(self, ticket, write_events));
 }
 
 } // namespace baton

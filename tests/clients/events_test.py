@@ -60,16 +60,21 @@ class Fleet:
 
 
 def sse_read(port, topic, last, most):
-    """Up to `most` events from the SSE server on `port` after `last`: [(id, payload)]."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    """Up to `most` events from the SSE server on `port` after `last`: [(id, payload)]; fewer
+    when the stream is quiet for a second (the server would keep it open)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    got = []
     try:
         conn.request("GET", f"/events/{topic}", headers={"Last-Event-ID": last})
         response = conn.getresponse()
         if response.status != 200:
             raise OSError(f"status {response.status}")
-        got, event_id, data = [], None, []
+        event_id, data = None, []
         while len(got) < most:
-            line = response.fp.readline()
+            try:
+                line = response.fp.readline()
+            except TimeoutError:
+                break
             if not line:
                 break
             line = line.decode().rstrip("\n")

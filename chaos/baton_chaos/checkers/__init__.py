@@ -4,8 +4,8 @@ bug shows up as that checker's failed verdict instead of losing the whole run's 
 
 import traceback
 
-from . import (breaker, cache, dedup, election, lease, liveness, rate, secret, session,
-               state)
+from . import (breaker, cache, dedup, election, events, lease, liveness, rate, secret,
+               session, state)
 
 CHECKERS = {
     "lease": lease.check,
@@ -17,6 +17,7 @@ CHECKERS = {
     "breaker": breaker.check,
     "state": state.check,
     "cache": cache.check,
+    "events": events.check,
     "liveness": liveness.check,
 }
 
