@@ -155,6 +155,8 @@ constexpr std::pair<command_id, command_handler> bindings[] = {
     {command_id::events_publish, run_events_command},
     {command_id::events_read, run_events_command},
     {command_id::events_group, run_events_command},
+    {command_id::events_watch, run_events_command},
+    {command_id::events_unwatch, run_events_command},
 };
 
 } // namespace

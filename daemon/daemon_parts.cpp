@@ -24,6 +24,7 @@
 #include "model/secret/kek_loader.hpp"
 #include "protocol/command_table.hpp"
 #include "services/breaker/breaker_watch_commands.hpp"
+#include "services/events/events_commands.hpp"
 #include "services/lease/lease_commands.hpp"
 #include "services/secret/secret_commands.hpp"
 #include "services/session/session_commands.hpp"
@@ -143,6 +144,7 @@ void build_state(daemon_parts& d) {
   d.topics = std::make_unique<events::events_service>(d.io, *d.pool, d.cfg.events, d.cfg.prefix);
   d.topics->listen(*d.events);
   d.ctx->events = d.topics.get();
+  connect_events_pushes(*d.ctx);
 }
 
 void build_membership(daemon_parts& d) {

@@ -27,9 +27,13 @@ if state == 'open' then
   if left > 0 then return {0, state, gen, tostring(left)} end
   gen = math.max(gen + 1, tonumber(ARGV[3]) + 1, now)
   redis.call('HSET', KEYS[1], 'state', 'half-open', 'gen', string.format('%d', gen))
-  redis.call('DEL', KEYS[2])
   redis.call('PUBLISH', ARGV[4], 'state ' .. ARGV[5] .. ' half-open ' ..
              string.format('%d', gen) .. ' ' .. ARGV[1] .. ' 0 ' .. (cur[4] or '0'))
+  -- The first probe of this half-open period is this node's, over an earlier period's holder:
+  -- set over it, never deleted and set again (on a Cluster, a key deleted in a migrating slot
+  -- counts as elsewhere, and the script would stop half done).
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  return {1, gen}
 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, gen} end
 local holder = redis.call('GET', KEYS[2]) or ''

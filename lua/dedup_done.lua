@@ -11,7 +11,9 @@ if state[1] == 'done' then
   return {'done'}
 end
 if state[1] == 'pending' and state[2] ~= ARGV[1] then return {'taken', state[2]} end
-redis.call('DEL', KEYS[1])
+-- Written over in place, never deleted and made again: on a Cluster, a key deleted in a slot
+-- that is migrating counts as elsewhere, and the script would stop with the claim gone.
 redis.call('HSET', KEYS[1], 'state', 'done', 'result', ARGV[2])
+redis.call('HDEL', KEYS[1], 'owner', 'req')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {'stored'}

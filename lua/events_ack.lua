@@ -7,7 +7,8 @@ local ids = {}
 for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
 local acked = redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
 local trimmed = 0
-if ARGV[2] == 'trim' then
+-- (A stream Redis lost has no groups to ask.)
+if ARGV[2] == 'trim' and redis.call('EXISTS', KEYS[1]) == 1 then
   -- The first id no group still needs: per group, its oldest pending id, or the one just
   -- after its last delivered id; the smallest over the groups.
   local function after(id)

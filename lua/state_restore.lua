@@ -6,11 +6,18 @@
 -- Reply: the number of entries written
 for i, key in ipairs(KEYS) do
   local at = (i - 1) * 6
-  redis.call('DEL', key)
+  -- Written over in place, never deleted and made again (see lua/state_write.lua: a Cluster's
+  -- migrating slot would stop the script half done).
   redis.call('HSET', key, 'ver', ARGV[at + 1], 'w', 'import', 'v', ARGV[at + 3])
   if ARGV[at + 4] ~= '' then
     redis.call('HSET', key, 'kek', ARGV[at + 4], 'wkey', ARGV[at + 5], 'ct', ARGV[at + 6])
+  else
+    redis.call('HDEL', key, 'kek', 'wkey', 'ct')
   end
-  if tonumber(ARGV[at + 2]) > 0 then redis.call('PEXPIRE', key, ARGV[at + 2]) end
+  if tonumber(ARGV[at + 2]) > 0 then
+    redis.call('PEXPIRE', key, ARGV[at + 2])
+  else
+    redis.call('PERSIST', key)
+  end
 end
 return #KEYS

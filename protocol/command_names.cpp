@@ -49,6 +49,7 @@ names_spec names_of(command_id id) {
   case command_id::cache_invalidate:
   case command_id::events_publish:
   case command_id::events_read:
+  case command_id::events_watch:
     return {naming::one, 2}; // STATE, CACHE: the namespace; EVENTS: the topic
   case command_id::events_group:
     return {naming::one, 3}; // EVENTS GROUP verb topic
@@ -60,6 +61,7 @@ names_spec names_of(command_id id) {
   case command_id::secret_unwatch:
   case command_id::breaker_watch:
   case command_id::breaker_unwatch:
+  case command_id::events_unwatch:
     return {naming::rest, 2};
   case command_id::session_get:
   case command_id::session_touch:

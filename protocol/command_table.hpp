@@ -91,6 +91,8 @@ enum class command_id {
   events_publish,
   events_read,
   events_group,
+  events_watch,
+  events_unwatch,
   subscribe,
   unsubscribe,
 };

@@ -20,4 +20,14 @@ inline protocol::failure unanswered(const redis_link::redis_reply& r, const std:
   return protocol::fail(protocol::error_code::unavailable, why);
 }
 
+/// A reply of a shape the caller did not expect: Redis' own refusal as ERR (a WRONGTYPE on a
+/// key someone else wrote), an unavailable one as UNAVAILABLE, anything else as UNAVAILABLE
+/// too (a Redis that answers nonsense cannot be used).
+inline protocol::failure unexpected_reply(const redis_link::redis_reply& r) {
+  if (r.is_unavailable()) return protocol::fail(protocol::error_code::unavailable, r.str);
+  if (r.kind == redis_link::reply_kind::error)
+    return protocol::fail(protocol::error_code::err, "redis refused: " + r.str);
+  return protocol::fail(protocol::error_code::unavailable, "unexpected reply from redis");
+}
+
 } // namespace baton

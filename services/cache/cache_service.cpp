@@ -18,12 +18,6 @@ using redis_link::reply_kind;
 
 namespace {
 
-failure unexpected(const redis_reply& reply) {
-  if (reply.is_unavailable()) return fail(error_code::unavailable, reply.str);
-  if (reply.kind == reply_kind::error) return fail(error_code::err, "redis refused: " + reply.str);
-  return fail(error_code::unavailable, "unexpected reply from redis");
-}
-
 std::int64_t ms_until(clock::time_point end, clock::time_point now) {
   return std::max<std::int64_t>(
       0, std::chrono::duration_cast<std::chrono::milliseconds>(end - now).count());
@@ -185,7 +179,7 @@ void cache_service::fill(space& s, const cache_namespace& ns, const std::string&
             if (auto hit = s.near.get_stale(key, now))
               return answer(std::optional<cached>(
                   cached{*hit->value, ms_until(hit->expires, now), true, true}));
-          return answer(unexpected(reply));
+          return answer(unexpected_reply(reply));
         }
         if (reply.elements.empty()) {
           s.near.abandon_fill();
@@ -194,7 +188,7 @@ void cache_service::fill(space& s, const cache_namespace& ns, const std::string&
         }
         if (reply.elements.size() != 2 || reply.elements[1].kind != reply_kind::integer) {
           s.near.abandon_fill();
-          return answer(unexpected(reply));
+          return answer(unexpected_reply(reply));
         }
         ++s.redis_hits;
         auto ttl_ms = reply.elements[1].integer;
@@ -223,7 +217,7 @@ void cache_service::set(const cache_namespace& ns, const std::string& key, std::
         forget(s, key);
         if (reply.is_unavailable())
           return done(unanswered(reply, "the value may or may not be stored: SET it again"));
-        if (reply.kind != reply_kind::integer) return done(unexpected(reply));
+        if (reply.kind != reply_kind::integer) return done(unexpected_reply(reply));
         done(stored{});
       });
 }
@@ -266,7 +260,7 @@ void cache_service::remove(const cache_namespace& ns, std::vector<std::string> k
             g->failed = reply.is_unavailable()
                             ? unanswered(reply, "the entries may or may not be deleted: "
                                                 "INVALIDATE them again")
-                            : unexpected(reply);
+                            : unexpected_reply(reply);
           if (--g->left > 0) return;
           if (g->failed) return (*shared_done)(std::move(*g->failed));
           (*shared_done)(tally{g->deleted});

@@ -27,7 +27,28 @@ bool plain(const std::string& name, std::size_t max) {
          name.find_first_of("{} \r\n") == std::string::npos;
 }
 
+const std::string watch_prefix = "events:"; ///< push_hub's topic of a watched topic
+/// Topics one connection may watch, as for leases and breakers.
+constexpr std::size_t max_watches_per_connection = 10000;
+
 } // namespace
+
+void connect_events_pushes(daemon_context& ctx) {
+  if (!ctx.events) return;
+  ctx.events->on_push([&ctx](std::uint64_t connection, const std::string& topic,
+                             const events::event_list& list) {
+    for (const auto& e : list)
+      ctx.pushes.push_to(connection, [&](reply_writer& out) {
+        out.push(4);
+        out.bulk("event");
+        out.bulk(topic);
+        out.bulk(e.id);
+        out.bulk(e.payload);
+      });
+  });
+  auto* service = ctx.events;
+  ctx.on_client_closed.push_back([service](std::uint64_t id) { service->connection_closed(id); });
+}
 
 void run_events_command(const protocol::command_spec& spec, std::vector<std::string>& args,
                         client_connection& conn, daemon_context& ctx,
@@ -76,6 +97,61 @@ void run_events_command(const protocol::command_spec& spec, std::vector<std::str
                                                                     const std::string& id) {
                              out.bulk(id);
                            }));
+  }
+  if (spec.id == command_id::events_unwatch) {
+    std::vector<std::string> topics;
+    if (args.size() == 2) {
+      for (const auto& t : ctx.pushes.topics_of(conn.id()))
+        if (t.rfind(watch_prefix, 0) == 0) topics.push_back(t.substr(watch_prefix.size()));
+    } else {
+      topics.assign(args.begin() + 2, args.end());
+    }
+    for (const auto& topic : topics) {
+      service.unwatch(conn.id(), topic);
+      ctx.pushes.unsubscribe(watch_prefix + topic, conn.id());
+    }
+    std::string bytes;
+    reply_writer out(bytes, ticket.protocol);
+    out.integer(static_cast<std::int64_t>(conn.watching()));
+    return conn.complete(ticket, std::move(bytes));
+  }
+  if (spec.id == command_id::events_watch) {
+    // EVENTS WATCH topic [FROM id]
+    const auto& topic = args[2];
+    if (!plain(topic, limits.max_topic_length)) return fail(name_error("topic", topic));
+    std::string from = "$";
+    if (args.size() == 5 && protocol::to_upper(args[3]) == "FROM") {
+      from = args[4];
+      if (from != "$" && !events::valid_event_id(from))
+        return fail("ERR not an event id: '" + from.substr(0, 64) + "' ($, 0 or an id)");
+    } else if (args.size() != 3) {
+      return fail("ERR syntax error: EVENTS WATCH topic [FROM id]");
+    }
+    auto push_topic = watch_prefix + topic;
+    if (!ctx.pushes.watches(conn.id(), push_topic)) {
+      if (conn.watching() + 1 > max_watches_per_connection)
+        return fail("ERR a connection watches at most " +
+                    std::to_string(max_watches_per_connection) + " topics");
+      if (!ctx.pushes.room_for(conn.id(), {push_topic}))
+        return fail(ctx.pushes.limit_error());
+    }
+    // Subscribed first, so that the connection takes pushes (watch mode) by the time the
+    // first events come; a WATCH that fails gives it back.
+    ctx.pushes.subscribe(push_topic, conn.id());
+    return service.watch(conn.id(), topic, from,
+                         [self, ticket, push_topic, &ctx](protocol::result<std::string> r) {
+                           std::string bytes;
+                           reply_writer out(bytes, ticket.protocol);
+                           if (!r) {
+                             ctx.pushes.unsubscribe(push_topic, self->id());
+                             out.error(r.error());
+                           } else {
+                             out.array(2);
+                             out.bulk(*r);
+                             out.integer(static_cast<std::int64_t>(self->watching()));
+                           }
+                           self->complete(ticket, std::move(bytes));
+                         });
   }
   if (spec.id == command_id::events_read) {
     // EVENTS READ topic FROM id [COUNT n] [BLOCK ms]

@@ -17,12 +17,6 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-failure unexpected(const redis_reply& reply) {
-  if (reply.is_unavailable()) return fail(error_code::unavailable, reply.str);
-  if (reply.kind == reply_kind::error) return fail(error_code::err, "redis refused: " + reply.str);
-  return fail(error_code::unavailable, "unexpected reply from redis");
-}
-
 bool digits(std::string_view text) {
   return !text.empty() && text.size() <= 20 &&
          text.find_first_not_of("0123456789") == std::string_view::npos;
@@ -91,7 +85,7 @@ void events_service::publish(const std::string& topic, const std::string& payloa
                         return done(unanswered(
                             reply, "the event may or may not be published: read the topic "
                                    "from your last id to see"));
-                      if (reply.kind != reply_kind::string) return done(unexpected(reply));
+                      if (reply.kind != reply_kind::string) return done(unexpected_reply(reply));
                       done(std::move(reply.str));
                     });
 }
@@ -105,7 +99,7 @@ void events_service::read(const std::string& topic, const std::string& from, std
   redis_.call({"XREVRANGE", stream_key(topic), "+", "-", "COUNT", "1"},
               [this, topic, count, deadline, done = std::move(done)](redis_reply reply) mutable {
                 auto newest = entries_of(reply);
-                if (!newest) return done(unexpected(reply));
+                if (!newest) return done(unexpected_reply(reply));
                 read_after(topic, newest->empty() ? "0-0" : newest->front().id, count,
                            deadline, std::move(done));
               });
@@ -117,7 +111,7 @@ void events_service::read_after(const std::string& topic, std::string after, std
       {"XRANGE", stream_key(topic), "(" + after, "+", "COUNT", std::to_string(count)},
       [this, topic, after, count, deadline, done = std::move(done)](redis_reply reply) mutable {
         auto got = entries_of(reply);
-        if (!got) return done(unexpected(reply));
+        if (!got) return done(unexpected_reply(reply));
         if (!got->empty() || steady::now() >= deadline || stopped_)
           return done(std::move(*got));
         auto shared = std::make_shared<events_callback<event_list>>(std::move(done));
@@ -151,6 +145,13 @@ void events_service::wait_for_news(const std::string& topic, steady::time_point 
 }
 
 void events_service::wake(const std::string& topic) {
+  if (auto f = followers_.find(topic); f != followers_.end()) {
+    std::vector<std::uint64_t> connections;
+    for (const auto& entry : f->second)
+      connections.push_back(entry.first);
+    for (auto connection : connections)
+      pump(topic, connection);
+  }
   auto it = waiting_.find(topic);
   if (it == waiting_.end()) return;
   auto woken = std::move(it->second);
@@ -167,8 +168,96 @@ void events_service::wake_all() {
   std::vector<std::string> topics;
   for (const auto& [topic, list] : waiting_)
     topics.push_back(topic);
+  for (const auto& [topic, followers] : followers_)
+    if (!waiting_.count(topic)) topics.push_back(topic);
   for (const auto& topic : topics)
     wake(topic);
+}
+
+void events_service::watch(std::uint64_t connection, const std::string& topic,
+                           const std::string& from, events_callback<std::string> done) {
+  auto& f = followers_[topic][connection];
+  f = follower{};
+  f.generation = ++generations_;
+  if (from != "$") {
+    f.after = from == "0" ? "0-0" : from;
+    done(f.after);
+    return pump(topic, connection);
+  }
+  // "$": from the newest event there is now; news meanwhile waits for the position.
+  f.reading = true;
+  redis_.call({"XREVRANGE", stream_key(topic), "+", "-", "COUNT", "1"},
+              [this, topic, connection, generation = f.generation,
+               done = std::move(done)](redis_reply reply) {
+                auto t = followers_.find(topic);
+                if (t == followers_.end()) return done(fail(error_code::unavailable, "unwatched"));
+                auto it = t->second.find(connection);
+                if (it == t->second.end() || it->second.generation != generation)
+                  return done(fail(error_code::unavailable, "unwatched"));
+                auto newest = entries_of(reply);
+                if (!newest) {
+                  unwatch(connection, topic);
+                  return done(unexpected_reply(reply));
+                }
+                it->second.after = newest->empty() ? "0-0" : newest->front().id;
+                it->second.reading = false;
+                done(it->second.after);
+                if (it->second.again) pump(topic, connection);
+              });
+}
+
+void events_service::unwatch(std::uint64_t connection, const std::string& topic) {
+  auto t = followers_.find(topic);
+  if (t == followers_.end()) return;
+  t->second.erase(connection);
+  if (t->second.empty()) followers_.erase(t);
+}
+
+void events_service::connection_closed(std::uint64_t connection) {
+  for (auto t = followers_.begin(); t != followers_.end();) {
+    t->second.erase(connection);
+    t = t->second.empty() ? followers_.erase(t) : std::next(t);
+  }
+}
+
+void events_service::pump(const std::string& topic, std::uint64_t connection) {
+  auto t = followers_.find(topic);
+  if (t == followers_.end() || stopped_) return;
+  auto it = t->second.find(connection);
+  if (it == t->second.end()) return;
+  auto& f = it->second;
+  if (f.reading) {
+    f.again = true;
+    return;
+  }
+  f.reading = true;
+  f.again = false;
+  constexpr std::size_t batch = 100;
+  redis_.call(
+      {"XRANGE", stream_key(topic), "(" + f.after, "+", "COUNT", std::to_string(batch)},
+      [this, topic, connection, generation = f.generation](redis_reply reply) {
+        auto topic_at = followers_.find(topic);
+        if (topic_at == followers_.end()) return;
+        auto at = topic_at->second.find(connection);
+        if (at == topic_at->second.end() || at->second.generation != generation) return;
+        auto& now = at->second;
+        now.reading = false;
+        auto got = entries_of(reply);
+        if (!got) {
+          // Redis did not answer: again in a moment, from the same position (news may not
+          // come again); nothing is skipped.
+          auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(500));
+          timer->async_wait([this, timer, topic, connection](const boost::system::error_code& ec) {
+            if (!ec) pump(topic, connection);
+          });
+          return;
+        }
+        if (!got->empty()) {
+          now.after = got->back().id;
+          if (push_) push_(connection, topic, *got);
+        }
+        if (got->size() == batch || now.again) pump(topic, connection);
+      });
 }
 
 void events_service::stopping() {
@@ -183,7 +272,7 @@ void events_service::group_create(const std::string& topic, const std::string& g
                       if (reply.is_unavailable())
                         return done(unanswered(reply, "the group may or may not be made: "
                                                       "GROUP CREATE again, which is safe"));
-                      if (reply.kind != reply_kind::integer) return done(unexpected(reply));
+                      if (reply.kind != reply_kind::integer) return done(unexpected_reply(reply));
                       done(reply.integer == 1);
                     });
 }
@@ -208,9 +297,9 @@ void events_service::group_read_until(const std::string& topic, const std::strin
                                         "they stay pending; CLAIM them (or wait for another "
                                         "consumer's CLAIM)"));
         if (reply.kind != reply_kind::array || reply.elements.size() != 2)
-          return done(unexpected(reply));
+          return done(unexpected_reply(reply));
         auto got = entries_of(reply.elements[0]);
-        if (!got) return done(unexpected(reply));
+        if (!got) return done(unexpected_reply(reply));
         if (!got->empty() || steady::now() >= deadline || stopped_) return done(std::move(*got));
         auto shared = std::make_shared<events_callback<event_list>>(std::move(done));
         wait_for_news(
@@ -232,7 +321,7 @@ void events_service::group_ack(const std::string& topic, const std::string& grou
                      if (reply.is_unavailable())
                        return done(unanswered(reply, "ACK again, which is safe"));
                      if (reply.kind != reply_kind::array || reply.elements.size() != 2)
-                       return done(unexpected(reply));
+                       return done(unexpected_reply(reply));
                      done(reply.elements[0].integer);
                    });
 }
@@ -248,7 +337,7 @@ void events_service::group_claim(const std::string& topic, const std::string& gr
                                                       "consumer: CLAIM again, which gives them "
                                                       "again"));
                       auto got = entries_of(reply);
-                      if (!got) return done(unexpected(reply));
+                      if (!got) return done(unexpected_reply(reply));
                       done(std::move(*got));
                     });
 }

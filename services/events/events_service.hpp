@@ -67,6 +67,20 @@ public:
                    const std::string& consumer, milliseconds min_idle, std::size_t count,
                    events_callback<event_list> done);
 
+  // -- watching: pushes to local connections, each from its own position -----------------
+  /// How a follower's events reach its connection: in order, each once.
+  using push_events = std::function<void(std::uint64_t connection, const std::string& topic,
+                                         const event_list& events)>;
+  void on_push(push_events push) { push_ = std::move(push); }
+  /// Pushes the connection every event of `topic` after `from` ("0", an id, or "$": from
+  /// now), and each later one as it is published. Watching it again moves the position.
+  /// `done` gets the position it starts after (UNAVAILABLE, and no watch, if "$" could not be
+  /// read: starting elsewhere would skip or repeat events).
+  void watch(std::uint64_t connection, const std::string& topic, const std::string& from,
+             events_callback<std::string> done);
+  void unwatch(std::uint64_t connection, const std::string& topic);
+  void connection_closed(std::uint64_t connection);
+
   /// Answers every blocked read with what it has (nothing): the daemon stops.
   void stopping();
 
@@ -87,6 +101,19 @@ private:
                      std::function<void()> retry, std::function<void()> expired);
   void wake(const std::string& topic);
   void wake_all();
+  /// Reads a follower's next events and pushes them; one read at a time per follower, and
+  /// again at once if news came meanwhile or the read was full.
+  void pump(const std::string& topic, std::uint64_t connection);
+
+  struct follower {
+    std::string after; ///< the last id pushed (or the start)
+    bool reading = false;
+    bool again = false;
+    std::uint64_t generation = 0; ///< a WATCH again starts a new one: older reads are dropped
+  };
+  std::map<std::string, std::map<std::uint64_t, follower>> followers_;
+  push_events push_;
+  std::uint64_t generations_ = 0;
 
   boost::asio::io_context& io_;
   redis_link::redis_pool& redis_;

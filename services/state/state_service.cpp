@@ -19,12 +19,6 @@ using redis_link::reply_kind;
 
 namespace {
 
-failure unexpected(const redis_reply& reply) {
-  if (reply.is_unavailable()) return fail(error_code::unavailable, reply.str);
-  if (reply.kind == reply_kind::error) return fail(error_code::err, "redis refused: " + reply.str);
-  return fail(error_code::unavailable, "unexpected reply from redis");
-}
-
 /// The envelope binds a sealed value to its namespace and key: a ciphertext copied to another
 /// key fails to open rather than reading as that key's value.
 std::string sealed_name(const state_namespace& ns, const std::string& key) {
@@ -126,11 +120,11 @@ bool state_service::seal_value(const state_namespace& ns, const std::string& key
 
 result<maybe_entry> state_service::decode_entry(const state_namespace& ns, const std::string& key,
                                                 const redis_reply& r) const {
-  if (r.kind != reply_kind::array) return unexpected(r);
+  if (r.kind != reply_kind::array) return unexpected_reply(r);
   if (r.elements.empty()) return maybe_entry();
   if (r.elements.size() != 6 || r.elements[0].kind != reply_kind::integer ||
       r.elements[1].kind != reply_kind::integer)
-    return unexpected(r);
+    return unexpected_reply(r);
   entry e;
   e.version = r.elements[0].integer;
   e.ttl_ms = r.elements[1].integer;
@@ -172,7 +166,7 @@ void state_service::read(const state_namespace& ns, std::vector<std::string> key
         if (reply.is_unavailable())
           return unanswered(reply, "the entries may have been deleted: GET them to see");
         if (reply.kind != reply_kind::array || reply.elements.size() != groups[g].size())
-          return unexpected(reply);
+          return unexpected_reply(reply);
         for (std::size_t j = 0; j < groups[g].size(); ++j) {
           auto at = groups[g][j];
           auto e = decode_entry(ns, (*shared_keys)[at], reply.elements[j]);
@@ -248,7 +242,7 @@ void state_service::write(const state_namespace& ns,
           return unanswered(reply, "the write may or may not be done: GET the key, whose "
                                    "version says");
         if (reply.kind != reply_kind::array || reply.elements.size() < 2)
-          return unexpected(reply);
+          return unexpected_reply(reply);
         if (reply.elements[0].str == "conflict") {
           auto current = reply.elements[1].integer;
           return fail(error_code::conflict,
@@ -257,7 +251,7 @@ void state_service::write(const state_namespace& ns,
                       current);
         }
         if (reply.elements[0].str != "ok" || reply.elements.size() != groups[g].size() + 1)
-          return unexpected(reply);
+          return unexpected_reply(reply);
         for (std::size_t j = 0; j < groups[g].size(); ++j)
           out->versions[groups[g][j]] = reply.elements[j + 1].integer;
         return std::nullopt;
@@ -290,7 +284,7 @@ void state_service::remove(const state_namespace& ns, std::vector<std::string> k
         if (reply.is_unavailable())
           return unanswered(reply, "the entry may or may not be deleted: EXISTS says");
         if (reply.kind != reply_kind::array || reply.elements.size() != 2)
-          return unexpected(reply);
+          return unexpected_reply(reply);
         if (reply.elements[0].str == "conflict") {
           auto current = reply.elements[1].integer;
           return fail(error_code::conflict,
@@ -310,7 +304,7 @@ void state_service::remove(const state_namespace& ns, std::vector<std::string> k
 void state_service::exists(const state_namespace& ns, const std::string& key,
                            state_callback<bool> done) {
   redis_.call({"EXISTS", entry_key(ns, key)}, [done = std::move(done)](redis_reply reply) {
-    if (reply.kind != reply_kind::integer) return done(unexpected(reply));
+    if (reply.kind != reply_kind::integer) return done(unexpected_reply(reply));
     done(reply.integer > 0);
   });
 }
@@ -318,7 +312,7 @@ void state_service::exists(const state_namespace& ns, const std::string& key,
 void state_service::ttl(const state_namespace& ns, const std::string& key,
                         state_callback<std::int64_t> done) {
   redis_.call({"PTTL", entry_key(ns, key)}, [done = std::move(done)](redis_reply reply) {
-    if (reply.kind != reply_kind::integer) return done(unexpected(reply));
+    if (reply.kind != reply_kind::integer) return done(unexpected_reply(reply));
     done(reply.integer);
   });
 }
@@ -440,7 +434,7 @@ void state_service::restore(const state_namespace& ns, std::vector<restore_item>
       [written_count](std::size_t, redis_reply& reply) -> std::optional<failure> {
         if (reply.is_unavailable())
           return unanswered(reply, "this batch may be partly written: import it again");
-        if (reply.kind != reply_kind::integer) return unexpected(reply);
+        if (reply.kind != reply_kind::integer) return unexpected_reply(reply);
         *written_count += reply.integer;
         return std::nullopt;
       },

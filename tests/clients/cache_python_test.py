@@ -21,10 +21,10 @@ import traceback
 import urllib.request
 
 import redis
-from redis.connection import PythonParser
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from local_fleet import Checks, free_port, start_batond, start_redis, stop_all, until  # noqa: E402
+from local_fleet import (Checks, client_for, error_of, free_port, start_batond,  # noqa: E402
+                         start_redis, stop_all, until)
 
 batond = sys.argv[1]
 work = tempfile.mkdtemp(prefix="baton-cache-py-")
@@ -41,27 +41,6 @@ CONFIG = (
     "    - {name: small, max_value_bytes: 100, ttl_ms: 10000, max_ttl_ms: 100000}\n"
     "    - {name: brief, near_ttl_ms: 300}\n"
     "redis: {dead_connection_ms: 600}\n")
-
-
-class FullErrors(PythonParser):
-    """redis-py strips a leading "ERR " from error texts (and maps some codes to classes); this
-    parser keeps every error whole, as a ResponseError, so the code can be checked."""
-    EXCEPTION_CLASSES = {}
-
-
-def client_for(sock):
-    pool = redis.ConnectionPool(connection_class=redis.UnixDomainSocketConnection, path=sock,
-                                parser_class=FullErrors, socket_timeout=10)
-    return redis.Redis(connection_pool=pool)
-
-
-def error_of(c, *args):
-    """The whole error text a command answers, or None when it succeeds."""
-    try:
-        c.execute_command(*args)
-    except redis.ResponseError as e:
-        return str(e)
-    return None
 
 
 def as_map(reply):

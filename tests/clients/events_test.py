@@ -218,6 +218,49 @@ def main():
                   f"got {len(got)}, first difference at "
                   f"{next((k for k, (x, y) in enumerate(zip(got, final)) if x != y), min(len(got), len(final)))}")
 
+        # -- WATCH: pushes from a position, and a resume from the last id on another daemon --
+        def watcher(name, start):
+            conn = redis.connection.UnixDomainSocketConnection(path=fleet.daemons[name][1],
+                                                               socket_timeout=5)
+            conn.connect()
+            conn.send_command("EVENTS", "WATCH", "feed", "FROM", start)
+            return conn, conn.read_response()
+
+        def pushes(conn, n):
+            got = []
+            while len(got) < n:
+                kind, topic, event_id, payload = conn.read_response()
+                assert kind == b"event" and topic == b"feed", (kind, topic)
+                got.append((event_id.decode(), payload.decode()))
+            return got
+
+        pub = fleet.client("c")
+        first_id = pub.execute_command("EVENTS", "PUBLISH", "feed", "f0").decode()
+        conn, answer = watcher("a", "0")
+        check("WATCH FROM 0 answers its start and the topics watched",
+              answer == [b"0-0", 1], answer)
+        for n in range(1, 6):
+            pub.execute_command("EVENTS", "PUBLISH", "feed", f"f{n}")
+        seen = pushes(conn, 6)
+        check("WATCH pushes every event after its start, in order, once",
+              [p for _, p in seen] == [f"f{n}" for n in range(6)] and seen[0][0] == first_id,
+              seen)
+        conn.disconnect()
+        for n in range(6, 9):
+            pub.execute_command("EVENTS", "PUBLISH", "feed", f"f{n}")
+        conn, answer = watcher("b", seen[-1][0])  # another daemon, from the last id seen
+        resumed = pushes(conn, 3)
+        check("a watcher back on another daemon with its last id gets the rest, no gap",
+              [p for _, p in resumed] == ["f6", "f7", "f8"], resumed)
+        conn.send_command("EVENTS", "UNWATCH")
+        check("UNWATCH answers the topics still watched", conn.read_response() == 0)
+        conn.disconnect()
+        conn, answer = watcher("c", "$")
+        pub.execute_command("EVENTS", "PUBLISH", "feed", "new")
+        check("WATCH FROM $ pushes only what is published after it",
+              [p for _, p in pushes(conn, 1)] == ["new"])
+        conn.disconnect()
+
         # -- consumer groups ------------------------------------------------------------------
         a, b = fleet.client("a"), fleet.client("b")
         for n in range(20):

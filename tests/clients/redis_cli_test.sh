@@ -36,7 +36,7 @@ expect "RESP3 HELLO" "1" "$(cli -3 HELLO 3 | grep -c "^proto 3$")"
 expect "CLIENT SETNAME/GETNAME in one session" "$(printf 'OK\nme')" "$(printf 'CLIENT SETNAME me\nCLIENT GETNAME\n' | cli)"
 expect "INFO has the node" "1" "$(cli INFO server | grep -c '^node_id:')"
 expect "DEBUG RTT answers a map" "redis_time_us" "$(cli DEBUG RTT | head -1)"
-expect "COMMAND COUNT" "20" "$(cli COMMAND COUNT)"
+expect "COMMAND COUNT" "21" "$(cli COMMAND COUNT)"
 pipe_out=$( (for i in $(seq 1000); do printf '*2\r\n$4\r\nECHO\r\n$%d\r\n%s\r\n' ${#i} "$i"; done) | cli --pipe)
 expect "--pipe of 1000 commands" "errors: 0, replies: 1000" "$(echo "$pipe_out" | tail -1)"
 # Redis goes away: redis-cli gets a clear error, batond stays up.

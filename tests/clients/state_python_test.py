@@ -17,10 +17,10 @@ import time
 import traceback
 
 import redis
-from redis.connection import PythonParser
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from local_fleet import Checks, free_port, start_batond, start_redis, stop_all  # noqa: E402
+from local_fleet import (Checks, client_for, error_of, free_port, start_batond,  # noqa: E402
+                         start_redis, stop_all)
 
 batond = sys.argv[1]
 work = tempfile.mkdtemp(prefix="baton-state-py-")
@@ -28,27 +28,6 @@ procs = []
 check = Checks()
 KEK_ID = "st1"
 BINARY = b"\x00bin\xff\x00ary\xfe\r\n" + bytes(range(256))  # 268 bytes: over carts' 100
-
-
-class FullErrors(PythonParser):
-    """redis-py strips a leading "ERR " from error texts (and maps some codes to classes); this
-    parser keeps every error whole, as a ResponseError, so the code can be checked."""
-    EXCEPTION_CLASSES = {}
-
-
-def client_for(sock):
-    pool = redis.ConnectionPool(connection_class=redis.UnixDomainSocketConnection, path=sock,
-                                parser_class=FullErrors, socket_timeout=10)
-    return redis.Redis(connection_pool=pool)
-
-
-def error_of(c, *args):
-    """The whole error text a command answers, or None when it succeeds."""
-    try:
-        c.execute_command(*args)
-    except redis.ResponseError as e:
-        return str(e)
-    return None
 
 
 def as_entry(reply):

@@ -1,12 +1,14 @@
 """What the Python tests and benches that start their own servers share: a free loopback
 port, a private redis-server on a Unix socket, batond processes waited for until their link to
-Redis is up, stopping them all, and a check counter. python3-redis as the client."""
+Redis is up, stopping them all, and a check counter. python3-redis as the client, with a
+parser that keeps baton's error codes whole (client_for, error_of)."""
 import os
 import socket
 import subprocess
 import time
 
 import redis
+from redis.connection import PythonParser
 
 
 def free_port():
@@ -69,6 +71,27 @@ def stop_all(procs):
             p.wait(timeout=15)
         except subprocess.TimeoutExpired:
             p.kill()
+
+
+class FullErrors(PythonParser):
+    """redis-py strips a leading "ERR " from error texts (and maps some codes to classes); this
+    parser keeps every error whole, as a ResponseError, so the code can be checked."""
+    EXCEPTION_CLASSES = {}
+
+
+def client_for(sock):
+    pool = redis.ConnectionPool(connection_class=redis.UnixDomainSocketConnection, path=sock,
+                                parser_class=FullErrors, socket_timeout=10)
+    return redis.Redis(connection_pool=pool)
+
+
+def error_of(c, *args):
+    """The whole error text a command answers, or None when it succeeds."""
+    try:
+        c.execute_command(*args)
+    except redis.ResponseError as e:
+        return str(e)
+    return None
 
 
 class Checks:
