@@ -152,6 +152,13 @@ void push_hub::publish_each(const std::string& topic, const chooser& choose) con
   }
 }
 
+std::size_t push_hub::buffered(std::uint64_t connection) const {
+  auto it = clients_.find(connection);
+  if (it == clients_.end()) return 0;
+  auto conn = it->second.conn.lock();
+  return conn && !conn->is_closed() ? conn->buffered() : 0;
+}
+
 void push_hub::push_to(std::uint64_t connection, const encoder& write) const {
   auto it = clients_.find(connection);
   if (it == clients_.end()) return;

@@ -72,6 +72,9 @@ public:
   void publish_each(const std::string& topic, const chooser& choose) const;
   /// Pushes to one connection, if it can take a push now (RESP3, or RESP2 in watch mode).
   void push_to(std::uint64_t connection, const encoder& write) const;
+  /// What the connection holds unsent (client_connection::buffered); 0 once it is gone. A
+  /// producer with a backlog (EVENTS WATCH catching up) waits while it is high.
+  std::size_t buffered(std::uint64_t connection) const;
 
 private:
   void deliver(client_connection& conn, const encoder& write) const;

@@ -55,11 +55,13 @@ class Handler(BaseHTTPRequestHandler):
                     self.wfile.write(b": quiet\n\n")
                 for event_id, payload in events:
                     last = event_id.decode()
-                    lines = payload.decode("utf-8", "replace").split("\n")
+                    # SSE ends a line at CR, LF or CRLF: each is a line of data here, so a
+                    # payload cannot end the event early or set its own id.
+                    lines = re.split(r"\r\n|\r|\n", payload.decode("utf-8", "replace"))
                     data = "".join(f"data: {line}\n" for line in lines)
                     self.wfile.write(f"id: {last}\n{data}\n".encode())
                 self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:
             pass  # the browser went away; it comes back with Last-Event-ID
         except redis.RedisError as e:
             # batond is gone or answered an error: end the stream; the browser reconnects

@@ -43,6 +43,21 @@ class EventsCheckerTest(VerdictAsserts, unittest.TestCase):
         read(h, "r1", 0.4, 0.41, "100-0", [("300-0", 3)], node="d2")
         self.assertViolation(events.check(h.events(), [], {}), events.GAP, missed)
 
+    def test_an_event_missed_at_the_end_by_a_reader_that_caught_up(self):
+        h = History("events")
+        publish(h, 0.0, 0.01, 1, "100-0")
+        missed = publish(h, 0.1, 0.11, 2, "200-0")
+        read(h, "r1", 0.3, 0.31, "0", [("100-0", 1)])
+        h.event(0.5, "r1", "caught-up", {"last": "100-0"})
+        self.assertViolation(events.check(h.events(), [], {}), events.GAP, missed)
+
+    def test_an_event_missed_at_the_start(self):
+        h = History("events")
+        missed = publish(h, 0.0, 0.01, 1, "100-0")
+        publish(h, 0.1, 0.11, 2, "200-0")
+        read(h, "r1", 0.3, 0.31, "0", [("200-0", 2)])
+        self.assertViolation(events.check(h.events(), [], {}), events.GAP, missed)
+
     def test_an_event_twice(self):
         h = History("events")
         publish(h, 0.0, 0.01, 1, "100-0")

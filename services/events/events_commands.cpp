@@ -30,6 +30,9 @@ bool plain(const std::string& name, std::size_t max) {
 const std::string watch_prefix = "events:"; ///< push_hub's topic of a watched topic
 /// Topics one connection may watch, as for leases and breakers.
 constexpr std::size_t max_watches_per_connection = 10000;
+/// A watcher catching up reads its next batch only while its unsent output is under this: a
+/// backlog is pushed as fast as the client reads it, never piled up until it is cut off.
+constexpr std::size_t catch_up_mark = 1 << 20;
 
 } // namespace
 
@@ -45,6 +48,7 @@ void connect_events_pushes(daemon_context& ctx) {
         out.bulk(e.id);
         out.bulk(e.payload);
       });
+    return ctx.pushes.buffered(connection) < catch_up_mark;
   });
   auto* service = ctx.events;
   ctx.on_client_closed.push_back([service](std::uint64_t id) { service->connection_closed(id); });
@@ -139,11 +143,13 @@ void run_events_command(const protocol::command_spec& spec, std::vector<std::str
     // first events come; a WATCH that fails gives it back.
     ctx.pushes.subscribe(push_topic, conn.id());
     return service.watch(conn.id(), topic, from,
-                         [self, ticket, push_topic, &ctx](protocol::result<std::string> r) {
+                         [self, ticket, push_topic, topic, &ctx](protocol::result<std::string> r) {
                            std::string bytes;
                            reply_writer out(bytes, ticket.protocol);
                            if (!r) {
-                             ctx.pushes.unsubscribe(push_topic, self->id());
+                             // A WATCH again of the same topic took over: that one stands.
+                             if (!ctx.events->following(self->id(), topic))
+                               ctx.pushes.unsubscribe(push_topic, self->id());
                              out.error(r.error());
                            } else {
                              out.array(2);

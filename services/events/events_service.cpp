@@ -3,6 +3,9 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <charconv>
+
+#include "common/log.hpp"
 #include "services/unanswered.hpp"
 
 namespace baton::events {
@@ -17,9 +20,11 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
+/// Digits of a number that fits 64 bits, as a stream id's parts must.
 bool digits(std::string_view text) {
-  return !text.empty() && text.size() <= 20 &&
-         text.find_first_not_of("0123456789") == std::string_view::npos;
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return !text.empty() && ec == std::errc() && end == text.data() + text.size();
 }
 
 /// Entries as XRANGE and XREADGROUP give them: {{id, {field, value, ...}}, ...}; the payload
@@ -105,15 +110,25 @@ void events_service::read(const std::string& topic, const std::string& from, std
               });
 }
 
+std::uint64_t& events_service::news_of(const std::string& topic) {
+  return news_[std::hash<std::string>()(topic) % news_.size()];
+}
+
 void events_service::read_after(const std::string& topic, std::string after, std::size_t count,
                                 steady::time_point deadline, events_callback<event_list> done) {
+  // News that comes while the read is on its way may concern what it did not see yet (it
+  // arrives on another connection, in no order with the reply): then it reads again at once.
+  auto seen = news_of(topic);
   redis_.call(
       {"XRANGE", stream_key(topic), "(" + after, "+", "COUNT", std::to_string(count)},
-      [this, topic, after, count, deadline, done = std::move(done)](redis_reply reply) mutable {
+      [this, topic, after, count, deadline, seen,
+       done = std::move(done)](redis_reply reply) mutable {
         auto got = entries_of(reply);
         if (!got) return done(unexpected_reply(reply));
         if (!got->empty() || steady::now() >= deadline || stopped_)
           return done(std::move(*got));
+        if (news_of(topic) != seen)
+          return read_after(topic, after, count, deadline, std::move(done));
         auto shared = std::make_shared<events_callback<event_list>>(std::move(done));
         wait_for_news(
             topic, deadline,
@@ -145,6 +160,7 @@ void events_service::wait_for_news(const std::string& topic, steady::time_point 
 }
 
 void events_service::wake(const std::string& topic) {
+  ++news_of(topic);
   if (auto f = followers_.find(topic); f != followers_.end()) {
     std::vector<std::uint64_t> connections;
     for (const auto& entry : f->second)
@@ -201,9 +217,17 @@ void events_service::watch(std::uint64_t connection, const std::string& topic,
                 }
                 it->second.after = newest->empty() ? "0-0" : newest->front().id;
                 it->second.reading = false;
+                bool again = it->second.again;
+                // Answering may run the client's next requests (an UNWATCH), or close it:
+                // the follower is not touched after; pump looks it up again.
                 done(it->second.after);
-                if (it->second.again) pump(topic, connection);
+                if (again) pump(topic, connection);
               });
+}
+
+bool events_service::following(std::uint64_t connection, const std::string& topic) const {
+  auto t = followers_.find(topic);
+  return t != followers_.end() && t->second.count(connection) > 0;
 }
 
 void events_service::unwatch(std::uint64_t connection, const std::string& topic) {
@@ -243,21 +267,34 @@ void events_service::pump(const std::string& topic, std::uint64_t connection) {
         auto& now = at->second;
         now.reading = false;
         auto got = entries_of(reply);
-        if (!got) {
-          // Redis did not answer: again in a moment, from the same position (news may not
-          // come again); nothing is skipped.
-          auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(500));
-          timer->async_wait([this, timer, topic, connection](const boost::system::error_code& ec) {
-            if (!ec) pump(topic, connection);
-          });
-          return;
+        if (!got && reply.kind == reply_kind::error) {
+          // Redis refuses this read (not a matter of time): the watch ends, and says why.
+          log::warn("events", "a watch ends: redis refused its read",
+                    {{"topic", topic}, {"why", reply.str}});
+          return unwatch(connection, topic);
         }
+        if (!got) return pump_later(topic, connection); // Redis did not answer: again soon
+        bool more = true;
         if (!got->empty()) {
           now.after = got->back().id;
-          if (push_) push_(connection, topic, *got);
+          bool full = got->size() == batch;
+          bool again = now.again;
+          // The push may close the connection (a client that does not read), which forgets
+          // this follower: nothing of it is used after.
+          if (push_) more = push_(connection, topic, *got);
+          if (!more) return pump_later(topic, connection); // its output is full: let it drain
+          if (full || again) pump(topic, connection);
+          return;
         }
-        if (got->size() == batch || now.again) pump(topic, connection);
+        if (now.again) pump(topic, connection);
       });
+}
+
+void events_service::pump_later(const std::string& topic, std::uint64_t connection) {
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(100));
+  timer->async_wait([this, timer, topic, connection](const boost::system::error_code& ec) {
+    if (!ec) pump(topic, connection);
+  });
 }
 
 void events_service::stopping() {
@@ -287,9 +324,10 @@ void events_service::group_read_until(const std::string& topic, const std::strin
                                       const std::string& consumer, std::size_t count,
                                       steady::time_point deadline,
                                       events_callback<event_list> done) {
+  auto seen = news_of(topic); // as in read_after
   redis_.run_script(
       "events_group_read", {stream_key(topic)}, {group, consumer, std::to_string(count)},
-      [this, topic, group, consumer, count, deadline,
+      [this, topic, group, consumer, count, deadline, seen,
        done = std::move(done)](redis_reply reply) mutable {
         if (reply.is_unavailable())
           // Delivered to this consumer maybe: they stay pending and come back by CLAIM.
@@ -301,6 +339,8 @@ void events_service::group_read_until(const std::string& topic, const std::strin
         auto got = entries_of(reply.elements[0]);
         if (!got) return done(unexpected_reply(reply));
         if (!got->empty() || steady::now() >= deadline || stopped_) return done(std::move(*got));
+        if (news_of(topic) != seen)
+          return group_read_until(topic, group, consumer, count, deadline, std::move(done));
         auto shared = std::make_shared<events_callback<event_list>>(std::move(done));
         wait_for_news(
             topic, deadline,

@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -68,8 +69,10 @@ public:
                    events_callback<event_list> done);
 
   // -- watching: pushes to local connections, each from its own position -----------------
-  /// How a follower's events reach its connection: in order, each once.
-  using push_events = std::function<void(std::uint64_t connection, const std::string& topic,
+  /// How a follower's events reach its connection: in order, each once. Answers whether the
+  /// connection takes more now (false: closed, or its unsent output is past a mark; the
+  /// follower waits for it to drain instead of reading the next batch).
+  using push_events = std::function<bool(std::uint64_t connection, const std::string& topic,
                                          const event_list& events)>;
   void on_push(push_events push) { push_ = std::move(push); }
   /// Pushes the connection every event of `topic` after `from` ("0", an id, or "$": from
@@ -79,6 +82,7 @@ public:
   void watch(std::uint64_t connection, const std::string& topic, const std::string& from,
              events_callback<std::string> done);
   void unwatch(std::uint64_t connection, const std::string& topic);
+  bool following(std::uint64_t connection, const std::string& topic) const;
   void connection_closed(std::uint64_t connection);
 
   /// Answers every blocked read with what it has (nothing): the daemon stops.
@@ -104,6 +108,11 @@ private:
   /// Reads a follower's next events and pushes them; one read at a time per follower, and
   /// again at once if news came meanwhile or the read was full.
   void pump(const std::string& topic, std::uint64_t connection);
+  void pump_later(const std::string& topic, std::uint64_t connection);
+  /// News heard per topic (by a hash: a shared count only costs an extra read), so that a
+  /// read whose reply comes after the news of what it missed reads again at once.
+  std::uint64_t& news_of(const std::string& topic);
+  std::array<std::uint64_t, 256> news_{};
 
   struct follower {
     std::string after; ///< the last id pushed (or the start)

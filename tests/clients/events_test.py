@@ -261,6 +261,31 @@ def main():
               [p for _, p in pushes(conn, 1)] == ["new"])
         conn.disconnect()
 
+        # A backlog larger than a connection may hold unsent (socket.max_buffered_bytes and the
+        # push cap) is pushed as the client reads it, not piled up until the client is cut off.
+        big = "x" * 60000
+        pipe = pub.pipeline(transaction=False)
+        for n in range(700):
+            pipe.execute_command("EVENTS", "PUBLISH", "backlog", f"{n} {big}")
+        pipe.execute()
+        conn = redis.connection.UnixDomainSocketConnection(path=fleet.daemons["a"][1],
+                                                           socket_timeout=10)
+        conn.connect()
+        conn.send_command("EVENTS", "WATCH", "backlog", "FROM", "0")
+        conn.read_response()
+        got_numbers = []
+        try:
+            while len(got_numbers) < 700:
+                kind, _, _, payload = conn.read_response()
+                got_numbers.append(int(payload.split(b" ", 1)[0]))
+                if len(got_numbers) % 100 == 0:
+                    time.sleep(0.05)  # a slow reader
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            got_numbers.append(f"cut off: {e}")
+        conn.disconnect()
+        check("a 42 MB backlog reaches a slow watcher whole, in order",
+              got_numbers == list(range(700)), got_numbers[-3:])
+
         # -- consumer groups ------------------------------------------------------------------
         a, b = fleet.client("a"), fleet.client("b")
         for n in range(20):

@@ -1,10 +1,11 @@
 """Checks the events workload (HISTORY.md, "events"): a reader that moves between daemons
 with its last id sees the topic's events in id order, each once, and none missing: every
-published event (acknowledged, or of unknown outcome and found by a reader) whose id lies
-between the first and the last id a reader saw is among what that reader saw. What spans a
-data-loss window is exempt, and counted."""
+published event (acknowledged, or of unknown outcome and found by any reader) whose id lies
+between the first and the last id a reader saw is among what that reader saw, and a reader
+that caught up at the end saw every event acknowledged before. What spans a data-loss window
+is exempt, and counted."""
 
-from .common import LossWindows, Verdict, collect, integer
+from .common import LossWindows, Verdict, collect, integer, label, number
 
 OUT_OF_ORDER = "events out of order or twice"
 GAP = "event missed"
@@ -21,7 +22,7 @@ def id_key(event_id):
 
 
 def check(history, faults, config):
-    load = collect(history, "events")
+    load = collect(history, "events", ("caught-up",))
     verdict = Verdict("events", ("published", "unknown_publishes", "reads", "events_read",
                                  "unknown", "malformed", "incomplete"))
     if not load:
@@ -33,7 +34,7 @@ def check(history, faults, config):
     verdict.count("published", len(acked))
     verdict.count("unknown_publishes", sum(1 for op in publishes if op.type == "info"))
     verdict.count("reads", len(reads))
-    verdict.count("unknown", load.unknown(("publish", "read")))
+    verdict.count("unknown", load.unknown(("publish", "read"), ("caught-up",)))
     verdict.count("malformed", load.malformed)
     verdict.count("incomplete", load.incomplete)
     losses = LossWindows(faults)
@@ -49,6 +50,13 @@ def check(history, faults, config):
                 continue
             by_reader.setdefault(read.process, []).append((id_key(item[0]), item[1], read))
     verdict.count("events_read", sum(len(v) for v in by_reader.values()))
+    # Events of unknown outcome that landed (some reader saw them) count as published.
+    for seen in by_reader.values():
+        for k, value, read in seen:
+            payload_of.setdefault(k, (integer(value), read))
+    caught_up = {}
+    for event in load.events_of("caught-up"):
+        caught_up[label(event.get("process"))] = event
     for reader, seen in sorted(by_reader.items()):
         for (a, _, ra), (b, _, rb) in zip(seen, seen[1:]):
             if b <= a and not losses.touching(ra.t0, rb.t1):
@@ -61,13 +69,19 @@ def check(history, faults, config):
                 verdict.violate(WRONG, f"{reader} saw event {k} as {value}, published as "
                                 f"{known[0]}", [known[1], read])
         first, last = seen[0][0], seen[-1][0]
+        end = caught_up.get(reader)
+        # Readers start from "0": nothing published may come before the first they saw.
+        from_start = str(seen[0][2].args.get("after")) == "0"
         for k, (value, pub) in sorted(payload_of.items()):
-            if first < k < last and k not in ids:
+            before_end = (end is not None and pub.f == "publish" and pub.ok and
+                          pub.t1 < number(end.get("t")) and k > last)
+            if (first < k < last or before_end or (from_start and k < first)) and k not in ids:
                 if losses.touching(pub.t0, seen[-1][2].t1):
                     verdict.measured["exempt_data_loss"] += 1
                     continue
                 verdict.violate(GAP, f"{reader} saw events {first} to {last} but not {k} "
-                                f"({value}), published by {pub.describe()}", [pub])
+                                f"({value}), published by {pub.describe()}",
+                                [pub] + ([end] if before_end else []))
     verdict.skip_counted("exempt_data_loss", GAP,
                          "event(s) exempt, a data-loss window lies between publish and read")
     return verdict.result()
