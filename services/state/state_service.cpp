@@ -85,6 +85,20 @@ failure partly(failure f, bool maybe_ran, std::size_t groups) {
   return f;
 }
 
+/// Each slot group's Redis keys, in the group's order: the KEYS of its call.
+std::vector<std::vector<std::string>> keys_of_groups(
+    const std::vector<std::string>& redis_keys, const std::vector<std::vector<std::size_t>>& groups) {
+  std::vector<std::vector<std::string>> out;
+  out.reserve(groups.size());
+  for (const auto& g : groups) {
+    auto& keys = out.emplace_back();
+    keys.reserve(g.size());
+    for (auto i : g)
+      keys.push_back(redis_keys[i]);
+  }
+  return out;
+}
+
 std::vector<std::string> redis_keys_of(const state_namespace& ns,
                                        const std::vector<std::string>& keys) {
   std::vector<std::string> out;
@@ -147,13 +161,9 @@ void state_service::read(const state_namespace& ns, std::vector<std::string> key
                          bool and_delete, state_callback<std::vector<maybe_entry>> done) {
   auto redis_keys = redis_keys_of(ns, keys);
   auto groups = group_by_slot(redis_keys, redis_.clustered());
-  std::vector<std::vector<std::string>> call_keys, call_args;
-  for (const auto& g : groups) {
-    call_keys.emplace_back();
-    for (auto i : g)
-      call_keys.back().push_back(redis_keys[i]);
-    call_args.push_back(and_delete ? std::vector<std::string>{} : std::vector<std::string>{"get"});
-  }
+  auto call_keys = keys_of_groups(redis_keys, groups);
+  std::vector<std::vector<std::string>> call_args(
+      groups.size(), and_delete ? std::vector<std::string>{} : std::vector<std::string>{"get"});
   auto out = std::make_shared<std::vector<maybe_entry>>(keys.size());
   auto sealed = std::make_shared<std::vector<bool>>(keys.size());
   auto shared_keys = std::make_shared<std::vector<std::string>>(std::move(keys));
@@ -161,10 +171,11 @@ void state_service::read(const state_namespace& ns, std::vector<std::string> key
   run_groups(
       redis_, and_delete ? "state_getdel" : "state_read", !and_delete, std::move(call_keys),
       std::move(call_args),
-      [this, ns, groups = std::move(groups), out, sealed, shared_keys](
+      [this, ns, groups = std::move(groups), out, sealed, shared_keys, and_delete](
           std::size_t g, redis_reply& reply) -> std::optional<failure> {
         if (reply.is_unavailable())
-          return unanswered(reply, "the entries may have been deleted: GET them to see");
+          return and_delete ? unanswered(reply, "the entry may have been deleted: GET it to see")
+                            : unexpected_reply(reply);
         if (reply.kind != reply_kind::array || reply.elements.size() != groups[g].size())
           return unexpected_reply(reply);
         for (std::size_t j = 0; j < groups[g].size(); ++j) {
@@ -267,13 +278,9 @@ void state_service::remove(const state_namespace& ns, std::vector<std::string> k
                            state_callback<tally> done) {
   auto redis_keys = redis_keys_of(ns, keys);
   auto groups = group_by_slot(redis_keys, redis_.clustered());
-  std::vector<std::vector<std::string>> call_keys, call_args;
-  for (const auto& g : groups) {
-    call_keys.emplace_back();
-    for (auto i : g)
-      call_keys.back().push_back(redis_keys[i]);
-    call_args.push_back({expected_version ? std::to_string(*expected_version) : ""});
-  }
+  auto call_keys = keys_of_groups(redis_keys, groups);
+  std::vector<std::vector<std::string>> call_args(
+      groups.size(), {expected_version ? std::to_string(*expected_version) : ""});
   auto deleted = std::make_shared<std::int64_t>(0);
   auto count = groups.size();
   // A plain delete may be sent again (deleting twice deletes the same); one on a version may
