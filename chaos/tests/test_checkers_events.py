@@ -72,6 +72,21 @@ class EventsCheckerTest(VerdictAsserts, unittest.TestCase):
         wrong = read(h, "r1", 0.3, 0.31, "0", [("100-0", 9)])
         self.assertViolation(events.check(h.events(), [], {}), events.WRONG, pub + wrong)
 
+    def test_a_number_sent_again_that_landed_once_passes(self):
+        h = History("events")
+        publish(h, 0.0, 0.5, 1, None, outcome="info")  # the answer was lost...
+        publish(h, 0.6, 0.61, 1, "100-0")  # ... sent again with its DEDUP key: the first id
+        publish(h, 0.7, 0.71, 2, "200-0")
+        read(h, "r1", 0.8, 0.81, "0", [("100-0", 1), ("200-0", 2)])
+        self.assertValid(events.check(h.events(), [], {}))
+
+    def test_a_number_sent_again_that_landed_twice(self):
+        h = History("events")
+        publish(h, 0.0, 0.5, 1, None, outcome="info")
+        again = publish(h, 0.6, 0.61, 1, "200-0")
+        seen = read(h, "r1", 0.8, 0.81, "0", [("100-0", 1), ("200-0", 1)])
+        self.assertViolation(events.check(h.events(), [], {}), events.TWICE, seen + again)
+
     def test_a_gap_across_data_loss_is_exempt(self):
         h = History("events")
         publish(h, 0.0, 0.01, 1, "100-0")

@@ -19,12 +19,15 @@ struct events_config {
   milliseconds max_block{60000};     ///< BLOCK of a READ
   /// After each ACK, entries that every group of the topic has acknowledged are trimmed.
   bool trim_acknowledged = false;
+  /// How long a PUBLISH's DEDUP key is remembered: the same key again within it appends
+  /// nothing and answers the first id (JetStream's duplicate window has the same default).
+  milliseconds dedup_window{120000};
 
   bool operator==(const events_config& o) const {
     return max_length == o.max_length && max_age == o.max_age &&
            max_payload_bytes == o.max_payload_bytes && max_topic_length == o.max_topic_length &&
            max_read_count == o.max_read_count && max_block == o.max_block &&
-           trim_acknowledged == o.trim_acknowledged;
+           trim_acknowledged == o.trim_acknowledged && dedup_window == o.dedup_window;
   }
 };
 

@@ -27,6 +27,9 @@ bool plain(const std::string& name, std::size_t max) {
          name.find_first_of("{} \r\n") == std::string::npos;
 }
 
+/// A PUBLISH's DEDUP key: an order id, a UUID, a hash.
+constexpr std::size_t max_dedup_key_length = 256;
+
 const std::string watch_prefix = "events:"; ///< push_hub's topic of a watched topic
 /// Topics one connection may watch, as for leases and breakers.
 constexpr std::size_t max_watches_per_connection = 10000;
@@ -96,7 +99,18 @@ void run_events_command(const protocol::command_spec& spec, std::vector<std::str
     if (args[3].size() > limits.max_payload_bytes)
       return fail("ERR the payload is " + std::to_string(args[3].size()) + " bytes; at most " +
                   std::to_string(limits.max_payload_bytes) + " (events.max_payload_bytes)");
-    return service.publish(topic, args[3],
+    // EVENTS PUBLISH topic payload [DEDUP key]
+    std::string dedup;
+    if (args.size() > 4) {
+      if (args.size() != 6 || protocol::to_upper(args[4]) != "DEDUP")
+        return fail("ERR syntax error at '" + args[4].substr(0, 64) +
+                    "' (EVENTS PUBLISH topic payload [DEDUP key])");
+      dedup = args[5];
+      if (!plain(dedup, max_dedup_key_length))
+        return fail("ERR a dedup key is 1 to " + std::to_string(max_dedup_key_length) +
+                    " bytes without spaces or braces, got '" + dedup.substr(0, 64) + "'");
+    }
+    return service.publish(topic, args[3], dedup,
                            reply_with<std::string>(self, ticket, [](reply_writer& out,
                                                                     const std::string& id) {
                              out.bulk(id);

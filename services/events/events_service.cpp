@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "common/log.hpp"
+#include "redis/idempotent_call.hpp"
 #include "services/unanswered.hpp"
 
 namespace baton::events {
@@ -81,18 +82,31 @@ void events_service::listen(redis_link::redis_subscriber& events) {
 }
 
 void events_service::publish(const std::string& topic, const std::string& payload,
-                             events_callback<std::string> done) {
-  redis_.run_script("events_publish", {stream_key(topic)},
-                    {payload, std::to_string(config_.max_length),
-                     std::to_string(config_.max_age.count()), news_channel(prefix_), topic},
-                    [done = std::move(done)](redis_reply reply) {
-                      if (reply.is_unavailable())
-                        return done(unanswered(
-                            reply, "the event may or may not be published: read the topic "
-                                   "from your last id to see"));
-                      if (reply.kind != reply_kind::string) return done(unexpected_reply(reply));
-                      done(std::move(reply.str));
-                    });
+                             const std::string& dedup, events_callback<std::string> done) {
+  std::vector<std::string> args = {payload, std::to_string(config_.max_length),
+                                   std::to_string(config_.max_age.count()),
+                                   news_channel(prefix_), topic};
+  auto answer = [done = std::move(done), deduped = !dedup.empty()](redis_reply reply) {
+    if (reply.is_unavailable())
+      return done(unanswered(reply, deduped
+                                        ? "send it again with the same DEDUP key: it is "
+                                          "published once"
+                                        : "the event may or may not be published: read the "
+                                          "topic from your last id to see (a DEDUP key makes "
+                                          "sending it again safe)"));
+    if (reply.kind != reply_kind::string) return done(unexpected_reply(reply));
+    done(std::move(reply.str));
+  };
+  if (dedup.empty())
+    return redis_.run_script("events_publish", {stream_key(topic)}, std::move(args),
+                             std::move(answer));
+  args.push_back(std::to_string(config_.dedup_window.count()));
+  redis_link::run_idempotent(redis_, "events_publish",
+                             {stream_key(topic), stream_key(topic) + ":dedup:" + dedup},
+                             std::move(args),
+                             [answer = std::move(answer)](redis_reply reply, bool) mutable {
+                               answer(std::move(reply));
+                             });
 }
 
 void events_service::read(const std::string& topic, const std::string& from, std::size_t count,

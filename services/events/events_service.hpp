@@ -48,8 +48,10 @@ public:
   /// Follows the news channel: a publish anywhere wakes the reads blocked on its topic.
   void listen(redis_link::redis_subscriber& events);
 
-  /// The new event's id.
-  void publish(const std::string& topic, const std::string& payload,
+  /// The new event's id. With a `dedup` key, a publish of a key seen within
+  /// events.dedup_window appends nothing and answers the first one's id; its lost answer is
+  /// therefore asked again once (redis/idempotent_call.hpp) rather than answered UNKNOWN.
+  void publish(const std::string& topic, const std::string& payload, const std::string& dedup,
                events_callback<std::string> done);
   /// Events after `from` ("0": from the oldest kept; "$": only those published from now),
   /// at most `count`; with `block` > 0 and none yet, waits up to `block` for the first.

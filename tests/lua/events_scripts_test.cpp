@@ -327,6 +327,41 @@ TEST_CASE_METHOD(events_fixture, "events_publish drops a whole node of events pa
   }
 }
 
+TEST_CASE_METHOD(events_fixture,
+                 "events_publish with a dedup key appends once and answers the first id again") {
+  const std::string dedup = "baton:events:{orders}:dedup:order-7";
+  auto dedup_publish = [&](const std::string& payload, const std::string& dedup_key) {
+    return lua.run("events_publish", {key, dedup_key},
+                   {payload, "100000", week_ms, news_channel, "orders", "120000"});
+  };
+  subscribe();
+  auto first = dedup_publish("order 7", dedup);
+  INFO(first.to_string());
+  REQUIRE(first.kind == resp_value::type::bulk);
+  CHECK(next_message() == "orders");
+  // The same key again (a publisher that lost its answer): nothing appended, no news, same id.
+  auto again = dedup_publish("order 7", dedup);
+  CHECK(again.kind == resp_value::type::bulk);
+  CHECK(again.str == first.str);
+  CHECK(length() == 1);
+  publish_sentinel();
+  CHECK(next_message() == "sentinel");
+  // The key remembers the id for the window, no longer.
+  auto ttl = lua.call({"PTTL", dedup}).integer;
+  CHECK(ttl > 0);
+  CHECK(ttl <= 120000);
+  CHECK(lua.call({"GET", dedup}).str == first.str);
+  // Another key is another event.
+  auto other = dedup_publish("order 8", "baton:events:{orders}:dedup:order-8");
+  CHECK(other.str != first.str);
+  CHECK(length() == 2);
+  // Once the key is gone (the window passed), the same key publishes anew.
+  REQUIRE(lua.call({"DEL", dedup}).integer == 1);
+  auto later = dedup_publish("order 7", dedup);
+  CHECK(later.str != first.str);
+  CHECK(length() == 3);
+}
+
 // -- events_group_create ----------------------------------------------------------------------
 
 TEST_CASE_METHOD(events_fixture, "events_group_create answers 1 then 0 and BUSYGROUP is no error") {

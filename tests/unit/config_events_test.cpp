@@ -33,6 +33,7 @@ TEST_CASE("without an events section EVENTS has its defaults") {
   CHECK(e.max_read_count == 1000);
   CHECK(e.max_block == 60s);
   CHECK_FALSE(e.trim_acknowledged);
+  CHECK(e.dedup_window == 2min);
 }
 
 TEST_CASE("an empty events section keeps the defaults") {
@@ -50,7 +51,8 @@ TEST_CASE("every field of the events section is read") {
                             "  max_topic_length: 64\n"
                             "  max_read_count: 50\n"
                             "  max_block_ms: 2500\n"
-                            "  trim_acknowledged: true\n",
+                            "  trim_acknowledged: true\n"
+                            "  dedup_window_ms: 5000\n",
                             "f.yaml");
   INFO(dump(r));
   REQUIRE(r.ok());
@@ -62,6 +64,7 @@ TEST_CASE("every field of the events section is read") {
   CHECK(e.max_read_count == 50);
   CHECK(e.max_block == 2500ms);
   CHECK(e.trim_acknowledged);
+  CHECK(e.dedup_window == 5s);
   CHECK_FALSE(e == baton::events::events_config{});
 }
 
@@ -115,7 +118,8 @@ TEST_CASE("every events problem is reported at its line and column all at once")
                             "  colour: red\n"
                             "  max_read_count: 0\n"
                             "  trim_acknowledged: maybe\n"
-                            "  max_length: 10\n",
+                            "  max_length: 10\n"
+                            "  dedup_window_ms: 10\n",
                             "c.yaml");
   INFO(dump(r));
   CHECK_FALSE(r.ok());
@@ -124,6 +128,7 @@ TEST_CASE("every events problem is reported at its line and column all at once")
       "c.yaml:3:3: unknown key 'colour' in events",
       "c.yaml:4:19: max_read_count must be between 1 and 100000, got 0",
       "c.yaml:5:22: trim_acknowledged must be true or false, got 'maybe'",
+      "c.yaml:7:20: dedup_window_ms must be between 1000 and 604800000, got 10",
   };
   for (const char* text : expected) {
     INFO(text);

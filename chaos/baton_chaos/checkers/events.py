@@ -2,7 +2,8 @@
 with its last id sees the topic's events in id order, each once, and none missing: every
 published event (acknowledged, or of unknown outcome and found by any reader) whose id lies
 between the first and the last id a reader saw is among what that reader saw, and a reader
-that caught up at the end saw every event acknowledged before. What spans a data-loss window
+that caught up at the end saw every event acknowledged before; a number sent again after a
+lost answer (with its DEDUP key) is in the topic once. What spans a data-loss window
 is exempt, and counted."""
 
 from .common import LossWindows, Verdict, collect, integer, label, number
@@ -10,6 +11,7 @@ from .common import LossWindows, Verdict, collect, integer, label, number
 OUT_OF_ORDER = "events out of order or twice"
 GAP = "event missed"
 WRONG = "event with another payload"
+TWICE = "event published twice under one DEDUP key"
 
 
 def id_key(event_id):
@@ -54,6 +56,18 @@ def check(history, faults, config):
     for seen in by_reader.values():
         for k, value, read in seen:
             payload_of.setdefault(k, (integer(value), read))
+    # A number sent again with its DEDUP key after a lost answer is in the topic once.
+    ids_of_value = {}
+    for k, (value, pub) in payload_of.items():
+        ids_of_value.setdefault(value, []).append((k, pub))
+    for value, found in sorted(ids_of_value.items(), key=lambda kv: str(kv[0])):
+        if value is None or len(found) < 2:
+            continue
+        found.sort(key=lambda kp: kp[0])
+        (k1, p1), (k2, p2) = found[0], found[1]
+        if losses.touching(min(p1.t0, p2.t0), max(p1.t1, p2.t1)):
+            continue
+        verdict.violate(TWICE, f"number {value} is in the topic as {k1} and as {k2}", [p1, p2])
     caught_up = {}
     for event in load.events_of("caught-up"):
         caught_up[label(event.get("process"))] = event

@@ -1,7 +1,9 @@
 """Events workload: a publisher appends numbered events to one topic through a random daemon,
-and readers follow the topic from their last id, moving to a random daemon after every few
+each with a DEDUP key of its number, and sends a number again (to another daemon) when its
+answer was lost; readers follow the topic from their last id, moving to a random daemon after every few
 reads (as a browser reconnecting through a load balancer would). The checker: each reader saw
-the events in id order, each once, with none missing between the first and the last it saw.
+the events in id order, each once, with none missing between the first and the last it saw,
+and no number is in the topic twice.
 """
 from __future__ import annotations
 
@@ -29,18 +31,23 @@ async def _publisher(ctx: Context, settings: dict):
     rng = ctx.rng(process)
     clients = {n: NodeClient(ctx, n) for n in ctx.nodes()}
     number = 0
+    resend = False  # the last number's answer was lost: send it again, same DEDUP key
     while not ctx.stop.is_set() and not ctx.final_phase.is_set():
         node = rng.choice(ctx.nodes())
-        number += 1
+        if not resend:
+            number += 1
+        resend = False
         try:
             conn = await asyncio.wait_for(clients[node].get(), 2.0)
             async with op(h, process, WORKLOAD, "publish", node, {"value": number}) as out:
-                event_id = await conn.call("EVENTS", "PUBLISH", TOPIC, str(number), timeout=2.0)
+                event_id = await conn.call("EVENTS", "PUBLISH", TOPIC, str(number),
+                                           "DEDUP", f"n{number}", timeout=2.0)
                 out.value = {"id": event_id}
         except (ReplyError, asyncio.TimeoutError):
             pass
         except Indefinite:
             clients[node].drop()
+            resend = True
         await sleep_or_stop(ctx, rng.uniform(0.5, 1.5) * settings["publish_every_s"])
     for c in clients.values():
         c.drop()
