@@ -211,7 +211,15 @@ std::vector<verb_spec> family_verbs() {
                       with({"CACHE", "STATS"}), "none", print_cache_stats));
   // -- events --------------------------------------------------------------------------------
   v.push_back(request({"events", "publish"}, "TOPIC PAYLOAD", "append an event; prints its id", 2,
-                      2, {}, with({"EVENTS", "PUBLISH"})));
+                      2,
+                      {{"--dedup", "KEY",
+                        "once per KEY within events.dedup_window_ms: again answers the first id"}},
+                      [](const verb_args& a) {
+                        std::vector<std::string> args{"EVENTS", "PUBLISH", a.positional[0],
+                                                      a.positional[1]};
+                        if (a.has("--dedup")) args.insert(args.end(), {"DEDUP", a.get("--dedup")});
+                        return args;
+                      }));
   v.push_back(request({"events", "read"}, "TOPIC",
                       "events after an id, in order (--from ID, default 0: the oldest kept)", 1, 1,
                       {{"--from", "ID", "after this id (0: the oldest kept, $: only new)"},

@@ -148,6 +148,20 @@ TEST_CASE("batonctl: a verb for every family, human and --json, -s honoured") {
   CHECK(ctl(s, "dedup get order-1", &out) == 0);
   CHECK(out == "absent\n");
 
+  // Events: a publish prints its id; --dedup with a key seen before prints the first id again.
+  std::string first, again, other;
+  CHECK(ctl(s, "events publish orders o-1 --dedup order-1", &first) == 0);
+  CHECK(ctl(s, "events publish orders o-1 --dedup order-1", &again) == 0);
+  CHECK(ctl(s, "events publish orders o-2", &other) == 0);
+  CHECK(first.find('-') != std::string::npos);
+  CHECK(again == first);
+  CHECK(other != first);
+  CHECK(ctl(s, "--json events read orders", &out) == 0);
+  auto events = nlohmann::json::parse(out);
+  REQUIRE(events.size() == 2);
+  CHECK(events[0][1] == "o-1");
+  CHECK(events[1][1] == "o-2");
+
   // Secrets: a value from a file (not on the command line, where ps shows it).
   std::ofstream(f.dir.file("value")) << "s3cret-one\n";
   CHECK(ctl(s, "--json secret put db --file " + f.dir.file("value"), &out) == 0);
