@@ -10,6 +10,7 @@
 #include "model/lease/lease_keys.hpp"
 #include "protocol/reply_writer.hpp"
 #include "services/breaker/breaker_watch_commands.hpp"
+#include "services/events/events_channel_commands.hpp"
 #include "services/lease/lease_service.hpp"
 #include "services/lease/lease_watch.hpp"
 #include "services/session/session_commands.hpp"
@@ -206,8 +207,8 @@ std::string targets_of_command(command_kind kind, const std::vector<std::string>
     if (kind.pubsub) {
       auto found = target_of_channel(args[i]);
       if (!found)
-        return "ERR baton's channels are lease:<name>, elect:<group>, breaker:<name> and "
-               "sessions, not '" +
+        return "ERR baton's channels are lease:<name>, elect:<group>, breaker:<name>, "
+               "events:<topic> and sessions, not '" +
                args[i].substr(0, 64) + "'";
       target = *found;
       if (!ctx.access.allows(conn.peer(), target.elect ? "elect" : "lease", protocol::naming::one,
@@ -237,6 +238,7 @@ void stop_watching(daemon_context& ctx, client_connection& conn, command_kind ki
       out.integer(static_cast<std::int64_t>(conn.watching()));
     }
     if (kind.pubsub && unsubscribe_breaker_channels(ctx, conn, out) > 0) others_stopped = true;
+    if (kind.pubsub && unsubscribe_events_channels(ctx, conn, out) > 0) others_stopped = true;
     for (const auto& topic : ctx.pushes.topics_of(conn.id())) {
       auto target = target_of_topic(topic);
       if (!target) continue; // not a lease's (SECRET UNWATCH's, SESSION UNWATCH's)
@@ -283,6 +285,7 @@ void run_watch_command(const protocol::command_spec& spec, std::vector<std::stri
                        client_connection::reply_ticket ticket) {
   if (session_channel_command(spec, args, conn, ctx, ticket)) return;
   if (breaker_channel_command(spec, args, conn, ctx, ticket)) return;
+  if (events_channel_command(spec, args, conn, ctx, ticket)) return;
   std::string bytes;
   protocol::reply_writer out(bytes, ticket.protocol);
   std::vector<watch_target> targets;

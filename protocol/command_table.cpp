@@ -165,7 +165,8 @@ const std::vector<command_spec>& command_table() {
       {"EVENTS", "UNWATCH", -2, command_id::events_unwatch, "events",
        "Stops the named topics' pushes (all, without names)", true},
       {"SUBSCRIBE", "", -2, command_id::subscribe, "subscribe",
-       "Redis pub/sub for baton's events: channels lease:<name>, elect:<group> and sessions", true},
+       "Redis pub/sub: lease:<name>, elect:<group>, breaker:<name>, events:<topic>, sessions",
+       true},
       {"UNSUBSCRIBE", "", -1, command_id::unsubscribe, "subscribe",
        "Stops the named channels (all, without names)", true},
   };

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import signal
 
 from . import checkers, faults as faults_mod
@@ -102,6 +103,11 @@ class Run:
             self.schedule = faults_mod.schedule(self.kinds, self.settings["daemons"],
                                                 args.duration, args.seed, self.settings)
         self.out = args.out
+        # A run in the directory of an earlier one starts from empty servers: Redis would load
+        # the earlier run's dump (written at a replica's sync or at shutdown, even with --save
+        # "") and its topic, counters and cluster config would be this run's history.
+        for stale in ("redis-data", "sentinel"):
+            shutil.rmtree(os.path.join(self.out, stale), ignore_errors=True)
         os.makedirs(os.path.join(self.out, "logs"), exist_ok=True)
         # The proxies' notes (modes, refused upstreams while Redis is down) go to a file.
         handler = logging.FileHandler(os.path.join(self.out, "logs", "harness.log"))

@@ -5,7 +5,7 @@
 
 #include "protocol/reply_writer.hpp"
 #include "services/cache/cache_service.hpp"
-#include "services/lease/lease_commands.hpp"
+#include "protocol/argument_numbers.hpp"
 
 namespace baton {
 namespace {

@@ -3,7 +3,7 @@
 
 #include "protocol/reply_writer.hpp"
 #include "services/dedup/dedup_service.hpp"
-#include "services/lease/lease_commands.hpp"
+#include "protocol/argument_numbers.hpp"
 
 namespace baton {
 namespace {

@@ -2,8 +2,9 @@
 #include "services/events/events_commands.hpp"
 
 #include "protocol/reply_writer.hpp"
+#include "services/events/events_channel_commands.hpp"
 #include "services/events/events_service.hpp"
-#include "services/lease/lease_commands.hpp"
+#include "protocol/argument_numbers.hpp"
 
 namespace baton {
 namespace {
@@ -30,7 +31,6 @@ bool plain(const std::string& name, std::size_t max) {
 /// A PUBLISH's DEDUP key: an order id, a UUID, a hash.
 constexpr std::size_t max_dedup_key_length = 256;
 
-const std::string watch_prefix = "events:"; ///< push_hub's topic of a watched topic
 /// Topics one connection may watch, as for leases and breakers.
 constexpr std::size_t max_watches_per_connection = 10000;
 /// A watcher catching up reads its next batch only while its unsent output is under this: a
@@ -43,8 +43,11 @@ void connect_events_pushes(daemon_context& ctx) {
   if (!ctx.events) return;
   ctx.events->on_push([&ctx](std::uint64_t connection, const std::string& topic,
                              const events::event_list& list) {
+    // One follower per connection and topic, by EVENTS WATCH or by SUBSCRIBE events:<topic>.
+    bool message = ctx.pushes.watches(connection, events_message_prefix + topic);
     for (const auto& e : list)
       ctx.pushes.push_to(connection, [&](reply_writer& out) {
+        if (message) return write_event_message(out, topic, e.id, e.payload);
         out.push(4);
         out.bulk("event");
         out.bulk(topic);
@@ -120,14 +123,14 @@ void run_events_command(const protocol::command_spec& spec, std::vector<std::str
     std::vector<std::string> topics;
     if (args.size() == 2) {
       for (const auto& t : ctx.pushes.topics_of(conn.id()))
-        if (t.rfind(watch_prefix, 0) == 0) topics.push_back(t.substr(watch_prefix.size()));
+        if (t.rfind(events_watch_prefix, 0) == 0)
+          topics.push_back(t.substr(events_watch_prefix.size()));
     } else {
       topics.assign(args.begin() + 2, args.end());
     }
-    for (const auto& topic : topics) {
-      service.unwatch(conn.id(), topic);
-      ctx.pushes.unsubscribe(watch_prefix + topic, conn.id());
-    }
+    for (const auto& topic : topics) // a topic followed by SUBSCRIBE is UNSUBSCRIBE's
+      if (ctx.pushes.unsubscribe(events_watch_prefix + topic, conn.id()))
+        service.unwatch(conn.id(), topic);
     std::string bytes;
     reply_writer out(bytes, ticket.protocol);
     out.integer(static_cast<std::int64_t>(conn.watching()));
@@ -145,7 +148,10 @@ void run_events_command(const protocol::command_spec& spec, std::vector<std::str
     } else if (args.size() != 3) {
       return fail("ERR syntax error: EVENTS WATCH topic [FROM id]");
     }
-    auto push_topic = watch_prefix + topic;
+    auto push_topic = events_watch_prefix + topic;
+    if (ctx.pushes.watches(conn.id(), events_message_prefix + topic))
+      return fail("ERR this connection follows '" + topic + "' by SUBSCRIBE events:" + topic +
+                  "; UNSUBSCRIBE it first");
     if (!ctx.pushes.watches(conn.id(), push_topic)) {
       if (conn.watching() + 1 > max_watches_per_connection)
         return fail("ERR a connection watches at most " +

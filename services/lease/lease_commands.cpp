@@ -9,17 +9,6 @@ namespace baton {
 
 using protocol::result;
 
-bool parse_non_negative(const std::string& text, std::int64_t& out) {
-  if (text.empty() || text.size() > 18) return false;
-  std::int64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + (c - '0');
-  }
-  out = value;
-  return true;
-}
-
 void acquire_for(client_connection& conn, lease::lease_service& leases,
                  lease::acquire_request request,
                  std::function<void(result<lease::lease_grant>)> reply) {

@@ -8,6 +8,7 @@
 
 #include "daemon/client_connection.hpp"
 #include "daemon/daemon_context.hpp"
+#include "protocol/argument_numbers.hpp"
 #include "protocol/command_table.hpp"
 #include "protocol/reply_writer.hpp"
 #include "services/lease/lease_service.hpp"
@@ -24,7 +25,5 @@ void acquire_for(client_connection& conn, lease::lease_service& leases,
                  lease::acquire_request request,
                  std::function<void(protocol::result<lease::lease_grant>)> reply);
 
-/// Parses a non-negative decimal integer that fits in int64; false for anything else.
-bool parse_non_negative(const std::string& text, std::int64_t& out);
 
 } // namespace baton

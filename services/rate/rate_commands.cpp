@@ -2,7 +2,7 @@
 #include "services/rate/rate_commands.hpp"
 
 #include "protocol/reply_writer.hpp"
-#include "services/lease/lease_commands.hpp"
+#include "protocol/argument_numbers.hpp"
 #include "services/rate/rate_service.hpp"
 #include "services/unanswered.hpp"
 

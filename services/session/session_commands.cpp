@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocol/reply_writer.hpp"
-#include "services/lease/lease_commands.hpp"
+#include "protocol/argument_numbers.hpp"
 #include "services/membership/membership_service.hpp"
 #include "services/session/session_service.hpp"
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "protocol/reply_writer.hpp"
-#include "services/lease/lease_commands.hpp"
+#include "protocol/argument_numbers.hpp"
 #include "services/state/state_service.hpp"
 
 namespace baton {

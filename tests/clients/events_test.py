@@ -20,7 +20,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from local_fleet import Checks, free_port, start_batond, stop_all, until  # noqa: E402
+from local_fleet import Checks, error_of, free_port, start_batond, stop_all, until  # noqa: E402
 
 import redis  # noqa: E402
 
@@ -279,6 +279,56 @@ def main():
               [p for _, p in pushes(conn, 1)] == ["new"])
         conn.disconnect()
 
+        # -- SUBSCRIBE events:<topic>: redis-py's own pub/sub API follows a topic --------------
+        ps = fleet.client("a").pubsub()
+        ps.subscribe("events:ticker", "events:tape")
+        confirmations = [ps.get_message(timeout=5) for _ in range(2)]
+        check("SUBSCRIBE events:<topic> is confirmed as Redis confirms a channel",
+              [(m["type"], m["channel"], m["data"]) for m in confirmations] ==
+              [("subscribe", b"events:ticker", 1), ("subscribe", b"events:tape", 2)],
+              confirmations)
+        ids = [fleet.client(name).execute_command("EVENTS", "PUBLISH", "ticker",
+                                                  f"t{n}").decode()
+               for n, name in enumerate("bcbcb")]
+        fleet.client("c").execute_command("EVENTS", "PUBLISH", "tape", "roll")
+
+        def messages(n):
+            got = []
+            deadline = time.time() + 10
+            while len(got) < n and time.time() < deadline:
+                m = ps.get_message(timeout=1)
+                if m and m["type"] == "message":
+                    got.append((m["channel"].decode(), m["data"].decode()))
+            return got
+
+        got = messages(6)
+        ticker = [d for c, d in got if c == "events:ticker"]
+        check("each event published on any daemon is a message '<id> <payload>', in order",
+              ticker == [f"{i} t{n}" for n, i in enumerate(ids)] and
+              ("events:tape", got[-1][1].split(" ", 1)[0] + " roll") in got, got)
+        last = ticker[-1].split(" ", 1)[0] if ticker else "0"
+        for n in range(5, 8):
+            fleet.client("b").execute_command("EVENTS", "PUBLISH", "ticker", f"t{n}")
+        rest = fleet.client("c").execute_command("EVENTS", "READ", "ticker", "FROM", last)
+        check("a subscriber's last id resumes with READ on another daemon, no gap",
+              [p for _, p in rest] == [b"t5", b"t6", b"t7"], rest)
+        pending = messages(3)  # published while subscribed: they come before the unsubscribe
+        ps.unsubscribe("events:ticker")
+        fleet.client("b").execute_command("EVENTS", "PUBLISH", "ticker", "after")
+        fleet.client("b").execute_command("EVENTS", "PUBLISH", "tape", "still")
+        after = messages(1)
+        extra = ps.get_message(timeout=0.5)
+        check("messages published while subscribed all come",
+              [d.split(" ", 1)[1] for _, d in pending] == ["t5", "t6", "t7"], pending)
+        check("UNSUBSCRIBE events:<topic> stops that topic's messages, not the others'",
+              [(c, d.split(" ", 1)[1]) for c, d in after] == [("events:tape", "still")] and
+              (extra is None or extra["type"] != "message"), (after, extra))
+        ps.unsubscribe()
+        ps.close()
+        for channel, start in (("events:{x}", "a topic is 1 to"), ("events:", "a topic is 1 to")):
+            got = error_of(fleet.client("a"), "SUBSCRIBE", channel) or ""
+            check(f"SUBSCRIBE {channel}: a clear error", start in got, got)
+
         # A backlog larger than a connection may hold unsent (socket.max_buffered_bytes and the
         # push cap) is pushed as the client reads it, not piled up until the client is cut off.
         big = "x" * 60000
@@ -372,12 +422,8 @@ def main():
               empty == [] and 0.35 < took < 3, (empty, took))
 
         # -- bad input -------------------------------------------------------------------------
-        def error_of(*args):
-            try:
-                a.execute_command(*args)
-                return ""
-            except redis.ResponseError as e:
-                return str(e)
+        def error_of_a(*args):
+            return error_of(a, *args) or ""
 
         for args, start in (
                 (("EVENTS", "READ", "orders", "FROM", "nope"), "not an event id"),
@@ -395,7 +441,7 @@ def main():
                 (("EVENTS", "PUBLISH", "orders", "x", "ONCE", "k"), "syntax error"),
                 (("EVENTS", "PUBLISH", "orders", "x", "DEDUP", "a b"), "a dedup key is 1 to"),
                 (("EVENTS", "PUBLISH", "orders", "x", "DEDUP", "k" * 257), "a dedup key is 1 to")):
-            got = error_of(*args)
+            got = error_of_a(*args)
             check(f"{' '.join(args)[:50]}: a clear error", start in got, got)
         check("the daemon still answers PING", a.ping())
 
@@ -403,8 +449,8 @@ def main():
         fleet.redis_proc.kill()
         fleet.redis_proc.wait()
         t0 = time.monotonic()
-        down = error_of("EVENTS", "PUBLISH", "orders", "x")
-        read_down = error_of("EVENTS", "READ", "orders", "FROM", "0")
+        down = error_of_a("EVENTS", "PUBLISH", "orders", "x")
+        read_down = error_of_a("EVENTS", "READ", "orders", "FROM", "0")
         check("Redis down: PUBLISH answers UNAVAILABLE or UNKNOWN, READ UNAVAILABLE, in time",
               down.split(" ")[0] in ("UNAVAILABLE", "UNKNOWN") and
               read_down.startswith("UNAVAILABLE") and time.monotonic() - t0 < 5,
