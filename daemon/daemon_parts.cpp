@@ -242,6 +242,7 @@ void build_redis_health(daemon_parts& d) {
   redis_health::sampler_settings s;
   s.period = d.cfg.redis.health_interval;
   s.call_timeout = d.cfg.redis.call_timeout;
+  s.each_primary = d.link.uses_cluster();
   s.publish = [&io = d.io, ctx = d.ctx.get()](redis_health::health_sample sample) {
     boost::asio::post(io, [ctx, sample = std::move(sample)]() mutable {
       ctx->redis_health = std::make_shared<const redis_health::health_sample>(std::move(sample));

@@ -19,6 +19,51 @@ std::string ratio_text(double r) {
   return buffer;
 }
 
+// A Cluster's primaries, each by its own INFO: labelled {primary="host:port"}.
+void render_primary_metrics(const health_sample& sample, metrics::exposition& e) {
+  if (sample.primaries.empty()) return;
+  auto label = [](const redis_health::primary_health& p) {
+    return "{primary=\"" + metrics::escape_label(p.address) + "\"}";
+  };
+  e.declare("baton_redis_primary_up", "gauge",
+            "A Cluster primary of the slot map: 1 when its last INFO answered.");
+  for (const auto& p : sample.primaries)
+    e.sample("baton_redis_primary_up" + label(p), p.server ? 1.0 : 0.0);
+  struct figure {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::int64_t server_health::*field;
+  };
+  static const figure figures[] = {
+      {"baton_redis_primary_used_memory_bytes", "gauge", "Memory this primary has allocated.",
+       &server_health::used_memory},
+      {"baton_redis_primary_maxmemory_bytes", "gauge", "This primary's maxmemory; 0: no limit.",
+       &server_health::maxmemory},
+      {"baton_redis_primary_evicted_keys_total", "counter", "Keys this primary evicted.",
+       &server_health::evicted_keys},
+      {"baton_redis_primary_keyspace_hits_total", "counter", "Lookups of keys that existed.",
+       &server_health::keyspace_hits},
+      {"baton_redis_primary_keyspace_misses_total", "counter",
+       "Lookups of keys that did not exist.", &server_health::keyspace_misses},
+      {"baton_redis_primary_keys", "gauge", "Keys on this primary.", &server_health::keys},
+      {"baton_redis_primary_connected_clients", "gauge", "Clients connected to this primary.",
+       &server_health::connected_clients},
+      {"baton_redis_primary_ops_per_second", "gauge", "This primary's instantaneous_ops_per_sec.",
+       &server_health::ops_per_sec},
+  };
+  for (const auto& f : figures) {
+    e.declare(f.name, f.type, f.help);
+    for (const auto& p : sample.primaries)
+      if (p.server) e.sample(f.name + label(p), static_cast<double>((*p.server).*f.field));
+  }
+  e.declare("baton_redis_primary_connected_replicas", "gauge", "Replicas this primary lists.");
+  for (const auto& p : sample.primaries)
+    if (p.server)
+      e.sample("baton_redis_primary_connected_replicas" + label(p),
+               static_cast<double>(p.server->replicas.size()));
+}
+
 } // namespace
 
 void render_redis_health_metrics(const health_sample* sample, std::string& out) {
@@ -42,6 +87,7 @@ void render_redis_health_metrics(const health_sample* sample, std::string& out) 
   gauge("baton_redis_health_last_success_timestamp_seconds",
         "When a sample last succeeded, since the Unix epoch (0: never).",
         static_cast<double>(sample->last_good_unix_ms) / 1000.0);
+  render_primary_metrics(*sample, e);
   if (!sample->server) return;
   const server_health& s = *sample->server;
 
@@ -159,6 +205,30 @@ std::string redis_health_info(const health_sample* sample, std::int64_t now_unix
   for (const auto& l : s.latency)
     spikes += (spikes.empty() ? "" : ",") + l.event + "=" + std::to_string(l.latest_ms) + "ms";
   line("server_latency_latest", spikes.empty() ? "none" : spikes);
+  // A Cluster's primaries, one line each (as INFO's slaveN lines): primaryN:address=...,...
+  if (!sample->primaries.empty()) line("primaries", std::to_string(sample->primaries.size()));
+  for (std::size_t i = 0; i < sample->primaries.size(); ++i) {
+    const auto& p = sample->primaries[i];
+    std::string v = "address=" + p.address + ",ok=" + (p.server ? "1" : "0");
+    if (p.server) {
+      const auto& h = *p.server;
+      auto r = h.hit_ratio();
+      v += ",used_memory=" + std::to_string(h.used_memory) +
+           ",maxmemory=" + std::to_string(h.maxmemory) + ",keys=" + std::to_string(h.keys) +
+           ",evicted_keys=" + std::to_string(h.evicted_keys) +
+           ",hit_ratio=" + (r ? ratio_text(*r) : std::string("none")) +
+           ",clients=" + std::to_string(h.connected_clients) +
+           ",ops_per_sec=" + std::to_string(h.ops_per_sec) +
+           ",replicas=" + std::to_string(h.replicas.size());
+    } else {
+      // INFO's values cannot hold the separators: an error's text is kept to its words.
+      std::string why;
+      for (char c : p.error)
+        why += (c == ',' || c == '=' || c == '\r' || c == '\n' || c == ':') ? ' ' : c;
+      v += ",error=" + why;
+    }
+    line("primary" + std::to_string(i), v);
+  }
   return text;
 }
 
@@ -196,6 +266,27 @@ nlohmann::json redis_health_json(const health_sample* sample, std::int64_t now_u
                    {"slowlog_length", s.slowlog_length},
                    {"latency", std::move(latency)}};
   if (s.primary_link_up) out["server"]["primary_link_up"] = *s.primary_link_up;
+  if (!sample->primaries.empty()) {
+    nlohmann::json primaries = nlohmann::json::array();
+    for (const auto& p : sample->primaries) {
+      nlohmann::json one = {{"address", p.address}, {"ok", p.server.has_value()}};
+      if (p.server) {
+        auto r = p.server->hit_ratio();
+        one.update({{"used_memory", p.server->used_memory},
+                    {"maxmemory", p.server->maxmemory},
+                    {"keys", p.server->keys},
+                    {"evicted_keys", p.server->evicted_keys},
+                    {"hit_ratio", r ? nlohmann::json(*r) : nlohmann::json(nullptr)},
+                    {"connected_clients", p.server->connected_clients},
+                    {"ops_per_sec", p.server->ops_per_sec},
+                    {"replicas", p.server->replicas.size()}});
+      } else {
+        one["error"] = p.error;
+      }
+      primaries.push_back(std::move(one));
+    }
+    out["primaries"] = std::move(primaries);
+  }
   return out;
 }
 

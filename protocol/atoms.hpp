@@ -14,6 +14,8 @@ using redis_call = caf::atom_constant<caf::atom("rcall")>;
 using redis_script = caf::atom_constant<caf::atom("rscript")>;
 /// Run many scripts at once, pipelined: (redis_batch, [script_call]) -> [redis_reply].
 using redis_batch = caf::atom_constant<caf::atom("rbatch")>;
+/// Send a keyless command to every primary: (redis_each, args) -> [[address, reply], ...].
+using redis_each = caf::atom_constant<caf::atom("reach")>;
 /// Internal to the link: a reply arrived on the I/O thread for promise `id`.
 using redis_done = caf::atom_constant<caf::atom("rdone")>;
 

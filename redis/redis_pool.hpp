@@ -71,6 +71,13 @@ public:
   void scan_page(const std::string& cursor, std::string match, std::size_t count,
                  std::function<void(scan_page_result)> done);
 
+  /// Sends one keyless command (INFO, LATENCY LATEST) to every primary: the one server, or
+  /// each primary of a Cluster's map now. `done` runs once, on the I/O thread, when each has
+  /// answered within its budget, with one reply per primary in address order, each an array
+  /// [address "host:port", its reply]; with none when no primary is known yet.
+  void call_each_primary(std::vector<std::string> args,
+                         std::function<void(std::vector<redis_reply>)> done);
+
   /// While set, calls go to the connection this key maps to (if it is ready), so that the
   /// calls one client makes reach Redis in the order it made them, as its pipeline would
   /// against Redis itself. The command router sets it around each request.

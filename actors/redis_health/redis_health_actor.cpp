@@ -55,6 +55,7 @@ void publish(sampler_pointer self, std::optional<server_health> server, std::str
     if (!was_good && st.last.failures > 0) log::info("redis_health", "sampling redis again");
   } else {
     ++st.last.failures;
+    st.last.primaries.clear(); // unknown, not as they were
     if (was_good) log::warn("redis_health", "could not sample redis", {{"why", error}});
   }
   st.last.server = std::move(server);
@@ -65,17 +66,34 @@ void publish(sampler_pointer self, std::optional<server_health> server, std::str
 
 // The slow log's length, then publish. A refusal (a renamed or ACL-denied command) leaves it
 // unknown (-1) rather than failing the sample: INFO alone is most of what matters.
+// On a Cluster, every primary's INFO (each its own memory, keys and clients), then publish.
+// A primary that does not answer is shown failed; the sample stands.
+void read_primaries(sampler_pointer self, server_health health) {
+  if (!self->state.settings.each_primary) return publish(self, std::move(health), {});
+  self->request(self->state.link, budget(self), atoms::redis_each::value,
+                std::vector<std::string>{"INFO"})
+      .then(
+          [self, health](std::vector<redis_reply>& replies) mutable {
+            self->state.last.primaries = parse_each_primary_info(replies);
+            publish(self, std::move(health), {});
+          },
+          [self, health](caf::error&) mutable {
+            self->state.last.primaries.clear();
+            publish(self, std::move(health), {});
+          });
+}
+
 void read_slowlog(sampler_pointer self, server_health health) {
   self->request(self->state.link, budget(self), atoms::redis_call::value,
                 std::vector<std::string>{"SLOWLOG", "LEN"})
       .then(
           [self, health](redis_reply& r) mutable {
             health.slowlog_length = r.kind == redis_link::reply_kind::integer ? r.integer : -1;
-            publish(self, std::move(health), {});
+            read_primaries(self, std::move(health));
           },
           [self, health](caf::error&) mutable {
             health.slowlog_length = -1;
-            publish(self, std::move(health), {});
+            read_primaries(self, std::move(health));
           });
 }
 

@@ -1,6 +1,7 @@
 // The Redis health sampler, as an actor: every `period` it reads INFO, LATENCY LATEST and
 // SLOWLOG LEN from the server baton's keyless calls reach (the one server, the Sentinel
-// master, or one Cluster primary), never KEYS or anything that scans, and hands the sample to
+// master, or one Cluster primary) and, on a Cluster, INFO from every primary; never KEYS or
+// anything that scans, and hands the sample to
 // the reactor (`publish`), which serves it to /metrics, INFO redis_health, batonctl redis and
 // the fleet page. One sample at a time: the next is due a period after the last one ended, so
 // a slow Redis gets no more of these calls than a fast one; after a sample Redis did not
@@ -28,6 +29,8 @@ struct sampler_settings {
   /// it, so the sampler waits that and a margin, never giving up on a call the link still
   /// holds (which would let samples pile up on a slow Redis).
   std::chrono::milliseconds call_timeout{250};
+  /// A Cluster: each sample also reads every primary's INFO (health_sample::primaries).
+  bool each_primary = false;
   /// Runs in the actor after every sample (good or failed): posts it to the reactor.
   std::function<void(health_sample)> publish;
   /// The wall clock, for the sample's timestamps only (never for decisions); tests fix it.

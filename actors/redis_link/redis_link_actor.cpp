@@ -91,6 +91,16 @@ redis_link_actor::behavior_type link_actor(link_pointer self, redis_pool* pool,
         });
         return promise;
       },
+      [=](atoms::redis_each,
+          std::vector<std::string>& args) -> caf::result<std::vector<redis_reply>> {
+        auto id = ++self->state.next_id;
+        auto promise = self->make_response_promise<std::vector<redis_reply>>();
+        self->state.promises.emplace(id, promise);
+        boost::asio::post(*io, [pool, args = std::move(args), done = reply_to(self, id)] {
+          pool->call_each_primary(args, done);
+        });
+        return promise;
+      },
       [=](atoms::redis_done, std::uint64_t id, std::vector<redis_reply>& replies) {
         auto it = self->state.promises.find(id);
         if (it == self->state.promises.end()) return;

@@ -30,6 +30,7 @@ using redis_link_actor = caf::typed_actor<
     caf::replies_to<atoms::redis_call, std::vector<std::string>>::with<redis_reply>,
     caf::replies_to<atoms::redis_script, script_call>::with<redis_reply>,
     caf::replies_to<atoms::redis_batch, std::vector<script_call>>::with<std::vector<redis_reply>>,
+    caf::replies_to<atoms::redis_each, std::vector<std::string>>::with<std::vector<redis_reply>>,
     caf::reacts_to<atoms::redis_done, std::uint64_t, std::vector<redis_reply>>>;
 
 /// Spawns the link actor. `pool` and `io` must outlive it.

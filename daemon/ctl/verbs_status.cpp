@@ -1,4 +1,5 @@
 // status, ping and info; see verbs.hpp.
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -81,6 +82,36 @@ int run_info(const options& o, const verb_args& a) {
 }
 
 // What the link and the health sampler say about Redis (INFO redis and redis_health).
+// A Cluster's primaries, one row each, from INFO's primaryN:address=...,ok=...,... lines.
+template <class Mib>
+void print_primaries(std::map<std::string, std::string>& health, Mib mib) {
+  auto count = std::atoi(health["primaries"].c_str());
+  if (count <= 0) return;
+  std::printf("%-28s %-4s %12s %12s %9s %9s %8s %8s %8s\n", "PRIMARY", "OK", "USED", "MAXMEMORY",
+              "KEYS", "EVICTED", "HIT %", "CLIENTS", "OPS/S");
+  for (int i = 0; i < count; ++i) {
+    std::map<std::string, std::string> f;
+    std::istringstream fields(health["primary" + std::to_string(i)]);
+    std::string pair;
+    while (std::getline(fields, pair, ',')) {
+      auto eq = pair.find('=');
+      if (eq != std::string::npos) f[pair.substr(0, eq)] = pair.substr(eq + 1);
+    }
+    if (f["ok"] != "1") {
+      std::printf("%-28s %-4s %s\n", f["address"].c_str(), "no", f["error"].c_str());
+      continue;
+    }
+    auto ratio = f["hit_ratio"] == "none" ? std::string("-")
+                                          : std::to_string(std::atof(f["hit_ratio"].c_str()) * 100)
+                                                .substr(0, 5);
+    std::printf("%-28s %-4s %12s %12s %9s %9s %8s %8s %8s\n", f["address"].c_str(), "yes",
+                mib(f["used_memory"]).c_str(),
+                f["maxmemory"] == "0" ? "none" : mib(f["maxmemory"]).c_str(), f["keys"].c_str(),
+                f["evicted_keys"].c_str(), ratio.c_str(), f["clients"].c_str(),
+                f["ops_per_sec"].c_str());
+  }
+}
+
 int run_redis(const options& o, const verb_args&) {
   std::string link_text, health_text;
   if (!info_text(o, "redis", link_text) || !info_text(o, "redis_health", health_text))
@@ -137,6 +168,7 @@ int run_redis(const options& o, const verb_args&) {
             << "\n"
             << "slow log    " << health["server_slowlog_len"] << " entries; latency spikes "
             << health["server_latency_latest"] << "\n";
+  print_primaries(health, mib);
   return reachable ? exit_ok : exit_error;
 }
 

@@ -133,4 +133,28 @@ bool parse_latency_latest(const redis_link::redis_reply& reply, std::vector<late
   return true;
 }
 
+std::vector<primary_health> parse_each_primary_info(
+    const std::vector<redis_link::redis_reply>& replies) {
+  std::vector<primary_health> out;
+  for (const auto& pair : replies) {
+    primary_health p;
+    if (pair.kind != redis_link::reply_kind::array || pair.elements.size() != 2) {
+      p.error = "not an [address, reply] pair";
+      out.push_back(std::move(p));
+      continue;
+    }
+    p.address = pair.elements[0].str;
+    const auto& reply = pair.elements[1];
+    server_health health;
+    if (reply.is_error())
+      p.error = reply.str.empty() ? "no answer" : reply.str;
+    else if (reply.kind != redis_link::reply_kind::string || !parse_info(reply.str, health))
+      p.error = "INFO answered something that is not INFO";
+    else
+      p.server = std::move(health);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 } // namespace baton::redis_health

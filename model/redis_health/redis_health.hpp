@@ -67,6 +67,19 @@ bool parse_info(std::string_view text, server_health& out);
 /// LATENCY LATEST's array of [event, unix time, latest ms, max ms]; false if it is not one.
 bool parse_latency_latest(const redis_link::redis_reply& reply, std::vector<latency_event>& out);
 
+/// One primary of a Redis Cluster, from its own INFO (memory, keys, clients, hits are each
+/// node's: a Cluster has no one figure for them).
+struct primary_health {
+  std::string address;                 ///< as the link names the node
+  std::optional<server_health> server; ///< nullopt: this node's INFO failed
+  std::string error;                   ///< why it failed
+};
+
+/// The per-primary part of a sample from `replies`, as redis_pool::call_each_primary answers
+/// INFO: one [address, reply] array per primary.
+std::vector<primary_health> parse_each_primary_info(
+    const std::vector<redis_link::redis_reply>& replies);
+
 /// What the sampler publishes after each sample.
 struct health_sample {
   std::optional<server_health> server; ///< nullopt: the last sample failed
@@ -75,6 +88,9 @@ struct health_sample {
   std::int64_t last_good_unix_ms = 0;  ///< when one last succeeded, 0 never
   std::uint64_t samples = 0;           ///< samples taken (good or not)
   std::uint64_t failures = 0;          ///< ... that failed
+  /// On a Cluster, every primary of the map (INFO only); empty on one server or Sentinel,
+  /// where `server` is the whole story.
+  std::vector<primary_health> primaries;
 };
 
 } // namespace baton::redis_health

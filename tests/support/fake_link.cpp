@@ -72,6 +72,24 @@ redis_link::redis_link_actor::behavior_type fake(fake_pointer self,
         };
         return promise;
       },
+      // Every primary: the test's answer to "EACH <verb>" is the array of [address, reply].
+      [=](atoms::redis_each,
+          std::vector<std::string>& args) -> caf::result<std::vector<redis_reply>> {
+        auto& s = *self->state.script;
+        script_call call;
+        call.name = "EACH " + (args.empty() ? std::string() : args.front());
+        call.args = std::move(args);
+        s.calls.push_back(call);
+        auto reply = s.answer ? s.answer(call) : std::nullopt;
+        if (reply) return reply->elements;
+        auto promise = self->make_response_promise<std::vector<redis_reply>>();
+        auto id = ++self->state.next_id;
+        s.held.push_back(id);
+        self->state.waiting[id] = [promise](redis_reply r) mutable {
+          promise.deliver(std::move(r.elements));
+        };
+        return promise;
+      },
       // How answer_held reaches the actor, so that promises are kept on its own thread.
       [=](atoms::redis_done, std::uint64_t id, std::vector<redis_reply>& replies) {
         auto it = self->state.waiting.find(id);

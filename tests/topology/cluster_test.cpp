@@ -475,3 +475,104 @@ TEST_CASE("writes over keys of a migrating slot finish whole, and the keys stay"
   CHECK(test::text_field(claim, "status") == "done");
   CHECK(test::text_field(claim, "result") == "charged");
 }
+
+// The line "primaryN:address=...,ok=...,..." of INFO redis_health naming `port`, or "".
+std::string primary_line(const std::string& health, unsigned short port) {
+  auto at = health.find(":" + std::to_string(port) + ",ok=");
+  if (at == std::string::npos) return "";
+  auto start = health.rfind('\n', at);
+  auto end = health.find('\r', at);
+  start = start == std::string::npos ? 0 : start + 1;
+  return health.substr(start, end - start);
+}
+
+std::string value_in(const std::string& line, const std::string& key) {
+  auto at = line.find("," + key + "=");
+  if (at == std::string::npos) return "";
+  auto end = line.find(',', at + 1);
+  return line.substr(at + key.size() + 2, end == std::string::npos ? end : end - at - key.size() - 2);
+}
+
+TEST_CASE("Redis health on a Cluster: each primary's own INFO, and one that stops answering is "
+          "shown down while the others are read",
+          "[cluster]") {
+  test::test_cluster cluster(3, 0);
+  test::temp_dir dir;
+  auto config = dir.file("baton.yaml");
+  std::ofstream(config) << "redis: {call_timeout_ms: 300, health_interval_ms: 200, "
+                           "reconnect_max_ms: 500}\n";
+  test::test_batond d(cluster.url(), {"--node-id", "n0", "--config", config});
+  resp_client c(d.socket_path());
+  REQUIRE(test::eventually([&] { return info_field(c, "redis_reachable") == "1"; }, 15000));
+  auto health = [&] { return c.call({"INFO", "redis_health"}).str; };
+  auto primaries = cluster.primary_ports();
+  REQUIRE(primaries.size() == 3);
+  // Keys placed on each primary: its line counts that node's own keys, as its DBSIZE does.
+  for (std::size_t i = 0; i < primaries.size(); ++i)
+    for (int k = 0; k < static_cast<int>(i + 1) * 5; ++k) {
+      std::string key;
+      for (int n = 0; key.empty(); ++n) {
+        auto candidate = "health-" + std::to_string(i) + "-" + std::to_string(k) + "-" +
+                         std::to_string(n);
+        if (cluster.owner_of_slot(test::test_cluster::key_slot(candidate)) == primaries[i])
+          key = candidate;
+      }
+      cluster.cli(primaries[i], {"SET", key, "x"});
+    }
+  std::string h;
+  bool own_figures = test::eventually(
+      [&] {
+        h = health();
+        if (h.find("primaries:3\r\n") == std::string::npos) return false;
+        for (auto port : primaries) {
+          auto line = primary_line(h, port);
+          auto dbsize = cluster.cli(port, {"DBSIZE"});
+          if (line.find(",ok=1,") == std::string::npos || value_in(line, "keys") != dbsize ||
+              std::atoll(value_in(line, "used_memory").c_str()) <= 0)
+            return false;
+        }
+        return true;
+      },
+      10000);
+  INFO(h);
+  CHECK(own_figures);
+
+  // /metrics: each primary labelled, promtool-clean; batonctl redis: a row each.
+  std::string body;
+  REQUIRE(test::http_get(d.http_port(), "/metrics", &body) == 200);
+  for (auto port : primaries) {
+    auto label = "{primary=\"127.0.0.1:" + std::to_string(port) + "\"}";
+    CHECK(body.find("baton_redis_primary_up" + label + " 1") != std::string::npos);
+    CHECK(body.find("baton_redis_primary_keys" + label + " ") != std::string::npos);
+    CHECK(body.find("baton_redis_primary_used_memory_bytes" + label + " ") != std::string::npos);
+  }
+  std::ofstream(dir.file("metrics.txt")) << body;
+  std::string promtool;
+  CHECK(test::run_command("promtool check metrics < " + dir.file("metrics.txt"), &promtool) == 0);
+  INFO(promtool);
+  std::string table;
+  CHECK(test::run_command(std::string(BATONCTL_PATH) + " -s " + d.socket_path() + " redis",
+                          &table) == 0);
+  INFO(table);
+  CHECK(table.find("PRIMARY") != std::string::npos);
+  for (auto port : primaries)
+    CHECK(table.find("127.0.0.1:" + std::to_string(port) + " ") != std::string::npos);
+
+  // One primary stalls (SIGSTOP): its line says so; the others are still read.
+  auto stalled = primaries[1];
+  cluster.node_on(stalled).pause();
+  bool shown_down = test::eventually(
+      [&] {
+        h = health();
+        return primary_line(h, stalled).find(",ok=0,") != std::string::npos &&
+               primary_line(h, primaries[0]).find(",ok=1,") != std::string::npos &&
+               primary_line(h, primaries[2]).find(",ok=1,") != std::string::npos;
+      },
+      10000);
+  cluster.node_on(stalled).resume();
+  INFO(h);
+  CHECK(shown_down);
+  CHECK(test::eventually(
+      [&] { return primary_line(health(), stalled).find(",ok=1,") != std::string::npos; },
+      10000));
+}

@@ -99,3 +99,27 @@ TEST_CASE("LATENCY LATEST: each event's latest and highest spike") {
   CHECK_FALSE(parse_latency_latest(string_reply("ERR unknown command"), events));
   CHECK_FALSE(parse_latency_latest(array_reply({array_reply({string_reply("short")})}), events));
 }
+
+TEST_CASE("each primary's INFO: a good one parsed, a failed or odd one named with its error") {
+  redis_reply refused;
+  refused.kind = redis_link::reply_kind::error;
+  refused.str = "NOPERM no info for you";
+  auto primaries = parse_each_primary_info(
+      {array_reply({string_reply("10.0.0.1:7000"),
+                    string_reply("redis_version:7.0.15\r\nused_memory:42\r\ndb0:keys=3,expires=0\r\n")}),
+       array_reply({string_reply("10.0.0.2:7000"), refused}),
+       array_reply({string_reply("10.0.0.3:7000"), string_reply("not info")}),
+       string_reply("no pair")});
+  REQUIRE(primaries.size() == 4);
+  CHECK(primaries[0].address == "10.0.0.1:7000");
+  REQUIRE(primaries[0].server);
+  CHECK(primaries[0].server->used_memory == 42);
+  CHECK(primaries[0].server->keys == 3);
+  CHECK_FALSE(primaries[1].server);
+  CHECK(primaries[1].error == "NOPERM no info for you");
+  CHECK_FALSE(primaries[2].server);
+  CHECK(primaries[2].error == "INFO answered something that is not INFO");
+  CHECK_FALSE(primaries[3].server);
+  CHECK(primaries[3].error == "not an [address, reply] pair");
+  CHECK(parse_each_primary_info({}).empty());
+}

@@ -1,7 +1,8 @@
 // The Redis health sampler on virtual time with a scripted link: a sample at once (INFO, then
 // LATENCY LATEST, then SLOWLOG LEN) and then a period after each one ends; never two at once
 // while Redis is slow; a failed sample is published as failed and the next comes within a
-// second; a refused LATENCY or SLOWLOG leaves those unknown without failing the sample.
+// second; a refused LATENCY or SLOWLOG leaves those unknown without failing the sample; on a
+// Cluster every primary's INFO is read too.
 #include <catch2/catch.hpp>
 
 #include <caf/all.hpp>
@@ -34,7 +35,7 @@ struct sampler_fixture {
   bool stall = false;
   redis_health_actor sampler;
 
-  sampler_fixture() {
+  explicit sampler_fixture(bool each_primary = false) {
     redis->answer = [this](const redis_link::script_call& c) -> std::optional<redis_reply> {
       if (stall) return std::nullopt;
       if (c.name == "CMD INFO")
@@ -50,12 +51,20 @@ struct sampler_fixture {
                          {test::string_reply("command"), test::integer_reply(1),
                           test::integer_reply(15), test::integer_reply(20)})});
       if (c.name == "CMD SLOWLOG") return test::integer_reply(4);
+      if (c.name == "EACH INFO") // a Cluster's primaries: one answers, one does not
+        return test::array_reply(
+            {test::array_reply({test::string_reply("127.0.0.1:7000"),
+                                test::string_reply("redis_version:7.0.15\r\nrole:master\r\n"
+                                                   "used_memory:7000\r\n")}),
+             test::array_reply({test::string_reply("127.0.0.1:7001"),
+                                redis_reply::unanswered("no answer in time")})});
       return error_reply("ERR unexpected " + c.name);
     };
     sampler_settings s;
     s.period = 5000ms;
     s.publish = [this](health_sample h) { published.push_back(std::move(h)); };
     s.unix_ms = [] { return std::int64_t{1700000000000}; };
+    s.each_primary = each_primary;
     sampler = spawn_redis_health(time.system(), test::spawn_fake_link(time.system(), redis), s);
     time.run();
   }
@@ -63,6 +72,10 @@ struct sampler_fixture {
     caf::anon_send_exit(sampler, caf::exit_reason::user_shutdown);
     time.run();
   }
+};
+
+struct cluster_sampler_fixture : sampler_fixture {
+  cluster_sampler_fixture() : sampler_fixture(true) {}
 };
 
 } // namespace
@@ -82,6 +95,7 @@ TEST_CASE_METHOD(sampler_fixture, "a sample at once, then a period after each, n
   for (const auto& c : redis->calls)
     names.push_back(c.name);
   CHECK(names == std::vector<std::string>{"CMD INFO", "CMD LATENCY", "CMD SLOWLOG"});
+  CHECK(published[0].primaries.empty()); // not a Cluster: no per-primary INFO
   time.advance(4999ms);
   CHECK(published.size() == 1);
   time.advance(1ms);
@@ -153,4 +167,31 @@ TEST_CASE_METHOD(sampler_fixture, "a sample the link never answers is given up a
   stall = false;
   time.advance(1000ms); // unanswered: the next within a second
   CHECK(redis->count("CMD INFO") == 3);
+}
+
+TEST_CASE_METHOD(cluster_sampler_fixture,
+                 "on a Cluster every primary's INFO is read, and one that does not answer is "
+                 "shown failed without failing the sample") {
+  REQUIRE(published.size() == 1);
+  std::vector<std::string> names;
+  for (const auto& c : redis->calls)
+    names.push_back(c.name);
+  CHECK(names ==
+        std::vector<std::string>{"CMD INFO", "CMD LATENCY", "CMD SLOWLOG", "EACH INFO"});
+  const auto& sample = published[0];
+  REQUIRE(sample.server);
+  REQUIRE(sample.primaries.size() == 2);
+  CHECK(sample.primaries[0].address == "127.0.0.1:7000");
+  REQUIRE(sample.primaries[0].server);
+  CHECK(sample.primaries[0].server->used_memory == 7000);
+  CHECK(sample.primaries[1].address == "127.0.0.1:7001");
+  CHECK_FALSE(sample.primaries[1].server);
+  CHECK(sample.primaries[1].error == "no answer in time");
+  CHECK(sample.failures == 0);
+  // A sample that fails forgets the primaries: unknown, not as they were.
+  info_down = true;
+  time.advance(5000ms);
+  REQUIRE(published.size() == 2);
+  CHECK_FALSE(published.back().server);
+  CHECK(published.back().primaries.empty());
 }
