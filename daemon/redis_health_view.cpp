@@ -19,6 +19,15 @@ std::string ratio_text(double r) {
   return buffer;
 }
 
+// A value in an INFO line "key:a=b,c=d": its separators and line ends become spaces (a
+// host:port keeps its colon: readers split a line at its first colon only).
+std::string info_value(const std::string& text) {
+  std::string out;
+  for (char c : text)
+    out += (c == ',' || c == '=' || c == '\r' || c == '\n') ? ' ' : c;
+  return out;
+}
+
 // A Cluster's primaries, each by its own INFO: labelled {primary="host:port"}.
 void render_primary_metrics(const health_sample& sample, metrics::exposition& e) {
   if (sample.primaries.empty()) return;
@@ -209,7 +218,7 @@ std::string redis_health_info(const health_sample* sample, std::int64_t now_unix
   if (!sample->primaries.empty()) line("primaries", std::to_string(sample->primaries.size()));
   for (std::size_t i = 0; i < sample->primaries.size(); ++i) {
     const auto& p = sample->primaries[i];
-    std::string v = "address=" + p.address + ",ok=" + (p.server ? "1" : "0");
+    std::string v = "address=" + info_value(p.address) + ",ok=" + (p.server ? "1" : "0");
     if (p.server) {
       const auto& h = *p.server;
       auto r = h.hit_ratio();
@@ -221,11 +230,7 @@ std::string redis_health_info(const health_sample* sample, std::int64_t now_unix
            ",ops_per_sec=" + std::to_string(h.ops_per_sec) +
            ",replicas=" + std::to_string(h.replicas.size());
     } else {
-      // INFO's values cannot hold the separators: an error's text is kept to its words.
-      std::string why;
-      for (char c : p.error)
-        why += (c == ',' || c == '=' || c == '\r' || c == '\n' || c == ':') ? ' ' : c;
-      v += ",error=" + why;
+      v += ",error=" + info_value(p.error);
     }
     line("primary" + std::to_string(i), v);
   }

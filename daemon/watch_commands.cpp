@@ -206,6 +206,10 @@ std::string targets_of_command(command_kind kind, const std::vector<std::string>
     watch_target target{style::watch, kind.elect, args[i]};
     if (kind.pubsub) {
       auto found = target_of_channel(args[i]);
+      if (!found && (args[i].rfind("events:", 0) == 0 || args[i].rfind("breaker:", 0) == 0))
+        return "ERR events:<topic> and breaker:<name> channels go in a SUBSCRIBE of their own, "
+               "not with '" +
+               args[i].substr(0, 64) + "' beside other channels";
       if (!found)
         return "ERR baton's channels are lease:<name>, elect:<group>, breaker:<name>, "
                "events:<topic> and sessions, not '" +

@@ -4,6 +4,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,6 @@ void publish(sampler_pointer self, std::optional<server_health> server, std::str
     if (!was_good && st.last.failures > 0) log::info("redis_health", "sampling redis again");
   } else {
     ++st.last.failures;
-    st.last.primaries.clear(); // unknown, not as they were
     if (was_good) log::warn("redis_health", "could not sample redis", {{"why", error}});
   }
   st.last.server = std::move(server);
@@ -66,34 +66,38 @@ void publish(sampler_pointer self, std::optional<server_health> server, std::str
 
 // The slow log's length, then publish. A refusal (a renamed or ACL-denied command) leaves it
 // unknown (-1) rather than failing the sample: INFO alone is most of what matters.
-// On a Cluster, every primary's INFO (each its own memory, keys and clients), then publish.
-// A primary that does not answer is shown failed; the sample stands.
-void read_primaries(sampler_pointer self, server_health health) {
-  if (!self->state.settings.each_primary) return publish(self, std::move(health), {});
+// On a Cluster, every primary's INFO (each its own memory, keys and clients), then `then`.
+// A primary that does not answer is shown failed; the others are read. Also after the main
+// INFO failed: the server it reached may be the one primary that stalls.
+void read_primaries(sampler_pointer self, std::function<void()> then) {
+  if (!self->state.settings.each_primary) return then();
   self->request(self->state.link, budget(self), atoms::redis_each::value,
                 std::vector<std::string>{"INFO"})
       .then(
-          [self, health](std::vector<redis_reply>& replies) mutable {
+          [self, then](std::vector<redis_reply>& replies) {
             self->state.last.primaries = parse_each_primary_info(replies);
-            publish(self, std::move(health), {});
+            then();
           },
-          [self, health](caf::error&) mutable {
-            self->state.last.primaries.clear();
-            publish(self, std::move(health), {});
+          [self, then](caf::error&) {
+            self->state.last.primaries.clear(); // unknown, not as they were
+            then();
           });
 }
 
 void read_slowlog(sampler_pointer self, server_health health) {
+  auto done = [self](server_health h) {
+    read_primaries(self, [self, h]() mutable { publish(self, std::move(h), {}); });
+  };
   self->request(self->state.link, budget(self), atoms::redis_call::value,
                 std::vector<std::string>{"SLOWLOG", "LEN"})
       .then(
-          [self, health](redis_reply& r) mutable {
+          [health, done](redis_reply& r) mutable {
             health.slowlog_length = r.kind == redis_link::reply_kind::integer ? r.integer : -1;
-            read_primaries(self, std::move(health));
+            done(std::move(health));
           },
-          [self, health](caf::error&) mutable {
+          [health, done](caf::error&) mutable {
             health.slowlog_length = -1;
-            read_primaries(self, std::move(health));
+            done(std::move(health));
           });
 }
 
@@ -115,12 +119,18 @@ void sample(sampler_pointer self) {
       .then(
           [self](redis_reply& r) {
             server_health health;
-            if (r.is_error()) return publish(self, std::nullopt, r.str, r.is_unavailable());
+            if (r.is_error())
+              return read_primaries(self, [self, why = r.str, unanswered = r.is_unavailable()] {
+                publish(self, std::nullopt, why, unanswered);
+              });
             if (!parse_info(r.str, health))
-              return publish(self, std::nullopt, "INFO answered something that is not INFO");
+              return read_primaries(self, [self] {
+                publish(self, std::nullopt, "INFO answered something that is not INFO");
+              });
             read_latency(self, std::move(health));
           },
           [self](caf::error& e) {
+            self->state.last.primaries.clear(); // the link did not answer: unknown
             publish(self, std::nullopt, self->system().render(e), true);
           });
 }

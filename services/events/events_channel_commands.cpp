@@ -2,6 +2,7 @@
 #include "services/events/events_channel_commands.hpp"
 
 #include <algorithm>
+#include <map>
 #include <memory>
 
 #include "services/events/events_service.hpp"
@@ -24,37 +25,41 @@ void write_count(protocol::reply_writer& out, const char* what, const std::strin
   out.integer(static_cast<std::int64_t>(conn.watching()));
 }
 
-/// A SUBSCRIBE on its way: it answers once every new topic's follower knows where it starts.
+/// A SUBSCRIBE on its way. First every topic's newest id is read (where "from now" begins);
+/// only when all are known is anything subscribed, so a SUBSCRIBE that fails changes nothing,
+/// and its reply goes out before the first message (followers start after it is written).
 struct pending_subscribe {
   std::shared_ptr<client_connection> conn;
   client_connection::reply_ticket ticket;
-  std::vector<std::string> topics;     ///< as named, without repeats
-  std::vector<std::string> new_topics; ///< not followed by this connection before
+  std::vector<std::string> channels;       ///< as named, repeats kept (one reply each)
+  std::map<std::string, std::string> from; ///< topic -> its newest id
   std::size_t left = 0;
   std::optional<protocol::failure> failed;
 };
 
 void finish_subscribe(daemon_context& ctx, pending_subscribe& s) {
   auto& conn = *s.conn;
-  if (s.failed) { // all or none: the topics this SUBSCRIBE began to follow are let go
-    for (const auto& topic : s.new_topics)
-      if (ctx.pushes.unsubscribe(events_message_prefix + topic, conn.id()))
-        ctx.events->unwatch(conn.id(), topic);
-    return conn.fail(s.ticket, s.failed->code, s.failed->why);
-  }
-  // Counted as Redis counts them: each confirmation with the channels subscribed up to it.
+  if (s.failed) return conn.fail(s.ticket, s.failed->code, s.failed->why);
+  if (conn.is_closed()) return;
+  // Asked again: other watches of the same uid may have taken the room meanwhile.
+  std::vector<std::string> push_topics;
+  for (const auto& [topic, from] : s.from)
+    if (!ctx.pushes.watches(conn.id(), events_message_prefix + topic))
+      push_topics.push_back(events_message_prefix + topic);
+  if (!ctx.pushes.room_for(conn.id(), push_topics))
+    return conn.fail(s.ticket, ctx.pushes.limit_error());
+  // As Redis answers: a confirmation per channel named, each with the count after it.
   std::string bytes;
   protocol::reply_writer out(bytes, s.ticket.protocol);
-  auto count = conn.watching() - s.new_topics.size();
-  for (const auto& topic : s.topics) {
-    if (std::find(s.new_topics.begin(), s.new_topics.end(), topic) != s.new_topics.end())
-      ++count;
-    out.push(3);
-    out.bulk("subscribe");
-    out.bulk(channel_prefix + topic);
-    out.integer(static_cast<std::int64_t>(count));
+  std::vector<std::string> started;
+  for (const auto& channel : s.channels) {
+    auto topic = channel.substr(channel_prefix.size());
+    if (ctx.pushes.subscribe(events_message_prefix + topic, conn.id())) started.push_back(topic);
+    write_count(out, "subscribe", channel, conn);
   }
   conn.complete(s.ticket, std::move(bytes));
+  for (const auto& topic : started) // after the reply: no message can come before it
+    ctx.events->watch(conn.id(), topic, s.from[topic], [](protocol::result<std::string>) {});
 }
 
 } // namespace
@@ -74,7 +79,7 @@ bool events_channel_command(const protocol::command_spec& spec,
   for (std::size_t i = 1; i < args.size(); ++i)
     if (args[i].rfind(channel_prefix, 0) != 0) return false;
   bool subscribe = spec.id == command_id::subscribe;
-  auto s = std::make_shared<pending_subscribe>();
+  std::vector<std::string> topics; // without repeats
   for (std::size_t i = 1; i < args.size(); ++i) {
     auto topic = args[i].substr(channel_prefix.size());
     if (topic.empty() || topic.size() > ctx.cfg.events.max_topic_length ||
@@ -94,28 +99,27 @@ bool events_channel_command(const protocol::command_spec& spec,
                 "this connection follows '" + topic + "' by EVENTS WATCH; UNWATCH it first");
       return true;
     }
-    if (std::find(s->topics.begin(), s->topics.end(), topic) == s->topics.end())
-      s->topics.push_back(std::move(topic));
+    if (std::find(topics.begin(), topics.end(), topic) == topics.end())
+      topics.push_back(std::move(topic));
   }
 
-  if (!subscribe) {
+  if (!subscribe) { // as Redis answers: one confirmation per channel named
     std::string bytes;
     protocol::reply_writer out(bytes, ticket.protocol);
-    for (const auto& topic : s->topics) {
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      auto topic = args[i].substr(channel_prefix.size());
       if (ctx.pushes.unsubscribe(events_message_prefix + topic, conn.id()))
         ctx.events->unwatch(conn.id(), topic);
-      write_count(out, "unsubscribe", channel_prefix + topic, conn);
+      write_count(out, "unsubscribe", args[i], conn);
     }
     conn.complete(ticket, std::move(bytes));
     return true;
   }
 
   std::vector<std::string> push_topics;
-  for (const auto& topic : s->topics)
-    if (!ctx.pushes.watches(conn.id(), events_message_prefix + topic)) {
-      s->new_topics.push_back(topic);
+  for (const auto& topic : topics)
+    if (!ctx.pushes.watches(conn.id(), events_message_prefix + topic))
       push_topics.push_back(events_message_prefix + topic);
-    }
   if (conn.watching() + push_topics.size() > max_watches_per_connection) {
     conn.fail(ticket, error_code::err,
               "a connection watches at most " + std::to_string(max_watches_per_connection) +
@@ -126,19 +130,15 @@ bool events_channel_command(const protocol::command_spec& spec,
     conn.fail(ticket, ctx.pushes.limit_error());
     return true;
   }
+  auto s = std::make_shared<pending_subscribe>();
   s->conn = conn.shared_from_this();
   s->ticket = ticket;
-  s->left = s->new_topics.size();
-  if (s->left == 0) {
-    finish_subscribe(ctx, *s);
-    return true;
-  }
-  // Subscribed first, so that the connection takes pushes by the time the first events come.
-  for (const auto& topic : push_topics)
-    ctx.pushes.subscribe(topic, conn.id());
-  for (const auto& topic : s->new_topics)
-    ctx.events->watch(conn.id(), topic, "$", [s, &ctx](protocol::result<std::string> r) {
+  s->channels.assign(args.begin() + 1, args.end());
+  s->left = topics.size();
+  for (const auto& topic : topics)
+    ctx.events->newest(topic, [s, topic, &ctx](protocol::result<std::string> r) {
       if (!r && !s->failed) s->failed = r.error();
+      if (r) s->from[topic] = *r;
       if (--s->left == 0) finish_subscribe(ctx, *s);
     });
   return true;

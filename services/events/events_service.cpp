@@ -109,6 +109,15 @@ void events_service::publish(const std::string& topic, const std::string& payloa
                              });
 }
 
+void events_service::newest(const std::string& topic, events_callback<std::string> done) {
+  redis_.call({"XREVRANGE", stream_key(topic), "+", "-", "COUNT", "1"},
+              [done = std::move(done)](redis_reply reply) {
+                auto found = entries_of(reply);
+                if (!found) return done(unexpected_reply(reply));
+                done(found->empty() ? std::string("0-0") : found->front().id);
+              });
+}
+
 void events_service::read(const std::string& topic, const std::string& from, std::size_t count,
                           milliseconds block, events_callback<event_list> done) {
   auto deadline = steady::now() + block;

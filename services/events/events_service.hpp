@@ -53,6 +53,8 @@ public:
   /// therefore asked again once (redis/idempotent_call.hpp) rather than answered UNKNOWN.
   void publish(const std::string& topic, const std::string& payload, const std::string& dedup,
                events_callback<std::string> done);
+  /// The id of the topic's newest event ("0-0" for none): where "only from now" begins.
+  void newest(const std::string& topic, events_callback<std::string> done);
   /// Events after `from` ("0": from the oldest kept; "$": only those published from now),
   /// at most `count`; with `block` > 0 and none yet, waits up to `block` for the first.
   void read(const std::string& topic, const std::string& from, std::size_t count,

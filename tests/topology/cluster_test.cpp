@@ -548,8 +548,10 @@ TEST_CASE("Redis health on a Cluster: each primary's own INFO, and one that stop
   }
   std::ofstream(dir.file("metrics.txt")) << body;
   std::string promtool;
-  CHECK(test::run_command("promtool check metrics < " + dir.file("metrics.txt"), &promtool) == 0);
+  auto promtool_status =
+      test::run_command("promtool check metrics < " + dir.file("metrics.txt"), &promtool);
   INFO(promtool);
+  CHECK(promtool_status == 0);
   std::string table;
   CHECK(test::run_command(std::string(BATONCTL_PATH) + " -s " + d.socket_path() + " redis",
                           &table) == 0);

@@ -43,7 +43,9 @@ async def _publisher(ctx: Context, settings: dict):
                 event_id = await conn.call("EVENTS", "PUBLISH", TOPIC, str(number),
                                            "DEDUP", f"n{number}", timeout=2.0)
                 out.value = {"id": event_id}
-        except (ReplyError, asyncio.TimeoutError):
+        except ReplyError as e:
+            resend = e.code == "UNKNOWN"  # batond could not tell: it may be in the topic
+        except asyncio.TimeoutError:
             pass
         except Indefinite:
             clients[node].drop()

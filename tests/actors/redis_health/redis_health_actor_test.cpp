@@ -188,10 +188,20 @@ TEST_CASE_METHOD(cluster_sampler_fixture,
   CHECK_FALSE(sample.primaries[1].server);
   CHECK(sample.primaries[1].error == "no answer in time");
   CHECK(sample.failures == 0);
-  // A sample that fails forgets the primaries: unknown, not as they were.
+  // The server the main INFO reaches fails (it may be the primary that stalls): the others
+  // are still read.
   info_down = true;
   time.advance(5000ms);
   REQUIRE(published.size() == 2);
+  CHECK_FALSE(published.back().server);
+  CHECK(published.back().primaries.size() == 2);
+  CHECK(redis->count("EACH INFO") == 2);
+  // The link answers nothing at all: the primaries are unknown, not as they were.
+  info_down = false;
+  stall = true;
+  time.advance(1000ms);
+  time.advance(1250ms);
+  REQUIRE(published.size() == 3);
   CHECK_FALSE(published.back().server);
   CHECK(published.back().primaries.empty());
 }
