@@ -1,0 +1,129 @@
+"""Leases: named locks with a time to live and a fencing token that grows with every grant
+(protocol/API.md, "Leases"). batond ties a lease to the connection that acquired it: closing
+that connection releases it, and a KEEP lease is renewed by batond while it stays open."""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+from ._link import Link
+from ._replies import (Arg, as_fields, expect_ok, int_field, optional_text_field,
+                       text_field)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A grant. `valid_until` is `validity_ms` counted on this process's monotonic clock
+    (time.monotonic()) from before the request was sent, so it is never later than the
+    validity batond measured from when it sent the request on to Redis."""
+
+    name: str
+    token: int
+    validity_ms: int
+    valid_until: float
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    """LEASE INFO: `state` is "held" or "lock-delay"; `node`, `client` and `meta` are empty
+    unless the caller is the holder's uid or an admin."""
+
+    state: str
+    token: int
+    remaining_ms: int
+    node: str
+    client: str
+    meta: str
+
+
+def acquire_on(link: Link, name: str, ttl_ms: int, keep: bool = False,
+               wait_ms: int | None = None, meta: str | None = None) -> Lease:
+    args: list[Arg] = ["LEASE", "ACQUIRE", name, ttl_ms]
+    if wait_ms is not None:
+        args += ["WAIT", wait_ms]
+    if keep:
+        args.append("KEEP")
+    if meta is not None:
+        args += ["META", meta]
+    sent_at = time.monotonic()
+    reply = link.call_waiting(wait_ms, *args) if wait_ms else link.call(*args)
+    return _lease_from(name, reply, sent_at)
+
+
+def release_on(link: Link, name: str, token: int) -> None:
+    expect_ok(link.call("LEASE", "RELEASE", name, token))
+
+
+def _lease_from(name: str, reply: object, sent_at: float) -> Lease:
+    fields = as_fields(reply)
+    validity_ms = int_field(fields, "validity_ms")
+    return Lease(name=name, token=int_field(fields, "token"), validity_ms=validity_ms,
+                 valid_until=sent_at + validity_ms / 1000)
+
+
+class LeaseCalls:
+    _link: Link
+
+    def acquire(self, name: str, ttl_ms: int, keep: bool = False, wait_ms: int | None = None,
+                meta: str | None = None) -> Lease:
+        """LEASE ACQUIRE. Raises Denied when another holds it (after `wait_ms` of queueing, if
+        given). On a shared Baton the lease belongs to whichever pooled connection ran the
+        call, and a connection that holds it already gets it again under the same token: for
+        mutual exclusion between threads of one process, use `lock()`."""
+        return acquire_on(self._link, name, ttl_ms, keep=keep, wait_ms=wait_ms, meta=meta)
+
+    def renew(self, name: str, token: int, ttl_ms: int | None = None) -> Lease:
+        """LEASE RENEW: extends, never shortens. Raises Lost once it lapsed or is another's."""
+        args: list[Arg] = ["LEASE", "RENEW", name, token]
+        if ttl_ms is not None:
+            args.append(ttl_ms)
+        sent_at = time.monotonic()
+        return _lease_from(name, self._link.call(*args), sent_at)
+
+    def release(self, name: str, token: int) -> None:
+        """LEASE RELEASE. Raises NotHeld (not held under that token) or Lost (it had lapsed)."""
+        release_on(self._link, name, token)
+
+    def lease_info(self, name: str) -> LeaseInfo | None:
+        """LEASE INFO: None when the lease is free."""
+        reply = self._link.call("LEASE", "INFO", name)
+        if reply is None:
+            return None
+        fields = as_fields(reply)
+        return LeaseInfo(state=text_field(fields, "state"), token=int_field(fields, "token"),
+                         remaining_ms=int_field(fields, "remaining_ms"),
+                         node=optional_text_field(fields, "node") or "",
+                         client=optional_text_field(fields, "client") or "",
+                         meta=optional_text_field(fields, "meta") or "")
+
+    @contextlib.contextmanager
+    def lock(self, name: str, ttl_ms: int = 10_000, wait_ms: int | None = None,
+             meta: str | None = None) -> Iterator[int]:
+        """Holds the lease `name` while the block runs and gives it the fencing token:
+
+            with baton.lock("nightly-report") as token:
+                write_report(fenced_by=token)
+
+        The lease is taken with KEEP on a connection of its own, so batond renews it for as
+        long as the block runs, and it is released when the block ends (and, should the
+        release fail, when that connection closes). Raises Denied if another holds it (after
+        `wait_ms` of queueing, if given).
+
+        The block is not told while it runs if the lease is lost (Redis unreachable past the
+        lease's safe validity): that is not detected yet. Guard the resource with the token.
+        A loss shows at the end of a block that ended normally, as Lost from the release."""
+        holder = self._link.dedicated()
+        try:
+            lease = acquire_on(holder, name, ttl_ms, keep=True, wait_ms=wait_ms, meta=meta)
+            try:
+                yield lease.token
+            except BaseException:
+                # Best effort: whatever fails here, closing the connection below releases it.
+                with contextlib.suppress(Exception):
+                    release_on(holder, name, lease.token)
+                raise
+            release_on(holder, name, lease.token)
+        finally:
+            holder.close()
