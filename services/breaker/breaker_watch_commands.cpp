@@ -1,6 +1,7 @@
 // Breaker pushes; see breaker_watch_commands.hpp.
 #include "services/breaker/breaker_watch_commands.hpp"
 
+#include "daemon/pubsub_channels.hpp"
 #include "services/breaker/breaker_service.hpp"
 
 namespace baton {
@@ -33,14 +34,6 @@ void write_message_push(protocol::reply_writer& out, const std::string& name, br
   out.bulk("message");
   out.bulk(channel_prefix + name);
   out.bulk(std::string(state_name(state)) + " " + std::to_string(generation) + " " + node);
-}
-
-void write_count(protocol::reply_writer& out, const char* what, const std::string& channel,
-                 const client_connection& conn) {
-  out.push(3);
-  out.bulk(what);
-  out.bulk(channel);
-  out.integer(static_cast<std::int64_t>(conn.watching()));
 }
 
 } // namespace
@@ -148,7 +141,7 @@ bool breaker_channel_command(const protocol::command_spec& spec,
       ctx.pushes.subscribe(topic, conn.id());
     else
       ctx.pushes.unsubscribe(topic, conn.id());
-    write_count(out, subscribe ? "subscribe" : "unsubscribe", args[i], conn);
+    write_channel_count(out, subscribe ? "subscribe" : "unsubscribe", args[i], conn);
   }
   conn.complete(ticket, std::move(bytes));
   return true;
@@ -156,14 +149,7 @@ bool breaker_channel_command(const protocol::command_spec& spec,
 
 std::size_t unsubscribe_breaker_channels(daemon_context& ctx, client_connection& conn,
                                          protocol::reply_writer& out) {
-  std::size_t dropped = 0;
-  for (const auto& topic : ctx.pushes.topics_of(conn.id())) {
-    if (topic.rfind(message_prefix, 0) != 0) continue;
-    ctx.pushes.unsubscribe(topic, conn.id());
-    write_count(out, "unsubscribe", channel_prefix + topic.substr(message_prefix.size()), conn);
-    ++dropped;
-  }
-  return dropped;
+  return unsubscribe_family(ctx.pushes, conn, out, message_prefix, channel_prefix, nullptr);
 }
 
 } // namespace baton

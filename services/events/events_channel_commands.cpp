@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 
+#include "daemon/pubsub_channels.hpp"
 #include "services/events/events_service.hpp"
 
 namespace baton {
@@ -16,14 +17,6 @@ using protocol::error_code;
 const std::string channel_prefix = "events:";
 /// Topics one connection may follow, as for leases and breakers.
 constexpr std::size_t max_watches_per_connection = 10000;
-
-void write_count(protocol::reply_writer& out, const char* what, const std::string& channel,
-                 const client_connection& conn) {
-  out.push(3);
-  out.bulk(what);
-  out.bulk(channel);
-  out.integer(static_cast<std::int64_t>(conn.watching()));
-}
 
 /// A SUBSCRIBE on its way. First every topic's newest id is read (where "from now" begins);
 /// only when all are known is anything subscribed, so a SUBSCRIBE that fails changes nothing,
@@ -55,7 +48,7 @@ void finish_subscribe(daemon_context& ctx, pending_subscribe& s) {
   for (const auto& channel : s.channels) {
     auto topic = channel.substr(channel_prefix.size());
     if (ctx.pushes.subscribe(events_message_prefix + topic, conn.id())) started.push_back(topic);
-    write_count(out, "subscribe", channel, conn);
+    write_channel_count(out, "subscribe", channel, conn);
   }
   conn.complete(s.ticket, std::move(bytes));
   for (const auto& topic : started) // after the reply: no message can come before it
@@ -110,7 +103,7 @@ bool events_channel_command(const protocol::command_spec& spec,
       auto topic = args[i].substr(channel_prefix.size());
       if (ctx.pushes.unsubscribe(events_message_prefix + topic, conn.id()))
         ctx.events->unwatch(conn.id(), topic);
-      write_count(out, "unsubscribe", args[i], conn);
+      write_channel_count(out, "unsubscribe", args[i], conn);
     }
     conn.complete(ticket, std::move(bytes));
     return true;
@@ -146,16 +139,10 @@ bool events_channel_command(const protocol::command_spec& spec,
 
 std::size_t unsubscribe_events_channels(daemon_context& ctx, client_connection& conn,
                                         protocol::reply_writer& out) {
-  std::size_t dropped = 0;
-  for (const auto& topic : ctx.pushes.topics_of(conn.id())) {
-    if (topic.rfind(events_message_prefix, 0) != 0) continue;
-    auto name = topic.substr(events_message_prefix.size());
-    ctx.pushes.unsubscribe(topic, conn.id());
-    if (ctx.events) ctx.events->unwatch(conn.id(), name);
-    write_count(out, "unsubscribe", channel_prefix + name, conn);
-    ++dropped;
-  }
-  return dropped;
+  return unsubscribe_family(ctx.pushes, conn, out, events_message_prefix, channel_prefix,
+                            [&](const std::string& topic) {
+                              if (ctx.events) ctx.events->unwatch(conn.id(), topic);
+                            });
 }
 
 } // namespace baton
