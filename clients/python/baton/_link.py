@@ -59,8 +59,11 @@ class Link:
             reply: object = conn.read_response()
         except redis.ResponseError as error:
             raise error_from_reply(str(error)) from None
-        except (redis.ConnectionError, redis.TimeoutError):
-            conn.disconnect()  # a late reply must not be read as the next command's
+        except BaseException:
+            # A late reply must not be read as the next command's, nor a grant batond makes
+            # later be held by a pooled connection nobody knows holds it (a timeout, a
+            # KeyboardInterrupt during the wait): the connection goes, and what it held.
+            conn.disconnect()
             raise
         finally:
             if dedicated is None:

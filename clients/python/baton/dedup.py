@@ -11,7 +11,7 @@ from typing import Callable, Literal, Union, cast
 from ._link import Link
 from ._replies import (Arg, as_fields, expect_ok, int_field, optional_bytes_field,
                        text_field)
-from .errors import UnexpectedReply, Unknown
+from .errors import Unavailable, UnexpectedReply, Unknown
 
 ClaimStatus = Literal["new", "pending", "done"]
 Work = Callable[[], Union[bytes, str]]
@@ -57,17 +57,22 @@ def _complete_on(link: Link, key: str, result: bytes | str, ttl_ms: int | None) 
 
 
 def _complete_for_sure(link: Link, key: str, result: bytes, ttl_ms: int | None,
-                       attempts: int = 3) -> None:
-    """DONE, sent again while it answers Unknown (the same DONE again is safe, and the claim
-    stays ours meanwhile): giving up early would close the claim's connection and let
-    another caller run the work a second time."""
-    for attempt in range(attempts):
+                       give_up_s: float = 30.0) -> None:
+    """DONE, sent again while batond answers Unknown or Unavailable (Redis slow or away: the
+    same DONE again is safe, and the claim stays ours while its connection stays open), with
+    a growing pause, for up to `give_up_s`: giving up early would close the claim's
+    connection and let another caller run the work a second time."""
+    deadline = time.monotonic() + give_up_s
+    pause = 0.05
+    while True:
         try:
             _complete_on(link, key, result, ttl_ms)
             return
-        except Unknown:
-            if attempt + 1 == attempts:
+        except (Unknown, Unavailable):
+            if time.monotonic() + pause > deadline:
                 raise
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
 
 class DedupCalls:
@@ -104,7 +109,9 @@ class DedupCalls:
         A repeat that comes while the first run works finds the claim `pending`. With
         `wait_ms` 0 (the default) it raises InProgress at once; otherwise it asks again every
         `poll_ms` until the result is stored (answered), the first claimer gives up (this
-        caller then runs the work), or `wait_ms` passes (InProgress)."""
+        caller then runs the work), or `wait_ms` passes (InProgress). With
+        `socket.idle_timeout_ms` set on batond (off by default), work that runs longer than it
+        loses the claim (batond closes the silent connection): keep the two apart."""
         deadline = time.monotonic() + wait_ms / 1000
         claimer = self._link.dedicated()
         try:

@@ -113,7 +113,9 @@ class LeaseCalls:
 
         The block is not told while it runs if the lease is lost (Redis unreachable past the
         lease's safe validity): that is not detected yet. Guard the resource with the token.
-        A loss shows at the end of a block that ended normally, as Lost from the release."""
+        A loss shows at the end of a block that ended normally, as Lost from the release.
+        With `socket.idle_timeout_ms` set on batond (off by default), a block longer than it
+        loses the lease: batond closes the silent connection, and the lease with it."""
         holder = self._link.dedicated()
         try:
             lease = acquire_on(holder, name, ttl_ms, keep=True, wait_ms=wait_ms, meta=meta)

@@ -48,7 +48,10 @@ class SecretCalls:
     def secret_verify(self, name: str, candidate: bytes | str) -> Verification:
         """SECRET VERIFY. Unavailable is not a refusal: the candidate may be a version newer
         than this daemon has seen, so never read it as a match or as a mismatch."""
-        fields = as_fields(self._link.call("SECRET", "VERIFY", name, candidate))
+        reply = self._link.call("SECRET", "VERIFY", name, candidate)
+        if reply is None:  # no such secret: nothing matches
+            return Verification(match=False, version=None, state=None, degraded=False)
+        fields = as_fields(reply)
         match = flag_field(fields, "match")
         return Verification(match=match,
                             version=int_field(fields, "version") if match else None,
