@@ -74,7 +74,12 @@ TEST_CASE("a restarted daemon grants above its earlier tokens when Redis came ba
   test::test_batond restarted(redis.unix_url(), node, test::clock_shift_wrapper(-day));
   auto second = acquire(restarted, "job");
   CHECK(second > first);
-  // And the next grant (acquire's connection closed: the lease was released) grows again.
+  // And the next grant grows again. acquire's connection closed, which releases the lease,
+  // but the release runs after the close: the next acquire waits until it has.
+  resp_client probe(restarted.socket_path());
+  REQUIRE(test::eventually(
+      [&] { return probe.call({"LEASE", "INFO", "job"}).kind == protocol::resp_value::type::null; },
+      5000));
   CHECK(acquire(restarted, "job") > second);
 }
 
