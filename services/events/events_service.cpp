@@ -124,13 +124,11 @@ void events_service::read(const std::string& topic, const std::string& from, std
   if (from != "$") return read_after(topic, from == "0" ? "0-0" : from, count, deadline,
                                      std::move(done));
   // "$": after the newest event there is now.
-  redis_.call({"XREVRANGE", stream_key(topic), "+", "-", "COUNT", "1"},
-              [this, topic, count, deadline, done = std::move(done)](redis_reply reply) mutable {
-                auto newest = entries_of(reply);
-                if (!newest) return done(unexpected_reply(reply));
-                read_after(topic, newest->empty() ? "0-0" : newest->front().id, count,
-                           deadline, std::move(done));
-              });
+  newest(topic, [this, topic, count, deadline,
+                 done = std::move(done)](protocol::result<std::string> position) mutable {
+    if (!position) return done(position.error());
+    read_after(topic, *position, count, deadline, std::move(done));
+  });
 }
 
 std::uint64_t& events_service::news_of(const std::string& topic) {
@@ -225,20 +223,18 @@ void events_service::watch(std::uint64_t connection, const std::string& topic,
   }
   // "$": from the newest event there is now; news meanwhile waits for the position.
   f.reading = true;
-  redis_.call({"XREVRANGE", stream_key(topic), "+", "-", "COUNT", "1"},
-              [this, topic, connection, generation = f.generation,
-               done = std::move(done)](redis_reply reply) {
+  newest(topic, [this, topic, connection, generation = f.generation,
+                 done = std::move(done)](protocol::result<std::string> position) {
                 auto t = followers_.find(topic);
                 if (t == followers_.end()) return done(fail(error_code::unavailable, "unwatched"));
                 auto it = t->second.find(connection);
                 if (it == t->second.end() || it->second.generation != generation)
                   return done(fail(error_code::unavailable, "unwatched"));
-                auto newest = entries_of(reply);
-                if (!newest) {
+                if (!position) {
                   unwatch(connection, topic);
-                  return done(unexpected_reply(reply));
+                  return done(position.error());
                 }
-                it->second.after = newest->empty() ? "0-0" : newest->front().id;
+                it->second.after = *position;
                 it->second.reading = false;
                 bool again = it->second.again;
                 // Answering may run the client's next requests (an UNWATCH), or close it:

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -438,15 +439,33 @@ TEST_CASE("LEASE WATCH on a Cluster: grants come by sharded pub/sub on the lease
 // write ("Script attempted to access a non local key") after the delete took effect. STATE SET
 // lost a whole counter that way in a chaos run (chaos.mix.cluster, migrate-slot). The scripts
 // write over their keys in place instead; this runs each such write while its slot migrates.
-TEST_CASE("writes over keys of a migrating slot finish whole, and the keys stay", "[cluster]") {
-  test::test_cluster cluster(3, 0);
+namespace {
+
+// One daemon with `config_text` on a cluster of three primaries without replicas, reaching it.
+struct one_daemon_cluster {
+  test::test_cluster cluster{3, 0};
   test::temp_dir dir;
-  auto config = dir.file("baton.yaml");
-  std::ofstream(config) << "redis: {call_timeout_ms: 2000}\n"
-                           "state:\n  namespaces:\n    - {name: ns}\n";
-  test::test_batond d(cluster.url(), {"--node-id", "n0", "--config", config});
-  resp_client c(d.socket_path());
-  REQUIRE(test::eventually([&] { return info_field(c, "redis_reachable") == "1"; }, 15000));
+  std::unique_ptr<test::test_batond> daemon;
+  std::unique_ptr<resp_client> client;
+
+  explicit one_daemon_cluster(const std::string& config_text) {
+    auto config = dir.file("baton.yaml");
+    std::ofstream(config) << config_text;
+    daemon = std::make_unique<test::test_batond>(
+        cluster.url(), std::vector<std::string>{"--node-id", "n0", "--config", config});
+    client = std::make_unique<resp_client>(daemon->socket_path());
+    REQUIRE(test::eventually([&] { return info_field(*client, "redis_reachable") == "1"; },
+                             15000));
+  }
+};
+
+} // namespace
+
+TEST_CASE("writes over keys of a migrating slot finish whole, and the keys stay", "[cluster]") {
+  one_daemon_cluster f("redis: {call_timeout_ms: 2000}\n"
+                       "state:\n  namespaces:\n    - {name: ns}\n");
+  auto& cluster = f.cluster;
+  auto& c = *f.client;
 
   auto v1 = c.call({"STATE", "SET", "ns", "counter", "1", "TTL", "60000"});
   REQUIRE(v1.kind == resp_value::type::integer);
@@ -496,14 +515,12 @@ std::string value_in(const std::string& line, const std::string& key) {
 TEST_CASE("Redis health on a Cluster: each primary's own INFO, and one that stops answering is "
           "shown down while the others are read",
           "[cluster]") {
-  test::test_cluster cluster(3, 0);
-  test::temp_dir dir;
-  auto config = dir.file("baton.yaml");
-  std::ofstream(config) << "redis: {call_timeout_ms: 300, health_interval_ms: 200, "
-                           "reconnect_max_ms: 500}\n";
-  test::test_batond d(cluster.url(), {"--node-id", "n0", "--config", config});
-  resp_client c(d.socket_path());
-  REQUIRE(test::eventually([&] { return info_field(c, "redis_reachable") == "1"; }, 15000));
+  one_daemon_cluster f("redis: {call_timeout_ms: 300, health_interval_ms: 200, "
+                       "reconnect_max_ms: 500}\n");
+  auto& cluster = f.cluster;
+  auto& dir = f.dir;
+  auto& d = *f.daemon;
+  auto& c = *f.client;
   auto health = [&] { return c.call({"INFO", "redis_health"}).str; };
   auto primaries = cluster.primary_ports();
   REQUIRE(primaries.size() == 3);
