@@ -131,7 +131,14 @@ def read_through():
     check("... and a key SET after its miss is read", got is not None and got["value"] == b"late",
           repr(got))
     cset(ca, "users", "basic:empty", b"")
-    got = [get(cb, "users", "basic:empty") for _ in range(2)]
+    got = [get(cb, "users", "basic:empty")]
+    # Then near: with cache.strict a read goes to Redis while the event channel has bytes
+    # unread (a busy machine), so the near hit is looked for over a few reads.
+    for _ in range(50):
+        got[1:] = [get(cb, "users", "basic:empty")]
+        if got[1] and got[1]["source"] == b"near":
+            break
+        time.sleep(0.02)
     check("an empty value is a value (from Redis, then near), not nil",
           [(g or {}).get("value") for g in got] == [b"", b""]
           and [g["source"] for g in got] == [b"redis", b"near"], repr(got))
