@@ -38,8 +38,9 @@ class LeaseInfo:
     meta: str
 
 
-def acquire_on(link: Link, name: str, ttl_ms: int, keep: bool = False,
-               wait_ms: int | None = None, meta: str | None = None) -> Lease:
+def acquire_args(name: str, ttl_ms: int, keep: bool = False, wait_ms: int | None = None,
+                 meta: str | None = None) -> list[Arg]:
+    """LEASE ACQUIRE's arguments (pure: baton.aio sends the same)."""
     args: list[Arg] = ["LEASE", "ACQUIRE", name, ttl_ms]
     if wait_ms is not None:
         args += ["WAIT", wait_ms]
@@ -47,6 +48,31 @@ def acquire_on(link: Link, name: str, ttl_ms: int, keep: bool = False,
         args.append("KEEP")
     if meta is not None:
         args += ["META", meta]
+    return args
+
+
+def renew_args(name: str, token: int, ttl_ms: int | None = None) -> list[Arg]:
+    args: list[Arg] = ["LEASE", "RENEW", name, token]
+    if ttl_ms is not None:
+        args.append(ttl_ms)
+    return args
+
+
+def lease_info_from(reply: object) -> LeaseInfo | None:
+    """LEASE INFO's reply: None when the lease is free."""
+    if reply is None:
+        return None
+    fields = as_fields(reply)
+    return LeaseInfo(state=text_field(fields, "state"), token=int_field(fields, "token"),
+                     remaining_ms=int_field(fields, "remaining_ms"),
+                     node=optional_text_field(fields, "node") or "",
+                     client=optional_text_field(fields, "client") or "",
+                     meta=optional_text_field(fields, "meta") or "")
+
+
+def acquire_on(link: Link, name: str, ttl_ms: int, keep: bool = False,
+               wait_ms: int | None = None, meta: str | None = None) -> Lease:
+    args = acquire_args(name, ttl_ms, keep=keep, wait_ms=wait_ms, meta=meta)
     sent_at = time.monotonic()
     reply = link.call_waiting(wait_ms, *args) if wait_ms else link.call(*args)
     return _lease_from(name, reply, sent_at)
@@ -76,11 +102,8 @@ class LeaseCalls:
 
     def renew(self, name: str, token: int, ttl_ms: int | None = None) -> Lease:
         """LEASE RENEW: extends, never shortens. Raises Lost once it lapsed or is another's."""
-        args: list[Arg] = ["LEASE", "RENEW", name, token]
-        if ttl_ms is not None:
-            args.append(ttl_ms)
         sent_at = time.monotonic()
-        return _lease_from(name, self._link.call(*args), sent_at)
+        return _lease_from(name, self._link.call(*renew_args(name, token, ttl_ms)), sent_at)
 
     def release(self, name: str, token: int) -> None:
         """LEASE RELEASE. Raises NotHeld (not held under that token) or Lost (it had lapsed)."""
@@ -88,15 +111,7 @@ class LeaseCalls:
 
     def lease_info(self, name: str) -> LeaseInfo | None:
         """LEASE INFO: None when the lease is free."""
-        reply = self._link.call("LEASE", "INFO", name)
-        if reply is None:
-            return None
-        fields = as_fields(reply)
-        return LeaseInfo(state=text_field(fields, "state"), token=int_field(fields, "token"),
-                         remaining_ms=int_field(fields, "remaining_ms"),
-                         node=optional_text_field(fields, "node") or "",
-                         client=optional_text_field(fields, "client") or "",
-                         meta=optional_text_field(fields, "meta") or "")
+        return lease_info_from(self._link.call("LEASE", "INFO", name))
 
     @contextlib.contextmanager
     def lock(self, name: str, ttl_ms: int = 10_000, wait_ms: int | None = None,

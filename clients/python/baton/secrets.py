@@ -31,6 +31,27 @@ class Verification:
     degraded: bool
 
 
+def secret_from(reply: object) -> Secret | None:
+    """SECRET GET's reply (pure: baton.aio reads it too): None when there is no such secret."""
+    if reply is None:
+        return None
+    fields = as_fields(reply)
+    return Secret(value=bytes_field(fields, "value"), version=int_field(fields, "version"),
+                  state=text_field(fields, "state"), degraded=flag_field(fields, "degraded"))
+
+
+def verification_from(reply: object) -> Verification:
+    """SECRET VERIFY's reply; nil (no such secret) is no match."""
+    if reply is None:
+        return Verification(match=False, version=None, state=None, degraded=False)
+    fields = as_fields(reply)
+    match = flag_field(fields, "match")
+    return Verification(match=match,
+                        version=int_field(fields, "version") if match else None,
+                        state=optional_text_field(fields, "state") if match else None,
+                        degraded=flag_field(fields, "degraded"))
+
+
 class SecretCalls:
     _link: Link
 
@@ -38,22 +59,9 @@ class SecretCalls:
         """SECRET GET: None when there is no such secret. Raises Unavailable when Redis is
         unreachable and the secret was never loaded here, OtherError (ERR) when secrets are
         off or the value cannot be decrypted (never a wrong value)."""
-        reply = self._link.call("SECRET", "GET", name)
-        if reply is None:
-            return None
-        fields = as_fields(reply)
-        return Secret(value=bytes_field(fields, "value"), version=int_field(fields, "version"),
-                      state=text_field(fields, "state"), degraded=flag_field(fields, "degraded"))
+        return secret_from(self._link.call("SECRET", "GET", name))
 
     def secret_verify(self, name: str, candidate: bytes | str) -> Verification:
         """SECRET VERIFY. Unavailable is not a refusal: the candidate may be a version newer
         than this daemon has seen, so never read it as a match or as a mismatch."""
-        reply = self._link.call("SECRET", "VERIFY", name, candidate)
-        if reply is None:  # no such secret: nothing matches
-            return Verification(match=False, version=None, state=None, degraded=False)
-        fields = as_fields(reply)
-        match = flag_field(fields, "match")
-        return Verification(match=match,
-                            version=int_field(fields, "version") if match else None,
-                            state=optional_text_field(fields, "state") if match else None,
-                            degraded=flag_field(fields, "degraded"))
+        return verification_from(self._link.call("SECRET", "VERIFY", name, candidate))
