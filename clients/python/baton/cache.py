@@ -26,26 +26,34 @@ def _is_pattern_word(key: str) -> bool:
     return key.upper() == "PATTERN"
 
 
+def cache_entry_from(reply: object) -> CacheEntry | None:
+    """CACHE GET's reply (pure: baton.aio reads it too): None on a miss."""
+    if reply is None:
+        return None
+    fields = as_fields(reply)
+    return CacheEntry(value=bytes_field(fields, "value"), ttl_ms=int_field(fields, "ttl_ms"),
+                      source=text_field(fields, "source"), degraded=flag_field(fields, "degraded"))
+
+
+def cache_set_args(namespace: str, key: str, value: bytes | str,
+                   ttl_ms: int | None = None) -> list[Arg]:
+    args: list[Arg] = ["CACHE", "SET", namespace, key, value]
+    if ttl_ms is not None:
+        args += ["TTL", ttl_ms]
+    return args
+
+
 class CacheCalls:
     _link: Link
 
     def cache_get(self, namespace: str, key: str) -> CacheEntry | None:
         """CACHE GET: None on a miss."""
-        reply = self._link.call("CACHE", "GET", namespace, key)
-        if reply is None:
-            return None
-        fields = as_fields(reply)
-        return CacheEntry(value=bytes_field(fields, "value"), ttl_ms=int_field(fields, "ttl_ms"),
-                          source=text_field(fields, "source"),
-                          degraded=flag_field(fields, "degraded"))
+        return cache_entry_from(self._link.call("CACHE", "GET", namespace, key))
 
     def cache_set(self, namespace: str, key: str, value: bytes | str,
                   ttl_ms: int | None = None) -> None:
         """CACHE SET (without `ttl_ms`, the namespace's); every daemon drops its copy."""
-        args: list[Arg] = ["CACHE", "SET", namespace, key, value]
-        if ttl_ms is not None:
-            args += ["TTL", ttl_ms]
-        expect_ok(self._link.call(*args))
+        expect_ok(self._link.call(*cache_set_args(namespace, key, value, ttl_ms)))
 
     def cache_delete(self, namespace: str, key: str) -> bool:
         """CACHE DEL: True when the key was in Redis."""

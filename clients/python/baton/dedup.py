@@ -49,11 +49,16 @@ def _claim_from(reply: object) -> Claim:
                  ttl_ms=int_field(fields, "ttl_ms"))
 
 
-def _complete_on(link: Link, key: str, result: bytes | str, ttl_ms: int | None) -> None:
+def done_args(key: str, result: bytes | str, ttl_ms: int | None) -> list[Arg]:
+    """DEDUP DONE's arguments (pure: baton.aio sends the same)."""
     args: list[Arg] = ["DEDUP", "DONE", key, result]
     if ttl_ms is not None:
         args.append(ttl_ms)
-    expect_ok(link.call(*args))
+    return args
+
+
+def _complete_on(link: Link, key: str, result: bytes | str, ttl_ms: int | None) -> None:
+    expect_ok(link.call(*done_args(key, result, ttl_ms)))
 
 
 def _complete_for_sure(link: Link, key: str, result: bytes, ttl_ms: int | None,

@@ -29,6 +29,32 @@ def _events_from(reply: object) -> list[Event]:
     return events
 
 
+def publish_args(topic: str, payload: bytes | str, dedup: str | None = None) -> list[Arg]:
+    """EVENTS PUBLISH's arguments (pure: baton.aio sends the same)."""
+    args: list[Arg] = ["EVENTS", "PUBLISH", topic, payload]
+    if dedup is not None:
+        args += ["DEDUP", dedup]
+    return args
+
+
+def read_args(topic: str, from_id: str, count: int | None = None,
+              block_ms: int | None = None) -> list[Arg]:
+    args: list[Arg] = ["EVENTS", "READ", topic, "FROM", from_id]
+    if count is not None:
+        args += ["COUNT", count]
+    if block_ms is not None:
+        args += ["BLOCK", block_ms]
+    return args
+
+
+def position_from(watch_reply: object) -> str:
+    """The position EVENTS WATCH answers first ([position, topics watched])."""
+    reply = as_list(watch_reply)
+    if not reply:
+        raise UnexpectedReply("EVENTS WATCH answered an empty array")
+    return as_text(reply[0])
+
+
 class EventCalls:
     _link: Link
 
@@ -37,10 +63,7 @@ class EventCalls:
         publish sent again within the topic's dedup window appends nothing and answers the
         first one's id: send it again after Unknown or a lost answer. Without it, Unknown
         means: read from your last id to see whether it is there."""
-        args: list[Arg] = ["EVENTS", "PUBLISH", topic, payload]
-        if dedup is not None:
-            args += ["DEDUP", dedup]
-        return as_text(self._link.call(*args))
+        return as_text(self._link.call(*publish_args(topic, payload, dedup)))
 
     def read(self, topic: str, from_id: str, count: int | None = None,
              block_ms: int | None = None) -> list[Event]:
@@ -48,11 +71,8 @@ class EventCalls:
         default: 100). `from_id` "0" reads from the oldest kept, "$" only what comes from now
         on. With `block_ms` and nothing yet, waits up to that long for the first (at most the
         daemon's `events.max_block_ms`) and answers [] if none came."""
-        args: list[Arg] = ["EVENTS", "READ", topic, "FROM", from_id]
-        if count is not None:
-            args += ["COUNT", count]
+        args = read_args(topic, from_id, count, block_ms)
         if block_ms is not None:
-            args += ["BLOCK", block_ms]
             return _events_from(self._link.call_waiting(block_ms, *args))
         return _events_from(self._link.call(*args))
 
@@ -75,7 +95,5 @@ class EventCalls:
 
     def _position_now(self, topic: str) -> str:
         # EVENTS WATCH answers [position, topics watched]; the watch ends with the connection.
-        reply = as_list(self._link.first_reply_then_close("EVENTS", "WATCH", topic, "FROM", "$"))
-        if not reply:
-            raise UnexpectedReply("EVENTS WATCH answered an empty array")
-        return as_text(reply[0])
+        return position_from(self._link.first_reply_then_close("EVENTS", "WATCH", topic, "FROM",
+                                                                "$"))

@@ -19,20 +19,45 @@ class StateEntry:
     ttl_ms: int | None
 
 
+def state_entry_from(reply: object) -> StateEntry | None:
+    """STATE GET's reply (pure: baton.aio reads it too): None when there is no entry."""
+    if reply is None:
+        return None
+    fields = as_fields(reply)
+    ttl_ms = int_field(fields, "ttl_ms")
+    return StateEntry(value=bytes_field(fields, "value"), version=int_field(fields, "version"),
+                      ttl_ms=None if ttl_ms < 0 else ttl_ms)
+
+
+def state_set_args(namespace: str, key: str, value: bytes | str, ttl_ms: int | None = None,
+                   if_absent: bool = False, if_version: int | None = None) -> list[Arg]:
+    """STATE SET's arguments; ValueError for if_absent with if_version."""
+    if if_absent and if_version is not None:
+        raise ValueError("if_absent and if_version exclude each other")
+    args: list[Arg] = ["STATE", "SET", namespace, key, value]
+    if ttl_ms is not None:
+        args += ["TTL", ttl_ms]
+    if if_absent:
+        args.append("IFABSENT")
+    if if_version is not None:
+        args += ["IFVERSION", if_version]
+    return args
+
+
+def state_delete_args(namespace: str, key: str, if_version: int | None = None) -> list[Arg]:
+    args: list[Arg] = ["STATE", "DEL", namespace, key]
+    if if_version is not None:
+        args += ["IFVERSION", if_version]
+    return args
+
+
 class StateCalls:
     _link: Link
 
     def state_get(self, namespace: str, key: str) -> StateEntry | None:
         """STATE GET: None when there is no entry. An unknown namespace raises OtherError
         (code ERR)."""
-        reply = self._link.call("STATE", "GET", namespace, key)
-        if reply is None:
-            return None
-        fields = as_fields(reply)
-        ttl_ms = int_field(fields, "ttl_ms")
-        return StateEntry(value=bytes_field(fields, "value"),
-                          version=int_field(fields, "version"),
-                          ttl_ms=None if ttl_ms < 0 else ttl_ms)
+        return state_entry_from(self._link.call("STATE", "GET", namespace, key))
 
     def state_set(self, namespace: str, key: str, value: bytes | str,
                   ttl_ms: int | None = None, if_absent: bool = False,
@@ -41,21 +66,11 @@ class StateCalls:
         entry, `if_version` only when the entry is at that version (0: no entry); otherwise
         it raises Conflict, whose `version` is the one that won (0: no entry), and nothing
         changes. Without `ttl_ms` the namespace's default TTL applies."""
-        if if_absent and if_version is not None:
-            raise ValueError("if_absent and if_version exclude each other")
-        args: list[Arg] = ["STATE", "SET", namespace, key, value]
-        if ttl_ms is not None:
-            args += ["TTL", ttl_ms]
-        if if_absent:
-            args.append("IFABSENT")
-        if if_version is not None:
-            args += ["IFVERSION", if_version]
+        args = state_set_args(namespace, key, value, ttl_ms=ttl_ms, if_absent=if_absent,
+                              if_version=if_version)
         return as_int(self._link.call(*args))
 
     def state_delete(self, namespace: str, key: str, if_version: int | None = None) -> bool:
         """STATE DEL: True when an entry was deleted. With `if_version`, only that version is
         deleted; another raises Conflict."""
-        args: list[Arg] = ["STATE", "DEL", namespace, key]
-        if if_version is not None:
-            args += ["IFVERSION", if_version]
-        return as_int(self._link.call(*args)) == 1
+        return as_int(self._link.call(*state_delete_args(namespace, key, if_version))) == 1
