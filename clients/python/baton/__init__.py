@@ -13,6 +13,8 @@ from .events import Event
 from .leases import Lease, LeaseInfo
 from .rate import RateDecision
 from .secrets import Secret, Verification
+from .sessions import (Handoff, HandoffIn, HandoffOut, OpenedSession, ResumedSession, Session,
+                       SessionFollower, SessionState, Touched)
 from .state import StateEntry
 
 __all__ = [
@@ -22,5 +24,7 @@ __all__ = [
     "error_from_reply",
     "Lease", "LeaseInfo", "RateDecision", "Claim", "ClaimStatus", "InProgress",
     "Secret", "Verification", "StateEntry", "CacheEntry", "Event",
+    "OpenedSession", "Session", "Touched", "SessionState", "ResumedSession", "Handoff",
+    "HandoffOut", "HandoffIn", "SessionFollower",
 ]
 __version__ = "0.1.0"

@@ -75,6 +75,13 @@ class Link:
         connection (a KEEP lease, a claim) ends when `close()` closes it."""
         return Link(self.socket_path, self.timeout_s, single_connection=True)
 
+    def raw_connection(self) -> Any:
+        """A connection outside any pool, not yet connected, for a thread that reads what
+        batond pushes on it (_follow.Watch)."""
+        return redis.UnixDomainSocketConnection(
+            path=self.socket_path, parser_class=_parser_keeping_codes,
+            socket_timeout=self.timeout_s)
+
     def first_reply_then_close(self, *args: Arg) -> object:
         """Sends one command on a fresh connection, reads its first reply and closes the
         connection: for commands that turn a connection into a watching one (EVENTS WATCH)

@@ -15,6 +15,7 @@ from .events import EventCalls
 from .leases import LeaseCalls
 from .rate import RateCalls
 from .secrets import SecretCalls
+from .sessions import SessionCalls
 from .state import StateCalls
 
 # batond's `socket.path` default (daemon/config.hpp, deploy/baton.example.yaml); batonctl
@@ -28,7 +29,7 @@ def socket_path_from(argument: str | None) -> str:
 
 
 class Baton(LeaseCalls, RateCalls, DedupCalls, SecretCalls, StateCalls, CacheCalls,
-            EventCalls):
+            EventCalls, SessionCalls):
     """A client of the local batond. Safe to share between threads: each call takes a pooled
     connection (python3-redis' pool), except `lock()` and `once()`, which use a connection of
     their own for what batond ties to a connection.
