@@ -25,15 +25,21 @@ T = TypeVar("T")
 _END = object()  # put on a follower's queue when it ends
 
 
-def message_of(message: object, channel: str | None = None) -> bytes | None:
-    """The payload of a pub/sub ["message", channel, payload] (on `channel`, if given);
-    None for a confirmation, a ["pong", ...] or another channel's message."""
+def pubsub_message(message: object) -> tuple[str, bytes] | None:
+    """The channel and payload of a pub/sub ["message", channel, payload]; None for a
+    confirmation, a ["pong", ...] or a push of another shape."""
     parts = as_list(message)
     if len(parts) != 3 or as_text(parts[0]) != "message":
         return None
-    if channel is not None and as_text(parts[1]) != channel:
+    return as_text(parts[1]), as_bytes(parts[2])
+
+
+def message_of(message: object, channel: str | None = None) -> bytes | None:
+    """The payload of a pub/sub message (on `channel`, if given), else None."""
+    found = pubsub_message(message)
+    if found is None or (channel is not None and found[0] != channel):
         return None
-    return as_bytes(parts[2])
+    return found[1]
 
 
 class Silent(Exception):

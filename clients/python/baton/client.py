@@ -1,5 +1,6 @@
 """Baton: the typed client of one batond, over its local Unix socket. Each family's calls live
-in their own module (leases, rate, dedup, secrets, state, cache, events) as a mixin; this one
+in their own module (leases, rate, dedup, secrets, state, cache, events, sessions, elect,
+breakers) as a mixin; this one
 finds the socket, holds the connections, and joins the families into one class."""
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 
 from ._link import Link
 from ._replies import Arg
+from .breakers import BreakerCalls
 from .cache import CacheCalls
 from .dedup import DedupCalls
+from .elect import ElectionCalls
 from .events import EventCalls
 from .leases import LeaseCalls
 from .rate import RateCalls
@@ -29,10 +32,11 @@ def socket_path_from(argument: str | None) -> str:
 
 
 class Baton(LeaseCalls, RateCalls, DedupCalls, SecretCalls, StateCalls, CacheCalls,
-            EventCalls, SessionCalls):
+            EventCalls, SessionCalls, ElectionCalls, BreakerCalls):
     """A client of the local batond. Safe to share between threads: each call takes a pooled
-    connection (python3-redis' pool), except `lock()` and `once()`, which use a connection of
-    their own for what batond ties to a connection.
+    connection (python3-redis' pool), except `lock()`, `once()` and `campaign()`, which use a
+    connection of their own for what batond ties to a connection, and the followers and
+    watchers (`lock()` too), each a connection of its own read by a daemon thread.
 
     Error replies raise BatonError subclasses (errors.py). No reply at all (batond not
     running, the socket missing, no answer within `timeout_s`) raises python3-redis'

@@ -8,9 +8,12 @@ import time
 from dataclasses import dataclass
 from typing import Iterator
 
+from ._follow import message_of
 from ._link import Link
-from ._replies import (Arg, as_fields, expect_ok, int_field, optional_text_field,
+from ._loss import LossFlag, LossWatch, LostCallback
+from ._replies import (Arg, as_fields, as_text, expect_ok, int_field, optional_text_field,
                        text_field)
+from .errors import Lost, UnexpectedReply
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,36 @@ class LeaseInfo:
     node: str
     client: str
     meta: str
+
+
+@dataclass(frozen=True)
+class LeaseEvent:
+    """A change of a lease heard on `lease:<name>`: `event` is "acquired", "released",
+    "expired" or "lost" (protocol/API.md, "LEASE WATCH"), under `token`, on `node`."""
+
+    event: str
+    token: int
+    node: str
+
+
+class HeldLease(int, LossFlag):
+    """What `lock()` gives its block: the fencing token (an int: pass it wherever a token
+    goes), the grant (`lease`), and whether the lease was lost while the block runs: `lost`
+    (a threading.Event), `lost_reason`, and `check()`, which raises Lost then."""
+
+    name: str
+    lease: Lease
+
+    def __new__(cls, lease: Lease, on_lost: LostCallback | None = None) -> HeldLease:
+        held = super().__new__(cls, lease.token)
+        held.name = lease.name
+        held.lease = lease
+        held._init_loss(f"the lease {lease.name!r} under token {lease.token}", on_lost)
+        return held
+
+    @property
+    def token(self) -> int:
+        return int(self)
 
 
 def acquire_args(name: str, ttl_ms: int, keep: bool = False, wait_ms: int | None = None,
@@ -68,6 +101,31 @@ def lease_info_from(reply: object) -> LeaseInfo | None:
                      node=optional_text_field(fields, "node") or "",
                      client=optional_text_field(fields, "client") or "",
                      meta=optional_text_field(fields, "meta") or "")
+
+
+def lease_event_from(message: object) -> LeaseEvent | None:
+    """A `lease:<name>` message's payload, "<event> <token> <node>"; None for anything else
+    on the connection (a confirmation, a pong)."""
+    payload = message_of(message)
+    if payload is None:
+        return None
+    words = as_text(payload).split(" ")
+    if len(words) < 2 or not words[1].isdigit():
+        raise UnexpectedReply(f"a lease message without a token: {payload!r:.200}")
+    return LeaseEvent(event=words[0], token=int(words[1]),
+                      node=words[2] if len(words) > 2 else "")
+
+
+def lease_loss(event: LeaseEvent, token: int) -> str | None:
+    """Why `event` means that the holder of `token` lost the lease, or None. Events of an
+    earlier holder (a lower token) say nothing about it."""
+    if event.token == token and event.event == "lost":
+        return "batond could not renew it within its safe validity"
+    if event.token == token and event.event in ("expired", "released"):
+        return f"it was {event.event} while it was held"
+    if event.event == "acquired" and event.token > token:
+        return f"node {event.node} acquired it under token {event.token}"
+    return None
 
 
 def acquire_on(link: Link, name: str, ttl_ms: int, keep: bool = False,
@@ -115,32 +173,53 @@ class LeaseCalls:
 
     @contextlib.contextmanager
     def lock(self, name: str, ttl_ms: int = 10_000, wait_ms: int | None = None,
-             meta: str | None = None) -> Iterator[int]:
-        """Holds the lease `name` while the block runs and gives it the fencing token:
+             meta: str | None = None,
+             on_lost: LostCallback | None = None) -> Iterator[HeldLease]:
+        """Holds the lease `name` while the block runs and gives it a HeldLease, which is the
+        fencing token (an int):
 
             with baton.lock("nightly-report") as token:
-                write_report(fenced_by=token)
+                for part in parts:
+                    token.check()  # raises Lost once the lease is gone
+                    write(part, fenced_by=token)
 
         The lease is taken with KEEP on a connection of its own, so batond renews it for as
         long as the block runs, and it is released when the block ends (and, should the
         release fail, when that connection closes). Raises Denied if another holds it (after
         `wait_ms` of queueing, if given).
 
-        The block is not told while it runs if the lease is lost (Redis unreachable past the
-        lease's safe validity): that is not detected yet. Guard the resource with the token.
-        A loss shows at the end of a block that ended normally, as Lost from the release.
-        With `socket.idle_timeout_ms` set on batond (off by default), a block longer than it
-        loses the lease: batond closes the silent connection, and the lease with it."""
+        While the block runs, a second connection follows `lease:<name>` (subscribed before
+        the acquire, so nothing slips past) and a thread marks the lease lost when batond says
+        it could not renew it (Redis unreachable: a notice before its safe validity ends), it
+        expired or was released (FORCE), another token took it, or the watch connection broke
+        or stayed silent for half the TTL. The block is not interrupted: it sees `token.lost`
+        set, `token.check()` raise Lost, and `on_lost(reason)` is called from that thread.
+        Guard the resource with the token all the same. A loss also shows at the end of a
+        block that ended normally, as Lost from the release. Each lock() uses two
+        connections. With `socket.idle_timeout_ms` set on batond (off by default), a block
+        longer than it loses the lease: batond closes the silent holder's connection."""
+        watch = LossWatch(self._link, f"lease:{name}", lease_event_from, lease_loss,
+                          silence_limit_s=max(0.25, ttl_ms / 2000))
         holder = self._link.dedicated()
         try:
             lease = acquire_on(holder, name, ttl_ms, keep=True, wait_ms=wait_ms, meta=meta)
+            held = HeldLease(lease, on_lost)
+            lost_already = watch.arm(held, lease.token)
+            if lost_already is not None:
+                with contextlib.suppress(Exception):
+                    release_on(holder, name, lease.token)
+                raise Lost("LOST", f"the lease {name!r} was lost before the block began: "
+                                   f"{lost_already}")
             try:
-                yield lease.token
+                yield held
             except BaseException:
+                watch.disarm()
                 # Best effort: whatever fails here, closing the connection below releases it.
                 with contextlib.suppress(Exception):
                     release_on(holder, name, lease.token)
                 raise
+            watch.disarm()  # our own release is no loss
             release_on(holder, name, lease.token)
         finally:
+            watch.close()
             holder.close()

@@ -3,11 +3,15 @@ Values are versioned and encrypted in Redis under KEKs that only batond holds; V
 in constant time and also accepts a `previous` version during its grace window."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Callable
 
+from ._follow import Follower, Watch
 from ._link import Link
-from ._replies import (as_fields, bytes_field, flag_field, int_field, optional_text_field,
-                       text_field)
+from ._replies import (as_fields, as_int, as_list, as_text, bytes_field, flag_field, int_field,
+                       optional_text_field, text_field)
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,15 @@ class Verification:
     degraded: bool
 
 
+@dataclass(frozen=True)
+class Rotation:
+    """SECRET WATCH's push: the daemon serves `version` of `name` as current now."""
+
+    name: str
+    version: int
+    epoch: int
+
+
 def secret_from(reply: object) -> Secret | None:
     """SECRET GET's reply (pure: baton.aio reads it too): None when there is no such secret."""
     if reply is None:
@@ -52,6 +65,79 @@ def verification_from(reply: object) -> Verification:
                         degraded=flag_field(fields, "degraded"))
 
 
+def rotation_from(push: object) -> Rotation | None:
+    """["secret", "rotated", name, version, epoch]; None for anything else."""
+    parts = as_list(push)
+    if len(parts) != 5 or as_text(parts[0]) != "secret" or as_text(parts[1]) != "rotated":
+        return None
+    return Rotation(name=as_text(parts[2]), version=as_int(parts[3]), epoch=as_int(parts[4]))
+
+
+class SecretWatcher:
+    """Keeps the current version of one secret in memory and calls `on_rotated(secret)`
+    (from its thread) when the daemon serves a new one. It follows `SECRET WATCH name` on a
+    connection of its own: python3-redis 4.3 has no RESP3, and on RESP2 that connection is
+    in watch mode, where the pushes arrive as plain arrays (protocol/API.md, "LEASE WATCH").
+    On each push it reads the secret again (SECRET GET, from the daemon's memory). If the
+    connection breaks (batond restarted), it watches again and reads again, so `current` is
+    never stale for longer than batond is away."""
+
+    def __init__(self, link: Link, name: str,
+                 on_rotated: Callable[[Secret], None] | None = None) -> None:
+        self.name = name
+        self._link = link
+        self._on_rotated = on_rotated
+        self._reading = threading.Lock()
+        self._current: Secret | None = None
+        self._follower = Follower(lambda: Watch.open(link, "SECRET", "WATCH", name),
+                                  rotation_from, self._heard, name=f"baton secret {name}",
+                                  reconnect=True, on_reconnect=self._read)
+        try:
+            self._read(tell=False)
+        except BaseException:
+            self._follower.close()
+            raise
+
+    @property
+    def current(self) -> Secret | None:
+        """The current version as last read; None when there is no such secret."""
+        return self._current
+
+    @property
+    def value(self) -> bytes | None:
+        current = self._current
+        return None if current is None else current.value
+
+    @property
+    def alive(self) -> bool:
+        return self._follower.alive
+
+    def close(self) -> None:
+        self._follower.close()
+
+    def __enter__(self) -> SecretWatcher:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def _heard(self, rotation: Rotation) -> None:
+        if rotation.name == self.name:
+            self._read()
+
+    def _read(self, tell: bool = True) -> None:
+        # One read at a time, so that an older answer never replaces a newer one.
+        with self._reading:
+            secret = secret_from(self._link.call("SECRET", "GET", self.name))
+            before = self._current
+            changed = (None if secret is None else (secret.version, secret.value)) != (
+                None if before is None else (before.version, before.value))
+            self._current = secret
+        if tell and changed and secret is not None and self._on_rotated is not None:
+            self._on_rotated(secret)
+
+
 class SecretCalls:
     _link: Link
 
@@ -65,3 +151,9 @@ class SecretCalls:
         """SECRET VERIFY. Unavailable is not a refusal: the candidate may be a version newer
         than this daemon has seen, so never read it as a match or as a mismatch."""
         return verification_from(self._link.call("SECRET", "VERIFY", name, candidate))
+
+    def watch_secret(self, name: str,
+                     on_rotated: Callable[[Secret], None] | None = None) -> SecretWatcher:
+        """A SecretWatcher of `name`: its value now (`current`, `value`), kept current, and
+        `on_rotated(secret)` on each rotation. Close it when done."""
+        return SecretWatcher(self._link, name, on_rotated)
