@@ -1,0 +1,323 @@
+"""ASGI 3 middlewares over AsyncBaton, for any ASGI framework (FastAPI, Starlette, plain ASGI);
+nothing here imports one.
+
+- RateLimitMiddleware: RATE CHECK per request; the RateLimit fields on every answer and 429
+  with Retry-After when the policy refuses.
+- IdempotencyMiddleware: the `Idempotency-Key` header on POST and PATCH: the first request
+  with a key runs and its response is stored fleet-wide (DEDUP, through AsyncBaton.once); a
+  repeat gets the stored response; a repeat while the first runs gets 409; the same key with
+  another request gets 422."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import math
+from typing import Any, Awaitable, Callable, Iterable, MutableMapping
+
+import redis
+
+from .aio import AsyncBaton
+from .dedup import InProgress
+from .errors import BatonError, Unavailable
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+
+log = logging.getLogger("baton.asgi")
+
+# batond out of reach (no reply, a refused socket) or answering that Redis is: the middleware's
+# own failure handling applies, not the app's.
+_NO_ANSWER = (redis.ConnectionError, redis.TimeoutError, Unavailable)
+
+
+async def send_json(send: Send, status: int, document: dict[str, Any],
+                    headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    """A whole small JSON response."""
+    body = json.dumps(document).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def client_address(scope: Scope) -> str:
+    """The default rate key: the peer's address as the server saw it (behind a proxy, pass a
+    `key` that reads the header your proxy sets)."""
+    client = scope.get("client")
+    return f"ip:{client[0]}" if client else "ip:unknown"
+
+
+# -- rate limits ------------------------------------------------------------------------------
+
+class RateLimitMiddleware:
+    """RATE CHECK `policy` for each HTTP request, keyed by `key(scope)` (default: the client's
+    address), charging `cost(scope)` (default 1).
+
+    Fields, as draft-ietf-httpapi-ratelimit-headers-06 (December 2022; the last draft with
+    one field per value, before -07 merged them into `RateLimit`): `RateLimit-Limit` (the
+    `limit` given here: RATE CHECK does not answer the policy's limit, so pass its tightest
+    window's, as configured in batond), `RateLimit-Remaining`, `RateLimit-Reset` (seconds until
+    the window is full again, rounded up), and `RateLimit-Policy` (`<limit>;w=<window_s>`) when
+    `window_s` is given. A refused request gets 429, `Retry-After` (seconds, rounded up) and a
+    JSON body; the app does not see it.
+
+    batond out of reach (no answer, or Unavailable): with `fail_open` (the default) the
+    request goes through without fields and a warning is logged; otherwise 503. (A policy's
+    own failure mode in batond, for Redis out of reach, answers before this ever happens.)"""
+
+    def __init__(self, app: ASGIApp, baton: AsyncBaton, policy: str, limit: int,
+                 key: Callable[[Scope], str] = client_address,
+                 cost: Callable[[Scope], int] | None = None, window_s: int | None = None,
+                 fail_open: bool = True) -> None:
+        self.app = app
+        self.baton = baton
+        self.policy = policy
+        self.limit = limit
+        self.key = key
+        self.cost = cost
+        self.window_s = window_s
+        self.fail_open = fail_open
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            decision = await self.baton.check(self.policy, self.key(scope),
+                                              self.cost(scope) if self.cost else 1)
+        except _NO_ANSWER as error:
+            if not self.fail_open:
+                await send_json(send, 503, {"error": "rate limiter unavailable"},
+                                [(b"retry-after", b"1")])
+                return
+            log.warning("rate policy %s not checked, request let through: %s", self.policy,
+                        error)
+            await self.app(scope, receive, send)
+            return
+        fields = [(b"ratelimit-limit", str(self.limit).encode()),
+                  (b"ratelimit-remaining", str(max(0, decision.remaining)).encode()),
+                  (b"ratelimit-reset", str(math.ceil(decision.reset_ms / 1000)).encode())]
+        if self.window_s is not None:
+            fields.append((b"ratelimit-policy", f"{self.limit};w={self.window_s}".encode()))
+        if not decision.allowed:
+            retry_after = max(1, math.ceil(decision.retry_after_ms / 1000))
+            await send_json(send, 429, {"error": "too many requests",
+                                        "retry_after_ms": decision.retry_after_ms},
+                            fields + [(b"retry-after", str(retry_after).encode())])
+            return
+
+        async def send_with_fields(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = list(message.get("headers", [])) + fields
+            await send(message)
+
+        await self.app(scope, receive, send_with_fields)
+
+
+# -- idempotency keys -------------------------------------------------------------------------
+
+class _DoNotStore(Exception):
+    """The response was sent, and must not be replayed (a 5xx: a retry should run again)."""
+
+
+class _AppRaised(Exception):
+    """The app's own exception, carried past once() (which releases the claim) to be raised
+    again as it was, apart from the middleware's own errors."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(repr(error))
+        self.error = error
+
+
+# Not replayed: what belongs to one exchange (the connection, the date, cookies set for that
+# client's session) or to the current request (its rate-limit fields, added again anyway).
+_NOT_STORED = {b"date", b"server", b"connection", b"keep-alive", b"transfer-encoding",
+               b"set-cookie", b"ratelimit-limit", b"ratelimit-remaining", b"ratelimit-reset",
+               b"ratelimit-policy", b"retry-after"}
+
+
+class IdempotencyMiddleware:
+    """The `Idempotency-Key` request header (draft-ietf-httpapi-idempotency-key-header) on
+    unsafe, non-idempotent methods (`methods`, default POST and PATCH), fleet-wide through
+    batond's DEDUP (AsyncBaton.once):
+
+    - The first request with a key runs; its status, headers (all but those of one exchange:
+      Date, Server, Set-Cookie, hop-by-hop and rate-limit fields) and body are stored for
+      `result_ttl_ms` (default: batond's `dedup.result_ttl_ms`, 24 h), and sent as they come.
+    - A repeat gets the stored response, with `Idempotent-Replayed: true`; the app does not
+      run.
+    - A repeat while the first still runs gets 409 (with Retry-After: 1).
+    - The same key with another request (method, path, query or body differ) gets 422: the
+      request is fingerprinted (SHA-256), and the fingerprint is stored with the response.
+      (While the first runs nothing is stored yet, so any repeat then gets 409.)
+    - A response of 500 or more is not stored, nor one the app raised on: the claim is
+      released at once, and a retry runs again. A response larger than batond's
+      `dedup.max_result_bytes` is sent but not stored (logged).
+    - Without the header the request goes through (`required=True`: 400 instead), and other
+      methods are never touched.
+
+    Keys are scoped to `scope_of(scope)` (default: none; pass the authenticated user's id,
+    as the draft advises, so that two clients' keys never meet) and to the path, and hashed
+    into the DEDUP key `<prefix><sha256>`. The request body is read whole before the app
+    runs. A run has `claim_ttl_ms` (default 60 s) to finish; past it a repeat runs again.
+    batond out of reach: 503 with Retry-After: 1."""
+
+    def __init__(self, app: ASGIApp, baton: AsyncBaton, claim_ttl_ms: int = 60_000,
+                 result_ttl_ms: int | None = None,
+                 scope_of: Callable[[Scope], str] = lambda scope: "",
+                 methods: Iterable[str] = ("POST", "PATCH"), required: bool = False,
+                 prefix: str = "idem:", max_key_length: int = 255) -> None:
+        self.app = app
+        self.baton = baton
+        self.claim_ttl_ms = claim_ttl_ms
+        self.result_ttl_ms = result_ttl_ms
+        self.scope_of = scope_of
+        self.methods = {m.upper() for m in methods}
+        self.required = required
+        self.prefix = prefix
+        self.max_key_length = max_key_length
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"].upper() not in self.methods:
+            await self.app(scope, receive, send)
+            return
+        key = _header(scope, b"idempotency-key")
+        if key is None:
+            if self.required:
+                await send_json(send, 400, {"error": "an Idempotency-Key header is required"})
+            else:
+                await self.app(scope, receive, send)
+            return
+        if not 0 < len(key) <= self.max_key_length or not key.isascii():
+            await send_json(send, 400, {"error": "the Idempotency-Key header must be 1 to "
+                                                 f"{self.max_key_length} ASCII characters"})
+            return
+        body, receive_again = await _read_body(receive)
+        fingerprint = hashlib.sha256(b"\n".join([
+            scope["method"].upper().encode(), scope.get("raw_path") or scope["path"].encode(),
+            scope.get("query_string", b""), body])).hexdigest()
+        dedup_key = self.prefix + hashlib.sha256("\n".join(
+            [self.scope_of(scope), scope["path"], key]).encode()).hexdigest()
+
+        sent = _Recorder(send)
+
+        async def run_once() -> bytes:
+            try:
+                await self.app(scope, receive_again, sent.send)
+            except Exception as error:
+                raise _AppRaised(error) from error
+            if sent.status is None or sent.status >= 500:
+                raise _DoNotStore()
+            return sent.record(fingerprint)
+
+        try:
+            stored = await self.baton.once(dedup_key, run_once, ttl_ms=self.claim_ttl_ms,
+                                           result_ttl_ms=self.result_ttl_ms)
+        except _DoNotStore:
+            return
+        except _AppRaised as raised:
+            raise raised.error
+        except InProgress:
+            await send_json(send, 409, {"error": "a request with this Idempotency-Key is "
+                                                 "being processed"}, [(b"retry-after", b"1")])
+            return
+        except (*_NO_ANSWER, BatonError) as error:
+            if sent.started:  # the app answered; only storing it failed
+                log.warning("response to idempotency key %r sent but not stored: %s", key,
+                            error)
+                return
+            if isinstance(error, _NO_ANSWER):
+                await send_json(send, 503, {"error": "idempotency keys unavailable"},
+                                [(b"retry-after", b"1")])
+                return
+            raise
+        if sent.started:
+            return  # this request ran the app, and its response is out
+        await _replay(send, stored, fingerprint)
+
+
+class _Recorder:
+    """Forwards the app's response and keeps a copy to store."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status: int | None = None
+        self.headers: Headers = []
+        self.body = bytearray()
+
+    @property
+    def started(self) -> bool:
+        return self.status is not None
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+            self.headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+        await self._send(message)
+
+    def record(self, fingerprint: str) -> bytes:
+        kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in self.headers
+                if k.lower() not in _NOT_STORED]
+        return json.dumps({"v": 1, "fingerprint": fingerprint, "status": self.status,
+                           "headers": kept,
+                           "body": base64.b64encode(bytes(self.body)).decode()}).encode()
+
+
+async def _replay(send: Send, stored: bytes, fingerprint: str) -> None:
+    try:
+        record = json.loads(stored)
+        status, headers = int(record["status"]), record["headers"]
+        body = base64.b64decode(record["body"])
+        theirs = record["fingerprint"]
+    except (ValueError, KeyError, TypeError) as error:
+        log.error("a stored idempotent response cannot be read: %s", error)
+        await send_json(send, 500, {"error": "the stored response cannot be read"})
+        return
+    if theirs != fingerprint:
+        await send_json(send, 422, {"error": "this Idempotency-Key was used with another "
+                                             "request"})
+        return
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+                + [(b"idempotent-replayed", b"true")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if bytes(key).lower() == name:
+            return bytes(value).decode("latin-1").strip()
+    return None
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a `receive` that gives it to the app again (then what the
+    server sends next: a disconnect)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client went away; the app will hear it
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    given = False
+
+    async def receive_again() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, receive_again
