@@ -12,6 +12,7 @@ if [[ ${BATON_SKIP_APT:-0} != 1 ]]; then
     nlohmann-json3-dev libsystemd-dev \
     redis-server redis-sentinel redis-tools python3 python3-redis prometheus curl openssl ca-certificates \
     python3-pip python3-setuptools python3-wheel mypy \
+    python3-fastapi python3-uvicorn python3-httpx python3-websockets \
     nodejs faketime stress-ng util-linux clang libclang-rt-14-dev lintian systemd adduser chromium
   # npm comes with some builds of nodejs (NodeSource's) and apart in Debian's.
   command -v npm >/dev/null || apt-get install -y --no-install-recommends npm

@@ -19,6 +19,7 @@
 using namespace baton;
 using protocol::resp_client;
 using protocol::resp_value;
+using test::starts_with;
 using test::field;
 using test::text_field;
 using namespace std::chrono_literals;
@@ -52,10 +53,6 @@ struct two_apps {
     return test::connect_as(user, d.socket_path(), group);
   }
 };
-
-bool starts_with(const resp_value& v, const std::string& prefix) {
-  return v.str.rfind(prefix, 0) == 0;
-}
 
 } // namespace
 

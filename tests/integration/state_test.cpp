@@ -21,6 +21,7 @@
 using namespace baton;
 using protocol::resp_client;
 using protocol::resp_value;
+using test::starts_with;
 using test::field;
 using test::text_field;
 
@@ -36,10 +37,6 @@ std::string write_config(const test::temp_dir& dir, const std::string& text) {
   auto path = dir.file("state.yaml");
   std::ofstream(path) << text;
   return path;
-}
-
-bool starts_with(const resp_value& v, const std::string& prefix) {
-  return v.str.rfind(prefix, 0) == 0;
 }
 
 /// Every key SCAN lists, page by page until the cursor is 0.

@@ -17,6 +17,7 @@
 using namespace baton;
 using protocol::resp_client;
 using protocol::resp_value;
+using test::starts_with;
 using test::field;
 using test::text_field;
 using namespace std::chrono_literals;
@@ -28,18 +29,14 @@ constexpr const char* budget_ms = "300";
 constexpr const char* answered_by_retry_ms = "450"; // paused past one budget, not two
 constexpr const char* unanswered_ms = "1200";       // past both
 
-bool starts_with(const resp_value& r, const std::string& prefix) {
-  return r.str.rfind(prefix, 0) == 0;
-}
-
-struct fixture {
+struct unanswered_fixture {
   test::test_redis redis;
   test::temp_dir dir;
   std::unique_ptr<test::test_batond> daemon;
   std::unique_ptr<resp_client> c;
 
   // `secret_items`: the secrets section's items; REDIS in it is Redis' socket path.
-  explicit fixture(std::string secret_items = "") {
+  explicit unanswered_fixture(std::string secret_items = "") {
     if (auto at = secret_items.find("REDIS"); at != std::string::npos)
       secret_items.replace(at, 5, redis.socket_path());
     auto top = std::string("redis: {call_timeout_ms: ") + budget_ms + "}\n" +
@@ -71,7 +68,7 @@ struct fixture {
 // -- SESSION OPEN: not idempotent (a new id each time); what it may have made is closed -------
 
 TEST_CASE("an unanswered SESSION OPEN leaves no session behind and says none was opened") {
-  fixture t;
+  unanswered_fixture t;
   t.pause_redis(unanswered_ms);
   auto reply = t.call({"SESSION", "OPEN", "alice", "60000"});
   INFO(reply.str);
@@ -84,7 +81,7 @@ TEST_CASE("an unanswered SESSION OPEN leaves no session behind and says none was
 }
 
 TEST_CASE("a SESSION OPEN refused before it was sent answers UNAVAILABLE") {
-  fixture t;
+  unanswered_fixture t;
   t.stop_redis();
   auto reply = t.call({"SESSION", "OPEN", "alice", "60000"});
   INFO(reply.str);
@@ -94,7 +91,7 @@ TEST_CASE("a SESSION OPEN refused before it was sent answers UNAVAILABLE") {
 // -- SESSION CLOSE and TOUCH: idempotent, retried once -------------------------------------
 
 TEST_CASE("a SESSION CLOSE whose answer was lost is retried and answered") {
-  fixture t;
+  unanswered_fixture t;
   auto id = t.open_session();
   t.pause_redis(answered_by_retry_ms);
   auto reply = t.call({"SESSION", "CLOSE", id});
@@ -105,7 +102,7 @@ TEST_CASE("a SESSION CLOSE whose answer was lost is retried and answered") {
 }
 
 TEST_CASE("a SESSION CLOSE unanswered twice answers UNKNOWN, and CLOSE again is safe") {
-  fixture t;
+  unanswered_fixture t;
   auto id = t.open_session();
   t.pause_redis(unanswered_ms);
   auto reply = t.call({"SESSION", "CLOSE", id});
@@ -116,7 +113,7 @@ TEST_CASE("a SESSION CLOSE unanswered twice answers UNKNOWN, and CLOSE again is 
 }
 
 TEST_CASE("a SESSION CLOSE refused before it was sent answers UNAVAILABLE") {
-  fixture t;
+  unanswered_fixture t;
   auto id = t.open_session();
   t.stop_redis();
   auto reply = t.call({"SESSION", "CLOSE", id});
@@ -125,7 +122,7 @@ TEST_CASE("a SESSION CLOSE refused before it was sent answers UNAVAILABLE") {
 }
 
 TEST_CASE("a SESSION TOUCH whose answer was lost is retried, then answers UNKNOWN") {
-  fixture t;
+  unanswered_fixture t;
   auto id = t.open_session();
   t.pause_redis(answered_by_retry_ms);
   auto touched = t.call({"SESSION", "TOUCH", id});
@@ -146,7 +143,7 @@ TEST_CASE("a SESSION STATE SET whose read was unanswered wrote nothing: UNAVAILA
   // SET reads the session before it writes, so a paused Redis holds the read and the write is
   // never sent. (The write itself, sent and unanswered, is retried and recognised by
   // lua/session_state.lua: tests/lua/session_scripts_test.cpp.)
-  fixture t;
+  unanswered_fixture t;
   auto id = t.open_session();
   t.pause_redis(unanswered_ms);
   auto reply = t.call({"SESSION", "STATE", id, "SET", "cart=1"});
@@ -162,7 +159,7 @@ TEST_CASE("a SESSION STATE SET whose read was unanswered wrote nothing: UNAVAILA
 // -- ELECT RESIGN (a lease release): idempotent, retried once -------------------------------
 
 TEST_CASE("an ELECT RESIGN whose answer was lost is retried, then answers UNKNOWN") {
-  fixture t;
+  unanswered_fixture t;
   REQUIRE(!t.call({"ELECT", "JOIN", "g", "me", "TTL", "60000"}).is_error());
   t.pause_redis(answered_by_retry_ms);
   auto resigned = t.call({"ELECT", "RESIGN", "g"});
@@ -188,7 +185,7 @@ TEST_CASE("an ELECT RESIGN whose answer was lost is retried, then answers UNKNOW
 }
 
 TEST_CASE("a LEASE RELEASE refused before it was sent answers UNAVAILABLE, not UNKNOWN") {
-  fixture t;
+  unanswered_fixture t;
   auto token = field(t.call({"LEASE", "ACQUIRE", "job", "60000"}), "token");
   REQUIRE(token > 0);
   t.stop_redis();
@@ -200,7 +197,7 @@ TEST_CASE("a LEASE RELEASE refused before it was sent answers UNAVAILABLE, not U
 // -- RATE RESET: idempotent, retried once ---------------------------------------------------
 
 TEST_CASE("a RATE RESET whose answer was lost is retried, then answers UNKNOWN") {
-  fixture t;
+  unanswered_fixture t;
   REQUIRE(!t.call({"RATE", "CHECK", "p", "k"}).is_error());
   t.pause_redis(answered_by_retry_ms);
   auto reset = t.call({"RATE", "RESET", "p", "k"});
@@ -219,7 +216,7 @@ TEST_CASE("a RATE RESET whose answer was lost is retried, then answers UNKNOWN")
 // -- BREAKER FORCE: idempotent, retried once; REPORT never waits for Redis ------------------
 
 TEST_CASE("a BREAKER FORCE whose answer was lost is retried, then answers UNKNOWN") {
-  fixture t;
+  unanswered_fixture t;
   t.pause_redis(answered_by_retry_ms);
   auto forced = t.call({"BREAKER", "FORCE", "pay", "open"});
   INFO(forced.to_string());
@@ -241,7 +238,7 @@ TEST_CASE("a BREAKER FORCE whose answer was lost is retried, then answers UNKNOW
 
 TEST_CASE("a SECRET ROTATE whose promotion was unanswered answers UNKNOWN") {
   // The test hook runs between stage and promote: it pauses Redis, so the promote waits.
-  fixture t(std::string("  rotation_lease_ms: 5000\n  hook_timeout_ms: 3000\n  items:\n    - "
+  unanswered_fixture t(std::string("  rotation_lease_ms: 5000\n  hook_timeout_ms: 3000\n  items:\n    - "
                         "{name: api, test_hook: '") +
             "cat > /dev/null; redis-cli -s REDIS CLIENT PAUSE " + unanswered_ms +
             " ALL > /dev/null'}\n");
@@ -260,7 +257,7 @@ TEST_CASE("a SECRET ROTATE whose promotion was unanswered answers UNKNOWN") {
 }
 
 TEST_CASE("a SECRET PUT refused before it was sent answers UNAVAILABLE") {
-  fixture t;
+  unanswered_fixture t;
   t.stop_redis();
   auto reply = t.call({"SECRET", "PUT", "api", "v1"});
   INFO(reply.str);

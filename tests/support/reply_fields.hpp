@@ -28,4 +28,9 @@ inline std::string text_field(const protocol::resp_value& map, const std::string
   return v ? v->str : std::string();
 }
 
+/// Whether a reply's text (an error's, a status') begins with `prefix`.
+inline bool starts_with(const protocol::resp_value& reply, const std::string& prefix) {
+  return reply.str.rfind(prefix, 0) == 0;
+}
+
 } // namespace baton::test

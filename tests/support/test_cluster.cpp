@@ -21,7 +21,7 @@ using protocol::resp_value;
 
 // Forming the cluster takes ~2 s on an idle machine (the join, then each replica's first
 // sync), a failover after a kill about as long; CI machines are loaded.
-constexpr int settle_timeout_ms = 30000;
+constexpr int cluster_settle_timeout_ms = 30000;
 // One call of a check: a node that has not answered in 1 s is not settled yet (a paused one
 // never answers), and the check moves on instead of hanging.
 constexpr int check_timeout_ms = 1000;
@@ -407,7 +407,7 @@ void test_cluster::wait_for(const std::string& what, const std::function<bool()>
 
 void test_cluster::wait_until_settled() {
   wait_for(
-      "the cluster to settle", [] { return true; }, settle_timeout_ms);
+      "the cluster to settle", [] { return true; }, cluster_settle_timeout_ms);
 }
 
 void test_cluster::expect_ok(unsigned short port, const std::vector<std::string>& args) const {
@@ -489,7 +489,7 @@ void test_cluster::finish_migration(int slot, unsigned short to_port) {
     expect_ok(port, {"CLUSTER", "SETSLOT", number, "NODE", to_id});
   wait_for(
       "every node to name port " + std::to_string(to_port) + " as the owner of slot " + number,
-      [&] { return owner_of_slot(slot) == to_port; }, settle_timeout_ms);
+      [&] { return owner_of_slot(slot) == to_port; }, cluster_settle_timeout_ms);
 }
 
 // -- failures -------------------------------------------------------------------------------------
@@ -516,7 +516,7 @@ unsigned short test_cluster::failover(unsigned short primary_port) {
   wait_for(
       "every node to name port " + std::to_string(replica) + " for the slots of port " +
           std::to_string(primary_port),
-      [&] { return owns(current_slots(), slots, replica); }, settle_timeout_ms);
+      [&] { return owns(current_slots(), slots, replica); }, cluster_settle_timeout_ms);
   return replica;
 }
 
@@ -541,7 +541,7 @@ unsigned short test_cluster::kill_primary(unsigned short primary_port) {
           if (owns(table, slots, replica)) promoted = replica;
         return promoted != 0;
       },
-      settle_timeout_ms);
+      cluster_settle_timeout_ms);
   return promoted;
 }
 

@@ -22,7 +22,7 @@ constexpr int ready_timeout_ms = 30000;
 // Settling after a failover takes ~20 s on an idle machine: each sentinel turns the old
 // master into a replica only after it has said "master" for 8 s, and the others notice at
 // their next INFO of it, every 10 s.
-constexpr int settle_timeout_ms = 45000;
+constexpr int sentinel_settle_timeout_ms = 45000;
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
@@ -252,7 +252,7 @@ void test_sentinel_group::wait_until_settled() {
         waiting_for = unsettled();
         return waiting_for.empty();
       },
-      settle_timeout_ms);
+      sentinel_settle_timeout_ms);
   if (!settled) throw std::runtime_error("sentinel group: gave up waiting for " + waiting_for);
 }
 
