@@ -2,8 +2,8 @@
 """baton.aio and baton.asgi against a real batond and a private redis-server: AsyncBaton's
 families (leases, rate, dedup and once(), secrets, state, cache, events and the async
 iterator follow(), sessions); `async with lock()` whose block is cancelled, and Lost raised,
-when the lease is lost (an admin's FORCE release; Redis paused with SIGSTOP, within the TTL),
-and not cancelled while batond renews it; then RateLimitMiddleware and IdempotencyMiddleware
+when the lease is lost (an admin's FORCE release; Redis paused with SIGSTOP, within the TTL;
+batond paused, its watch connection silent), and not cancelled while batond renews it; then RateLimitMiddleware and IdempotencyMiddleware
 in a FastAPI app served by real uvicorn on a loopback port, called over HTTP by httpx; and
 `mypy --strict` of the package. Usage: test_async_and_asgi.py BATOND"""
 import asyncio
@@ -196,6 +196,24 @@ async def lock_lost_with_redis_paused():
     # Redis is back: batond's link and breaker recover before the next part uses leases.
     await until("leases after Redis resumed",
                 lambda: a.acquire("aio/after-pause", 1000), limit=40)
+
+
+async def lock_lost_with_batond_paused():
+    ttl_ms = 3000
+    moments = {}
+
+    async def pause_batond(token):
+        moments["paused"] = time.monotonic()
+        batond_proc.send_signal(signal.SIGSTOP)
+    try:
+        seen = await _block_until_cancelled("aio/silent", ttl_ms, pause_batond)
+    finally:
+        batond_proc.send_signal(signal.SIGCONT)
+    took = seen.get("cancelled_at", float("inf")) - moments.get("paused", 0)
+    check("batond paused (silent watch connection): the block is cancelled within the TTL",
+          0 < took < ttl_ms / 1000 and isinstance(seen.get("raised"), Lost)
+          and "answered nothing" in str(seen.get("raised")), f"after {took:.2f} s: {seen!r}")
+    await until("batond after SIGCONT", a.ping)
 
 
 async def rate_limits():
@@ -509,6 +527,7 @@ async def main():
     for name, part in [("basics", basics), ("leases", leases), ("lock()", locks),
                        ("lock() lost by FORCE", lock_lost_by_force),
                        ("lock() lost with Redis paused", lock_lost_with_redis_paused),
+                       ("lock() lost with batond paused", lock_lost_with_batond_paused),
                        ("rate limits", rate_limits), ("idempotency", idempotency),
                        ("secrets", secrets), ("state and cache", state_and_cache),
                        ("events", events), ("sessions", sessions),
@@ -528,7 +547,7 @@ try:
         f.write("a1" * 32 + "\n")
     redis_sock = start_redis(work, procs)
     redis_proc = procs[0]
-    _, sock, _ = start_batond(
+    batond_proc, sock, _ = start_batond(
         batond, work, procs, "aio", redis_sock, free_port(),
         f"secrets:\n  keks:\n    - {{id: a1, file: {kek_file}}}\n"
         "rate:\n  policies:\n"
@@ -539,8 +558,8 @@ try:
     asyncio.run(main())
     types()
 finally:
-    if procs:
-        procs[0].send_signal(signal.SIGCONT)
+    for proc in procs:  # none left paused by a failed part
+        proc.send_signal(signal.SIGCONT)
     stop_all(procs)
     shutil.rmtree(work, ignore_errors=True)
 
