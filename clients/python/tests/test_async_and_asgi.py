@@ -4,8 +4,8 @@ families (leases, rate, dedup and once(), secrets, state, cache, events and the 
 iterator follow(), sessions); `async with lock()` whose block is cancelled, and Lost raised,
 when the lease is lost (an admin's FORCE release; Redis paused with SIGSTOP, within the TTL;
 batond paused, its watch connection silent), and not cancelled while batond renews it; then RateLimitMiddleware and IdempotencyMiddleware
-in a FastAPI app served by real uvicorn on a loopback port, called over HTTP by httpx; and
-`mypy --strict` of the package. Usage: test_async_and_asgi.py BATOND"""
+in a FastAPI app served by real uvicorn on a loopback port, called over HTTP by httpx; the
+wheel carrying baton.aio; and `mypy --strict` of the package. Usage: test_async_and_asgi.py BATOND"""
 import asyncio
 import os
 import shutil
@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import traceback
+import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIBRARY = os.path.dirname(HERE)  # clients/python
@@ -509,6 +510,32 @@ async def idempotency_over_http(http, runs, slow_started, slow_finish):
           == [runs["hello"] - 1, runs["hello"]], repr([g.text for g in gets]))
 
 
+def package():
+    if subprocess.run([sys.executable, "-m", "pip", "--version"],
+                      capture_output=True).returncode != 0:
+        print("skip  wheel: python3-pip is not installed")
+        return
+    source = os.path.join(work, "source")  # pip builds in place: keep the tree clean
+    shutil.copytree(LIBRARY, source, ignore=shutil.ignore_patterns(
+        "__pycache__", "tests", "examples", "build", "dist", "*.egg-info"))
+    wheels = os.path.join(work, "wheels")
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                            "--no-build-isolation", "--no-index", "-w", wheels, source],
+                           capture_output=True, text=True,
+                           env=dict(os.environ, PIP_ROOT_USER_ACTION="ignore",
+                                    PIP_DISABLE_PIP_VERSION_CHECK="1"))
+    names = sorted(os.listdir(wheels)) if os.path.isdir(wheels) else []
+    inside = set()
+    if built.returncode == 0 and len(names) == 1:
+        with zipfile.ZipFile(os.path.join(wheels, names[0])) as z:
+            inside = set(z.namelist())
+    wanted = {f"baton/aio/{m}.py" for m in ("__init__", "_link", "_lease_watch", "client",
+                                            "leases", "rate", "dedup", "secrets", "state",
+                                            "cache", "events", "sessions")} | {"baton/asgi.py"}
+    check("the wheel carries baton.aio and baton.asgi", wanted <= inside,
+          built.stderr[-2000:] + repr(sorted(wanted - inside)))
+
+
 def types():
     mypy = shutil.which("mypy")
     if mypy is None:
@@ -556,6 +583,7 @@ try:
         "state:\n  namespaces:\n    - {name: orders}\n"
         "cache:\n  namespaces:\n    - {name: users, ttl_ms: 60000}\n")
     asyncio.run(main())
+    package()
     types()
 finally:
     for proc in procs:  # none left paused by a failed part
