@@ -361,9 +361,10 @@ async def sessions():
           isinstance(await raised(a.session_resume(opened.token)), Refused))
     follower = await a.follow_sessions()
     check("follow_sessions(): subscribed on return", follower.alive)
-    check("next_handoff(timeout): None when no node drains",
-          await follower.next_handoff(0.3) is None)
+    check("next_handoff(timeout): None when no node drains, and the follower lives on",
+          await follower.next_handoff(0.3) is None and follower.alive)
     await follower.close()
+    check("close() ends it", not follower.alive)
     check("session_close", await a.session_close(opened.id)
           and await a.session_get(opened.id) is None)
 

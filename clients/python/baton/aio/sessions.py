@@ -4,9 +4,8 @@ a draining node hand its sessions over ("reconnect there with this token")."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from types import TracebackType
-
-import redis
 
 from .._replies import as_int, as_list, as_text
 from ..errors import UnexpectedReply
@@ -24,34 +23,44 @@ class AsyncSessionFollower:
             async for handoff in follower:
                 ...
 
-    Subscribed when `follow_sessions()` returns. A follower hears one daemon: when that
-    daemon's connection ends (it stopped after a drain), iteration stops and `error` says
-    why. Only the sessions of the follower's uid come with a token."""
+    Subscribed when `follow_sessions()` returns; a task of its own reads the connection and
+    queues what it hears, so a wait that times out (`next_handoff(timeout_s)`) loses nothing.
+    A follower hears one daemon: when that daemon's connection ends (it stopped after a
+    drain), iteration stops, `alive` turns False and `error` says why. Only the sessions of
+    the follower's uid come with a token."""
 
     def __init__(self, subscriber: Subscriber) -> None:
         self.error: BaseException | None = None
         self._subscriber = subscriber
-        self._closed = False
+        self._heard: asyncio.Queue[Handoff | None] = asyncio.Queue()
+        self._ended = False
+        self._reader = asyncio.create_task(self._read(), name="baton sessions follower")
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                handoff = handoff_from_message(await self._subscriber.read())
+                if handoff is not None:
+                    self._heard.put_nowait(handoff)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the connection ended (batond stopped) or broke
+            self.error = error
+        finally:
+            self._heard.put_nowait(None)
 
     def __aiter__(self) -> AsyncSessionFollower:
         return self
 
     async def __anext__(self) -> Handoff:
-        while not self._closed:
-            try:
-                message = await self._subscriber.read()
-            except (redis.ConnectionError, OSError) as error:
-                self.error = error
-                await self.close()
-                break
-            handoff = handoff_from_message(message)
-            if handoff is not None:
-                return handoff
-        raise StopAsyncIteration
+        handoff = None if self._ended else await self._heard.get()
+        if handoff is None:
+            self._ended = True
+            raise StopAsyncIteration
+        return handoff
 
     async def next_handoff(self, timeout_s: float | None = None) -> Handoff | None:
-        """The next handoff, or None if none came within `timeout_s` or the follower ended.
-        (A timeout drops the connection: the follower ends then. Use it for one handoff.)"""
+        """The next handoff, or None if none came within `timeout_s` or the follower ended."""
         try:
             return await asyncio.wait_for(self.__anext__(), timeout_s)
         except (StopAsyncIteration, asyncio.TimeoutError):
@@ -59,12 +68,13 @@ class AsyncSessionFollower:
 
     @property
     def alive(self) -> bool:
-        return not self._closed
+        return not self._reader.done()
 
     async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self._subscriber.close()
+        self._reader.cancel()
+        with contextlib.suppress(BaseException):
+            await self._reader
+        await self._subscriber.close()
 
     async def __aenter__(self) -> AsyncSessionFollower:
         return self
