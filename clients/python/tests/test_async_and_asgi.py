@@ -3,9 +3,10 @@
 families (leases, rate, dedup and once(), secrets, state, cache, events and the async
 iterator follow(), sessions); `async with lock()` whose block is cancelled, and Lost raised,
 when the lease is lost (an admin's FORCE release; Redis paused with SIGSTOP, within the TTL;
-batond paused, its watch connection silent), and not cancelled while batond renews it; then RateLimitMiddleware and IdempotencyMiddleware
-in a FastAPI app served by real uvicorn on a loopback port, called over HTTP by httpx; the
-wheel carrying baton.aio; and `mypy --strict` of the package. Usage: test_async_and_asgi.py BATOND"""
+batond paused, its watch connection silent), and not cancelled while batond renews it; then
+RateLimitMiddleware and IdempotencyMiddleware in a FastAPI app served by real uvicorn on a
+loopback port, called over HTTP by httpx; the wheel carrying baton.aio; and `mypy --strict`
+of the package. Usage: test_async_and_asgi.py BATOND"""
 import asyncio
 import os
 import shutil
@@ -532,7 +533,8 @@ def package():
             inside = set(z.namelist())
     wanted = {f"baton/aio/{m}.py" for m in ("__init__", "_link", "_lease_watch", "client",
                                             "leases", "rate", "dedup", "secrets", "state",
-                                            "cache", "events", "sessions")} | {"baton/asgi.py"}
+                                            "cache", "events", "sessions")} | {
+        f"baton/asgi/{m}.py" for m in ("__init__", "_common", "rate_limit", "idempotency")}
     check("the wheel carries baton.aio and baton.asgi", wanted <= inside,
           built.stderr[-2000:] + repr(sorted(wanted - inside)))
 

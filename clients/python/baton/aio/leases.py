@@ -73,10 +73,11 @@ class AsyncLeaseCalls:
 
         If the lease is lost while the block runs (batond could not renew it in time, an
         admin released it, another holder took it, or the connection that watches it closed
-        or went silent for half the TTL, at least 1 s), the task running the block is cancelled, and the
-        `async with` raises Lost instead of CancelledError. The block should not swallow
-        CancelledError; if it does, Lost is raised when it ends. A cancellation from
-        elsewhere at the same moment wins (CancelledError), on Python 3.11 and later."""
+        or went silent for half the TTL, at least 1 s), the task running the block is
+        cancelled, and the `async with` raises Lost instead of CancelledError. The block
+        should not swallow CancelledError; if it does, Lost is raised when it ends. A
+        cancellation from elsewhere at the same moment wins (CancelledError), on Python 3.11
+        and later."""
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("lock() needs to run in an asyncio task")

@@ -1,127 +1,21 @@
-"""ASGI 3 middlewares over AsyncBaton, for any ASGI framework (FastAPI, Starlette, plain ASGI);
-nothing here imports one.
-
-- RateLimitMiddleware: RATE CHECK per request; the RateLimit fields on every answer and 429
-  with Retry-After when the policy refuses.
-- IdempotencyMiddleware: the `Idempotency-Key` header on POST and PATCH: the first request
-  with a key runs and its response is stored fleet-wide (DEDUP, through AsyncBaton.once); a
-  repeat gets the stored response; a repeat while the first runs gets 409; the same key with
-  another request gets 422."""
+"""IdempotencyMiddleware: the `Idempotency-Key` header on POST and PATCH, fleet-wide through
+batond's DEDUP (AsyncBaton.once): the first request runs and its response is stored; repeats
+get it back, 409 while the first runs, 422 for the same key with another request."""
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
 import logging
-import math
-from typing import Any, Awaitable, Callable, Iterable, MutableMapping
+from typing import Callable, Iterable
 
-import redis
-
-from .aio import AsyncBaton
-from .dedup import InProgress
-from .errors import BatonError, Unavailable
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
+from ..aio import AsyncBaton
+from ..dedup import InProgress
+from ..errors import BatonError
+from ._common import NO_ANSWER, ASGIApp, Headers, Message, Receive, Scope, Send, send_json
 
 log = logging.getLogger("baton.asgi")
 
-# batond out of reach (no reply, a refused socket) or answering that Redis is: the middleware's
-# own failure handling applies, not the app's.
-_NO_ANSWER = (redis.ConnectionError, redis.TimeoutError, Unavailable)
-
-
-async def send_json(send: Send, status: int, document: dict[str, Any],
-                    headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    """A whole small JSON response."""
-    body = json.dumps(document).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()), *headers]})
-    await send({"type": "http.response.body", "body": body})
-
-
-def client_address(scope: Scope) -> str:
-    """The default rate key: the peer's address as the server saw it (behind a proxy, pass a
-    `key` that reads the header your proxy sets)."""
-    client = scope.get("client")
-    return f"ip:{client[0]}" if client else "ip:unknown"
-
-
-# -- rate limits ------------------------------------------------------------------------------
-
-class RateLimitMiddleware:
-    """RATE CHECK `policy` for each HTTP request, keyed by `key(scope)` (default: the client's
-    address), charging `cost(scope)` (default 1).
-
-    Fields, as draft-ietf-httpapi-ratelimit-headers-06 (December 2022; the last draft with
-    one field per value, before -07 merged them into `RateLimit`): `RateLimit-Limit` (the
-    `limit` given here: RATE CHECK does not answer the policy's limit, so pass its tightest
-    window's, as configured in batond), `RateLimit-Remaining`, `RateLimit-Reset` (seconds until
-    the window is full again, rounded up), and `RateLimit-Policy` (`<limit>;w=<window_s>`) when
-    `window_s` is given. A refused request gets 429, `Retry-After` (seconds, rounded up) and a
-    JSON body; the app does not see it.
-
-    batond out of reach (no answer, or Unavailable): with `fail_open` (the default) the
-    request goes through without fields and a warning is logged; otherwise 503. (A policy's
-    own failure mode in batond, for Redis out of reach, answers before this ever happens.)"""
-
-    def __init__(self, app: ASGIApp, baton: AsyncBaton, policy: str, limit: int,
-                 key: Callable[[Scope], str] = client_address,
-                 cost: Callable[[Scope], int] | None = None, window_s: int | None = None,
-                 fail_open: bool = True) -> None:
-        self.app = app
-        self.baton = baton
-        self.policy = policy
-        self.limit = limit
-        self.key = key
-        self.cost = cost
-        self.window_s = window_s
-        self.fail_open = fail_open
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        try:
-            decision = await self.baton.check(self.policy, self.key(scope),
-                                              self.cost(scope) if self.cost else 1)
-        except _NO_ANSWER as error:
-            if not self.fail_open:
-                await send_json(send, 503, {"error": "rate limiter unavailable"},
-                                [(b"retry-after", b"1")])
-                return
-            log.warning("rate policy %s not checked, request let through: %s", self.policy,
-                        error)
-            await self.app(scope, receive, send)
-            return
-        fields = [(b"ratelimit-limit", str(self.limit).encode()),
-                  (b"ratelimit-remaining", str(max(0, decision.remaining)).encode()),
-                  (b"ratelimit-reset", str(math.ceil(decision.reset_ms / 1000)).encode())]
-        if self.window_s is not None:
-            fields.append((b"ratelimit-policy", f"{self.limit};w={self.window_s}".encode()))
-        if not decision.allowed:
-            retry_after = max(1, math.ceil(decision.retry_after_ms / 1000))
-            await send_json(send, 429, {"error": "too many requests",
-                                        "retry_after_ms": decision.retry_after_ms},
-                            fields + [(b"retry-after", str(retry_after).encode())])
-            return
-
-        async def send_with_fields(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = dict(message)
-                message["headers"] = list(message.get("headers", [])) + fields
-            await send(message)
-
-        await self.app(scope, receive, send_with_fields)
-
-
-# -- idempotency keys -------------------------------------------------------------------------
 
 class _DoNotStore(Exception):
     """The response was sent, and must not be replayed (a 5xx: a retry should run again)."""
@@ -166,8 +60,9 @@ class IdempotencyMiddleware:
     Keys are scoped to `scope_of(scope)` (default: none; pass the authenticated user's id,
     as the draft advises, so that two clients' keys never meet) and to the path, and hashed
     into the DEDUP key `<prefix><sha256>`. The request body is read whole before the app
-    runs. A run has `claim_ttl_ms` (default 60 s) to finish; past it a repeat runs again.
-    batond out of reach: 503 with Retry-After: 1."""
+    runs, and the response is kept whole to be stored. A run has `claim_ttl_ms` (default
+    60 s) to finish; past it a repeat runs again. batond out of reach: 503 with
+    Retry-After: 1."""
 
     def __init__(self, app: ASGIApp, baton: AsyncBaton, claim_ttl_ms: int = 60_000,
                  result_ttl_ms: int | None = None,
@@ -228,12 +123,12 @@ class IdempotencyMiddleware:
             await send_json(send, 409, {"error": "a request with this Idempotency-Key is "
                                                  "being processed"}, [(b"retry-after", b"1")])
             return
-        except (*_NO_ANSWER, BatonError) as error:
+        except (*NO_ANSWER, BatonError) as error:
             if sent.started:  # the app answered; only storing it failed
                 log.warning("response to idempotency key %r sent but not stored: %s", key,
                             error)
                 return
-            if isinstance(error, _NO_ANSWER):
+            if isinstance(error, NO_ANSWER):
                 await send_json(send, 503, {"error": "idempotency keys unavailable"},
                                 [(b"retry-after", b"1")])
                 return
