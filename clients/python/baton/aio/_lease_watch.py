@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 from typing import Any
 
-from .._replies import as_int, as_list, as_text
+from .._replies import as_list, as_text
 from ..errors import UnexpectedReply
+from ..leases import LeaseEvent, lease_event_from, lease_loss
 from ._link import AsyncLink, Subscriber
 
 
@@ -27,7 +28,7 @@ class LeaseWatch:
         self._silence_limit_s = max(1.0, ttl_ms / 2000)
         self._ping_every_s = max(0.05, ttl_ms / 8000)
         self._token: int | None = None
-        self._heard: list[tuple[str, int, str]] = []
+        self._heard: list[LeaseEvent] = []
         self._task: asyncio.Task[Any] | None = None
         self._reader: asyncio.Task[None] | None = None
 
@@ -48,7 +49,7 @@ class LeaseWatch:
         first: if the lease is lost already, `loss` says so and nothing is cancelled."""
         self._token = token
         for event in self._heard:
-            self._judge(*event)
+            self._judge(event)
         self._heard.clear()
         if self.loss is None:
             self._task = task
@@ -94,26 +95,19 @@ class LeaseWatch:
                 pending.cancel()
 
     def _hear(self, message: object) -> None:
-        parts = as_list(message)
-        if len(parts) != 3 or as_text(parts[0]) != "message":
-            return  # ["pong", ...], or a confirmation
-        words = as_text(parts[2]).split(" ")
-        if len(words) < 2:
-            raise UnexpectedReply(f"a lease message without a token: {message!r:.200}")
-        event = (words[0], as_int(int(words[1])), words[2] if len(words) > 2 else "")
+        event = lease_event_from(message)  # None for a pong or a confirmation
+        if event is None:
+            return
         if self._token is None:
             self._heard.append(event)
         else:
-            self._judge(*event)
+            self._judge(event)
 
-    def _judge(self, event: str, token: int, node: str) -> None:
+    def _judge(self, event: LeaseEvent) -> None:
         assert self._token is not None
-        if token == self._token and event == "lost":
-            self._lose("batond could not renew it within its safe validity")
-        elif token == self._token and event in ("expired", "released"):
-            self._lose(f"it was {event} while the block ran")
-        elif event == "acquired" and token > self._token:
-            self._lose(f"node {node} acquired it under token {token}")
+        reason = lease_loss(event, self._token)
+        if reason is not None:
+            self._lose(reason)
 
     def _lose(self, reason: str) -> None:
         if self.loss is None:
