@@ -2,7 +2,8 @@
 // Builds the library, its tests and the example with tsc (strict) from a copy of
 // clients/node in a temp dir, beside the npm packages installed in a build dir, so that
 // neither node_modules nor dist/ is ever written into the source tree; then runs the tests.
-//   node clients/node/test/run.js BATOND [NODE_LIB_DIR]
+//   node clients/node/test/run.js BATOND [NODE_LIB_DIR] [--bench [seconds per round]]
+// --bench runs bench/overhead instead of the tests.
 // NODE_LIB_DIR holds node_modules from `npm ci` of clients/node's package(-lock).json
 // (default: build/node-lib beside the source tree; scripts/setup.sh makes it).
 'use strict';
@@ -12,7 +13,10 @@ const os = require('os');
 const path = require('path');
 
 const source = path.resolve(__dirname, '..');
-const [batond, libArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const benchAt = args.indexOf('--bench');
+const bench = benchAt >= 0 ? args.splice(benchAt).slice(1) : null;
+const [batond, libArg] = args;
 if (!batond) {
   console.error('usage: node clients/node/test/run.js BATOND [NODE_LIB_DIR]');
   process.exit(2);
@@ -40,8 +44,8 @@ try {
     process.exit(1);
   }
   console.log('ok   tsc --strict built dist/ with .d.ts');
-  const run = spawnSync(process.execPath, [path.join(work, 'dist', 'test', 'main.js'), path.resolve(batond)],
-                        { stdio: 'inherit' });
+  const main = bench ? path.join(work, 'dist', 'bench', 'overhead.js') : path.join(work, 'dist', 'test', 'main.js');
+  const run = spawnSync(process.execPath, [main, path.resolve(batond), ...(bench || [])], { stdio: 'inherit' });
   process.exitCode = run.status === null ? 1 : run.status;
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
