@@ -114,8 +114,8 @@ def leadership_loss(event: LeaderEvent, term: int) -> str | None:
 class Leadership(LossFlag):
     """Leading `group` as `candidate` under `term`, on a connection of its own (closing it
     ends the term at once). `lost`, `lost_reason` and `check()` tell a loss while it leads;
-    `resign()` (or the end of a `with` block) gives it up. A block that ended normally after
-    a loss raises Lost, as `lock()` does."""
+    `resign()` (or the end of a `with` block) gives it up; after a loss the end of the block
+    resigns quietly (the loss was told: a loop on `lost` ends there, without an exception)."""
 
     def __init__(self, group: str, candidate: str, joined: Joined, holder: Link,
                  watch: LossWatch[LeaderEvent], on_lost: LostCallback | None) -> None:
@@ -146,10 +146,8 @@ class Leadership(LossFlag):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
         if exc_type is not None or self.lost.is_set():
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # the block's exception, or the loss, says it
                 self.resign()
-            if exc_type is None:
-                self.check()
             return
         self.resign()
 

@@ -7,7 +7,6 @@ The dataclasses and the pure argument builders and reply parsers come first: bat
 and reads the same."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Callable, Union
 
@@ -16,8 +15,6 @@ from ._link import Link
 from ._replies import (Arg, as_fields, as_int, as_list, as_text, int_field, optional_bytes_field,
                        optional_text_field, text_field)
 from .errors import UnexpectedReply
-
-log = logging.getLogger("baton.sessions")
 
 # -- what batond answers -------------------------------------------------------------------
 

@@ -67,6 +67,37 @@ def counts(name):
 
 # -- the parts ------------------------------------------------------------------------------
 
+def pure_judges():
+    """What the watching threads decide, without daemons: which events end a holding."""
+    from baton.elect import LeaderEvent, leadership_loss
+    from baton.leases import LeaseEvent, lease_event_from, lease_loss
+    from baton.sessions import handoff_from_payload, handoff_from_push
+    ours = 100
+    verdicts = {(kind, token): lease_loss(LeaseEvent(kind, token, "n"), ours) is not None
+                for kind in ("acquired", "released", "expired", "lost")
+                for token in (ours - 1, ours, ours + 1)}
+    check("lease_loss: lost/expired/released of our token and a later acquired are losses; "
+          "an earlier holder's events and our own acquired are not",
+          {k for k, lost in verdicts.items() if lost}
+          == {("lost", ours), ("expired", ours), ("released", ours), ("acquired", ours + 1)},
+          repr(verdicts))
+    check("lease_event_from reads a lease:<name> message, skips a confirmation",
+          lease_event_from([b"message", b"lease:x", b"acquired 42 node-1"])
+          == LeaseEvent("acquired", 42, "node-1")
+          and lease_event_from([b"subscribe", b"lease:x", 1]) is None)
+    terms = {(kind, term): leadership_loss(LeaderEvent(kind, "g", term, "n", "c"), ours)
+             is not None for kind in ("leader", "vacant", "lost")
+             for term in (ours - 1, ours, ours + 1)}
+    check("leadership_loss: lost/vacant of our term and a later leader are losses",
+          {k for k, lost in terms.items() if lost}
+          == {("lost", ours), ("vacant", ours), ("leader", ours + 1)}, repr(terms))
+    check("handoff parsers: an admin's handoff-out has no token; SESSION WATCH's push reads "
+          "the same as the channel's message",
+          handoff_from_payload(b"handoff-out id1 n2 host:1").token is None
+          and handoff_from_push([b"session", b"handoff-out", b"id1", b"n2", b"host:1", b"t"])
+          == HandoffOut("id1", "n2", "host:1", "t"))
+
+
 def breakers():
     pay = a.breaker("py-pay")
     check("run() of a closed breaker answers the call's result and reports ok",
@@ -184,8 +215,12 @@ def elections():
           told and took <= 2.5 and isinstance(raised(beta.check), Lost)
           and len(lost_reasons) == 1 and "answered nothing" in lost_reasons[0],
           f"{took:.2f} s, {lost_reasons!r}")
-    check("... and leaving the block after a loss raises Lost",
-          isinstance(raised(lambda: beta.__exit__(None, None, None)), Lost))
+    at_exit = raised(lambda: beta.__exit__(None, None, None))
+    gone = waited_for("beta's term to end", lambda: (lambda leader: leader is None or (
+        leader.term != beta.term))(b.leader("py-group")) or None)
+    check("... and leaving the block after a loss resigns quietly (the loss was told), the "
+          "term ends", at_exit is None and gone is not None,
+          repr((at_exit, b.leader("py-group"))))
     observer.close()
     check("a closed observer stops", not observer.alive)
     until("py-b to serve again", lambda: b.ping())
@@ -260,7 +295,7 @@ try:
                                        config)
     a, b = Baton(sock_a), Baton(sock_b)
     sockets = {"py-a": a, "py-b": b}  # a node's address is its id unless configured
-    for name, part in [("breakers", breakers), ("secret watcher", secret_watcher),
+    for name, part in [("pure judges", pure_judges), ("breakers", breakers), ("secret watcher", secret_watcher),
                        ("elections", elections), ("sessions", sessions)]:
         section(name, part)
     a.close()
