@@ -5,9 +5,10 @@
 // first still runs gets 409 with Retry-After; a repeat whose request differs (method, URL or
 // body, compared by a SHA-256 fingerprint stored with the response) gets 422.
 //
-// Decisions: responses of 5xx, and requests whose route throws or whose client goes away
-// before the answer, are not stored: the claim's connection closes, batond releases the claim
-// at once, and a retry runs the route again. The response is held until DONE is answered, so
+// Decisions: responses of 5xx (a route that throws becomes one) are not stored: the claim's
+// connection closes, batond releases the claim at once, and a retry runs the route again. A
+// client that goes away before its answer does not release the claim: the route runs on and
+// its response is stored for the retry. The response is held until DONE is answered, so
 // that a client that retries the moment it has its answer finds it stored (a streamed response
 // is buffered whole). The fingerprint needs the body parsed before this middleware
 // (express.json(), express.raw(), ...); without a parsed body it covers method and URL only.
@@ -102,6 +103,7 @@ export function idempotency<Req extends RequestWithBody = RequestWithBody>(
     link: Link, options: IdempotencyOptions<Req> = {}) {
   const kept = (options.storedHeaders ?? ['content-type', 'location', 'cache-control'])
     .map((name) => name.toLowerCase());
+  const ttlMs = options.ttlMs ?? 60_000;
   return (req: Req, res: ServerResponse, next: (error?: unknown) => void): void => {
     const header = req.headers['idempotency-key'];
     const key = Array.isArray(header) ? header[0] : header;
@@ -117,7 +119,7 @@ export function idempotency<Req extends RequestWithBody = RequestWithBody>(
       const claimer = await link.dedicated();
       let handedOver = false;
       try {
-        const claim = claimFrom(await claimer.call('DEDUP', 'CLAIM', dedupKey, options.ttlMs ?? 60_000));
+        const claim = claimFrom(await claimer.call('DEDUP', 'CLAIM', dedupKey, ttlMs));
         if (claim.status === 'pending') {
           return answer(res, 409, 'a request with this Idempotency-Key is in progress', 1);
         }
@@ -129,20 +131,28 @@ export function idempotency<Req extends RequestWithBody = RequestWithBody>(
           return replay(res, stored);
         }
         // New: the route runs; the claim's connection lives until the response is stored or
-        // given up (closing it releases the claim).
+        // given up (closing it releases the claim). A client that goes away meanwhile does
+        // not end it: the work runs on, and its retry should get what it did, not run it
+        // twice. A route that never answers gives the claim up when it would lapse anyway.
         handedOver = true;
-        res.on('close', () => claimer.close());
+        const lapse = setTimeout(() => claimer.close(), ttlMs);
+        lapse.unref();
         holdResponse(res, async (body) => {
-          if (res.statusCode >= 500) return claimer.close();
-          const headers: Record<string, string> = {};
-          for (const name of kept) {
-            const value = res.getHeader(name);
-            if (value !== undefined) headers[name] = String(value);
+          try {
+            if (res.statusCode >= 500) return;
+            const headers: Record<string, string> = {};
+            for (const name of kept) {
+              const value = res.getHeader(name);
+              if (value !== undefined) headers[name] = String(value);
+            }
+            const stored: StoredResponse = {
+              status: res.statusCode, headers, body: body.toString('base64'), fingerprint,
+            };
+            await completeForSure(claimer, dedupKey, JSON.stringify(stored), options.resultTtlMs);
+          } finally {
+            clearTimeout(lapse);
+            claimer.close();
           }
-          const stored: StoredResponse = {
-            status: res.statusCode, headers, body: body.toString('base64'), fingerprint,
-          };
-          await completeForSure(claimer, dedupKey, JSON.stringify(stored), options.resultTtlMs);
         });
         next();
       } finally {

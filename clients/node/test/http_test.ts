@@ -88,6 +88,27 @@ async function idempotent(base: string, t: Checks, runs: () => number,
   setGate(Promise.resolve());
   t.check('idempotency: the slow first request completes', (await slow).status === 201);
 
+  // A client that goes away during the run: the route runs on, its answer is stored, and
+  // the retry gets it without a second run.
+  setGate(new Promise<void>((resolve) => { open = resolve; }));
+  const gone = new AbortController();
+  const abandoned = fetch(`${base}/orders`, {
+    method: 'POST', body: JSON.stringify({ item: 'chair' }), signal: gone.signal,
+    headers: { 'content-type': 'application/json', 'idempotency-key': 'k4' },
+  }).catch(() => null);
+  const beforeGone = runs();
+  await until(() => runs() === beforeGone + 1, 10_000);
+  gone.abort();
+  await abandoned;
+  open();
+  setGate(Promise.resolve());
+  let retry: Response | null = null;
+  await until(async () => { retry = await post('k4', { item: 'chair' }); return retry.status !== 409; }, 10_000);
+  const retried4 = retry as Response | null;
+  t.check('idempotency: a client gone during the run does not free the key; its retry gets the stored answer',
+    retried4?.status === 201 && retried4.headers.get('idempotent-replayed') === 'true' && runs() === beforeGone + 1,
+    `${retried4?.status} runs=${runs() - beforeGone}`);
+
   // 5xx is not stored: a repeat runs the route again.
   const failing = await post('k3', { fail: true });
   const afterFailure = runs();

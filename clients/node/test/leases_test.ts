@@ -34,9 +34,9 @@ export async function leaseTests(baton: Baton, fleet: Fleet, t: Checks): Promise
 
   // KEEP renews while the body runs past the TTL: not aborted (the next check's control).
   const kept = await baton.withLock('long', async (_token, signal) => {
-    await sleep(1800);
+    await sleep(2500);
     return signal.aborted;
-  }, { ttlMs: 600 });
+  }, { ttlMs: 1000 });
   t.check('withLock: a body longer than the TTL keeps the lease (KEEP)', kept === false);
 
   // Lost while the body runs: Redis stopped, batond cannot renew, and says `lost` while the

@@ -43,6 +43,12 @@ try {
     console.log('0 passed, 1 failed');
     process.exit(1);
   }
+  const types = path.join(work, 'dist', 'src', 'index.d.ts');
+  if (!fs.existsSync(types) || !fs.readFileSync(types, 'utf8').includes('Baton')) {
+    console.log('FAIL tsc wrote no dist/src/index.d.ts declaring Baton');
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
   console.log('ok   tsc --strict built dist/ with .d.ts');
   const main = bench ? path.join(work, 'dist', 'bench', 'overhead.js') : path.join(work, 'dist', 'test', 'main.js');
   const run = spawnSync(process.execPath, [main, path.resolve(batond), ...(bench || [])], { stdio: 'inherit' });
