@@ -424,8 +424,28 @@ async def middlewares():
     app.add_middleware(IdempotencyMiddleware, baton=a)
     app.add_middleware(RateLimitMiddleware, baton=a, policy="http", limit=3, window_s=60,
                        key=lambda scope: dict(scope["headers"]).get(b"x-user", b"anon").decode())
+    # The same middlewares in front of a batond that is not there (a socket nobody serves).
+    nowhere = AsyncBaton(os.path.join(work, "nobody.sock"), timeout_s=2)
+    down = FastAPI()
+
+    @down.get("/down/hello")
+    async def down_hello():
+        return {"hello": "anyway"}
+
+    @down.post("/down/orders")
+    async def down_orders():
+        runs["down"] = runs.get("down", 0) + 1
+        return {"ran": True}
+
+    down.add_middleware(IdempotencyMiddleware, baton=nowhere)
+    down.add_middleware(RateLimitMiddleware, baton=nowhere, policy="http", limit=3)
+
+    async def both(scope, receive, send):  # plain ASGI in front of the two apps
+        target = down if scope.get("path", "").startswith("/down/") else app
+        await target(scope, receive, send)
+
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
+    server = uvicorn.Server(uvicorn.Config(both, host="127.0.0.1", port=port, lifespan="off",
                                            log_level="critical"))
     serving = asyncio.create_task(server.serve())
     try:
@@ -433,6 +453,7 @@ async def middlewares():
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             await rate_limit_over_http(http, runs)
             await idempotency_over_http(http, runs, slow_started, slow_finish)
+            await batond_out_of_reach_over_http(http, runs)
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 30)
@@ -514,6 +535,17 @@ async def idempotency_over_http(http, runs, slow_started, slow_finish):
                                                "X-User": f"i11{n}"}) for n in range(2)]
     check("GET is never deduplicated", [g.json()["hello"] for g in gets]
           == [runs["hello"] - 1, runs["hello"]], repr([g.text for g in gets]))
+
+
+async def batond_out_of_reach_over_http(http, runs):
+    passed = await http.get("/down/hello")
+    check("batond out of reach: RateLimitMiddleware lets the request through (fail_open), "
+          "without RateLimit fields", passed.status_code == 200
+          and "ratelimit-remaining" not in passed.headers, f"{passed.status_code} {passed.text}")
+    refused = await http.post("/down/orders", json={}, headers={"Idempotency-Key": "down-1"})
+    check("... and IdempotencyMiddleware answers 503 with Retry-After, the app not run",
+          refused.status_code == 503 and refused.headers.get("retry-after") == "1"
+          and "down" not in runs, f"{refused.status_code} {refused.text} {runs}")
 
 
 def package():
