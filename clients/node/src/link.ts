@@ -15,6 +15,10 @@ function translated(error: unknown): unknown {
   return error;
 }
 
+function rethrowTranslated(error: unknown): never {
+  throw translated(error);
+}
+
 export class Link {
   readonly redis: Redis;
   constructor(readonly socketPath: string, readonly options: RedisOptions, redis?: Redis) {
@@ -25,12 +29,9 @@ export class Link {
   }
 
   /** One command; its reply as ioredis parses it, or its error as a BatonError. */
-  async call(command: string, ...args: Arg[]): Promise<unknown> {
-    try {
-      return await this.redis.call(command, ...args);
-    } catch (error) {
-      throw translated(error);
-    }
+  call(command: string, ...args: Arg[]): Promise<unknown> {
+    // Not an async function: one promise fewer per call (the bench counts them).
+    return this.redis.call(command, ...args).catch(rethrowTranslated);
   }
 
   /** A connection of its own that never reconnects: what batond ties to it (a KEEP lease, a

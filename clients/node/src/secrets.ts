@@ -91,8 +91,8 @@ export class SecretCalls {
 
   /** SECRET GET: null when there is no such secret. Unavailable when Redis is unreachable and
    *  it was never loaded here; OtherError when secrets are off or it cannot be decrypted. */
-  async get(name: string): Promise<Secret | null> {
-    return secretFrom(await this.link.call('SECRET', 'GET', name));
+  get(name: string): Promise<Secret | null> {
+    return this.link.call('SECRET', 'GET', name).then(secretFrom);
   }
 
   /** SECRET VERIFY. Unavailable is neither a match nor a mismatch: the candidate may be a

@@ -31,8 +31,8 @@ export class StateCalls {
   constructor(private readonly link: Link) {}
 
   /** STATE GET: null when there is no entry. */
-  async get(namespace: string, key: string): Promise<StateEntry | null> {
-    return stateEntryFrom(await this.link.call('STATE', 'GET', namespace, key));
+  get(namespace: string, key: string): Promise<StateEntry | null> {
+    return this.link.call('STATE', 'GET', namespace, key).then(stateEntryFrom);
   }
 
   /** STATE SET; answers the new version. */
