@@ -1,6 +1,7 @@
 // withLock, leases and elections against a real batond: the token and the release, Denied
 // and waiting, a lease lost while its callback runs (Redis stopped so batond cannot renew:
-// the signal must abort while the callback still runs), and leadership with an observer.
+// the signal must abort while the callback still runs), and leadership with an observer,
+// resigned and lost the same way.
 import { Baton, Denied, LeaderEvent, Lost } from '../src';
 import { Checks, errorOf, Fleet, sleep, until, within } from './fleet';
 
@@ -60,7 +61,7 @@ export async function leaseTests(baton: Baton, fleet: Fleet, t: Checks): Promise
   t.check('batond reaches Redis again', await fleet.linkUp(baton.socketPath));
 }
 
-export async function electionTests(baton: Baton, t: Checks): Promise<void> {
+export async function electionTests(baton: Baton, fleet: Fleet, t: Checks): Promise<void> {
   const events: LeaderEvent[] = [];
   const observer = await baton.observeLeader('workers', (event) => events.push(event));
   t.check('observeLeader: first hears the group vacant',
@@ -79,5 +80,22 @@ export async function electionTests(baton: Baton, t: Checks): Promise<void> {
     successor !== null && successor.term > leading.term, successor?.term);
   t.check('the resigned leadership is not reported lost', !leading.signal.aborted);
   await successor?.resign();
+
+  // Leadership lost: Redis stopped, batond cannot renew it, the signal aborts.
+  const fragile = await baton.campaign('workers', 'worker four', { ttlMs: 1500 });
+  fleet.pauseRedis(true);
+  let lost = false;
+  try {
+    const aborted = new Promise<boolean>((resolve) => fragile.signal.addEventListener('abort', () => resolve(true)));
+    lost = await within(aborted, 15_000, false);
+  } finally {
+    fleet.pauseRedis(false);
+  }
+  t.check('campaign: the leadership\'s signal aborts when batond cannot renew it', lost &&
+    fragile.signal.reason instanceof Lost, String(fragile.signal.reason));
+  t.check('observeLeader: hears it lost', await until(() => events.some((e) => e.event === 'lost' &&
+    e.term === fragile.term), 10_000), events.slice(-3));
+  await fragile.resign().catch(() => undefined);
+  t.check('batond reaches Redis again', await fleet.linkUp(baton.socketPath));
   observer.close();
 }

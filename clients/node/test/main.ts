@@ -61,7 +61,7 @@ async function main(): Promise<number> {
     const sections: [string, () => Promise<void>][] = [
       ['basics', () => basicsTests(baton, t)],
       ['leases', () => leaseTests(baton, fleet, t)],
-      ['elections', () => electionTests(baton, t)],
+      ['elections', () => electionTests(baton, fleet, t)],
       ['http', () => httpTests(baton, t)],
       ['once', () => onceTests(baton, t)],
       ['secrets', () => secretTests(baton, t)],
