@@ -28,3 +28,13 @@ if ! cmp -s tests/clients/node/package-lock.json "$node_dir/package-lock.json" |
   cp tests/clients/node/package.json tests/clients/node/package-lock.json "$node_dir/"
   (cd "$node_dir" && npm ci --no-audit --no-fund)
 fi
+
+# The TypeScript library's npm packages (ioredis; typescript, express and ws for its build and
+# tests), pinned by clients/node/package-lock.json; clients/node/test/run.js compiles beside them.
+lib_dir=build/node-lib
+if ! cmp -s clients/node/package-lock.json "$lib_dir/package-lock.json" ||
+   [[ ! -d $lib_dir/node_modules ]]; then
+  mkdir -p "$lib_dir"
+  cp clients/node/package.json clients/node/package-lock.json "$lib_dir/"
+  (cd "$lib_dir" && npm ci --no-audit --no-fund)
+fi
