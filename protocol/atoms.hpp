@@ -27,6 +27,9 @@ using timer_tick = caf::atom_constant<caf::atom("ttick")>;
 using keep = caf::atom_constant<caf::atom("keep")>;
 /// Stop keeping it: its holder released it or went away: (forget, name, token).
 using forget = caf::atom_constant<caf::atom("forget")>;
+/// Stop keeping it, and give it back: the lease service's own clock found it lost, and a
+/// renewal on its way may still land: (abandon, name, token).
+using abandon = caf::atom_constant<caf::atom("abandon")>;
 /// Stop renewing everything (the daemon is stopping): (stop_all).
 using stop_all = caf::atom_constant<caf::atom("stopall")>;
 /// Renew every kept lease now (the Redis master moved; a grant the failover lost is then

@@ -29,6 +29,23 @@ struct kept {
   bool recheck = false;  ///< the master moved while it was: renew again once it answers
 };
 
+/// A lease this keeper stopped keeping without seeing it released, and that Redis may still
+/// hold under its token: a renewal sent before the verdict can land after it (Redis stalled,
+/// then woke), and would keep the name from everyone for another TTL. Released (only under
+/// that owner and token) until Redis answers the release, or `give_up` passes.
+struct giving_back {
+  std::string owner;
+  std::int64_t token = 0;
+  time_point next_try{};
+  time_point give_up{};
+  bool in_flight = false;
+};
+
+/// How long a give-back is tried while Redis does not answer it. A late renewal extends the
+/// lease one TTL from when it lands; past this, a stall that long has outlived the lease.
+constexpr milliseconds give_back_patience{30000};
+constexpr milliseconds give_back_retry{250};
+
 struct keeper_state {
   keeper_settings settings;
   redis_link::redis_link_actor link;
@@ -36,6 +53,7 @@ struct keeper_state {
   /// Declared lost here while a renewal was on its way: if Redis renewed it after all, it is
   /// given back, or nobody could take the name until the renewed TTL ran out. Bounded.
   std::unordered_map<std::string, std::int64_t> declared_lost;
+  std::unordered_map<std::string, giving_back> give_backs; ///< by name
   actors::wake_timer timer;
   std::size_t batches_in_flight = 0;
   bool stopping = false;
@@ -66,10 +84,17 @@ void flush(keeper_pointer self) {
   if (st.settings.tell) st.settings.tell(std::move(news));
 }
 
+void give_back(keeper_pointer self, const std::string& name, const std::string& owner,
+               std::int64_t token);
+
 void declare_lost(keeper_pointer self, const std::string& name, const kept& k, std::string reason) {
   auto& st = self->state;
   if (st.declared_lost.size() > 100000) st.declared_lost.clear();
   st.declared_lost[name] = k.token;
+  // A renewal this keeper sent may still land (its answer may have been given up on before
+  // the verdict): released now, and until Redis answers. Harmless if it lapsed or is
+  // another's: the release takes only this owner's token.
+  give_back(self, name, k.owner, k.token);
   keeper_news news;
   news.what = keeper_news::kind::lost;
   news.name = name;
@@ -89,15 +114,60 @@ void maybe_stopped(keeper_pointer self) {
   }
 }
 
+void send_give_back(keeper_pointer self, const std::string& name);
+
+/// Gives the lease back once Redis answers: now, and again every give_back_retry while it
+/// does not. A newer give-back of the same name replaces an older one.
 void give_back(keeper_pointer self, const std::string& name, const std::string& owner,
                std::int64_t token) {
-  auto& prefix = self->state.settings.prefix;
+  auto now = self->clock().now();
+  auto& g = self->state.give_backs[name];
+  if (g.token != token) g = giving_back{owner, token, now, now + give_back_patience, false};
+  send_give_back(self, name);
+}
+
+void on_given_back(keeper_pointer self, const std::string& name, std::int64_t token,
+                   bool answered, bool released) {
+  auto& st = self->state;
+  if (auto lost = st.declared_lost.find(name);
+      released && lost != st.declared_lost.end() && lost->second == token) {
+    // Deleted under this token: a renewal that had not landed yet cannot revive it
+    // (lua/lease_renew.lua extends only a lease that is there), so a late success was
+    // one that ran before, and there is nothing more to give back.
+    st.declared_lost.erase(lost);
+  }
+  auto it = st.give_backs.find(name);
+  if (it == st.give_backs.end() || it->second.token != token) return;
+  auto& g = it->second;
+  g.in_flight = false;
+  auto now = self->clock().now();
+  if (answered || now >= g.give_up) {
+    // Released, or not held under this token any more (expired, or taken by another): done.
+    st.give_backs.erase(it);
+    return;
+  }
+  g.next_try = now + give_back_retry;
+  st.timer.wake_at(self, g.next_try);
+}
+
+void send_give_back(keeper_pointer self, const std::string& name) {
+  auto& st = self->state;
+  auto it = st.give_backs.find(name);
+  if (it == st.give_backs.end() || it->second.in_flight) return;
+  auto& g = it->second;
+  g.in_flight = true;
+  auto token = g.token;
   script_call call{"lease_release",
-                   {keys_for(prefix, name).lease},
-                   {owner, std::to_string(token), events_channel(prefix), name},
+                   {keys_for(st.settings.prefix, name).lease},
+                   {g.owner, std::to_string(token), events_channel(st.settings.prefix), name},
                    0};
-  self->request(self->state.link, std::chrono::seconds(30), atoms::redis_script::value, call)
-      .then([](redis_reply&) {}, [](caf::error&) {});
+  self->request(st.link, std::chrono::seconds(5), atoms::redis_script::value, call)
+      .then(
+          [self, name, token](redis_reply& reply) {
+            bool answered = reply.kind == reply_kind::array && reply.elements.size() >= 2;
+            on_given_back(self, name, token, answered, answered && reply.elements[0].integer == 1);
+          },
+          [self, name, token](caf::error&) { on_given_back(self, name, token, false, false); });
 }
 
 void on_renewed(keeper_pointer self, const std::string& name, std::int64_t token,
@@ -109,7 +179,8 @@ void on_renewed(keeper_pointer self, const std::string& name, std::int64_t token
   auto it = st.leases.find(name);
   if (it == st.leases.end() || it->second.token != token) {
     auto lost = st.declared_lost.find(name);
-    if (renewed && lost != st.declared_lost.end() && lost->second == token)
+    // Renewed after all, or unanswered (it may still land): given back.
+    if ((renewed || !answered) && lost != st.declared_lost.end() && lost->second == token)
       give_back(self, name, owner, token);
     return;
   }
@@ -204,6 +275,13 @@ void on_tick(keeper_pointer self) {
   if (!due.empty()) renew(self, due);
   for (const auto& name : due)
     next = std::min(next, st.leases[name].safe_end);
+  for (auto& [name, g] : st.give_backs) {
+    if (g.in_flight) continue;
+    if (g.next_try <= now)
+      send_give_back(self, name);
+    else
+      next = std::min(next, g.next_try);
+  }
   if (next != time_point::max()) st.timer.wake_at(self, std::max(next, now + milliseconds(5)));
 }
 
@@ -230,6 +308,11 @@ lease_keeper_actor::behavior_type keeper(keeper_pointer self, redis_link::redis_
           k.renewing = it->second.renewing;
         }
         st.declared_lost.erase(lease.name);
+        // Granted again here: Redis held no other lease of this name, so nothing to give back
+        // (and a give-back's retry must not meet the new grant's token: it takes only its own).
+        if (auto g = st.give_backs.find(lease.name);
+            g != st.give_backs.end() && g->second.token != lease.token)
+          st.give_backs.erase(g);
         st.timer.wake_at(self, next_event(k));
         st.leases[lease.name] = std::move(k);
       },
@@ -245,6 +328,16 @@ lease_keeper_actor::behavior_type keeper(keeper_pointer self, redis_link::redis_
           st.declared_lost[name] = token;
         }
         st.leases.erase(it);
+      },
+      [=](atoms::abandon, const std::string& name, std::int64_t token) {
+        auto& st = self->state;
+        auto it = st.leases.find(name);
+        if (it == st.leases.end() || it->second.token != token) return; // declared here
+        if (st.declared_lost.size() > 100000) st.declared_lost.clear();
+        st.declared_lost[name] = token;
+        auto owner = it->second.owner;
+        st.leases.erase(it);
+        give_back(self, name, owner, token);
       },
       [=](atoms::stop_all) {
         self->state.leases.clear();

@@ -68,12 +68,15 @@ struct keeper_settings {
 /// The keeper's protocol:
 ///   (keep, kept_lease)         start keeping it (or restart its clock after a RENEW)
 ///   (forget, name, token)      stop: released, or its holder went away
+///   (abandon, name, token)     stop: lost by the service's own clock; give it back, since a
+///                              renewal on its way may still land
 ///   (stop_all)                 the daemon stops: renew nothing more, then tell `stopped`
 ///   (check_all)                the Redis master moved: renew every lease now
 ///   (timer_tick, generation)   internal: the next renewal or verdict is due
 using lease_keeper_actor =
     caf::typed_actor<caf::reacts_to<atoms::keep, kept_lease>,
                      caf::reacts_to<atoms::forget, std::string, std::int64_t>,
+                     caf::reacts_to<atoms::abandon, std::string, std::int64_t>,
                      caf::reacts_to<atoms::stop_all>, caf::reacts_to<atoms::check_all>,
                      caf::reacts_to<atoms::timer_tick, std::uint64_t>>;
 

@@ -118,6 +118,10 @@ void lease_service::mark_lost(const std::string& name, std::int64_t token) {
     event.meta = it->second.meta;
     event.uid = it->second.uid;
     event.ttl = it->second.ttl;
+    // The keeper gives it back: a renewal it sent may still land and hold the name for
+    // another TTL under a token nobody holds any more.
+    if (it->second.keep && keeper_)
+      caf::anon_send(keeper_, atoms::abandon::value, name, token);
   }
   forget(name);
   emit(event);

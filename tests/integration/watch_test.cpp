@@ -150,6 +150,37 @@ TEST_CASE("a KEEP holder hears lost before its safe validity ends when Redis sta
   CHECK(describe(watcher.read()) == "lease lost jobs a");
 }
 
+TEST_CASE("a KEEP lease declared lost is given back when Redis comes back, renewed or not") {
+  // Redis stalls with a keeper's renewal on its way; the holder hears lost while the lease is
+  // still valid in Redis. When Redis wakes it runs the renewal, which extends the lease under
+  // the lost token: unless batond gives it back, nobody can take the name for another TTL.
+  // Woken at once (the renewal lands, answered), or after the renewal's own deadline (by
+  // then the lease lapsed in Redis, and the renewal finds it expired).
+  auto stalled_for = GENERATE(0ms, 4000ms);
+  CAPTURE(stalled_for.count());
+  test::test_redis redis;
+  test::test_batond a(redis.unix_url(), {"--node-id", "a"});
+  auto holder_ptr = resp3_client(a.socket_path());
+  auto& holder = *holder_ptr;
+  constexpr auto ttl = 4000ms;
+  auto token = field(holder.call({"LEASE", "ACQUIRE", "jobs", "4000", "KEEP"}), "token");
+  std::this_thread::sleep_for(ttl / 4); // the first renewal (from ttl/6) answered
+  redis.pause();
+  auto lost = next_push(holder);
+  CHECK(describe(lost) == "lease lost jobs a");
+  CHECK(lost.elements[3].integer == token);
+  std::this_thread::sleep_for(stalled_for);
+  redis.resume();
+  auto resumed = clock_type::now();
+  resp_client other(a.socket_path());
+  CHECK(test::eventually(
+      [&] { return other.call({"LEASE", "ACQUIRE", "jobs", "4000"}).kind ==
+                   resp_value::type::array; },
+      10000));
+  // Free as soon as Redis answers: well before a renewed TTL would have ended.
+  CHECK(clock_type::now() - resumed < ttl / 2);
+}
+
 TEST_CASE("ELECT WATCH: the leader now, then every new leader with its term, and vacancies",
           "[portable]") {
   test::test_backend redis;

@@ -1,7 +1,8 @@
 // The lease keeper on virtual time with a scripted link: KEEP leases renewed every ttl/3 in
 // one batch, the `lost` verdict told before the safe end when Redis stalls (to the
-// millisecond), at once when Redis says the lease is someone else's, a late renewal given
-// back, and a stop that waits for the renewal on its way.
+// millisecond), at once when Redis says the lease is someone else's, a lost lease given back
+// (a renewal on its way may still land) until Redis answers, and a stop that waits for the
+// renewal on its way.
 #include <catch2/catch.hpp>
 
 #include <caf/all.hpp>
@@ -140,7 +141,7 @@ TEST_CASE_METHOD(keeper_fixture, "Redis says the lease is someone else's: lost a
 }
 
 TEST_CASE_METHOD(keeper_fixture,
-                 "a renewal that succeeds after the lost verdict gives the lease back") {
+                 "the lost verdict gives the lease back: a renewal on its way may still land") {
   redis->answer = [](const redis_link::script_call& c) -> std::optional<redis_reply> {
     if (c.name == "lease_renew") return std::nullopt;
     return test::status_reply(1, "released");
@@ -148,13 +149,87 @@ TEST_CASE_METHOD(keeper_fixture,
   keep("job", 4, 1000ms);
   time.advance(890ms);
   REQUIRE(count(keeper_news::kind::lost) == 1);
-  REQUIRE(redis->held.size() == 1);
-  redis->answer_held(test::status_reply(1, "renewed")); // Redis renewed it after all
-  time.run();
-  REQUIRE(redis->count("lease_release") == 1);
+  REQUIRE(redis->count("lease_release") == 1); // at the verdict, under the lost token
   auto release = redis->calls.back();
   CHECK(release.args[0] == "owner-job");
   CHECK(release.args[1] == "4");
+  // Released under that token, so the renewal still held cannot have landed after it: its
+  // late success asks for nothing more.
+  REQUIRE(redis->held.size() == 1);
+  redis->answer_held(test::status_reply(1, "renewed"));
+  time.run();
+  CHECK(redis->count("lease_release") == 1);
+}
+
+TEST_CASE_METHOD(keeper_fixture,
+                 "a give-back Redis does not answer is sent again until it does") {
+  redis->answer = [](const redis_link::script_call&) {
+    return redis_reply::unavailable("connection refused");
+  };
+  keep("job", 5, 1000ms);
+  time.advance(890ms);
+  REQUIRE(count(keeper_news::kind::lost) == 1);
+  CHECK(redis->count("lease_release") == 1);
+  time.advance(250ms);
+  CHECK(redis->count("lease_release") == 2);
+  time.advance(250ms);
+  CHECK(redis->count("lease_release") == 3);
+  redis->answer = [](const redis_link::script_call&) { return test::status_reply(0, "not-held"); };
+  time.advance(250ms);
+  CHECK(redis->count("lease_release") == 4);
+  time.advance(5000ms); // answered: no more
+  CHECK(redis->count("lease_release") == 4);
+  CHECK(redis->count("lease_renew") < 10); // and the lost lease is not renewed any more
+}
+
+TEST_CASE_METHOD(keeper_fixture,
+                 "a give-back that finds the lease not held, then a late renewal success: "
+                 "given back again") {
+  redis->answer = [](const redis_link::script_call& c) -> std::optional<redis_reply> {
+    if (c.name == "lease_renew") return std::nullopt;
+    return test::status_reply(0, "not-held");
+  };
+  keep("job", 6, 1000ms);
+  time.advance(890ms);
+  REQUIRE(redis->count("lease_release") == 1);
+  redis->answer_held(test::status_reply(1, "renewed")); // it landed after the give-back
+  time.run();
+  REQUIRE(redis->count("lease_release") == 2);
+  CHECK(redis->calls.back().args.at(1) == "6");
+}
+
+TEST_CASE_METHOD(keeper_fixture,
+                 "abandoned by the service's clock with a renewal on its way: given back") {
+  redis->answer = [](const redis_link::script_call& c) -> std::optional<redis_reply> {
+    if (c.name == "lease_renew") return std::nullopt;
+    return test::status_reply(1, "released");
+  };
+  keep("job", 8, 3000ms);
+  time.advance(1000ms);
+  REQUIRE(redis->held.size() == 1); // the renewal on its way
+  caf::anon_send(keeper, atoms::abandon::value, std::string("job"), std::int64_t{8});
+  time.run();
+  REQUIRE(redis->count("lease_release") == 1);
+  CHECK(redis->calls.back().args.at(1) == "8");
+  CHECK(count(keeper_news::kind::lost) == 0); // the service knew already: nothing to tell
+  caf::anon_send(keeper, atoms::abandon::value, std::string("job"), std::int64_t{8});
+  time.run();
+  CHECK(redis->count("lease_release") == 1); // not kept any more: nothing to do
+  time.advance(3000ms);
+  CHECK(redis->count("lease_renew") == 1);
+}
+
+TEST_CASE_METHOD(keeper_fixture, "a new grant of the name ends the give-back of an older token") {
+  redis->answer = [](const redis_link::script_call& c) -> std::optional<redis_reply> {
+    if (c.name == "lease_renew") return std::nullopt;
+    return redis_reply::unavailable("connection refused");
+  };
+  keep("job", 9, 1000ms);
+  time.advance(890ms);
+  REQUIRE(redis->count("lease_release") == 1);
+  keep("job", 10, 1000ms); // granted again here: the old lease was gone from Redis
+  time.advance(800ms);      // past the old give-back's retries, before the new one's verdict
+  CHECK(redis->count("lease_release") == 1);
 }
 
 TEST_CASE_METHOD(keeper_fixture, "forget stops the renewals of that token only") {
