@@ -32,9 +32,9 @@ std::string refusal(const protocol::lookup_result& found, const std::vector<std:
   auto name = protocol::to_lower(protocol::full_name(spec));
   if (conn.in_watch_mode() && !spec.in_watch_mode)
     return "ERR can't run '" + name +
-           "' in watch mode: a RESP2 connection that watches takes only LEASE|ELECT|SECRET "
-           "WATCH|UNWATCH, SUBSCRIBE, UNSUBSCRIBE, PING, HELLO and QUIT (HELLO 3 mixes "
-           "pushes with commands)";
+           "' in watch mode: a RESP2 connection that watches takes only WATCH and UNWATCH "
+           "(LEASE, ELECT, SECRET, SESSION, BREAKER, EVENTS), SUBSCRIBE, UNSUBSCRIBE, PING, "
+           "HELLO and QUIT (HELLO 3 mixes pushes with commands)";
   using protocol::error_code;
   auto names = protocol::names_of(spec.id);
   if (!ctx.access.allows(conn.peer(), spec.family, names.kind, protocol::names_in(names, args)))
