@@ -17,6 +17,7 @@ import redis
 
 from ._link import Link
 from ._replies import Arg, as_bytes, as_list, as_text
+from ._schedule import ping_every_s
 from .errors import error_from_reply
 
 log = logging.getLogger("baton")
@@ -151,7 +152,8 @@ class Follower(Generic[T]):
             yield item  # type: ignore[misc]  # only T and _END are queued
 
     def close(self) -> None:
-        """Stops the thread (within about 0.2 s) and closes the connection."""
+        """Stops the thread (within about 0.2 s) and closes the connection (the thread closes
+        the one it holds as it ends, should it outlast the wait here)."""
         self._closing.set()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)
@@ -181,22 +183,28 @@ class Follower(Generic[T]):
                     if not self._reconnect or not self._subscribe_again():
                         break
         finally:
+            # The watch this thread holds now: close() closes the one it saw, but a
+            # resubscription that succeeded after close() gave up waiting for this thread
+            # made another, which only this thread knows of.
+            self._watch.close()
             self._ended.set()
             self._queue.put(_END)
         if reason and not self._closing.is_set() and self._on_end is not None:
             self._on_end(reason)
 
     def _read_until_broken(self) -> None:
-        poll_s = 0.2 if self._silence_limit_s is None else min(0.2, self._silence_limit_s / 4)
+        silence_s = self._silence_limit_s
+        ping_after_s = None if silence_s is None else ping_every_s(silence_s)
+        poll_s = 0.2 if ping_after_s is None else min(0.2, ping_after_s)
         last_heard = last_ping = time.monotonic()
         while not self._closing.is_set():
             message = self._watch.next(poll_s)
             now = time.monotonic()
             if message is None:
-                if self._silence_limit_s is not None:
-                    if now - last_heard > self._silence_limit_s:
-                        raise Silent(f"batond answered nothing for {self._silence_limit_s} s")
-                    if now - max(last_heard, last_ping) >= self._silence_limit_s / 4:
+                if silence_s is not None and ping_after_s is not None:
+                    if now - last_heard > silence_s:
+                        raise Silent(f"batond answered nothing for {silence_s:.1f} s")
+                    if now - max(last_heard, last_ping) >= ping_after_s:
                         self._watch.ping()
                         last_ping = now
                 continue
@@ -227,6 +235,8 @@ class Follower(Generic[T]):
                 pause = min(pause * 2, 2.0)
                 continue
             self.error = None
+            if self._closing.is_set():
+                return False  # closed meanwhile: _run's finally closes this watch
             if self._on_reconnect is not None:
                 try:
                     self._on_reconnect()

@@ -10,6 +10,7 @@ from typing import Callable, Generic, TypeVar
 
 from ._follow import Follower, Watch
 from ._link import Link
+from ._schedule import silence_limit_s
 from .errors import Lost
 
 E = TypeVar("E")
@@ -50,10 +51,12 @@ class LossWatch(Generic[E]):
     """Hears `channel` on a connection of its own. Until `arm()` it keeps what it heard
     (the grant's number is not known yet); armed, each event is judged against the number
     (`judge` answers why it means a loss, or None), and so is a connection that breaks or
-    goes silent for `silence_limit_s` (a daemon that hangs renews nothing either)."""
+    goes silent for half of `ttl_ms`, at least 1 s (_schedule.silence_limit_s, as baton.aio:
+    a daemon that hangs renews nothing either). Subscribed when made (its errors raise here);
+    close() it on every path after that."""
 
     def __init__(self, link: Link, channel: str, parse: Callable[[object], E | None],
-                 judge: Callable[[E, int], str | None], silence_limit_s: float) -> None:
+                 judge: Callable[[E, int], str | None], ttl_ms: int) -> None:
         self._judge = judge
         self._lock = threading.Lock()
         self._heard: list[E] = []
@@ -62,7 +65,8 @@ class LossWatch(Generic[E]):
         self._number = 0
         self._follower = Follower(lambda: Watch.open(link, "SUBSCRIBE", channel), parse,
                                   self._hear, name=f"baton watch {channel}",
-                                  silence_limit_s=silence_limit_s, on_end=self._broken)
+                                  silence_limit_s=silence_limit_s(ttl_ms),
+                                  on_end=self._broken)
 
     def arm(self, holder: LossFlag, number: int) -> str | None:
         """From now on a loss of `number` (a token, a term) sets `holder`. Answers why it is

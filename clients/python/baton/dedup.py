@@ -11,10 +11,12 @@ from typing import Callable, Literal, Union, cast
 from ._link import Link
 from ._replies import (Arg, as_fields, expect_ok, int_field, optional_bytes_field,
                        text_field)
-from .errors import Unavailable, UnexpectedReply, Unknown
+from ._schedule import DoneAttempts
+from .errors import BatonError, UnexpectedReply
 
 ClaimStatus = Literal["new", "pending", "done"]
 Work = Callable[[], Union[bytes, str]]
+TooLarge = Callable[[bytes], bytes]
 
 
 @dataclass(frozen=True)
@@ -62,22 +64,20 @@ def _complete_on(link: Link, key: str, result: bytes | str, ttl_ms: int | None) 
 
 
 def _complete_for_sure(link: Link, key: str, result: bytes, ttl_ms: int | None,
-                       give_up_s: float = 30.0) -> None:
-    """DONE, sent again while batond answers Unknown or Unavailable (Redis slow or away: the
-    same DONE again is safe, and the claim stays ours while its connection stays open), with
-    a growing pause, for up to `give_up_s`: giving up early would close the claim's
-    connection and let another caller run the work a second time."""
-    deadline = time.monotonic() + give_up_s
-    pause = 0.05
+                       too_large: TooLarge | None = None) -> None:
+    """DONE, sent again while batond answers Unknown or Unavailable, for up to 30 s, and
+    `too_large(result)` stored instead of a result DONE refuses for its size
+    (_schedule.DoneAttempts, which baton.aio follows too)."""
+    attempts = DoneAttempts(result, too_large)
     while True:
         try:
-            _complete_on(link, key, result, ttl_ms)
+            _complete_on(link, key, attempts.result, ttl_ms)
             return
-        except (Unknown, Unavailable):
-            if time.monotonic() + pause > deadline:
+        except BatonError as error:
+            pause = attempts.pause_after(error)
+            if pause is None:
                 raise
             time.sleep(pause)
-            pause = min(pause * 2, 1.0)
 
 
 class DedupCalls:
@@ -102,7 +102,8 @@ class DedupCalls:
         return None if reply is None else _claim_from(reply)
 
     def once(self, key: str, work: Work, ttl_ms: int = 60_000,
-             result_ttl_ms: int | None = None, wait_ms: int = 0, poll_ms: int = 50) -> bytes:
+             result_ttl_ms: int | None = None, wait_ms: int = 0, poll_ms: int = 50,
+             too_large: TooLarge | None = None) -> bytes:
         """Runs `work` once across the fleet for `key` and answers its result; a repeat gets
         the stored result without running anything. `work` returns bytes or str (stored as
         UTF-8); every caller, the first included, gets the stored bytes.
@@ -116,7 +117,12 @@ class DedupCalls:
         `poll_ms` until the result is stored (answered), the first claimer gives up (this
         caller then runs the work), or `wait_ms` passes (InProgress). With
         `socket.idle_timeout_ms` set on batond (off by default), work that runs longer than it
-        loses the claim (batond closes the silent connection): keep the two apart."""
+        loses the claim (batond closes the silent connection): keep the two apart.
+
+        A result larger than batond's `dedup.max_result_bytes` is refused by DONE (OtherError,
+        ERR): the claim is released and a retry runs the work again. With `too_large`, what
+        `too_large(result)` answers (a smaller record the repeats recognise) is stored
+        instead, and this caller still gets the whole result."""
         deadline = time.monotonic() + wait_ms / 1000
         claimer = self._link.dedicated()
         try:
@@ -127,7 +133,7 @@ class DedupCalls:
                 if claim.status == "new":
                     produced = work()
                     result = produced.encode() if isinstance(produced, str) else produced
-                    _complete_for_sure(claimer, key, result, result_ttl_ms)
+                    _complete_for_sure(claimer, key, result, result_ttl_ms, too_large)
                     return result
                 if time.monotonic() >= deadline:
                     raise InProgress(key, claim.ttl_ms)

@@ -182,19 +182,23 @@ class ElectionCalls:
         Raises Denied after `timeout_ms` (default and most: an hour) without leading. A
         second connection follows `elect:<group>` from before the join, so a loss (batond
         could not renew it, the term ended, a later term began, the watch connection broke
-        or went silent for half the TTL) sets `lost` and calls `on_lost(reason)` from its
-        thread (or before it returns, when the term was over already)."""
+        or went silent for half the TTL, at least 1 s) sets `lost` and calls
+        `on_lost(reason)` from its thread (or before it returns, when the term was over
+        already)."""
         watch = LossWatch(self._link, f"elect:{group}", leader_event_from, leadership_loss,
-                          silence_limit_s=max(0.25, ttl_ms / 2000))
-        holder = self._link.dedicated()
-        try:
-            args = join_args(group, candidate, ttl_ms, timeout_ms)
-            joined = joined_from(holder.call_waiting(timeout_ms or 3_600_000, *args))
-            leadership = Leadership(group, candidate, joined, holder, watch, on_lost)
-            lost_already = watch.arm(leadership, joined.term)
+                          ttl_ms)
+        try:  # every failure from here on closes the watch (its thread, its connection)
+            holder = self._link.dedicated()  # connects: may raise
+            try:
+                args = join_args(group, candidate, ttl_ms, timeout_ms)
+                joined = joined_from(holder.call_waiting(timeout_ms or 3_600_000, *args))
+                leadership = Leadership(group, candidate, joined, holder, watch, on_lost)
+                lost_already = watch.arm(leadership, joined.term)
+            except BaseException:
+                holder.close()
+                raise
         except BaseException:
             watch.close()
-            holder.close()
             raise
         if lost_already is not None:
             leadership._lose(lost_already)

@@ -192,34 +192,35 @@ class LeaseCalls:
         the acquire, so nothing slips past) and a thread marks the lease lost when batond says
         it could not renew it (Redis unreachable: a notice before its safe validity ends), it
         expired or was released (FORCE), another token took it, or the watch connection broke
-        or stayed silent for half the TTL. The block is not interrupted: it sees `token.lost`
+        or stayed silent for half the TTL (at least 1 s). The block is not interrupted: it sees `token.lost`
         set, `token.check()` raise Lost, and `on_lost(reason)` is called from that thread.
         Guard the resource with the token all the same. A loss also shows at the end of a
         block that ended normally, as Lost from the release. Each lock() uses two
         connections. With `socket.idle_timeout_ms` set on batond (off by default), a block
         longer than it loses the lease: batond closes the silent holder's connection."""
-        watch = LossWatch(self._link, f"lease:{name}", lease_event_from, lease_loss,
-                          silence_limit_s=max(0.25, ttl_ms / 2000))
-        holder = self._link.dedicated()
-        try:
-            lease = acquire_on(holder, name, ttl_ms, keep=True, wait_ms=wait_ms, meta=meta)
-            held = HeldLease(lease, on_lost)
-            lost_already = watch.arm(held, lease.token)
-            if lost_already is not None:
-                with contextlib.suppress(Exception):
-                    release_on(holder, name, lease.token)
-                raise Lost("LOST", f"the lease {name!r} was lost before the block began: "
-                                   f"{lost_already}")
+        watch = LossWatch(self._link, f"lease:{name}", lease_event_from, lease_loss, ttl_ms)
+        try:  # from here on, every way out closes the watch (its thread, its connection)
+            holder = self._link.dedicated()  # connects: may raise
             try:
-                yield held
-            except BaseException:
-                watch.disarm()
-                # Best effort: whatever fails here, closing the connection below releases it.
-                with contextlib.suppress(Exception):
-                    release_on(holder, name, lease.token)
-                raise
-            watch.disarm()  # our own release is no loss
-            release_on(holder, name, lease.token)
+                lease = acquire_on(holder, name, ttl_ms, keep=True, wait_ms=wait_ms, meta=meta)
+                held = HeldLease(lease, on_lost)
+                lost_already = watch.arm(held, lease.token)
+                if lost_already is not None:
+                    with contextlib.suppress(Exception):
+                        release_on(holder, name, lease.token)
+                    raise Lost("LOST", f"the lease {name!r} was lost before the block began: "
+                                       f"{lost_already}")
+                try:
+                    yield held
+                except BaseException:
+                    watch.disarm()
+                    # Best effort: whatever fails here, closing the connection releases it.
+                    with contextlib.suppress(Exception):
+                        release_on(holder, name, lease.token)
+                    raise
+                watch.disarm()  # our own release is no loss
+                release_on(holder, name, lease.token)
+            finally:
+                holder.close()
         finally:
             watch.close()
-            holder.close()

@@ -13,7 +13,8 @@ what a handoff names.
 Protocol, one text message each way:
     open <user>      -> ok <session id> <count>
     resume <token>   -> ok <session id> <count>    (or: error <why>)
-    bump             -> count <n>
+    bump             -> count <n>                  (or: error <why>)
+    anything else first -> error <why>, then the server closes the socket (1008)
 and, unasked: reconnect to <address> with <token>, after which the server closes the socket.
 
 Usage: ws_handoff_server.py --socket /run/baton/baton.sock --port 8765
@@ -29,10 +30,11 @@ import sys
 import websockets
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from baton import BatonError, HandoffOut  # noqa: E402
+from baton import BatonError, HandoffOut, Moved  # noqa: E402
 from baton.aio import AsyncBaton  # noqa: E402
 
 log = logging.getLogger("ws_handoff_server")
+HANDOFF_PATIENCE_S = 10.0  # how long a socket whose session moved waits for its handoff line
 
 
 class Server:
@@ -43,23 +45,51 @@ class Server:
     async def serve_one(self, socket: websockets.WebSocketServerProtocol) -> None:
         session_id = None
         try:
-            session_id, count = await self.start(await socket.recv())
+            try:
+                session_id, count = await self.start(await socket.recv())
+            except (BatonError, ValueError) as error:  # a bad first line, a refused token
+                await socket.send(f"error {error}")
+                await socket.close(1008, "open or resume first")
+                return
             self.connected[session_id] = socket
             await socket.send(f"ok {session_id} {count}")
             async for message in socket:
-                if message == "bump":
-                    count += 1
-                    await self.baton.session_state_set(session_id, str(count))
-                    await socket.send(f"count {count}")
-                else:
+                if message != "bump":
                     await socket.send("error unknown message")
-        except BatonError as error:
-            await socket.send(f"error {error}")
+                    continue
+                try:
+                    await self.baton.session_state_set(session_id, str(count + 1))
+                except Moved:
+                    # Handed over meanwhile (a drain): follow_handoffs tells this client
+                    # where to reconnect and closes the socket. Leave it to that.
+                    await self.wait_for_handoff(socket, session_id)
+                    return
+                except BatonError as error:
+                    await socket.send(f"error {error}")
+                    continue
+                count += 1
+                await socket.send(f"count {count}")
         except websockets.ConnectionClosed:
-            pass
+            pass  # the client left, or follow_handoffs closed the socket after its line
         finally:
             if session_id is not None and self.connected.get(session_id) is socket:
                 del self.connected[session_id]
+
+    async def wait_for_handoff(self, socket: websockets.WebSocketServerProtocol,
+                               session_id: str) -> None:
+        """The session moved to another node: its handoff-out names where, and
+        follow_handoffs passes it on and closes the socket. Should that not come (no token
+        for this uid, the follower gone), the client is told the session moved, and the
+        socket closes."""
+        try:
+            await asyncio.wait_for(socket.wait_closed(), HANDOFF_PATIENCE_S)
+            return
+        except asyncio.TimeoutError:
+            pass
+        if self.connected.get(session_id) is socket:  # follow_handoffs did not take it
+            del self.connected[session_id]
+            await socket.send("error the session moved to another node; open a new one")
+            await socket.close(1001, "session moved")
 
     async def start(self, first: str | bytes) -> tuple[str, int]:
         verb, _, argument = str(first).partition(" ")

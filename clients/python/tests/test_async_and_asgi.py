@@ -370,6 +370,16 @@ async def sessions():
           await follower.next_handoff(0.3) is None and follower.alive)
     await follower.close()
     check("close() ends it", not follower.alive)
+    follower = await a.follow_sessions()
+    closing = asyncio.create_task(follower.close())
+    await asyncio.sleep(0)  # close() now waits for its reader to end
+    closing.cancel()
+    outcome = (await asyncio.gather(closing, return_exceptions=True))[0]
+    await asyncio.sleep(0.1)  # the reader's own cancel is done by now
+    check("a cancel of the task that runs close() is raised there (CancelledError), not "
+          "swallowed, and the connection is closed all the same",
+          isinstance(outcome, asyncio.CancelledError) and not follower.alive
+          and not follower._subscriber._conn.is_connected, repr(outcome))
     check("session_close", await a.session_close(opened.id)
           and await a.session_get(opened.id) is None)
 
@@ -380,11 +390,12 @@ async def middlewares():
     import httpx
     import uvicorn
     from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
     from baton.asgi import IdempotencyMiddleware, RateLimitMiddleware
 
-    runs = {"hello": 0, "orders": 0, "slow": 0, "fail": 0, "raise": 0}
+    runs = {"hello": 0, "orders": 0, "slow": 0, "fail": 0, "raise": 0, "stream": 0, "big": 0,
+            "stream_ended": []}
     slow_started, slow_finish = asyncio.Event(), asyncio.Event()
     app = FastAPI()
 
@@ -421,6 +432,27 @@ async def middlewares():
             raise RuntimeError("the app fails once")
         return {"raise": runs["raise"]}
 
+    @app.post("/stream")
+    async def stream():
+        runs["stream"] += 1
+        run = runs["stream"]
+
+        async def parts():
+            try:
+                yield b"part 1\n"
+                if run == 1:
+                    await asyncio.sleep(60)  # the client goes away meanwhile
+                yield b"part 2\n"
+            finally:
+                runs["stream_ended"].append(run)
+        return StreamingResponse(parts(), media_type="text/plain")
+
+    @app.post("/big")
+    async def big():
+        runs["big"] += 1
+        return PlainTextResponse("x" * 10_000, status_code=201,
+                                 headers={"Location": f"/big/{runs['big']}"})
+
     app.add_middleware(IdempotencyMiddleware, baton=a)
     app.add_middleware(RateLimitMiddleware, baton=a, policy="http", limit=3, window_s=60,
                        key=lambda scope: dict(scope["headers"]).get(b"x-user", b"anon").decode())
@@ -453,6 +485,8 @@ async def middlewares():
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             await rate_limit_over_http(http, runs)
             await idempotency_over_http(http, runs, slow_started, slow_finish)
+            await idempotency_cut_short(http, port, runs)
+            await idempotency_over_max_result_bytes(http, runs)
             await batond_out_of_reach_over_http(http, runs)
     finally:
         server.should_exit = True
@@ -535,6 +569,74 @@ async def idempotency_over_http(http, runs, slow_started, slow_finish):
                                                "X-User": f"i11{n}"}) for n in range(2)]
     check("GET is never deduplicated", [g.json()["hello"] for g in gets]
           == [runs["hello"] - 1, runs["hello"]], repr([g.text for g in gets]))
+
+
+async def idempotency_cut_short(http, port, runs):
+    """A streamed response whose client goes away mid-stream: Starlette's StreamingResponse
+    stops and returns as if done; what was sent is not stored, and a retry runs again."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /stream HTTP/1.1\r\nHost: test\r\nIdempotency-Key: stream-1\r\n"
+                 b"X-User: st1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                 b"\r\n{}")
+    await writer.drain()
+    got = b""
+    while b"part 1" not in got:
+        chunk = await asyncio.wait_for(reader.read(4096), 20)
+        if not chunk:
+            break
+        got += chunk
+    during = await http.post("/stream", json={}, headers={"Idempotency-Key": "stream-1",
+                                                          "X-User": "st2"})
+    check("a streamed response, its first part out: a repeat gets 409",
+          b"part 1" in got and during.status_code == 409 and runs["stream"] == 1,
+          f"{got!r} {during.status_code} {during.text}")
+    writer.close()  # the client goes away mid-stream
+    await writer.wait_closed()
+    await until("the cut stream to end", lambda: asyncio.sleep(0, 1 in runs["stream_ended"]))
+    answers = []
+    for n in range(50):  # 409 while the first run's claim is being given up, then it runs
+        retry = await http.post("/stream", json={}, headers={"Idempotency-Key": "stream-1",
+                                                             "X-User": f"st3{n}"})
+        answers.append((retry.status_code, retry.headers.get("idempotent-replayed"),
+                        retry.text))
+        if retry.status_code != 409:
+            break
+        await asyncio.sleep(0.1)
+    check("the client went away mid-stream: nothing stored; a retry runs the app again and "
+          "gets the whole body, never a cut one replayed",
+          answers[-1] == (200, None, "part 1\npart 2\n") and runs["stream"] == 2
+          and all(code == 409 for code, _, _ in answers[:-1]), repr((answers, runs)))
+    replay = await http.post("/stream", json={}, headers={"Idempotency-Key": "stream-1",
+                                                          "X-User": "st4"})
+    check("... and that whole response is what a later repeat gets",
+          replay.status_code == 200 and replay.text == "part 1\npart 2\n"
+          and replay.headers.get("idempotent-replayed") == "true" and runs["stream"] == 2,
+          f"{replay.status_code} {dict(replay.headers)} {replay.text!r}")
+
+
+async def idempotency_over_max_result_bytes(http, runs):
+    """batond's dedup.max_result_bytes is 4096 here: a 10 kB response is stored without its
+    body, and a repeat does not run the app again."""
+    def post(user, json=None):
+        return http.post("/big", json=json or {}, headers={"Idempotency-Key": "big-1",
+                                                           "X-User": user})
+    first = await post("bg1")
+    check("a response over dedup.max_result_bytes: the first request gets it whole",
+          first.status_code == 201 and first.text == "x" * 10_000
+          and "idempotency-body-omitted" not in first.headers,
+          f"{first.status_code} {len(first.text)} {dict(first.headers)}")
+    repeat = await post("bg2")
+    check("... a repeat gets the stored status and headers, an empty body, Idempotent-Replayed "
+          "and Idempotency-Body-Omitted; the app ran once",
+          repeat.status_code == 201 and repeat.content == b""
+          and repeat.headers.get("idempotent-replayed") == "true"
+          and repeat.headers.get("idempotency-body-omitted") == "true"
+          and repeat.headers.get("location") == "/big/1"
+          and "content-type" not in repeat.headers and runs["big"] == 1,
+          f"{repeat.status_code} {dict(repeat.headers)} {repeat.content[:100]!r} {runs}")
+    other = await post("bg3", {"another": "body"})
+    check("... and the same key with another request still gets 422",
+          other.status_code == 422 and runs["big"] == 1, f"{other.status_code} {other.text}")
 
 
 async def batond_out_of_reach_over_http(http, runs):
@@ -620,7 +722,8 @@ try:
         "    - {name: api, windows: [{window_ms: 3600000, limit: 3}]}\n"
         "    - {name: http, windows: [{window_ms: 60000, limit: 3}]}\n"
         "state:\n  namespaces:\n    - {name: orders}\n"
-        "cache:\n  namespaces:\n    - {name: users, ttl_ms: 60000}\n")
+        "cache:\n  namespaces:\n    - {name: users, ttl_ms: 60000}\n"
+        "dedup:\n  max_result_bytes: 4096\n")  # the idempotency middleware's large response
     asyncio.run(main())
     package()
     types()

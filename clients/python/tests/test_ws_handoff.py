@@ -5,7 +5,9 @@ the batond's membership.address. A websockets client opens a session on the firs
 bumps its counter (kept in the session's state); the first batond is drained (NODE DRAIN); the
 server, hearing handoff-out through baton.aio's session follower, tells the client "reconnect to
 <address> with <token>"; the client reconnects to the address named, resumes, and its counter
-is intact and goes on. Usage: test_ws_handoff.py BATOND"""
+is intact and goes on. A first line that is neither open nor resume gets an error line and a
+clean close; a bump that meets Moved (the session handed over meanwhile) leaves the socket to
+the handoff line, and without one closes cleanly. Usage: test_ws_handoff.py BATOND"""
 import asyncio
 import os
 import shutil
@@ -60,6 +62,15 @@ async def connect(port):
 
 
 async def client_side(sock_a, port_a, port_b):
+    stray = await connect(port_a)
+    await stray.send("hello")  # neither open nor resume
+    answer = await asyncio.wait_for(stray.recv(), 20)
+    await asyncio.wait_for(stray.wait_closed(), 20)
+    check("a first line that is neither open nor resume: an error line, then a clean close "
+          "(1008), not a handler that failed (1011)",
+          answer.startswith("error expected open or resume") and stray.close_code == 1008,
+          repr((answer, stray.close_code)))
+
     first = await connect(port_a)
     await first.send("open alice")
     opened = await asyncio.wait_for(first.recv(), 20)
@@ -96,8 +107,67 @@ async def client_side(sock_a, port_a, port_b):
     return session_id
 
 
+async def moved_during_bump():
+    """The example's server in this process, before a batond whose session moved between a
+    client's bump and its write (Moved): the handler leaves the socket to the handoff line
+    (here sent as follow_handoffs sends it) and never writes on it after it closed; without
+    a handoff line it tells the client, and closes cleanly."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    from baton import Moved
+
+    spec = importlib.util.spec_from_file_location("ws_handoff_server", SERVER)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.HANDOFF_PATIENCE_S = 1.0
+
+    class MovedBaton:  # the two calls the handler makes, the second refused
+        async def session_open(self, user):
+            return SimpleNamespace(id=f"s-{user}")
+
+        async def session_state_set(self, session_id, state):
+            if state != "0":
+                raise Moved("MOVED", f"session {session_id} belongs to node ws-b now")
+            return 1
+
+    server = example.Server(MovedBaton())
+    port = free_port()
+    async with websockets.serve(server.serve_one, "127.0.0.1", port):
+        told = await websockets.connect(f"ws://127.0.0.1:{port}/")
+        await told.send("open told")
+        await asyncio.wait_for(told.recv(), 10)
+        await told.send("bump")
+        while "s-told" not in server.connected:  # (it is there from the open on)
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # the bump met Moved; the handler waits for the handoff
+        socket = server.connected.pop("s-told")  # what follow_handoffs does
+        await socket.send("reconnect to 127.0.0.1:1 with v1.token")
+        await socket.close()
+        lines = [line async for line in told]
+        check("Moved during a bump, then the handoff: the client gets only the reconnect line "
+              "and a normal close", lines == ["reconnect to 127.0.0.1:1 with v1.token"]
+              and told.close_code == 1000, repr((lines, told.close_code)))
+
+        alone = await websockets.connect(f"ws://127.0.0.1:{port}/")
+        await alone.send("open alone")
+        await asyncio.wait_for(alone.recv(), 10)
+        await alone.send("bump")
+        lines = await asyncio.wait_for(_all_lines(alone), 10)
+        check("Moved and no handoff line within the patience: an error line, a clean close",
+              len(lines) == 1 and lines[0].startswith("error the session moved")
+              and alone.close_code == 1001 and "s-alone" not in server.connected,
+              repr((lines, alone.close_code)))
+
+
+async def _all_lines(client):
+    return [line async for line in client]
+
+
 began = time.monotonic()
 try:
+    sys.path.insert(0, LIBRARY)
+    asyncio.run(asyncio.wait_for(moved_during_bump(), 60))
     kek_file = os.path.join(work, "ws.kek")
     with open(kek_file, "w") as f:
         f.write("7e" * 32 + "\n")

@@ -3,17 +3,17 @@
 acquire so that no event about the grant can slip past it. It cancels the block's task when it
 hears that the lease is lost: `lost`, `expired` or `released` of our token, `acquired` under a
 later token, or the watch connection closing or going silent (no answer to a PING within half
-the TTL, at least 1 s: a daemon that hangs renews nothing either)."""
+the TTL, at least 1 s, as the sync lock()'s: baton._schedule)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from .._replies import as_list, as_text
+from .._schedule import ping_every_s, silence_limit_s
 from ..errors import UnexpectedReply
 from ..leases import LeaseEvent, lease_event_from, lease_loss
-from ._link import AsyncLink, Subscriber
+from ._link import AsyncLink, Subscriber, stop_reader
 
 
 class LeaseWatch:
@@ -25,8 +25,8 @@ class LeaseWatch:
         self.loss: str | None = None
         self.cancelled_task = False
         self._subscriber = subscriber
-        self._silence_limit_s = max(1.0, ttl_ms / 2000)
-        self._ping_every_s = max(0.05, ttl_ms / 8000)
+        self._silence_limit_s = silence_limit_s(ttl_ms)
+        self._ping_every_s = ping_every_s(self._silence_limit_s)
         self._token: int | None = None
         self._heard: list[LeaseEvent] = []
         self._task: asyncio.Task[Any] | None = None
@@ -58,12 +58,13 @@ class LeaseWatch:
         self._task = None
 
     async def close(self) -> None:
+        """Stops the reader and closes the connection, whatever happens meanwhile: a cancel
+        of the caller's own while it waits is raised (after the connection is closed)."""
         self.disarm()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(BaseException):
-                await self._reader
-        await self._subscriber.close()
+        try:
+            await stop_reader(self._reader)
+        finally:
+            await self._subscriber.close()
 
     # -- listening ------------------------------------------------------------------------
 

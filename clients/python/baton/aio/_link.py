@@ -117,6 +117,20 @@ class AsyncLink:
         await self.pool.disconnect()
 
 
+async def stop_reader(reader: asyncio.Task[None] | None) -> None:
+    """Cancels a task that reads a Subscriber and waits until it has ended. Waiting with
+    asyncio.wait, not by awaiting the task, keeps the two cancellations apart: the reader's
+    ends it quietly, and the caller's own (its task cancelled while it waits here) raises
+    CancelledError here, as it should. What the reader ended with is taken (not left to be
+    logged as never retrieved)."""
+    if reader is None:
+        return
+    reader.cancel()
+    await asyncio.wait({reader})
+    if not reader.cancelled():
+        reader.exception()
+
+
 class Subscriber:
     """A connection in batond's watch mode: `first` is the answer to what put it there; then
     `read()` gives each message as python3-redis parses it (a list) and `ping()` asks for a

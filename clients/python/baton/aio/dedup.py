@@ -9,29 +9,29 @@ import time
 from typing import Awaitable, Callable, Union
 
 from .._replies import expect_ok
-from ..dedup import Claim, InProgress, _claim_from, done_args
-from ..errors import Unavailable, Unknown
+from .._schedule import DoneAttempts
+from ..dedup import Claim, InProgress, TooLarge, _claim_from, done_args
+from ..errors import BatonError
 from ._link import AsyncLink
 
 AsyncWork = Callable[[], Awaitable[Union[bytes, str]]]
 
 
 async def complete_for_sure(link: AsyncLink, key: str, result: bytes, ttl_ms: int | None,
-                            give_up_s: float = 30.0) -> None:
-    """DONE, sent again while batond answers Unknown or Unavailable, with a growing pause, for
-    up to `give_up_s` (the claim stays ours while its connection stays open): as the sync
-    once()."""
-    deadline = time.monotonic() + give_up_s
-    pause = 0.05
+                            too_large: TooLarge | None = None) -> None:
+    """DONE, sent again while batond answers Unknown or Unavailable, and `too_large(result)`
+    stored instead of a result DONE refuses for its size: the schedule and the choices of the
+    sync once() (_schedule.DoneAttempts), the pauses the event loop's."""
+    attempts = DoneAttempts(result, too_large)
     while True:
         try:
-            expect_ok(await link.call(*done_args(key, result, ttl_ms)))
+            expect_ok(await link.call(*done_args(key, attempts.result, ttl_ms)))
             return
-        except (Unknown, Unavailable):
-            if time.monotonic() + pause > deadline:
+        except BatonError as error:
+            pause = attempts.pause_after(error)
+            if pause is None:
                 raise
             await asyncio.sleep(pause)
-            pause = min(pause * 2, 1.0)
 
 
 class AsyncDedupCalls:
@@ -52,13 +52,15 @@ class AsyncDedupCalls:
 
     async def once(self, key: str, work: AsyncWork, ttl_ms: int = 60_000,
                    result_ttl_ms: int | None = None, wait_ms: int = 0,
-                   poll_ms: int = 50) -> bytes:
+                   poll_ms: int = 50, too_large: TooLarge | None = None) -> bytes:
         """Runs `await work()` once across the fleet for `key` and answers its result (bytes;
         str is stored as UTF-8); a repeat gets the stored result without running anything.
         The claim is made on a connection of its own: if `work` raises or is cancelled, the
         connection closes, the claim is released at once, and a retry runs the work again.
         A repeat while the first run works raises InProgress, or with `wait_ms` polls every
-        `poll_ms` until the result is stored (as Baton.once)."""
+        `poll_ms` until the result is stored (as Baton.once). A result over batond's
+        `dedup.max_result_bytes`: as Baton.once, `too_large(result)` is stored instead when
+        given; otherwise DONE's OtherError propagates and the key is freed."""
         deadline = time.monotonic() + wait_ms / 1000
         claimer = self._link.dedicated()
         try:
@@ -69,7 +71,7 @@ class AsyncDedupCalls:
                 if claim.status == "new":
                     produced = await work()
                     result = produced.encode() if isinstance(produced, str) else produced
-                    await complete_for_sure(claimer, key, result, result_ttl_ms)
+                    await complete_for_sure(claimer, key, result, result_ttl_ms, too_large)
                     return result
                 if time.monotonic() >= deadline:
                     raise InProgress(key, claim.ttl_ms)

@@ -82,7 +82,7 @@ class AsyncLeaseCalls:
         if task is None:
             raise RuntimeError("lock() needs to run in an asyncio task")
         watch = await LeaseWatch.start(self._link, name, ttl_ms)  # before the grant
-        holder = self._link.dedicated()
+        holder = self._link.dedicated()  # connects at its first call
         try:
             lease = await acquire_on(holder, name, ttl_ms, keep=True, wait_ms=wait_ms,
                                      meta=meta)
@@ -108,8 +108,10 @@ class AsyncLeaseCalls:
                 raise _lost(lease, "while the block ran", watch.loss)
             await release_on(holder, name, lease.token)
         finally:
-            await holder.close()
-            await watch.close()
+            try:  # a cancel while the holder closes must not skip the watch's close
+                await holder.close()
+            finally:
+                await watch.close()
 
 
 def _lost(lease: Lease, when: str, reason: str) -> Lost:

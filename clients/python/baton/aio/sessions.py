@@ -4,7 +4,6 @@ a draining node hand its sessions over ("reconnect there with this token")."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from types import TracebackType
 
 from .._replies import as_int, as_list, as_text
@@ -12,7 +11,7 @@ from ..errors import UnexpectedReply
 from ..sessions import (Handoff, OpenedSession, ResumedSession, Session, SessionState, Touched,
                         handoff_from_message, open_args, opened_from, resumed_from,
                         session_from, session_state_from, sessions_from, touched_from)
-from ._link import AsyncLink, Subscriber
+from ._link import AsyncLink, Subscriber, stop_reader
 
 
 class AsyncSessionFollower:
@@ -71,10 +70,12 @@ class AsyncSessionFollower:
         return not self._reader.done()
 
     async def close(self) -> None:
-        self._reader.cancel()
-        with contextlib.suppress(BaseException):
-            await self._reader
-        await self._subscriber.close()
+        """Stops the reader and closes the connection; a cancel of the caller's own while it
+        waits is raised (after the connection is closed)."""
+        try:
+            await stop_reader(self._reader)
+        finally:
+            await self._subscriber.close()
 
     async def __aenter__(self) -> AsyncSessionFollower:
         return self

@@ -18,7 +18,8 @@ log = logging.getLogger("baton.asgi")
 
 
 class _DoNotStore(Exception):
-    """The response was sent, and must not be replayed (a 5xx: a retry should run again)."""
+    """The response was sent, and must not be replayed (a 5xx, or one cut short: a retry
+    should run again)."""
 
 
 class _AppRaised(Exception):
@@ -35,6 +36,13 @@ class _AppRaised(Exception):
 _NOT_STORED = {b"date", b"server", b"connection", b"keep-alive", b"transfer-encoding",
                b"set-cookie", b"ratelimit-limit", b"ratelimit-remaining", b"ratelimit-reset",
                b"ratelimit-policy", b"retry-after"}
+# Not replayed either when the body is not: the fields that describe the body itself.
+_DESCRIBE_BODY = {b"content-length", b"content-type", b"content-encoding", b"content-range",
+                  b"content-md5", b"digest", b"content-digest", b"repr-digest", b"etag"}
+
+# Sent with a replay, also by the Node library (clients/node): keep the names identical.
+REPLAYED = b"idempotent-replayed"
+BODY_OMITTED = b"idempotency-body-omitted"
 
 
 class IdempotencyMiddleware:
@@ -51,9 +59,16 @@ class IdempotencyMiddleware:
     - The same key with another request (method, path, query or body differ) gets 422: the
       request is fingerprinted (SHA-256), and the fingerprint is stored with the response.
       (While the first runs nothing is stored yet, so any repeat then gets 409.)
-    - A response of 500 or more is not stored, nor one the app raised on: the claim is
-      released at once, and a retry runs again. A response larger than batond's
-      `dedup.max_result_bytes` is sent but not stored (logged).
+    - A response of 500 or more is not stored, nor one the app raised on, nor one cut short
+      (the client went away before the last body message: Starlette's StreamingResponse
+      then stops and returns as if done): the claim is released at once, and a retry runs
+      again.
+    - A response too large for batond's `dedup.max_result_bytes` (the stored record is
+      the body in base64 plus the headers, so about 3/4 of it is room for the body) is
+      stored without its body: a repeat gets the stored status and headers, less those that
+      describe the body (Content-Length, Content-Type, ETag, ...), an empty body, and
+      `Idempotent-Replayed: true` with `Idempotency-Body-Omitted: true` (the work was done;
+      the response cannot be shown again). The app does not run again.
     - Without the header the request goes through (`required=True`: 400 instead), and other
       methods are never touched.
 
@@ -110,11 +125,21 @@ class IdempotencyMiddleware:
                 raise _AppRaised(error) from error
             if sent.status is None or sent.status >= 500:
                 raise _DoNotStore()
+            if not sent.complete:
+                log.warning("response to idempotency key %r cut short (the client went "
+                            "away?): not stored, a retry runs again", key)
+                raise _DoNotStore()
             return sent.record(fingerprint)
+
+        def without_body(record: bytes) -> bytes:
+            log.warning("response to idempotency key %r (%d bytes stored) is over batond's "
+                        "dedup.max_result_bytes: stored without its body", key, len(record))
+            return sent.record(fingerprint, with_body=False)
 
         try:
             stored = await self.baton.once(dedup_key, run_once, ttl_ms=self.claim_ttl_ms,
-                                           result_ttl_ms=self.result_ttl_ms)
+                                           result_ttl_ms=self.result_ttl_ms,
+                                           too_large=without_body)
         except _DoNotStore:
             return
         except _AppRaised as raised:
@@ -139,39 +164,49 @@ class IdempotencyMiddleware:
 
 
 class _Recorder:
-    """Forwards the app's response and keeps a copy to store."""
+    """Forwards the app's response and keeps a copy to store. `complete` once the last body
+    message (`more_body` false) went out: only then is the copy the whole response."""
 
     def __init__(self, send: Send) -> None:
         self._send = send
         self.status: int | None = None
         self.headers: Headers = []
         self.body = bytearray()
+        self.complete = False
 
     @property
     def started(self) -> bool:
         return self.status is not None
 
     async def send(self, message: Message) -> None:
+        last = False
         if message["type"] == "http.response.start":
             self.status = int(message["status"])
             self.headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
         elif message["type"] == "http.response.body":
             self.body += message.get("body", b"")
+            last = not message.get("more_body", False)
         await self._send(message)
+        if last:  # sent (the server took it) without raising
+            self.complete = True
 
-    def record(self, fingerprint: str) -> bytes:
+    def record(self, fingerprint: str, with_body: bool = True) -> bytes:
+        """The stored form: version 1 with the body in base64; without it, `"body": null`
+        (a repeat gets the status and headers, less those that describe the body)."""
+        left_out = _NOT_STORED if with_body else _NOT_STORED | _DESCRIBE_BODY
         kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in self.headers
-                if k.lower() not in _NOT_STORED]
+                if k.lower() not in left_out]
+        body = base64.b64encode(bytes(self.body)).decode() if with_body else None
         return json.dumps({"v": 1, "fingerprint": fingerprint, "status": self.status,
-                           "headers": kept,
-                           "body": base64.b64encode(bytes(self.body)).decode()}).encode()
+                           "headers": kept, "body": body}).encode()
 
 
 async def _replay(send: Send, stored: bytes, fingerprint: str) -> None:
     try:
         record = json.loads(stored)
         status, headers = int(record["status"]), record["headers"]
-        body = base64.b64decode(record["body"])
+        omitted = record["body"] is None
+        body = b"" if omitted else base64.b64decode(record["body"])
         theirs = record["fingerprint"]
     except (ValueError, KeyError, TypeError) as error:
         log.error("a stored idempotent response cannot be read: %s", error)
@@ -181,9 +216,10 @@ async def _replay(send: Send, stored: bytes, fingerprint: str) -> None:
         await send_json(send, 422, {"error": "this Idempotency-Key was used with another "
                                              "request"})
         return
+    marks = [(REPLAYED, b"true")] + ([(BODY_OMITTED, b"true")] if omitted else [])
     await send({"type": "http.response.start", "status": status,
                 "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-                + [(b"idempotent-replayed", b"true")]})
+                + marks})
     await send({"type": "http.response.body", "body": body})
 
 
