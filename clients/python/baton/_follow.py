@@ -55,6 +55,7 @@ class Watch:
     def __init__(self, connection: Any, confirmations: list[object]) -> None:
         self._connection = connection
         self.confirmations = confirmations
+        self._closing = threading.Lock()
 
     @classmethod
     def open(cls, link: Link, *args: Arg) -> Watch:
@@ -88,7 +89,10 @@ class Watch:
         self._connection.send_command("PING")  # answered ["pong", ""] in watch mode
 
     def close(self) -> None:
-        self._connection.disconnect()
+        """Closes the connection; safe to call again, and from two threads at once (a
+        follower's own and the one that closes it)."""
+        with self._closing:
+            self._connection.disconnect()
 
 
 class Follower(Generic[T]):

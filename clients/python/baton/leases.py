@@ -192,8 +192,9 @@ class LeaseCalls:
         the acquire, so nothing slips past) and a thread marks the lease lost when batond says
         it could not renew it (Redis unreachable: a notice before its safe validity ends), it
         expired or was released (FORCE), another token took it, or the watch connection broke
-        or stayed silent for half the TTL (at least 1 s). The block is not interrupted: it sees `token.lost`
-        set, `token.check()` raise Lost, and `on_lost(reason)` is called from that thread.
+        or stayed silent for half the TTL (at least 1 s). The block is not interrupted: it
+        sees `token.lost` set, `token.check()` raise Lost, and `on_lost(reason)` is called
+        from that thread.
         Guard the resource with the token all the same. A loss also shows at the end of a
         block that ended normally, as Lost from the release. Each lock() uses two
         connections. With `socket.idle_timeout_ms` set on batond (off by default), a block

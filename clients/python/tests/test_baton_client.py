@@ -296,7 +296,8 @@ def no_leaked_watch():
 
     # A real refusal: batond over socket.max_clients_per_uid (2) once the watch is up.
     _, tight_sock, first_client = start_batond(batond, work, procs, "tight", redis_sock,
-                                               free_port(), "socket:\n  max_clients_per_uid: 2\n")
+                                               free_port(),
+                                               "socket:\n  max_clients_per_uid: 2\n")
     first_client.connection_pool.disconnect()
     time.sleep(0.5)  # batond counts that connection out
     squatter = socket.socket(socket.AF_UNIX)
