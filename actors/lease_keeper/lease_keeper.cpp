@@ -31,20 +31,23 @@ struct kept {
 
 /// A lease this keeper stopped keeping without seeing it released, and that Redis may still
 /// hold under its token: a renewal sent before the verdict can land after it (Redis stalled,
-/// then woke), and would keep the name from everyone for another TTL. Released (only under
-/// that owner and token) until Redis answers the release, or `give_up` passes.
+/// then woke), and would keep the name from everyone for another TTL. Given back
+/// (lua/lease_give_back.lua: only under that owner and token, keeping any lock-delay) until
+/// Redis answers, or `give_up` passes. Due give-backs leave together, one batch per tick.
 struct giving_back {
   std::string owner;
   std::int64_t token = 0;
   time_point next_try{};
   time_point give_up{};
+  milliseconds retry{0}; ///< the wait before the next try, doubling
   bool in_flight = false;
 };
 
 /// How long a give-back is tried while Redis does not answer it. A late renewal extends the
 /// lease one TTL from when it lands; past this, a stall that long has outlived the lease.
 constexpr milliseconds give_back_patience{30000};
-constexpr milliseconds give_back_retry{250};
+constexpr milliseconds give_back_first_retry{250};
+constexpr milliseconds give_back_longest_retry{4000};
 
 struct keeper_state {
   keeper_settings settings;
@@ -114,26 +117,29 @@ void maybe_stopped(keeper_pointer self) {
   }
 }
 
-void send_give_back(keeper_pointer self, const std::string& name);
-
-/// Gives the lease back once Redis answers: now, and again every give_back_retry while it
-/// does not. A newer give-back of the same name replaces an older one.
+/// Gives the lease back: due now, sent with the next tick's batch.
 void give_back(keeper_pointer self, const std::string& name, const std::string& owner,
                std::int64_t token) {
+  auto& st = self->state;
   auto now = self->clock().now();
-  auto& g = self->state.give_backs[name];
-  if (g.token != token) g = giving_back{owner, token, now, now + give_back_patience, false};
-  send_give_back(self, name);
+  auto& g = st.give_backs[name];
+  if (g.token != token)
+    g = giving_back{owner, token, now, now + give_back_patience, give_back_first_retry, false};
+  else if (!g.in_flight)
+    g.next_try = now;
+  st.timer.wake_at(self, now);
 }
 
 void on_given_back(keeper_pointer self, const std::string& name, std::int64_t token,
-                   bool answered, bool released) {
+                   const redis_reply& reply) {
   auto& st = self->state;
-  if (auto lost = st.declared_lost.find(name);
-      released && lost != st.declared_lost.end() && lost->second == token) {
-    // Deleted under this token: a renewal that had not landed yet cannot revive it
-    // (lua/lease_renew.lua extends only a lease that is there), so a late success was
-    // one that ran before, and there is nothing more to give back.
+  bool answered = reply.kind == reply_kind::array && reply.elements.size() >= 2;
+  if (auto lost = st.declared_lost.find(name); answered && reply.elements[0].integer == 1 &&
+                                               lost != st.declared_lost.end() &&
+                                               lost->second == token) {
+    // Ended under this token: a renewal that had not landed yet cannot revive it
+    // (lua/lease_renew.lua extends only a lease still valid), so a late success was one
+    // that ran before, and there is nothing more to give back.
     st.declared_lost.erase(lost);
   }
   auto it = st.give_backs.find(name);
@@ -141,33 +147,43 @@ void on_given_back(keeper_pointer self, const std::string& name, std::int64_t to
   auto& g = it->second;
   g.in_flight = false;
   auto now = self->clock().now();
-  if (answered || now >= g.give_up) {
-    // Released, or not held under this token any more (expired, or taken by another): done.
+  if (answered) {
+    // Given back, or not held under this token any more (expired, taken by another): done.
     st.give_backs.erase(it);
     return;
   }
-  g.next_try = now + give_back_retry;
+  if (now >= g.give_up) {
+    log::warn("lease", "could not give back a lost lease; it ends at its ttl",
+              {{"lease", name}, {"reason", reply.str}});
+    st.give_backs.erase(it);
+    return;
+  }
+  g.next_try = now + g.retry;
+  g.retry = std::min(g.retry * 2, give_back_longest_retry);
   st.timer.wake_at(self, g.next_try);
 }
 
-void send_give_back(keeper_pointer self, const std::string& name) {
+void send_give_backs(keeper_pointer self, const std::vector<std::string>& names) {
   auto& st = self->state;
-  auto it = st.give_backs.find(name);
-  if (it == st.give_backs.end() || it->second.in_flight) return;
-  auto& g = it->second;
-  g.in_flight = true;
-  auto token = g.token;
-  script_call call{"lease_release",
-                   {keys_for(st.settings.prefix, name).lease},
-                   {g.owner, std::to_string(token), events_channel(st.settings.prefix), name},
-                   0};
-  self->request(st.link, std::chrono::seconds(5), atoms::redis_script::value, call)
-      .then(
-          [self, name, token](redis_reply& reply) {
-            bool answered = reply.kind == reply_kind::array && reply.elements.size() >= 2;
-            on_given_back(self, name, token, answered, answered && reply.elements[0].integer == 1);
-          },
-          [self, name, token](caf::error&) { on_given_back(self, name, token, false, false); });
+  std::vector<script_call> calls;
+  std::vector<std::pair<std::string, std::int64_t>> who;
+  for (const auto& name : names) {
+    auto& g = st.give_backs[name];
+    g.in_flight = true;
+    calls.push_back({"lease_give_back",
+                     {keys_for(st.settings.prefix, name).lease},
+                     {g.owner, std::to_string(g.token), events_channel(st.settings.prefix), name},
+                     0});
+    who.emplace_back(name, g.token);
+  }
+  auto finish = [self, who](const std::vector<redis_reply>& replies) {
+    for (std::size_t i = 0; i < who.size(); ++i)
+      on_given_back(self, who[i].first, who[i].second,
+                    i < replies.size() ? replies[i] : redis_reply::unavailable("no reply"));
+  };
+  self->request(st.link, std::chrono::seconds(5), atoms::redis_batch::value, std::move(calls))
+      .then([finish](std::vector<redis_reply>& replies) { finish(replies); },
+            [finish](caf::error&) { finish({}); });
 }
 
 void on_renewed(keeper_pointer self, const std::string& name, std::int64_t token,
@@ -275,13 +291,15 @@ void on_tick(keeper_pointer self) {
   if (!due.empty()) renew(self, due);
   for (const auto& name : due)
     next = std::min(next, st.leases[name].safe_end);
-  for (auto& [name, g] : st.give_backs) {
+  std::vector<std::string> giving;
+  for (const auto& [name, g] : st.give_backs) {
     if (g.in_flight) continue;
     if (g.next_try <= now)
-      send_give_back(self, name);
+      giving.push_back(name);
     else
       next = std::min(next, g.next_try);
   }
+  if (!giving.empty()) send_give_backs(self, giving);
   if (next != time_point::max()) st.timer.wake_at(self, std::max(next, now + milliseconds(5)));
 }
 

@@ -215,6 +215,17 @@ void lease_service::attempt(acquire_request request, lease_callback<lease_grant>
         }
         auto token = reply.elements[1].integer;
         remember_token(token);
+        if (was_lost(request.name, token)) {
+          // The same connection got back a lease this daemon declared lost (a renewal sent
+          // before the verdict landed after it): the keeper's give-back of that token may be
+          // on its way and would delete it under its new holder. Released here; a new ACQUIRE
+          // gets a new token.
+          release_quietly(request.name, owner, token);
+          return done(fail(error_code::unavailable,
+                           "lease '" + request.name + "' was lost under token " +
+                               std::to_string(token) +
+                               " and Redis still held it; released it: acquire it again"));
+        }
         // Safe validity counts from when the request was sent, not from when Redis granted it.
         auto valid_until = safe_until(sent, request.ttl, request.keep);
         auto replied = clock::now();

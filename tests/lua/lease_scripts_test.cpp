@@ -1,6 +1,6 @@
 // lua/lease_*.lua on a real redis-server: mutual exclusion, tokens that only grow (also when
 // Redis loses everything), expiry, lock-delay after an unclean loss, renew and release that
-// only the holder can do, and TTLs on every key.
+// only the holder can do, a lost lease given back (its lock-delay kept), and TTLs on every key.
 #include <catch2/catch.hpp>
 
 #include <thread>
@@ -41,6 +41,10 @@ struct lease_fixture {
     return lua.run(
         "lease_retire", {lease_key},
         {owner, std::to_string(token), std::to_string(ms), "baton:lease-events", "jobs"});
+  }
+  resp_value give_back(const std::string& owner, std::int64_t token) {
+    return lua.run("lease_give_back", {lease_key},
+                   {owner, std::to_string(token), "baton:lease-events", "jobs"});
   }
   resp_value info() { return lua.run("lease_info", {lease_key}, {}); }
 };
@@ -357,4 +361,36 @@ TEST_CASE_METHOD(lease_fixture, "abandon releases a grant only for the request t
   acquire_as("c", "10");
   CHECK(abandon("c", "9").integer == 0);
   CHECK(abandon("c", "10").integer == granted);
+}
+
+TEST_CASE_METHOD(lease_fixture, "give-back: a lost lease ends now, only under its owner and token") {
+  auto r = acquire("a", 10000);
+  REQUIRE(granted(r));
+  CHECK(give_back("b", token_of(r)).elements[1].str == "not-holder");
+  CHECK(give_back("a", token_of(r) + 1).elements[1].str == "not-holder");
+  CHECK(info().elements[1].str == "a"); // nothing changed
+  protocol::resp_client subscriber(redis.socket_path());
+  subscriber.call({"SUBSCRIBE", "baton:lease-events"});
+  auto given = give_back("a", token_of(r));
+  CHECK(given.elements[0].integer == 1);
+  CHECK(given.elements[1].str == "released"); // no lock-delay configured: gone, and waiters woken
+  CHECK(subscriber.read().elements.at(2).str == "released jobs " + std::to_string(token_of(r)));
+  CHECK(info().elements.empty());
+  CHECK(give_back("a", token_of(r)).elements[1].str == "not-held");
+  CHECK(granted(acquire("b", 10000)));
+}
+
+TEST_CASE_METHOD(lease_fixture,
+                 "give-back keeps the lock-delay: the holder may not have heard it lost") {
+  auto r = acquire("a", 10000, 400);
+  REQUIRE(granted(r));
+  auto given = give_back("a", token_of(r));
+  CHECK(given.elements[0].integer == 1);
+  CHECK(given.elements[1].str == "cut");
+  auto during = acquire("b", 10000);
+  REQUIRE_FALSE(granted(during));
+  CHECK(during.elements[1].str == "lock-delay");
+  CHECK(lua.call({"PTTL", lease_key}).integer <= 400); // the 10 s lease is cut to the delay
+  CHECK(give_back("a", token_of(r)).elements[1].str == "expired"); // ended: nothing more
+  CHECK(test::eventually([&] { return granted(acquire("b", 10000)); }, 5000));
 }

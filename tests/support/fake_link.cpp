@@ -50,6 +50,7 @@ redis_link::redis_link_actor::behavior_type fake(fake_pointer self,
           std::vector<script_call>& calls) -> caf::result<std::vector<redis_reply>> {
         // Answered all at once, like the real link: held if any one of them is.
         auto& s = *self->state.script;
+        if (!calls.empty()) s.batches.push_back(calls.front().name);
         std::vector<std::optional<redis_reply>> answers;
         bool all = true;
         for (auto& c : calls) {

@@ -22,6 +22,8 @@ namespace baton::test {
 struct fake_link_script {
   /// Every call, in arrival order. A raw command arrives as a call named "CMD <verb>".
   std::vector<redis_link::script_call> calls;
+  /// The first call's name of every batch (redis_batch), in arrival order.
+  std::vector<std::string> batches;
   /// The answer to a call; nullopt leaves it waiting (see held, answer_held).
   std::function<std::optional<redis_link::redis_reply>(const redis_link::script_call&)> answer;
 
@@ -37,6 +39,13 @@ struct fake_link_script {
     std::size_t n = 0;
     for (const auto& c : calls)
       n += c.name == name;
+    return n;
+  }
+  /// Batches whose first call is named `name` so far.
+  std::size_t batches_of(const std::string& name) const {
+    std::size_t n = 0;
+    for (const auto& b : batches)
+      n += b == name;
     return n;
   }
 };

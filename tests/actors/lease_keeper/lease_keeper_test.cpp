@@ -149,7 +149,7 @@ TEST_CASE_METHOD(keeper_fixture,
   keep("job", 4, 1000ms);
   time.advance(890ms);
   REQUIRE(count(keeper_news::kind::lost) == 1);
-  REQUIRE(redis->count("lease_release") == 1); // at the verdict, under the lost token
+  REQUIRE(redis->count("lease_give_back") == 1); // at the verdict, under the lost token
   auto release = redis->calls.back();
   CHECK(release.args[0] == "owner-job");
   CHECK(release.args[1] == "4");
@@ -158,27 +158,29 @@ TEST_CASE_METHOD(keeper_fixture,
   REQUIRE(redis->held.size() == 1);
   redis->answer_held(test::status_reply(1, "renewed"));
   time.run();
-  CHECK(redis->count("lease_release") == 1);
+  CHECK(redis->count("lease_give_back") == 1);
 }
 
 TEST_CASE_METHOD(keeper_fixture,
-                 "a give-back Redis does not answer is sent again until it does") {
+                 "a give-back Redis does not answer is sent again backing off until it does") {
   redis->answer = [](const redis_link::script_call&) {
     return redis_reply::unavailable("connection refused");
   };
   keep("job", 5, 1000ms);
   time.advance(890ms);
   REQUIRE(count(keeper_news::kind::lost) == 1);
-  CHECK(redis->count("lease_release") == 1);
-  time.advance(250ms);
-  CHECK(redis->count("lease_release") == 2);
-  time.advance(250ms);
-  CHECK(redis->count("lease_release") == 3);
+  CHECK(redis->count("lease_give_back") == 1);
+  time.advance(249ms);
+  CHECK(redis->count("lease_give_back") == 1);
+  time.advance(1ms); // 250 ms later
+  CHECK(redis->count("lease_give_back") == 2);
+  time.advance(500ms); // then twice as long each time
+  CHECK(redis->count("lease_give_back") == 3);
   redis->answer = [](const redis_link::script_call&) { return test::status_reply(0, "not-held"); };
-  time.advance(250ms);
-  CHECK(redis->count("lease_release") == 4);
+  time.advance(1000ms);
+  CHECK(redis->count("lease_give_back") == 4);
   time.advance(5000ms); // answered: no more
-  CHECK(redis->count("lease_release") == 4);
+  CHECK(redis->count("lease_give_back") == 4);
   CHECK(redis->count("lease_renew") < 10); // and the lost lease is not renewed any more
 }
 
@@ -191,10 +193,10 @@ TEST_CASE_METHOD(keeper_fixture,
   };
   keep("job", 6, 1000ms);
   time.advance(890ms);
-  REQUIRE(redis->count("lease_release") == 1);
+  REQUIRE(redis->count("lease_give_back") == 1);
   redis->answer_held(test::status_reply(1, "renewed")); // it landed after the give-back
   time.run();
-  REQUIRE(redis->count("lease_release") == 2);
+  REQUIRE(redis->count("lease_give_back") == 2);
   CHECK(redis->calls.back().args.at(1) == "6");
 }
 
@@ -209,12 +211,12 @@ TEST_CASE_METHOD(keeper_fixture,
   REQUIRE(redis->held.size() == 1); // the renewal on its way
   caf::anon_send(keeper, atoms::abandon::value, std::string("job"), std::int64_t{8});
   time.run();
-  REQUIRE(redis->count("lease_release") == 1);
+  REQUIRE(redis->count("lease_give_back") == 1);
   CHECK(redis->calls.back().args.at(1) == "8");
   CHECK(count(keeper_news::kind::lost) == 0); // the service knew already: nothing to tell
   caf::anon_send(keeper, atoms::abandon::value, std::string("job"), std::int64_t{8});
   time.run();
-  CHECK(redis->count("lease_release") == 1); // not kept any more: nothing to do
+  CHECK(redis->count("lease_give_back") == 1); // not kept any more: nothing to do
   time.advance(3000ms);
   CHECK(redis->count("lease_renew") == 1);
 }
@@ -226,10 +228,10 @@ TEST_CASE_METHOD(keeper_fixture, "a new grant of the name ends the give-back of 
   };
   keep("job", 9, 1000ms);
   time.advance(890ms);
-  REQUIRE(redis->count("lease_release") == 1);
+  REQUIRE(redis->count("lease_give_back") == 1);
   keep("job", 10, 1000ms); // granted again here: the old lease was gone from Redis
   time.advance(800ms);      // past the old give-back's retries, before the new one's verdict
-  CHECK(redis->count("lease_release") == 1);
+  CHECK(redis->count("lease_give_back") == 1);
 }
 
 TEST_CASE_METHOD(keeper_fixture, "forget stops the renewals of that token only") {
@@ -283,7 +285,7 @@ TEST_CASE_METHOD(keeper_fixture,
   time.run();
   redis->answer_held(test::status_reply(1, "renewed"));
   time.run();
-  REQUIRE(redis->count("lease_release") == 1);
+  REQUIRE(redis->count("lease_give_back") == 1);
   CHECK(redis->calls.back().args.at(1) == "4");
   CHECK(count(keeper_news::kind::renewed) == 0); // nothing to tell: it is not held
 }
@@ -337,4 +339,18 @@ TEST_CASE_METHOD(keeper_fixture, "a renewal on its way when the master moves is 
   CHECK(redis->count("lease_renew") == 2); // asked again, of the new master
   REQUIRE(count(keeper_news::kind::lost) == 1);
   CHECK(count(keeper_news::kind::renewed) == 0); // the old master's answer did not count
+}
+
+TEST_CASE_METHOD(keeper_fixture, "give-backs due together leave in one batch") {
+  redis->answer = [](const redis_link::script_call& c) -> std::optional<redis_reply> {
+    if (c.name == "lease_renew") return std::nullopt;
+    return test::status_reply(1, "released");
+  };
+  keep("a", 1, 1000ms);
+  keep("b", 2, 1000ms);
+  keep("c", 3, 1000ms);
+  time.advance(890ms);
+  REQUIRE(count(keeper_news::kind::lost) == 3);
+  CHECK(redis->count("lease_give_back") == 3);
+  CHECK(redis->batches_of("lease_give_back") == 1);
 }
