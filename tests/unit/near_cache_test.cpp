@@ -22,7 +22,7 @@ using namespace std::chrono_literals;
 namespace {
 
 /// The start of every test's timeline (an hour past the clock's epoch: room to go back).
-const time_point t0 = time_point{} + 1h;
+const time_point cache_start = time_point{} + 1h;
 
 /// What fresh() and stale() answer when the cache has no entry for them.
 const std::string miss = "(miss)";
@@ -35,9 +35,9 @@ bool fill(near_cache& c, const std::string& key, const std::string& value, time_
   return c.admit(key, value, ticket, now, fresh_for, expires);
 }
 
-/// A fill at t0, fresh for 10 s, in Redis for 60 s.
+/// A fill at cache_start, fresh for 10 s, in Redis for 60 s.
 bool fill(near_cache& c, const std::string& key, const std::string& value) {
-  return fill(c, key, value, t0, 10s, t0 + 60s);
+  return fill(c, key, value, cache_start, 10s, cache_start + 60s);
 }
 
 /// What get() answers for `key` at `now`: its value, or `miss`.
@@ -65,29 +65,29 @@ std::size_t cost_of(const std::string& key, const std::string& value) {
 
 TEST_CASE("near cache: a fill is a hit until its near TTL and then a miss") {
   near_cache c(1 << 20);
-  REQUIRE(fill(c, "k", "v", t0, 10s, t0 + 60s));
+  REQUIRE(fill(c, "k", "v", cache_start, 10s, cache_start + 60s));
   CHECK(c.entries() == 1);
-  CHECK(fresh(c, "k", t0) == "v");
-  auto hit = c.get("k", t0 + 9999ms);
+  CHECK(fresh(c, "k", cache_start) == "v");
+  auto hit = c.get("k", cache_start + 9999ms);
   REQUIRE(hit.has_value());
   REQUIRE(hit->value != nullptr);
   CHECK(*hit->value == "v");
-  CHECK(hit->expires == t0 + 60s); // the Redis TTL's end, not the near TTL's
-  CHECK(fresh(c, "k", t0 + 10s) == miss);
-  CHECK(fresh(c, "k", t0 + 11s) == miss);
+  CHECK(hit->expires == cache_start + 60s); // the Redis TTL's end, not the near TTL's
+  CHECK(fresh(c, "k", cache_start + 10s) == miss);
+  CHECK(fresh(c, "k", cache_start + 11s) == miss);
 }
 
 TEST_CASE("near cache: get_stale answers past the near TTL until the Redis TTL") {
   near_cache c(1 << 20);
-  REQUIRE(fill(c, "k", "v", t0, 10s, t0 + 60s));
-  CHECK(stale(c, "k", t0 + 10s) == "v");
-  auto hit = c.get_stale("k", t0 + 30s);
+  REQUIRE(fill(c, "k", "v", cache_start, 10s, cache_start + 60s));
+  CHECK(stale(c, "k", cache_start + 10s) == "v");
+  auto hit = c.get_stale("k", cache_start + 30s);
   REQUIRE(hit.has_value());
   CHECK(*hit->value == "v");
-  CHECK(hit->expires == t0 + 60s);
-  CHECK(stale(c, "k", t0 + 59999ms) == "v");
-  CHECK(stale(c, "k", t0 + 60s) == miss); // gone from Redis too
-  CHECK(fresh(c, "k", t0 + 60s) == miss);
+  CHECK(hit->expires == cache_start + 60s);
+  CHECK(stale(c, "k", cache_start + 59999ms) == "v");
+  CHECK(stale(c, "k", cache_start + 60s) == miss); // gone from Redis too
+  CHECK(fresh(c, "k", cache_start + 60s) == miss);
   CHECK(c.entries() == 0);
   CHECK(c.bytes() == 0);
 }
@@ -97,32 +97,32 @@ TEST_CASE("near cache: get_stale answers past the near TTL until the Redis TTL")
 // near TTL.
 TEST_CASE("near cache: a get past the near TTL leaves the entry to get_stale until the Redis TTL") {
   near_cache c(1 << 20);
-  REQUIRE(fill(c, "k", "v", t0, 10s, t0 + 60s));
-  CHECK(fresh(c, "k", t0 + 10s) == miss);
-  CHECK(stale(c, "k", t0 + 10s) == "v");
-  CHECK(fresh(c, "k", t0 + 30s) == miss);
-  CHECK(stale(c, "k", t0 + 30s) == "v");
-  CHECK(stale(c, "k", t0 + 60s) == miss);
-  CHECK(fresh(c, "k", t0 + 60s) == miss);
+  REQUIRE(fill(c, "k", "v", cache_start, 10s, cache_start + 60s));
+  CHECK(fresh(c, "k", cache_start + 10s) == miss);
+  CHECK(stale(c, "k", cache_start + 10s) == "v");
+  CHECK(fresh(c, "k", cache_start + 30s) == miss);
+  CHECK(stale(c, "k", cache_start + 30s) == "v");
+  CHECK(stale(c, "k", cache_start + 60s) == miss);
+  CHECK(fresh(c, "k", cache_start + 60s) == miss);
 }
 
 TEST_CASE("near cache: an entry lapses at its Redis TTL even when its near TTL is longer") {
   near_cache c(1 << 20);
-  REQUIRE(fill(c, "k", "v", t0, 120s, t0 + 60s));
-  CHECK(fresh(c, "k", t0 + 59s) == "v");
-  CHECK(fresh(c, "k", t0 + 60s) == miss);
-  CHECK(stale(c, "k", t0 + 60s) == miss);
+  REQUIRE(fill(c, "k", "v", cache_start, 120s, cache_start + 60s));
+  CHECK(fresh(c, "k", cache_start + 59s) == "v");
+  CHECK(fresh(c, "k", cache_start + 60s) == miss);
+  CHECK(stale(c, "k", cache_start + 60s) == miss);
 }
 
 TEST_CASE("near cache: hits and misses are counted by get and get_stale alike") {
   near_cache c(1 << 20);
-  CHECK(fresh(c, "k", t0) == miss); // misses 1
-  REQUIRE(fill(c, "k", "v", t0, 10s, t0 + 60s));
-  CHECK(fresh(c, "k", t0 + 1s) == "v");   // hits 1
-  CHECK(stale(c, "k", t0 + 2s) == "v");   // hits 2
-  CHECK(fresh(c, "other", t0) == miss);   // misses 2
-  CHECK(stale(c, "other", t0) == miss);   // misses 3
-  CHECK(fresh(c, "k", t0 + 10s) == miss); // misses 4: past its near TTL
+  CHECK(fresh(c, "k", cache_start) == miss); // misses 1
+  REQUIRE(fill(c, "k", "v", cache_start, 10s, cache_start + 60s));
+  CHECK(fresh(c, "k", cache_start + 1s) == "v");   // hits 1
+  CHECK(stale(c, "k", cache_start + 2s) == "v");   // hits 2
+  CHECK(fresh(c, "other", cache_start) == miss);   // misses 2
+  CHECK(stale(c, "other", cache_start) == miss);   // misses 3
+  CHECK(fresh(c, "k", cache_start + 10s) == miss); // misses 4: past its near TTL
   CHECK(c.stats().hits == 2);
   CHECK(c.stats().misses == 4);
   CHECK(c.stats().evictions == 0);
@@ -132,14 +132,14 @@ TEST_CASE("near cache: hits and misses are counted by get and get_stale alike") 
 
 TEST_CASE("near cache: an entry whose Redis TTL is already over is not admitted") {
   near_cache c(1 << 20);
-  CHECK_FALSE(fill(c, "k", "v", t0, 10s, t0));
-  CHECK_FALSE(fill(c, "k", "v", t0, 10s, t0 - 1ms));
+  CHECK_FALSE(fill(c, "k", "v", cache_start, 10s, cache_start));
+  CHECK_FALSE(fill(c, "k", "v", cache_start, 10s, cache_start - 1ms));
   CHECK(c.entries() == 0);
   CHECK(c.bytes() == 0);
   CHECK(c.stats().fills_refused == 0); // not an invalidation's doing
-  REQUIRE(fill(c, "k", "v", t0, 10s, t0 + 1ms));
-  CHECK(fresh(c, "k", t0) == "v");
-  CHECK(fresh(c, "k", t0 + 1ms) == miss);
+  REQUIRE(fill(c, "k", "v", cache_start, 10s, cache_start + 1ms));
+  CHECK(fresh(c, "k", cache_start) == "v");
+  CHECK(fresh(c, "k", cache_start + 1ms) == miss);
 }
 
 // -- fills against invalidations --------------------------------------------------------------
@@ -151,17 +151,17 @@ TEST_CASE("near cache: a fill begun before an invalidation of its key is refused
   auto ticket_other = c.begin_fill();
   c.invalidate("k"); // a write of k landed while both reads were out
   SECTION("the other key's fill answers first") {
-    CHECK(c.admit("other", "o", ticket_other, t0, 10s, t0 + 60s));
-    CHECK_FALSE(c.admit("k", "old", ticket_k, t0, 10s, t0 + 60s));
+    CHECK(c.admit("other", "o", ticket_other, cache_start, 10s, cache_start + 60s));
+    CHECK_FALSE(c.admit("k", "old", ticket_k, cache_start, 10s, cache_start + 60s));
   }
   SECTION("the invalidated key's fill answers first") {
-    CHECK_FALSE(c.admit("k", "old", ticket_k, t0, 10s, t0 + 60s));
-    CHECK(c.admit("other", "o", ticket_other, t0, 10s, t0 + 60s));
+    CHECK_FALSE(c.admit("k", "old", ticket_k, cache_start, 10s, cache_start + 60s));
+    CHECK(c.admit("other", "o", ticket_other, cache_start, 10s, cache_start + 60s));
   }
   CHECK(c.stats().fills_refused == 1);
   CHECK(c.entries() == 1);
-  CHECK(fresh(c, "k", t0) == miss);
-  CHECK(fresh(c, "other", t0) == "o");
+  CHECK(fresh(c, "k", cache_start) == miss);
+  CHECK(fresh(c, "other", cache_start) == "o");
 }
 
 TEST_CASE("near cache: a fill begun after the invalidation is admitted and a late older one is "
@@ -170,10 +170,10 @@ TEST_CASE("near cache: a fill begun after the invalidation is admitted and a lat
   auto before = c.begin_fill();
   c.invalidate("k");
   auto after = c.begin_fill();
-  CHECK(c.admit("k", "new", after, t0, 10s, t0 + 60s));
-  CHECK_FALSE(c.admit("k", "old", before, t0, 10s, t0 + 60s)); // the older read answers last
+  CHECK(c.admit("k", "new", after, cache_start, 10s, cache_start + 60s));
+  CHECK_FALSE(c.admit("k", "old", before, cache_start, 10s, cache_start + 60s)); // the older read answers last
   CHECK(c.stats().fills_refused == 1);
-  CHECK(fresh(c, "k", t0) == "new"); // a refused fill leaves what is cached alone
+  CHECK(fresh(c, "k", cache_start) == "new"); // a refused fill leaves what is cached alone
   CHECK(c.entries() == 1);
 }
 
@@ -185,13 +185,13 @@ TEST_CASE("near cache: an invalidation drops its key's entry and counts it") {
   CHECK(c.stats().invalidations == 1);
   CHECK(c.entries() == 1);
   CHECK(c.bytes() == cost_of("j", "v"));
-  CHECK(fresh(c, "k", t0) == miss);
-  CHECK(fresh(c, "j", t0) == "v");
+  CHECK(fresh(c, "k", cache_start) == miss);
+  CHECK(fresh(c, "j", cache_start) == "v");
   c.invalidate("absent"); // nothing to drop: nothing counted
   CHECK(c.stats().invalidations == 1);
   // With no fill in flight at the invalidation, the next fill of the key is admitted.
   CHECK(fill(c, "k", "v2"));
-  CHECK(fresh(c, "k", t0) == "v2");
+  CHECK(fresh(c, "k", cache_start) == "v2");
   CHECK(c.stats().fills_refused == 0);
 }
 
@@ -205,13 +205,13 @@ TEST_CASE("near cache: invalidate_matching refuses every fill in flight and drop
   CHECK(c.stats().invalidations == 2);
   CHECK(c.entries() == 2);
   CHECK(c.bytes() == cost_of("user:1:orders", "v") + cost_of("session:9", "v"));
-  CHECK(fresh(c, "user:1:profile", t0) == miss);
-  CHECK(fresh(c, "user:2:profile", t0) == miss);
-  CHECK(fresh(c, "user:1:orders", t0) == "v");
-  CHECK(fresh(c, "session:9", t0) == "v");
+  CHECK(fresh(c, "user:1:profile", cache_start) == miss);
+  CHECK(fresh(c, "user:2:profile", cache_start) == miss);
+  CHECK(fresh(c, "user:1:orders", cache_start) == "v");
+  CHECK(fresh(c, "session:9", cache_start) == "v");
   // A pattern is not tracked per key: every fill begun before it goes, matching or not.
-  CHECK_FALSE(c.admit("user:3:profile", "v", matching, t0, 10s, t0 + 60s));
-  CHECK_FALSE(c.admit("session:10", "v", other, t0, 10s, t0 + 60s));
+  CHECK_FALSE(c.admit("user:3:profile", "v", matching, cache_start, 10s, cache_start + 60s));
+  CHECK_FALSE(c.admit("session:10", "v", other, cache_start, 10s, cache_start + 60s));
   CHECK(c.stats().fills_refused == 2);
   // Fills begun after it are admitted.
   CHECK(fill(c, "user:3:profile", "v"));
@@ -228,28 +228,28 @@ TEST_CASE("near cache: flush drops everything and refuses the fills in flight") 
   CHECK(c.entries() == 0);
   CHECK(c.bytes() == 0);
   CHECK(c.stats().invalidations == 2);
-  CHECK(stale(c, "a", t0) == miss);
-  CHECK(stale(c, "b", t0) == miss);
-  CHECK_FALSE(c.admit("c", "v", ticket, t0, 10s, t0 + 60s));
+  CHECK(stale(c, "a", cache_start) == miss);
+  CHECK(stale(c, "b", cache_start) == miss);
+  CHECK_FALSE(c.admit("c", "v", ticket, cache_start, 10s, cache_start + 60s));
   CHECK(c.stats().fills_refused == 1);
   CHECK(fill(c, "a", "v2")); // begun after the flush
-  CHECK(fresh(c, "a", t0) == "v2");
+  CHECK(fresh(c, "a", cache_start) == "v2");
   CHECK(c.bytes() == cost_of("a", "v2"));
 }
 
 TEST_CASE("near cache: refuse_fills keeps the entries but refuses the fills in flight") {
   near_cache c(1 << 20);
-  REQUIRE(fill(c, "a", "v", t0, 10s, t0 + 60s));
+  REQUIRE(fill(c, "a", "v", cache_start, 10s, cache_start + 60s));
   auto bytes = c.bytes();
   auto ticket = c.begin_fill();
   c.refuse_fills(); // the channel is lost
   CHECK(c.entries() == 1);
   CHECK(c.bytes() == bytes);
   CHECK(c.stats().invalidations == 0);
-  CHECK(stale(c, "a", t0 + 30s) == "v"); // still there for degraded answers
-  CHECK_FALSE(c.admit("b", "v", ticket, t0, 10s, t0 + 60s));
+  CHECK(stale(c, "a", cache_start + 30s) == "v"); // still there for degraded answers
+  CHECK_FALSE(c.admit("b", "v", ticket, cache_start, 10s, cache_start + 60s));
   CHECK(c.stats().fills_refused == 1);
-  CHECK(fresh(c, "b", t0) == miss);
+  CHECK(fresh(c, "b", cache_start) == miss);
   CHECK(fill(c, "b", "v")); // begun after
   CHECK(c.entries() == 2);
 }
@@ -264,11 +264,11 @@ TEST_CASE("near cache: an abandoned fill caches nothing and keeps the tracking o
   CHECK(c.entries() == 0);
   CHECK(c.stats().fills_refused == 0); // abandoning is not a refusal
   // The other read of k is still in flight, so the invalidation still counts against it.
-  CHECK_FALSE(c.admit("k", "old", answered, t0, 10s, t0 + 60s));
+  CHECK_FALSE(c.admit("k", "old", answered, cache_start, 10s, cache_start + 60s));
   CHECK(c.stats().fills_refused == 1);
   // Nothing in flight any more: a new read of k is admitted.
   CHECK(fill(c, "k", "new"));
-  CHECK(fresh(c, "k", t0) == "new");
+  CHECK(fresh(c, "k", cache_start) == "new");
 }
 
 TEST_CASE("near cache: abandon_fill with no fill in flight does not lose a later invalidation") {
@@ -276,7 +276,7 @@ TEST_CASE("near cache: abandon_fill with no fill in flight does not lose a later
   c.abandon_fill(); // one too many: must not wrap the count of fills in flight
   auto ticket = c.begin_fill();
   c.invalidate("k");
-  CHECK_FALSE(c.admit("k", "old", ticket, t0, 10s, t0 + 60s));
+  CHECK_FALSE(c.admit("k", "old", ticket, cache_start, 10s, cache_start + 60s));
   CHECK(c.stats().fills_refused == 1);
   CHECK(c.entries() == 0);
 }
@@ -292,20 +292,20 @@ TEST_CASE("near cache: the least recently used entry is evicted first and a get 
   CHECK(c.bytes() == 3 * cost);
   CHECK(c.stats().evictions == 0);
 
-  CHECK(fresh(c, "a", t0 + 1s) == "1234"); // a is now the newest: b the oldest
+  CHECK(fresh(c, "a", cache_start + 1s) == "1234"); // a is now the newest: b the oldest
   REQUIRE(fill(c, "d", "1234"));
   CHECK(c.stats().evictions == 1);
   CHECK(c.entries() == 3);
   CHECK(c.bytes() <= c.max_bytes());
-  CHECK(fresh(c, "b", t0 + 1s) == miss);
+  CHECK(fresh(c, "b", cache_start + 1s) == miss);
   // Newest first: d, a, c. get_stale refreshes too: c, d, a.
-  CHECK(stale(c, "c", t0 + 1s) == "1234");
+  CHECK(stale(c, "c", cache_start + 1s) == "1234");
   REQUIRE(fill(c, "e", "1234"));
   CHECK(c.stats().evictions == 2);
-  CHECK(fresh(c, "a", t0 + 1s) == miss);
-  CHECK(fresh(c, "c", t0 + 1s) == "1234");
-  CHECK(fresh(c, "d", t0 + 1s) == "1234");
-  CHECK(fresh(c, "e", t0 + 1s) == "1234");
+  CHECK(fresh(c, "a", cache_start + 1s) == miss);
+  CHECK(fresh(c, "c", cache_start + 1s) == "1234");
+  CHECK(fresh(c, "d", cache_start + 1s) == "1234");
+  CHECK(fresh(c, "e", cache_start + 1s) == "1234");
   CHECK(c.bytes() == 3 * cost);
 
   // An entry twice as costly pushes out the two oldest: the reads above left e newest, then d,
@@ -316,10 +316,10 @@ TEST_CASE("near cache: the least recently used entry is evicted first and a get 
   CHECK(c.stats().evictions == 4);
   CHECK(c.entries() == 2);
   CHECK(c.bytes() == 3 * cost);
-  CHECK(fresh(c, "e", t0 + 1s) == "1234");
-  CHECK(fresh(c, "f", t0 + 1s) == big);
-  CHECK(fresh(c, "c", t0 + 1s) == miss);
-  CHECK(fresh(c, "d", t0 + 1s) == miss);
+  CHECK(fresh(c, "e", cache_start + 1s) == "1234");
+  CHECK(fresh(c, "f", cache_start + 1s) == big);
+  CHECK(fresh(c, "c", cache_start + 1s) == miss);
+  CHECK(fresh(c, "d", cache_start + 1s) == miss);
   CHECK(c.stats().invalidations == 0); // evictions are not invalidations
 }
 
@@ -328,9 +328,9 @@ TEST_CASE("near cache: bytes never exceed the budget and are all given back") {
   for (int i = 0; i < 400; ++i) {
     auto key = "k" + std::to_string(i % 37);
     std::string value(static_cast<std::size_t>((i * 97) % 1500), 'v');
-    fill(c, key, value, t0, 10s, t0 + 60s);
+    fill(c, key, value, cache_start, 10s, cache_start + 60s);
     REQUIRE(c.bytes() <= c.max_bytes());
-    if (i % 3 == 0) c.get("k" + std::to_string(i % 11), t0 + 1s);
+    if (i % 3 == 0) c.get("k" + std::to_string(i % 11), cache_start + 1s);
     if (i % 7 == 0) c.invalidate("k" + std::to_string(i % 13));
     REQUIRE(c.bytes() <= c.max_bytes());
   }
@@ -350,8 +350,8 @@ TEST_CASE("near cache: an entry larger than the whole budget is not admitted and
   CHECK(c.bytes() == cost_of("a", "v"));
   CHECK(c.stats().evictions == 0);
   CHECK(c.stats().fills_refused == 0);
-  CHECK(fresh(c, "a", t0) == "v");
-  CHECK(fresh(c, "b", t0) == miss);
+  CHECK(fresh(c, "a", cache_start) == "v");
+  CHECK(fresh(c, "b", cache_start) == miss);
   // A budget of 0 (the near cache off) admits nothing.
   near_cache off(0);
   CHECK_FALSE(fill(off, "a", "v"));
@@ -361,17 +361,17 @@ TEST_CASE("near cache: an entry larger than the whole budget is not admitted and
 
 TEST_CASE("near cache: admitting an existing key replaces its entry and its cost") {
   near_cache c(1 << 20);
-  REQUIRE(fill(c, "k", "short", t0, 1s, t0 + 60s));
+  REQUIRE(fill(c, "k", "short", cache_start, 1s, cache_start + 60s));
   REQUIRE(fill(c, "j", "v"));
   const std::string longer(1000, 'x');
-  REQUIRE(fill(c, "k", longer, t0, 10s, t0 + 60s));
+  REQUIRE(fill(c, "k", longer, cache_start, 10s, cache_start + 60s));
   CHECK(c.entries() == 2);
   CHECK(c.bytes() == cost_of("k", longer) + cost_of("j", "v"));
-  CHECK(fresh(c, "k", t0 + 5s) == longer); // the new near TTL holds, not the old one's 1 s
+  CHECK(fresh(c, "k", cache_start + 5s) == longer); // the new near TTL holds, not the old one's 1 s
   REQUIRE(fill(c, "k", "v2"));
   CHECK(c.entries() == 2);
   CHECK(c.bytes() == cost_of("k", "v2") + cost_of("j", "v"));
-  CHECK(fresh(c, "k", t0) == "v2");
+  CHECK(fresh(c, "k", cache_start) == "v2");
   CHECK(c.stats().evictions == 0);
   CHECK(c.stats().invalidations == 0);
   c.invalidate("k");
