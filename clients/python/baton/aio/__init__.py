@@ -4,7 +4,11 @@ and `async for event in baton.follow(topic, after=id)`. See clients/python/READM
 and ASGI"."""
 from __future__ import annotations
 
+from .breakers import AsyncBreaker
 from .client import AsyncBaton
+from .elect import AsyncLeaderObserver, AsyncLeadership
+from .secret_watch import AsyncSecretWatcher
 from .sessions import AsyncSessionFollower
 
-__all__ = ["AsyncBaton", "AsyncSessionFollower"]
+__all__ = ["AsyncBaton", "AsyncSessionFollower", "AsyncLeadership", "AsyncLeaderObserver",
+           "AsyncBreaker", "AsyncSecretWatcher"]

@@ -9,20 +9,25 @@ from types import TracebackType
 from .._replies import Arg
 from ..client import socket_path_from
 from ._link import AsyncLink
+from .breakers import AsyncBreakerCalls
 from .cache import AsyncCacheCalls
 from .dedup import AsyncDedupCalls
+from .elect import AsyncElectionCalls
 from .events import AsyncEventCalls
 from .leases import AsyncLeaseCalls
 from .rate import AsyncRateCalls
+from .secret_watch import AsyncSecretWatchCalls
 from .secrets import AsyncSecretCalls
 from .sessions import AsyncSessionCalls
 from .state import AsyncStateCalls
 
 
 class AsyncBaton(AsyncLeaseCalls, AsyncRateCalls, AsyncDedupCalls, AsyncSecretCalls,
-                 AsyncStateCalls, AsyncCacheCalls, AsyncEventCalls, AsyncSessionCalls):
+                 AsyncStateCalls, AsyncCacheCalls, AsyncEventCalls, AsyncSessionCalls,
+                 AsyncElectionCalls, AsyncBreakerCalls, AsyncSecretWatchCalls):
     """A client of the local batond for one event loop: each call takes a pooled connection,
-    except `lock()` and `once()`, which use connections of their own.
+    except `lock()`, `once()`, `campaign()` and the followers and watchers, which use
+    connections of their own.
 
     Error replies raise the BatonError subclasses of baton.errors. No reply (batond not
     running, the socket missing, no answer within `timeout_s`) raises python3-redis'
