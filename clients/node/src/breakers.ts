@@ -2,7 +2,6 @@
 // REPORT how it went. Both are answered from the daemon's memory, so `run` (check, call,
 // report with the latency) costs two local round trips and no Redis one. batond decides
 // slowness from the reported latency and the policy's `slow_call_ms`.
-import { BatonError } from './errors';
 import { Link } from './link';
 import { asFields, flagField, intField, textField } from './replies';
 
@@ -31,13 +30,25 @@ export class BreakerOpen extends Error {
 
 export type Outcome = 'ok' | 'fail' | 'slow';
 
-export interface RunOptions {
+export interface BreakerOptions {
+  /** Told when `run` could not report how the call went (batond unreachable, the connection
+   *  broken, an error reply); the call's own result or error is answered all the same.
+   *  Default: console.warn. */
+  onReportError?: (error: unknown, breaker: string) => void;
+}
+
+export interface RunOptions extends BreakerOptions {
   /** Which errors count as the dependency failing (default: all). Others are reported ok. */
   isFailure?: (error: unknown) => boolean;
 }
 
+function warnReportError(error: unknown, breaker: string): void {
+  console.warn(`baton: breaker ${breaker}: the call's outcome was not reported: ${String(error)}`);
+}
+
 export class Breaker {
-  constructor(private readonly link: Link, readonly name: string) {}
+  constructor(private readonly link: Link, readonly name: string,
+              private readonly options: BreakerOptions = {}) {}
 
   async check(): Promise<BreakerCheck> {
     const fields = asFields(await this.link.call('BREAKER', 'CHECK', this.name));
@@ -55,8 +66,9 @@ export class Breaker {
   }
 
   /** Checks, runs `call` if allowed (else BreakerOpen), and reports ok or fail with the
-   *  latency. The report is best effort: if batond cannot take it (the connection broke), the
-   *  call's own result or error still comes back, since it is what the app asked for. */
+   *  latency. The report is best effort: if it fails (batond unreachable, the connection
+   *  broke, an error reply), `onReportError` is told (default: console.warn) and the call's
+   *  own result or error still comes back, since it is what the app asked for. */
   async run<T>(call: () => Promise<T>, options: RunOptions = {}): Promise<T> {
     const decision = await this.check();
     if (!decision.allowed) throw new BreakerOpen(this.name, decision);
@@ -66,19 +78,25 @@ export class Breaker {
       result = await call();
     } catch (error) {
       const failed = options.isFailure ? options.isFailure(error) : true;
-      await this.reportQuietly(failed ? 'fail' : 'ok', performance.now() - started);
+      await this.reportQuietly(failed ? 'fail' : 'ok', performance.now() - started, options);
       throw error;
     }
-    await this.reportQuietly('ok', performance.now() - started);
+    await this.reportQuietly('ok', performance.now() - started, options);
     return result;
   }
 
-  private async reportQuietly(outcome: Outcome, latencyMs: number): Promise<void> {
+  /** Never throws: a failed report is told to `onReportError`, never put in place of the
+   *  call's own result or error. */
+  private async reportQuietly(outcome: Outcome, latencyMs: number, options: RunOptions): Promise<void> {
     try {
       await this.report(outcome, latencyMs);
     } catch (error) {
-      // A BatonError here is a bug (a bad name is refused by CHECK first): say so.
-      if (error instanceof BatonError) throw error;
+      const tell = options.onReportError ?? this.options.onReportError ?? warnReportError;
+      try {
+        tell(error, this.name);
+      } catch {
+        // the app's own hook failed: the call's outcome still wins
+      }
     }
   }
 }

@@ -4,7 +4,7 @@
 // `baton.secrets.get(...)`, `baton.sessions.follow()`.
 import Redis, { RedisOptions } from 'ioredis';
 import type { IncomingMessage } from 'http';
-import { Breaker } from './breakers';
+import { Breaker, BreakerOptions } from './breakers';
 import { CacheCalls } from './cache';
 import { DedupCalls, OnceOptions } from './dedup';
 import { campaign, CampaignOptions, LeaderEvent, LeaderObserver, Leadership } from './elections';
@@ -29,7 +29,8 @@ export function socketPathFrom(option?: string): string {
 
 export interface BatonOptions {
   socket?: string;
-  /** Passed to every ioredis connection this client opens (timeouts, retry strategy). */
+  /** Passed to every ioredis connection this client opens (timeouts, retry strategy), but
+   *  for `autoResendUnfulfilledCommands`, always off (link.ts says why). */
   redis?: RedisOptions;
 }
 
@@ -135,8 +136,8 @@ export class Baton {
 
   // -- breakers -------------------------------------------------------------------------
 
-  breaker(name: string): Breaker {
-    return new Breaker(this.link, name);
+  breaker(name: string, options?: BreakerOptions): Breaker {
+    return new Breaker(this.link, name, options);
   }
 
   /** Closes the shared connection (a lease or claim taken on it ends with it). Locks,

@@ -66,7 +66,9 @@ export interface CampaignOptions {
 
 export async function campaign(link: Link, group: string, candidate: string,
                                options: CampaignOptions = {}): Promise<Leadership> {
-  const holding = await Holding.open(link, `elect:${group}`, leadershipEndsOurs);
+  // batond's default leadership TTL is 10 s: the follower's silence limit is judged on it.
+  const holding = await Holding.open(link, `elect:${group}`, leadershipEndsOurs,
+                                     options.ttlMs ?? 10_000);
   try {
     const args: Arg[] = ['JOIN', group, candidate];
     if (options.ttlMs !== undefined) args.push('TTL', options.ttlMs);

@@ -65,6 +65,17 @@ export class UnexpectedReply extends Error {
   }
 }
 
+/** The connection to batond closed after the command was sent and before its answer: it may
+ *  or may not have taken effect, and this library does not send it again (a SESSION OPEN or
+ *  an EVENTS PUBLISH twice would be two). Not a BatonError: batond answered nothing. */
+export class ConnectionClosed extends Error {
+  constructor() {
+    super('the connection to batond closed before the answer: the command may or may not ' +
+          'have taken effect, and it is not sent again');
+    this.name = 'ConnectionClosed';
+  }
+}
+
 type ErrorClass = new (code: string, text: string) => BatonError;
 const classOfCode: Record<string, ErrorClass> = {
   NOPERM: NoPerm,

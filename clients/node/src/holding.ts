@@ -3,6 +3,11 @@
 // channel (`lease:<name>` or `elect:<group>`), so that the app learns of a loss while it still
 // works under the grant: its AbortSignal is aborted. The follower subscribes before the grant
 // is asked for, so no event after the grant can be missed.
+//
+// A daemon that hangs (stopped, deadlocked) sends no event and renews nothing, and the grant
+// runs out elsewhere while the app still works under it. So the follower is PINGed every
+// ttl/8, and when nothing (no pong, no message) arrived for ttl/2 (at least 1 s) the signal
+// is aborted, as the Python clients do (baton/_loss.py, baton/aio/_lease_watch.py).
 import Redis from 'ioredis';
 import { Lost } from './errors';
 import { Link, subscribe } from './link';
@@ -16,12 +21,20 @@ export class Holding {
   private ours: number | null = null;
   private early: string[] = [];
   private letting_go = false;
+  private lastHeard = performance.now();
+  private readonly silenceLimitMs: number;
+  private readonly pinger: NodeJS.Timeout;
 
   private constructor(readonly holder: Link, private readonly follower: Redis,
-                      private readonly endsOurs: EndsOurs) {}
+                      private readonly endsOurs: EndsOurs, ttlMs: number) {
+    this.silenceLimitMs = Math.max(1000, ttlMs / 2);
+    this.pinger = setInterval(() => this.pingOrJudge(), Math.max(50, ttlMs / 8));
+    this.pinger.unref();
+  }
 
-  /** Opens both connections and follows `channel`; the grant is asked for on `holder`. */
-  static async open(link: Link, channel: string, endsOurs: EndsOurs): Promise<Holding> {
+  /** Opens both connections and follows `channel`; the grant (of `ttlMs`, which sets how
+   *  often the follower is PINGed and how long a silence is a loss) is asked for on `holder`. */
+  static async open(link: Link, channel: string, endsOurs: EndsOurs, ttlMs: number): Promise<Holding> {
     const follower = await link.subscriber(false);
     let holder: Link | undefined;
     try {
@@ -31,8 +44,11 @@ export class Holding {
       follower.disconnect();
       throw error;
     }
-    const holding = new Holding(holder, follower, endsOurs);
-    follower.on('message', (_channel: string, message: string) => holding.heard(message));
+    const holding = new Holding(holder, follower, endsOurs, ttlMs);
+    follower.on('message', (_channel: string, message: string) => {
+      holding.lastHeard = performance.now();
+      holding.heard(message);
+    });
     // Either connection closing ends what we know: the holder's takes the grant with it; the
     // follower's leaves a loss unseen, so it counts as one too (the safe side for a lock).
     holder.redis.on('close', () => holding.end('the holding connection to batond closed'));
@@ -57,6 +73,21 @@ export class Holding {
     this.letting_go = true;
   }
 
+  private pingOrJudge(): void {
+    if (performance.now() - this.lastHeard <= this.silenceLimitMs) {
+      this.follower.ping().then(() => { this.lastHeard = performance.now(); }, () => undefined);
+      return;
+    }
+    // Judged after this turn's I/O (setImmediate runs after the poll phase): an event loop
+    // that was blocked longer than the limit may have pongs waiting, and they count.
+    setImmediate(() => {
+      const silentMs = performance.now() - this.lastHeard;
+      if (silentMs <= this.silenceLimitMs) return;
+      this.end(`batond answered nothing on the connection following the grant for ` +
+               `${(silentMs / 1000).toFixed(1)} s (it is PINGed; a daemon that hangs renews nothing)`);
+    });
+  }
+
   private heard(message: string): void {
     if (this.ours === null) {
       this.early.push(message);
@@ -68,11 +99,13 @@ export class Holding {
 
   private end(why: string): void {
     if (this.letting_go || this.controller.signal.aborted) return;
+    clearInterval(this.pinger);
     this.controller.abort(new Lost('LOST', why));
   }
 
   close(): void {
     this.letting_go = true;
+    clearInterval(this.pinger);
     this.follower.disconnect();
     this.holder.close();
   }

@@ -1,20 +1,32 @@
 // An `Idempotency-Key` header middleware for Connect/Express, after
-// draft-ietf-httpapi-idempotency-key-header: the first request with a key runs the route and
-// its response (status, a few headers, body) is stored through DEDUP; a repeat gets the stored
-// response (marked `Idempotent-Replayed: true`) without the route running; a repeat while the
-// first still runs gets 409 with Retry-After; a repeat whose request differs (method, URL or
-// body, compared by a SHA-256 fingerprint stored with the response) gets 422.
+// draft-ietf-httpapi-idempotency-key-header, on POST and PATCH (`methods`): the first request
+// with a key runs the route and its response (status, a few headers, body) is stored through
+// DEDUP; a repeat gets the stored response (marked `Idempotent-Replayed: true`) without the
+// route running; a repeat while the first still runs gets 409 with Retry-After; a repeat whose
+// request differs (method, URL or body, compared by a SHA-256 fingerprint stored with the
+// response) gets 422.
+//
+// Keys, as the Python middleware (baton/asgi/idempotency.py): the header, trimmed, must be 1 to
+// `maxKeyLength` (255) printable ASCII characters, else 400; the DEDUP key is
+// `<prefix><sha256 hex of scope "\n" path "\n" key>` (prefix `idem:`), so a key is scoped to
+// the app's `scope` and the route's path, and never exceeds batond's dedup.max_key_length.
 //
 // Decisions: responses of 5xx (a route that throws becomes one) are not stored: the claim's
 // connection closes, batond releases the claim at once, and a retry runs the route again. A
 // client that goes away before its answer does not release the claim: the route runs on and
 // its response is stored for the retry. The response is held until DONE is answered, so
 // that a client that retries the moment it has its answer finds it stored (a streamed response
-// is buffered whole). The fingerprint needs the body parsed before this middleware
-// (express.json(), express.raw(), ...); without a parsed body it covers method and URL only.
+// is buffered whole). A response too large for batond (`dedup.max_result_bytes`, 64 KiB by
+// default) is sent whole, and a compact record is stored instead: its status and headers
+// without the body, so a repeat gets that status with an empty body and
+// `Idempotency-Body-Omitted: true` (the route does not run again). A response that cannot be
+// stored at all is still sent; the claim is released and a retry runs the route again. The
+// fingerprint needs the body parsed before this middleware (express.json(), express.raw(),
+// ...); without a parsed body it covers method and URL only.
 import { createHash } from 'crypto';
 import type { IncomingMessage, ServerResponse } from 'http';
 import { claimFrom, completeForSure } from './dedup';
+import { OtherError } from './errors';
 import { Link } from './link';
 
 export interface IdempotencyOptions<Req> {
@@ -28,16 +40,34 @@ export interface IdempotencyOptions<Req> {
   required?: boolean;
   /** Response headers stored and replayed besides the body. */
   storedHeaders?: string[];
+  /** The methods guarded (default POST and PATCH); others pass untouched. */
+  methods?: string[];
+  /** Prefix of the DEDUP keys (default `idem:`). */
+  prefix?: string;
+  /** The longest Idempotency-Key accepted (default 255). */
+  maxKeyLength?: number;
+  /** Told when a response was sent but could not be stored (default: console.warn). */
+  onStoreError?: (error: unknown, key: string) => void;
 }
 
 interface StoredResponse {
   status: number;
   headers: Record<string, string>;
-  body: string; // base64
+  /** base64; absent when `bodyOmitted` */
+  body?: string;
+  /** The body was over dedup.max_result_bytes: a repeat gets the status, no body. */
+  bodyOmitted?: boolean;
   fingerprint: string;
 }
 
 type RequestWithBody = IncomingMessage & { body?: unknown; originalUrl?: string };
+
+const PRINTABLE = /^[\x20-\x7e]+$/;
+
+/** The DEDUP key for an Idempotency-Key, as the Python middleware composes it. */
+export function dedupKeyOf(prefix: string, scope: string, path: string, key: string): string {
+  return prefix + createHash('sha256').update([scope, path, key].join('\n')).digest('hex');
+}
 
 export function fingerprintOf(req: RequestWithBody): string {
   const hash = createHash('sha256').update(`${req.method} ${req.originalUrl ?? req.url}\n`);
@@ -58,7 +88,18 @@ function replay(res: ServerResponse, stored: StoredResponse): void {
   res.statusCode = stored.status;
   for (const [name, value] of Object.entries(stored.headers)) res.setHeader(name, value);
   res.setHeader('Idempotent-Replayed', 'true');
-  res.end(Buffer.from(stored.body, 'base64'));
+  if (stored.bodyOmitted) {
+    res.setHeader('Idempotency-Body-Omitted', 'true');
+    res.setHeader('Content-Length', '0');
+    res.end();
+    return;
+  }
+  res.end(Buffer.from(stored.body ?? '', 'base64'));
+}
+
+/** DONE refused the result for its size (ERR ... (dedup.max_result_bytes)). */
+function tooLarge(error: unknown): boolean {
+  return error instanceof OtherError && error.message.includes('dedup.max_result_bytes');
 }
 
 type Chunk = string | Buffer | Uint8Array;
@@ -71,7 +112,8 @@ function asBuffer(chunk: unknown, encoding: unknown): Buffer | null {
   return null;
 }
 
-/** Holds every write until `end`, then lets `beforeEnd` store the whole response first. */
+/** Holds every write until `end`, then lets `beforeEnd` store the whole response first; the
+ *  response is sent whether or not that succeeded. */
 function holdResponse(res: ServerResponse,
                       beforeEnd: (body: Buffer) => Promise<void>): void {
   const chunks: Buffer[] = [];
@@ -88,13 +130,13 @@ function holdResponse(res: ServerResponse,
     if (buffer) chunks.push(buffer);
     const done = [chunk, encoding, callback].find((x) => typeof x === 'function');
     const body = Buffer.concat(chunks);
-    beforeEnd(body).then(() => {
+    const send = () => {
       end(body);
       if (done) (done as () => void)();
-    }, () => {
-      // The response could not be stored: the client gets no answer it could not get again.
-      res.destroy();
-    });
+    };
+    // Stored or not, the route ran: its answer goes to the client (not storing it only means
+    // that a retry runs the route again, which destroying the answer would make certain).
+    beforeEnd(body).then(send, send);
     return res;
   }) as ServerResponse['end'];
 }
@@ -104,14 +146,27 @@ export function idempotency<Req extends RequestWithBody = RequestWithBody>(
   const kept = (options.storedHeaders ?? ['content-type', 'location', 'cache-control'])
     .map((name) => name.toLowerCase());
   const ttlMs = options.ttlMs ?? 60_000;
+  const methods = new Set((options.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase()));
+  const prefix = options.prefix ?? 'idem:';
+  const maxKeyLength = options.maxKeyLength ?? 255;
+  const onStoreError = options.onStoreError ?? ((error: unknown, key: string) => {
+    console.warn(`baton: the response to Idempotency-Key ${JSON.stringify(key)} was sent but not stored: ` +
+                 String(error));
+  });
   return (req: Req, res: ServerResponse, next: (error?: unknown) => void): void => {
+    if (!methods.has((req.method ?? '').toUpperCase())) return next();
     const header = req.headers['idempotency-key'];
-    const key = Array.isArray(header) ? header[0] : header;
-    if (!key) {
+    const raw = Array.isArray(header) ? header[0] : header;
+    if (raw === undefined) {
       if (options.required) return answer(res, 400, 'Idempotency-Key header required');
       return next();
     }
-    const dedupKey = `http:${options.scope ? options.scope(req) + ':' : ''}${key}`;
+    const key = raw.trim();
+    if (key.length === 0 || key.length > maxKeyLength || !PRINTABLE.test(key)) {
+      return answer(res, 400, `the Idempotency-Key header must be 1 to ${maxKeyLength} printable ASCII characters`);
+    }
+    const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
+    const dedupKey = dedupKeyOf(prefix, options.scope ? options.scope(req) : '', path, key);
     const fingerprint = fingerprintOf(req);
     run().catch(next);
 
@@ -145,10 +200,23 @@ export function idempotency<Req extends RequestWithBody = RequestWithBody>(
               const value = res.getHeader(name);
               if (value !== undefined) headers[name] = String(value);
             }
-            const stored: StoredResponse = {
+            const whole: StoredResponse = {
               status: res.statusCode, headers, body: body.toString('base64'), fingerprint,
             };
-            await completeForSure(claimer, dedupKey, JSON.stringify(stored), options.resultTtlMs);
+            try {
+              await completeForSure(claimer, dedupKey, JSON.stringify(whole), options.resultTtlMs);
+            } catch (error) {
+              if (!tooLarge(error)) throw error;
+              // Over dedup.max_result_bytes: keep what a repeat needs to know the outcome.
+              const withoutType = { ...headers };
+              delete withoutType['content-type'];
+              const compact: StoredResponse = {
+                status: res.statusCode, headers: withoutType, bodyOmitted: true, fingerprint,
+              };
+              await completeForSure(claimer, dedupKey, JSON.stringify(compact), options.resultTtlMs);
+            }
+          } catch (error) {
+            onStoreError(error, key);
           } finally {
             clearTimeout(lapse);
             claimer.close();

@@ -32,9 +32,10 @@ export function leaseEndsOurs(message: string, ours: number): string | null {
 export async function withLock<T>(link: Link, name: string,
                                   body: (token: number, signal: AbortSignal) => Promise<T>,
                                   options: LockOptions = {}): Promise<T> {
-  const holding = await Holding.open(link, `lease:${name}`, leaseEndsOurs);
+  const ttlMs = options.ttlMs ?? 10_000;
+  const holding = await Holding.open(link, `lease:${name}`, leaseEndsOurs, ttlMs);
   try {
-    const lease = await acquireOn(holding.holder, name, options.ttlMs ?? 10_000, {
+    const lease = await acquireOn(holding.holder, name, ttlMs, {
       keep: true, waitMs: options.waitMs, meta: options.meta,
     });
     holding.granted(lease.token);

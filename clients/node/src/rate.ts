@@ -34,6 +34,12 @@ export function decisionFrom(reply: unknown): RateDecision {
 export class RateCalls {
   constructor(private readonly link: Link) {}
 
+  /** False while the shared connection is down (ioredis reconnects): a call now would wait
+   *  in the offline queue until batond is back. The HTTP middlewares fail open at once. */
+  get reachable(): boolean {
+    return this.link.up;
+  }
+
   /** RATE CHECK: decides and charges `cost` (default 1). An unknown policy, a bad key or a
    *  cost over the smallest limit raise OtherError (ERR). */
   check(policy: string, key: string, options?: { cost?: number }): Promise<RateDecision> {

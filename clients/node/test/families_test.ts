@@ -109,4 +109,24 @@ export async function breakerTests(baton: Baton, t: Checks): Promise<void> {
   const healthy = baton.breaker('flaky-2');
   t.check('breaker.run: answers the call\'s result when allowed',
     (await healthy.run(async () => 42).catch((e: unknown) => String(e))) === 42);
+
+  // A report that fails never replaces the call's own result or error; onReportError hears it.
+  // An error reply: batond has no way to refuse a REPORT after admitting the CHECK but a
+  // latency over 24 h, so the report is made to fail as a removed breaker would (ERR).
+  const told: unknown[] = [];
+  const refusing = baton.breaker('flaky-3', { onReportError: (error) => told.push(error) });
+  refusing.report = async () => { throw new OtherError('ERR', 'unknown breaker flaky-3'); };
+  const value = await refusing.run(async () => 'the result').catch((e: unknown) => e);
+  const own = await errorOf(refusing.run(async () => { throw new Error('the call\'s own error'); }));
+  t.check('breaker.run: a report answered with an error reply (BatonError) keeps the call\'s result and error',
+    value === 'the result' && own instanceof Error && own.message === 'the call\'s own error' &&
+    told.length === 2 && told.every((e) => e instanceof OtherError), { value: String(value), own: String(own), told: told.map(String) });
+  // batond unreachable for the report: the connection goes away during the call.
+  const other = new Baton({ socket: baton.socketPath });
+  const heard: unknown[] = [];
+  const cut = other.breaker('flaky-4');
+  const result = await cut.run(async () => { other.close(); return 7; }, { onReportError: (e) => heard.push(e) })
+    .catch((e: unknown) => e);
+  t.check('breaker.run: batond unreachable for the report: the call\'s result, onReportError told',
+    result === 7 && heard.length === 1, { result: String(result), heard: heard.map(String) });
 }

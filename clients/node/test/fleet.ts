@@ -59,6 +59,7 @@ export class Fleet {
   readonly work = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-node-lib-'));
   readonly redisSocket = path.join(this.work, 'redis.sock');
   private readonly procs: ChildProcess[] = [];
+  private readonly batonds = new Map<string, ChildProcess>();
   private redisProc: ChildProcess | undefined;
 
   constructor(private readonly batond: string) {}
@@ -83,10 +84,13 @@ export class Fleet {
     const configPath = path.join(this.work, `${node}.yaml`);
     fs.writeFileSync(configPath, config);
     const socket = path.join(this.work, `${node}.sock`);
-    const log = fs.openSync(path.join(this.work, `${node}.log`), 'w');
-    this.procs.push(spawn(this.batond, ['--config', configPath, '--socket', socket,
+    const log = fs.openSync(path.join(this.work, `${node}.log`), 'a');
+    const proc = spawn(this.batond, ['--config', configPath, '--socket', socket,
       '--redis', 'unix://' + this.redisSocket, '--http', 'off', '--node-id', node],
-      { stdio: ['ignore', 'ignore', log], env: { ...process.env, ...env } }));
+      { stdio: ['ignore', 'ignore', log], env: { ...process.env, ...env } });
+    fs.closeSync(log);
+    this.procs.push(proc);
+    this.batonds.set(node, proc);
     if (!(await this.linkUp(socket))) throw new Error(`batond ${node} did not reach Redis: ${this.log(node)}`);
     return socket;
   }
@@ -106,6 +110,21 @@ export class Fleet {
   /** Stops (SIGSTOP) or continues (SIGCONT) redis-server: batond's calls go unanswered. */
   pauseRedis(paused: boolean): void {
     this.redisProc?.kill(paused ? 'SIGSTOP' : 'SIGCONT');
+  }
+
+  /** Sends `signal` to batond `node` (SIGSTOP: it hangs, answering nothing; SIGCONT). */
+  signalBatond(node: string, signal: NodeJS.Signals): void {
+    this.batonds.get(node)?.kill(signal);
+  }
+
+  /** Ends batond `node` with `signal` (SIGKILL: no goodbye to its clients) and waits for it. */
+  async stopBatond(node: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const proc = this.batonds.get(node);
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    proc.kill(signal);
+    if (signal !== 'SIGKILL' && !(await within(exited.then(() => true), 10_000, false))) proc.kill('SIGKILL');
+    await exited;
   }
 
   /** A child process that ends with the fleet. */

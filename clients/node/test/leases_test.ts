@@ -1,7 +1,8 @@
 // withLock, leases and elections against a real batond: the token and the release, Denied
 // and waiting, a lease lost while its callback runs (Redis stopped so batond cannot renew:
-// the signal must abort while the callback still runs), and leadership with an observer,
-// resigned and lost the same way.
+// the signal must abort while the callback still runs, before the lease's TTL is over), a
+// lease whose batond hangs (SIGSTOP: no event can come, the follower's PINGs go unanswered),
+// and leadership with an observer, resigned and lost the same ways.
 import { Baton, Denied, LeaderEvent, Lost } from '../src';
 import { Checks, errorOf, Fleet, sleep, until, within } from './fleet';
 
@@ -41,24 +42,53 @@ export async function leaseTests(baton: Baton, fleet: Fleet, t: Checks): Promise
   t.check('withLock: a body longer than the TTL keeps the lease (KEEP)', kept === false);
 
   // Lost while the body runs: Redis stopped, batond cannot renew, and says `lost` while the
-  // lease is still safe. The body waits for the signal; it must see it while running.
-  let abortedWhileRunning = false;
+  // lease is still safe. The body waits for the signal; it must see it while running, and
+  // before the TTL counted from the pause is over (the lease was renewed before the pause, so
+  // it runs out elsewhere no earlier than that). A TTL of 5 s leaves slack for a loaded host (batond says `lost` a tenth of it, 0.5 s, before the end).
+  const ttlMs = 5000;
+  let noticedMs = Infinity;
   let reason: unknown = null;
   const outcome = await errorOf(baton.withLock('fragile', async (_token, signal) => {
     fleet.pauseRedis(true);
+    const paused = performance.now();
     try {
-      const aborted = new Promise<boolean>((resolve) => signal.addEventListener('abort', () => resolve(true)));
-      abortedWhileRunning = await within(aborted, 15_000, false);
+      if (await within(aborted(signal), ttlMs + 5000, false)) noticedMs = performance.now() - paused;
       reason = signal.reason;
     } finally {
       fleet.pauseRedis(false);
     }
-  }, { ttlMs: 1500 }));
-  t.check('withLock: the signal aborts while the body runs when the lease is lost',
-    abortedWhileRunning && reason instanceof Lost && reason.message.includes('the lease was lost'),
-    String(reason));
+  }, { ttlMs }));
+  t.check(`withLock: the signal aborts while the body runs when the lease is lost, within its TTL (${ttlMs} ms)`,
+    noticedMs < ttlMs && reason instanceof Lost && reason.message.includes('the lease was lost'),
+    `after ${noticedMs.toFixed(0)} ms: ${String(reason)}`);
   t.check('withLock: a body that returns after the loss gets Lost', outcome instanceof Lost, String(outcome));
   t.check('batond reaches Redis again', await fleet.linkUp(baton.socketPath));
+
+  // batond itself hangs (SIGSTOP) while the body runs: no event can arrive, the follower's
+  // PINGs go unanswered, and after ttl/2 of silence the signal aborts, within the TTL.
+  let hungNoticedMs = Infinity;
+  let hungReason: unknown = null;
+  const hungOutcome = await errorOf(baton.withLock('hung', async (_token, signal) => {
+    fleet.signalBatond('node-a', 'SIGSTOP');
+    const stopped = performance.now();
+    try {
+      if (await within(aborted(signal), ttlMs + 5000, false)) hungNoticedMs = performance.now() - stopped;
+      hungReason = signal.reason;
+    } finally {
+      fleet.signalBatond('node-a', 'SIGCONT');
+    }
+  }, { ttlMs }));
+  t.check(`withLock: batond hung (SIGSTOP): the signal aborts within the TTL (${ttlMs} ms)`,
+    hungNoticedMs < ttlMs && hungReason instanceof Lost && hungReason.message.includes('answered nothing'),
+    `after ${hungNoticedMs.toFixed(0)} ms: ${String(hungReason)}`);
+  t.check('withLock: ... and the body that returns after it gets Lost', hungOutcome instanceof Lost, String(hungOutcome));
+  t.check('batond answers again after SIGCONT, and the lease is given back (its connections closed)',
+    await fleet.linkUp(baton.socketPath) && await until(async () => (await baton.info('hung')) === null, 10_000));
+}
+
+function aborted(signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => signal.addEventListener('abort', () => resolve(true)));
 }
 
 export async function electionTests(baton: Baton, fleet: Fleet, t: Checks): Promise<void> {
@@ -81,21 +111,40 @@ export async function electionTests(baton: Baton, fleet: Fleet, t: Checks): Prom
   t.check('the resigned leadership is not reported lost', !leading.signal.aborted);
   await successor?.resign();
 
-  // Leadership lost: Redis stopped, batond cannot renew it, the signal aborts.
-  const fragile = await baton.campaign('workers', 'worker four', { ttlMs: 1500 });
+  // Leadership lost: Redis stopped, batond cannot renew it, the signal aborts within the TTL.
+  const ttlMs = 5000;
+  const fragile = await baton.campaign('workers', 'worker four', { ttlMs });
   fleet.pauseRedis(true);
-  let lost = false;
+  const paused = performance.now();
+  let noticedMs = Infinity;
   try {
-    const aborted = new Promise<boolean>((resolve) => fragile.signal.addEventListener('abort', () => resolve(true)));
-    lost = await within(aborted, 15_000, false);
+    if (await within(aborted(fragile.signal), ttlMs + 5000, false)) noticedMs = performance.now() - paused;
   } finally {
     fleet.pauseRedis(false);
   }
-  t.check('campaign: the leadership\'s signal aborts when batond cannot renew it', lost &&
-    fragile.signal.reason instanceof Lost, String(fragile.signal.reason));
+  t.check(`campaign: the leadership's signal aborts when batond cannot renew it, within the TTL (${ttlMs} ms)`,
+    noticedMs < ttlMs && fragile.signal.reason instanceof Lost,
+    `after ${noticedMs.toFixed(0)} ms: ${String(fragile.signal.reason)}`);
   t.check('observeLeader: hears it lost', await until(() => events.some((e) => e.event === 'lost' &&
     e.term === fragile.term), 10_000), events.slice(-3));
   await fragile.resign().catch(() => undefined);
   t.check('batond reaches Redis again', await fleet.linkUp(baton.socketPath));
+
+  // batond hangs (SIGSTOP) under a leadership: the signal aborts within the TTL.
+  const hung = await baton.campaign('workers', 'worker five', { ttlMs });
+  fleet.signalBatond('node-a', 'SIGSTOP');
+  const stopped = performance.now();
+  let hungNoticedMs = Infinity;
+  try {
+    if (await within(aborted(hung.signal), ttlMs + 5000, false)) hungNoticedMs = performance.now() - stopped;
+  } finally {
+    fleet.signalBatond('node-a', 'SIGCONT');
+  }
+  t.check(`campaign: batond hung (SIGSTOP): the leadership's signal aborts within the TTL (${ttlMs} ms)`,
+    hungNoticedMs < ttlMs && hung.signal.reason instanceof Lost &&
+    hung.signal.reason.message.includes('answered nothing'),
+    `after ${hungNoticedMs.toFixed(0)} ms: ${String(hung.signal.reason)}`);
+  await hung.resign().catch(() => undefined);
+  t.check('batond answers again after SIGCONT', await fleet.linkUp(baton.socketPath));
   observer.close();
 }

@@ -8,8 +8,9 @@ import { Baton } from '../src';
 import { basicsTests, breakerTests, onceTests, secretTests, stateCacheEventTests } from './families_test';
 import { Checks, Fleet } from './fleet';
 import { handoffTests } from './handoff_test';
-import { httpTests } from './http_test';
+import { httpTests, MAX_RESULT_BYTES } from './http_test';
 import { electionTests, leaseTests } from './leases_test';
+import { reconnectTests } from './reconnect_test';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -33,7 +34,8 @@ function config(kek: string, wsPort: number): string {
     '    - {name: flaky, window: {calls: 3}, minimum_calls: 3, open_ms: 60000}\n' +
     '    - {name: sluggish, window: {calls: 3}, minimum_calls: 3, open_ms: 60000, slow_call_ms: 50}\n' +
     `membership: {heartbeat_ms: 100, ttl_ms: 1000, address: "ws://127.0.0.1:${wsPort}"}\n` +
-    'sessions: {handoff_deadline_ms: 10000}\n';
+    'sessions: {handoff_deadline_ms: 10000}\n' +
+    `dedup: {max_result_bytes: ${MAX_RESULT_BYTES}}\n`;
 }
 
 async function main(): Promise<number> {
@@ -43,15 +45,15 @@ async function main(): Promise<number> {
   const fleet = new Fleet(batond);
   const began = Date.now();
   const overall = setTimeout(() => {
-    console.log('FAIL the test did not finish within 90 s');
+    console.log('FAIL the test did not finish within 150 s');
     fleet.stop();
     console.log(`${t.passed} passed, ${t.failed.length + 1} failed`);
     process.exit(1);
-  }, 90_000);
+  }, 150_000);
   try {
     const kek = path.join(fleet.work, 'k1.kek');
     fs.writeFileSync(kek, 'ab'.repeat(32) + '\n');
-    const ports: [number, number] = [await freePort(), await freePort()];
+    const ports: [number, number, number] = [await freePort(), await freePort(), await freePort()];
     await fleet.startRedis();
     const sockets: [string, string] = [
       await fleet.startBatond('node-a', config(kek, ports[0])),
@@ -67,7 +69,9 @@ async function main(): Promise<number> {
       ['secrets', () => secretTests(baton, t)],
       ['state, cache, events', () => stateCacheEventTests(baton, t)],
       ['breakers', () => breakerTests(baton, t)],
-      ['session handoff', () => handoffTests(fleet, t, path.resolve(__dirname, '..'), sockets, ports)],
+      ['session handoff', () => handoffTests(fleet, t, path.resolve(__dirname, '..'), sockets, [ports[0], ports[1]])],
+      // Last: its third daemon, killed and restarted, must not be a handoff target.
+      ['reconnect', () => reconnectTests(fleet, t, config(kek, ports[2]))],
     ];
     for (const [name, run] of sections) {
       const started = Date.now();
