@@ -9,7 +9,7 @@ import asyncio
 import inspect
 import logging
 from types import TracebackType
-from typing import Awaitable, Callable, Generic, TypeVar
+from typing import Any, Awaitable, Callable, Generic, TypeVar
 
 from .._replies import as_list, as_text
 from ..errors import UnexpectedReply
@@ -18,6 +18,7 @@ from ._link import AsyncLink, Subscriber, stop_reader
 log = logging.getLogger("baton")
 
 T = TypeVar("T")
+F = TypeVar("F", bound="AsyncFollower[Any]")  # a subclass, as itself in `async with`
 FIRST_PAUSE_S = 0.1
 LONGEST_PAUSE_S = 2.0
 
@@ -76,7 +77,7 @@ class AsyncFollower(Generic[T]):
         except (StopAsyncIteration, asyncio.TimeoutError):
             return None
 
-    def __aiter__(self) -> AsyncFollower[T]:
+    def __aiter__(self: F) -> F:
         return self
 
     async def __anext__(self) -> T:
@@ -94,7 +95,7 @@ class AsyncFollower(Generic[T]):
         finally:
             await self._subscriber.close()
 
-    async def __aenter__(self) -> AsyncFollower[T]:
+    async def __aenter__(self: F) -> F:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -21,8 +21,8 @@ class LossWatch(Generic[E]):
     """Hears `channel`. Until `arm(number, task)` it only keeps what it heard (the grant's
     number, a term, is not known yet); armed, each event goes to `judge(event, number)`,
     which answers why it means a loss, or None. A loss is kept in `loss` (why, in words), sets
-    `lost`, and, armed, cancels `task` once; `disarm()` stops the cancelling (before a
-    release of our own, which it would hear). close() it on every path once started."""
+    `lost`, and, armed, cancels `task` once; `disarm()` stops all of it (before a release of
+    our own, which it would hear). close() it on every path once started."""
 
     def __init__(self, channel: str, what: str, subscriber: Subscriber,
                  parse: Callable[[object], E | None], judge: Callable[[E, int], str | None],
@@ -40,6 +40,7 @@ class LossWatch(Generic[E]):
         self._number: int | None = None
         self._heard: list[E] = []
         self._task: asyncio.Task[Any] | None = None
+        self._disarmed = False
         self._reader: asyncio.Task[None] | None = None
 
     @classmethod
@@ -63,6 +64,8 @@ class LossWatch(Generic[E]):
             self._task = task
 
     def disarm(self) -> None:
+        """From now on nothing heard counts: `loss` and `lost` stay as they are."""
+        self._disarmed = True
         self._task = None
 
     async def close(self) -> None:
@@ -116,6 +119,8 @@ class LossWatch(Generic[E]):
             self._lose(reason)
 
     def _lose(self, reason: str) -> None:
+        if self._disarmed:
+            return
         if self.loss is None:
             self.loss = reason
             self.lost.set()
