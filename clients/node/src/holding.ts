@@ -22,6 +22,7 @@ export class Holding {
   private early: string[] = [];
   private letting_go = false;
   private lastHeard = performance.now();
+  private pinging = false;
   private readonly silenceLimitMs: number;
   private readonly pinger: NodeJS.Timeout;
 
@@ -63,6 +64,8 @@ export class Holding {
   /** Our token or term, once granted: messages from then on are judged against it. */
   granted(ours: number): void {
     this.ours = ours;
+    // The grant's answer came just now from the same daemon: it is not hung.
+    this.lastHeard = performance.now();
     const early = this.early;
     this.early = [];
     for (const message of early) this.heard(message);
@@ -74,8 +77,13 @@ export class Holding {
   }
 
   private pingOrJudge(): void {
-    if (performance.now() - this.lastHeard <= this.silenceLimitMs) {
-      this.follower.ping().then(() => { this.lastHeard = performance.now(); }, () => undefined);
+    // Before the grant (a WAIT, ELECT JOIN) a silence costs nothing yet: nothing is held, and
+    // the subscription loses no event while the daemon is merely slow.
+    if (this.ours === null || performance.now() - this.lastHeard <= this.silenceLimitMs) {
+      if (this.pinging) return; // one unanswered PING at a time: a hang piles none up
+      this.pinging = true;
+      this.follower.ping().then(() => { this.lastHeard = performance.now(); }, () => undefined)
+        .finally(() => { this.pinging = false; });
       return;
     }
     // Judged after this turn's I/O (setImmediate runs after the poll phase): an event loop
