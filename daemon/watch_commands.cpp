@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "daemon/watch_limits.hpp"
 #include "daemon/watch_targets.hpp"
 #include "model/lease/lease_keys.hpp"
 #include "protocol/reply_writer.hpp"
@@ -54,9 +55,6 @@ bool session_channel_command(const protocol::command_spec& spec,
   conn.complete(ticket, std::move(bytes));
   return true;
 }
-
-/// Watches one connection may hold: bounds what a client can make this node follow.
-constexpr std::size_t max_watches_per_connection = 10000;
 
 // Every target that hears of a lease event: the lease and, for an election lease, its group,
 // each in both styles.

@@ -2,6 +2,7 @@
 #include "services/breaker/breaker_watch_commands.hpp"
 
 #include "daemon/pubsub_channels.hpp"
+#include "daemon/watch_limits.hpp"
 #include "services/breaker/breaker_service.hpp"
 
 namespace baton {
@@ -12,11 +13,9 @@ using breaker::state_name;
 using protocol::command_id;
 using protocol::error_code;
 
-const std::string channel_prefix = "breaker:";
-const std::string watch_prefix = "breaker-watch:"; ///< BREAKER WATCH's topic of a name
-const std::string message_prefix = "msg:breaker:"; ///< SUBSCRIBE's topic of a name
-/// Watches one connection may hold, as for leases and secrets.
-constexpr std::size_t max_watches_per_connection = 10000;
+const std::string breaker_channel_prefix = "breaker:";
+const std::string watch_prefix = "breaker-watch:";         ///< BREAKER WATCH's topic of a name
+const std::string breaker_message_prefix = "msg:breaker:"; ///< SUBSCRIBE's topic of a name
 
 void write_watch_push(protocol::reply_writer& out, const std::string& name, breaker_state state,
                       std::int64_t generation, const std::string& node) {
@@ -32,7 +31,7 @@ void write_message_push(protocol::reply_writer& out, const std::string& name, br
                         std::int64_t generation, const std::string& node) {
   out.push(3);
   out.bulk("message");
-  out.bulk(channel_prefix + name);
+  out.bulk(breaker_channel_prefix + name);
   out.bulk(std::string(state_name(state)) + " " + std::to_string(generation) + " " + node);
 }
 
@@ -45,7 +44,7 @@ void connect_breaker_pushes(daemon_context& ctx) {
     ctx.pushes.publish(watch_prefix + name, [&](protocol::reply_writer& out) {
       write_watch_push(out, name, state, generation, node);
     });
-    ctx.pushes.publish(message_prefix + name, [&](protocol::reply_writer& out) {
+    ctx.pushes.publish(breaker_message_prefix + name, [&](protocol::reply_writer& out) {
       write_message_push(out, name, state, generation, node);
     });
   });
@@ -101,11 +100,11 @@ bool breaker_channel_command(const protocol::command_spec& spec,
                              daemon_context& ctx, client_connection::reply_ticket ticket) {
   if (!ctx.breakers || args.size() < 2) return false;
   for (std::size_t i = 1; i < args.size(); ++i)
-    if (args[i].rfind(channel_prefix, 0) != 0) return false;
+    if (args[i].rfind(breaker_channel_prefix, 0) != 0) return false;
   bool subscribe = spec.id == command_id::subscribe;
   if (subscribe) {
     for (std::size_t i = 1; i < args.size(); ++i) {
-      auto name = std::string_view(args[i]).substr(channel_prefix.size());
+      auto name = std::string_view(args[i]).substr(breaker_channel_prefix.size());
       if (!ctx.access.allows(conn.peer(), "breaker", protocol::naming::one, {name})) {
         conn.fail(ticket, error_code::noperm,
                   conn.peer().describe() + " may not watch '" + args[i].substr(0, 64) + "'");
@@ -113,7 +112,7 @@ bool breaker_channel_command(const protocol::command_spec& spec,
       }
     }
     for (std::size_t i = 1; i < args.size(); ++i) {
-      auto state = ctx.breakers->peek(args[i].substr(channel_prefix.size()));
+      auto state = ctx.breakers->peek(args[i].substr(breaker_channel_prefix.size()));
       if (!state) {
         conn.fail(ticket, state.error().code, state.error().why);
         return true;
@@ -127,7 +126,7 @@ bool breaker_channel_command(const protocol::command_spec& spec,
     }
     std::vector<std::string> topics;
     for (std::size_t i = 1; i < args.size(); ++i)
-      topics.push_back(message_prefix + args[i].substr(channel_prefix.size()));
+      topics.push_back(breaker_message_prefix + args[i].substr(breaker_channel_prefix.size()));
     if (!ctx.pushes.room_for(conn.id(), topics)) {
       conn.fail(ticket, ctx.pushes.limit_error());
       return true;
@@ -136,7 +135,7 @@ bool breaker_channel_command(const protocol::command_spec& spec,
   std::string bytes;
   protocol::reply_writer out(bytes, ticket.protocol);
   for (std::size_t i = 1; i < args.size(); ++i) {
-    auto topic = message_prefix + args[i].substr(channel_prefix.size());
+    auto topic = breaker_message_prefix + args[i].substr(breaker_channel_prefix.size());
     if (subscribe)
       ctx.pushes.subscribe(topic, conn.id());
     else
@@ -149,7 +148,8 @@ bool breaker_channel_command(const protocol::command_spec& spec,
 
 std::size_t unsubscribe_breaker_channels(daemon_context& ctx, client_connection& conn,
                                          protocol::reply_writer& out) {
-  return unsubscribe_family(ctx.pushes, conn, out, message_prefix, channel_prefix, nullptr);
+  return unsubscribe_family(ctx.pushes, conn, out, breaker_message_prefix, breaker_channel_prefix,
+                            nullptr);
 }
 
 } // namespace baton

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "daemon/pubsub_channels.hpp"
+#include "daemon/watch_limits.hpp"
 #include "services/events/events_service.hpp"
 
 namespace baton {
@@ -14,9 +15,7 @@ namespace {
 using protocol::command_id;
 using protocol::error_code;
 
-const std::string channel_prefix = "events:";
-/// Topics one connection may follow, as for leases and breakers.
-constexpr std::size_t max_watches_per_connection = 10000;
+const std::string events_channel_prefix = "events:";
 
 /// A SUBSCRIBE on its way. First every topic's newest id is read (where "from now" begins);
 /// only when all are known is anything subscribed, so a SUBSCRIBE that fails changes nothing,
@@ -46,7 +45,7 @@ void finish_subscribe(daemon_context& ctx, pending_subscribe& s) {
   protocol::reply_writer out(bytes, s.ticket.protocol);
   std::vector<std::string> started;
   for (const auto& channel : s.channels) {
-    auto topic = channel.substr(channel_prefix.size());
+    auto topic = channel.substr(events_channel_prefix.size());
     if (ctx.pushes.subscribe(events_message_prefix + topic, conn.id())) started.push_back(topic);
     write_channel_count(out, "subscribe", channel, conn);
   }
@@ -61,7 +60,7 @@ void write_event_message(protocol::reply_writer& out, const std::string& topic,
                          const std::string& id, const std::string& payload) {
   out.push(3);
   out.bulk("message");
-  out.bulk(channel_prefix + topic);
+  out.bulk(events_channel_prefix + topic);
   out.bulk(id + " " + payload);
 }
 
@@ -70,11 +69,11 @@ bool events_channel_command(const protocol::command_spec& spec,
                             daemon_context& ctx, client_connection::reply_ticket ticket) {
   if (!ctx.events || args.size() < 2) return false;
   for (std::size_t i = 1; i < args.size(); ++i)
-    if (args[i].rfind(channel_prefix, 0) != 0) return false;
+    if (args[i].rfind(events_channel_prefix, 0) != 0) return false;
   bool subscribe = spec.id == command_id::subscribe;
   std::vector<std::string> topics; // without repeats
   for (std::size_t i = 1; i < args.size(); ++i) {
-    auto topic = args[i].substr(channel_prefix.size());
+    auto topic = args[i].substr(events_channel_prefix.size());
     if (topic.empty() || topic.size() > ctx.cfg.events.max_topic_length ||
         topic.find_first_of("{} \r\n") != std::string::npos) {
       conn.fail(ticket, error_code::err,
@@ -100,7 +99,7 @@ bool events_channel_command(const protocol::command_spec& spec,
     std::string bytes;
     protocol::reply_writer out(bytes, ticket.protocol);
     for (std::size_t i = 1; i < args.size(); ++i) {
-      auto topic = args[i].substr(channel_prefix.size());
+      auto topic = args[i].substr(events_channel_prefix.size());
       if (ctx.pushes.unsubscribe(events_message_prefix + topic, conn.id()))
         ctx.events->unwatch(conn.id(), topic);
       write_channel_count(out, "unsubscribe", args[i], conn);
@@ -139,7 +138,7 @@ bool events_channel_command(const protocol::command_spec& spec,
 
 std::size_t unsubscribe_events_channels(daemon_context& ctx, client_connection& conn,
                                         protocol::reply_writer& out) {
-  return unsubscribe_family(ctx.pushes, conn, out, events_message_prefix, channel_prefix,
+  return unsubscribe_family(ctx.pushes, conn, out, events_message_prefix, events_channel_prefix,
                             [&](const std::string& topic) {
                               if (ctx.events) ctx.events->unwatch(conn.id(), topic);
                             });

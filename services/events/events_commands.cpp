@@ -1,10 +1,11 @@
 // EVENTS commands; see events_commands.hpp.
 #include "services/events/events_commands.hpp"
 
+#include "daemon/watch_limits.hpp"
+#include "protocol/argument_numbers.hpp"
 #include "protocol/reply_writer.hpp"
 #include "services/events/events_channel_commands.hpp"
 #include "services/events/events_service.hpp"
-#include "protocol/argument_numbers.hpp"
 
 namespace baton {
 namespace {
@@ -24,15 +25,12 @@ void write_events(reply_writer& out, const events::event_list& list) {
 /// Names: topics, groups and consumers are 1 to max_topic_length bytes without spaces or
 /// braces (a topic is a Redis hash tag, and news carries it as text).
 bool plain(const std::string& name, std::size_t max) {
-  return !name.empty() && name.size() <= max &&
-         name.find_first_of("{} \r\n") == std::string::npos;
+  return !name.empty() && name.size() <= max && name.find_first_of("{} \r\n") == std::string::npos;
 }
 
 /// A PUBLISH's DEDUP key: an order id, a UUID, a hash.
 constexpr std::size_t max_dedup_key_length = 256;
 
-/// Topics one connection may watch, as for leases and breakers.
-constexpr std::size_t max_watches_per_connection = 10000;
 /// A watcher catching up reads its next batch only while its unsent output is under this: a
 /// backlog is pushed as fast as the client reads it, never piled up until it is cut off.
 constexpr std::size_t catch_up_mark = 1 << 20;
@@ -41,21 +39,21 @@ constexpr std::size_t catch_up_mark = 1 << 20;
 
 void connect_events_pushes(daemon_context& ctx) {
   if (!ctx.events) return;
-  ctx.events->on_push([&ctx](std::uint64_t connection, const std::string& topic,
-                             const events::event_list& list) {
-    // One follower per connection and topic, by EVENTS WATCH or by SUBSCRIBE events:<topic>.
-    bool message = ctx.pushes.watches(connection, events_message_prefix + topic);
-    for (const auto& e : list)
-      ctx.pushes.push_to(connection, [&](reply_writer& out) {
-        if (message) return write_event_message(out, topic, e.id, e.payload);
-        out.push(4);
-        out.bulk("event");
-        out.bulk(topic);
-        out.bulk(e.id);
-        out.bulk(e.payload);
+  ctx.events->on_push(
+      [&ctx](std::uint64_t connection, const std::string& topic, const events::event_list& list) {
+        // One follower per connection and topic, by EVENTS WATCH or by SUBSCRIBE events:<topic>.
+        bool message = ctx.pushes.watches(connection, events_message_prefix + topic);
+        for (const auto& e : list)
+          ctx.pushes.push_to(connection, [&](reply_writer& out) {
+            if (message) return write_event_message(out, topic, e.id, e.payload);
+            out.push(4);
+            out.bulk("event");
+            out.bulk(topic);
+            out.bulk(e.id);
+            out.bulk(e.payload);
+          });
+        return ctx.pushes.buffered(connection) < catch_up_mark;
       });
-    return ctx.pushes.buffered(connection) < catch_up_mark;
-  });
   auto* service = ctx.events;
   ctx.on_client_closed.push_back([service](std::uint64_t id) { service->connection_closed(id); });
 }
@@ -113,11 +111,10 @@ void run_events_command(const protocol::command_spec& spec, std::vector<std::str
         return fail("ERR a dedup key is 1 to " + std::to_string(max_dedup_key_length) +
                     " bytes without spaces or braces, got '" + dedup.substr(0, 64) + "'");
     }
-    return service.publish(topic, args[3], dedup,
-                           reply_with<std::string>(self, ticket, [](reply_writer& out,
-                                                                    const std::string& id) {
-                             out.bulk(id);
-                           }));
+    return service.publish(
+        topic, args[3], dedup,
+        reply_with<std::string>(self, ticket,
+                                [](reply_writer& out, const std::string& id) { out.bulk(id); }));
   }
   if (spec.id == command_id::events_unwatch) {
     std::vector<std::string> topics;
@@ -156,8 +153,7 @@ void run_events_command(const protocol::command_spec& spec, std::vector<std::str
       if (conn.watching() + 1 > max_watches_per_connection)
         return fail("ERR a connection watches at most " +
                     std::to_string(max_watches_per_connection) + " topics");
-      if (!ctx.pushes.room_for(conn.id(), {push_topic}))
-        return fail(ctx.pushes.limit_error());
+      if (!ctx.pushes.room_for(conn.id(), {push_topic})) return fail(ctx.pushes.limit_error());
     }
     // Subscribed first, so that the connection takes pushes (watch mode) by the time the
     // first events come; a WATCH that fails gives it back.
@@ -231,11 +227,10 @@ void run_events_command(const protocol::command_spec& spec, std::vector<std::str
     for (const auto& id : ids)
       if (id == "0" || !events::valid_event_id(id))
         return fail("ERR not an event id: '" + id.substr(0, 64) + "'");
-    return service.group_ack(topic, group, ids,
-                             reply_with<std::int64_t>(self, ticket, [](reply_writer& out,
-                                                                       std::int64_t n) {
-                               out.integer(n);
-                             }));
+    return service.group_ack(
+        topic, group, ids,
+        reply_with<std::int64_t>(self, ticket,
+                                 [](reply_writer& out, std::int64_t n) { out.integer(n); }));
   }
   if (args.size() < 6)
     return fail("ERR wrong number of arguments for 'events group " + protocol::to_lower(verb) +

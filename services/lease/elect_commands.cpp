@@ -45,7 +45,7 @@ void write_leader(protocol::reply_writer& out, const lease::lease_info& info) {
   out.integer(h.remaining_ms);
 }
 
-void write_ok(protocol::reply_writer& out, const lease::released&) {
+void write_resigned(protocol::reply_writer& out, const lease::released&) {
   out.simple("OK");
 }
 
@@ -118,7 +118,7 @@ void run_elect_command(const protocol::command_spec& spec, std::vector<std::stri
       return conn.fail(ticket, error_code::notheld,
                        "this connection does not lead group '" + group + "'");
     return leases.release(lease_name(group), *token, ctx.access.caller_for(conn.peer()), false,
-                          conn.id(), reply_with<lease::released>(self, ticket, write_ok));
+                          conn.id(), reply_with<lease::released>(self, ticket, write_resigned));
   }
   default:
     return fail("internal error: not an elect command");

@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 
 #include "daemon/config_secrets.hpp"
+#include "daemon/watch_limits.hpp"
 #include "protocol/reply_writer.hpp"
 #include "services/secret/secret_access.hpp"
 #include "services/secret/secret_service.hpp"
@@ -13,8 +14,6 @@ namespace {
 
 using protocol::command_id;
 using protocol::result;
-
-constexpr std::size_t max_watches_per_connection = 10000;
 
 void write_degraded(protocol::reply_writer& out, bool degraded) {
   out.bulk("degraded");
