@@ -669,7 +669,7 @@ def package():
     if built.returncode == 0 and len(names) == 1:
         with zipfile.ZipFile(os.path.join(wheels, names[0])) as z:
             inside = set(z.namelist())
-    wanted = {f"baton/aio/{m}.py" for m in ("__init__", "_link", "_lease_watch", "client",
+    wanted = {f"baton/aio/{m}.py" for m in ("__init__", "_link", "_loss_watch", "client",
                                             "leases", "rate", "dedup", "secrets", "state",
                                             "cache", "events", "sessions")} | {
         f"baton/asgi/{m}.py" for m in ("__init__", "_common", "rate_limit", "idempotency")}

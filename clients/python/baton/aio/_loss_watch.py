@@ -1,10 +1,11 @@
-"""What tells an `async with` block that holds something (a leadership in `campaign()`) that it
-lost it: a subscriber to the thing's pub/sub channel (`elect:<group>`, protocol/API.md
-"SUBSCRIBE") on a connection of its own, subscribed before the thing is taken so that nothing
-about the grant slips past it. When what it hears means a loss (judged by the sync module's
-pure function), or its connection closes or stays silent (no answer to a PING within half the
-TTL, at least 1 s: baton._schedule), it sets `lost` and cancels the block's task once. The
-same as _lease_watch.LeaseWatch, with the channel, the parser and the judge as parameters."""
+"""What tells an `async with` block that holds something (a lease in `lock()`, a leadership in
+`campaign()`) that it lost it: a subscriber to the thing's pub/sub channel (`lease:<name>`,
+`elect:<group>`, protocol/API.md "SUBSCRIBE") on a connection of its own, subscribed before the
+thing is taken so that nothing about the grant slips past it. When what it hears means a loss
+(judged by the sync module's pure function: lease_loss, leadership_loss), or its connection
+closes or stays silent (no answer to a PING within half the TTL, at least 1 s:
+baton._schedule), it sets `lost` and cancels the block's task once. The asyncio half of
+baton._loss.LossWatch."""
 from __future__ import annotations
 
 import asyncio

@@ -9,9 +9,10 @@ from typing import AsyncIterator
 
 from .._replies import expect_ok
 from ..errors import Lost
-from ..leases import Lease, LeaseInfo, _lease_from, acquire_args, lease_info_from, renew_args
-from ._lease_watch import LeaseWatch
+from ..leases import (Lease, LeaseInfo, _lease_from, acquire_args, lease_event_from,
+                      lease_info_from, lease_loss, renew_args)
 from ._link import AsyncLink
+from ._loss_watch import LossWatch
 
 
 async def acquire_on(link: AsyncLink, name: str, ttl_ms: int, keep: bool = False,
@@ -81,7 +82,8 @@ class AsyncLeaseCalls:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("lock() needs to run in an asyncio task")
-        watch = await LeaseWatch.start(self._link, name, ttl_ms)  # before the grant
+        watch = await LossWatch.start(self._link, f"lease:{name}", f"the lease {name!r}",
+                                      lease_event_from, lease_loss, ttl_ms)  # before the grant
         holder = self._link.dedicated()  # connects at its first call
         try:
             lease = await acquire_on(holder, name, ttl_ms, keep=True, wait_ms=wait_ms,
