@@ -7,7 +7,7 @@
 // A daemon that hangs (stopped, deadlocked) sends no event and renews nothing, and the grant
 // runs out elsewhere while the app still works under it. So the follower is PINGed every
 // ttl/8, and when nothing (no pong, no message) arrived for ttl/2 (at least 1 s) the signal
-// is aborted, as the Python clients do (baton/_loss.py, baton/aio/_lease_watch.py).
+// is aborted, as the Python clients do (baton/_loss.py, baton/aio/_loss_watch.py).
 import Redis from 'ioredis';
 import { Lost } from './errors';
 import { Link, subscribe } from './link';
