@@ -6,7 +6,7 @@ namespace baton {
 namespace {
 const std::string lease_prefix = "lease:";
 const std::string elect_prefix = "elect:";
-const std::string message_prefix = "msg:";
+const std::string pubsub_message_prefix = "msg:";
 /// ELECT runs on the lease "elect:<group>" (elect_commands.cpp).
 const std::string elect_lease_prefix = "elect:";
 
@@ -20,7 +20,7 @@ std::string watch_target::channel() const {
 }
 
 std::string watch_target::topic() const {
-  return how == style::message ? message_prefix + channel() : channel();
+  return how == style::message ? pubsub_message_prefix + channel() : channel();
 }
 
 std::string watch_target::lease() const {
@@ -42,8 +42,8 @@ std::optional<watch_target> target_of_channel(const std::string& channel) {
 }
 
 std::optional<watch_target> target_of_topic(const std::string& topic) {
-  if (starts_with(topic, message_prefix))
-    return target_of_channel(topic.substr(message_prefix.size()));
+  if (starts_with(topic, pubsub_message_prefix))
+    return target_of_channel(topic.substr(pubsub_message_prefix.size()));
   auto t = target_of_channel(topic);
   if (t) t->how = watch_target::style::watch;
   return t;
