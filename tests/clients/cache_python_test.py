@@ -82,14 +82,6 @@ def following(port):
     return metrics(port).get("baton_cache_following") == 1
 
 
-def section(name, body):
-    """Runs one part; an exception fails that part (with its traceback) and the rest go on."""
-    try:
-        body()
-    except Exception:
-        check(f"{name}: ran without an exception", False, traceback.format_exc())
-
-
 def warm(key, *clients, ns="users"):
     """GETs `key` on each client until its near cache serves it; the value each served."""
     values = []
@@ -650,7 +642,7 @@ try:
                        ("subscription killed", subscription_killed),
                        ("silent subscription", subscription_silent),
                        ("Redis down", redis_down)]:
-        section(name, part)
+        check.section(name, part)
 finally:
     stop_all(procs)
     shutil.rmtree(work, ignore_errors=True)

@@ -14,7 +14,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 import redis
 
@@ -40,14 +39,6 @@ def as_entry(reply):
     else:
         items = zip(reply[::2], reply[1::2])
     return {k.decode() if isinstance(k, bytes) else k: v for k, v in items}
-
-
-def section(name, body):
-    """Runs one part; an exception fails that part (with its traceback) and the rest go on."""
-    try:
-        body()
-    except Exception:
-        check(f"{name}: ran without an exception", False, traceback.format_exc())
 
 
 def scan_all(c, ns, prefix, count=50, limit=10000):
@@ -607,7 +598,7 @@ try:
                        ("SCAN", scanning), ("encrypted namespace", sealed),
                        ("RESTORE", restoring), ("bad input", bad_input), ("RESP3", resp3),
                        ("COUNT and CLEAR", count_and_clear), ("Redis down", redis_down)]:
-        section(name, part)
+        check.section(name, part)
 finally:
     stop_all(procs)
     shutil.rmtree(work, ignore_errors=True)

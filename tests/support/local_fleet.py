@@ -5,6 +5,7 @@ parser that keeps baton's error codes whole (client_for, error_of)."""
 import os
 import socket
 import subprocess
+import traceback
 import time
 
 import redis
@@ -94,6 +95,15 @@ def error_of(c, *args):
     return None
 
 
+def raised(call):
+    """The exception `call` raises, or None."""
+    try:
+        call()
+    except BaseException as e:  # noqa: BLE001 (the caller checks which)
+        return e
+    return None
+
+
 class Checks:
     """Prints each check as ok or FAIL and counts them."""
 
@@ -108,6 +118,14 @@ class Checks:
         else:
             self.failed.append(name)
             print("FAIL", name, detail)
+
+    def section(self, name, body):
+        """Runs one part; an exception fails that part (with its traceback) and the rest go
+        on."""
+        try:
+            body()
+        except Exception:
+            self(f"{name}: ran without an exception", False, traceback.format_exc())
 
     def exit_code(self):
         print(f"{self.passed} passed, {len(self.failed)} failed")

@@ -18,14 +18,13 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIBRARY = os.path.dirname(HERE)  # clients/python
 sys.path.insert(0, LIBRARY)
 sys.path.insert(0, os.path.join(LIBRARY, "..", "..", "tests", "support"))
-from local_fleet import (Checks, free_port, start_batond, start_redis, stop_all,  # noqa: E402
+from local_fleet import (Checks, free_port, raised, start_batond, start_redis, stop_all,  # noqa: E402
                          until)
 
 import redis  # noqa: E402
@@ -38,23 +37,6 @@ batond = sys.argv[1]
 work = tempfile.mkdtemp(prefix="baton-pylib-")
 procs = []
 check = Checks()
-
-
-def section(name, body):
-    """Runs one part; an exception fails that part (with its traceback) and the rest go on."""
-    try:
-        body()
-    except Exception:
-        check(f"{name}: ran without an exception", False, traceback.format_exc())
-
-
-def raised(call):
-    """The exception `call` raises, or None."""
-    try:
-        call()
-    except Exception as e:  # noqa: BLE001 (the caller checks which)
-        return e
-    return None
 
 
 # -- the parts ------------------------------------------------------------------------------
@@ -659,7 +641,7 @@ try:
                        ("idempotency", idempotency), ("secrets", secrets),
                        ("state", shared_state), ("cache", near_cache), ("events", events),
                        ("package", package), ("types", types)]:
-        section(name, part)
+        check.section(name, part)
     a.close()
     b.close()
 finally:

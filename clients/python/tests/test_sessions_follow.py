@@ -15,13 +15,12 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIBRARY = os.path.dirname(HERE)  # clients/python
 sys.path.insert(0, LIBRARY)
 sys.path.insert(0, os.path.join(LIBRARY, "..", "..", "tests", "support"))
-from local_fleet import (Checks, free_port, start_batond, start_redis, stop_all,  # noqa: E402
+from local_fleet import (Checks, free_port, raised, start_batond, start_redis, stop_all,  # noqa: E402
                          until)
 
 import baton  # noqa: E402
@@ -32,23 +31,6 @@ batond = sys.argv[1]
 work = tempfile.mkdtemp(prefix="baton-pyfollow-")
 procs = []
 check = Checks()
-
-
-def section(name, body):
-    """Runs one part; an exception fails that part (with its traceback) and the rest go on."""
-    try:
-        body()
-    except Exception:
-        check(f"{name}: ran without an exception", False, traceback.format_exc())
-
-
-def raised(call):
-    """The exception `call` raises, or None."""
-    try:
-        call()
-    except BaseException as e:  # noqa: BLE001 (the caller checks which)
-        return e
-    return None
 
 
 def waited_for(what, predicate, limit=10.0):
@@ -297,7 +279,7 @@ try:
     sockets = {"py-a": a, "py-b": b}  # a node's address is its id unless configured
     for name, part in [("pure judges", pure_judges), ("breakers", breakers), ("secret watcher", secret_watcher),
                        ("elections", elections), ("sessions", sessions)]:
-        section(name, part)
+        check.section(name, part)
     a.close()
     b.close()
 finally:
