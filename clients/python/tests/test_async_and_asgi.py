@@ -5,18 +5,17 @@ iterator follow(), sessions); `async with lock()` whose block is cancelled, and 
 when the lease is lost (an admin's FORCE release; Redis paused with SIGSTOP, within the TTL;
 batond paused, its watch connection silent), and not cancelled while batond renews it; then
 RateLimitMiddleware and IdempotencyMiddleware in a FastAPI app served by real uvicorn on a
-loopback port, called over HTTP by httpx; the wheel carrying baton.aio; and `mypy --strict`
-of the package. Usage: test_async_and_asgi.py BATOND"""
+loopback port, called over HTTP by httpx. (The wheel, baton.aio and baton.asgi in it, and
+`mypy --strict` of the whole package: test_baton_client.py.) Usage: test_async_and_asgi.py
+BATOND"""
 import asyncio
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
-import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIBRARY = os.path.dirname(HERE)  # clients/python
@@ -650,44 +649,6 @@ async def batond_out_of_reach_over_http(http, runs):
           and "down" not in runs, f"{refused.status_code} {refused.text} {runs}")
 
 
-def package():
-    if subprocess.run([sys.executable, "-m", "pip", "--version"],
-                      capture_output=True).returncode != 0:
-        print("skip  wheel: python3-pip is not installed")
-        return
-    source = os.path.join(work, "source")  # pip builds in place: keep the tree clean
-    shutil.copytree(LIBRARY, source, ignore=shutil.ignore_patterns(
-        "__pycache__", "tests", "examples", "build", "dist", "*.egg-info"))
-    wheels = os.path.join(work, "wheels")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                            "--no-build-isolation", "--no-index", "-w", wheels, source],
-                           capture_output=True, text=True,
-                           env=dict(os.environ, PIP_ROOT_USER_ACTION="ignore",
-                                    PIP_DISABLE_PIP_VERSION_CHECK="1"))
-    names = sorted(os.listdir(wheels)) if os.path.isdir(wheels) else []
-    inside = set()
-    if built.returncode == 0 and len(names) == 1:
-        with zipfile.ZipFile(os.path.join(wheels, names[0])) as z:
-            inside = set(z.namelist())
-    wanted = {f"baton/aio/{m}.py" for m in ("__init__", "_link", "_loss_watch", "client",
-                                            "leases", "rate", "dedup", "secrets", "state",
-                                            "cache", "events", "sessions")} | {
-        f"baton/asgi/{m}.py" for m in ("__init__", "_common", "rate_limit", "idempotency")}
-    check("the wheel carries baton.aio and baton.asgi", wanted <= inside,
-          built.stderr[-2000:] + repr(sorted(wanted - inside)))
-
-
-def types():
-    mypy = shutil.which("mypy")
-    if mypy is None:
-        print("skip  mypy --strict: mypy is not installed (apt-get install mypy)")
-        return
-    ran = subprocess.run([mypy, "--strict", "--config-file", "pyproject.toml",
-                          "--cache-dir", os.path.join(work, "mypy-cache"), "baton"],
-                         capture_output=True, text=True, cwd=LIBRARY)
-    check("mypy --strict baton (baton.aio and baton.asgi included)", ran.returncode == 0,
-          ran.stdout[-3000:] + ran.stderr[-1000:])
-
 
 async def main():
     global a, b
@@ -725,8 +686,6 @@ try:
         "cache:\n  namespaces:\n    - {name: users, ttl_ms: 60000}\n"
         "dedup:\n  max_result_bytes: 4096\n")  # the idempotency middleware's large response
     asyncio.run(main())
-    package()
-    types()
 finally:
     for proc in procs:  # none left paused by a failed part
         proc.send_signal(signal.SIGCONT)

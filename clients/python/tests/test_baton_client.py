@@ -593,7 +593,13 @@ def package():
     modules = {f"baton/{m}.py" for m in ("__init__", "client", "errors", "leases", "rate",
                                          "dedup", "secrets", "state", "cache", "events",
                                          "sessions", "elect", "breakers", "_follow", "_loss")}
-    check("the wheel holds every module and py.typed",
+    modules |= {f"baton/aio/{m}.py" for m in ("__init__", "_link", "_loss_watch", "client",
+                                              "leases", "rate", "dedup", "secrets", "state",
+                                              "cache", "events", "sessions", "elect",
+                                              "breakers", "secret_watch")}
+    modules |= {f"baton/asgi/{m}.py" for m in ("__init__", "_common", "rate_limit",
+                                               "idempotency")}
+    check("the wheel holds every module (baton.aio and baton.asgi too) and py.typed",
           modules | {"baton/py.typed"} <= inside, repr(sorted(inside)))
     target = os.path.join(work, "installed")
     installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps",
